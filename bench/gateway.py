@@ -1,0 +1,448 @@
+"""Gateway throughput/latency benchmark against nginx, measured in the same run.
+
+Starts, on loopback only:
+
+* the upstream: nginx, 1 worker, ``return 200`` with a small JSON body (port 18081);
+* nginx as a reverse proxy to it: 2 workers, keep-alive upstream pool (port 18080);
+* each gateway scenario: an ASGI app served by granian (or uvicorn) with N workers (18090).
+
+Each target is driven with wrk (same threads/connections/duration): first a warm-up, then an
+unpaced run for the maximum throughput, then a paced run at half of that maximum, followed by
+the upstream hit directly at the same rate; the latency *added* by the target is the difference.
+Pacing uses wrk's Lua ``delay()`` hook (generated script, LuaJIT ffi clock): every request of
+a wrk thread is given a send slot on a fixed schedule. Latency is measured from the actual
+send, so it is not corrected for coordinated omission; at half load queuing is small.
+
+Writes ``bench/results/gateway-<date>.json`` and ``.txt``; the last line printed is
+``full-policy/nginx throughput ratio: R``. Run ``python -m bench.gateway --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import importlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+HOST = "127.0.0.1"
+UPSTREAM_PORT, NGINX_PORT, GATEWAY_PORT = 18081, 18080, 18090
+UPSTREAM_BODY = '{"ok":true,"service":"bench-upstream","items":[1,2,3]}'
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchContext:
+    """What a scenario's setup callable may need to prepare its gateway."""
+
+    upstream: str  # host:port of the upstream, also exported as TINHSO_BENCH_UPSTREAM
+    workdir: Path  # temporary directory removed after the run
+    path: str  # request path wrk sends
+
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """A gateway under test; ``setup`` runs before the server starts and returns headers
+    (e.g. ``Authorization: Bearer ...``) that every benchmark request carries."""
+
+    name: str
+    app: str  # ASGI import string, "module:attr"
+    workers: int = 2
+    setup: Callable[[BenchContext], Mapping[str, str]] | None = None
+    server: str = "granian"  # or "uvicorn" (uvloop + httptools)
+
+
+@dataclasses.dataclass
+class WrkResult:
+    requests: int
+    duration_s: float
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    errors: dict[str, int]
+    rate_target: float | None = None
+    cpu_us_per_request: float | None = None  # CPU of the target's process tree per request
+
+
+PASSTHROUGH = Scenario("passthrough", "bench.passthrough_app:app", 2)
+
+
+def matrix_scenarios() -> list[Scenario]:
+    """Server x client x workers comparison of bare forwarders (no policy)."""
+    out = []
+    for server in ("granian", "uvicorn"):
+        for client, attr in (("lean", "app"), ("aiohttp", "aiohttp_app")):
+            for workers in (1, 2):
+                out.append(Scenario(f"{server}-{client}-{workers}w",
+                                    f"bench.passthrough_app:{attr}", workers, server=server))
+    return out
+
+
+# --- processes -----------------------------------------------------------------------------
+
+
+def _nginx_conf(prefix: Path, port: int, workers: int, location: str) -> Path:
+    temp = " ".join(f"{k}_temp_path {prefix};" for k in
+                    ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = prefix / f"nginx-{port}.conf"
+    conf.write_text(f"""
+user root; worker_processes {workers}; daemon off; master_process on;
+pid {prefix}/nginx-{port}.pid; error_log {prefix}/nginx-{port}-error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off; {temp}
+  keepalive_requests 1000000; keepalive_timeout 75s;
+  upstream bench_upstream {{
+    server {HOST}:{UPSTREAM_PORT}; keepalive 128; keepalive_requests 1000000;
+  }}
+  server {{ listen {HOST}:{port} backlog=4096; location / {{ {location} }} }}
+}}
+""")
+    return conf
+
+
+def _start(cmd: list[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(cmd, env=dict(env) if env is not None else None, cwd=REPO,
+                            start_new_session=True, stdin=subprocess.DEVNULL)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+@contextlib.contextmanager
+def running(cmd: list[str], port: int, path: str, headers: Mapping[str, str] | None = None,
+            env: Mapping[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    with socket.socket() as probe:
+        if probe.connect_ex((HOST, port)) == 0:
+            raise RuntimeError(f"port {port} already in use")
+    proc = _start(cmd, env)
+    try:
+        _wait_ready(proc, port, path, headers or {})
+        yield proc
+    finally:
+        _stop(proc)
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], port: int, path: str,
+                headers: Mapping[str, str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(f"http://{HOST}:{port}{path}", headers=dict(headers))
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        time.sleep(0.2)
+    raise RuntimeError(f"port {port} not ready after {timeout}s")
+
+
+def _server_cmd(scenario: Scenario) -> list[str]:
+    if scenario.server == "granian":
+        return [_tool("granian"), "--interface", "asgi", "--host", HOST, "--port",
+                str(GATEWAY_PORT), "--workers", str(scenario.workers), "--loop", "uvloop",
+                "--http", "1", "--no-ws", "--log-level", "warning", "--backlog", "4096",
+                scenario.app]
+    if scenario.server == "uvicorn":
+        return [sys.executable, "-m", "uvicorn", scenario.app, "--host", HOST, "--port",
+                str(GATEWAY_PORT), "--workers", str(scenario.workers), "--loop", "uvloop",
+                "--http", "httptools", "--no-access-log", "--log-level", "warning",
+                "--backlog", "4096", "--lifespan", "on"]
+    raise ValueError(f"unknown server {scenario.server!r}")
+
+
+def _tool(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found")
+    return found
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """User+system CPU of a process and all its descendants (Linux /proc)."""
+    total, stack, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while stack:
+        current = stack.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+    return total
+
+
+# --- load generation -----------------------------------------------------------------------
+
+_WRK_LUA = """
+local rate = %(rate).3f  -- requests/s per wrk thread; 0 = unpaced
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } tinhso_ts;
+int clock_gettime(int clk, tinhso_ts *tp);
+]]
+local ts = ffi.new("tinhso_ts")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local start, slot = nil, 0
+if rate > 0 then
+  function delay()
+    local t = now_ms()
+    if start == nil then start = t end
+    local due = start + slot * 1000 / rate
+    slot = slot + 1
+    if due <= t then return 0 end
+    return math.floor(due - t + 0.5)
+  end
+end
+function done(s, lat, req)
+  local e = s.errors
+  io.write(string.format(
+    '\\nWRKJSON {"requests":%%d,"duration_us":%%d,"connect":%%d,"read":%%d,"write":%%d,' ..
+    '"status":%%d,"timeout":%%d,"p50":%%d,"p90":%%d,"p99":%%d,"p999":%%d,"max":%%d}\\n',
+    s.requests, s.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    lat:percentile(50), lat:percentile(90), lat:percentile(99), lat:percentile(99.9), lat.max))
+end
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Load:
+    duration: int
+    connections: int
+    threads: int
+    warmup: int
+    workdir: Path
+
+
+def run_wrk(load: Load, url: str, headers: Mapping[str, str], duration: int,
+            rate: float | None = None, cpu_pid: int | None = None) -> WrkResult:
+    script = load.workdir / f"wrk-{time.monotonic_ns()}.lua"
+    script.write_text(_WRK_LUA % {"rate": (rate or 0.0) / load.threads})
+    cmd = ["wrk", "-t", str(load.threads), "-c", str(load.connections), "-d", f"{duration}s",
+           "--timeout", "5s", "-s", str(script)]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    cpu_before = _tree_cpu_seconds(cpu_pid) if cpu_pid else 0.0
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True,
+                         timeout=duration + 30).stdout
+    cpu = _tree_cpu_seconds(cpu_pid) - cpu_before if cpu_pid else None
+    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+    raw = json.loads(line.removeprefix("WRKJSON "))
+    seconds = raw["duration_us"] / 1e6
+    return WrkResult(
+        requests=raw["requests"], duration_s=round(seconds, 3),
+        rps=round(raw["requests"] / seconds, 1),
+        p50_ms=raw["p50"] / 1000, p90_ms=raw["p90"] / 1000, p99_ms=raw["p99"] / 1000,
+        p999_ms=raw["p999"] / 1000, max_ms=raw["max"] / 1000,
+        errors={k: raw[k] for k in ("connect", "read", "write", "status", "timeout") if raw[k]},
+        rate_target=rate,
+        cpu_us_per_request=round(cpu / raw["requests"] * 1e6, 1)
+        if cpu is not None and raw["requests"] else None,
+    )
+
+
+def measure(load: Load, name: str, port: int, path: str, headers: Mapping[str, str],
+            pid: int) -> dict[str, Any]:
+    url = f"http://{HOST}:{port}{path}"
+    direct = f"http://{HOST}:{UPSTREAM_PORT}{path}"
+    run_wrk(load, url, headers, load.warmup)
+    peak = run_wrk(load, url, headers, load.duration, cpu_pid=pid)
+    rate = round(peak.rps / 2)
+    half = run_wrk(load, url, headers, load.duration, rate=rate, cpu_pid=pid)
+    base = run_wrk(load, direct, headers, load.duration, rate=rate)
+    print(f"  {name}: {peak.rps:,.0f} req/s p50 {peak.p50_ms:.2f} p99 {peak.p99_ms:.2f} ms | "
+          f"@{rate}/s p50 {half.p50_ms:.2f} p99 {half.p99_ms:.2f} (direct {base.p50_ms:.2f}/"
+          f"{base.p99_ms:.2f}) cpu {peak.cpu_us_per_request} us/req", flush=True)
+    return {"name": name, "max": dataclasses.asdict(peak), "half": dataclasses.asdict(half),
+            "half_direct": dataclasses.asdict(base),
+            "added_half_p50_ms": round(half.p50_ms - base.p50_ms, 3),
+            "added_half_p99_ms": round(half.p99_ms - base.p99_ms, 3)}
+
+
+# --- reporting -----------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    versions = {}
+    for dist in ("granian", "uvicorn", "uvloop", "httptools", "aiohttp"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    for tool, flag in (("nginx", "-v"), ("wrk", "--version")):
+        proc = subprocess.run([tool, flag], capture_output=True, text=True, check=False)
+        versions[tool] = (proc.stdout + proc.stderr).splitlines()[0].strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "python": platform.python_version(), "versions": versions}
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    nginx_rps = report["nginx"]["max"]["rps"]
+    lines = [f"{'target':<24}{'req/s':>9}{'x nginx':>9}{'p50':>8}{'p99':>8}"
+             f"{'half@':>8}{'+p50':>8}{'+p99':>8}{'cpu us/req':>11}"]
+    rows = [report["direct"], report["nginx"], *report["scenarios"]]
+    for row in rows:
+        peak = row["max"]
+        half = f"{row['half']['rate_target']:>8.0f}" if "half" in row else f"{'-':>8}"
+        added = (f"{row['added_half_p50_ms']:>8.2f}{row['added_half_p99_ms']:>8.2f}"
+                 if "half" in row else f"{'-':>8}{'-':>8}")
+        cpu = peak["cpu_us_per_request"]
+        lines.append(f"{row['name']:<24}{peak['rps']:>9.0f}{peak['rps'] / nginx_rps:>9.2f}"
+                     f"{peak['p50_ms']:>8.2f}{peak['p99_ms']:>8.2f}{half}{added}"
+                     f"{cpu if cpu is not None else '-':>11}")
+        if peak["errors"]:
+            lines.append(f"    errors: {peak['errors']}")
+    lines.append("latencies in ms; +p50/+p99 = added vs upstream direct at the half-load rate")
+    return lines
+
+
+def _load_setup(spec: str) -> Callable[[BenchContext], Mapping[str, str]] | None:
+    if spec in ("", "-"):
+        return None
+    module, _, attr = spec.partition(":")
+    fn: Callable[[BenchContext], Mapping[str, str]] = getattr(
+        importlib.import_module(module), attr)
+    return fn
+
+
+def parse_scenario(spec: str) -> Scenario:
+    """``NAME,IMPORT,WORKERS[,SETUP[,SERVER]]`` with SETUP ``module:callable`` or ``-``."""
+    parts = spec.split(",")
+    if not 3 <= len(parts) <= 5:
+        raise argparse.ArgumentTypeError(f"bad scenario {spec!r}")
+    setup = _load_setup(parts[3]) if len(parts) > 3 else None
+    server = parts[4] if len(parts) > 4 else "granian"
+    return Scenario(parts[0], parts[1], int(parts[2]), setup, server)
+
+
+def run(scenarios: list[Scenario], load: Load, path: str, full_policy: str,
+        tag: str = "") -> dict[str, Any]:
+    prefix = load.workdir
+    env = {**os.environ, "TINHSO_BENCH_UPSTREAM": f"{HOST}:{UPSTREAM_PORT}",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), str(REPO),
+                                                        os.environ.get("PYTHONPATH")]))}
+    upstream_loc = f"default_type application/json; return 200 '{UPSTREAM_BODY}';"
+    proxy_loc = ('proxy_pass http://bench_upstream; proxy_http_version 1.1; '
+                 'proxy_set_header Connection "";')
+    nginx = _tool("nginx")
+    up_conf = _nginx_conf(prefix, UPSTREAM_PORT, 1, upstream_loc)
+    px_conf = _nginx_conf(prefix, NGINX_PORT, 2, proxy_loc)
+    report: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "load": {"tool": "wrk", "duration_s": load.duration, "connections": load.connections,
+                 "threads": load.threads, "warmup_s": load.warmup, "path": path,
+                 "half_load": "wrk Lua delay() pacing, per-thread fixed schedule, 1 ms timers"},
+        "upstream": "nginx 1 worker, return 200 (small JSON), keep-alive",
+    }
+    with running([nginx, "-p", str(prefix), "-c", str(up_conf), "-e",
+                  str(prefix / "up-error.log")], UPSTREAM_PORT, path) as upstream:
+        print("measuring upstream direct", flush=True)
+        run_wrk(load, f"http://{HOST}:{UPSTREAM_PORT}{path}", {}, load.warmup)
+        direct = run_wrk(load, f"http://{HOST}:{UPSTREAM_PORT}{path}", {}, load.duration,
+                         cpu_pid=upstream.pid)
+        report["direct"] = {"name": "upstream-direct", "max": dataclasses.asdict(direct)}
+        with running([nginx, "-p", str(prefix), "-c", str(px_conf), "-e",
+                      str(prefix / "px-error.log")], NGINX_PORT, path) as proxy:
+            report["nginx"] = measure(load, "nginx-2w", NGINX_PORT, path, {}, proxy.pid)
+        report["scenarios"] = []
+        for scenario in scenarios:
+            context = BenchContext(f"{HOST}:{UPSTREAM_PORT}", prefix, path)
+            headers = dict(scenario.setup(context)) if scenario.setup else {}
+            with running(_server_cmd(scenario), GATEWAY_PORT, path, headers, env) as gw:
+                row = measure(load, scenario.name, GATEWAY_PORT, path, headers, gw.pid)
+            row.update(server=scenario.server, app=scenario.app, workers=scenario.workers)
+            report["scenarios"].append(row)
+    nginx_rps = report["nginx"]["max"]["rps"]
+    for row in report["scenarios"]:
+        row["ratio_vs_nginx"] = round(row["max"]["rps"] / nginx_rps, 3)
+    chosen = next((r for r in report["scenarios"] if r["name"] == full_policy), None)
+    stand_in = chosen is None
+    if chosen is None:
+        chosen = next((r for r in report["scenarios"] if r["name"] == "passthrough"),
+                      report["scenarios"][0])
+    report["full_policy"] = {"scenario": chosen["name"], "stand_in": stand_in,
+                             "ratio": chosen["ratio_vs_nginx"]}
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"gateway-{stamp}{'-' + tag if tag else ''}"
+    lines = summary_lines(report)
+    mach = report["machine"]
+    lines.insert(0, f"{report['date']}  {mach['cpu']} x{mach['cores']}  kernel {mach['kernel']}"
+                    f"  python {mach['python']}  {mach['versions']}")
+    if stand_in:
+        lines.append(f"note: no '{full_policy}' scenario in this run; "
+                     f"'{chosen['name']}' stands in (an upper bound)")
+    lines.append(f"full-policy/nginx throughput ratio: {chosen['ratio_vs_nginx']:.2f}")
+    report["summary"] = lines
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    stem.with_suffix(".txt").write_text("\n".join(lines) + "\n")
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--path", default="/api/v1/bench?x=1")
+    parser.add_argument("--scenario", action="append", type=parse_scenario, default=[],
+                        help="NAME,IMPORT,WORKERS[,SETUP[,SERVER]] (repeatable)")
+    parser.add_argument("--no-passthrough", action="store_true")
+    parser.add_argument("--matrix", action="store_true",
+                        help="also compare granian/uvicorn x lean/aiohttp x 1/2 workers")
+    parser.add_argument("--full-policy", default="full-policy",
+                        help="scenario whose ratio is printed on the last line")
+    parser.add_argument("--tag", default="", help="suffix for the result file names")
+    args = parser.parse_args(argv)
+    scenarios = ([] if args.no_passthrough else [PASSTHROUGH]) + args.scenario
+    if args.matrix:
+        scenarios += matrix_scenarios()
+    if not scenarios:
+        parser.error("no scenario to run")
+    with tempfile.TemporaryDirectory(prefix="tinhso-bench-") as tmp:
+        load = Load(args.duration, args.connections, args.threads, args.warmup, Path(tmp))
+        report = run(scenarios, load, args.path, args.full_policy, args.tag)
+    print("\n".join(report["summary"][1:]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""The control-plane application factory: JSON API, portal, health and metrics."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from tinhso import __version__
+from tinhso.core import migrations
+from tinhso.core.config import Settings, load_settings
+from tinhso.core.db import engine_from_settings, make_sessionmaker
+from tinhso.core.errors import Forbidden, install_problem_handlers
+from tinhso.core.observability import HttpMetrics, RequestContextMiddleware, configure_logging
+from tinhso.exchange.api import router as exchange_router
+from tinhso.monitoring.api import router as monitoring_router
+from tinhso.registry.api import router as registry_router
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the control plane. Engines and settings are made here, never at import time."""
+    settings = settings or load_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    metrics = HttpMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine if engine is not None else engine_from_settings(settings)
+        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        try:
+            yield
+        finally:
+            if own_engine:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="tinhso — Tỉnh số",
+        summary="Nền tảng chuyển đổi số cấp tỉnh / Provincial digital-transformation platform",
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    app.include_router(registry_router)
+    app.include_router(exchange_router)
+    app.include_router(monitoring_router)
+
+    from tinhso.portal.pages import install_portal  # noqa: PLC0415 - portal depends on every domain
+
+    install_portal(app)
+    _install_operations_endpoints(app)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def _install_operations_endpoints(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"], summary="Liveness (public)")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database reachable and migrated (public)")
+    def readyz(request: Request) -> JSONResponse:
+        engine = request.app.state.engine
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            migrated = migrations.is_up_to_date(engine)
+        except Exception:  # noqa: BLE001 - any database failure means "not ready"
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        if not migrated:
+            return JSONResponse({"status": "unavailable", "database": "not migrated"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (loopback or metrics token)")
+    def prometheus_metrics(request: Request) -> Response:
+        settings: Settings = request.app.state.settings
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        allowed = _is_loopback(request.client.host if request.client else "")
+        if token is not None:
+            allowed = request.headers.get("authorization", "") == f"Bearer {token}"
+        if not allowed:
+            raise Forbidden(
+                "Chỉ máy giám sát được phép đọc số liệu vận hành",
+                "Metrics are only served to the monitoring system",
+            )
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,244 @@
+"""The one `tinhso` command."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tinhso.core import migrations
+from tinhso.core.config import InsecureSettingsError, Settings, load_settings
+from tinhso.core.db import engine_from_settings, make_sessionmaker
+from tinhso.core.errors import DomainError
+
+app = typer.Typer(help="tinhso — Tỉnh số: nền tảng chuyển đổi số cấp tỉnh", no_args_is_help=True)
+db_app = typer.Typer(help="Cơ sở dữ liệu / database", no_args_is_help=True)
+units_app = typer.Typer(help="Đơn vị hành chính / administrative units", no_args_is_help=True)
+config_app = typer.Typer(help="Cấu hình / configuration", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(units_app, name="units")
+app.add_typer(config_app, name="config")
+
+console = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except (ValidationError, InsecureSettingsError) as error:
+        console.print(f"[red]Cấu hình không hợp lệ / invalid configuration:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
+def _fail(error: DomainError) -> typer.Exit:
+    fields = ", ".join(e.field for e in error.errors)
+    where = f" [{fields}]" if fields else ""
+    console.print(f"[red]Lỗi{where}:[/red] {error.message.vi}\n[red]Error{where}:[/red] {error.message.en}")
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Địa chỉ lắng nghe / bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Cổng / port")] = None,
+) -> None:
+    """Chạy control plane (API + cổng thông tin) / run the control plane."""
+    import uvicorn  # noqa: PLC0415
+
+    from tinhso.app import create_app  # noqa: PLC0415
+
+    settings = _settings()
+    engine = engine_from_settings(settings)
+    if not migrations.is_up_to_date(engine):
+        console.print("[red]Cơ sở dữ liệu chưa được nâng cấp: chạy `tinhso db upgrade` / run `tinhso db upgrade`[/red]")
+        raise typer.Exit(1)
+    engine.dispose()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Áp dụng các migration / apply migrations."""
+    engine = engine_from_settings(_settings())
+    migrations.upgrade(engine)
+    console.print(f"[green]OK[/green] {', '.join(sorted(migrations.current_revisions(engine)))}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Kiểm tra CSDL đã nâng cấp và khớp với mô hình / check migrations are applied and match the models."""
+    engine = engine_from_settings(_settings())
+    if not migrations.is_up_to_date(engine):
+        console.print("[red]Chưa nâng cấp / not at head: run `tinhso db upgrade`[/red]")
+        raise typer.Exit(1)
+    drift = migrations.model_drift(engine)
+    if drift:
+        console.print("[red]Mô hình và migration lệch nhau / models and migrations differ:[/red]")
+        for diff in drift:
+            console.print(f"  {diff}")
+        raise typer.Exit(1)
+    console.print("[green]OK[/green]")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@units_app.command("import")
+def units_import() -> None:
+    """Nạp đơn vị hành chính (34 tỉnh mới, 63 tỉnh cũ, bảng chuyển đổi) / load administrative units."""
+    from tinhso.registry.service import unit_service  # noqa: PLC0415
+
+    settings = _settings()
+    engine = engine_from_settings(settings)
+    with _progress() as progress, make_sessionmaker(engine).begin() as session:
+        task = progress.add_task("Đơn vị hành chính / units", total=None)
+
+        def report(step: str, count: int) -> None:
+            progress.update(task, advance=count, description=f"Đơn vị hành chính / units: {step}")
+
+        result = unit_service.import_catalogue(session, report)
+    console.print(
+        f"[green]OK[/green] current={result.current_units:,} legacy={result.legacy_units:,} "
+        f"successions={result.successions:,} inserted={result.inserted:,} updated={result.updated:,}"
+    )
+
+
+@app.command("create-admin")
+def create_admin(
+    username: Annotated[str, typer.Argument(help="Tên đăng nhập / username")],
+    full_name: Annotated[str, typer.Option("--full-name", help="Họ và tên / full name")] = "Quản trị viên",
+    email: Annotated[str | None, typer.Option(help="Email")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Mật khẩu (bỏ trống để nhập) / password (prompted if omitted)", envvar="TINHSO_ADMIN_PASSWORD"),
+    ] = None,
+) -> None:
+    """Tạo quản trị viên nền tảng / create a platform administrator."""
+    from tinhso.registry.accounts import account_service  # noqa: PLC0415
+    from tinhso.registry.schemas import UserCreate  # noqa: PLC0415
+
+    if password is None:
+        password = typer.prompt("Mật khẩu / password", hide_input=True, confirmation_prompt=True)
+    try:
+        data = UserCreate(username=username, full_name=full_name, email=email, password=password)
+    except ValidationError as error:
+        for problem in error.errors():
+            field = ".".join(str(p) for p in problem["loc"])
+            console.print(f"[red]Trường {field} / field {field}:[/red] {problem['msg']}")
+        raise typer.Exit(2) from error
+    engine = engine_from_settings(_settings())
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            account_service.create(session, data, platform_admin=True)
+    except DomainError as error:
+        raise _fail(error) from error
+    console.print(f"[green]OK[/green] {data.username}")
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Cổng / port")] = None,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Chạy máy chủ sau khi nạp / serve afterwards")] = True,
+) -> None:
+    """Nạp dữ liệu mẫu vào SQLite và chạy / load demo data on SQLite and serve it."""
+    from tinhso.demo import load_demo  # noqa: PLC0415
+
+    settings = _settings()
+    engine = engine_from_settings(settings)
+    migrations.upgrade(engine)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    password_file = settings.data_dir / "demo-admin-password.txt"
+    password = _demo_password(password_file)
+    with _progress() as progress, make_sessionmaker(engine).begin() as session:
+        task = progress.add_task("Dữ liệu mẫu / demo data", total=None)
+
+        def report(step: str, count: int) -> None:
+            progress.update(task, advance=count, description=f"Dữ liệu mẫu / demo data: {step}")
+
+        load_demo(session, admin_password=password, progress=report)
+    engine.dispose()
+    url = f"http://{settings.host}:{port or settings.port}"
+    console.print(
+        f"[green]Sẵn sàng / ready[/green]: {url}  API: {url}/api/docs\n"
+        f"Đăng nhập / log in: admin / {password}  (lưu tại / saved in {password_file})"
+    )
+    if serve_after:
+        serve(host=None, port=port)
+
+
+def _demo_password(path: Path) -> str:
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    password = secrets.token_urlsafe(12)
+    path.write_text(password + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return password
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Kiểm tra cấu hình (không in bí mật) / validate configuration (secrets are not printed)."""
+    settings = _settings()
+    for name, value in settings.model_dump().items():
+        shown = "[set]" if "secret" in name or "token" in name else value
+        if name == "database_url" and value:
+            shown = _hide_password(str(value))
+        console.print(f"{name} = {shown}")
+    engine = engine_from_settings(settings)
+    try:
+        up_to_date = migrations.is_up_to_date(engine)
+    except Exception as error:  # noqa: BLE001 - report any connection failure to the operator
+        console.print(f"[red]Không kết nối được CSDL / database unreachable:[/red] {type(error).__name__}")
+        raise typer.Exit(1) from error
+    console.print(f"database migrated: {up_to_date}")
+    if settings.environment == "production" and not settings.base_url.startswith("https://"):
+        console.print("[yellow]Cảnh báo / warning: base_url should be https in production[/yellow]")
+
+
+def _hide_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+def _add_domain_commands() -> None:
+    from tinhso.exchange.cli import app as exchange_cli  # noqa: PLC0415
+    from tinhso.monitoring.cli import app as monitoring_cli  # noqa: PLC0415
+
+    # Domain commands are registered on the root command (e.g. `tinhso gateway`,
+    # `tinhso audit verify`, `tinhso worker`, `tinhso monitoring import`).
+    for domain_cli in (exchange_cli, monitoring_cli):
+        for command in domain_cli.registered_commands:
+            app.registered_commands.append(command)
+        for group in domain_cli.registered_groups:
+            app.registered_groups.append(group)
+
+
+_add_domain_commands()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Configuration, database, security, errors and i18n shared by every domain."""

@@ -1,0 +1,85 @@
+"""Settings read from the environment (prefix ``TINHSO_``) or a ``.env`` file.
+
+Settings are built in the app factory or the CLI, never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The only secret that is allowed to be a known value, and only in the dev and
+# test environments. Anything else refuses to start with it.
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105
+
+Environment = Literal["dev", "test", "production"]
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when production settings keep a development default."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TINHSO_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: Environment = "dev"
+    data_dir: Path = Path("var")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means a SQLite file in data_dir.",
+    )
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    base_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    redis_url: str | None = None
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics; without it only loopback may read"
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+
+    portal_session_minutes: int = Field(default=480, ge=5, le=24 * 60)
+    api_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    page_size_default: int = Field(default=50, ge=1)
+    page_size_max: int = Field(default=200, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_outside_dev(self) -> Settings:
+        if self.environment == "production":
+            secret = self.secret_key.get_secret_value()
+            if secret == DEV_SECRET_KEY or len(secret) < 32:
+                msg = (
+                    "TINHSO_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production (khóa bí mật phải được đặt khi chạy production)"
+                )
+                raise InsecureSettingsError(msg)
+            if not self.database_url:
+                msg = "TINHSO_DATABASE_URL must be set in production (cần cấu hình cơ sở dữ liệu)"
+                raise InsecureSettingsError(msg)
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tinhso.sqlite3').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,88 @@
+"""Vietnamese first, English second: message catalogues and number/date formats.
+
+Messages are Babel/gettext catalogues under ``tinhso/locales``. The ``.po`` files
+are the source of truth and are compiled in memory on first use, so no build
+artefact is committed. Dates are shown as dd/mm/yyyy and numbers in the
+Vietnamese format (``1.380,5``) whatever the language.
+"""
+
+from __future__ import annotations
+
+import io
+from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Literal, TypeAlias
+from zoneinfo import ZoneInfo
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+
+Locale: TypeAlias = Literal["vi", "en"]
+SUPPORTED_LOCALES: tuple[Locale, ...] = ("vi", "en")
+DEFAULT_LOCALE: Locale = "vi"
+LOCAL_TIMEZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+current_locale: ContextVar[Locale] = ContextVar("current_locale", default=DEFAULT_LOCALE)
+
+
+def parse_locale(value: str | None) -> Locale:
+    """The supported locale named by a cookie, query parameter or header; else Vietnamese."""
+    if value:
+        for part in value.replace(";", ",").split(","):
+            tag = part.strip().lower()[:2]
+            if tag == "en":
+                return "en"
+            if tag == "vi":
+                return "vi"
+    return DEFAULT_LOCALE
+
+
+@cache
+def translations(locale: Locale) -> NullTranslations:
+    po_path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not po_path.exists():
+        return NullTranslations()
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
+def gettext(message: str) -> str:
+    return translations(current_locale.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current_locale.get()).ngettext(singular, plural, n)
+
+
+def format_number(value: float | int | Decimal | None, decimals: int | None = None) -> str:
+    """Vietnamese number format: ``.`` groups thousands, ``,`` marks decimals."""
+    if value is None:
+        return "–"
+    if decimals is None:
+        return format_decimal(value, locale="vi")
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return format_decimal(value, format=pattern, locale="vi")
+
+
+def format_date(value: date | datetime | None) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, datetime):
+        value = value.astimezone(LOCAL_TIMEZONE)
+    return value.strftime("%d/%m/%Y")
+
+
+def format_datetime(value: datetime | None) -> str:
+    if value is None:
+        return "–"
+    return value.astimezone(LOCAL_TIMEZONE).strftime("%d/%m/%Y %H:%M")

@@ -1,0 +1,59 @@
+"""Run and check Alembic migrations from code (CLI, app start-up checks, tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic revisions live: inside the wheel, or at the source tree's top."""
+    packaged = Path(__file__).resolve().parent.parent / "migrations"
+    if (packaged / "env.py").exists():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "migrations"
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    command.upgrade(alembic_config(engine), revision)
+
+
+def head_revisions(engine: Engine) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    return current_revisions(engine) == head_revisions(engine)
+
+
+def model_drift(engine: Engine) -> list[Any]:
+    """Differences between the models and the migrated schema (empty when they agree)."""
+    from tinhso.models import metadata  # noqa: PLC0415 - loads every domain's tables
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "render_as_batch": engine.dialect.name == "sqlite"},
+        )
+        return list(compare_metadata(context, metadata))

@@ -1,0 +1,46 @@
+"""List endpoints paginate with a hard maximum page size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+
+from tinhso.core.errors import InvalidInput
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+def page_params(
+    request: Request,
+    limit: Annotated[int | None, Query(ge=1, description="Page size (hard maximum applies)")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PageParams:
+    settings = request.app.state.settings
+    if limit is None:
+        limit = settings.page_size_default
+    if limit > settings.page_size_max:
+        raise InvalidInput(
+            f"Kích thước trang tối đa là {settings.page_size_max}",
+            f"The maximum page size is {settings.page_size_max}",
+            field="limit",
+        )
+    return PageParams(limit=limit, offset=offset)
+
+
+Pagination = Annotated[PageParams, Depends(page_params)]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

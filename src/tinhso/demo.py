@@ -1,0 +1,20 @@
+"""Demo data for a first look: every domain's demo loader, in dependency order."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tinhso.monitoring.demo import load_monitoring_demo
+from tinhso.registry.demo import load_registry_demo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session
+
+
+def load_demo(
+    session: Session, admin_password: str, progress: Callable[[str, int], None] | None = None
+) -> None:
+    load_registry_demo(session, admin_password, progress)
+    load_monitoring_demo(session, progress)

@@ -1,0 +1,1 @@
+"""The provincial data integration and sharing platform (LGSP): services, grants, gateway, audit."""

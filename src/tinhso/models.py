@@ -1,0 +1,10 @@
+"""Every domain's tables, imported in one place for Alembic and drift checks."""
+
+from tinhso.core.db import Base
+from tinhso.exchange import models as exchange_models
+from tinhso.monitoring import models as monitoring_models
+from tinhso.registry import models as registry_models
+
+metadata = Base.metadata
+
+__all__ = ["exchange_models", "metadata", "monitoring_models", "registry_models"]

@@ -1,0 +1,1 @@
+"""The operations-centre side: indicators, plan targets, values, progress, rankings, index."""

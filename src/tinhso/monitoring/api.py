@@ -1,0 +1,5 @@
+"""Monitoring JSON API."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1")

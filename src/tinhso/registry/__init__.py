@@ -1,0 +1,1 @@
+"""Administrative units, organisations, information systems, users and roles."""

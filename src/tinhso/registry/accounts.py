@@ -1,0 +1,160 @@
+"""Officials' accounts: users, roles scoped to organisations, portal sessions and API tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+
+from tinhso.core.db import utcnow
+from tinhso.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from tinhso.core.security import hash_password, new_token, token_digest, verify_password
+from tinhso.registry import repository
+from tinhso.registry.models import (
+    CredentialKind,
+    Role,
+    RoleAssignment,
+    User,
+    UserCredential,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tinhso.registry.schemas import RoleGrant, UserCreate
+
+
+@dataclass(frozen=True)
+class IssuedCredential:
+    token: str  # shown to the holder once, never stored
+    expires_in: int
+    user: User
+
+
+class AccountService:
+    def get(self, session: Session, username: str) -> User:
+        user = repository.user_by_username(session, username)
+        if user is None:
+            raise NotFound(
+                f"Không tìm thấy người dùng {username}", f"User {username} not found", field="username"
+            )
+        return user
+
+    def create(self, session: Session, data: UserCreate, *, platform_admin: bool = False) -> User:
+        if repository.user_by_username(session, data.username) is not None:
+            raise Conflict(
+                f"Tên đăng nhập {data.username} đã tồn tại",
+                f"Username {data.username} already exists",
+                field="username",
+            )
+        user = User(
+            username=data.username,
+            full_name=data.full_name,
+            email=str(data.email) if data.email else None,
+            password_hash=hash_password(data.password),
+            is_platform_admin=platform_admin,
+        )
+        session.add(user)
+        session.flush()
+        for grant in data.roles:
+            self.assign_role(session, user, grant)
+        return user
+
+    def assign_role(self, session: Session, user: User, grant: RoleGrant) -> RoleAssignment:
+        organisation = repository.organisation_by_code(session, grant.organisation_code)
+        if organisation is None:
+            raise InvalidInput(
+                f"Tổ chức {grant.organisation_code} không tồn tại",
+                f"Organisation {grant.organisation_code} does not exist",
+                field="organisation_code",
+            )
+        assignment = session.scalar(
+            select(RoleAssignment).where(
+                RoleAssignment.user_id == user.id, RoleAssignment.organisation_id == organisation.id
+            )
+        )
+        if assignment is None:
+            assignment = RoleAssignment(user_id=user.id, organisation_id=organisation.id, role=grant.role)
+            session.add(assignment)
+        else:
+            assignment.role = grant.role
+        session.flush()
+        return assignment
+
+    def remove_role(self, session: Session, user: User, organisation_id: int) -> None:
+        assignment = session.scalar(
+            select(RoleAssignment).where(
+                RoleAssignment.user_id == user.id, RoleAssignment.organisation_id == organisation_id
+            )
+        )
+        if assignment is None:
+            raise NotFound("Người dùng không có vai trò này", "The user has no such role", field="role")
+        session.delete(assignment)
+        session.flush()
+
+    def roles(self, session: Session, user: User) -> dict[int, Role]:
+        return {a.organisation_id: a.role for a in repository.role_assignments(session, user.id)}
+
+    def set_password(self, session: Session, user: User, password: str) -> None:
+        user.password_hash = hash_password(password)
+        # A new password ends every session and token the old one opened.
+        session.execute(
+            update(UserCredential)
+            .where(UserCredential.user_id == user.id, UserCredential.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        session.flush()
+
+    def login(
+        self, session: Session, username: str, password: str, kind: CredentialKind, minutes: int
+    ) -> IssuedCredential:
+        user = repository.user_by_username(session, username.strip().lower())
+        if not verify_password(user.password_hash if user else None, password) or user is None:
+            raise Unauthenticated(
+                "Tên đăng nhập hoặc mật khẩu không đúng",
+                "Wrong username or password",
+                field="password",
+            )
+        if not user.is_active:
+            raise Unauthenticated(
+                "Tài khoản đã bị khóa", "The account is disabled", field="username"
+            )
+        token = new_token()
+        session.add(
+            UserCredential(
+                user_id=user.id,
+                kind=kind,
+                token_digest=token_digest(token),
+                expires_at=utcnow() + timedelta(minutes=minutes),
+            )
+        )
+        user.last_login_at = utcnow()
+        session.flush()
+        return IssuedCredential(token=token, expires_in=minutes * 60, user=user)
+
+    def authenticate(self, session: Session, token: str, kind: CredentialKind) -> User | None:
+        """The active user holding a live credential of this kind, or None."""
+        row = session.execute(
+            select(User, UserCredential.expires_at, UserCredential.revoked_at)
+            .join(UserCredential, UserCredential.user_id == User.id)
+            .where(UserCredential.token_digest == token_digest(token), UserCredential.kind == kind)
+        ).first()
+        if row is None:
+            return None
+        user, expires_at, revoked_at = row
+        if revoked_at is not None or expires_at <= utcnow() or not user.is_active:
+            return None
+        return user
+
+    def revoke(self, session: Session, token: str) -> None:
+        session.execute(
+            update(UserCredential)
+            .where(UserCredential.token_digest == token_digest(token))
+            .values(revoked_at=utcnow())
+        )
+        session.flush()
+
+
+account_service = AccountService()

@@ -1,0 +1,159 @@
+"""Who may do what in the registry, and how officials are identified on each request.
+
+API clients send ``Authorization: Bearer <token>``; the portal uses a session
+cookie, and unsafe requests made with the cookie must also carry the session's
+CSRF token. Roles are scoped to an organisation and reach its whole subtree for
+organisation admins; platform administrators are separate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from tinhso.core.db import DbSession
+from tinhso.core.errors import Forbidden, Unauthenticated
+from tinhso.core.security import same_secret
+from tinhso.registry.accounts import account_service
+from tinhso.registry.models import CredentialKind, Role
+from tinhso.registry.service import organisation_service
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+SESSION_COOKIE = "tinhso_session"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    full_name: str
+    is_platform_admin: bool
+    roles: Mapping[int, Role] = field(default_factory=dict)
+    credential: CredentialKind = CredentialKind.API_TOKEN
+
+
+def csrf_token_for(secret_key: str, session_token: str) -> str:
+    """The CSRF token bound to a portal session (no storage needed)."""
+    return hmac.new(secret_key.encode(), session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def _unauthenticated() -> Unauthenticated:
+    return Unauthenticated(
+        "Cần đăng nhập hoặc mã truy cập hợp lệ",
+        "A valid login or bearer token is required",
+        headers={"WWW-Authenticate": 'Bearer realm="tinhso"'},
+    )
+
+
+def identify(request: Request, session: Session) -> Principal | None:
+    """The official making this request, or None (no CSRF check: see `current_principal`)."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    token = _bearer_token(request)
+    kind = CredentialKind.API_TOKEN
+    if token is None:
+        token = request.cookies.get(SESSION_COOKIE)
+        kind = CredentialKind.PORTAL_SESSION
+    if not token:
+        return None
+    user = account_service.authenticate(session, token, kind)
+    if user is None:
+        return None
+    principal = Principal(
+        user_id=user.id,
+        username=user.username,
+        full_name=user.full_name,
+        is_platform_admin=user.is_platform_admin,
+        roles=account_service.roles(session, user),
+        credential=kind,
+    )
+    request.state.principal = principal
+    return principal
+
+
+def current_principal(request: Request, session: DbSession) -> Principal:
+    principal = identify(request, session)
+    if principal is None:
+        raise _unauthenticated()
+    if principal.credential is CredentialKind.PORTAL_SESSION and request.method not in _SAFE_METHODS:
+        expected = csrf_token_for(
+            request.app.state.settings.secret_key.get_secret_value(),
+            request.cookies.get(SESSION_COOKIE, ""),
+        )
+        if not same_secret(request.headers.get(CSRF_HEADER, ""), expected):
+            raise Forbidden(
+                "Thiếu hoặc sai mã chống giả mạo yêu cầu (CSRF)",
+                "Missing or wrong CSRF token",
+                field=CSRF_HEADER,
+            )
+    return principal
+
+
+def platform_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_platform_admin:
+        raise Forbidden(
+            "Chỉ quản trị viên nền tảng được thực hiện thao tác này",
+            "Only platform administrators may do this",
+        )
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+PlatformAdmin = Annotated[Principal, Depends(platform_admin)]
+
+
+def roles_over(session: Session, principal: Principal, organisation_id: int) -> set[Role]:
+    """Roles that apply to an organisation: direct roles, and admin roles held above it."""
+    found: set[Role] = set()
+    for distance, ancestor in enumerate(organisation_service.ancestor_ids(session, organisation_id)):
+        role = principal.roles.get(ancestor)
+        if role is None:
+            continue
+        if distance == 0 or role is Role.ORGANISATION_ADMIN:
+            found.add(role)
+    return found
+
+
+def can_administer(session: Session, principal: Principal, organisation_id: int) -> bool:
+    return principal.is_platform_admin or Role.ORGANISATION_ADMIN in roles_over(
+        session, principal, organisation_id
+    )
+
+
+def require_administrator(session: Session, principal: Principal, organisation_id: int) -> None:
+    """Platform admins, and organisation admins of this organisation or one above it."""
+    if not can_administer(session, principal, organisation_id):
+        raise Forbidden(
+            "Bạn không có quyền quản trị tổ chức này",
+            "You may not administer this organisation",
+        )
+
+
+def require_officer(session: Session, principal: Principal, organisation_id: int) -> None:
+    """Officers of this organisation, and whoever may administer it."""
+    if principal.is_platform_admin:
+        return
+    if not roles_over(session, principal, organisation_id) & {Role.ORGANISATION_ADMIN, Role.OFFICER}:
+        raise Forbidden(
+            "Bạn không phải cán bộ của tổ chức này",
+            "You are not an officer of this organisation",
+        )

@@ -1,0 +1,115 @@
+"""Registry queries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from tinhso.registry.models import (
+    AdministrativeUnit,
+    InformationSystem,
+    Organisation,
+    RoleAssignment,
+    UnitLevel,
+    UnitSet,
+    UnitSuccession,
+    User,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import Select
+    from sqlalchemy.orm import Session
+
+
+def page(session: Session, query: Select[tuple[object]], limit: int, offset: int) -> tuple[list[object], int]:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(session.scalars(query.limit(limit).offset(offset)))
+    return rows, total
+
+
+def unit_by_code(session: Session, unit_set: UnitSet, code: str) -> AdministrativeUnit | None:
+    return session.scalar(
+        select(AdministrativeUnit).where(
+            AdministrativeUnit.unit_set == unit_set, AdministrativeUnit.code == code
+        )
+    )
+
+
+def units_query(
+    unit_set: UnitSet,
+    level: UnitLevel | None,
+    parent_id: int | None,
+    name_contains: str | None,
+) -> Select[tuple[AdministrativeUnit]]:
+    query = select(AdministrativeUnit).where(AdministrativeUnit.unit_set == unit_set)
+    if level is not None:
+        query = query.where(AdministrativeUnit.level == level)
+    if parent_id is not None:
+        query = query.where(AdministrativeUnit.parent_id == parent_id)
+    if name_contains:
+        query = query.where(AdministrativeUnit.name.ilike(f"%{name_contains}%"))
+    return query.order_by(AdministrativeUnit.code)
+
+
+def unit_codes(session: Session, ids: set[int]) -> dict[int, tuple[UnitSet, str]]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(AdministrativeUnit.id, AdministrativeUnit.unit_set, AdministrativeUnit.code).where(
+            AdministrativeUnit.id.in_(ids)
+        )
+    )
+    return {row.id: (row.unit_set, row.code) for row in rows}
+
+
+def successions(
+    session: Session, *, legacy_id: int | None = None, current_id: int | None = None
+) -> Sequence[tuple[AdministrativeUnit, AdministrativeUnit, bool]]:
+    legacy = aliased(AdministrativeUnit)
+    current = aliased(AdministrativeUnit)
+    query = (
+        select(legacy, current, UnitSuccession.partial)
+        .join(legacy, legacy.id == UnitSuccession.legacy_unit_id)
+        .join(current, current.id == UnitSuccession.current_unit_id)
+    )
+    if legacy_id is not None:
+        query = query.where(UnitSuccession.legacy_unit_id == legacy_id).order_by(current.code)
+    if current_id is not None:
+        query = query.where(UnitSuccession.current_unit_id == current_id).order_by(legacy.code)
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]
+
+
+def organisation_by_code(session: Session, code: str) -> Organisation | None:
+    return session.scalar(select(Organisation).where(Organisation.code == code))
+
+
+def organisation_codes(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Organisation.id, Organisation.code).where(Organisation.id.in_(ids)))
+    return {row.id: row.code for row in rows}
+
+
+def organisation_parent_ids(session: Session) -> dict[int, int | None]:
+    """The whole organisation tree as child → parent (a province has hundreds, not millions)."""
+    return {row.id: row.parent_id for row in session.execute(select(Organisation.id, Organisation.parent_id))}
+
+
+def system_by_code(session: Session, organisation_id: int, code: str) -> InformationSystem | None:
+    return session.scalar(
+        select(InformationSystem).where(
+            InformationSystem.organisation_id == organisation_id, InformationSystem.code == code
+        )
+    )
+
+
+def user_by_username(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))
+
+
+def role_assignments(session: Session, user_id: int) -> list[RoleAssignment]:
+    return list(session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user_id)))

@@ -1,0 +1,388 @@
+"""Registry logic: administrative units, organisations and information systems.
+
+Services flush and never commit: the caller (a request, a CLI command) owns the
+transaction, so a failed multi-step operation leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tinhso.core.errors import Conflict, InvalidInput, NotFound
+from tinhso.registry import repository, unit_catalogue
+from tinhso.registry.models import (
+    AdministrativeUnit,
+    InformationSystem,
+    Organisation,
+    UnitLevel,
+    UnitSet,
+    UnitSuccession,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tinhso.registry.schemas import (
+        OrganisationCreate,
+        OrganisationUpdate,
+        SystemCreate,
+        SystemUpdate,
+        UnitRef,
+    )
+
+Progress = Callable[[str, int], None]
+_LEVEL_ORDER = (UnitLevel.PROVINCE, UnitLevel.DISTRICT, UnitLevel.COMMUNE)
+
+
+@dataclass(frozen=True)
+class UnitImportResult:
+    current_units: int
+    legacy_units: int
+    successions: int
+    inserted: int
+    updated: int
+
+
+class UnitService:
+    def get(self, session: Session, unit_set: UnitSet, code: str) -> AdministrativeUnit:
+        unit = repository.unit_by_code(session, unit_set, code)
+        if unit is None:
+            raise NotFound(
+                f"Không tìm thấy đơn vị hành chính {code} ({unit_set.value})",
+                f"Administrative unit {code} ({unit_set.value}) not found",
+                field="code",
+            )
+        return unit
+
+    def resolve(self, session: Session, ref: UnitRef, field: str) -> AdministrativeUnit:
+        unit = repository.unit_by_code(session, ref.unit_set, ref.code)
+        if unit is None:
+            raise InvalidInput(
+                f"Đơn vị hành chính {ref.code} ({ref.unit_set.value}) không tồn tại",
+                f"Administrative unit {ref.code} ({ref.unit_set.value}) does not exist",
+                field=field,
+            )
+        return unit
+
+    def successors(
+        self, session: Session, legacy_code: str
+    ) -> list[tuple[AdministrativeUnit, AdministrativeUnit, bool]]:
+        """What a legacy unit became on 01/07/2025."""
+        legacy = self.get(session, UnitSet.LEGACY, legacy_code)
+        return list(repository.successions(session, legacy_id=legacy.id))
+
+    def predecessors(
+        self, session: Session, current_code: str
+    ) -> list[tuple[AdministrativeUnit, AdministrativeUnit, bool]]:
+        """Which legacy units make up a current unit."""
+        current = self.get(session, UnitSet.CURRENT, current_code)
+        return list(repository.successions(session, current_id=current.id))
+
+    def import_catalogue(self, session: Session, progress: Progress | None = None) -> UnitImportResult:
+        """Load both unit sets and the succession mapping from `vietnamadminunits` (idempotent)."""
+        inserted = updated = 0
+        counts: dict[UnitSet, int] = {}
+        for unit_set, units in (
+            (UnitSet.CURRENT, unit_catalogue.current_units()),
+            (UnitSet.LEGACY, unit_catalogue.legacy_units()),
+        ):
+            added, changed, total = self._import_set(session, unit_set, units, progress)
+            inserted += added
+            updated += changed
+            counts[unit_set] = total
+        successions = self._import_successions(session, progress)
+        return UnitImportResult(
+            current_units=counts[UnitSet.CURRENT],
+            legacy_units=counts[UnitSet.LEGACY],
+            successions=successions,
+            inserted=inserted,
+            updated=updated,
+        )
+
+    def _import_set(
+        self,
+        session: Session,
+        unit_set: UnitSet,
+        units: Iterable[unit_catalogue.CatalogueUnit],
+        progress: Progress | None,
+    ) -> tuple[int, int, int]:
+        by_level: dict[UnitLevel, list[unit_catalogue.CatalogueUnit]] = {level: [] for level in _LEVEL_ORDER}
+        for unit in units:
+            by_level[UnitLevel(unit.level)].append(unit)
+        existing = {
+            row.code: row
+            for row in session.execute(
+                select(
+                    AdministrativeUnit.id,
+                    AdministrativeUnit.code,
+                    AdministrativeUnit.name,
+                    AdministrativeUnit.kind,
+                    AdministrativeUnit.parent_id,
+                ).where(AdministrativeUnit.unit_set == unit_set)
+            )
+        }
+        ids = {code: row.id for code, row in existing.items()}
+        inserted = updated = total = 0
+        for level in _LEVEL_ORDER:
+            new_rows, changed_rows = [], []
+            for unit in by_level[level]:
+                parent_id = ids[unit.parent_code] if unit.parent_code else None
+                values = {
+                    "unit_set": unit_set,
+                    "code": unit.code,
+                    "name": unit.name,
+                    "kind": unit.kind,
+                    "level": level,
+                    "parent_id": parent_id,
+                    "valid_from": unit.valid_from,
+                    "valid_to": unit.valid_to,
+                }
+                row = existing.get(unit.code)
+                if row is None:
+                    new_rows.append(values)
+                elif (row.name, row.kind, row.parent_id) != (unit.name, unit.kind, parent_id):
+                    changed_rows.append({"id": row.id, **values})
+            for start in range(0, len(new_rows), 1000):
+                session.execute(insert(AdministrativeUnit), new_rows[start : start + 1000])
+            if changed_rows:
+                session.execute(update(AdministrativeUnit), changed_rows)
+            inserted += len(new_rows)
+            updated += len(changed_rows)
+            total += len(by_level[level])
+            if new_rows:
+                ids.update(
+                    {
+                        row.code: row.id
+                        for row in session.execute(
+                            select(AdministrativeUnit.id, AdministrativeUnit.code).where(
+                                AdministrativeUnit.unit_set == unit_set,
+                                AdministrativeUnit.level == level,
+                            )
+                        )
+                    }
+                )
+            if progress:
+                progress(f"{unit_set.value}:{level.value}", len(by_level[level]))
+        return inserted, updated, total
+
+    def _import_successions(self, session: Session, progress: Progress | None) -> int:
+        ids = {
+            (row.unit_set, row.code): row.id
+            for row in session.execute(
+                select(AdministrativeUnit.id, AdministrativeUnit.unit_set, AdministrativeUnit.code)
+            )
+        }
+        existing = {
+            (row.legacy_unit_id, row.current_unit_id)
+            for row in session.execute(
+                select(UnitSuccession.legacy_unit_id, UnitSuccession.current_unit_id)
+            )
+        }
+        new_rows, seen, total = [], set(existing), 0
+        for mapping in unit_catalogue.legacy_to_current_mappings():
+            pair = (ids[(UnitSet.LEGACY, mapping.legacy_code)], ids[(UnitSet.CURRENT, mapping.current_code)])
+            total += 1
+            if pair in seen:
+                continue
+            seen.add(pair)
+            new_rows.append(
+                {
+                    "legacy_unit_id": pair[0],
+                    "current_unit_id": pair[1],
+                    "partial": mapping.is_partial,
+                    "is_default": mapping.is_default,
+                }
+            )
+        for start in range(0, len(new_rows), 2000):
+            session.execute(insert(UnitSuccession), new_rows[start : start + 2000])
+        if progress:
+            progress("succession", total)
+        session.flush()
+        return total
+
+
+class OrganisationService:
+    def get(self, session: Session, code: str) -> Organisation:
+        organisation = repository.organisation_by_code(session, code)
+        if organisation is None:
+            raise NotFound(
+                f"Không tìm thấy tổ chức {code}", f"Organisation {code} not found", field="code"
+            )
+        return organisation
+
+    def _parent(self, session: Session, code: str) -> Organisation:
+        parent = repository.organisation_by_code(session, code)
+        if parent is None:
+            raise InvalidInput(
+                f"Tổ chức cấp trên {code} không tồn tại",
+                f"Parent organisation {code} does not exist",
+                field="parent_code",
+            )
+        return parent
+
+    def create(self, session: Session, data: OrganisationCreate) -> Organisation:
+        if repository.organisation_by_code(session, data.code) is not None:
+            raise Conflict(
+                f"Mã tổ chức {data.code} đã tồn tại",
+                f"Organisation code {data.code} already exists",
+                field="code",
+            )
+        parent = self._parent(session, data.parent_code) if data.parent_code else None
+        unit = (
+            unit_service.resolve(session, data.administrative_unit, "administrative_unit")
+            if data.administrative_unit
+            else None
+        )
+        organisation = Organisation(
+            code=data.code,
+            name_vi=data.name_vi,
+            name_en=data.name_en,
+            kind=data.kind,
+            parent_id=parent.id if parent else None,
+            administrative_unit_id=unit.id if unit else None,
+            tax_code=data.tax_code,
+        )
+        session.add(organisation)
+        self._flush(session, data.code)
+        return organisation
+
+    def update(self, session: Session, organisation: Organisation, data: OrganisationUpdate) -> Organisation:
+        changes = data.model_dump(exclude_unset=True)
+        if "parent_code" in changes:
+            parent_code = changes.pop("parent_code")
+            if parent_code is None:
+                organisation.parent_id = None
+            else:
+                parent = self._parent(session, parent_code)
+                if organisation.id in self.ancestor_ids(session, parent.id):
+                    raise InvalidInput(
+                        "Không thể đặt tổ chức cấp dưới làm cấp trên (tạo vòng lặp)",
+                        "An organisation cannot be moved under its own subtree",
+                        field="parent_code",
+                    )
+                organisation.parent_id = parent.id
+        if "administrative_unit" in changes:
+            changes.pop("administrative_unit")
+            unit = (
+                unit_service.resolve(session, data.administrative_unit, "administrative_unit")
+                if data.administrative_unit
+                else None
+            )
+            organisation.administrative_unit_id = unit.id if unit else None
+        for name, value in changes.items():
+            if name == "name_vi" and value is None:
+                raise InvalidInput("Tên tiếng Việt là bắt buộc", "name_vi is required", field="name_vi")
+            setattr(organisation, name, value)
+        self._flush(session, organisation.code)
+        return organisation
+
+    def delete(self, session: Session, organisation: Organisation) -> None:
+        has_children = session.scalar(
+            select(Organisation.id).where(Organisation.parent_id == organisation.id).limit(1)
+        )
+        has_systems = session.scalar(
+            select(InformationSystem.id)
+            .where(InformationSystem.organisation_id == organisation.id)
+            .limit(1)
+        )
+        if has_children or has_systems:
+            raise Conflict(
+                "Không thể xóa tổ chức còn đơn vị trực thuộc hoặc hệ thống thông tin",
+                "An organisation with child organisations or information systems cannot be deleted",
+                field="code",
+            )
+        session.delete(organisation)
+        session.flush()
+
+    def ancestor_ids(self, session: Session, organisation_id: int) -> list[int]:
+        """The organisation itself and every organisation above it, nearest first."""
+        parents = repository.organisation_parent_ids(session)
+        chain: list[int] = []
+        current: int | None = organisation_id
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = parents.get(current)
+        return chain
+
+    def subtree_ids(self, session: Session, organisation_id: int) -> set[int]:
+        """The organisation and everything below it."""
+        children: dict[int | None, list[int]] = {}
+        for child, parent in repository.organisation_parent_ids(session).items():
+            children.setdefault(parent, []).append(child)
+        found, stack = {organisation_id}, [organisation_id]
+        while stack:
+            for child in children.get(stack.pop(), []):
+                if child not in found:
+                    found.add(child)
+                    stack.append(child)
+        return found
+
+    def _flush(self, session: Session, code: str) -> None:
+        try:
+            session.flush()
+        except IntegrityError as error:
+            raise Conflict(
+                f"Không thể lưu tổ chức {code}: dữ liệu trùng hoặc tham chiếu không hợp lệ",
+                f"Organisation {code} could not be saved: duplicate or invalid reference",
+                field="code",
+            ) from error
+
+
+class SystemService:
+    def get(self, session: Session, organisation_code: str, code: str) -> InformationSystem:
+        organisation = organisation_service.get(session, organisation_code)
+        system = repository.system_by_code(session, organisation.id, code)
+        if system is None:
+            raise NotFound(
+                f"Không tìm thấy hệ thống {organisation_code}/{code}",
+                f"Information system {organisation_code}/{code} not found",
+                field="code",
+            )
+        return system
+
+    def create(self, session: Session, data: SystemCreate) -> InformationSystem:
+        organisation = repository.organisation_by_code(session, data.organisation_code)
+        if organisation is None:
+            raise InvalidInput(
+                f"Tổ chức {data.organisation_code} không tồn tại",
+                f"Organisation {data.organisation_code} does not exist",
+                field="organisation_code",
+            )
+        if repository.system_by_code(session, organisation.id, data.code) is not None:
+            raise Conflict(
+                f"Mã hệ thống {data.code} đã tồn tại trong {data.organisation_code}",
+                f"System code {data.code} already exists in {data.organisation_code}",
+                field="code",
+            )
+        system = InformationSystem(
+            organisation_id=organisation.id,
+            code=data.code,
+            name_vi=data.name_vi,
+            name_en=data.name_en,
+            description=data.description,
+            is_consumer=data.is_consumer,
+            is_provider=data.is_provider,
+        )
+        session.add(system)
+        session.flush()
+        return system
+
+    def update(self, session: Session, system: InformationSystem, data: SystemUpdate) -> InformationSystem:
+        for name, value in data.model_dump(exclude_unset=True).items():
+            if value is None:
+                raise InvalidInput(
+                    f"Trường {name} không được để trống", f"{name} cannot be null", field=name
+                )
+            setattr(system, name, value)
+        session.flush()
+        return system
+
+
+unit_service = UnitService()
+organisation_service = OrganisationService()
+system_service = SystemService()
