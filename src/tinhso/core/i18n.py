@@ -1,6 +1,7 @@
 """Vietnamese first, English second: message catalogues and number/date formats.
 
-Messages are Babel/gettext catalogues under ``tinhso/locales``. The ``.po`` files
+Messages are Babel/gettext catalogues under ``tinhso/locales/<locale>/LC_MESSAGES/``,
+one ``.po`` file per domain (``portal.po``, ``exchange.po``, ``monitoring.po``). They
 are the source of truth and are compiled in memory on first use, so no build
 artefact is committed. Dates are shown as dd/mm/yyyy and numbers in the
 Vietnamese format (``1.380,5``) whatever the language.
@@ -45,15 +46,20 @@ def parse_locale(value: str | None) -> Locale:
 
 @cache
 def translations(locale: Locale) -> NullTranslations:
-    po_path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po_path.exists():
-        return NullTranslations()
-    with po_path.open("rb") as po_file:
-        catalog = read_po(po_file, locale=locale)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog)
-    buffer.seek(0)
-    return Translations(fp=buffer)
+    """All catalogues of a locale merged (one ``.po`` file per domain: portal, exchange, …)."""
+    merged: NullTranslations = NullTranslations()
+    for po_path in sorted((LOCALES_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=locale)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        loaded = Translations(fp=buffer)
+        if isinstance(merged, Translations):
+            merged.merge(loaded)
+        else:
+            merged = loaded
+    return merged
 
 
 def gettext(message: str) -> str:
