@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 
@@ -10,7 +10,7 @@ from tinhso.core.db import UTCDateTime
 from tinhso.models import metadata
 
 
-def render_item(type_: str, obj: Any, _context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, _context: Any) -> str | Literal[False]:
     """Render our column types as plain SQLAlchemy ones, so revisions do not import app code."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 # Reference data loaded once per run and kept between tests.
 REFERENCE_TABLES = {"administrative_unit", "unit_succession", "alembic_version"}
-TEST_PASSWORD = "mat-khau-thu-nghiem-123"  # noqa: S105 - test-only credential
-TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"  # noqa: S105
+TEST_PASSWORD = "mat-khau-thu-nghiem-123"
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,7 +68,9 @@ def postgres_server(
 
 @pytest.fixture(scope="session")
 def database_url(
-    db_dialect: str, postgres_server: PostgresServer | None, tmp_path_factory: pytest.TempPathFactory
+    db_dialect: str,
+    postgres_server: PostgresServer | None,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> str:
     if postgres_server is not None:
         return postgres_server.url
@@ -159,14 +161,20 @@ def make_official(sessions: sessionmaker[Session]) -> MakeOfficial:
         username: str | None = None,
     ) -> Official:
         name = username or f"official{next(counter)}"
-        roles = [RoleGrant(organisation_code=organisation, role=role)] if role and organisation else []
+        roles = (
+            [RoleGrant(organisation_code=organisation, role=role)] if role and organisation else []
+        )
         with sessions.begin() as session:
             account_service.create(
                 session,
-                UserCreate(username=name, full_name=f"Cán bộ {name}", password=TEST_PASSWORD, roles=roles),
+                UserCreate(
+                    username=name, full_name=f"Cán bộ {name}", password=TEST_PASSWORD, roles=roles
+                ),
                 platform_admin=platform_admin,
             )
-            issued = account_service.login(session, name, TEST_PASSWORD, CredentialKind.API_TOKEN, 30)
+            issued = account_service.login(
+                session, name, TEST_PASSWORD, CredentialKind.API_TOKEN, 30
+            )
         return Official(username=name, token=issued.token)
 
     return make
@@ -184,7 +192,13 @@ def province_tree(sessions: sessionmaker[Session]) -> dict[str, str]:
         ("ubnd-tinh", "UBND tỉnh Bắc Giang", OrganisationKind.PROVINCE_COMMITTEE, None, "24"),
         ("so-tttt", "Sở Thông tin và Truyền thông", OrganisationKind.DEPARTMENT, "ubnd-tinh", None),
         ("so-yte", "Sở Y tế", OrganisationKind.DEPARTMENT, "ubnd-tinh", None),
-        ("ubnd-viet-yen", "UBND thị xã Việt Yên", OrganisationKind.DISTRICT_COMMITTEE, "ubnd-tinh", "222"),
+        (
+            "ubnd-viet-yen",
+            "UBND thị xã Việt Yên",
+            OrganisationKind.DISTRICT_COMMITTEE,
+            "ubnd-tinh",
+            "222",
+        ),
         ("ubnd-khac", "UBND tỉnh khác", OrganisationKind.PROVINCE_COMMITTEE, None, None),
     ]
     with sessions.begin() as session:

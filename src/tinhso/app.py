@@ -72,20 +72,30 @@ def _install_operations_endpoints(app: FastAPI) -> None:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database reachable and migrated (public)")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: database reachable and migrated (public)",
+    )
     def readyz(request: Request) -> JSONResponse:
         engine = request.app.state.engine
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             migrated = migrations.is_up_to_date(engine)
-        except Exception:  # noqa: BLE001 - any database failure means "not ready"
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        except Exception:
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"}, status_code=503
+            )
         if not migrated:
-            return JSONResponse({"status": "unavailable", "database": "not migrated"}, status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "database": "not migrated"}, status_code=503
+            )
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics (loopback or metrics token)")
+    @app.get(
+        "/metrics", tags=["operations"], summary="Prometheus metrics (loopback or metrics token)"
+    )
     def prometheus_metrics(request: Request) -> Response:
         settings: Settings = request.app.state.settings
         token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
@@ -97,7 +107,9 @@ def _install_operations_endpoints(app: FastAPI) -> None:
                 "Chỉ máy giám sát được phép đọc số liệu vận hành",
                 "Metrics are only served to the monitoring system",
             )
-        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(
+            generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
 
 
 def _is_loopback(host: str) -> bool:

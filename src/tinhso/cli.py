@@ -39,7 +39,9 @@ def _settings(**overrides: object) -> Settings:
 def _fail(error: DomainError) -> typer.Exit:
     fields = ", ".join(e.field for e in error.errors)
     where = f" [{fields}]" if fields else ""
-    console.print(f"[red]Lỗi{where}:[/red] {error.message.vi}\n[red]Error{where}:[/red] {error.message.en}")
+    console.print(
+        f"[red]Lỗi{where}:[/red] {error.message.vi}\n[red]Error{where}:[/red] {error.message.en}"
+    )
     return typer.Exit(1)
 
 
@@ -56,7 +58,9 @@ def serve(
     settings = _settings()
     engine = engine_from_settings(settings)
     if not migrations.is_up_to_date(engine):
-        console.print("[red]Cơ sở dữ liệu chưa được nâng cấp: chạy `tinhso db upgrade` / run `tinhso db upgrade`[/red]")
+        console.print(
+            "[red]Cơ sở dữ liệu chưa được nâng cấp: chạy `tinhso db upgrade` / run `tinhso db upgrade`[/red]"
+        )
         raise typer.Exit(1)
     engine.dispose()
     uvicorn.run(
@@ -126,11 +130,16 @@ def units_import() -> None:
 @app.command("create-admin")
 def create_admin(
     username: Annotated[str, typer.Argument(help="Tên đăng nhập / username")],
-    full_name: Annotated[str, typer.Option("--full-name", help="Họ và tên / full name")] = "Quản trị viên",
+    full_name: Annotated[
+        str, typer.Option("--full-name", help="Họ và tên / full name")
+    ] = "Quản trị viên",
     email: Annotated[str | None, typer.Option(help="Email")] = None,
     password: Annotated[
         str | None,
-        typer.Option(help="Mật khẩu (bỏ trống để nhập) / password (prompted if omitted)", envvar="TINHSO_ADMIN_PASSWORD"),
+        typer.Option(
+            help="Mật khẩu (bỏ trống để nhập) / password (prompted if omitted)",
+            envvar="TINHSO_ADMIN_PASSWORD",
+        ),
     ] = None,
 ) -> None:
     """Tạo quản trị viên nền tảng / create a platform administrator."""
@@ -158,7 +167,9 @@ def create_admin(
 @app.command()
 def demo(
     port: Annotated[int | None, typer.Option(help="Cổng / port")] = None,
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Chạy máy chủ sau khi nạp / serve afterwards")] = True,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Chạy máy chủ sau khi nạp / serve afterwards")
+    ] = True,
 ) -> None:
     """Nạp dữ liệu mẫu vào SQLite và chạy / load demo data on SQLite and serve it."""
     from tinhso.demo import load_demo  # noqa: PLC0415
@@ -207,8 +218,10 @@ def config_check() -> None:
     engine = engine_from_settings(settings)
     try:
         up_to_date = migrations.is_up_to_date(engine)
-    except Exception as error:  # noqa: BLE001 - report any connection failure to the operator
-        console.print(f"[red]Không kết nối được CSDL / database unreachable:[/red] {type(error).__name__}")
+    except Exception as error:
+        console.print(
+            f"[red]Không kết nối được CSDL / database unreachable:[/red] {type(error).__name__}"
+        )
         raise typer.Exit(1) from error
     console.print(f"database migrated: {up_to_date}")
     if settings.environment == "production" and not settings.base_url.startswith("https://"):

@@ -15,11 +15,14 @@ if TYPE_CHECKING:
 
 
 def _count(session: Session, unit_set: UnitSet, level: UnitLevel) -> int:
-    return session.scalar(
-        select(func.count()).where(
-            AdministrativeUnit.unit_set == unit_set, AdministrativeUnit.level == level
+    return (
+        session.scalar(
+            select(func.count()).where(
+                AdministrativeUnit.unit_set == unit_set, AdministrativeUnit.level == level
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def test_catalogue_import_loads_both_sets_and_is_idempotent(session: Session) -> None:
@@ -67,7 +70,9 @@ def test_split_commune_maps_to_several_current_communes(client: TestClient) -> N
 
 
 def test_units_api_filters_and_paginates(client: TestClient) -> None:
-    response = client.get("/api/v1/units", params={"set": "current", "level": "province", "limit": 10})
+    response = client.get(
+        "/api/v1/units", params={"set": "current", "level": "province", "limit": 10}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["total"] == 34

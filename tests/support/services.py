@@ -33,10 +33,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 __all__ = ["PostgresServer", "RedisServer", "ServiceError", "free_port"]
 
 _PR_SET_PDEATHSIG = 1
+_PRCTL: Any
 try:
     _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux/glibc
@@ -53,7 +55,8 @@ def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _die_with_parent(sig: int) -> None:
@@ -79,7 +82,7 @@ def _stop_all() -> None:
     for server in servers:
         try:
             server.stop()
-        except Exception:  # noqa: BLE001 - never fail interpreter shutdown
+        except Exception:
             pass
 
 
@@ -122,10 +125,10 @@ class _Server:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self.running else None
+        return self._proc.pid if self._proc is not None and self.running else None
 
-    def _popen_kwargs(self) -> dict:
-        kwargs: dict = {"env": self._env}
+    def _popen_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"env": self._env}
         if self._user is not None:
             kwargs.update(user=self._user.pw_uid, group=self._user.pw_gid, extra_groups=[])
         return kwargs

@@ -98,7 +98,9 @@ class Problem:
     headers: dict[str, str] = field(default_factory=dict)
 
     def response(self, request: Request) -> JSONResponse:
-        locale = parse_locale(request.cookies.get("tinhso_lang") or request.headers.get("accept-language"))
+        locale = parse_locale(
+            request.cookies.get("tinhso_lang") or request.headers.get("accept-language")
+        )
         body: dict[str, Any] = {
             "type": f"urn:tinhso:problem:{self.code}",
             "title": self.message.en,
@@ -113,7 +115,9 @@ class Problem:
             body["request_id"] = request_id
         if self.errors:
             body["errors"] = [error.as_dict() for error in self.errors]
-        return JSONResponse(body, status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers)
+        return JSONResponse(
+            body, status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers
+        )
 
 
 # Vietnamese wording for the validation errors pydantic reports most often.
@@ -182,15 +186,18 @@ _HTTP_MESSAGES = {
 
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DomainError)
+        if not isinstance(exc, DomainError):  # pragma: no cover - registered for DomainError only
+            raise exc
         return Problem(exc.status, exc.code, exc.message, exc.errors, exc.headers).response(request)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
+        if not isinstance(exc, RequestValidationError):  # pragma: no cover
+            raise exc
         return validation_problem(exc).response(request)
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
+        if not isinstance(exc, StarletteHTTPException):  # pragma: no cover
+            raise exc
         message = _HTTP_MESSAGES.get(
             exc.status_code, Message("Yêu cầu không hợp lệ", str(exc.detail or "Bad request"))
         )

@@ -21,7 +21,9 @@ class PageParams:
 
 def page_params(
     request: Request,
-    limit: Annotated[int | None, Query(ge=1, description="Page size (hard maximum applies)")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="Page size (hard maximum applies)")
+    ] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PageParams:
     settings = request.app.state.settings

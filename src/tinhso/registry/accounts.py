@@ -38,7 +38,9 @@ class AccountService:
         user = repository.user_by_username(session, username)
         if user is None:
             raise NotFound(
-                f"Không tìm thấy người dùng {username}", f"User {username} not found", field="username"
+                f"Không tìm thấy người dùng {username}",
+                f"User {username} not found",
+                field="username",
             )
         return user
 
@@ -76,7 +78,9 @@ class AccountService:
             )
         )
         if assignment is None:
-            assignment = RoleAssignment(user_id=user.id, organisation_id=organisation.id, role=grant.role)
+            assignment = RoleAssignment(
+                user_id=user.id, organisation_id=organisation.id, role=grant.role
+            )
             session.add(assignment)
         else:
             assignment.role = grant.role
@@ -90,7 +94,9 @@ class AccountService:
             )
         )
         if assignment is None:
-            raise NotFound("Người dùng không có vai trò này", "The user has no such role", field="role")
+            raise NotFound(
+                "Người dùng không có vai trò này", "The user has no such role", field="role"
+            )
         session.delete(assignment)
         session.flush()
 

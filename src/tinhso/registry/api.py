@@ -62,8 +62,12 @@ def _units_out(session: DbSession, units: list[AdministrativeUnit]) -> list[Unit
     return [_unit_out(u, parents[u.parent_id][1] if u.parent_id else None) for u in units]
 
 
-def _organisations_out(session: DbSession, organisations: list[Organisation]) -> list[OrganisationOut]:
-    parents = repository.organisation_codes(session, {o.parent_id for o in organisations if o.parent_id})
+def _organisations_out(
+    session: DbSession, organisations: list[Organisation]
+) -> list[OrganisationOut]:
+    parents = repository.organisation_codes(
+        session, {o.parent_id for o in organisations if o.parent_id}
+    )
     units = repository.unit_codes(
         session, {o.administrative_unit_id for o in organisations if o.administrative_unit_id}
     )
@@ -75,7 +79,10 @@ def _organisations_out(session: DbSession, organisations: list[Organisation]) ->
             kind=o.kind,
             parent_code=parents[o.parent_id] if o.parent_id else None,
             administrative_unit=(
-                UnitRef(unit_set=units[o.administrative_unit_id][0], code=units[o.administrative_unit_id][1])
+                UnitRef(
+                    unit_set=units[o.administrative_unit_id][0],
+                    code=units[o.administrative_unit_id][1],
+                )
                 if o.administrative_unit_id
                 else None
             ),
@@ -122,9 +129,14 @@ def list_units(
     if parent:
         parent_id = unit_service.get(session, unit_set, parent).id
     query = repository.units_query(unit_set, level, parent_id, q)
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)  # type: ignore[arg-type]
+    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
     units = [row for row in rows if isinstance(row, AdministrativeUnit)]
-    return Page(items=_units_out(session, units), total=total, limit=pagination.limit, offset=pagination.offset)
+    return Page(
+        items=_units_out(session, units),
+        total=total,
+        limit=pagination.limit,
+        offset=pagination.offset,
+    )
 
 
 @router.get("/units/{unit_set}/{code}", tags=["units"], summary="One administrative unit (public)")
@@ -177,10 +189,9 @@ def list_organisations(
         query = query.where(Organisation.parent_id == organisation_service.get(session, parent).id)
     if kind:
         query = query.where(Organisation.kind == kind)
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)  # type: ignore[arg-type]
-    organisations = [row for row in rows if isinstance(row, Organisation)]
+    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
     return Page(
-        items=_organisations_out(session, organisations),
+        items=_organisations_out(session, rows),
         total=total,
         limit=pagination.limit,
         offset=pagination.offset,
@@ -216,7 +227,9 @@ def create_organisation(
     return _organisations_out(session, [organisation])[0]
 
 
-@router.get("/organisations/{code}", tags=["organisations"], summary="One organisation (any official)")
+@router.get(
+    "/organisations/{code}", tags=["organisations"], summary="One organisation (any official)"
+)
 def get_organisation(session: DbSession, principal: CurrentUser, code: str) -> OrganisationOut:
     return _organisations_out(session, [organisation_service.get(session, code)])[0]
 
@@ -275,13 +288,19 @@ def list_systems(
     pagination: Pagination,
     organisation: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[SystemOut]:
-    query = select(InformationSystem).order_by(InformationSystem.organisation_id, InformationSystem.code)
+    query = select(InformationSystem).order_by(
+        InformationSystem.organisation_id, InformationSystem.code
+    )
     if organisation:
         owner = organisation_service.get(session, organisation)
         query = query.where(InformationSystem.organisation_id == owner.id)
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)  # type: ignore[arg-type]
-    systems = [row for row in rows if isinstance(row, InformationSystem)]
-    return Page(items=_systems_out(session, systems), total=total, limit=pagination.limit, offset=pagination.offset)
+    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
+    return Page(
+        items=_systems_out(session, rows),
+        total=total,
+        limit=pagination.limit,
+        offset=pagination.offset,
+    )
 
 
 @router.post(
@@ -303,9 +322,13 @@ def create_system(session: DbSession, principal: CurrentUser, data: SystemCreate
 
 
 @router.get(
-    "/systems/{organisation_code}/{code}", tags=["systems"], summary="One information system (any official)"
+    "/systems/{organisation_code}/{code}",
+    tags=["systems"],
+    summary="One information system (any official)",
 )
-def get_system(session: DbSession, principal: CurrentUser, organisation_code: str, code: str) -> SystemOut:
+def get_system(
+    session: DbSession, principal: CurrentUser, organisation_code: str, code: str
+) -> SystemOut:
     return _systems_out(session, [system_service.get(session, organisation_code, code)])[0]
 
 
@@ -315,7 +338,11 @@ def get_system(session: DbSession, principal: CurrentUser, organisation_code: st
     summary="Change an information system (admins of the owning organisation)",
 )
 def update_system(
-    session: DbSession, principal: CurrentUser, organisation_code: str, code: str, data: SystemUpdate
+    session: DbSession,
+    principal: CurrentUser,
+    organisation_code: str,
+    code: str,
+    data: SystemUpdate,
 ) -> SystemOut:
     system = system_service.get(session, organisation_code, code)
     require_administrator(session, principal, system.organisation_id)
@@ -325,7 +352,11 @@ def update_system(
 # --- Officials: tokens, users, roles ----------------------------------------------------------
 
 
-@router.post("/auth/tokens", tags=["auth"], summary="Exchange a username and password for a short-lived API token (public)")
+@router.post(
+    "/auth/tokens",
+    tags=["auth"],
+    summary="Exchange a username and password for a short-lived API token (public)",
+)
 def issue_token(request: Request, session: DbSession, data: TokenRequest) -> TokenOut:
     issued = account_service.login(
         session,
@@ -359,7 +390,10 @@ def _user_out(session: DbSession, user: User) -> UserOut:
         email=user.email,
         is_active=user.is_active,
         is_platform_admin=user.is_platform_admin,
-        roles=[RoleGrant(organisation_code=codes[org], role=role) for org, role in sorted(roles.items())],
+        roles=[
+            RoleGrant(organisation_code=codes[org], role=role)
+            for org, role in sorted(roles.items())
+        ],
     )
 
 
@@ -388,7 +422,11 @@ def create_user(session: DbSession, principal: CurrentUser, data: UserCreate) ->
     return _user_out(session, account_service.create(session, data))
 
 
-@router.get("/users/{username}", tags=["users"], summary="One official (themselves, platform admins, or admins of an organisation they belong to)")
+@router.get(
+    "/users/{username}",
+    tags=["users"],
+    summary="One official (themselves, platform admins, or admins of an organisation they belong to)",
+)
 def get_user(session: DbSession, principal: CurrentUser, username: str) -> UserOut:
     user = account_service.get(session, username)
     if username != principal.username and not principal.is_platform_admin:
@@ -411,7 +449,9 @@ def _can_admin(session: DbSession, principal: CurrentUser, organisation_id: int)
     tags=["users"],
     summary="Give an official a role in an organisation (admins of that organisation)",
 )
-def assign_role(session: DbSession, principal: CurrentUser, username: str, grant: RoleGrant) -> UserOut:
+def assign_role(
+    session: DbSession, principal: CurrentUser, username: str, grant: RoleGrant
+) -> UserOut:
     user = account_service.get(session, username)
     organisation = organisation_service.get(session, grant.organisation_code)
     require_administrator(session, principal, organisation.id)
@@ -424,7 +464,9 @@ def assign_role(session: DbSession, principal: CurrentUser, username: str, grant
     tags=["users"],
     summary="Remove an official's role in an organisation (admins of that organisation)",
 )
-def remove_role(session: DbSession, principal: CurrentUser, username: str, organisation_code: str) -> UserOut:
+def remove_role(
+    session: DbSession, principal: CurrentUser, username: str, organisation_code: str
+) -> UserOut:
     user = account_service.get(session, username)
     organisation = organisation_service.get(session, organisation_code)
     require_administrator(session, principal, organisation.id)

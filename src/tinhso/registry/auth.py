@@ -94,7 +94,10 @@ def current_principal(request: Request, session: DbSession) -> Principal:
     principal = identify(request, session)
     if principal is None:
         raise _unauthenticated()
-    if principal.credential is CredentialKind.PORTAL_SESSION and request.method not in _SAFE_METHODS:
+    if (
+        principal.credential is CredentialKind.PORTAL_SESSION
+        and request.method not in _SAFE_METHODS
+    ):
         expected = csrf_token_for(
             request.app.state.settings.secret_key.get_secret_value(),
             request.cookies.get(SESSION_COOKIE, ""),
@@ -124,7 +127,9 @@ PlatformAdmin = Annotated[Principal, Depends(platform_admin)]
 def roles_over(session: Session, principal: Principal, organisation_id: int) -> set[Role]:
     """Roles that apply to an organisation: direct roles, and admin roles held above it."""
     found: set[Role] = set()
-    for distance, ancestor in enumerate(organisation_service.ancestor_ids(session, organisation_id)):
+    for distance, ancestor in enumerate(
+        organisation_service.ancestor_ids(session, organisation_id)
+    ):
         role = principal.roles.get(ancestor)
         if role is None:
             continue
@@ -152,7 +157,10 @@ def require_officer(session: Session, principal: Principal, organisation_id: int
     """Officers of this organisation, and whoever may administer it."""
     if principal.is_platform_admin:
         return
-    if not roles_over(session, principal, organisation_id) & {Role.ORGANISATION_ADMIN, Role.OFFICER}:
+    if not roles_over(session, principal, organisation_id) & {
+        Role.ORGANISATION_ADMIN,
+        Role.OFFICER,
+    }:
         raise Forbidden(
             "Bạn không phải cán bộ của tổ chức này",
             "You are not an officer of this organisation",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
-def page(session: Session, query: Select[tuple[object]], limit: int, offset: int) -> tuple[list[object], int]:
+T = TypeVar("T")
+
+
+def page(session: Session, query: Select[T], limit: int, offset: int) -> tuple[list[T], int]:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = list(session.scalars(query.limit(limit).offset(offset)))
     return rows, total
@@ -44,7 +47,7 @@ def units_query(
     level: UnitLevel | None,
     parent_id: int | None,
     name_contains: str | None,
-) -> Select[tuple[AdministrativeUnit]]:
+) -> Select[AdministrativeUnit]:
     query = select(AdministrativeUnit).where(AdministrativeUnit.unit_set == unit_set)
     if level is not None:
         query = query.where(AdministrativeUnit.level == level)
@@ -90,13 +93,18 @@ def organisation_by_code(session: Session, code: str) -> Organisation | None:
 def organisation_codes(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = session.execute(select(Organisation.id, Organisation.code).where(Organisation.id.in_(ids)))
+    rows = session.execute(
+        select(Organisation.id, Organisation.code).where(Organisation.id.in_(ids))
+    )
     return {row.id: row.code for row in rows}
 
 
 def organisation_parent_ids(session: Session) -> dict[int, int | None]:
     """The whole organisation tree as child → parent (a province has hundreds, not millions)."""
-    return {row.id: row.parent_id for row in session.execute(select(Organisation.id, Organisation.parent_id))}
+    return {
+        row.id: row.parent_id
+        for row in session.execute(select(Organisation.id, Organisation.parent_id))
+    }
 
 
 def system_by_code(session: Session, organisation_id: int, code: str) -> InformationSystem | None:

@@ -83,7 +83,9 @@ class UnitService:
         current = self.get(session, UnitSet.CURRENT, current_code)
         return list(repository.successions(session, current_id=current.id))
 
-    def import_catalogue(self, session: Session, progress: Progress | None = None) -> UnitImportResult:
+    def import_catalogue(
+        self, session: Session, progress: Progress | None = None
+    ) -> UnitImportResult:
         """Load both unit sets and the succession mapping from `vietnamadminunits` (idempotent)."""
         inserted = updated = 0
         counts: dict[UnitSet, int] = {}
@@ -111,7 +113,9 @@ class UnitService:
         units: Iterable[unit_catalogue.CatalogueUnit],
         progress: Progress | None,
     ) -> tuple[int, int, int]:
-        by_level: dict[UnitLevel, list[unit_catalogue.CatalogueUnit]] = {level: [] for level in _LEVEL_ORDER}
+        by_level: dict[UnitLevel, list[unit_catalogue.CatalogueUnit]] = {
+            level: [] for level in _LEVEL_ORDER
+        }
         for unit in units:
             by_level[UnitLevel(unit.level)].append(unit)
         existing = {
@@ -185,7 +189,10 @@ class UnitService:
         }
         new_rows, seen, total = [], set(existing), 0
         for mapping in unit_catalogue.legacy_to_current_mappings():
-            pair = (ids[(UnitSet.LEGACY, mapping.legacy_code)], ids[(UnitSet.CURRENT, mapping.current_code)])
+            pair = (
+                ids[(UnitSet.LEGACY, mapping.legacy_code)],
+                ids[(UnitSet.CURRENT, mapping.current_code)],
+            )
             total += 1
             if pair in seen:
                 continue
@@ -251,7 +258,9 @@ class OrganisationService:
         self._flush(session, data.code)
         return organisation
 
-    def update(self, session: Session, organisation: Organisation, data: OrganisationUpdate) -> Organisation:
+    def update(
+        self, session: Session, organisation: Organisation, data: OrganisationUpdate
+    ) -> Organisation:
         changes = data.model_dump(exclude_unset=True)
         if "parent_code" in changes:
             parent_code = changes.pop("parent_code")
@@ -276,7 +285,9 @@ class OrganisationService:
             organisation.administrative_unit_id = unit.id if unit else None
         for name, value in changes.items():
             if name == "name_vi" and value is None:
-                raise InvalidInput("Tên tiếng Việt là bắt buộc", "name_vi is required", field="name_vi")
+                raise InvalidInput(
+                    "Tên tiếng Việt là bắt buộc", "name_vi is required", field="name_vi"
+                )
             setattr(organisation, name, value)
         self._flush(session, organisation.code)
         return organisation
@@ -372,7 +383,9 @@ class SystemService:
         session.flush()
         return system
 
-    def update(self, session: Session, system: InformationSystem, data: SystemUpdate) -> InformationSystem:
+    def update(
+        self, session: Session, system: InformationSystem, data: SystemUpdate
+    ) -> InformationSystem:
         for name, value in data.model_dump(exclude_unset=True).items():
             if value is None:
                 raise InvalidInput(
