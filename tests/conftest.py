@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from tests.support.services import PostgresServer
@@ -94,10 +94,22 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     if "engine" not in request.fixturenames:
         return
     engine: Engine = request.getfixturevalue("engine")
-    with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            if table.name not in REFERENCE_TABLES:
-                connection.execute(delete(table))
+    tables = [t for t in reversed(metadata.sorted_tables) if t.name not in REFERENCE_TABLES]
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        return
+    with engine.connect() as connection:
+        # Self-referencing trees (organisations) cannot be deleted row by row with
+        # foreign keys enforced; the pragma only applies outside a transaction.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
+        for table in tables:
+            connection.execute(delete(table))
+        connection.commit()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
 
 
 @pytest.fixture

@@ -214,7 +214,7 @@ def config_check() -> None:
         shown = "[set]" if "secret" in name or "token" in name else value
         if name == "database_url" and value:
             shown = _hide_password(str(value))
-        console.print(f"{name} = {shown}")
+        console.print(f"{name} = {shown}", markup=False, highlight=False)
     engine = engine_from_settings(settings)
     try:
         up_to_date = migrations.is_up_to_date(engine)

@@ -1,0 +1,111 @@
+"""The `tinhso` command, run as an operator would (real database, real settings)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tinhso.cli import app
+from tinhso.registry.models import InformationSystem, Organisation, User
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def operator_env(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TINHSO_DATABASE_URL", database_url)
+    monkeypatch.setenv("TINHSO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TINHSO_SECRET_KEY", "cli-test-secret-that-must-not-be-printed")
+    monkeypatch.delenv("TINHSO_ADMIN_PASSWORD", raising=False)
+
+
+def test_db_check_passes_on_the_migrated_database(operator_env: None) -> None:
+    result = runner.invoke(app, ["db", "check"])
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output
+
+
+def test_db_upgrade_builds_a_fresh_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TINHSO_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    assert runner.invoke(app, ["db", "check"]).exit_code == 1
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["db", "check"])
+    assert result.exit_code == 0, result.output
+
+
+def test_units_import_reports_counts(operator_env: None) -> None:
+    result = runner.invoke(app, ["units", "import"])
+    assert result.exit_code == 0, result.output
+    assert "current=3,355" in result.output  # 34 provinces + 3,321 communes
+    assert "legacy=10,794" in result.output  # 63 + 696 + 10,035
+    assert "inserted=0" in result.output  # already loaded: the import is idempotent
+
+
+def test_create_admin(operator_env: None, session: Session) -> None:
+    result = runner.invoke(
+        app,
+        ["create-admin", "quantri", "--full-name", "Quản trị viên Sở"],
+        env={"TINHSO_ADMIN_PASSWORD": "mot-mat-khau-rat-dai"},
+    )
+    assert result.exit_code == 0, result.output
+    user = session.scalar(select(User).where(User.username == "quantri"))
+    assert user is not None
+    assert user.is_platform_admin
+    again = runner.invoke(
+        app, ["create-admin", "quantri"], env={"TINHSO_ADMIN_PASSWORD": "mot-mat-khau-rat-dai"}
+    )
+    assert again.exit_code == 1
+    assert "đã tồn tại" in again.output
+    assert "already exists" in again.output
+
+
+def test_create_admin_names_the_bad_field(operator_env: None) -> None:
+    result = runner.invoke(app, ["create-admin", "quantri2"], env={"TINHSO_ADMIN_PASSWORD": "ngan"})
+    assert result.exit_code == 2
+    assert "password" in result.output
+
+
+def test_config_check_never_prints_secrets(operator_env: None) -> None:
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "cli-test-secret" not in result.output
+    assert "secret_key = [set]" in result.output
+    assert "database migrated: True" in result.output
+
+
+def test_config_check_refuses_insecure_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINHSO_ENVIRONMENT", "production")
+    monkeypatch.delenv("TINHSO_SECRET_KEY", raising=False)
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 2
+    assert "TINHSO_SECRET_KEY" in result.output
+
+
+def test_demo_loads_and_is_idempotent(operator_env: None, session: Session, tmp_path: Path) -> None:
+    first = runner.invoke(app, ["demo", "--no-serve"])
+    assert first.exit_code == 0, first.output
+    password = (tmp_path / "demo-admin-password.txt").read_text().strip()
+    assert password in first.output
+    organisations = session.scalars(select(Organisation.code)).all()
+    assert "ubnd-bac-giang" in organisations
+    assert (
+        session.scalar(select(InformationSystem).where(InformationSystem.code == "lgsp"))
+        is not None
+    )
+    second = runner.invoke(app, ["demo", "--no-serve"])
+    assert second.exit_code == 0, second.output
+    session.expire_all()
+    assert sorted(session.scalars(select(Organisation.code)).all()) == sorted(organisations)
