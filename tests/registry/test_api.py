@@ -338,3 +338,29 @@ def test_password_is_stored_as_argon2(
     assert stored is not None
     assert stored.startswith("$argon2id$")
     assert "mot-mat-khau-dai-du" not in stored
+
+
+def test_cookie_session_needs_csrf_token_for_writes(
+    client: TestClient, sessions: Any, province_tree: dict[str, str], settings: Any
+) -> None:
+    from tinhso.registry.accounts import account_service  # noqa: PLC0415
+    from tinhso.registry.auth import SESSION_COOKIE, csrf_token_for  # noqa: PLC0415
+    from tinhso.registry.models import CredentialKind  # noqa: PLC0415
+    from tinhso.registry.schemas import UserCreate  # noqa: PLC0415
+
+    with sessions.begin() as session:
+        account_service.create(
+            session,
+            UserCreate(username="portal.admin", full_name="Quản trị", password="mot-mat-khau-dai-du"),
+            platform_admin=True,
+        )
+        issued = account_service.login(
+            session, "portal.admin", "mot-mat-khau-dai-du", CredentialKind.PORTAL_SESSION, 30
+        )
+    client.cookies.set(SESSION_COOKIE, issued.token)
+    assert client.get("/api/v1/organisations").status_code == 200  # reads need no CSRF token
+    forged = client.post("/api/v1/organisations", json=NEW_DEPARTMENT)
+    _problem(forged, 403, "x-csrf-token")
+    csrf = csrf_token_for(settings.secret_key.get_secret_value(), issued.token)
+    allowed = client.post("/api/v1/organisations", json=NEW_DEPARTMENT, headers={"X-CSRF-Token": csrf})
+    assert allowed.status_code == 201, allowed.text
