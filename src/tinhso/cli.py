@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +18,9 @@ from tinhso.core import migrations
 from tinhso.core.config import InsecureSettingsError, Settings, load_settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker
 from tinhso.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 app = typer.Typer(help="tinhso — Tỉnh số: nền tảng chuyển đổi số cấp tỉnh", no_args_is_help=True)
 db_app = typer.Typer(help="Cơ sở dữ liệu / database", no_args_is_help=True)
@@ -34,6 +39,16 @@ def _settings(**overrides: object) -> Settings:
     except (ValidationError, InsecureSettingsError) as error:
         console.print(f"[red]Cấu hình không hợp lệ / invalid configuration:[/red] {error}")
         raise typer.Exit(2) from error
+
+
+@contextmanager
+def _database(settings: Settings | None = None) -> Iterator[Engine]:
+    """The database of the configured settings, disposed when the command ends."""
+    engine = engine_from_settings(settings or _settings())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _fail(error: DomainError) -> typer.Exit:
@@ -56,13 +71,13 @@ def serve(
     from tinhso.app import create_app  # noqa: PLC0415
 
     settings = _settings()
-    engine = engine_from_settings(settings)
-    if not migrations.is_up_to_date(engine):
+    with _database(settings) as engine:
+        up_to_date = migrations.is_up_to_date(engine)
+    if not up_to_date:
         console.print(
             "[red]Cơ sở dữ liệu chưa được nâng cấp: chạy `tinhso db upgrade` / run `tinhso db upgrade`[/red]"
         )
         raise typer.Exit(1)
-    engine.dispose()
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -75,19 +90,21 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Áp dụng các migration / apply migrations."""
-    engine = engine_from_settings(_settings())
-    migrations.upgrade(engine)
-    console.print(f"[green]OK[/green] {', '.join(sorted(migrations.current_revisions(engine)))}")
+    with _database() as engine:
+        migrations.upgrade(engine)
+        revisions = migrations.current_revisions(engine)
+    console.print(f"[green]OK[/green] {', '.join(sorted(revisions))}")
 
 
 @db_app.command("check")
 def db_check() -> None:
     """Kiểm tra CSDL đã nâng cấp và khớp với mô hình / check migrations are applied and match the models."""
-    engine = engine_from_settings(_settings())
-    if not migrations.is_up_to_date(engine):
+    with _database() as engine:
+        up_to_date = migrations.is_up_to_date(engine)
+        drift = migrations.model_drift(engine) if up_to_date else []
+    if not up_to_date:
         console.print("[red]Chưa nâng cấp / not at head: run `tinhso db upgrade`[/red]")
         raise typer.Exit(1)
-    drift = migrations.model_drift(engine)
     if drift:
         console.print("[red]Mô hình và migration lệch nhau / models and migrations differ:[/red]")
         for diff in drift:
@@ -112,9 +129,11 @@ def units_import() -> None:
     """Nạp đơn vị hành chính (34 tỉnh mới, 63 tỉnh cũ, bảng chuyển đổi) / load administrative units."""
     from tinhso.registry.service import unit_service  # noqa: PLC0415
 
-    settings = _settings()
-    engine = engine_from_settings(settings)
-    with _progress() as progress, make_sessionmaker(engine).begin() as session:
+    with (
+        _database() as engine,
+        _progress() as progress,
+        make_sessionmaker(engine).begin() as session,
+    ):
         task = progress.add_task("Đơn vị hành chính / units", total=None)
 
         def report(step: str, count: int) -> None:
@@ -155,9 +174,8 @@ def create_admin(
             field = ".".join(str(p) for p in problem["loc"])
             console.print(f"[red]Trường {field} / field {field}:[/red] {problem['msg']}")
         raise typer.Exit(2) from error
-    engine = engine_from_settings(_settings())
     try:
-        with make_sessionmaker(engine).begin() as session:
+        with _database() as engine, make_sessionmaker(engine).begin() as session:
             account_service.create(session, data, platform_admin=True)
     except DomainError as error:
         raise _fail(error) from error
@@ -175,19 +193,18 @@ def demo(
     from tinhso.demo import load_demo  # noqa: PLC0415
 
     settings = _settings()
-    engine = engine_from_settings(settings)
-    migrations.upgrade(engine)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     password_file = settings.data_dir / "demo-admin-password.txt"
     password = _demo_password(password_file)
-    with _progress() as progress, make_sessionmaker(engine).begin() as session:
+    with _database(settings) as engine, _progress() as progress:
+        migrations.upgrade(engine)
         task = progress.add_task("Dữ liệu mẫu / demo data", total=None)
 
         def report(step: str, count: int) -> None:
             progress.update(task, advance=count, description=f"Dữ liệu mẫu / demo data: {step}")
 
-        load_demo(session, admin_password=password, progress=report)
-    engine.dispose()
+        with make_sessionmaker(engine).begin() as session:
+            load_demo(session, admin_password=password, progress=report)
     url = f"http://{settings.host}:{port or settings.port}"
     console.print(
         f"[green]Sẵn sàng / ready[/green]: {url}  API: {url}/api/docs\n"
@@ -215,9 +232,9 @@ def config_check() -> None:
         if name == "database_url" and value:
             shown = _hide_password(str(value))
         console.print(f"{name} = {shown}", markup=False, highlight=False)
-    engine = engine_from_settings(settings)
     try:
-        up_to_date = migrations.is_up_to_date(engine)
+        with _database(settings) as engine:
+            up_to_date = migrations.is_up_to_date(engine)
     except Exception as error:
         console.print(
             f"[red]Không kết nối được CSDL / database unreachable:[/red] {type(error).__name__}"
