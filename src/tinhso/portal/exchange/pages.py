@@ -1,0 +1,139 @@
+"""Portal pages of data exchange (LGSP) (see the contract in ``tinhso.portal.pages``).
+
+``/exchange``: the services published through the platform (and the official's own drafts),
+and the connection requests waiting for the official's decision, oldest due date first.
+Decisions themselves are taken through the API (``/api/v1/exchange/requests/{id}/...``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from sqlalchemy import or_
+from starlette.responses import Response
+
+from tinhso.core.db import DbSession, utcnow
+from tinhso.core.i18n import current_locale
+from tinhso.core.i18n import gettext as _
+from tinhso.exchange import auth, repository
+from tinhso.exchange.models import (
+    Classification,
+    ExchangeService,
+    RequestStatus,
+    ServiceStatus,
+)
+from tinhso.portal.auth import PortalUser
+from tinhso.portal.rendering import render
+from tinhso.registry.auth import can_administer
+from tinhso.registry.models import InformationSystem
+
+router = APIRouter()
+_MAX_ROWS = 200
+
+
+def status_label(status: ServiceStatus) -> str:
+    labels = {
+        ServiceStatus.DRAFT: _("Draft"),
+        ServiceStatus.PUBLISHED: _("Published"),
+        ServiceStatus.DEPRECATED: _("Deprecated"),
+        ServiceStatus.RETIRED: _("Retired"),
+    }
+    return labels[status]
+
+
+def classification_label(classification: Classification) -> str:
+    labels = {
+        Classification.PUBLIC: _("Public"),
+        Classification.INTERNAL: _("Internal"),
+        Classification.PERSONAL: _("Personal data"),
+    }
+    return labels[classification]
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    key: str
+    name: str
+    provider: str
+    status: ServiceStatus
+    status_label: str
+    classification_label: str
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    id: int
+    consumer: str
+    service: str
+    purpose: str
+    legal_basis: str
+    methods: str
+    paths: str
+    created_at: datetime
+    due_at: datetime
+    overdue: bool
+
+
+@router.get(
+    "/exchange", summary="Data exchange: services and requests awaiting decision (officials)"
+)
+def exchange_home(request: Request, session: DbSession, principal: PortalUser) -> Response:
+    english = current_locale.get() == "en"
+    labels = repository.system_labels(session)
+    visible = auth.visible_system_ids(session, principal)
+
+    query = repository.services_query(None, None)
+    if visible is not None:
+        query = query.where(
+            or_(
+                ExchangeService.status != ServiceStatus.DRAFT,
+                ExchangeService.provider_system_id.in_(visible),
+            )
+        )
+    services = [
+        ServiceRow(
+            key="/".join((*labels[row.provider_system_id], row.code, row.version)),
+            name=(row.name_en or row.name_vi) if english else row.name_vi,
+            provider="/".join(labels[row.provider_system_id]),
+            status=row.status,
+            status_label=status_label(row.status),
+            classification_label=classification_label(row.classification),
+        )
+        for row in session.scalars(query.limit(_MAX_ROWS))
+    ]
+
+    provided = None if visible is None else repository.service_ids_of_providers(session, visible)
+    pending_query = repository.requests_query(service_ids=provided, status=RequestStatus.PENDING)
+    now = utcnow()
+    waiting: list[RequestRow] = []
+    for pending in session.scalars(pending_query.limit(_MAX_ROWS)):
+        service = session.get(ExchangeService, pending.service_id)
+        provider = session.get(InformationSystem, service.provider_system_id) if service else None
+        if service is None or provider is None:
+            continue
+        if not can_administer(session, principal, provider.organisation_id):
+            continue
+        waiting.append(
+            RequestRow(
+                id=pending.id,
+                consumer="/".join(labels[pending.consumer_system_id]),
+                service="/".join(
+                    (*labels[service.provider_system_id], service.code, service.version)
+                ),
+                purpose=pending.purpose,
+                legal_basis=pending.legal_basis,
+                methods=", ".join(pending.requested_methods),
+                paths=", ".join(pending.requested_paths),
+                created_at=pending.created_at,
+                due_at=pending.due_at,
+                overdue=pending.due_at < now,
+            )
+        )
+    waiting.sort(key=lambda row: row.due_at)
+    return render(
+        request,
+        "exchange/index.html",
+        {"services": services, "waiting": waiting, "overdue": sum(row.overdue for row in waiting)},
+    )

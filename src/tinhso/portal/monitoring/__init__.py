@@ -1,0 +1,1 @@
+"""Portal pages of digital-transformation monitoring (IOC)."""

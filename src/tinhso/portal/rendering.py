@@ -1,0 +1,172 @@
+"""How portal pages are rendered: one Jinja2 environment, the request's language, formats.
+
+The language comes from the ``tinhso_lang`` cookie (Vietnamese unless it says
+English); :class:`LocaleMiddleware` puts it in ``tinhso.core.i18n.current_locale``
+for the whole request, so ``_()`` in Python and ``{{ _("…") }}`` / ``{% trans %}``
+in templates translate with the Babel catalogues. Numbers and dates are always
+shown the Vietnamese way (``1.380,5``, ``21/11/2026``), whatever the language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi.responses import HTMLResponse
+from fastapi.routing import iter_route_contexts
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from tinhso import __version__
+from tinhso.core.i18n import (
+    current_locale,
+    format_date,
+    format_datetime,
+    format_number,
+    gettext,
+    ngettext,
+    parse_locale,
+)
+from tinhso.registry.auth import SESSION_COOKIE, csrf_token_for
+
+if TYPE_CHECKING:
+    from fastapi import Request
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from tinhso.registry.auth import Principal
+
+LANGUAGE_COOKIE = "tinhso_lang"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+# Nothing outside the platform may load; scripts only from our own /static files.
+# Inline style attributes stay allowed because charting libraries set them.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class LocaleMiddleware:
+    """Sets the request's language (``tinhso_lang`` cookie, default Vietnamese)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = current_locale.set(parse_locale(_cookie(scope, LANGUAGE_COOKIE)))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_locale.reset(token)
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:
+                return None
+            morsel = jar.get(name)
+            if morsel is not None:
+                return morsel.value
+    return None
+
+
+def number(value: float | int | Decimal | None, decimals: int | None = None) -> str:
+    """``1380.5`` → ``1.380,5``."""
+    return format_number(value, decimals)
+
+
+def percent(value: float | int | Decimal | None, decimals: int = 1) -> str:
+    """A ratio already in percent: ``87.25`` → ``87,3 %``."""
+    if value is None:
+        return "–"
+    return f"{format_number(value, decimals)}\u00a0%"
+
+
+def date_filter(value: date | datetime | None) -> str:
+    return format_date(value)
+
+
+def datetime_filter(value: datetime | None) -> str:
+    return format_datetime(value)
+
+
+@cache
+def environment() -> Environment:
+    """The portal's Jinja2 environment: autoescaped, translated through the catalogues."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(("html", "xml"), default_for_string=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(number=number, percent=percent, date=date_filter, datetime=datetime_filter)
+    env.globals["version"] = __version__
+    return env
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token for forms and HTMX requests of the request's portal session ("" if none)."""
+    session_token = request.cookies.get(SESSION_COOKIE)
+    if not session_token:
+        return ""
+    return csrf_token_for(request.app.state.settings.secret_key.get_secret_value(), session_token)
+
+
+def has_route(request: Request, path: str) -> bool:
+    """Whether a page is registered at ``path`` (nav items of domains not installed are hidden)."""
+    paths: frozenset[str] | None = getattr(request.app.state, "route_paths", None)
+    if paths is None:
+        paths = frozenset(
+            context.path for context in iter_route_contexts(request.app.routes) if context.path
+        )
+        request.app.state.route_paths = paths
+    return path in paths
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a template with the portal's common context (user, language, CSRF token, nav)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    values: dict[str, Any] = {
+        "request": request,
+        "principal": principal,
+        "locale": current_locale.get(),
+        "csrf_token": csrf_token(request) if principal is not None else "",
+        "has_route": lambda path: has_route(request, path),
+        "current_path": request.url.path,
+        "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "is_htmx": request.headers.get("hx-request") == "true",
+    }
+    values.update(context or {})
+    body = environment().get_template(template).render(values)
+    return HTMLResponse(
+        body, status_code=status_code, headers={**SECURITY_HEADERS, **(headers or {})}
+    )

@@ -1,0 +1,77 @@
+"""Vietnamese number and date formats, and the language of rendered templates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from tinhso.core.i18n import current_locale
+from tinhso.portal.auth import safe_next
+from tinhso.portal.organisations import fold
+from tinhso.portal.rendering import environment
+
+
+def render_string(source: str, **values: object) -> str:
+    return environment().from_string(source).render(values)
+
+
+def test_numbers_are_formatted_the_vietnamese_way() -> None:
+    assert render_string("{{ 1380.5|number }}") == "1.380,5"
+    assert render_string("{{ 1234567|number }}") == "1.234.567"
+    assert render_string("{{ value|number(2) }}", value=Decimal("1380.456")) == "1.380,46"
+    assert render_string("{{ 12.5|number(0) }}") == "12"
+    assert render_string("{{ none|number }}", none=None) == "–"
+    assert render_string("{{ 87.26|percent }}") == "87,3\u00a0%"
+    assert render_string("{{ 5|percent(0) }}") == "5\u00a0%"
+
+
+def test_dates_are_day_month_year_in_vietnam_time() -> None:
+    assert render_string("{{ d|date }}", d=date(2025, 7, 1)) == "01/07/2025"
+    # 17:30 UTC is already the next day in Hà Nội (UTC+7)
+    moment = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)
+    assert render_string("{{ d|date }}", d=moment) == "22/11/2026"
+    assert render_string("{{ d|datetime }}", d=moment) == "22/11/2026 00:30"
+
+
+def test_templates_translate_with_the_request_language() -> None:
+    token = current_locale.set("vi")
+    try:
+        assert render_string('{{ _("Log in") }}') == "Đăng nhập"
+        assert render_string('{{ _("Information systems of %(name)s", name="<b>") }}') == (
+            "Hệ thống thông tin của &lt;b&gt;"
+        )
+    finally:
+        current_locale.reset(token)
+    token = current_locale.set("en")
+    try:
+        assert render_string('{{ _("Log in") }}') == "Log in"
+    finally:
+        current_locale.reset(token)
+
+
+def test_autoescape_is_on() -> None:
+    assert render_string("{{ x }}", x="<script>") == "&lt;script&gt;"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/", "/"),
+        ("/monitoring?year=2026", "/monitoring?year=2026"),
+        ("https://evil.example", "/"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("/ok\r\nSet-Cookie: x=1", "/"),
+        ("javascript:alert(1)", "/"),
+        ("", "/"),
+        (None, "/"),
+    ],
+)
+def test_safe_next_keeps_only_local_paths(value: str | None, expected: str) -> None:
+    assert safe_next(value) == expected
+
+
+def test_fold_ignores_vietnamese_diacritics() -> None:
+    assert fold("Sở Y tế Đắk Lắk") == "so y te dak lak"
