@@ -21,7 +21,8 @@ def test_numbers_are_formatted_the_vietnamese_way() -> None:
     assert render_string("{{ 1380.5|number }}") == "1.380,5"
     assert render_string("{{ 1234567|number }}") == "1.234.567"
     assert render_string("{{ value|number(2) }}", value=Decimal("1380.456")) == "1.380,46"
-    assert render_string("{{ 12.5|number(0) }}") == "12"
+    assert render_string("{{ 12.5|number(0) }}") == "13"  # half up, as officials round
+    assert render_string("{{ 87.25|number(1) }}") == "87,3"
     assert render_string("{{ none|number }}", none=None) == "–"
     assert render_string("{{ 87.26|percent }}") == "87,3\u00a0%"
     assert render_string("{{ 5|percent(0) }}") == "5\u00a0%"

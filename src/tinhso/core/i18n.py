@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from contextvars import ContextVar
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -74,10 +74,12 @@ def format_number(value: float | int | Decimal | None, decimals: int | None = No
     """Vietnamese number format: ``.`` groups thousands, ``,`` marks decimals."""
     if value is None:
         return "–"
-    if decimals is None:
-        return format_decimal(value, locale="vi")
-    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-    return format_decimal(value, format=pattern, locale="vi")
+    # Officials expect 87,25 → 87,3 (half up), not banker's rounding.
+    with localcontext(rounding=ROUND_HALF_UP):
+        if decimals is None:
+            return format_decimal(value, locale="vi")
+        pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+        return format_decimal(Decimal(str(value)), format=pattern, locale="vi")
 
 
 def format_date(value: date | datetime | None) -> str:

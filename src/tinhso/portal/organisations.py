@@ -11,18 +11,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
-from tinhso.registry.models import (
-    AdministrativeUnit,
-    InformationSystem,
-    Organisation,
-    OrganisationKind,
-    SystemStatus,
-    UnitSet,
-)
+from tinhso.registry.models import OrganisationKind, SystemStatus, UnitSet
+from tinhso.registry.service import organisation_service, system_service, unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -98,25 +90,13 @@ def directory(
     session: Session, query: str | None = None, kind: OrganisationKind | None = None
 ) -> Directory:
     """Every organisation as a tree with its systems; a filter keeps matches and their ancestors."""
-    organisations = list(session.scalars(select(Organisation).order_by(Organisation.name_vi)))
-    unit_ids = {o.administrative_unit_id for o in organisations if o.administrative_unit_id}
-    units = (
-        {
-            row.id: (row.name, row.unit_set)
-            for row in session.execute(
-                select(
-                    AdministrativeUnit.id, AdministrativeUnit.name, AdministrativeUnit.unit_set
-                ).where(AdministrativeUnit.id.in_(unit_ids))
-            )
-        }
-        if unit_ids
-        else {}
+    organisations = organisation_service.list_all(session)
+    units = unit_service.names(
+        session, {o.administrative_unit_id for o in organisations if o.administrative_unit_id}
     )
     systems: dict[int, list[SystemRow]] = {}
     providers = consumers = total_systems = 0
-    for system in session.scalars(
-        select(InformationSystem).order_by(InformationSystem.name_vi, InformationSystem.code)
-    ):
+    for system in system_service.list_all(session):
         total_systems += 1
         providers += system.is_provider
         consumers += system.is_consumer

@@ -121,3 +121,26 @@ def user_by_username(session: Session, username: str) -> User | None:
 
 def role_assignments(session: Session, user_id: int) -> list[RoleAssignment]:
     return list(session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user_id)))
+
+
+def all_organisations(session: Session) -> list[Organisation]:
+    return list(session.scalars(select(Organisation).order_by(Organisation.name_vi)))
+
+
+def all_systems(session: Session) -> list[InformationSystem]:
+    return list(
+        session.scalars(
+            select(InformationSystem).order_by(InformationSystem.name_vi, InformationSystem.code)
+        )
+    )
+
+
+def unit_names(session: Session, ids: set[int]) -> dict[int, tuple[str, UnitSet]]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(AdministrativeUnit.id, AdministrativeUnit.name, AdministrativeUnit.unit_set).where(
+            AdministrativeUnit.id.in_(ids)
+        )
+    )
+    return {row.id: (row.name, row.unit_set) for row in rows}

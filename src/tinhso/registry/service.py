@@ -69,6 +69,10 @@ class UnitService:
             )
         return unit
 
+    def names(self, session: Session, ids: set[int]) -> dict[int, tuple[str, UnitSet]]:
+        """Name and unit set of each unit id."""
+        return repository.unit_names(session, ids)
+
     def successors(
         self, session: Session, legacy_code: str
     ) -> list[tuple[AdministrativeUnit, AdministrativeUnit, bool]]:
@@ -222,6 +226,10 @@ class OrganisationService:
             )
         return organisation
 
+    def list_all(self, session: Session) -> list[Organisation]:
+        """Every organisation by Vietnamese name (a province has hundreds, not millions)."""
+        return repository.all_organisations(session)
+
     def _parent(self, session: Session, code: str) -> Organisation:
         parent = repository.organisation_by_code(session, code)
         if parent is None:
@@ -355,6 +363,9 @@ class SystemService:
                 field="code",
             )
         return system
+
+    def list_all(self, session: Session) -> list[InformationSystem]:
+        return repository.all_systems(session)
 
     def create(self, session: Session, data: SystemCreate) -> InformationSystem:
         organisation = repository.organisation_by_code(session, data.organisation_code)
