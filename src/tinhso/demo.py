@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tinhso.exchange.demo import load_exchange_demo
 from tinhso.monitoring.demo import load_monitoring_demo
 from tinhso.registry.demo import load_registry_demo
 
@@ -17,4 +18,5 @@ def load_demo(
     session: Session, admin_password: str, progress: Callable[[str, int], None] | None = None
 ) -> None:
     load_registry_demo(session, admin_password, progress)
+    load_exchange_demo(session, progress)
     load_monitoring_demo(session, progress)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The only secret that is allowed to be a known value, and only in the dev and
@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     api_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=200, ge=1, le=1000)
+
+    # Exchange (LGSP): access tokens and which provider base URLs may be registered.
+    exchange_token_seconds: int = Field(default=300, ge=30, le=3600)
+    exchange_allowed_schemes: list[str] = Field(default_factory=lambda: ["https", "http"])
+    exchange_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="CIDRs providers may live in; empty = any public or private address",
+    )
+    exchange_allow_loopback: bool = False
+    exchange_allow_link_local: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_dev(self) -> Settings:

@@ -1,0 +1,251 @@
+"""Exchange queries, and the change counter gateways watch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy import func, insert, select, text, update
+
+from tinhso.core.db import utcnow
+from tinhso.exchange.models import (
+    ClientAssertionUse,
+    ConnectionRequest,
+    ExchangeService,
+    ExchangeState,
+    Grant,
+    KeyStatus,
+    RequestStatus,
+    SigningKey,
+    SystemCredential,
+)
+from tinhso.registry.models import InformationSystem, Organisation
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+    from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+STATE_ID = 1
+# PostgreSQL LISTEN/NOTIFY channel; the payload is the new state version.
+NOTIFY_CHANNEL = "tinhso_exchange"
+
+
+def page(session: Session, query: Select[T], limit: int, offset: int) -> tuple[list[T], int]:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(session.scalars(query.limit(limit).offset(offset)))
+    return rows, total
+
+
+# -- change counter -------------------------------------------------------------------------------
+def state_version(session: Session) -> int:
+    return session.scalar(select(ExchangeState.version).where(ExchangeState.id == STATE_ID)) or 0
+
+
+def bump_state(session: Session) -> int:
+    """Increase the state version in the caller's transaction (and NOTIFY on PostgreSQL).
+
+    The UPDATE takes a row lock, so concurrent changes serialise and every committed change
+    carries a distinct, larger version.
+    """
+    now = utcnow()
+    version = session.scalar(
+        update(ExchangeState)
+        .where(ExchangeState.id == STATE_ID)
+        .values(version=ExchangeState.version + 1, changed_at=now)
+        .returning(ExchangeState.version)
+    )
+    if version is None:
+        session.execute(insert(ExchangeState).values(id=STATE_ID, version=1, changed_at=now))
+        version = 1
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": NOTIFY_CHANNEL, "payload": str(version)},
+        )
+    return int(version)
+
+
+# -- system labels --------------------------------------------------------------------------------
+# Read-only join on the registry's tables for "org/system" labels: the registry offers no bulk
+# lookup and the snapshot must load in a constant number of queries.
+def system_labels(session: Session, ids: set[int] | None = None) -> dict[int, tuple[str, str]]:
+    """System id -> (organisation code, system code), for the given ids or every system."""
+    query = select(InformationSystem.id, Organisation.code, InformationSystem.code).join(
+        Organisation, Organisation.id == InformationSystem.organisation_id
+    )
+    if ids is not None:
+        if not ids:
+            return {}
+        query = query.where(InformationSystem.id.in_(ids))
+    return {row[0]: (row[1], row[2]) for row in session.execute(query)}
+
+
+def usable_system_ids(session: Session) -> set[int]:
+    """Systems that are active (neither suspended nor retired)."""
+    return set(
+        session.scalars(select(InformationSystem.id).where(InformationSystem.status == "active"))
+    )
+
+
+# -- services -------------------------------------------------------------------------------------
+def service_by_key(
+    session: Session, provider_system_id: int, code: str, version: str
+) -> ExchangeService | None:
+    return session.scalar(
+        select(ExchangeService).where(
+            ExchangeService.provider_system_id == provider_system_id,
+            ExchangeService.code == code,
+            ExchangeService.version == version,
+        )
+    )
+
+
+def services_query(
+    provider_system_ids: set[int] | None, statuses: set[str] | None
+) -> Select[ExchangeService]:
+    query = select(ExchangeService)
+    if provider_system_ids is not None:
+        query = query.where(ExchangeService.provider_system_id.in_(provider_system_ids))
+    if statuses is not None:
+        query = query.where(ExchangeService.status.in_(statuses))
+    return query.order_by(ExchangeService.id)
+
+
+def all_services(session: Session) -> list[ExchangeService]:
+    return list(session.scalars(select(ExchangeService).order_by(ExchangeService.id)))
+
+
+# -- requests and grants --------------------------------------------------------------------------
+def requests_query(
+    *,
+    consumer_system_ids: set[int] | None = None,
+    service_ids: set[int] | None = None,
+    status: RequestStatus | None = None,
+    overdue_at: datetime | None = None,
+) -> Select[ConnectionRequest]:
+    query = select(ConnectionRequest)
+    if consumer_system_ids is not None:
+        query = query.where(ConnectionRequest.consumer_system_id.in_(consumer_system_ids))
+    if service_ids is not None:
+        query = query.where(ConnectionRequest.service_id.in_(service_ids))
+    if status is not None:
+        query = query.where(ConnectionRequest.status == status)
+    if overdue_at is not None:
+        query = query.where(
+            ConnectionRequest.status == RequestStatus.PENDING, ConnectionRequest.due_at < overdue_at
+        )
+        return query.order_by(ConnectionRequest.due_at, ConnectionRequest.id)
+    return query.order_by(ConnectionRequest.id.desc())
+
+
+def grants_query(
+    *,
+    consumer_system_ids: set[int] | None = None,
+    service_ids: set[int] | None = None,
+    active_at: datetime | None = None,
+) -> Select[Grant]:
+    query = select(Grant)
+    if consumer_system_ids is not None:
+        query = query.where(Grant.consumer_system_id.in_(consumer_system_ids))
+    if service_ids is not None:
+        query = query.where(Grant.service_id.in_(service_ids))
+    if active_at is not None:
+        query = query.where(
+            Grant.revoked_at.is_(None),
+            (Grant.valid_until.is_(None)) | (Grant.valid_until > active_at),
+        )
+    return query.order_by(Grant.id.desc())
+
+
+def grant_ids_of_requests(session: Session, request_ids: set[int]) -> dict[int, int]:
+    """Connection request id -> id of the grant its approval created."""
+    if not request_ids:
+        return {}
+    rows = session.execute(
+        select(Grant.connection_request_id, Grant.id).where(
+            Grant.connection_request_id.in_(request_ids)
+        )
+    )
+    return {request_id: grant_id for request_id, grant_id in rows if request_id is not None}
+
+
+def service_ids_of_providers(session: Session, provider_system_ids: set[int]) -> set[int]:
+    if not provider_system_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(ExchangeService.id).where(
+                ExchangeService.provider_system_id.in_(provider_system_ids)
+            )
+        )
+    )
+
+
+def system_ids_of_organisations(session: Session, organisation_ids: set[int]) -> set[int]:
+    if not organisation_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(InformationSystem.id).where(
+                InformationSystem.organisation_id.in_(organisation_ids)
+            )
+        )
+    )
+
+
+# -- credentials and keys -------------------------------------------------------------------------
+def credential_by_client_id(session: Session, client_id: str) -> SystemCredential | None:
+    return session.scalar(select(SystemCredential).where(SystemCredential.client_id == client_id))
+
+
+def credentials_of_system(system_id: int) -> Select[SystemCredential]:
+    return (
+        select(SystemCredential)
+        .where(SystemCredential.system_id == system_id)
+        .order_by(SystemCredential.id.desc())
+    )
+
+
+def usable_credentials(session: Session, now: datetime) -> list[SystemCredential]:
+    return list(
+        session.scalars(
+            select(SystemCredential).where(
+                SystemCredential.revoked_at.is_(None),
+                (SystemCredential.expires_at.is_(None)) | (SystemCredential.expires_at > now),
+            )
+        )
+    )
+
+
+def signing_keys(session: Session, statuses: set[KeyStatus]) -> list[SigningKey]:
+    return list(
+        session.scalars(
+            select(SigningKey).where(SigningKey.status.in_(statuses)).order_by(SigningKey.id)
+        )
+    )
+
+
+def published_keys(session: Session, now: datetime) -> list[SigningKey]:
+    """Keys in JWKS: active, next, and retired ones whose tokens may still be alive."""
+    return list(
+        session.scalars(
+            select(SigningKey)
+            .where(
+                SigningKey.status.in_({KeyStatus.ACTIVE, KeyStatus.NEXT})
+                | (
+                    (SigningKey.status == KeyStatus.RETIRED)
+                    & (SigningKey.retire_after.is_not(None))
+                    & (SigningKey.retire_after > now)
+                )
+            )
+            .order_by(SigningKey.id)
+        )
+    )
+
+
+def assertion_use(client_id: str, jti: str) -> Select[int]:
+    return select(ClientAssertionUse.id).where(
+        ClientAssertionUse.client_id == client_id, ClientAssertionUse.jti == jti
+    )

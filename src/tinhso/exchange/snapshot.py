@@ -1,0 +1,218 @@
+"""Everything the data plane (gateway) needs, loaded in one go as immutable values.
+
+Usage from a gateway node::
+
+    with make_sessionmaker(engine)() as session:
+        snapshot = exchange_snapshot(session)
+    # later: reload when repository.state_version(session) != snapshot.version
+    # (on PostgreSQL, LISTEN on repository.NOTIFY_CHANNEL; the payload is the new version)
+
+Lookups:
+- ``snapshot.services[(org, system, code, version)]`` -> :class:`ServiceEntry` (every status
+  except ``draft``; the gateway answers "retired"/"not published" itself from ``status``).
+- ``snapshot.grants[(consumer, service_key)]`` -> tuple of :class:`GrantEntry`, where consumer
+  is ``"org/system"`` (the token's ``tinhso_system`` claim) and service_key is
+  ``"org/system/code/version"``. Only grants that are not revoked, not expired, whose consumer
+  and provider systems are active; ``valid_from`` may still be in the future: check it.
+- ``snapshot.public_keys[kid]`` -> JWK dict (Ed25519, ``alg: EdDSA``) to verify access tokens
+  (``iss == snapshot.issuer``, ``aud == snapshot.audience``); ``credentials.verify_access_token``
+  does the whole check.
+- ``snapshot.client_ids`` -> usable client ids (a token whose ``sub`` is not there was issued to
+  a since-revoked credential); ``snapshot.certificates[sha256 hex]`` -> ``"org/system"`` for mTLS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tinhso.core.db import utcnow
+from tinhso.exchange import repository
+from tinhso.exchange.models import ClientAuthKind, ServiceStatus
+
+TOKEN_AUDIENCE = "tinhso-gateway"  # noqa: S105 - an audience, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEntry:
+    id: int
+    organisation: str
+    system: str
+    code: str
+    version: str
+    base_url: str  # no trailing slash; the request path relative to the service is appended
+    timeout_ms: int
+    max_request_bytes: int
+    max_response_bytes: int
+    request_schema: Mapping[str, Any] | None
+    response_schema: Mapping[str, Any] | None
+    classification: str
+    status: ServiceStatus
+
+    @property
+    def key(self) -> str:
+        """``"org/system/code/version"``: the service's name in grants and audit records."""
+        return f"{self.organisation}/{self.system}/{self.code}/{self.version}"
+
+    @property
+    def callable(self) -> bool:
+        return self.status in (ServiceStatus.PUBLISHED, ServiceStatus.DEPRECATED)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantEntry:
+    id: int
+    consumer: str  # "org/system"
+    service: str  # "org/system/code/version"
+    methods: frozenset[str]  # upper-case HTTP methods
+    # Relative to the service: templates with {name} segments ("/citizens/{id}") match one
+    # segment per placeholder and the exact number of segments; a path ending in "/" (or "/*")
+    # is a prefix ("/" alone allows everything).
+    paths: tuple[str, ...]
+    valid_from: datetime
+    valid_until: datetime | None
+    quota_per_day: int | None
+    rate_per_second: int | None
+    burst: int | None
+
+    def valid_at(self, moment: datetime) -> bool:
+        return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
+
+    def allows(self, method: str, path: str) -> bool:
+        """Whether this grant covers ``method`` on ``path`` (relative to the service)."""
+        if method.upper() not in self.methods:
+            return False
+        return any(path_matches(pattern, path) for pattern in self.paths)
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    """Match a request path against a grant's path prefix or template (see GrantEntry.paths)."""
+    if pattern.endswith("/*"):
+        pattern = pattern[:-1]
+    if pattern.endswith("/") and "{" not in pattern:
+        return path.startswith(pattern) or path == pattern.rstrip("/")
+    want = pattern.strip("/").split("/")
+    got = path.strip("/").split("/")
+    if len(want) != len(got):
+        return False
+    for expected, actual in zip(want, got, strict=True):
+        if expected.startswith("{") and expected.endswith("}"):
+            if not actual or actual in {".", ".."}:
+                return False
+        elif expected != actual:
+            return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSnapshot:
+    version: int
+    loaded_at: datetime
+    issuer: str | None
+    audience: str
+    services: Mapping[tuple[str, str, str, str], ServiceEntry]
+    grants: Mapping[tuple[str, str], tuple[GrantEntry, ...]]
+    public_keys: Mapping[str, Mapping[str, Any]]
+    client_ids: frozenset[str]
+    certificates: Mapping[str, str] = field(default_factory=dict)
+
+    def service(
+        self, organisation: str, system: str, code: str, version: str
+    ) -> ServiceEntry | None:
+        return self.services.get((organisation, system, code, version))
+
+    def grants_for(self, consumer: str, service_key: str) -> tuple[GrantEntry, ...]:
+        return self.grants.get((consumer, service_key), ())
+
+
+def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSnapshot:
+    """Load services, active grants, public keys, credentials and the state version at once.
+
+    Reads the version first: a change committed while loading makes the next poll reload again.
+    ``issuer`` is the platform's ``settings.base_url`` (copied into the snapshot for checks).
+    """
+    now = utcnow()
+    version = repository.state_version(session)
+    labels = repository.system_labels(session)
+    usable = repository.usable_system_ids(session)
+
+    services: dict[tuple[str, str, str, str], ServiceEntry] = {}
+    by_id: dict[int, ServiceEntry] = {}
+    for row in repository.all_services(session):
+        if row.status is ServiceStatus.DRAFT or row.provider_system_id not in labels:
+            continue
+        organisation, system = labels[row.provider_system_id]
+        status = row.status if row.provider_system_id in usable else ServiceStatus.RETIRED
+        entry = ServiceEntry(
+            id=row.id,
+            organisation=organisation,
+            system=system,
+            code=row.code,
+            version=row.version,
+            base_url=row.base_url.rstrip("/"),
+            timeout_ms=row.timeout_ms,
+            max_request_bytes=row.max_request_bytes,
+            max_response_bytes=row.max_response_bytes,
+            request_schema=_frozen(row.request_schema),
+            response_schema=_frozen(row.response_schema),
+            classification=str(row.classification),
+            status=status,
+        )
+        services[(organisation, system, row.code, row.version)] = entry
+        by_id[row.id] = entry
+
+    grants: dict[tuple[str, str], list[GrantEntry]] = {}
+    for grant in session.scalars(repository.grants_query(active_at=now)):
+        service = by_id.get(grant.service_id)
+        if service is None or grant.consumer_system_id not in usable:
+            continue
+        consumer = "/".join(labels[grant.consumer_system_id])
+        grants.setdefault((consumer, service.key), []).append(
+            GrantEntry(
+                id=grant.id,
+                consumer=consumer,
+                service=service.key,
+                methods=frozenset(method.upper() for method in grant.allowed_methods),
+                paths=tuple(grant.allowed_paths),
+                valid_from=grant.valid_from,
+                valid_until=grant.valid_until,
+                quota_per_day=grant.quota_per_day,
+                rate_per_second=grant.rate_per_second,
+                burst=grant.burst,
+            )
+        )
+
+    keys = {
+        key.kid: MappingProxyType(dict(key.public_jwk))
+        for key in repository.published_keys(session, now)
+    }
+    client_ids: set[str] = set()
+    certificates: dict[str, str] = {}
+    for credential in repository.usable_credentials(session, now):
+        if credential.system_id not in usable:
+            continue
+        client_ids.add(credential.client_id)
+        if credential.kind is ClientAuthKind.MTLS and credential.certificate_sha256:
+            certificates[credential.certificate_sha256] = "/".join(labels[credential.system_id])
+
+    return ExchangeSnapshot(
+        version=version,
+        loaded_at=now,
+        issuer=issuer,
+        audience=TOKEN_AUDIENCE,
+        services=MappingProxyType(services),
+        grants=MappingProxyType({key: tuple(value) for key, value in grants.items()}),
+        public_keys=MappingProxyType(keys),
+        client_ids=frozenset(client_ids),
+        certificates=MappingProxyType(certificates),
+    )
+
+
+def _frozen(schema: dict[str, Any] | None) -> Mapping[str, Any] | None:
+    # Kept as a plain dict (jsonschema wants one); treat it as read-only.
+    return schema
