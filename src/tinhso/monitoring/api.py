@@ -1,5 +1,507 @@
-"""Monitoring JSON API."""
+"""Monitoring JSON API under /api/v1/monitoring: the catalogue (pillars, data elements,
+indicators, validation rules, plans and targets, methodologies). Values are in
+`values_api.py`, computed results in `progress_api.py`, import/export in `transfer_api.py`.
 
-from fastapi import APIRouter
+Owners and rules (see `tinhso.monitoring.auth`): the catalogue is managed by platform
+admins and admins of the province organisation; values are entered by officers for
+their organisation's unit and the units below it; every logged-in official reads.
+"""
 
-router = APIRouter(prefix="/api/v1")
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy import select
+
+from tinhso.core.db import DbSession
+from tinhso.core.pagination import Page, Pagination
+from tinhso.monitoring import formula as formulas
+from tinhso.monitoring import repository
+from tinhso.monitoring.auth import require_catalogue_manager
+from tinhso.monitoring.models import (
+    DataElement,
+    Indicator,
+    Methodology,
+    Pillar,
+    Plan,
+    Target,
+    ValidationRule,
+)
+from tinhso.monitoring.progress_api import router as progress_router
+from tinhso.monitoring.schemas import (
+    ComponentOut,
+    ElementCreate,
+    ElementOut,
+    ElementUpdate,
+    IndicatorCreate,
+    IndicatorOut,
+    IndicatorUpdate,
+    MethodologyCreate,
+    MethodologyOut,
+    PillarCreate,
+    PillarOut,
+    PlanCreate,
+    PlanOut,
+    PlanUpdate,
+    RuleCreate,
+    RuleOut,
+    TargetCreate,
+    TargetOut,
+)
+from tinhso.monitoring.service import catalogue_service, methodology_service, plan_service
+from tinhso.monitoring.values_api import router as values_router
+from tinhso.registry.auth import CurrentUser
+from tinhso.registry.schemas import UnitRef
+
+router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
+
+
+# --- pillars -------------------------------------------------------------------------
+
+
+@router.get("/pillars", summary="List pillars (any official)")
+def list_pillars(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[PillarOut]:
+    rows, total = repository.page(
+        session, select(Pillar).order_by(Pillar.position, Pillar.code), page.limit, page.offset
+    )
+    return Page(
+        items=[PillarOut.model_validate(p, from_attributes=True) for p in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/pillars",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a pillar (platform admin or province admin)",
+)
+def create_pillar(session: DbSession, principal: CurrentUser, data: PillarCreate) -> PillarOut:
+    require_catalogue_manager(session, principal)
+    return PillarOut.model_validate(
+        catalogue_service.create_pillar(session, data), from_attributes=True
+    )
+
+
+# --- data elements ---------------------------------------------------------------------
+
+
+def _elements_out(session: DbSession, elements: list[DataElement]) -> list[ElementOut]:
+    weights = repository.element_codes(
+        session, {e.weight_element_id for e in elements if e.weight_element_id}
+    )
+    return [
+        ElementOut.model_validate(
+            {
+                **{c: getattr(e, c) for c in ElementOut.model_fields if hasattr(e, c)},
+                "weight_element_code": weights.get(e.weight_element_id or 0),
+            }
+        )
+        for e in elements
+    ]
+
+
+@router.get("/elements", summary="List data elements (any official)")
+def list_elements(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[ElementOut]:
+    rows, total = repository.page(
+        session, select(DataElement).order_by(DataElement.code), page.limit, page.offset
+    )
+    return Page(
+        items=_elements_out(session, rows), total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.post(
+    "/elements",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a data element (platform admin or province admin)",
+)
+def create_element(session: DbSession, principal: CurrentUser, data: ElementCreate) -> ElementOut:
+    require_catalogue_manager(session, principal)
+    return _elements_out(session, [catalogue_service.create_element(session, data)])[0]
+
+
+@router.get("/elements/{code}", summary="One data element (any official)")
+def get_element(session: DbSession, principal: CurrentUser, code: str) -> ElementOut:
+    return _elements_out(session, [catalogue_service.element(session, code)])[0]
+
+
+@router.patch(
+    "/elements/{code}", summary="Update a data element (platform admin or province admin)"
+)
+def update_element(
+    session: DbSession, principal: CurrentUser, code: str, data: ElementUpdate
+) -> ElementOut:
+    require_catalogue_manager(session, principal)
+    element = catalogue_service.element(session, code)
+    return _elements_out(session, [catalogue_service.update_element(session, element, data)])[0]
+
+
+@router.delete(
+    "/elements/{code}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an unused data element (platform admin or province admin)",
+)
+def delete_element(session: DbSession, principal: CurrentUser, code: str) -> Response:
+    require_catalogue_manager(session, principal)
+    catalogue_service.delete_element(session, catalogue_service.element(session, code))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- indicators ------------------------------------------------------------------------
+
+
+def _indicators_out(session: DbSession, indicators: list[Indicator]) -> list[IndicatorOut]:
+    pillars = repository.codes_by_id(
+        session, Pillar, {i.pillar_id for i in indicators if i.pillar_id}
+    )
+    return [
+        IndicatorOut(
+            code=i.code,
+            name_vi=i.name_vi,
+            name_en=i.name_en,
+            description_vi=i.description_vi,
+            description_en=i.description_en,
+            formula=i.formula,
+            elements=sorted(formulas.parse(i.formula).elements),
+            unit_of_measure=i.unit_of_measure,
+            unit_of_measure_en=i.unit_of_measure_en,
+            direction=i.direction,
+            pillar_code=pillars.get(i.pillar_id or 0),
+            decimals=i.decimals,
+        )
+        for i in indicators
+    ]
+
+
+@router.get("/indicators", summary="List indicators (any official)")
+def list_indicators(
+    session: DbSession,
+    principal: CurrentUser,
+    page: Pagination,
+    pillar: Annotated[str | None, Query(description="Pillar code")] = None,
+) -> Page[IndicatorOut]:
+    query = select(Indicator).order_by(Indicator.code)
+    if pillar:
+        query = query.where(
+            Indicator.pillar_id == catalogue_service.pillar(session, pillar, "pillar").id
+        )
+    rows, total = repository.page(session, query, page.limit, page.offset)
+    return Page(
+        items=_indicators_out(session, rows), total=total, limit=page.limit, offset=page.offset
+    )
+
+
+@router.post(
+    "/indicators",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an indicator (platform admin or province admin)",
+)
+def create_indicator(
+    session: DbSession, principal: CurrentUser, data: IndicatorCreate
+) -> IndicatorOut:
+    require_catalogue_manager(session, principal)
+    return _indicators_out(session, [catalogue_service.create_indicator(session, data)])[0]
+
+
+@router.get("/indicators/{code}", summary="One indicator (any official)")
+def get_indicator(session: DbSession, principal: CurrentUser, code: str) -> IndicatorOut:
+    return _indicators_out(session, [catalogue_service.indicator(session, code)])[0]
+
+
+@router.patch(
+    "/indicators/{code}", summary="Update an indicator (platform admin or province admin)"
+)
+def update_indicator(
+    session: DbSession, principal: CurrentUser, code: str, data: IndicatorUpdate
+) -> IndicatorOut:
+    require_catalogue_manager(session, principal)
+    indicator = catalogue_service.indicator(session, code)
+    return _indicators_out(session, [catalogue_service.update_indicator(session, indicator, data)])[
+        0
+    ]
+
+
+@router.delete(
+    "/indicators/{code}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an indicator without targets (platform admin or province admin)",
+)
+def delete_indicator(session: DbSession, principal: CurrentUser, code: str) -> Response:
+    require_catalogue_manager(session, principal)
+    catalogue_service.delete_indicator(session, catalogue_service.indicator(session, code))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- validation rules ------------------------------------------------------------------
+
+
+@router.get("/validation-rules", summary="List validation rules (any official)")
+def list_rules(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[RuleOut]:
+    rows, total = repository.page(
+        session, select(ValidationRule).order_by(ValidationRule.code), page.limit, page.offset
+    )
+    return Page(
+        items=[RuleOut.model_validate(rule, from_attributes=True) for rule in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/validation-rules",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a validation rule (platform admin or province admin)",
+)
+def create_rule(session: DbSession, principal: CurrentUser, data: RuleCreate) -> RuleOut:
+    require_catalogue_manager(session, principal)
+    return RuleOut.model_validate(
+        catalogue_service.create_rule(session, data), from_attributes=True
+    )
+
+
+@router.delete(
+    "/validation-rules/{code}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a validation rule (platform admin or province admin)",
+)
+def delete_rule(session: DbSession, principal: CurrentUser, code: str) -> Response:
+    require_catalogue_manager(session, principal)
+    rule: ValidationRule = catalogue_service.rule(session, code)
+    session.delete(rule)
+    session.flush()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- plans and targets -----------------------------------------------------------------
+
+
+def _plans_out(session: DbSession, plans: list[Plan]) -> list[PlanOut]:
+    counts = repository.target_counts(session, {p.id for p in plans})
+    from tinhso.registry.models import Organisation  # noqa: PLC0415 - codes for display only
+
+    organisations = repository.codes_by_id(
+        session, Organisation, {p.organisation_id for p in plans if p.organisation_id}
+    )
+    return [
+        PlanOut(
+            code=p.code,
+            number=p.number,
+            kind=p.kind,
+            title_vi=p.title_vi,
+            title_en=p.title_en,
+            issuing_body=p.issuing_body,
+            issued_on=p.issued_on,
+            legal_reference=p.legal_reference,
+            start_year=p.start_year,
+            end_year=p.end_year,
+            source_reference=p.source_reference,
+            organisation_code=organisations.get(p.organisation_id or 0),
+            targets=counts.get(p.id, 0),
+        )
+        for p in plans
+    ]
+
+
+@router.get("/plans", summary="List plans (any official)")
+def list_plans(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[PlanOut]:
+    rows, total = repository.page(
+        session, select(Plan).order_by(Plan.code), page.limit, page.offset
+    )
+    return Page(items=_plans_out(session, rows), total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post(
+    "/plans",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a plan (platform admin or province admin)",
+)
+def create_plan(session: DbSession, principal: CurrentUser, data: PlanCreate) -> PlanOut:
+    require_catalogue_manager(session, principal)
+    return _plans_out(session, [plan_service.create(session, data)])[0]
+
+
+@router.get("/plans/{code}", summary="One plan (any official)")
+def get_plan(session: DbSession, principal: CurrentUser, code: str) -> PlanOut:
+    return _plans_out(session, [plan_service.get(session, code)])[0]
+
+
+@router.patch("/plans/{code}", summary="Update a plan (platform admin or province admin)")
+def update_plan(session: DbSession, principal: CurrentUser, code: str, data: PlanUpdate) -> PlanOut:
+    require_catalogue_manager(session, principal)
+    return _plans_out(
+        session, [plan_service.update(session, plan_service.get(session, code), data)]
+    )[0]
+
+
+@router.delete(
+    "/plans/{code}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a plan and its targets (platform admin or province admin)",
+)
+def delete_plan(session: DbSession, principal: CurrentUser, code: str) -> Response:
+    require_catalogue_manager(session, principal)
+    plan_service.delete(session, plan_service.get(session, code))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _targets_out(session: DbSession, plan: Plan, targets: list[Target]) -> list[TargetOut]:
+    indicators = repository.codes_by_id(session, Indicator, {t.indicator_id for t in targets})
+    units = repository.unit_rows(session, {t.scope_unit_id for t in targets if t.scope_unit_id})
+    out = []
+    for t in targets:
+        unit = units.get(t.scope_unit_id or 0)
+        out.append(
+            TargetOut(
+                id=t.id,
+                plan_code=plan.code,
+                indicator_code=indicators[t.indicator_id],
+                scope_unit=UnitRef(unit_set=unit[0], code=unit[1]) if unit else None,
+                scope_unit_set=t.scope_unit_set,
+                scope_level=t.scope_level,
+                year=t.year,
+                comparison=t.comparison,
+                target_value=t.target_value,
+                target_low=t.target_low,
+                target_high=t.target_high,
+                baseline_value=t.baseline_value,
+                baseline_year=t.baseline_year,
+                note=t.note,
+                source_reference=t.source_reference,
+            )
+        )
+    return out
+
+
+@router.get("/plans/{code}/targets", summary="A plan's targets (any official)")
+def list_targets(
+    session: DbSession, principal: CurrentUser, code: str, page: Pagination
+) -> Page[TargetOut]:
+    plan = plan_service.get(session, code)
+    targets = list(repository.targets_of(session, plan.id))
+    return Page(
+        items=_targets_out(session, plan, targets[page.offset : page.offset + page.limit]),
+        total=len(targets),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/plans/{code}/targets",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a target to a plan (platform admin or province admin)",
+)
+def create_target(
+    session: DbSession, principal: CurrentUser, code: str, data: TargetCreate
+) -> TargetOut:
+    require_catalogue_manager(session, principal)
+    plan = plan_service.get(session, code)
+    return _targets_out(session, plan, [plan_service.add_target(session, plan, data)])[0]
+
+
+@router.delete(
+    "/plans/{code}/targets/{target_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a target (platform admin or province admin)",
+)
+def delete_target(
+    session: DbSession, principal: CurrentUser, code: str, target_id: int
+) -> Response:
+    require_catalogue_manager(session, principal)
+    plan = plan_service.get(session, code)
+    plan_service.delete_target(session, plan_service.target(session, plan, target_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- methodologies and the index -------------------------------------------------------
+
+
+def _methodology_out(session: DbSession, methodology: Methodology) -> MethodologyOut:
+    components = list(repository.components_of(session, methodology.id))
+    codes = {c.id: c.code for c in components}
+    pillars = repository.codes_by_id(
+        session, Pillar, {c.pillar_id for c in components if c.pillar_id}
+    )
+    indicators = repository.codes_by_id(
+        session, Indicator, {c.indicator_id for c in components if c.indicator_id}
+    )
+    return MethodologyOut(
+        code=methodology.code,
+        name_vi=methodology.name_vi,
+        name_en=methodology.name_en,
+        legal_reference=methodology.legal_reference,
+        issuing_body=methodology.issuing_body,
+        issued_on=methodology.issued_on,
+        unit_level=methodology.unit_level,
+        normalisation=methodology.normalisation,
+        max_points=methodology.max_points,
+        components=[
+            ComponentOut(
+                code=c.code,
+                parent_code=codes.get(c.parent_id or 0),
+                name_vi=c.name_vi,
+                name_en=c.name_en,
+                group_code=c.group_code,
+                pillar_code=pillars.get(c.pillar_id or 0),
+                indicator_code=indicators.get(c.indicator_id or 0),
+                weight=c.weight,
+                max_points=c.max_points,
+                scoring=c.scoring,
+                reference_value=c.reference_value,
+                thresholds=c.thresholds,
+            )
+            for c in components
+        ],
+    )
+
+
+@router.get("/methodologies", summary="List index methodologies (any official)")
+def list_methodologies(
+    session: DbSession, principal: CurrentUser, page: Pagination
+) -> Page[MethodologyOut]:
+    rows, total = repository.page(
+        session, select(Methodology).order_by(Methodology.code), page.limit, page.offset
+    )
+    return Page(
+        items=[_methodology_out(session, m) for m in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/methodologies",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an index methodology version (platform admin or province admin)",
+)
+def create_methodology(
+    session: DbSession, principal: CurrentUser, data: MethodologyCreate
+) -> MethodologyOut:
+    require_catalogue_manager(session, principal)
+    return _methodology_out(session, methodology_service.create(session, data))
+
+
+@router.get("/methodologies/{code}", summary="One methodology with its components (any official)")
+def get_methodology(session: DbSession, principal: CurrentUser, code: str) -> MethodologyOut:
+    return _methodology_out(session, methodology_service.get(session, code))
+
+
+@router.delete(
+    "/methodologies/{code}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a methodology (platform admin or province admin)",
+)
+def delete_methodology(session: DbSession, principal: CurrentUser, code: str) -> Response:
+    require_catalogue_manager(session, principal)
+    methodology_service.delete(session, methodology_service.get(session, code))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# Values and computed results live in their own modules, under the same prefix.
+router.include_router(values_router)
+router.include_router(progress_router)

@@ -1,0 +1,83 @@
+"""An analytics copy in DuckDB of what the computation SQL reads.
+
+Decision: computations run on the platform database (SQLite or PostgreSQL) by default;
+for national-scale analytics the same SQL (`computation.py`) runs on DuckDB. DuckDB
+extensions cannot be downloaded in our deployments, so DuckDB cannot attach SQLite or
+PostgreSQL directly; instead the three tables the SQL reads are copied into a DuckDB
+database: rows are streamed out of the platform database in chunks, written to CSV
+files in a temporary directory and loaded with DuckDB's native ``COPY`` (no pandas or
+Arrow needed). The copy is a snapshot: re-run it to refresh.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+# (table, DuckDB column definitions, SELECT on the platform database)
+TABLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "administrative_unit",
+        (
+            "id INTEGER PRIMARY KEY, unit_set VARCHAR, code VARCHAR, name VARCHAR, level VARCHAR, "
+            "parent_id INTEGER"
+        ),
+        "SELECT id, unit_set, code, name, level, parent_id FROM administrative_unit",
+    ),
+    (
+        "unit_succession",
+        "legacy_unit_id INTEGER, current_unit_id INTEGER, is_default BOOLEAN",
+        "SELECT legacy_unit_id, current_unit_id, is_default FROM unit_succession",
+    ),
+    (
+        "data_value",
+        "data_element_id INTEGER, unit_id INTEGER, period VARCHAR, value DOUBLE",
+        "SELECT data_element_id, unit_id, period, value FROM data_value",
+    ),
+)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def copy_to_duckdb(connection: Connection, duck: Any, chunk_size: int = 200_000) -> dict[str, int]:
+    """Copy the tables into an open ``duckdb`` connection (replacing them); rows per table."""
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="tinhso-analytics-") as scratch:
+        for table, columns, select in TABLES:
+            duck.execute(f"DROP TABLE IF EXISTS {table}")
+            duck.execute(f"CREATE TABLE {table} ({columns})")
+            result = connection.execution_options(stream_results=True).exec_driver_sql(select)
+            total = 0
+            part = 0
+            while True:
+                rows = result.fetchmany(chunk_size)
+                if not rows:
+                    break
+                path = Path(scratch) / f"{table}-{part}.csv"
+                with path.open("w", newline="", encoding="utf-8") as handle:
+                    writer = csv.writer(handle)
+                    for row in rows:
+                        # SQLite hands booleans back as 0/1
+                        cells = [_cell(value) for value in row]
+                        if table == "unit_succession":
+                            cells[2] = "true" if row[2] else "false"
+                        writer.writerow(cells)
+                duck.execute(
+                    f"COPY {table} FROM '{path.as_posix()}' (FORMAT csv, HEADER false, NULL '')"
+                )
+                path.unlink()
+                total += len(rows)
+                part += 1
+            counts[table] = total
+    return counts

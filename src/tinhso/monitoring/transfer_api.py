@@ -1,0 +1,271 @@
+"""Import and export routes under /api/v1/monitoring: files (CSV, XLSX) and DHIS2 JSON.
+
+Owners and rules (see `tinhso.monitoring.auth`):
+- importing writes values, so every row must be a unit the official may enter values for
+  (officers of the organisation tied to that unit or a unit above it; platform admins);
+  one forbidden row refuses the whole file (403) and nothing is written;
+- exports and the template are read-only and open to every logged-in official, as the
+  values and computed tables are in the monitoring API (viewers included).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Body, File, Query, Response, UploadFile
+from pydantic import BaseModel
+
+from tinhso.core.db import DbSession
+from tinhso.core.i18n import Locale
+from tinhso.monitoring import transfer_dhis2 as dhis2
+from tinhso.monitoring.auth import require_value_writer
+from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.transfer import MAX_FILE_BYTES, FileFormat, FileTooLarge
+from tinhso.monitoring.transfer_export import (
+    Table,
+    index_table,
+    indicator_values_table,
+    plan_progress_table,
+    ranking_table,
+    values_table,
+    write_table,
+    write_template,
+)
+from tinhso.monitoring.transfer_import import import_file
+from tinhso.registry.auth import CurrentUser, Principal
+from tinhso.registry.models import UnitLevel, UnitSet
+
+router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring: import/export"])
+
+FormatQuery = Annotated[Literal["xlsx", "csv"], Query(description="xlsx (default) or csv")]
+LangQuery = Annotated[Literal["vi", "en"], Query(description="Column headers: vi (default) or en")]
+PeriodsQuery = Annotated[
+    list[str] | None, Query(description="Periods: 2025, 2025-Q3, 2025-07 (repeatable)")
+]
+
+
+class ImportOut(BaseModel):
+    file_name: str
+    rows: int
+    inserted: int
+    corrected: int
+    unchanged: int
+
+
+def _file(content: bytes, stem: str, fmt: FileFormat) -> Response:
+    name = f"{stem}.{fmt}"
+    return Response(
+        content,
+        media_type=Table.media_types[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="{quote(name)}"; '
+            f"filename*=UTF-8''{quote(name)}"
+        },
+    )
+
+
+def _send(table: Table, fmt: FileFormat, lang: Locale) -> Response:
+    return _file(write_table(table, fmt, lang), table.name, fmt)
+
+
+def _authoriser(session: DbSession, principal: Principal) -> Any:
+    def authorise(unit_id: int, label: str, field: str) -> None:
+        require_value_writer(session, principal, unit_id, label, field)
+
+    return authorise
+
+
+@router.get(
+    "/imports/template",
+    summary="Download the import template, Vietnamese or English headers (any official)",
+)
+def import_template(
+    session: DbSession, principal: CurrentUser, format: FormatQuery = "xlsx", lang: LangQuery = "vi"
+) -> Response:
+    stem = "mau-nhap-so-lieu" if lang == "vi" else "data-import-template"
+    return _file(write_template(session, format, lang), stem, format)
+
+
+@router.post(
+    "/imports",
+    summary="Import values from a CSV/XLSX file, all or nothing (officers, for their units)",
+    responses={
+        413: {"description": "File too large"},
+        415: {"description": "Not a CSV or XLSX file"},
+        422: {"description": "Errors per row and column; nothing was written"},
+    },
+)
+def import_values_file(
+    session: DbSession,
+    principal: CurrentUser,
+    file: Annotated[
+        UploadFile, File(description="CSV (UTF-8) or .xlsx file following the template")
+    ],
+) -> ImportOut:
+    content = file.file.read(MAX_FILE_BYTES + 1)
+    if len(content) > MAX_FILE_BYTES:
+        raise FileTooLarge(
+            f"Tệp lớn hơn giới hạn {MAX_FILE_BYTES // (1024 * 1024)} MB",
+            f"The file is larger than the {MAX_FILE_BYTES // (1024 * 1024)} MB limit",
+            field="file",
+        )
+    result = import_file(
+        session,
+        file.filename or "",
+        content,
+        user_id=principal.user_id,
+        authorise=_authoriser(session, principal),
+    )
+    return ImportOut(
+        file_name=result.file_name,
+        rows=result.rows,
+        inserted=result.inserted,
+        corrected=result.corrected,
+        unchanged=result.unchanged,
+    )
+
+
+@router.post(
+    "/dhis2/dataValueSets",
+    summary="Import a DHIS2 dataValueSets JSON document, all or nothing (officers, for their units)",
+)
+def import_dhis2(
+    session: DbSession,
+    principal: CurrentUser,
+    payload: Annotated[dict[str, Any], Body(description="DHIS2 dataValueSets JSON")],
+    unit_set: Annotated[
+        UnitSet | None, Query(description="Unit set of plain orgUnit codes (default current)")
+    ] = None,
+    name: Annotated[
+        str, Query(max_length=200, description="Name kept as the values' source reference")
+    ] = "api",
+) -> dict[str, Any]:
+    result = dhis2.import_data_value_set(
+        session,
+        payload,
+        name=name,
+        user_id=principal.user_id,
+        authorise=_authoriser(session, principal),
+        default_unit_set=unit_set,
+    )
+    return dhis2.import_summary(result)
+
+
+@router.get(
+    "/dhis2/dataValueSets",
+    summary="Export values of one unit set as DHIS2 dataValueSets JSON (any official)",
+)
+def export_dhis2(
+    session: DbSession,
+    principal: CurrentUser,
+    unit_set: UnitSet = UnitSet.CURRENT,
+    element: Annotated[list[str] | None, Query(description="Element codes")] = None,
+    unit: Annotated[list[str] | None, Query(description="Unit codes in the set")] = None,
+    period: PeriodsQuery = None,
+    year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+) -> dict[str, Any]:
+    return dhis2.export_data_value_set(
+        session,
+        unit_set=unit_set,
+        elements=element or (),
+        units=unit or (),
+        periods=period or (),
+        year=year,
+    )
+
+
+@router.get("/exports/values", summary="Export recorded values as CSV/XLSX (any official)")
+def export_values(
+    session: DbSession,
+    principal: CurrentUser,
+    format: FormatQuery = "xlsx",
+    lang: LangQuery = "vi",
+    element: Annotated[list[str] | None, Query(description="Element codes")] = None,
+    unit_set: UnitSet | None = None,
+    unit: Annotated[list[str] | None, Query(description="Unit codes")] = None,
+    period: PeriodsQuery = None,
+    year: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+) -> Response:
+    table = values_table(
+        session,
+        lang,
+        elements=element or (),
+        unit_set=unit_set,
+        units=unit or (),
+        periods=period or (),
+        year=year,
+    )
+    return _send(table, format, lang)
+
+
+@router.get(
+    "/exports/indicators/{code}/values",
+    summary="Export computed indicator values as CSV/XLSX (any official)",
+)
+def export_indicator_values(
+    session: DbSession,
+    principal: CurrentUser,
+    code: str,
+    period: Annotated[list[str], Query(description="Periods: 2025, 2025-Q3, 2025-07")],
+    format: FormatQuery = "xlsx",
+    lang: LangQuery = "vi",
+    tree: Tree = Tree.CURRENT,
+    level: UnitLevel | None = None,
+    parent: str | None = None,
+    unit: Annotated[list[str] | None, Query(description="Unit codes in the tree")] = None,
+) -> Response:
+    table = indicator_values_table(
+        session, lang, code, period, tree, level=level, parent=parent, units=unit or ()
+    )
+    return _send(table, format, lang)
+
+
+@router.get(
+    "/exports/indicators/{code}/ranking",
+    summary="Export the units' ranking on an indicator as CSV/XLSX (any official)",
+)
+def export_ranking(
+    session: DbSession,
+    principal: CurrentUser,
+    code: str,
+    period: str,
+    format: FormatQuery = "xlsx",
+    lang: LangQuery = "vi",
+    tree: Tree = Tree.CURRENT,
+    level: UnitLevel = UnitLevel.PROVINCE,
+    parent: str | None = None,
+) -> Response:
+    return _send(ranking_table(session, lang, code, period, tree, level, parent), format, lang)
+
+
+@router.get(
+    "/exports/plans/{code}/progress",
+    summary="Export a plan's target achievements as CSV/XLSX (any official)",
+)
+def export_plan_progress(
+    session: DbSession,
+    principal: CurrentUser,
+    code: str,
+    format: FormatQuery = "xlsx",
+    lang: LangQuery = "vi",
+    as_of: Annotated[int | None, Query(ge=1990, le=2100)] = None,
+) -> Response:
+    return _send(plan_progress_table(session, lang, code, as_of), format, lang)
+
+
+@router.get(
+    "/exports/methodologies/{code}/index",
+    summary="Export the composite index and ranking as CSV/XLSX (any official)",
+)
+def export_index(
+    session: DbSession,
+    principal: CurrentUser,
+    code: str,
+    period: str,
+    format: FormatQuery = "xlsx",
+    lang: LangQuery = "vi",
+    tree: Tree = Tree.CURRENT,
+    parent: str | None = None,
+) -> Response:
+    return _send(index_table(session, lang, code, period, tree, parent), format, lang)

@@ -1,0 +1,58 @@
+"""Helpers shared by the monitoring tests: a small catalogue and value entry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tinhso.monitoring.schemas import ElementCreate, IndicatorCreate, ValueIn
+from tinhso.monitoring.service import catalogue_service
+from tinhso.monitoring.values import Provenance, value_service
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# Legacy Bắc Giang (24): Việt Yên (222) communes and TP Bắc Giang (213) wards.
+VIET_YEN_COMMUNES = ("07759", "07762", "07765")  # Thượng Lan, Việt Tiến, Nghĩa Trung
+BAC_GIANG_CITY_WARDS = ("07201", "07207")  # Thọ Xương, Ngô Quyền
+
+
+def element(session: Session, code: str, **fields: Any) -> None:
+    data = {
+        "code": code,
+        "name_vi": f"Chỉ tiêu {code}",
+        "unit_of_measure": "đơn vị",
+        "value_type": "number",
+        "aggregation": "sum",
+        "period_type": "year",
+        **fields,
+    }
+    catalogue_service.create_element(session, ElementCreate.model_validate(data))
+
+
+def indicator(session: Session, code: str, formula: str, **fields: Any) -> None:
+    data = {
+        "code": code,
+        "name_vi": f"Chỉ số {code}",
+        "formula": formula,
+        "unit_of_measure": "%",
+        **fields,
+    }
+    catalogue_service.create_indicator(session, IndicatorCreate.model_validate(data))
+
+
+def values(
+    session: Session, rows: list[tuple[str, str, str, str, Any]], user_id: int | None = None
+) -> None:
+    """Record (element, unit set, unit code, period, value) rows."""
+    items = [
+        ValueIn.model_validate(
+            {
+                "element_code": code,
+                "unit": {"unit_set": unit_set, "code": unit},
+                "period": period,
+                "value": value,
+            }
+        )
+        for code, unit_set, unit, period, value in rows
+    ]
+    value_service.record_many(session, items, Provenance(entered_by_id=user_id))

@@ -1,0 +1,65 @@
+"""The demo data load (idempotently) and agree with the checks written next to them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy import func, select
+
+from tinhso.monitoring import repository
+from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.demo import UnitResolver, load_monitoring_demo, seed_figures
+from tinhso.monitoring.models import DataValue, Target
+from tinhso.monitoring.progress import progress_service
+from tinhso.registry.demo import load_registry_demo
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+
+def _counts(session: Session) -> tuple[int, int]:
+    values = session.scalar(select(func.count()).select_from(DataValue)) or 0
+    targets = session.scalar(select(func.count()).select_from(Target)) or 0
+    return values, targets
+
+
+def test_demo_loads_idempotently_and_passes_its_checks(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        load_registry_demo(session, "mat-khau-demo-123456")
+        load_monitoring_demo(session)
+    with sessions.begin() as session:
+        first = _counts(session)
+        load_monitoring_demo(session)
+        assert _counts(session) == first
+    values, targets = first
+    data = seed_figures()
+    assert targets == sum(len(plan["targets"]) for plan in data["plans"])
+    assert values >= len(data["values"]) - 1  # one district the unit catalogue lacks (Yên Dũng)
+    with sessions() as session:
+        units = UnitResolver(session)
+        checked = 0
+        for check in data["checks"]:
+            if check["kind"] != "indicator_value":
+                continue
+            indicator = repository.indicator_by_code(session, check["indicator"])
+            assert indicator is not None
+            unit = units.resolve(check["unit"])
+            assert unit is not None
+            found = progress_service.indicator_values(
+                session, indicator, [str(check["period"])], Tree(unit.unit_set.value), units=[unit]
+            )
+            assert found, check
+            assert found[0].value == pytest.approx(check["expected"], abs=check["tolerance"])
+            checked += 1
+        assert checked >= 5
+        plan = repository.plan_by_code(session, "bg_kh_324")
+        assert plan is not None
+        progress = progress_service.plan_progress(session, plan)
+        assert len(progress) == 18
+        assert {p.unit.code for p in progress} == {"24"}
+        eid = progress_service.plan_progress(
+            session,
+            repository.plan_by_code(session, "bg_ubnd_assigned_2023"),  # type: ignore[arg-type]
+        )
+        assert [(p.actual_period, p.status) for p in eid] == [("2023-Q2", "achieved")]
