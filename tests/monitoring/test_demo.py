@@ -63,3 +63,30 @@ def test_demo_loads_idempotently_and_passes_its_checks(sessions: sessionmaker[Se
             repository.plan_by_code(session, "bg_ubnd_assigned_2023"),  # type: ignore[arg-type]
         )
         assert [(p.actual_period, p.status) for p in eid] == [("2023-Q2", "achieved")]
+
+
+def test_plan_324_shows_every_status_with_labelled_synthetic_values(
+    sessions: sessionmaker[Session],
+) -> None:
+    from tinhso.monitoring.demo import SYNTHETIC_LABEL, synthetic_values  # noqa: PLC0415
+    from tinhso.monitoring.service import plan_service  # noqa: PLC0415
+
+    with sessions.begin() as session:
+        load_registry_demo(session, "mat-khau-demo-123456")
+        load_monitoring_demo(session)
+    with sessions() as session:
+        plan = plan_service.get(session, "bg_kh_324")
+        progress = {
+            (item.indicator_code, item.year): item.status
+            for item in progress_service.plan_progress(session, plan, 2024)
+        }
+        synthetic = session.scalar(
+            select(func.count()).where(DataValue.source_reference == SYNTHETIC_LABEL)
+        )
+    assert progress[("villages_fibre_rate", 2025)] == "achieved"
+    assert progress[("households_fibre_rate", 2025)] == "on_track"
+    assert progress[("mobile_station_service_radius", 2025)] == "behind"  # lower is better
+    assert progress[("level4_services_online_mobile_rate", 2021)] == "not_achieved"
+    assert "no_data" not in progress.values()
+    # Every synthetic value is labelled; none replaced a reported seed figure.
+    assert synthetic == len(synthetic_values())

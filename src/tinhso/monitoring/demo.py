@@ -44,14 +44,26 @@ log = logging.getLogger(__name__)
 _OPERATORS = {">=": ">=", "<=": "<=", ">": ">", "<": "<", "=": "=="}
 
 
-def seed_figures() -> dict[str, Any]:
-    text = (
-        resources.files("tinhso.monitoring")
-        .joinpath("demo/seed_figures.yaml")
-        .read_text(encoding="utf-8")
-    )
+def _demo_file(name: str) -> dict[str, Any]:
+    text = resources.files("tinhso.monitoring").joinpath(f"demo/{name}").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.safe_load(text)
     return data
+
+
+def seed_figures() -> dict[str, Any]:
+    """The catalogue, plans and reported figures of the seed articles (each citing its seed)."""
+    return _demo_file("seed_figures.yaml")
+
+
+def synthetic_values() -> list[dict[str, Any]]:
+    """Invented, labelled values so Plan 324's progress can be shown (never reported figures)."""
+    values: list[dict[str, Any]] = _demo_file("synthetic_plan324.yaml")["values"]
+    return values
+
+
+SYNTHETIC_LABEL = (
+    "Dữ liệu mô phỏng, không phải số liệu báo cáo / synthetic demo data, not a reported figure"
+)
 
 
 class UnitResolver:
@@ -205,7 +217,17 @@ def _load_plans(session: Session, data: dict[str, Any], units: UnitResolver) -> 
 
 def _load_values(session: Session, data: dict[str, Any], units: UnitResolver) -> int:
     items: list[ValueIn] = []
-    for value in data.get("values", []):
+    reported = {
+        (value["data_element"], repr(sorted(value["unit"].items())), str(value["period"]))
+        for value in data.get("values", [])
+    }
+    synthetic = [
+        value
+        for value in synthetic_values()
+        if (value["data_element"], repr(sorted(value["unit"].items())), str(value["period"]))
+        not in reported
+    ]
+    for value in [*data.get("values", []), *synthetic]:
         unit = units.resolve(value["unit"])
         if unit is None:
             log.warning("demo value skipped: unknown unit %s", value["unit"])
@@ -213,6 +235,8 @@ def _load_values(session: Session, data: dict[str, Any], units: UnitResolver) ->
         comments = [str(value[k]) for k in ("note", "period_note") if value.get(k)]
         if value.get("derived"):
             comments.append(f"Tính từ / derived: {value['derived']}")
+        if value.get("synthetic"):
+            comments.insert(0, SYNTHETIC_LABEL)
         items.append(
             ValueIn(
                 element_code=value["data_element"],
@@ -221,7 +245,9 @@ def _load_values(session: Session, data: dict[str, Any], units: UnitResolver) ->
                 value=value["value"],
                 qualifier=value.get("qualifier"),
                 source=ValueSource.FILE,
-                source_reference=_source(value.get("source")),
+                source_reference=SYNTHETIC_LABEL
+                if value.get("synthetic")
+                else _source(value.get("source")),
                 comment="\n".join(comments) or None,
             )
         )
