@@ -83,6 +83,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
+        access_log=False,  # RequestContextMiddleware logs each request once, as JSON
         proxy_headers=True,
     )
 
