@@ -7,142 +7,22 @@ suite's database. A screenshot of the home page is saved to
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
-from playwright.sync_api import (
-    Browser,
-    ConsoleMessage,
-    Page,
-    Playwright,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tests.conftest import TEST_PASSWORD
-from tinhso.app import create_app
+from tests.e2e.conftest import SCREENSHOTS, BrowserThread
 from tinhso.registry.schemas import SystemCreate
 from tinhso.registry.service import system_service
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
-    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial
-    from tinhso.core.config import Settings
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-output" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-class BrowserThread:
-    """Chromium driven by Playwright's sync API on a thread of its own.
-
-    The sync API runs an event loop in the thread that starts it; keeping it off the
-    main thread leaves the main thread free for the suite's asyncio tests.
-    """
-
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
-        self._playwright: Playwright | None = None
-        self._browser: Browser | None = None
-
-    def start(self) -> None:
-        def launch() -> None:
-            self._playwright = sync_playwright().start()
-            self._browser = self._playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS
-            )
-
-        self._executor.submit(launch).result(timeout=60)
-
-    def run(self, journey: Callable[[Page], None], base_url: str) -> None:
-        """Run ``journey`` in a fresh browser context (cookies, storage) on the browser's thread."""
-
-        def in_context() -> None:
-            assert self._browser is not None
-            context = self._browser.new_context(
-                base_url=base_url, viewport={"width": 1366, "height": 900}, locale="vi-VN"
-            )
-            try:
-                page = context.new_page()
-                page.set_default_timeout(10_000)
-                journey(page)
-            finally:
-                context.close()
-
-        self._executor.submit(in_context).result(timeout=300)
-
-    def stop(self) -> None:
-        def close() -> None:
-            if self._browser is not None:
-                self._browser.close()
-            if self._playwright is not None:
-                self._playwright.stop()
-
-        self._executor.submit(close).result(timeout=60)
-        self._executor.shutdown()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[BrowserThread]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            "Debian's chromium is missing: run `make install-system` (scripts/install-system.sh)"
-        )
-    thread = BrowserThread()
-    thread.start()
-    yield thread
-    thread.stop()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def live_server(settings: Settings, engine: Engine) -> Iterator[str]:
-    """The real control plane served by uvicorn on loopback; yields its base URL."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    app = create_app(settings.model_copy(update={"base_url": base_url}), engine)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield base_url
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture

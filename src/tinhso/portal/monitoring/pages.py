@@ -1,7 +1,387 @@
-"""Portal pages of digital-transformation monitoring (IOC) (see the contract in ``tinhso.portal.pages``)."""
+"""Portal pages of digital-transformation monitoring (IOC) (see the contract in ``tinhso.portal.pages``).
+
+Who sees what follows ``tinhso.monitoring.auth``: every logged-in official reads plans,
+indicators, rankings and the index; values are entered (form or file) by officers for
+the units of their organisation and below (``entry.py``).
+
+- ``/monitoring``: a plan's targets with the latest value, achievement, status and trend.
+- ``/monitoring/indicators/{code}``: values over time against the target, by unit.
+- ``/monitoring/rankings``: units ranked on an indicator for a period (ties share a rank).
+- ``/monitoring/index``: the composite index by pillar for a methodology version.
+Pages computed on the unit tree say which tree (legacy or current) they show.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from contextlib import suppress
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from tinhso.core.db import DbSession
+from tinhso.core.errors import InvalidInput, NotFound
+from tinhso.core.i18n import format_number
+from tinhso.core.i18n import gettext as _
+from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.models import Direction
+from tinhso.monitoring.progress import progress_service
+from tinhso.monitoring.service import catalogue_service, methodology_service
+from tinhso.portal.auth import PortalUser
+from tinhso.portal.monitoring import catalogue, entry, overview
+from tinhso.portal.monitoring.catalogue import localised, period_key, period_label, tree_note
+from tinhso.portal.rendering import render
+from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.schemas import UnitRef
 
 router = APIRouter()
+router.include_router(entry.router)
+
+_MAX_SELECTED_UNITS = 8
+Code = Annotated[str | None, Query(max_length=64)]
+
+
+def _tree(value: str | None, default: Tree) -> Tree:
+    try:
+        return Tree(value) if value else default
+    except ValueError:
+        return default
+
+
+def _level(value: str | None) -> UnitLevel:
+    try:
+        return UnitLevel(value) if value else UnitLevel.PROVINCE
+    except ValueError:
+        return UnitLevel.PROVINCE
+
+
+def amount(value: float | None, decimals: int = 2) -> str:
+    """A value rounded to its indicator's decimals, without trailing zeros: 68,42; 95; 1.380."""
+    if value is None:
+        return "–"
+    return format_number(round(value, min(decimals, 4)), None)
+
+
+def level_label(level: UnitLevel) -> str:
+    labels = {
+        UnitLevel.PROVINCE: _("Provinces"),
+        UnitLevel.DISTRICT: _("Districts"),
+        UnitLevel.COMMUNE: _("Communes"),
+    }
+    return labels[level]
+
+
+def _common(request: Request, tree: Tree) -> dict[str, Any]:
+    def tree_url(value: str) -> str:
+        url = request.url.remove_query_params(["parent", "unit"]).include_query_params(tree=value)
+        return f"{url.path}?{url.query}"
+
+    return {
+        "tree": tree.value,
+        "tree_url": tree_url,
+        "tree_note": tree_note(tree),
+        "trees": [
+            ("current", _("Current units (since 01/07/2025)")),
+            ("legacy", _("Legacy units (before 01/07/2025)")),
+        ],
+        "period_label": period_label,
+        "amount": amount,
+        "status_label": overview.status_label,
+        "basis_label": overview.basis_label,
+        "source_label": overview.source_label,
+    }
+
+
+# --- plan overview ------------------------------------------------------------------------
+
+
+@router.get("/monitoring", summary="Plan overview: targets, latest values, statuses (any official)")
+def plan_overview(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    plan: Code = None,
+    as_of: Annotated[str | None, Query(max_length=4)] = None,
+) -> Response:
+    as_of_year = int(as_of) if as_of and as_of.isdigit() and 1990 <= int(as_of) <= 2100 else None
+    plans = catalogue.plans(session, principal)
+    codes = [p.code for p in plans]
+    chosen = (
+        plan
+        if plan in codes
+        else (overview.DEFAULT_PLAN if overview.DEFAULT_PLAN in codes else None)
+    )
+    if chosen is None and plans:
+        chosen = max(plans, key=lambda p: p.targets).code
+    if plan and plan not in codes:
+        raise NotFound(f"Không tìm thấy kế hoạch {plan}", f"Plan {plan} not found", field="plan")
+    data = overview.build(session, principal, chosen, as_of_year) if chosen else None
+    chart = (
+        {
+            "labels": [overview.status_label(s) for s in overview.STATUS_ORDER],
+            "keys": list(overview.STATUS_ORDER),
+            "values": [data.counts[s] for s in overview.STATUS_ORDER],
+        }
+        if data
+        else None
+    )
+    return render(
+        request,
+        "monitoring/overview.html",
+        {
+            "plans": plans,
+            "chosen": chosen,
+            "overview": data,
+            "chart": chart,
+            "localised": localised,
+            "status_order": overview.STATUS_ORDER,
+            "status_class": overview.STATUS_CLASS,
+            "direction_label": overview.direction_label,
+            **_common(request, Tree.LEGACY),
+        },
+    )
+
+
+# --- indicator detail ---------------------------------------------------------------------
+
+
+@router.get(
+    "/monitoring/indicators/{code}",
+    summary="An indicator's values against its targets, by unit, with provenance (any official)",
+)
+def indicator_detail(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    code: str,
+    tree: Code = None,
+    parent: Code = None,
+    unit: Annotated[list[str] | None, Query(max_length=16)] = None,
+) -> Response:
+    indicator = catalogue_service.indicator(session, code)
+    out = next(i for i in catalogue.indicators(session, principal) if i.code == indicator.code)
+    targets = catalogue.indicator_targets(session, principal, indicator.code)
+    target_sets = {t.scope_unit_set.value for _, t in targets}
+    default_tree = Tree.LEGACY if target_sets == {"legacy"} else Tree.CURRENT
+    chosen_tree = _tree(tree, default_tree)
+    unit_set = UnitSet(chosen_tree.value)
+    parent_code = (parent or "").strip() or None
+    values = catalogue.series(
+        session,
+        indicator,
+        chosen_tree,
+        level=None if parent_code else UnitLevel.PROVINCE,
+        parent=parent_code,
+    )
+    known = {value.unit.code for value in values}
+    asked = [c.strip() for c in unit or [] if c.strip() and c.strip() not in known]
+    if asked:  # units of another level (a district from the entry form): add their series
+        with suppress(InvalidInput):  # an unknown unit code is just not shown
+            values += catalogue.series(session, indicator, chosen_tree, units=asked[:8])
+    units_with_data: dict[str, str] = {}
+    for value in values:
+        units_with_data.setdefault(value.unit.code, value.unit_name)
+    target_units = [
+        t.scope_unit.code
+        for _, t in targets
+        if t.scope_unit is not None and t.scope_unit.unit_set is unit_set
+    ]
+    selected = [c for c in (unit or []) if c in units_with_data][:_MAX_SELECTED_UNITS]
+    if not selected:
+        selected = [c for c in dict.fromkeys(target_units) if c in units_with_data]
+        selected = selected or sorted(units_with_data)[:5]
+    periods = sorted({v.period for v in values}, key=period_key)
+    shown = [v for v in values if v.unit.code in selected]
+    table = sorted(shown, key=lambda v: (v.unit.code, -period_key(v.period)))
+    stored = catalogue.stored_values(session, out.elements, unit_set, selected)
+    in_scope = [
+        (p, t)
+        for p, t in targets
+        if t.scope_unit_set is unit_set and (t.scope_unit is None or t.scope_unit.code in selected)
+    ]
+    if not in_scope:  # e.g. a district shown against its province's target
+        in_scope = [(p, t) for p, t in targets if t.scope_unit_set is unit_set]
+    target_lines = [
+        {
+            "label": f"{_('Target')} {t.year}",
+            "year": t.year,
+            "value": t.target_value,
+            "low": t.target_low,
+            "high": t.target_high,
+            "plan": p.number,
+        }
+        for p, t in in_scope
+    ]
+    if periods and all(p.isdigit() for p in periods):  # yearly: run the axis to the targets' years
+        last = max(int(p) for p in periods)
+        years = [t.year for _p, t in in_scope]
+        periods += [str(y) for y in range(last + 1, min(max(years, default=last), last + 10) + 1)]
+    chart = {
+        "periods": [period_label(p) for p in periods],
+        "series": [
+            {
+                "name": units_with_data[c],
+                "data": [
+                    next((v.value for v in shown if v.unit.code == c and v.period == p), None)
+                    for p in periods
+                ],
+            }
+            for c in selected
+        ],
+        "targets": target_lines,
+        "unit": localised(out.unit_of_measure, out.unit_of_measure_en),
+        "decimals": out.decimals,
+    }
+    parent_name = None
+    if parent_code:
+        parent_name = next(
+            (
+                u.name
+                for u in catalogue.units_of_level(session, unit_set, UnitLevel.PROVINCE)
+                if u.code == parent_code
+            ),
+            parent_code,
+        )
+    return render(
+        request,
+        "monitoring/indicator.html",
+        {
+            "indicator": out,
+            "name": localised(out.name_vi, out.name_en),
+            "description": localised(out.description_vi or "", out.description_en),
+            "unit_of_measure": localised(out.unit_of_measure, out.unit_of_measure_en),
+            "direction": overview.direction_label(out.direction),
+            "targets": targets,
+            "units_with_data": sorted(units_with_data.items(), key=lambda item: item[1]),
+            "selected": selected,
+            "table": table,
+            "stored": stored,
+            "chart": chart,
+            "parent": parent_code or "",
+            "parent_name": parent_name,
+            "comparison_text": overview.COMPARISON_TEXT,
+            **_common(request, chosen_tree),
+        },
+    )
+
+
+# --- rankings -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/monitoring/rankings", summary="Units ranked on an indicator for a period (any official)"
+)
+def rankings(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    indicator: Code = None,
+    period: Annotated[str | None, Query(max_length=10)] = None,
+    tree: Code = None,
+    level: Annotated[str | None, Query(max_length=16)] = None,
+    parent: Code = None,
+) -> Response:
+    indicators = catalogue.indicators(session, principal)
+    codes = {i.code for i in indicators}
+    chosen = indicator if indicator in codes else None
+    chosen_tree = _tree(tree, Tree.LEGACY)
+    chosen_level = _level(level)
+    parent_code = (parent or "").strip() or None
+    periods: list[str] = []
+    ranked = []
+    chosen_period = None
+    out = None
+    if chosen:
+        model = catalogue_service.indicator(session, chosen)
+        out = next(i for i in indicators if i.code == chosen)
+        periods = list(reversed(catalogue.indicator_periods(session, model)))
+        chosen_period = period if period in periods else (periods[0] if periods else None)
+        if chosen_period:
+            ranked = progress_service.ranking(
+                session,
+                model,
+                chosen_period,
+                chosen_tree,
+                chosen_level,
+                UnitRef(unit_set=UnitSet(chosen_tree.value), code=parent_code)
+                if parent_code
+                else None,
+            )
+    ranks = [r.rank for r in ranked]
+    tied = {rank for rank in ranks if ranks.count(rank) > 1}
+    return render(
+        request,
+        "monitoring/rankings.html",
+        {
+            "indicators": sorted(indicators, key=lambda i: localised(i.name_vi, i.name_en)),
+            "chosen": chosen,
+            "indicator": out,
+            "periods": periods,
+            "period": chosen_period,
+            "ranked": ranked,
+            "tied": tied,
+            "levels": [(lv.value, level_label(lv)) for lv in UnitLevel],
+            "level": chosen_level.value,
+            "parent": parent_code or "",
+            "higher_better": out is not None and out.direction is Direction.HIGHER_BETTER,
+            "direction": overview.direction_label(out.direction) if out else "",
+            "localised": localised,
+            **_common(request, chosen_tree),
+        },
+    )
+
+
+# --- composite index ----------------------------------------------------------------------
+
+
+@router.get("/monitoring/index", summary="Composite index per unit by pillar (any official)")
+def composite_index(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    methodology: Code = None,
+    period: Annotated[str | None, Query(max_length=10)] = None,
+    tree: Code = None,
+) -> Response:
+    methods = catalogue.methodologies(session, principal)
+    codes = [m.code for m in methods]
+    chosen = methodology if methodology in codes else (codes[-1] if codes else None)
+    chosen_tree = _tree(tree, Tree.LEGACY)
+    chosen_period = period if period and period.isdigit() and len(period) == 4 else None
+    scores = []
+    method = None
+    if chosen:
+        method = next(m for m in methods if m.code == chosen)
+        model = methodology_service.get(session, chosen)
+        if chosen_period is None:
+            chosen_period = str(method.issued_on.year - 1) if method.issued_on else "2024"
+        scores = progress_service.index(session, model, chosen_period, chosen_tree)
+    pillars = [c for c in (method.components if method else []) if c.parent_code is None]
+    chart = {
+        "units": [s.unit_name for s in scores[:20]],
+        "pillars": [
+            {
+                "name": localised(p.name_vi, p.name_en),
+                "data": [
+                    round(next((x.points for x in s.pillars if x.code == p.code), 0.0), 2)
+                    for s in scores[:20]
+                ],
+            }
+            for p in pillars
+        ],
+    }
+    return render(
+        request,
+        "monitoring/index.html",
+        {
+            "methodologies": methods,
+            "chosen": chosen,
+            "methodology": method,
+            "period": chosen_period or "",
+            "scores": scores,
+            "pillars": pillars,
+            "chart": chart,
+            "localised": localised,
+            **_common(request, chosen_tree),
+        },
+    )

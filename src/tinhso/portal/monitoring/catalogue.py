@@ -1,0 +1,264 @@
+"""What the monitoring pages read from the monitoring domain, in one place.
+
+Everything goes through the monitoring domain's own functions (its service,
+repository and API handlers called as plain functions), never through its tables:
+the lists of plans, targets, indicators and methodologies, an indicator's series,
+and the stored values with their provenance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from tinhso.core.errors import InvalidInput
+from tinhso.core.i18n import current_locale
+from tinhso.core.pagination import PageParams
+from tinhso.monitoring import api as monitoring_api
+from tinhso.monitoring import formula as formulas
+from tinhso.monitoring import repository
+from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.periods import parse_period
+from tinhso.monitoring.progress import TREE_NOTES, progress_service
+from tinhso.monitoring.transfer_export import value_rows
+from tinhso.registry import repository as registry_repository
+from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.schemas import UnitRef
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session
+
+    from tinhso.core.pagination import Page
+    from tinhso.monitoring.models import DataElement, Indicator
+    from tinhso.monitoring.schemas import (
+        ComputedValue,
+        IndicatorOut,
+        MethodologyOut,
+        PillarOut,
+        PlanOut,
+        TargetOut,
+    )
+    from tinhso.registry.auth import Principal
+
+_ALL = PageParams(limit=1000, offset=0)
+T = TypeVar("T")
+
+
+def localised(vi: str, en: str | None) -> str:
+    """The English text on the English portal when there is one, else the Vietnamese."""
+    return en if current_locale.get() == "en" and en else vi
+
+
+def tree_note(tree: Tree) -> str:
+    vi, en = TREE_NOTES[tree]
+    return localised(vi, en)
+
+
+def period_key(period: str) -> float:
+    try:
+        return parse_period(period).position
+    except InvalidInput:  # an odd stored code sorts last rather than failing the page
+        return float("inf")
+
+
+def period_label(period: str) -> str:
+    """``2025-Q3`` → ``Quý 3/2025``; ``2025-07`` → ``07/2025``; ``2025`` → ``2025``."""
+    if "-Q" in period:
+        year, quarter = period.split("-Q")
+        return f"{'Quý' if current_locale.get() == 'vi' else 'Q'} {quarter}/{year}"
+    if "-" in period:
+        year, month = period.split("-")
+        return f"{month}/{year}"
+    return period
+
+
+def _every(fetch: Callable[[PageParams], Page[T]]) -> list[T]:
+    """Every item of one of the monitoring API's paginated lists."""
+    found: list[T] = []
+    offset = 0
+    while True:
+        page = fetch(PageParams(limit=_ALL.limit, offset=offset))
+        found.extend(page.items)
+        offset += _ALL.limit
+        if offset >= page.total or not page.items:
+            return found
+
+
+def plans(session: Session, principal: Principal) -> list[PlanOut]:
+    return _every(lambda page: monitoring_api.list_plans(session, principal, page))
+
+
+def targets(session: Session, principal: Principal, plan_code: str) -> list[TargetOut]:
+    return _every(lambda page: monitoring_api.list_targets(session, principal, plan_code, page))
+
+
+def indicators(session: Session, principal: Principal) -> list[IndicatorOut]:
+    return _every(lambda page: monitoring_api.list_indicators(session, principal, page))
+
+
+def methodologies(session: Session, principal: Principal) -> list[MethodologyOut]:
+    return _every(lambda page: monitoring_api.list_methodologies(session, principal, page))
+
+
+def pillars(session: Session, principal: Principal) -> list[PillarOut]:
+    return _every(lambda page: monitoring_api.list_pillars(session, principal, page))
+
+
+def elements(session: Session) -> list[DataElement]:
+    return sorted(repository.all_elements(session), key=lambda e: e.code)
+
+
+def indicator_targets(
+    session: Session, principal: Principal, indicator_code: str
+) -> list[tuple[PlanOut, TargetOut]]:
+    """Every plan target set on one indicator, with its plan."""
+    found: list[tuple[PlanOut, TargetOut]] = []
+    for plan in plans(session, principal):
+        if not plan.targets:
+            continue
+        found.extend(
+            (plan, target)
+            for target in targets(session, principal, plan.code)
+            if target.indicator_code == indicator_code
+        )
+    return found
+
+
+def indicator_periods(session: Session, indicator: Indicator) -> list[str]:
+    """Every period with a stored value of one of the indicator's elements, in time order."""
+    codes = set(formulas.parse(indicator.formula).elements)
+    ids = [element.id for element in repository.elements_by_codes(session, codes).values()]
+    return sorted(repository.periods_with_values(session, ids), key=period_key)
+
+
+def series(
+    session: Session,
+    indicator: Indicator,
+    tree: Tree,
+    *,
+    units: list[str] | None = None,
+    level: UnitLevel | None = None,
+    parent: str | None = None,
+) -> list[ComputedValue]:
+    """The indicator over every period with data, for units of one tree (None values dropped)."""
+    periods = indicator_periods(session, indicator)
+    if not periods:
+        return []
+    unit_set = UnitSet(tree.value)
+    found = progress_service.indicator_values(
+        session,
+        indicator,
+        periods,
+        tree,
+        level=level,
+        parent=UnitRef(unit_set=unit_set, code=parent) if parent else None,
+        units=[UnitRef(unit_set=unit_set, code=code) for code in units] if units else None,
+    )
+    return [value for value in found if value.value is not None]
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    element_code: str
+    element_name: str
+    unit_set: UnitSet
+    unit_code: str
+    unit_name: str
+    period: str
+    value: float
+    qualifier: str | None
+    source: str
+    source_reference: str | None
+    audit_record_id: str | None
+    comment: str | None
+    entered_by: str | None
+    entered_at: object
+    version: int
+
+
+def stored_values(
+    session: Session,
+    element_codes: list[str],
+    unit_set: UnitSet,
+    unit_codes: list[str],
+    periods: list[str] | None = None,
+) -> list[StoredValue]:
+    """The recorded values behind an indicator, with who entered them, when and from where."""
+    if not element_codes or not unit_codes:
+        return []
+    rows = value_rows(
+        session,
+        elements=element_codes,
+        unit_set=unit_set,
+        units=unit_codes,
+        periods=periods or (),
+    )
+    found = [
+        StoredValue(
+            element_code=element.code,
+            element_name=localised(element.name_vi, element.name_en),
+            unit_set=unit[0],
+            unit_code=unit[1],
+            unit_name=unit[2],
+            period=value.period,
+            value=value.value,
+            qualifier=value.qualifier,
+            source=value.source.value,
+            source_reference=value.source_reference,
+            audit_record_id=value.audit_record_id,
+            comment=value.comment,
+            entered_by=author,
+            entered_at=value.entered_at,
+            version=value.version,
+        )
+        for value, element, unit, author in rows
+    ]
+    found.sort(key=lambda v: (v.unit_code, -period_key(v.period), v.element_code))
+    return found
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    id: int
+    unit_set: UnitSet
+    code: str
+    name: str
+    level: UnitLevel
+    depth: int
+
+
+def units_of_level(session: Session, unit_set: UnitSet, level: UnitLevel) -> list[UnitChoice]:
+    query = registry_repository.units_query(unit_set, level, None, None)
+    return [
+        UnitChoice(unit.id, unit.unit_set, unit.code, unit.name, unit.level, 0)
+        for unit in session.scalars(query)
+    ]
+
+
+def unit_subtree(session: Session, root_id: int, max_units: int = 1500) -> list[UnitChoice]:
+    """A unit and the units below it (depth first), at most ``max_units``."""
+    root_rows = repository.unit_rows(session, {root_id})
+    if root_id not in root_rows:
+        return []
+    unit_set = root_rows[root_id][0]
+    levels = repository.unit_levels(session, {root_id})
+    found = [
+        UnitChoice(
+            root_id, unit_set, root_rows[root_id][1], root_rows[root_id][2], levels[root_id], 0
+        )
+    ]
+
+    def walk(parent_id: int, depth: int) -> None:
+        query = registry_repository.units_query(unit_set, None, parent_id, None)
+        for unit in session.scalars(query):
+            if len(found) >= max_units:
+                return
+            found.append(
+                UnitChoice(unit.id, unit.unit_set, unit.code, unit.name, unit.level, depth)
+            )
+            walk(unit.id, depth + 1)
+
+    walk(root_id, 1)
+    return found

@@ -1,0 +1,240 @@
+"""The plan overview: each target with its latest value, status, trend and source, by pillar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tinhso.core.i18n import format_number
+from tinhso.core.i18n import gettext as _
+from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.models import Comparison, Direction
+from tinhso.monitoring.progress import progress_service
+from tinhso.monitoring.service import catalogue_service, plan_service
+from tinhso.portal.monitoring import catalogue
+from tinhso.portal.monitoring.catalogue import localised, period_key
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tinhso.monitoring.schemas import Achievement, ComputedValue, PlanOut
+    from tinhso.registry.auth import Principal
+
+# Status -> (CSS modifier, short label). The label is always shown: never colour alone.
+STATUS_ORDER = ("achieved", "on_track", "behind", "not_achieved", "insufficient_data", "no_data")
+STATUS_CLASS = {
+    "achieved": "status-achieved",
+    "on_track": "status-on-track",
+    "behind": "status-behind",
+    "not_achieved": "status-not-achieved",
+    "insufficient_data": "status-unknown",
+    "no_data": "status-unknown",
+}
+STATUS_ICON = {
+    "achieved": "✔",
+    "on_track": "↗",
+    "behind": "⚠",
+    "not_achieved": "✖",
+    "insufficient_data": "…",
+    "no_data": "–",
+}
+COMPARISON_TEXT = {
+    Comparison.GE: "≥",
+    Comparison.GT: ">",
+    Comparison.LE: "≤",
+    Comparison.LT: "<",
+    Comparison.EQ: "=",
+}
+DEFAULT_PLAN = "bg_kh_324"
+
+
+def status_label(status: str) -> str:
+    labels = {
+        "achieved": _("Achieved"),
+        "on_track": _("On track"),
+        "behind": _("Behind schedule"),
+        "not_achieved": _("Not achieved"),
+        "insufficient_data": _("Not enough data"),
+        "no_data": _("No data"),
+    }
+    return labels.get(status, status)
+
+
+def basis_label(basis: str) -> str:
+    labels = {
+        "recorded": _("recorded"),
+        "aggregated": _("aggregated from units below"),
+        "reaggregated": _("re-aggregated from legacy units"),
+    }
+    return labels.get(basis, basis)
+
+
+def source_label(source: str) -> str:
+    labels = {
+        "form": _("Entry form"),
+        "file": _("File or document"),
+        "automatic": _("Collected through the exchange hub"),
+        "api": _("Agency system (API)"),
+    }
+    return labels.get(source, source)
+
+
+def direction_label(direction: Direction) -> str:
+    if direction is Direction.HIGHER_BETTER:
+        return _("higher is better")
+    return _("lower is better")
+
+
+@dataclass
+class TargetRow:
+    achievement: Achievement
+    indicator_name: str
+    unit_of_measure: str
+    decimals: int
+    goal_text: str
+    status_label: str
+    status_class: str
+    status_icon: str
+    trend: list[tuple[str, float]]
+    spark: str
+    basis: str | None
+    sources: list[str]
+    note: str | None
+
+
+@dataclass
+class PillarGroup:
+    code: str
+    name: str
+    rows: list[TargetRow] = field(default_factory=list)
+
+
+@dataclass
+class Overview:
+    plan: PlanOut
+    title: str
+    groups: list[PillarGroup]
+    counts: dict[str, int]
+    total: int
+    as_of_year: int | None
+    unit_sets: set[str]
+
+
+def sparkline(values: list[float], width: int = 96, height: int = 28) -> str:
+    """SVG polyline points for a small trend (server-drawn: no script needed)."""
+    if len(values) < 2:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    step = (width - 4) / (len(values) - 1)
+    return " ".join(
+        f"{2 + i * step:.1f},{height - 3 - (v - low) / span * (height - 6):.1f}"
+        for i, v in enumerate(values)
+    )
+
+
+def goal_text(achievement: Achievement, decimals: int) -> str:
+    operator = COMPARISON_TEXT[achievement.comparison]
+    if achievement.target_low is not None and achievement.target_high is not None:
+        low = format_number(achievement.target_low, None)
+        high = format_number(achievement.target_high, None)
+        return f"{low}–{high}"
+    return f"{operator} {format_number(achievement.goal, None)}"
+
+
+def _trend(
+    session: Session, achievements: list[Achievement]
+) -> dict[tuple[str, str, str], list[ComputedValue]]:
+    """Each (indicator, unit set, unit)'s series over every period with data."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for a in achievements:
+        wanted.setdefault((a.indicator_code, a.unit.unit_set.value), set()).add(a.unit.code)
+    found: dict[tuple[str, str, str], list[ComputedValue]] = {}
+    for (code, unit_set), units in wanted.items():
+        indicator = catalogue_service.indicator(session, code)
+        for value in catalogue.series(session, indicator, Tree(unit_set), units=sorted(units)):
+            found.setdefault((code, unit_set, value.unit.code), []).append(value)
+    for values in found.values():
+        values.sort(key=lambda v: period_key(v.period))
+    return found
+
+
+def _sources(session: Session, achievement: Achievement, elements: list[str]) -> list[str]:
+    """Where the latest value's recorded numbers came from (source and reference)."""
+    if achievement.actual_period is None:
+        return []
+    stored = catalogue.stored_values(
+        session,
+        elements,
+        achievement.unit.unit_set,
+        [achievement.unit.code],
+        [achievement.actual_period],
+    )
+    texts: list[str] = []
+    for value in stored:
+        text = source_label(value.source)
+        if value.source_reference:
+            text = f"{text}: {value.source_reference}"
+        if text not in texts:
+            texts.append(text)
+    return texts
+
+
+def build(
+    session: Session, principal: Principal, plan_code: str, as_of_year: int | None
+) -> Overview:
+    plan_row = plan_service.get(session, plan_code)
+    plan = next(p for p in catalogue.plans(session, principal) if p.code == plan_row.code)
+    achievements = progress_service.plan_progress(session, plan_row, as_of_year)
+    targets = {t.id: t for t in catalogue.targets(session, principal, plan.code)}
+    pillar_names = {
+        p.code: localised(p.name_vi, p.name_en) for p in catalogue.pillars(session, principal)
+    }
+    pillar_order = [p.code for p in catalogue.pillars(session, principal)]
+    indicators = {i.code: i for i in catalogue.indicators(session, principal)}
+    trends = _trend(session, achievements)
+    groups: dict[str, PillarGroup] = {}
+    counts = dict.fromkeys(STATUS_ORDER, 0)
+    for a in achievements:
+        indicator = indicators[a.indicator_code]
+        pillar = indicator.pillar_code or ""
+        group = groups.setdefault(
+            pillar, PillarGroup(pillar, pillar_names.get(pillar, _("Other indicators")))
+        )
+        points = trends.get((a.indicator_code, a.unit.unit_set.value, a.unit.code), [])
+        latest = next((p for p in points if p.period == a.actual_period), None)
+        elements = indicator.elements
+        target = targets.get(a.target_id)
+        group.rows.append(
+            TargetRow(
+                achievement=a,
+                indicator_name=localised(indicator.name_vi, indicator.name_en),
+                unit_of_measure=localised(indicator.unit_of_measure, indicator.unit_of_measure_en),
+                decimals=indicator.decimals,
+                goal_text=goal_text(a, indicator.decimals),
+                status_label=status_label(a.status),
+                status_class=STATUS_CLASS[a.status],
+                status_icon=STATUS_ICON[a.status],
+                trend=[(p.period, float(p.value or 0)) for p in points if p.value is not None],
+                spark=sparkline([float(p.value) for p in points if p.value is not None]),
+                basis=latest.basis if latest else None,
+                sources=_sources(session, a, elements),
+                note=target.note if target else None,
+            )
+        )
+        counts[a.status] += 1
+    ordered = sorted(
+        groups.values(),
+        key=lambda g: pillar_order.index(g.code) if g.code in pillar_order else len(pillar_order),
+    )
+    for group in ordered:
+        group.rows.sort(key=lambda r: (r.achievement.year, r.indicator_name))
+    return Overview(
+        plan=plan,
+        title=localised(plan.title_vi, plan.title_en),
+        groups=ordered,
+        counts=counts,
+        total=len(achievements),
+        as_of_year=as_of_year,
+        unit_sets={a.unit.unit_set.value for a in achievements},
+    )

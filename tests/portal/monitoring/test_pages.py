@@ -1,0 +1,166 @@
+"""Monitoring pages render with demo data, show the statuses the monitoring service
+computes, say which unit tree they show, and need a login."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.conftest import TEST_PASSWORD
+from tests.portal.monitoring.support import (
+    AS_OF,
+    DEMO_PLAN,
+    EXPECTED_STATUS,
+    PLAN,
+    PLAN_NUMBER,
+    SOURCE,
+    load_test_plan,
+)
+from tinhso.monitoring import repository
+from tinhso.monitoring.progress import progress_service
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tests.conftest import MakeOfficial
+
+ROW = re.compile(r'data-indicator="([a-z0-9_]+)" data-year="(\d{4})" data-status="([a-z_]+)"')
+
+
+def login(client: TestClient, username: str) -> None:
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    answer = client.post(
+        "/login",
+        data={"username": username, "password": TEST_PASSWORD, "csrf_token": token[1], "next": "/"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+
+
+@pytest.fixture
+def data(sessions: sessionmaker[Session]) -> None:
+    load_test_plan(sessions)
+
+
+@pytest.fixture
+def viewer(client: TestClient, make_official: MakeOfficial) -> TestClient:
+    login(client, make_official(username="xem-so-lieu").username)
+    return client
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/monitoring",
+        "/monitoring/indicators/households_fibre_rate",
+        "/monitoring/rankings",
+        "/monitoring/index",
+        "/monitoring/entry",
+        "/monitoring/import",
+    ],
+)
+def test_pages_need_a_login(client: TestClient, path: str) -> None:
+    answer = client.get(path, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login?next=/monitoring")
+
+
+def test_overview_defaults_to_plan_324_with_the_services_statuses(
+    viewer: TestClient, data: None, sessions: sessionmaker[Session]
+) -> None:
+    answer = viewer.get(f"/monitoring?as_of={AS_OF}")
+    assert answer.status_code == 200
+    html = answer.text
+    assert "324/KH-UBND" in html
+    assert 'href="/monitoring" aria-current="page"' in html  # nav item of the portal shell
+    with sessions() as session:
+        plan = repository.plan_by_code(session, DEMO_PLAN)
+        assert plan is not None
+        computed = progress_service.plan_progress(session, plan, AS_OF)
+    expected = Counter((a.indicator_code, str(a.year), a.status) for a in computed)
+    assert Counter(ROW.findall(html)) == expected
+    assert len(computed) == 18
+    assert '<script type="application/json" id="status-chart-data">' in html
+    assert "<script>" not in html  # no inline script (CSP)
+
+
+def test_overview_badges_show_each_status_as_text_and_colour(
+    viewer: TestClient, data: None
+) -> None:
+    html = viewer.get(f"/monitoring?plan={PLAN}&as_of={AS_OF}").text
+    assert PLAN_NUMBER in html
+    assert {code: status for code, _year, status in ROW.findall(html)} == EXPECTED_STATUS
+    for css, text in (
+        ("status-achieved", "Đạt"),
+        ("status-not-achieved", "Không đạt"),
+        ("status-behind", "Chậm tiến độ"),
+        ("status-on-track", "Đúng tiến độ"),
+        ("status-unknown", "Chưa có số liệu"),
+    ):
+        assert re.search(
+            rf'class="status-badge {css}"><span aria-hidden="true">[^<]+</span> {text}<', html
+        )
+    assert "45,5" in html  # Vietnamese decimal comma
+    assert "91,0\u00a0%" in html  # achievement 45,5 / 50
+    assert SOURCE in html  # the latest value's source
+
+
+def test_overview_in_english(viewer: TestClient, data: None) -> None:
+    viewer.cookies.set("tinhso_lang", "en")
+    html = viewer.get(f"/monitoring?plan={PLAN}&as_of={AS_OF}").text
+    for text in ("Achieved", "Not achieved", "Behind schedule", "On track", "No data"):
+        assert f"</span> {text}<" in html
+    assert "Latest value" in html
+
+
+def test_unknown_plan_is_404(viewer: TestClient, data: None) -> None:
+    assert viewer.get("/monitoring?plan=khong_co").status_code == 404
+
+
+def test_indicator_detail_chart_targets_and_provenance(viewer: TestClient, data: None) -> None:
+    answer = viewer.get("/monitoring/indicators/kt_cap_quang?tree=legacy&unit=24")
+    assert answer.status_code == 200
+    html = answer.text
+    assert 'id="indicator-chart"' in html
+    chart = re.search(r'id="indicator-chart-data">(.*?)</script>', html, re.DOTALL)
+    assert chart is not None
+    assert '"value": 80.0' in chart[1] or '"value":80.0' in chart[1]  # the target line
+    assert SOURCE in html  # provenance of the recorded values
+    assert 'data-tree="legacy"' in html
+    assert "Theo địa giới hành chính cũ" in html  # the view says which tree it is
+
+
+def test_indicator_detail_on_the_current_tree_reaggregates(viewer: TestClient, data: None) -> None:
+    html = viewer.get("/monitoring/indicators/iot_devices_per_100_people?tree=current").text
+    assert 'data-tree="current"' in html
+    assert "Theo địa giới hành chính hiện hành" in html
+    assert "Bắc Ninh" in html  # legacy Bắc Giang's values re-aggregated onto current 24
+    assert "tổng hợp lại từ đơn vị cũ" in html
+
+
+def test_unknown_indicator_is_404(viewer: TestClient, data: None) -> None:
+    assert viewer.get("/monitoring/indicators/khong_co").status_code == 404
+
+
+def test_rankings_of_units_on_an_indicator(viewer: TestClient, data: None) -> None:
+    answer = viewer.get(
+        "/monitoring/rankings?indicator=kt_thanh_toan&period=2024&tree=legacy&level=province"
+    )
+    assert answer.status_code == 200
+    table = re.search(r'id="ranking">(.*?)</table>', answer.text, re.DOTALL)
+    assert table is not None
+    assert "Tỉnh Bắc Giang" in table[1]
+    assert "45,5" in table[1]
+
+
+def test_index_page_renders_a_methodology(viewer: TestClient, data: None) -> None:
+    answer = viewer.get("/monitoring/index?tree=legacy")
+    assert answer.status_code == 200
+    assert 'name="methodology"' in answer.text
+    assert "DTI" in answer.text
