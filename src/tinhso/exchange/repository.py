@@ -19,7 +19,7 @@ from tinhso.exchange.models import (
     SigningKey,
     SystemCredential,
 )
-from tinhso.registry.models import InformationSystem, Organisation
+from tinhso.registry.service import system_service
 
 if TYPE_CHECKING:
     from sqlalchemy import Select
@@ -67,26 +67,15 @@ def bump_state(session: Session) -> int:
     return int(version)
 
 
-# -- system labels --------------------------------------------------------------------------------
-# Read-only join on the registry's tables for "org/system" labels: the registry offers no bulk
-# lookup and the snapshot must load in a constant number of queries.
+# -- system labels (the registry owns systems; these delegate to its service) -------------------
 def system_labels(session: Session, ids: set[int] | None = None) -> dict[int, tuple[str, str]]:
     """System id -> (organisation code, system code), for the given ids or every system."""
-    query = select(InformationSystem.id, Organisation.code, InformationSystem.code).join(
-        Organisation, Organisation.id == InformationSystem.organisation_id
-    )
-    if ids is not None:
-        if not ids:
-            return {}
-        query = query.where(InformationSystem.id.in_(ids))
-    return {row[0]: (row[1], row[2]) for row in session.execute(query)}
+    return system_service.labels(session, ids)
 
 
 def usable_system_ids(session: Session) -> set[int]:
     """Systems that are active (neither suspended nor retired)."""
-    return set(
-        session.scalars(select(InformationSystem.id).where(InformationSystem.status == "active"))
-    )
+    return system_service.active_ids(session)
 
 
 # -- services -------------------------------------------------------------------------------------
@@ -184,15 +173,7 @@ def service_ids_of_providers(session: Session, provider_system_ids: set[int]) ->
 
 
 def system_ids_of_organisations(session: Session, organisation_ids: set[int]) -> set[int]:
-    if not organisation_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(InformationSystem.id).where(
-                InformationSystem.organisation_id.in_(organisation_ids)
-            )
-        )
-    )
+    return system_service.ids_owned_by(session, organisation_ids)
 
 
 # -- credentials and keys -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from tinhso.registry.models import (
     InformationSystem,
     Organisation,
     RoleAssignment,
+    SystemStatus,
     UnitLevel,
     UnitSet,
     UnitSuccession,
@@ -144,3 +145,35 @@ def unit_names(session: Session, ids: set[int]) -> dict[int, tuple[str, UnitSet]
         )
     )
     return {row.id: (row.name, row.unit_set) for row in rows}
+
+
+def system_labels(session: Session, ids: set[int] | None = None) -> dict[int, tuple[str, str]]:
+    """System id -> (organisation code, system code), for the given ids or every system."""
+    query = select(InformationSystem.id, Organisation.code, InformationSystem.code).join(
+        Organisation, Organisation.id == InformationSystem.organisation_id
+    )
+    if ids is not None:
+        if not ids:
+            return {}
+        query = query.where(InformationSystem.id.in_(ids))
+    return {row[0]: (row[1], row[2]) for row in session.execute(query)}
+
+
+def active_system_ids(session: Session) -> set[int]:
+    return set(
+        session.scalars(
+            select(InformationSystem.id).where(InformationSystem.status == SystemStatus.ACTIVE)
+        )
+    )
+
+
+def system_ids_of_organisations(session: Session, organisation_ids: set[int]) -> set[int]:
+    if not organisation_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(InformationSystem.id).where(
+                InformationSystem.organisation_id.in_(organisation_ids)
+            )
+        )
+    )

@@ -367,6 +367,18 @@ class SystemService:
     def list_all(self, session: Session) -> list[InformationSystem]:
         return repository.all_systems(session)
 
+    def labels(self, session: Session, ids: set[int] | None = None) -> dict[int, tuple[str, str]]:
+        """System id -> (organisation code, system code) in one query, for ids or every system."""
+        return repository.system_labels(session, ids)
+
+    def ids_owned_by(self, session: Session, organisation_ids: set[int]) -> set[int]:
+        """Systems owned by any of these organisations."""
+        return repository.system_ids_of_organisations(session, organisation_ids)
+
+    def active_ids(self, session: Session) -> set[int]:
+        """Systems in operation (neither suspended nor retired)."""
+        return repository.active_system_ids(session)
+
     def create(self, session: Session, data: SystemCreate) -> InformationSystem:
         organisation = repository.organisation_by_code(session, data.organisation_code)
         if organisation is None:
