@@ -28,9 +28,11 @@ import importlib.metadata
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,7 +60,6 @@ class BenchContext:
     path: str  # request path wrk sends
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Scenario:
     """A gateway under test; ``setup`` runs before the server starts and returns headers
@@ -84,28 +85,43 @@ class WrkResult:
     errors: dict[str, int]
     rate_target: float | None = None
     cpu_us_per_request: float | None = None  # CPU of the target's process tree per request
+    steal_pct: float | None = None  # machine CPU the hypervisor reported as stolen
+    foreign_cpu_pct: float | None = None  # machine CPU used by processes not of this benchmark
 
 
 PASSTHROUGH = Scenario("passthrough", "bench.passthrough_app:app", 2)
 
 
+def _full_policy_setup(context: BenchContext) -> Mapping[str, str]:
+    from bench.gateway_policy import setup  # noqa: PLC0415 - imports the whole platform
+
+    return setup(context)
+
+
+# The real gateway, every check on every request (see bench/gateway_policy.py).
+FULL_POLICY = Scenario("full-policy", "tinhso.exchange.gateway:app", 2, _full_policy_setup)
+
+
 def matrix_scenarios() -> list[Scenario]:
     """Server x client x workers comparison of bare forwarders (no policy)."""
-    out = []
-    for server in ("granian", "uvicorn"):
-        for client, attr in (("lean", "app"), ("aiohttp", "aiohttp_app")):
-            for workers in (1, 2):
-                out.append(Scenario(f"{server}-{client}-{workers}w",
-                                    f"bench.passthrough_app:{attr}", workers, server=server))
-    return out
+    return [
+        Scenario(
+            f"{server}-{client}-{workers}w", f"bench.passthrough_app:{attr}", workers, server=server
+        )
+        for server in ("granian", "uvicorn")
+        for client, attr in (("hello", "hello_app"), ("lean", "app"), ("aiohttp", "aiohttp_app"))
+        for workers in (1, 2)
+        if client != "hello" or workers == 2
+    ]
 
 
 # --- processes -----------------------------------------------------------------------------
 
 
 def _nginx_conf(prefix: Path, port: int, workers: int, location: str) -> Path:
-    temp = " ".join(f"{k}_temp_path {prefix};" for k in
-                    ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = " ".join(
+        f"{k}_temp_path {prefix};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     conf = prefix / f"nginx-{port}.conf"
     conf.write_text(f"""
 user root; worker_processes {workers}; daemon off; master_process on;
@@ -124,8 +140,13 @@ http {{
 
 
 def _start(cmd: list[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, env=dict(env) if env is not None else None, cwd=REPO,
-                            start_new_session=True, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(
+        cmd,
+        env=dict(env) if env is not None else None,
+        cwd=REPO,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -140,8 +161,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running(cmd: list[str], port: int, path: str, headers: Mapping[str, str] | None = None,
-            env: Mapping[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def running(
+    cmd: list[str],
+    port: int,
+    path: str,
+    headers: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
     with socket.socket() as probe:
         if probe.connect_ex((HOST, port)) == 0:
             raise RuntimeError(f"port {port} already in use")
@@ -153,32 +179,75 @@ def running(cmd: list[str], port: int, path: str, headers: Mapping[str, str] | N
         _stop(proc)
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, path: str,
-                headers: Mapping[str, str], timeout: float = 30.0) -> None:
+def _wait_ready(
+    proc: subprocess.Popen[bytes],
+    port: int,
+    path: str,
+    headers: Mapping[str, str],
+    timeout: float = 30.0,
+) -> None:
     deadline = time.monotonic() + timeout
     request = urllib.request.Request(f"http://{HOST}:{port}{path}", headers=dict(headers))
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(request, timeout=2) as response,  # noqa: S310
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.2)
     raise RuntimeError(f"port {port} not ready after {timeout}s")
 
 
 def _server_cmd(scenario: Scenario) -> list[str]:
     if scenario.server == "granian":
-        return [_tool("granian"), "--interface", "asgi", "--host", HOST, "--port",
-                str(GATEWAY_PORT), "--workers", str(scenario.workers), "--loop", "uvloop",
-                "--http", "1", "--no-ws", "--log-level", "warning", "--backlog", "4096",
-                scenario.app]
+        return [
+            _tool("granian"),
+            "--interface",
+            "asgi",
+            "--host",
+            HOST,
+            "--port",
+            str(GATEWAY_PORT),
+            "--workers",
+            str(scenario.workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "1",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+            scenario.app,
+        ]
     if scenario.server == "uvicorn":
-        return [sys.executable, "-m", "uvicorn", scenario.app, "--host", HOST, "--port",
-                str(GATEWAY_PORT), "--workers", str(scenario.workers), "--loop", "uvloop",
-                "--http", "httptools", "--no-access-log", "--log-level", "warning",
-                "--backlog", "4096", "--lifespan", "on"]
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            scenario.app,
+            "--host",
+            HOST,
+            "--port",
+            str(GATEWAY_PORT),
+            "--workers",
+            str(scenario.workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+            "--lifespan",
+            "on",
+        ]
     raise ValueError(f"unknown server {scenario.server!r}")
 
 
@@ -245,62 +314,154 @@ class Load:
     connections: int
     threads: int
     warmup: int
+    rounds: int
     workdir: Path
+    quiet_below: float = 0.0  # wait for other processes' CPU share to fall below this (%)
+    quiet_wait: float = 0.0  # ... for at most this many seconds before each measured run
 
 
-def run_wrk(load: Load, url: str, headers: Mapping[str, str], duration: int,
-            rate: float | None = None, cpu_pid: int | None = None) -> WrkResult:
+def _cpu_snapshot() -> tuple[float, float, float, float]:
+    """(wall, machine busy, stolen, ours) seconds; ours = this harness and all its children."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    tick = os.sysconf("SC_CLK_TCK")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # finished wrk runs
+    ours = _tree_cpu_seconds(os.getpid()) + children.ru_utime + children.ru_stime
+    busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]
+    return time.monotonic(), busy / tick, fields[7] / tick, ours
+
+
+def _settle(load: Load) -> None:
+    """On a shared machine, wait (bounded) until other processes leave the CPUs mostly idle."""
+    deadline = time.monotonic() + load.quiet_wait
+    while load.quiet_below > 0 and time.monotonic() < deadline:
+        before = _cpu_snapshot()
+        time.sleep(1.0)
+        after = _cpu_snapshot()
+        foreign = (after[1] - before[1]) - (after[3] - before[3]) + (after[2] - before[2])
+        if 100 * foreign / ((after[0] - before[0]) * (os.cpu_count() or 1)) < load.quiet_below:
+            return
+
+
+def run_wrk(
+    load: Load,
+    url: str,
+    headers: Mapping[str, str],
+    duration: int,
+    rate: float | None = None,
+    cpu_pid: int | None = None,
+) -> WrkResult:
     script = load.workdir / f"wrk-{time.monotonic_ns()}.lua"
     script.write_text(_WRK_LUA % {"rate": (rate or 0.0) / load.threads})
-    cmd = ["wrk", "-t", str(load.threads), "-c", str(load.connections), "-d", f"{duration}s",
-           "--timeout", "5s", "-s", str(script)]
+    cmd = ["wrk", "-t", str(load.threads), "-c", str(load.connections), "-d", f"{duration}s"]
+    cmd += ["--timeout", "5s", "-s", str(script)]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
+    if duration > load.warmup:
+        _settle(load)
     cpu_before = _tree_cpu_seconds(cpu_pid) if cpu_pid else 0.0
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True,
-                         timeout=duration + 30).stdout
+    before = _cpu_snapshot()
+    out = subprocess.run(
+        [*cmd, url], capture_output=True, text=True, check=True, timeout=duration + 30
+    ).stdout
+    after = _cpu_snapshot()
+    capacity = (after[0] - before[0]) * (os.cpu_count() or 1) / 100
+    foreign = (after[1] - before[1]) - (after[3] - before[3])
     cpu = _tree_cpu_seconds(cpu_pid) - cpu_before if cpu_pid else None
     line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
     raw = json.loads(line.removeprefix("WRKJSON "))
     seconds = raw["duration_us"] / 1e6
     return WrkResult(
-        requests=raw["requests"], duration_s=round(seconds, 3),
+        requests=raw["requests"],
+        duration_s=round(seconds, 3),
         rps=round(raw["requests"] / seconds, 1),
-        p50_ms=raw["p50"] / 1000, p90_ms=raw["p90"] / 1000, p99_ms=raw["p99"] / 1000,
-        p999_ms=raw["p999"] / 1000, max_ms=raw["max"] / 1000,
+        p50_ms=raw["p50"] / 1000,
+        p90_ms=raw["p90"] / 1000,
+        p99_ms=raw["p99"] / 1000,
+        p999_ms=raw["p999"] / 1000,
+        max_ms=raw["max"] / 1000,
         errors={k: raw[k] for k in ("connect", "read", "write", "status", "timeout") if raw[k]},
         rate_target=rate,
         cpu_us_per_request=round(cpu / raw["requests"] * 1e6, 1)
-        if cpu is not None and raw["requests"] else None,
+        if cpu is not None and raw["requests"]
+        else None,
+        steal_pct=round((after[2] - before[2]) / capacity, 1),
+        foreign_cpu_pct=round(max(foreign, 0.0) / capacity, 1),
     )
 
 
-def measure(load: Load, name: str, port: int, path: str, headers: Mapping[str, str],
-            pid: int) -> dict[str, Any]:
+def _median_run(runs: list[WrkResult], key: Callable[[WrkResult], float]) -> WrkResult:
+    return sorted(runs, key=key)[len(runs) // 2]
+
+
+def measure(
+    load: Load,
+    name: str,
+    port: int,
+    path: str,
+    headers: Mapping[str, str],
+    pid: int,
+    reference_port: int | None = None,
+) -> dict[str, Any]:
+    """Peak and half-load figures over ``load.rounds`` rounds.
+
+    Each peak run is paired with a run of the reference (nginx) right before it, and each
+    half-load run with the upstream hit directly at the same rate right after it; ratios and
+    added latencies are medians of the per-round figures, which cancels slow drifts of the
+    machine's speed (other tenants) better than one long run would.
+    """
     url = f"http://{HOST}:{port}{path}"
     direct = f"http://{HOST}:{UPSTREAM_PORT}{path}"
+    reference = f"http://{HOST}:{reference_port}{path}" if reference_port else None
     run_wrk(load, url, headers, load.warmup)
-    peak = run_wrk(load, url, headers, load.duration, cpu_pid=pid)
+    peaks, ratios = [], []
+    for _ in range(load.rounds):
+        ref = run_wrk(load, reference, {}, load.duration) if reference else None
+        peaks.append(run_wrk(load, url, headers, load.duration, cpu_pid=pid))
+        ratios.append(peaks[-1].rps / ref.rps if ref else 1.0)
+    peak = _median_run(peaks, lambda r: r.rps)
     rate = round(peak.rps / 2)
-    half = run_wrk(load, url, headers, load.duration, rate=rate, cpu_pid=pid)
-    base = run_wrk(load, direct, headers, load.duration, rate=rate)
-    print(f"  {name}: {peak.rps:,.0f} req/s p50 {peak.p50_ms:.2f} p99 {peak.p99_ms:.2f} ms | "
-          f"@{rate}/s p50 {half.p50_ms:.2f} p99 {half.p99_ms:.2f} (direct {base.p50_ms:.2f}/"
-          f"{base.p99_ms:.2f}) cpu {peak.cpu_us_per_request} us/req", flush=True)
-    return {"name": name, "max": dataclasses.asdict(peak), "half": dataclasses.asdict(half),
-            "half_direct": dataclasses.asdict(base),
-            "added_half_p50_ms": round(half.p50_ms - base.p50_ms, 3),
-            "added_half_p99_ms": round(half.p99_ms - base.p99_ms, 3)}
+    halves, added = [], []
+    for _ in range(load.rounds):
+        halves.append(run_wrk(load, url, headers, load.duration, rate=rate, cpu_pid=pid))
+        base = run_wrk(load, direct, headers, load.duration, rate=rate)
+        added.append((halves[-1].p50_ms - base.p50_ms, halves[-1].p99_ms - base.p99_ms))
+    half = _median_run(halves, lambda r: r.p99_ms)
+    ratio = statistics.median(ratios)
+    added_p50 = statistics.median(a[0] for a in added)
+    added_p99 = statistics.median(a[1] for a in added)
+    print(
+        f"  {name}: {peak.rps:,.0f} req/s (x{ratio:.2f} nginx, rounds "
+        f"{', '.join(f'{r:.2f}' for r in ratios)}) p50 {peak.p50_ms:.2f} p99 {peak.p99_ms:.2f} ms"
+        f" | @{rate}/s p50 {half.p50_ms:.2f} p99 {half.p99_ms:.2f}, added p50 {added_p50:.2f}"
+        f" p99 {added_p99:.2f} ms | cpu {peak.cpu_us_per_request} us/req",
+        flush=True,
+    )
+    return {
+        "name": name,
+        "max": dataclasses.asdict(peak),
+        "max_runs": [dataclasses.asdict(r) for r in peaks],
+        "ratio_vs_nginx": round(ratio, 3),
+        "ratio_rounds": [round(r, 3) for r in ratios],
+        "half": dataclasses.asdict(half),
+        "added_half_p50_ms": round(added_p50, 3),
+        "added_half_p99_ms": round(added_p99, 3),
+        "added_rounds_ms": [[round(a, 3), round(b, 3)] for a, b in added],
+    }
 
 
 # --- reporting -----------------------------------------------------------------------------
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    versions = {}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    versions: dict[str, str | None] = {}
     for dist in ("granian", "uvicorn", "uvloop", "httptools", "aiohttp"):
         try:
             versions[dist] = importlib.metadata.version(dist)
@@ -309,27 +470,51 @@ def machine() -> dict[str, Any]:
     for tool, flag in (("nginx", "-v"), ("wrk", "--version")):
         proc = subprocess.run([tool, flag], capture_output=True, text=True, check=False)
         versions[tool] = (proc.stdout + proc.stderr).splitlines()[0].strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
-            "python": platform.python_version(), "versions": versions}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "versions": versions,
+    }
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
     nginx_rps = report["nginx"]["max"]["rps"]
-    lines = [f"{'target':<24}{'req/s':>9}{'x nginx':>9}{'p50':>8}{'p99':>8}"
-             f"{'half@':>8}{'+p50':>8}{'+p99':>8}{'cpu us/req':>11}"]
+    header = (
+        f"{'target':<24}{'req/s':>9}{'x nginx':>9}{'p50':>8}{'p99':>8}"
+        f"{'half@':>8}{'+p50':>8}{'+p99':>8}{'cpu us/req':>11}{'noise%':>7}"
+    )
+    lines = [header]
     rows = [report["direct"], report["nginx"], *report["scenarios"]]
     for row in rows:
         peak = row["max"]
         half = f"{row['half']['rate_target']:>8.0f}" if "half" in row else f"{'-':>8}"
-        added = (f"{row['added_half_p50_ms']:>8.2f}{row['added_half_p99_ms']:>8.2f}"
-                 if "half" in row else f"{'-':>8}{'-':>8}")
+        added = (
+            f"{row['added_half_p50_ms']:>8.2f}{row['added_half_p99_ms']:>8.2f}"
+            if "half" in row
+            else f"{'-':>8}{'-':>8}"
+        )
         cpu = peak["cpu_us_per_request"]
-        lines.append(f"{row['name']:<24}{peak['rps']:>9.0f}{peak['rps'] / nginx_rps:>9.2f}"
-                     f"{peak['p50_ms']:>8.2f}{peak['p99_ms']:>8.2f}{half}{added}"
-                     f"{cpu if cpu is not None else '-':>11}")
+        ratio = row.get("ratio_vs_nginx", peak["rps"] / nginx_rps)
+        noise = max(
+            (r["steal_pct"] or 0.0) + (r["foreign_cpu_pct"] or 0.0)
+            for r in row.get("max_runs", [peak])
+        )
+        lines.append(
+            f"{row['name']:<24}{peak['rps']:>9.0f}{ratio:>9.2f}"
+            f"{peak['p50_ms']:>8.2f}{peak['p99_ms']:>8.2f}{half}{added}"
+            f"{cpu if cpu is not None else '-':>11}{noise:>7.1f}"
+        )
         if peak["errors"]:
             lines.append(f"    errors: {peak['errors']}")
-    lines.append("latencies in ms; +p50/+p99 = added vs upstream direct at the half-load rate")
+    lines.append(
+        "median of paired rounds; x nginx = gateway/nginx req/s in back-to-back runs; latencies"
+        " in ms at max load; +p50/+p99 = added vs the upstream hit directly at the half-load"
+        " rate (wrk Lua-paced); cpu = CPU of the target's processes per request; noise = worst"
+        " share of the machine's CPU stolen or used by processes outside the benchmark during"
+        " the peak runs (over ~5% makes the figures unreliable)"
+    )
     return lines
 
 
@@ -337,8 +522,7 @@ def _load_setup(spec: str) -> Callable[[BenchContext], Mapping[str, str]] | None
     if spec in ("", "-"):
         return None
     module, _, attr = spec.partition(":")
-    fn: Callable[[BenchContext], Mapping[str, str]] = getattr(
-        importlib.import_module(module), attr)
+    fn: Callable[[BenchContext], Mapping[str, str]] = getattr(importlib.import_module(module), attr)
     return fn
 
 
@@ -352,64 +536,96 @@ def parse_scenario(spec: str) -> Scenario:
     return Scenario(parts[0], parts[1], int(parts[2]), setup, server)
 
 
-def run(scenarios: list[Scenario], load: Load, path: str, full_policy: str,
-        tag: str = "") -> dict[str, Any]:
+def run(
+    scenarios: list[Scenario], load: Load, path: str, full_policy: str, tag: str = ""
+) -> dict[str, Any]:
     prefix = load.workdir
-    env = {**os.environ, "TINHSO_BENCH_UPSTREAM": f"{HOST}:{UPSTREAM_PORT}",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), str(REPO),
-                                                        os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "TINHSO_BENCH_UPSTREAM": f"{HOST}:{UPSTREAM_PORT}",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH")])
+        ),
+    }
     upstream_loc = f"default_type application/json; return 200 '{UPSTREAM_BODY}';"
-    proxy_loc = ('proxy_pass http://bench_upstream; proxy_http_version 1.1; '
-                 'proxy_set_header Connection "";')
+    proxy_loc = (
+        'proxy_pass http://bench_upstream; proxy_http_version 1.1; proxy_set_header Connection "";'
+    )
     nginx = _tool("nginx")
     up_conf = _nginx_conf(prefix, UPSTREAM_PORT, 1, upstream_loc)
     px_conf = _nginx_conf(prefix, NGINX_PORT, 2, proxy_loc)
     report: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "load": {"tool": "wrk", "duration_s": load.duration, "connections": load.connections,
-                 "threads": load.threads, "warmup_s": load.warmup, "path": path,
-                 "half_load": "wrk Lua delay() pacing, per-thread fixed schedule, 1 ms timers"},
+        "load": {
+            "tool": "wrk",
+            "duration_s": load.duration,
+            "connections": load.connections,
+            "threads": load.threads,
+            "warmup_s": load.warmup,
+            "rounds": load.rounds,
+            "quiet_below_pct": load.quiet_below,
+            "quiet_wait_s": load.quiet_wait,
+            "path": path,
+            "half_load": "wrk Lua delay() pacing, per-thread fixed schedule, 1 ms timers",
+        },
         "upstream": "nginx 1 worker, return 200 (small JSON), keep-alive",
     }
-    with running([nginx, "-p", str(prefix), "-c", str(up_conf), "-e",
-                  str(prefix / "up-error.log")], UPSTREAM_PORT, path) as upstream:
+    with running(
+        [nginx, "-p", str(prefix), "-c", str(up_conf), "-e", str(prefix / "up-error.log")],
+        UPSTREAM_PORT,
+        path,
+    ) as upstream:
         print("measuring upstream direct", flush=True)
         run_wrk(load, f"http://{HOST}:{UPSTREAM_PORT}{path}", {}, load.warmup)
-        direct = run_wrk(load, f"http://{HOST}:{UPSTREAM_PORT}{path}", {}, load.duration,
-                         cpu_pid=upstream.pid)
+        direct = run_wrk(
+            load, f"http://{HOST}:{UPSTREAM_PORT}{path}", {}, load.duration, cpu_pid=upstream.pid
+        )
         report["direct"] = {"name": "upstream-direct", "max": dataclasses.asdict(direct)}
-        with running([nginx, "-p", str(prefix), "-c", str(px_conf), "-e",
-                      str(prefix / "px-error.log")], NGINX_PORT, path) as proxy:
+        with running(
+            [nginx, "-p", str(prefix), "-c", str(px_conf), "-e", str(prefix / "px-error.log")],
+            NGINX_PORT,
+            path,
+        ) as proxy:
             report["nginx"] = measure(load, "nginx-2w", NGINX_PORT, path, {}, proxy.pid)
-        report["scenarios"] = []
-        for scenario in scenarios:
-            context = BenchContext(f"{HOST}:{UPSTREAM_PORT}", prefix, path)
-            headers = dict(scenario.setup(context)) if scenario.setup else {}
-            with running(_server_cmd(scenario), GATEWAY_PORT, path, headers, env) as gw:
-                row = measure(load, scenario.name, GATEWAY_PORT, path, headers, gw.pid)
-            row.update(server=scenario.server, app=scenario.app, workers=scenario.workers)
-            report["scenarios"].append(row)
-    nginx_rps = report["nginx"]["max"]["rps"]
-    for row in report["scenarios"]:
-        row["ratio_vs_nginx"] = round(row["max"]["rps"] / nginx_rps, 3)
+            report["scenarios"] = []
+            for scenario in scenarios:
+                context = BenchContext(f"{HOST}:{UPSTREAM_PORT}", prefix, path)
+                headers = dict(scenario.setup(context)) if scenario.setup else {}
+                # A setup may export settings (TINHSO_*) for the server it prepares.
+                env = {**env, **{k: v for k, v in os.environ.items() if k.startswith("TINHSO_")}}
+                with running(_server_cmd(scenario), GATEWAY_PORT, path, headers, env) as gw:
+                    row = measure(
+                        load, scenario.name, GATEWAY_PORT, path, headers, gw.pid, NGINX_PORT
+                    )
+                row.update(server=scenario.server, app=scenario.app, workers=scenario.workers)
+                report["scenarios"].append(row)
     chosen = next((r for r in report["scenarios"] if r["name"] == full_policy), None)
     stand_in = chosen is None
     if chosen is None:
-        chosen = next((r for r in report["scenarios"] if r["name"] == "passthrough"),
-                      report["scenarios"][0])
-    report["full_policy"] = {"scenario": chosen["name"], "stand_in": stand_in,
-                             "ratio": chosen["ratio_vs_nginx"]}
+        chosen = next(
+            (r for r in report["scenarios"] if r["name"] == "passthrough"), report["scenarios"][0]
+        )
+    report["full_policy"] = {
+        "scenario": chosen["name"],
+        "stand_in": stand_in,
+        "ratio": chosen["ratio_vs_nginx"],
+    }
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"gateway-{stamp}{'-' + tag if tag else ''}"
     lines = summary_lines(report)
     mach = report["machine"]
-    lines.insert(0, f"{report['date']}  {mach['cpu']} x{mach['cores']}  kernel {mach['kernel']}"
-                    f"  python {mach['python']}  {mach['versions']}")
+    lines.insert(
+        0,
+        f"{report['date']}  {mach['cpu']} x{mach['cores']}  kernel {mach['kernel']}"
+        f"  python {mach['python']}  {mach['versions']}",
+    )
     if stand_in:
-        lines.append(f"note: no '{full_policy}' scenario in this run; "
-                     f"'{chosen['name']}' stands in (an upper bound)")
+        lines.append(
+            f"note: no '{full_policy}' scenario in this run; "
+            f"'{chosen['name']}' stands in (an upper bound)"
+        )
     lines.append(f"full-policy/nginx throughput ratio: {chosen['ratio_vs_nginx']:.2f}")
     report["summary"] = lines
     stem.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
@@ -421,25 +637,60 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="paired runs per target; medians are reported"
+    )
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--path", default="/api/v1/bench?x=1")
-    parser.add_argument("--scenario", action="append", type=parse_scenario, default=[],
-                        help="NAME,IMPORT,WORKERS[,SETUP[,SERVER]] (repeatable)")
+    # /{org}/{system}/{service}/{version}/...: the gateway's route form (nginx ignores it).
+    parser.add_argument("--path", default="/so-tttt/lgsp-bench/bench/v1/items?x=1")
+    parser.add_argument(
+        "--quiet-below",
+        type=float,
+        default=0.0,
+        help="before each measured run, wait until other processes use less than this %% of"
+        " the machine's CPU (0 = do not wait)",
+    )
+    parser.add_argument("--quiet-wait", type=float, default=120.0, help="longest such wait (s)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        type=parse_scenario,
+        default=[],
+        help="NAME,IMPORT,WORKERS[,SETUP[,SERVER]] (repeatable)",
+    )
     parser.add_argument("--no-passthrough", action="store_true")
-    parser.add_argument("--matrix", action="store_true",
-                        help="also compare granian/uvicorn x lean/aiohttp x 1/2 workers")
-    parser.add_argument("--full-policy", default="full-policy",
-                        help="scenario whose ratio is printed on the last line")
+    parser.add_argument("--no-full-policy", action="store_true")
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="also compare granian/uvicorn x lean/aiohttp x 1/2 workers",
+    )
+    parser.add_argument(
+        "--full-policy",
+        default="full-policy",
+        help="scenario whose ratio is printed on the last line",
+    )
     parser.add_argument("--tag", default="", help="suffix for the result file names")
     args = parser.parse_args(argv)
     scenarios = ([] if args.no_passthrough else [PASSTHROUGH]) + args.scenario
+    if not args.no_full_policy:
+        scenarios.append(FULL_POLICY)
     if args.matrix:
         scenarios += matrix_scenarios()
     if not scenarios:
         parser.error("no scenario to run")
     with tempfile.TemporaryDirectory(prefix="tinhso-bench-") as tmp:
-        load = Load(args.duration, args.connections, args.threads, args.warmup, Path(tmp))
+        load = Load(
+            args.duration,
+            args.connections,
+            args.threads,
+            args.warmup,
+            args.rounds,
+            Path(tmp),
+            args.quiet_below,
+            args.quiet_wait,
+        )
         report = run(scenarios, load, args.path, args.full_policy, args.tag)
     print("\n".join(report["summary"][1:]))
 

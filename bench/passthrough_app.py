@@ -2,9 +2,10 @@
 
 ``app`` forwards every request to one upstream through :class:`UpstreamPool` (the lean client
 the gateway uses); ``aiohttp_app`` does the same with a pooled ``aiohttp.ClientSession`` for
-comparison. Both read the upstream from ``TINHSO_BENCH_UPSTREAM`` (``host:port``), create
-their client lazily in each worker, and do no policy work at all: this is the ceiling the
-full-policy gateway is measured against.
+comparison; ``hello_app`` answers by itself (the server's own ceiling). The forwarders read
+the upstream from ``TINHSO_BENCH_UPSTREAM`` (``host:port``), create their client lazily in each
+worker, and do no policy work at all: this is the ceiling the full-policy gateway is measured
+against.
 
 Serve with e.g. ``granian --interface asgi --loop uvloop bench.passthrough_app:app``.
 """
@@ -29,9 +30,21 @@ if TYPE_CHECKING:
 UPSTREAM_ENV = "TINHSO_BENCH_UPSTREAM"
 TIMEOUT = 10.0
 _HOP_BY_HOP = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
-     b"transfer-encoding", b"upgrade", b"host", b"content-length", b"expect"}
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+        b"expect",
+    }
 )
+_HELLO = b'{"ok":true,"service":"bench-hello","items":[1,2,3]}'
+_HELLO_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(_HELLO))]
 _METHODS = {m: m.encode() for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")}
 
 
@@ -85,8 +98,13 @@ def _request_parts(scope: Scope) -> tuple[bytes, list[tuple[bytes, bytes]], bool
 
 
 async def _error(send: Send, status: int) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"0")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"0")],
+        }
+    )
     await send({"type": "http.response.body", "body": b""})
 
 
@@ -111,8 +129,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     except UpstreamError:
         await _error(send, 502)
         return
-    await send({"type": "http.response.start", "status": response.status,
-                "headers": response.headers})
+    await send(
+        {"type": "http.response.start", "status": response.status, "headers": response.headers}
+    )
     if response.stream is None:
         await send({"type": "http.response.body", "body": response.body})
         return
@@ -122,6 +141,16 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": b""})
     finally:
         await response.aclose()
+
+
+async def hello_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer directly without forwarding: the server's own ceiling on this machine."""
+    if scope["type"] != "http":
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": _HELLO_HEADERS})
+    await send({"type": "http.response.body", "body": _HELLO})
 
 
 async def aiohttp_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -146,9 +175,11 @@ async def aiohttp_app(scope: Scope, receive: Receive, send: Send) -> None:
     body = await _read_body(receive) if has_body else None
     try:
         async with session.request(
-            scope["method"], target.decode("latin-1"),
+            scope["method"],
+            target.decode("latin-1"),
             headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers],
-            data=body, skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+            data=body,
+            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
         ) as response:
             payload = await response.read()
             out = [(n.lower(), v) for n, v in response.raw_headers if n.lower() not in _HOP_BY_HOP]

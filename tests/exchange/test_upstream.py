@@ -8,7 +8,7 @@ import json
 import socket
 import struct
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import httptools
 import pytest
@@ -41,10 +41,9 @@ class _ServerConn(asyncio.Protocol):
         self.body: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast("asyncio.Transport", transport)
         self.server.accepted += 1
-        self.server.transports.append(transport)
+        self.server.transports.append(self.transport)
 
     def data_received(self, data: bytes) -> None:
         if self.die_on_next:
@@ -61,6 +60,10 @@ class _ServerConn(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode().lower()] = value.decode()
+
+    def on_headers_complete(self) -> None:
+        if self.url == b"/early":  # answer before the request body has arrived
+            self.send(413, b"too big")
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -82,6 +85,8 @@ class _ServerConn(asyncio.Protocol):
         assert t is not None
         path = self.url.split(b"?")[0]
         method = self.parser.get_method()
+        if path == b"/early":
+            return
         if path == b"/normal":
             self.send(200, b"hello")
         elif path == b"/echo":
@@ -143,8 +148,8 @@ class ScriptedServer:
         self.server.close()
         for task in list(self.tasks):
             task.cancel()
-        for t in self.transports:
-            t.abort()
+        for transport in self.transports:
+            transport.abort()
         await self.server.wait_closed()
         await asyncio.sleep(0.01)
 
@@ -158,8 +163,13 @@ async def server() -> AsyncIterator[ScriptedServer]:
 
 @pytest.fixture
 async def pool(server: ScriptedServer) -> AsyncIterator[UpstreamPool]:
-    p = UpstreamPool("127.0.0.1", server.port, max_idle=4, stream_threshold=128 * 1024,
-                     max_response_bytes=8 * 1024 * 1024)
+    p = UpstreamPool(
+        "127.0.0.1",
+        server.port,
+        max_idle=4,
+        stream_threshold=128 * 1024,
+        max_response_bytes=8 * 1024 * 1024,
+    )
     yield p
     await p.close()
 
@@ -187,15 +197,20 @@ async def test_concurrent_requests_keep_at_most_max_idle(
 async def test_host_and_framing_headers_are_the_pools(
     server: ScriptedServer, pool: UpstreamPool
 ) -> None:
-    headers = [(b"host", b"evil"), (b"connection", b"close"), (b"content-length", b"99"),
-               (b"transfer-encoding", b"chunked"), (b"authorization", b"Bearer t")]
+    headers = [
+        (b"host", b"evil"),
+        (b"connection", b"close"),
+        (b"content-length", b"99"),
+        (b"transfer-encoding", b"chunked"),
+        (b"authorization", b"Bearer t"),
+    ]
     response = await pool.request(b"GET", b"/headers", headers, timeout=2)
     seen = json.loads(response.body)
     assert seen["host"] == f"127.0.0.1:{server.port}"
     assert seen["authorization"] == "Bearer t"
     assert "connection" not in seen and "content-length" not in seen
     assert "transfer-encoding" not in seen
-    with pytest.raises(ValueError, match="invalid header"):
+    with pytest.raises(ValueError, match="CR, LF or space"):
         await pool.request(b"GET", b"/headers", [(b"x-a", b"1\r\nx-b: 2")], timeout=2)
     assert server.accepted == 1
 
@@ -278,8 +293,9 @@ async def test_abandoned_stream_closes_its_connection(
 
 
 async def test_response_size_limit(server: ScriptedServer) -> None:
-    small = UpstreamPool("127.0.0.1", server.port, max_response_bytes=1024 * 1024,
-                         stream_threshold=64 * 1024)
+    small = UpstreamPool(
+        "127.0.0.1", server.port, max_response_bytes=1024 * 1024, stream_threshold=64 * 1024
+    )
     try:
         with pytest.raises(UpstreamResponseTooLarge):
             await small.request(b"GET", b"/big", [], timeout=2)
@@ -306,6 +322,29 @@ async def test_request_bodies_content_length_and_chunked(
     response = await pool.request(b"PUT", b"/echo", [], parts(), timeout=2)
     assert response.body == b"".join(b"part-%d;" % i for i in range(50)) + BIG_CHUNK
     assert server.accepted == 1
+
+
+async def test_early_answer_or_failing_upload_spends_the_connection(
+    server: ScriptedServer, pool: UpstreamPool
+) -> None:
+    async def slow_parts() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 100
+            await asyncio.sleep(0.01)
+
+    response = await pool.request(b"POST", b"/early", [], slow_parts(), timeout=2)
+    assert (response.status, response.body) == (413, b"too big")
+    assert pool.idle_count == 0
+
+    async def broken_parts() -> AsyncIterator[bytes]:
+        yield b"first"
+        raise RuntimeError("client went away")
+
+    with pytest.raises(RuntimeError, match="client went away"):
+        await pool.request(b"POST", b"/echo", [], broken_parts(), timeout=2)
+    assert pool.idle_count == 0
+    assert (await pool.request(b"GET", b"/normal", [], timeout=2)).body == b"hello"
+    assert server.accepted == 3
 
 
 async def test_head_interim_and_until_close_responses(
@@ -366,4 +405,4 @@ def test_under_uvloop() -> None:
             await srv.stop()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        assert runner.run(scenario()) == 3
+        assert runner.run(scenario()) == 2  # garbage kills the first connection
