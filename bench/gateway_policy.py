@@ -1,0 +1,192 @@
+"""Set-up of the gateway benchmark's ``full-policy`` scenario: the real gateway with every check.
+
+A fresh SQLite registry in the run's work directory (migrations applied) with a provider and a
+consumer system, a published service whose base URL is the benchmark upstream, an approved
+grant (with a rate limit and quota high enough never to refuse, so they are counted on every
+request) and a client-secret credential; the access token is fetched from the real token
+endpoint. The gateway process gets its settings through ``TINHSO_*`` variables (put into
+``os.environ`` here; ``bench.gateway`` passes the environment on after set-up).
+
+Every benchmark request is thus: path check, token (cached after the first verification),
+grant, rate limit + quota, forwarding, audit record (hash-chained, group-committed to SQLite,
+durable before the answer) and metrics.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import TYPE_CHECKING
+
+from fastapi.testclient import TestClient
+
+from tinhso.app import create_app
+from tinhso.core import migrations
+from tinhso.core.config import Settings
+from tinhso.core.db import build_engine, make_sessionmaker
+from tinhso.registry.accounts import account_service
+from tinhso.registry.models import CredentialKind, OrganisationKind
+from tinhso.registry.schemas import OrganisationCreate, UserCreate
+from tinhso.registry.service import organisation_service
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from bench.gateway import BenchContext
+
+SECRET = "bench-only-secret-key-that-is-long-enough-0123456789"  # noqa: S105
+PASSWORD = "mat-khau-do-hieu-nang-123"  # noqa: S105
+API = "/api/v1/exchange"
+
+
+def _route(path: str) -> tuple[str, str, str, str]:
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if len(parts) < 4:
+        msg = f"full-policy needs a path /org/system/service/version/..., not {path!r}"
+        raise ValueError(msg)
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def setup(ctx: BenchContext) -> Mapping[str, str]:
+    organisation, system, code, version = _route(ctx.path)
+    data = ctx.workdir / "tinhso"
+    data.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{data / 'bench.sqlite3'}"
+    env = {
+        "TINHSO_ENVIRONMENT": "test",
+        "TINHSO_DATABASE_URL": url,
+        "TINHSO_DATA_DIR": str(data),
+        "TINHSO_SECRET_KEY": SECRET,
+        "TINHSO_LOG_LEVEL": "WARNING",
+        "TINHSO_EXCHANGE_TOKEN_SECONDS": "3600",
+    }
+    settings = Settings(
+        environment="test",
+        database_url=url,
+        data_dir=data,
+        secret_key=SECRET,  # type: ignore[arg-type]
+        exchange_allow_loopback=True,
+        exchange_token_seconds=3600,
+        log_level="WARNING",
+    )
+    engine = build_engine(url)
+    migrations.upgrade(engine)
+    consumer_org = "bench-consumer" if organisation != "bench-consumer" else "bench-client"
+    with make_sessionmaker(engine).begin() as session:
+        for org in (organisation, consumer_org):
+            organisation_service.create(
+                session,
+                OrganisationCreate(code=org, name_vi=org, kind=OrganisationKind.DEPARTMENT),
+            )
+        account_service.create(
+            session,
+            UserCreate(username="bench-admin", full_name="Bench", password=PASSWORD, roles=[]),
+            platform_admin=True,
+        )
+        token = account_service.login(
+            session, "bench-admin", PASSWORD, CredentialKind.API_TOKEN, 60
+        ).token
+    admin = {"Authorization": f"Bearer {token}"}
+
+    def ok(response: object, status: int) -> dict[str, object]:
+        code_ = getattr(response, "status_code", None)
+        if code_ != status:
+            raise RuntimeError(f"bench set-up: {code_} {getattr(response, 'text', '')}")
+        body: dict[str, object] = response.json()  # type: ignore[attr-defined]
+        return body
+
+    with TestClient(create_app(settings, engine), base_url="http://127.0.0.1") as client:
+        for org, sys_code, provider in ((organisation, system, True), (consumer_org, "app", False)):
+            ok(
+                client.post(
+                    "/api/v1/systems",
+                    json={
+                        "code": sys_code,
+                        "organisation_code": org,
+                        "name_vi": sys_code,
+                        "is_consumer": True,
+                        "is_provider": provider,
+                    },
+                    headers=admin,
+                ),
+                201,
+            )
+        ok(
+            client.post(
+                f"{API}/services",
+                json={
+                    "provider": {"organisation_code": organisation, "system_code": system},
+                    "code": code,
+                    "version": version,
+                    "name_vi": "Dịch vụ đo hiệu năng",
+                    "base_url": f"http://{ctx.upstream}",
+                    "classification": "internal",
+                },
+                headers=admin,
+            ),
+            201,
+        )
+        ok(
+            client.post(
+                f"{API}/services/{organisation}/{system}/{code}/{version}/status",
+                json={"status": "published"},
+                headers=admin,
+            ),
+            200,
+        )
+        request = ok(
+            client.post(
+                f"{API}/requests",
+                json={
+                    "consumer": {"organisation_code": consumer_org, "system_code": "app"},
+                    "service": {
+                        "organisation_code": organisation,
+                        "system_code": system,
+                        "code": code,
+                        "version": version,
+                    },
+                    "purpose": "Đo hiệu năng cổng trao đổi dữ liệu",
+                    "legal_basis": "Kiểm thử nội bộ, không có dữ liệu cá nhân",
+                    "requested_methods": ["GET"],
+                    "requested_paths": ["/"],
+                },
+                headers=admin,
+            ),
+            201,
+        )
+        ok(
+            client.post(
+                f"{API}/requests/{request['id']}/approve",
+                json={
+                    "allowed_methods": ["GET"],
+                    "allowed_paths": ["/"],
+                    "rate_per_second": 1_000_000,
+                    "burst": 1_000_000,
+                    "quota_per_day": 1_000_000_000,
+                },
+                headers=admin,
+            ),
+            201,
+        )
+        credential = ok(
+            client.post(
+                f"{API}/systems/{consumer_org}/app/credentials",
+                json={"kind": "client_secret", "label": "bench"},
+                headers=admin,
+            ),
+            201,
+        )
+        basic = base64.b64encode(
+            f"{credential['client_id']}:{credential['client_secret']}".encode()
+        ).decode()
+        issued = ok(
+            client.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                headers={"Authorization": f"Basic {basic}"},
+            ),
+            200,
+        )
+    engine.dispose()
+    os.environ.update(env)
+    return {"Authorization": f"Bearer {issued['access_token']}"}

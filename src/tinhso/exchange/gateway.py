@@ -1,0 +1,693 @@
+"""The data plane: a raw ASGI app that checks and forwards exchanges to providers.
+
+``/{org}/{system}/{service}/{version}/{rest...}`` -> the provider's ``base_url`` + ``rest``.
+Per request: path check, token (verified once, then cached), grant, rate limit and quota,
+request schema, then forwarding over pooled keep-alive connections with the service's timeout
+and a circuit breaker per provider origin. Nothing touches the database on the request path
+except the grouped audit write, which completes before the consumer gets the answer (for a
+streamed response: before its last chunk).
+
+Serve with ``tinhso gateway --workers N`` (granian, uvloop) or any ASGI server:
+``tinhso.exchange.gateway:app`` reads settings from the environment at start-up.
+Also answers ``/healthz`` and ``/metrics`` (Prometheus; loopback or ``TINHSO_METRICS_TOKEN``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import itertools
+import json
+import logging
+import os
+import shutil
+import ssl
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from prometheus_client import values
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tinhso.core.config import Settings, load_settings
+from tinhso.core.db import engine_from_settings, utcnow
+from tinhso.exchange.admission import (
+    PathRejected,
+    TokenCache,
+    find_grant,
+    split_path,
+    validate_body,
+)
+from tinhso.exchange.audit import AuditEntry, AuditLog, load_signer
+from tinhso.exchange.breaker import Breaker
+from tinhso.exchange.keys import InvalidAccessToken
+from tinhso.exchange.limits import LocalLimiter, RedisLimiter
+from tinhso.exchange.metrics import MULTIPROCESS_ENV, Metrics, multiprocess_dir
+from tinhso.exchange.refusals import (
+    P_BAD_GATEWAY,
+    P_BAD_PATH,
+    P_BAD_REQUEST,
+    P_CIRCUIT,
+    P_INVALID_TOKEN,
+    P_NO_GRANT,
+    P_NOT_FOUND,
+    P_NOT_GRANTED,
+    P_NOT_READY,
+    P_QUOTA,
+    P_RATE,
+    P_RESERVED_HEADER,
+    P_RESPONSE_TOO_LARGE,
+    P_RETIRED,
+    P_SCHEMA,
+    P_TIMEOUT,
+    P_TOO_LARGE,
+    P_UNAUTHENTICATED,
+    Refusal,
+)
+from tinhso.exchange.registry_cache import RegistryCache
+from tinhso.exchange.upstream import (
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponseTooLarge,
+    UpstreamTimeout,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from tinhso.exchange.snapshot import ExchangeSnapshot, ServiceEntry
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+PROBLEM_JSON = b"application/problem+json"
+# Hop-by-hop (RFC 9110 7.6.1) and credentials: never forwarded to a provider.
+_DROP_REQUEST = frozenset(
+    {
+        b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
+        b"transfer-encoding", b"upgrade", b"host", b"content-length", b"expect",
+        b"authorization", b"proxy-authorization", b"forwarded", b"x-forwarded-for",
+        b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip",
+    }
+)  # fmt: skip
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_STREAM_REQUEST_OVER = 256 * 1024
+
+
+class GatewaySettings(BaseSettings):
+    """Data-plane tuning (``TINHSO_GATEWAY_*``); the platform settings come from ``Settings``."""
+
+    model_config = SettingsConfigDict(env_prefix="TINHSO_GATEWAY_", extra="ignore")
+
+    poll_seconds: float = 0.5
+    checkpoint_seconds: float = 60.0
+    # Under load, at most one audit commit per this many seconds per process (group size).
+    audit_linger_seconds: float = 0.0
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: float = 10.0
+    token_cache_entries: int = 50_000
+    node: str | None = None
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+@dataclass
+class _Route:
+    pool: UpstreamPool
+    prefix: bytes  # base URL path, no trailing slash
+    breaker: Breaker
+
+
+def _is_loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class Gateway:
+    """Everything of one worker process (one event loop)."""
+
+    def __init__(self, settings: Settings, options: GatewaySettings, engine: Engine) -> None:
+        self.settings, self.options, self.engine = settings, options, engine
+        self.registry = RegistryCache(engine, settings.base_url, poll_seconds=options.poll_seconds)
+        self.tokens = TokenCache(options.token_cache_entries)
+        self.local_limiter = LocalLimiter()
+        self.redis_limiter = RedisLimiter(settings.redis_url) if settings.redis_url else None
+        self.audit = AuditLog(
+            engine,
+            settings.data_dir,
+            node=options.node,
+            checkpoint_seconds=options.checkpoint_seconds,
+            linger=options.audit_linger_seconds,
+        )
+        self.metrics = Metrics()
+        self._routes: dict[tuple[int, str], _Route] = {}
+        self._breakers: dict[str, Breaker] = {}
+        self._tls = ssl.create_default_context()
+        self._kids: frozenset[str] = frozenset()
+        _ids[:] = [uuid.uuid4().hex[:16], itertools.count(1)]  # a forked worker gets its own
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        try:
+            self.audit.signer = await asyncio.to_thread(load_signer, self.engine, self.settings)
+        except Exception as error:
+            log.warning("gateway: no signing key for checkpoints yet: %s", error)
+        self.audit.start()
+        self.registry.changed.append(self._keys_changed)
+        await self.registry.start()
+
+    def _keys_changed(self, snapshot: ExchangeSnapshot) -> None:
+        """Sign checkpoints with the newly active key after a rotation."""
+        kids = frozenset(snapshot.public_keys)
+        if kids != self._kids:
+            self._kids = kids
+            task = asyncio.get_running_loop().create_task(self._reload_signer())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _reload_signer(self) -> None:
+        try:
+            self.audit.signer = await asyncio.to_thread(load_signer, self.engine, self.settings)
+        except Exception as error:
+            log.warning("gateway: could not reload the signing key: %s", error)
+
+    async def stop(self) -> None:
+        await self.registry.stop()
+        await self.audit.close()
+        for route in self._routes.values():
+            await route.pool.close()
+        if self.redis_limiter is not None:
+            await self.redis_limiter.close()
+        await asyncio.to_thread(self.engine.dispose)
+
+    def route(self, service: ServiceEntry) -> _Route:
+        key = (service.id, service.base_url)
+        route = self._routes.get(key)
+        if route is None:
+            url = urlsplit(service.base_url)
+            secure = url.scheme == "https"
+            port = url.port or (443 if secure else 80)
+            origin = f"{url.scheme}://{url.hostname}:{port}"
+            breaker = self._breakers.get(origin)
+            if breaker is None:
+                breaker = self._breakers[origin] = Breaker(
+                    self.options.breaker_failures, self.options.breaker_cooldown_seconds
+                )
+            pool = UpstreamPool(
+                url.hostname or "",
+                port,
+                ssl=self._tls if secure else None,
+                server_hostname=url.hostname if secure else None,
+                max_response_bytes=service.max_response_bytes,
+            )
+            route = self._routes[key] = _Route(pool, url.path.rstrip("/").encode(), breaker)
+        return route
+
+
+class GatewayApp:
+    """The ASGI callable; one :class:`Gateway` per process, created at lifespan start-up."""
+
+    def __init__(
+        self, settings: Settings | None = None, options: GatewaySettings | None = None
+    ) -> None:
+        self._settings = settings
+        self._options = options
+        self.gateway: Gateway | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            gateway = self.gateway
+            if gateway is None:
+                gateway = await self._startup()
+            await _handle(gateway, scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _startup(self) -> Gateway:
+        if self.gateway is None:
+            settings = self._settings or load_settings()
+            options = self._options or GatewaySettings()
+            self.gateway = Gateway(settings, options, engine_from_settings(settings))
+            await self.gateway.start()
+        return self.gateway
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._startup()
+                except Exception as error:
+                    log.exception("gateway start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.gateway is not None:
+                    await self.gateway.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_gateway(
+    settings: Settings | None = None, options: GatewaySettings | None = None
+) -> GatewayApp:
+    return GatewayApp(settings, options)
+
+
+app = GatewayApp()
+
+
+# -- the exchange ---------------------------------------------------------------------------------
+_ids = [uuid.uuid4().hex[:16], itertools.count(1)]  # reset in each process's Gateway()
+
+
+def _next_request_id() -> str:
+    """32 hex digits like a UUID (random per process + counter), without a syscall each."""
+    return f"{_ids[0]}{next(_ids[1]):016x}"  # type: ignore[call-overload]
+
+
+class _Exchange:
+    """What one request accumulates for its answer, its audit record and its metrics."""
+
+    __slots__ = (
+        "at", "bytes_in", "bytes_out", "consumer", "grant_id", "lang_vi", "method", "path",
+        "path_template", "request_id", "request_sha256", "response_sha256", "service", "started",
+    )  # fmt: skip
+
+    def __init__(self, method: str, path: str) -> None:
+        self.started = time.perf_counter()
+        self.at = utcnow()
+        self.request_id = _next_request_id()
+        self.method, self.path = method, path
+        self.consumer: str | None = None
+        self.service: str | None = None
+        self.grant_id: int | None = None
+        self.path_template: str | None = None
+        self.request_sha256: str | None = None
+        self.response_sha256: str | None = None
+        self.bytes_in = self.bytes_out = 0
+        self.lang_vi = True
+
+
+async def _finish(gateway: Gateway, exchange: _Exchange, status: int, outcome: str) -> None:
+    """Write the audit record (durable before the answer) and count the exchange."""
+    elapsed = time.perf_counter() - exchange.started
+    entry = AuditEntry(
+        recorded_at=exchange.at,
+        request_id=exchange.request_id,
+        method=exchange.method[:16],
+        status=status,
+        outcome=outcome,
+        latency_us=int(elapsed * 1_000_000),
+        bytes_in=exchange.bytes_in,
+        bytes_out=exchange.bytes_out,
+        consumer=exchange.consumer,
+        service=exchange.service,
+        grant_id=exchange.grant_id,
+        path_template=exchange.path_template,
+        request_sha256=exchange.request_sha256,
+        response_sha256=exchange.response_sha256,
+    )
+    await gateway.audit.record(entry)
+    gateway.metrics.observe(exchange.service or "-", exchange.consumer or "-", status, elapsed)
+    if outcome != "ok":
+        gateway.metrics.errors.labels(
+            exchange.service or "-", exchange.consumer or "-", outcome
+        ).inc()
+
+
+async def _refuse(
+    gateway: Gateway,
+    exchange: _Exchange,
+    send: Send,
+    problem: Refusal,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body: dict[str, Any] = {
+        "type": f"urn:tinhso:problem:{problem.code}",
+        "title": problem.en,
+        "status": problem.status,
+        "detail": problem.vi if exchange.lang_vi else problem.en,
+        "code": problem.code,
+        "message": {"vi": problem.vi, "en": problem.en},
+        "instance": exchange.path,
+        "request_id": exchange.request_id,
+    }
+    if errors:
+        body["errors"] = errors
+    data = json.dumps(body, ensure_ascii=False).encode()
+    exchange.bytes_out = len(data)
+    exchange.response_sha256 = hashlib.sha256(data).hexdigest()
+    await _finish(gateway, exchange, problem.status, problem.code)
+    out = [
+        (b"content-type", PROBLEM_JSON),
+        (b"content-length", b"%d" % len(data)),
+        (b"x-tinhso-request-id", exchange.request_id.encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    if headers:
+        out.extend(headers)
+    await send({"type": "http.response.start", "status": problem.status, "headers": out})
+    await send({"type": "http.response.body", "body": data})
+
+
+# One flat function on purpose: the hot path, in the order of the checks (no call overhead).
+async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
+    gateway: Gateway, scope: Scope, receive: Receive, send: Send
+) -> None:
+    path: str = scope["path"]
+    if path == "/healthz":
+        await _plain(send, 200, b'{"status":"ok"}', b"application/json")
+        return
+    if path == "/metrics":
+        await _metrics(gateway, scope, send)
+        return
+    method: str = scope["method"]
+    exchange = _Exchange(method, path[:200])
+
+    authorization = content_length = None
+    reserved = False
+    nominated: set[bytes] = set()
+    forwarded: list[tuple[bytes, bytes]] = []
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value
+        elif name == b"content-length":
+            content_length = value
+        elif name == b"accept-language":
+            exchange.lang_vi = not value.lower().startswith(b"en")
+        elif name.startswith(b"x-tinhso-"):
+            reserved = True
+        elif name == b"connection" and value.lower() not in (b"keep-alive", b"close"):
+            nominated = {part.strip().lower() for part in value.split(b",")}
+        if name not in _DROP_REQUEST:
+            forwarded.append((name, value))
+    if nominated:  # headers the Connection header names are hop-by-hop too (RFC 9110 7.6.1)
+        forwarded = [(name, value) for name, value in forwarded if name not in nominated]
+
+    snapshot = gateway.registry.snapshot
+    if snapshot is None:
+        await _refuse(gateway, exchange, send, P_NOT_READY, headers=[(b"retry-after", b"2")])
+        return
+    try:
+        routed = split_path(scope.get("raw_path") or path.encode())
+    except PathRejected:
+        await _refuse(gateway, exchange, send, P_BAD_PATH)
+        return
+
+    # Who is calling.
+    if authorization is None or authorization[:7].lower() != b"bearer ":
+        await _refuse(
+            gateway, exchange, send, P_UNAUTHENTICATED, headers=[(b"www-authenticate", b"Bearer")]
+        )
+        return
+    try:
+        identity = gateway.tokens.identify(authorization[7:].strip().decode(), snapshot)
+    except (InvalidAccessToken, ValueError, UnicodeDecodeError):
+        await _refuse(
+            gateway,
+            exchange,
+            send,
+            P_INVALID_TOKEN,
+            headers=[(b"www-authenticate", b'Bearer error="invalid_token"')],
+        )
+        return
+    exchange.consumer = identity.consumer
+    if reserved:
+        await _refuse(gateway, exchange, send, P_RESERVED_HEADER)
+        return
+
+    # Which service, and may this consumer call it like this.
+    service = snapshot.services.get(routed.route)
+    if service is None:
+        await _refuse(gateway, exchange, send, P_NOT_FOUND)
+        return
+    exchange.service = service.key
+    if not service.callable:
+        await _refuse(gateway, exchange, send, P_RETIRED)
+        return
+    grant, pattern, has_any = find_grant(
+        snapshot, identity.consumer, service, method, routed.rest, exchange.at
+    )
+    if grant is None:
+        await _refuse(gateway, exchange, send, P_NOT_GRANTED if has_any else P_NO_GRANT)
+        return
+    exchange.grant_id, exchange.path_template = grant.id, pattern
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            declared = -1
+        if declared > service.max_request_bytes or declared < 0:
+            await _refuse(gateway, exchange, send, P_TOO_LARGE)
+            return
+
+    # Rate limit and quota.
+    if gateway.redis_limiter is not None:
+        decision = await gateway.redis_limiter.check(grant)
+    else:
+        decision = gateway.local_limiter.check(grant)
+    if not decision.allowed:
+        problem = P_QUOTA if decision.reason == "quota" else P_RATE
+        retry = [(b"retry-after", str(decision.retry_after).encode())]
+        await _refuse(gateway, exchange, send, problem, headers=retry)
+        return
+    if grant.quota_per_day is not None:
+        gateway.metrics.quota(service.key, identity.consumer).set(decision.quota_used)
+
+    route = gateway.route(service)
+    now = time.monotonic()
+    if not route.breaker.allow(now):
+        retry = [(b"retry-after", str(route.breaker.retry_after(now)).encode())]
+        await _refuse(gateway, exchange, send, P_CIRCUIT, headers=retry)
+        return
+
+    # The body: buffered (and validated) unless it is large and unvalidated, then streamed.
+    validator = gateway.registry.validators.get(service.id)
+    digest = hashlib.sha256()
+    body: bytes | AsyncIterator[bytes]
+    streamed = validator is None and (
+        content_length is None or int(content_length) > _STREAM_REQUEST_OVER
+    )
+    if streamed and method in _BODY_METHODS:
+        body = _stream_body(receive, exchange, digest, service.max_request_bytes)
+    else:
+        try:
+            body = await _read_body(receive, service.max_request_bytes)
+        except _BodyTooLarge:
+            route.breaker.probing = False
+            await _refuse(gateway, exchange, send, P_TOO_LARGE)
+            return
+        exchange.bytes_in = len(body)
+        digest.update(body)
+        exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
+        if validator is not None and method in _BODY_METHODS:
+            problems = validate_body(validator, body)
+            if problems:
+                route.breaker.probing = False
+                errors = [
+                    {
+                        "field": p.field,
+                        "message": {"vi": "Không đúng lược đồ: " + p.message, "en": p.message},
+                    }
+                    for p in problems
+                ]
+                await _refuse(gateway, exchange, send, P_SCHEMA, errors=errors)
+                return
+
+    forwarded.append((b"x-tinhso-consumer", identity.consumer.encode()))
+    forwarded.append((b"x-tinhso-request-id", exchange.request_id.encode()))
+    forwarded.append((b"x-tinhso-grant", str(grant.id).encode()))
+    client = scope.get("client")
+    if client:
+        forwarded.append((b"x-forwarded-for", str(client[0]).encode()))
+    target = route.prefix + routed.raw_rest
+    query: bytes = scope.get("query_string", b"")
+    if query:
+        target += b"?" + query
+
+    timeout = service.timeout_ms / 1000
+    try:
+        try:
+            response = await route.pool.request(method.encode(), target, forwarded, body, timeout)
+        except UpstreamConnectError:
+            if method not in _IDEMPOTENT or not isinstance(body, bytes):
+                raise
+            response = await route.pool.request(method.encode(), target, forwarded, body, timeout)
+    except _BodyTooLarge:
+        route.breaker.probing = False
+        await _refuse(gateway, exchange, send, P_TOO_LARGE)
+        return
+    except UpstreamTimeout:
+        route.breaker.failure(time.monotonic())
+        await _refuse(gateway, exchange, send, P_TIMEOUT)
+        return
+    except UpstreamResponseTooLarge:
+        route.breaker.success()
+        await _refuse(gateway, exchange, send, P_RESPONSE_TOO_LARGE)
+        return
+    except ValueError:  # CR, LF or space in the target or a header: the consumer's doing
+        route.breaker.probing = False
+        await _refuse(gateway, exchange, send, P_BAD_REQUEST)
+        return
+    except UpstreamError:
+        route.breaker.failure(time.monotonic())
+        await _refuse(gateway, exchange, send, P_BAD_GATEWAY)
+        return
+    if not isinstance(body, bytes):
+        exchange.request_sha256 = digest.hexdigest()
+
+    headers = response.headers
+    headers.append((b"x-tinhso-request-id", exchange.request_id.encode()))
+    if response.stream is None:
+        route.breaker.success()
+        data = response.body
+        exchange.bytes_out = len(data)
+        exchange.response_sha256 = hashlib.sha256(data).hexdigest()
+        await _finish(gateway, exchange, response.status, "ok")
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": data})
+        return
+
+    # Streamed: the record is made durable before the last chunk goes out.
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    out_digest = hashlib.sha256()
+    outcome = "ok"
+    try:
+        async for chunk in response.stream:
+            out_digest.update(chunk)
+            exchange.bytes_out += len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        route.breaker.success()
+    except UpstreamError as error:
+        outcome = "provider_timeout" if isinstance(error, UpstreamTimeout) else "provider_error"
+        route.breaker.failure(time.monotonic())
+    finally:
+        await response.aclose()
+    exchange.response_sha256 = out_digest.hexdigest()
+    await _finish(gateway, exchange, response.status, outcome)
+    if outcome != "ok":
+        # The status is already sent: cut the response so the consumer sees it incomplete.
+        raise RuntimeError(f"provider failed mid-response ({outcome})")
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _stream_body(
+    receive: Receive, exchange: _Exchange, digest: Any, limit: int
+) -> AsyncIterator[bytes]:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            exchange.bytes_in += len(chunk)
+            if exchange.bytes_in > limit:
+                raise _BodyTooLarge
+            digest.update(chunk)
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _plain(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type), (b"content-length", b"%d" % len(body))],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _metrics(gateway: Gateway, scope: Scope, send: Send) -> None:
+    token = gateway.settings.metrics_token
+    allowed = _is_loopback(scope)
+    if token is not None:
+        expected = token.get_secret_value().encode()
+        allowed = any(
+            name == b"authorization"
+            and value[:7].lower() == b"bearer "
+            and hmac.compare_digest(value[7:].strip(), expected)
+            for name, value in scope["headers"]
+        )
+    if not allowed:
+        await _plain(send, 403, b"forbidden\n", b"text/plain")
+        return
+    stats = gateway.audit.stats
+    for fate, value in (
+        ("written", stats.written),
+        ("spooled", stats.spooled),
+        ("replayed", stats.replayed),
+    ):
+        gateway.metrics.audit.labels(fate).set(value)
+    await _plain(send, 200, gateway.metrics.exposition(), b"text/plain; version=0.0.4")
+
+
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the gateway with granian (uvloop, HTTP/1.1) and ``workers`` processes."""
+    from granian import Granian  # noqa: PLC0415 - only when serving
+    from granian.constants import HTTPModes, Interfaces, Loops  # noqa: PLC0415
+
+    # Workers are forked from here: metrics go to per-process files in one directory so that
+    # /metrics, whichever worker answers it, reports the sum over all of them.
+    directory = load_settings().data_dir.resolve() / f"gateway-metrics-{port}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROCESS_ENV] = multiprocess_dir[0] = str(directory)
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+
+    Granian(
+        "tinhso.exchange.gateway:app",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        backlog=4096,
+        log_access=False,
+    ).serve()

@@ -1,0 +1,172 @@
+"""Per-grant rate limit (token bucket) and daily quota.
+
+- :class:`LocalLimiter`: in this process's memory (one node; with N worker processes each one
+  counts on its own, so the effective limit is up to N times the grant's figures).
+- :class:`RedisLimiter`: one atomic Lua script per request in Redis, shared by every process
+  and node (``settings.redis_url``). If Redis cannot be reached the local limiter answers, so
+  the exchange keeps working (logged once).
+
+The quota day is the Vietnamese calendar day (UTC+7).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tinhso.exchange.snapshot import GrantEntry
+
+log = logging.getLogger(__name__)
+
+DAY_OFFSET_SECONDS = 7 * 3600  # Asia/Ho_Chi_Minh, no daylight saving
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    retry_after: int = 0  # seconds, when refused
+    reason: str = ""  # "rate" or "quota" when refused
+    quota_used: int = 0  # today's count for the grant, when it has a quota
+
+
+ALLOW = Decision(allowed=True)
+
+
+def _day_and_reset(now: float) -> tuple[int, int]:
+    local = now + DAY_OFFSET_SECONDS
+    day = int(local // 86400)
+    return day, max(1, math.ceil((day + 1) * 86400 - local))
+
+
+class LocalLimiter:
+    def __init__(self) -> None:
+        self._buckets: dict[int, list[float]] = {}
+        self._quota: dict[int, list[int]] = {}  # grant id -> [day, count]
+
+    def check(self, grant: GrantEntry) -> Decision:
+        if grant.rate_per_second is None and grant.quota_per_day is None:
+            return ALLOW
+        now = time.time()
+        rate = grant.rate_per_second
+        if rate is not None and rate > 0:
+            capacity = float(grant.burst or rate)
+            bucket = self._buckets.get(grant.id)
+            if bucket is None:
+                bucket = self._buckets[grant.id] = [capacity, now]
+            tokens = min(capacity, bucket[0] + (now - bucket[1]) * rate)
+            bucket[1] = now
+            if tokens < 1.0:
+                bucket[0] = tokens
+                return Decision(
+                    allowed=False,
+                    retry_after=max(1, math.ceil((1.0 - tokens) / rate)),
+                    reason="rate",
+                )
+            bucket[0] = tokens - 1.0
+        used = 0
+        if grant.quota_per_day is not None:
+            day, reset = _day_and_reset(now)
+            counter = self._quota.get(grant.id)
+            if counter is None or counter[0] != day:
+                counter = self._quota[grant.id] = [day, 0]
+            if counter[1] >= grant.quota_per_day:
+                return Decision(
+                    allowed=False, retry_after=reset, reason="quota", quota_used=counter[1]
+                )
+            counter[1] += 1
+            used = counter[1]
+        return Decision(allowed=True, quota_used=used)
+
+
+# KEYS[1] bucket, KEYS[2] quota counter; ARGV: now, rate (0 = none), capacity, quota (-1 = none),
+# quota ttl. Returns {allowed, retry_after_ms_or_seconds, reason, used}.
+_SCRIPT = """
+local now = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local capacity = tonumber(ARGV[3])
+local quota = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
+if rate > 0 then
+  local b = redis.call('HMGET', KEYS[1], 't', 'ts')
+  local tokens = tonumber(b[1]) or capacity
+  local ts = tonumber(b[2]) or now
+  tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+  if tokens < 1 then
+    redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now))
+    redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
+    return {0, math.ceil((1 - tokens) / rate * 1000), 'rate', 0}
+  end
+  if quota >= 0 then
+    local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+    if used >= quota then
+      return {0, ttl * 1000, 'quota', used}
+    end
+  end
+  redis.call('HSET', KEYS[1], 't', tostring(tokens - 1), 'ts', tostring(now))
+  redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
+elseif quota >= 0 then
+  local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if used >= quota then
+    return {0, ttl * 1000, 'quota', used}
+  end
+end
+local used = 0
+if quota >= 0 then
+  used = redis.call('INCR', KEYS[2])
+  if used == 1 then redis.call('EXPIRE', KEYS[2], ttl + 60) end
+end
+return {1, 0, '', used}
+"""
+
+
+class RedisLimiter:
+    """Shared limits in Redis; falls back to a :class:`LocalLimiter` while Redis is away."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis_asyncio  # noqa: PLC0415 - only when configured
+
+        self._client: Any = redis_asyncio.Redis.from_url(url, socket_timeout=0.5)
+        self._script: Any = self._client.register_script(_SCRIPT)
+        self._fallback = LocalLimiter()
+        self._degraded = False
+
+    async def check(self, grant: GrantEntry) -> Decision:
+        if grant.rate_per_second is None and grant.quota_per_day is None:
+            return ALLOW
+        now = time.time()
+        day, reset = _day_and_reset(now)
+        rate = grant.rate_per_second or 0
+        try:
+            result = await self._script(
+                keys=[f"tinhso:rl:{grant.id}", f"tinhso:quota:{grant.id}:{day}"],
+                args=[
+                    repr(now),
+                    rate,
+                    grant.burst or rate or 1,
+                    -1 if grant.quota_per_day is None else grant.quota_per_day,
+                    reset,
+                ],
+            )
+        except Exception as error:
+            if not self._degraded:
+                log.warning("limits: Redis unavailable, counting locally: %s", error)
+            self._degraded = True
+            return self._fallback.check(grant)
+        self._degraded = False
+        allowed, retry_ms, reason, used = result
+        if int(allowed):
+            return Decision(allowed=True, quota_used=int(used))
+        reason_text = reason.decode() if isinstance(reason, bytes) else str(reason)
+        return Decision(
+            allowed=False,
+            retry_after=max(1, math.ceil(int(retry_ms) / 1000)),
+            reason=reason_text,
+            quota_used=int(used),
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,107 @@
+"""The gateway's answers to consumers when an exchange is refused or fails.
+
+Each has a stable ``code`` (the problem type is ``urn:tinhso:problem:<code>``), an HTTP status
+and a Vietnamese and an English message, rendered as RFC 9457 problem+json in the shape of
+``tinhso.core.errors.Problem`` (type, title, status, detail, code, message{vi,en}, request_id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused or failed exchange: HTTP status, stable code, Vietnamese and English text."""
+
+    status: int
+    code: str
+    vi: str
+    en: str
+
+
+P_UNAUTHENTICATED = Refusal(
+    401, "token_missing", "Thiếu mã truy cập (Bearer token)", "An access token is required"
+)
+P_INVALID_TOKEN = Refusal(
+    401,
+    "token_invalid",
+    "Mã truy cập không hợp lệ, đã hết hạn hoặc không dành cho cổng trao đổi",
+    "The access token is invalid, expired or not meant for the gateway",
+)
+P_NO_GRANT = Refusal(
+    403,
+    "no_grant",
+    "Hệ thống của bạn chưa được cấp quyền sử dụng dịch vụ này",
+    "Your system has no grant for this service",
+)
+P_NOT_GRANTED = Refusal(
+    403,
+    "not_granted",
+    "Quyền được cấp không bao gồm phương thức hoặc đường dẫn này",
+    "Your grant does not cover this method or path",
+)
+P_NOT_FOUND = Refusal(404, "service_not_found", "Không có dịch vụ này", "No such service")
+P_RETIRED = Refusal(
+    404,
+    "service_unavailable",
+    "Dịch vụ đã ngừng hoặc chưa được công bố",
+    "The service is retired or not published",
+)
+P_BAD_PATH = Refusal(
+    400,
+    "invalid_path",
+    "Đường dẫn không hợp lệ (có '..', '//', ký tự phân cách mã hóa hoặc ký tự điều khiển)",
+    "The path is not valid ('..', '//', encoded separators or control characters)",
+)
+P_RESERVED_HEADER = Refusal(
+    400,
+    "reserved_header",
+    "Không được gửi tiêu đề X-Tinhso-* (do cổng trao đổi đặt)",
+    "X-Tinhso-* headers are set by the gateway and may not be sent",
+)
+P_TOO_LARGE = Refusal(
+    413, "body_too_large", "Dữ liệu gửi lên vượt quá giới hạn", "The request body is too large"
+)
+P_RATE = Refusal(
+    429, "rate_limited", "Vượt quá tốc độ cho phép", "Too many requests for your grant"
+)
+P_QUOTA = Refusal(
+    429, "quota_exceeded", "Đã hết hạn mức trong ngày", "The daily quota of your grant is used up"
+)
+P_SCHEMA = Refusal(
+    400,
+    "schema_invalid",
+    "Dữ liệu gửi lên không đúng lược đồ của dịch vụ",
+    "The request body does not match the service's schema",
+)
+P_BAD_GATEWAY = Refusal(
+    502,
+    "provider_error",
+    "Hệ thống cung cấp không trả lời hợp lệ",
+    "The provider did not answer properly",
+)
+P_RESPONSE_TOO_LARGE = Refusal(
+    502,
+    "provider_response_too_large",
+    "Hệ thống cung cấp trả về dữ liệu quá lớn",
+    "The provider's response is too large",
+)
+P_TIMEOUT = Refusal(
+    504, "provider_timeout", "Hệ thống cung cấp không trả lời kịp", "The provider timed out"
+)
+P_CIRCUIT = Refusal(
+    503,
+    "provider_unavailable",
+    "Hệ thống cung cấp đang tạm ngừng nhận yêu cầu do lỗi liên tiếp",
+    "The provider is temporarily cut off after repeated failures",
+)
+P_NOT_READY = Refusal(
+    503, "gateway_not_ready", "Cổng trao đổi đang khởi động", "The gateway is starting"
+)
+P_BAD_REQUEST = Refusal(
+    400,
+    "invalid_request",
+    "Yêu cầu có ký tự không hợp lệ trong đường dẫn, tham số hoặc tiêu đề",
+    "The request has invalid characters in its path, query or headers",
+)

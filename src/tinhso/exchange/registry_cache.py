@@ -1,0 +1,128 @@
+"""The gateway's in-memory copy of the exchange registry, refreshed when it changes.
+
+Each gateway process holds one :class:`~tinhso.exchange.snapshot.ExchangeSnapshot` (and the
+validators compiled from it) and swaps it atomically when the registry's state version moves:
+- PostgreSQL: LISTEN on ``tinhso_exchange`` (the control plane NOTIFYs with every change) wakes
+  the watcher at once;
+- every database: the watcher also reads the state version every ``poll_seconds`` (a one-row
+  query), which is all SQLite needs and the safety net behind a lost notification.
+A revoked grant therefore stops working on every node within ``poll_seconds`` + load time
+(default 0.5 s; the platform promises 2 s). If the database is unreachable, the last snapshot
+keeps serving; a full reload also happens every ``full_reload_seconds`` (expiring keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from tinhso.core.db import make_sessionmaker
+from tinhso.exchange import repository
+from tinhso.exchange.admission import Validators
+from tinhso.exchange.snapshot import ExchangeSnapshot, exchange_snapshot
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+class RegistryCache:
+    def __init__(
+        self,
+        engine: Engine,
+        issuer: str | None,
+        *,
+        poll_seconds: float = 0.5,
+        full_reload_seconds: float = 60.0,
+    ) -> None:
+        self.engine = engine
+        self.issuer = issuer
+        self.poll_seconds = poll_seconds
+        self.full_reload_seconds = full_reload_seconds
+        self.snapshot: ExchangeSnapshot | None = None
+        self.validators = Validators([])
+        self.reloads = 0
+        self.failures = 0
+        self._sessions = make_sessionmaker(engine)
+        self._loaded_at = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self.changed: list[Any] = []  # callbacks(snapshot) after each swap
+
+    # -- loading (blocking, runs in a thread) -----------------------------------------------------
+    def _version(self) -> int:
+        with self._sessions() as session:
+            return repository.state_version(session)
+
+    def _load(self) -> tuple[ExchangeSnapshot, Validators]:
+        with self._sessions() as session:
+            snapshot = exchange_snapshot(session, issuer=self.issuer)
+        return snapshot, Validators(list(snapshot.services.values()))
+
+    async def refresh(self, *, force: bool = False) -> bool:
+        """Reload if the version moved (or ``force``); False if the database is unreachable."""
+        try:
+            if not force and self.snapshot is not None:
+                version = await asyncio.to_thread(self._version)
+                if version == self.snapshot.version:
+                    return True
+            snapshot, validators = await asyncio.to_thread(self._load)
+        except Exception as error:
+            self.failures += 1
+            if self.failures == 1 or self.failures % 60 == 0:
+                log.warning("registry: reload failed, serving the cached snapshot: %s", error)
+            return False
+        self.failures = 0
+        self.snapshot, self.validators = snapshot, validators
+        self._loaded_at = time.monotonic()
+        self.reloads += 1
+        for callback in self.changed:
+            callback(snapshot)
+        return True
+
+    # -- watching ---------------------------------------------------------------------------------
+    async def start(self, first_load_timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + first_load_timeout
+        while not await self.refresh(force=True) and time.monotonic() < deadline:  # noqa: ASYNC110 - retries a load
+            await asyncio.sleep(0.5)
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._watch(), name="tinhso-registry"))
+        if self.engine.dialect.name == "postgresql":
+            self._tasks.append(loop.create_task(self._listen(), name="tinhso-registry-listen"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def _watch(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+            stale = time.monotonic() - self._loaded_at > self.full_reload_seconds
+            await self.refresh(force=stale or self.snapshot is None)
+
+    async def _listen(self) -> None:
+        """LISTEN on PostgreSQL; every notification wakes the watcher (reconnects on failure)."""
+        import psycopg  # noqa: PLC0415 - PostgreSQL only
+
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {repository.NOTIFY_CHANNEL}")
+                    async for _notify in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                await asyncio.sleep(2.0)
