@@ -62,7 +62,9 @@ def main() -> int:
         passed_total += passed
         failed_total += failed
         label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[database]
-        print(f"{label}: {passed} passed, {failed} failed, {counts['skipped']} skipped (exit {code})")
+        print(
+            f"{label}: {passed} passed, {failed} failed, {counts['skipped']} skipped (exit {code})"
+        )
         if code != 0:
             failed_steps.append(f"pytest on {label}")
     print(f"time: {time.monotonic() - started:.0f} s")

@@ -20,6 +20,7 @@ from tinhso.core.errors import Forbidden, install_problem_handlers
 from tinhso.core.observability import HttpMetrics, RequestContextMiddleware, configure_logging
 from tinhso.exchange.api import router as exchange_router
 from tinhso.monitoring.api import router as monitoring_router
+from tinhso.monitoring.collection_api import router as monitoring_collection_router
 from tinhso.monitoring.transfer_api import router as monitoring_transfer_router
 from tinhso.registry.api import router as registry_router
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(exchange_router)
     app.include_router(monitoring_router)
     app.include_router(monitoring_transfer_router)
+    app.include_router(monitoring_collection_router)
 
     from tinhso.portal.pages import install_portal  # noqa: PLC0415 - portal depends on every domain
 

@@ -2,9 +2,16 @@
 
 from tinhso.core.db import Base
 from tinhso.exchange import models as exchange_models
+from tinhso.monitoring import collection_models as monitoring_collection_models
 from tinhso.monitoring import models as monitoring_models
 from tinhso.registry import models as registry_models
 
 metadata = Base.metadata
 
-__all__ = ["exchange_models", "metadata", "monitoring_models", "registry_models"]
+__all__ = [
+    "exchange_models",
+    "metadata",
+    "monitoring_collection_models",
+    "monitoring_models",
+    "registry_models",
+]

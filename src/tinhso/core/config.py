@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     exchange_allow_loopback: bool = False
     exchange_allow_link_local: bool = False
 
+    # Monitoring collection (`tinhso worker`): the hub's own consumer system calls the gateway.
+    collection_gateway_url: str | None = None
+    collection_token_url: str | None = Field(
+        default=None, description="OAuth2 token endpoint; empty = base_url + /oauth/token"
+    )
+    collection_client_id: str | None = None
+    collection_client_secret: SecretStr | None = None
+
     @model_validator(mode="after")
     def _refuse_default_secrets_outside_dev(self) -> Settings:
         if self.environment == "production":
