@@ -136,6 +136,63 @@ def snapshot(
     )
 
 
+@monitoring_app.command("recompute")
+def recompute(
+    path: Annotated[Path, typer.Argument(help="Tệp DuckDB đã sao chép / the DuckDB copy")],
+    tree: Annotated[Tree, typer.Option(help="legacy | current")] = Tree.CURRENT,
+    level: Annotated[str, typer.Option(help="commune | district | province")] = "province",
+) -> None:
+    """Tính lại mọi chỉ số trên bản sao DuckDB / recompute every indicator on the DuckDB copy.
+
+    Every indicator, every unit of the level, every period with values (and the quarters and
+    years containing them), stored in the copy's ``indicator_value`` table.
+    """
+    import time  # noqa: PLC0415
+
+    import duckdb  # noqa: PLC0415
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from tinhso.monitoring.analytics import (  # noqa: PLC0415
+        analysis_periods,
+        materialise_indicator_values,
+    )
+    from tinhso.monitoring.models import Indicator  # noqa: PLC0415
+    from tinhso.monitoring.progress import element_specs, indicator_spec  # noqa: PLC0415
+    from tinhso.registry.models import UnitLevel  # noqa: PLC0415
+
+    if level not in {item.value for item in UnitLevel}:
+        console.print("[red]Cấp không hợp lệ / invalid level[/red]")
+        raise typer.Exit(2)
+    if not path.exists():
+        console.print(
+            "[red]Chưa có bản sao, chạy `tinhso monitoring snapshot` trước /"
+            " no copy yet, run `tinhso monitoring snapshot` first[/red]"
+        )
+        raise typer.Exit(1)
+    engine = engine_from_settings(_settings())
+    duck = duckdb.connect(str(path))
+    try:
+        with make_sessionmaker(engine)() as session:
+            catalogue = element_specs(session)
+            indicators = [
+                indicator_spec(row)
+                for row in session.scalars(select(Indicator).order_by(Indicator.id))
+            ]
+        started = time.perf_counter()
+        periods = analysis_periods(duck)
+        count = materialise_indicator_values(
+            duck, indicators, catalogue, periods, tree, UnitLevel(level)
+        )
+        elapsed = time.perf_counter() - started
+    finally:
+        duck.close()
+        engine.dispose()
+    console.print(
+        f"[green]OK[/green] indicator_value={count:,} ({len(indicators)} indicators,"
+        f" {len(periods)} periods, {elapsed:.1f} s)"
+    )
+
+
 # --- import and export (tinhso monitoring data ...) -------------------------------------
 
 data_app = typer.Typer(
@@ -326,3 +383,34 @@ def _format(path: Path) -> Literal["csv", "xlsx"]:
 
 def _lang(lang: str) -> Literal["vi", "en"]:
     return "en" if lang == "en" else "vi"
+
+
+# --- automatic collection (tinhso worker) -----------------------------------------------
+@app.command("worker")
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Chạy một lượt rồi dừng / run one cycle and exit")
+    ] = False,
+    poll_seconds: Annotated[
+        float, typer.Option(min=1.0, help="Giây giữa các lượt / seconds between cycles")
+    ] = 30.0,
+) -> None:
+    """Thu thập số liệu tự động qua trục trao đổi / collect values through the exchange hub."""
+    from tinhso.monitoring.collection_worker import run_worker  # noqa: PLC0415
+
+    settings = _settings()
+    engine = engine_from_settings(settings)
+    try:
+        result = run_worker(engine, settings, once=once, poll_seconds=poll_seconds)
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    finally:
+        engine.dispose()
+    if result is not None:
+        console.print(
+            f"[green]OK[/green] thành công / succeeded={result.succeeded} "
+            f"lỗi / failed={result.failed} bỏ qua / skipped={result.skipped}"
+        )
+        if result.failed:
+            raise typer.Exit(1)
