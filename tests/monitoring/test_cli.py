@@ -78,3 +78,21 @@ def test_snapshot_to_duckdb(operator_env: None, plan: None, tmp_path: Path) -> N
     assert "data_value=1" in result.output
     with duckdb.connect(str(target)) as duck:
         assert duck.execute("SELECT value FROM data_value").fetchall() == [(85.5,)]
+
+
+def test_recompute_on_the_duckdb_copy(operator_env: None, plan: None, tmp_path: Path) -> None:
+    target = tmp_path / "analytics.duckdb"
+    missing = runner.invoke(app, ["monitoring", "recompute", str(target)])
+    assert missing.exit_code == 1
+    assert runner.invoke(app, ["monitoring", "snapshot", str(target)]).exit_code == 0
+    result = runner.invoke(
+        app, ["monitoring", "recompute", str(target), "--tree", "legacy", "--level", "province"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "indicator_value=1" in result.output
+    with duckdb.connect(str(target)) as duck:
+        rows = duck.execute(
+            "SELECT v.period, v.value, v.basis FROM indicator_value v"
+            " JOIN administrative_unit u ON u.id = v.unit_id WHERE u.code = '24'"
+        ).fetchall()
+    assert rows == [("2024", 85.5, 0)]

@@ -7,6 +7,11 @@ PostgreSQL directly; instead the three tables the SQL reads are copied into a Du
 database: rows are streamed out of the platform database in chunks, written to CSV
 files in a temporary directory and loaded with DuckDB's native ``COPY`` (no pandas or
 Arrow needed). The copy is a snapshot: re-run it to refresh.
+
+On the copy, `materialise_indicator_values` computes every indicator for every unit of
+one level and every period in one query (the product's own SQL from `computation.py`,
+nothing written for the purpose) and stores the values in a table, long format: the
+national recompute that ``tinhso monitoring recompute`` and ``bench/monitoring.py`` run.
 """
 
 from __future__ import annotations
@@ -16,7 +21,15 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tinhso.monitoring import computation
+from tinhso.monitoring.computation import ElementSpec, IndicatorSpec, Tree, UnitFilter
+from tinhso.monitoring.models import PeriodType
+from tinhso.monitoring.periods import parse_period
+from tinhso.registry.models import UnitLevel
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
     from sqlalchemy.engine import Connection
 
 # (table, DuckDB column definitions, SELECT on the platform database)
@@ -81,3 +94,57 @@ def copy_to_duckdb(connection: Connection, duck: Any, chunk_size: int = 200_000)
                 part += 1
             counts[table] = total
     return counts
+
+
+def analysis_periods(duck: Any) -> list[str]:
+    """Every period with values in the copy, and the quarters and years containing them."""
+    found: set[str] = set()
+    for (code,) in duck.execute("SELECT DISTINCT period FROM data_value").fetchall():
+        period = parse_period(str(code))
+        for period_type in (period.type, PeriodType.QUARTER, PeriodType.YEAR):
+            containing = period.within(period_type)
+            if containing is not None:
+                found.add(containing.code)
+    return sorted(found)
+
+
+def materialise_indicator_values(
+    duck: Any,
+    indicators: Sequence[IndicatorSpec],
+    catalogue: Sequence[ElementSpec],
+    periods: Iterable[str],
+    tree: Tree = Tree.CURRENT,
+    level: UnitLevel = UnitLevel.PROVINCE,
+    table: str = "indicator_value",
+) -> int:
+    """Store every indicator's value for every unit of ``level`` and every period in ``table``
+    ``(indicator_id, unit_id, period, value, basis)`` of the DuckDB copy (replacing it);
+    return its number of rows. Values that are missing (no data, a zero denominator) are
+    not stored. The numbers are those of `computation.indicator_values` (same SQL), here in
+    one statement: aggregated up the tree once per element and period, pivoted once, every
+    formula computed in one pass over the pivot, unpivoted by DuckDB.
+    """
+    if not table.isidentifier():
+        msg = f"not a table name: {table!r}"
+        raise ValueError(msg)
+    built = computation.indicator_query(
+        indicators, catalogue, list(periods), tree, UnitFilter(level=level)
+    )
+    duck.execute(
+        f"CREATE OR REPLACE TABLE {table} (indicator_id INTEGER, unit_id INTEGER,"
+        " period VARCHAR, value DOUBLE, basis SMALLINT)"
+    )
+    if built is None:
+        return 0
+    query, result = built
+    columns = ", ".join(f"i{indicator.id}" for indicator in indicators)
+    # The statement runs through the product's DuckDB runner (its optimiser settings).
+    computation.duckdb_runner(duck)(
+        f"INSERT INTO {table} "
+        + query.render(
+            "SELECT CAST(SUBSTR(u.name, 2) AS INTEGER), u.unit_id, u.period, u.value, u.basis\n"
+            f"FROM (UNPIVOT {result} ON {columns} INTO NAME name VALUE value) u"
+        )
+    )
+    counted = duck.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608
+    return int(counted[0]) if counted else 0

@@ -143,16 +143,12 @@ def _periods(values: Iterable[str]) -> str:
     return ", ".join(f"'{parse_period(value).code}'" for value in sorted(set(values)))
 
 
-def _aggregate(value: str) -> str:
-    """The element's aggregation of child values (grouped by element, parent, period)."""
-    return (
-        "CASE m_el.aggregation"
-        f" WHEN 'sum' THEN SUM({value})"
-        f" WHEN 'average' THEN AVG({value})"
-        f" WHEN 'min' THEN MIN({value})"
-        f" WHEN 'max' THEN MAX({value})"
-        " END"
-    )
+_AGGREGATES: dict[Aggregation, str] = {
+    Aggregation.SUM: "SUM",
+    Aggregation.AVERAGE: "AVG",
+    Aggregation.MIN: "MIN",
+    Aggregation.MAX: "MAX",
+}
 
 
 def with_weights(
@@ -175,10 +171,21 @@ def _elements_cte(query: _Query, elements: Sequence[ElementSpec]) -> None:
     rows = ", ".join(
         f"({element.id}, '{Aggregation(element.aggregation).value}', "
         f"CAST({element.weight_element_id if element.weight_element_id is not None else 'NULL'}"
-        f" AS INTEGER), '{PeriodAggregation(element.period_aggregation).value}')"
+        f" AS INTEGER), '{PeriodAggregation(element.period_aggregation).value}',"
+        f" '{PeriodType(element.period_type).value}')"
         for element in elements
     )
-    query.add("m_el(element_id, aggregation, weight_id, period_aggregation)", f"VALUES {rows}")
+    query.add(
+        "m_el(element_id, aggregation, weight_id, period_aggregation, period_type)",
+        f"VALUES {rows}",
+    )
+
+
+def _ids_by_aggregation(elements: Sequence[ElementSpec]) -> dict[Aggregation, list[int]]:
+    found: dict[Aggregation, list[int]] = {}
+    for element in elements:
+        found.setdefault(Aggregation(element.aggregation), []).append(element.id)
+    return found
 
 
 def _roll(
@@ -188,92 +195,139 @@ def _roll(
     join: str,
     parent: str,
     basis: str,
-    passthrough: str | None = None,
+    elements: Sequence[ElementSpec],
+    passthrough: tuple[str, str] | None = None,
+    exact: bool = True,
 ) -> None:
     """Aggregate ``source`` rows (alias ``c``) onto ``parent`` units (the join gives them).
 
-    No self-joins: a weighted average first puts each child's value and weight side by
-    side with a GROUP BY, so every engine runs this as hash aggregations and equi-joins.
-    ``passthrough`` is the value given to elements that do not aggregate (``none``).
+    One GROUP BY per aggregation the elements use (each over its elements only; no CASE
+    over aggregates, which engines compute in full for every group), all hash
+    aggregations and equi-joins. A weighted average first puts each child's value and
+    weight side by side with a GROUP BY (no self-join). ``passthrough`` (expression, extra
+    join) gives elements that do not aggregate (``none``) a value; without it they get none.
+    ``exact``: ``source`` holds only these elements (else each branch names its elements).
     """
-    weighted = "m_el.aggregation = 'weighted_average'"
-    query.add(
-        f"{name}_w",
-        "SELECT g.element_id, g.unit_id, g.period, MAX(g.value) AS value,"
-        " MAX(g.weight) AS weight, MAX(g.basis) AS basis\n"
-        "FROM (\n"
-        "  SELECT m_el.element_id, c.unit_id, c.period, c.value, CAST(NULL AS DOUBLE PRECISION)"
-        " AS weight, c.basis\n"
-        f"  FROM {source} c JOIN m_el ON m_el.element_id = c.element_id WHERE {weighted}\n"
-        "  UNION ALL\n"
-        "  SELECT m_el.element_id, c.unit_id, c.period, CAST(NULL AS DOUBLE PRECISION), c.value,"
-        " c.basis\n"
-        f"  FROM {source} c JOIN m_el ON m_el.weight_id = c.element_id WHERE {weighted}\n"
-        ") g\n"
-        "GROUP BY g.element_id, g.unit_id, g.period",
-    )
-    none = f" WHEN 'none' THEN {passthrough}" if passthrough else ""
-    skipped = "'weighted_average'" if passthrough else "'weighted_average', 'none'"
+    groups = _ids_by_aggregation(elements)
+    alone = len(groups) == 1 and exact
+
+    def only(ids: list[int]) -> str:
+        return "" if alone else f" WHERE c.element_id IN ({_ints(ids)})"
+
+    parts = []
+    for aggregation, function in _AGGREGATES.items():
+        if aggregation in groups:
+            parts.append(
+                f"  SELECT c.element_id, {parent} AS unit_id, c.period,"
+                f" {function}(c.value) AS value, {basis} AS basis\n"
+                f"  FROM {source} c {join}{only(groups[aggregation])}\n"
+                f"  GROUP BY c.element_id, {parent}, c.period"
+            )
+    if passthrough is not None and Aggregation.NONE in groups:
+        value, extra = passthrough
+        parts.append(
+            f"  SELECT c.element_id, {parent} AS unit_id, c.period, {value} AS value,"
+            f" {basis} AS basis\n"
+            f"  FROM {source} c {join} {extra}{only(groups[Aggregation.NONE])}\n"
+            f"  GROUP BY c.element_id, {parent}, c.period"
+        )
+    if Aggregation.WEIGHTED_AVERAGE in groups:
+        weighted = "m_el.aggregation = 'weighted_average'"
+        query.add(
+            f"{name}_w",
+            "SELECT g.element_id, g.unit_id, g.period, MAX(g.value) AS value,"
+            " MAX(g.weight) AS weight, MAX(g.basis) AS basis\n"
+            "FROM (\n"
+            "  SELECT m_el.element_id, c.unit_id, c.period, c.value, CAST(NULL AS DOUBLE PRECISION)"
+            " AS weight, c.basis\n"
+            f"  FROM {source} c JOIN m_el ON m_el.element_id = c.element_id WHERE {weighted}\n"
+            "  UNION ALL\n"
+            "  SELECT m_el.element_id, c.unit_id, c.period, CAST(NULL AS DOUBLE PRECISION), c.value,"
+            " c.basis\n"
+            f"  FROM {source} c JOIN m_el ON m_el.weight_id = c.element_id WHERE {weighted}\n"
+            ") g\n"
+            "GROUP BY g.element_id, g.unit_id, g.period",
+        )
+        parts.append(
+            f"  SELECT c.element_id, {parent} AS unit_id, c.period,\n"
+            "    SUM(c.value * c.weight) / NULLIF(SUM(CASE WHEN c.value IS NOT NULL"
+            f" THEN c.weight END), 0) AS value, {basis} AS basis\n"
+            f"  FROM {name}_w c {join}\n"
+            f"  GROUP BY c.element_id, {parent}, c.period"
+        )
+    if not parts:  # nothing aggregates (only "none" elements): no rows
+        parts.append(
+            "  SELECT c.element_id, c.unit_id, c.period, c.value, 0 AS basis"
+            f" FROM {source} c WHERE 1 = 0"
+        )
     query.add(
         name,
         "SELECT r.element_id, r.unit_id, r.period, r.value, r.basis FROM (\n"
-        f"  SELECT c.element_id, {parent} AS unit_id, c.period,\n"
-        f"    {_aggregate('c.value').replace(' END', none + ' END')} AS value, {basis} AS basis\n"
-        f"  FROM {source} c {join}\n"
-        "  JOIN m_el ON m_el.element_id = c.element_id\n"
-        f"  WHERE m_el.aggregation NOT IN ({skipped})\n"
-        f"  GROUP BY c.element_id, {parent}, c.period, m_el.aggregation\n"
-        "  UNION ALL\n"
-        f"  SELECT c.element_id, {parent} AS unit_id, c.period,\n"
-        "    SUM(c.value * c.weight) / NULLIF(SUM(CASE WHEN c.value IS NOT NULL"
-        f" THEN c.weight END), 0) AS value, {basis} AS basis\n"
-        f"  FROM {name}_w c {join}\n"
-        f"  GROUP BY c.element_id, {parent}, c.period\n"
-        ") r WHERE r.value IS NOT NULL",
+        + "\n  UNION ALL\n".join(parts)
+        + "\n) r WHERE r.value IS NOT NULL",
     )
 
 
-def _prefer(query: _Query, name: str, first: str, second: str, where: str = "") -> None:
-    """Rows of ``first``, and rows of ``second`` for keys ``first`` lacks (one GROUP BY)."""
+def _prefer(query: _Query, name: str, first: str, second: str, scoped: bool = False) -> None:
+    """Rows of ``first``, and rows of ``second`` for keys ``first`` lacks (an anti-join).
+
+    Keys are unique in each: values are unique per (element, unit, period), a value is
+    recorded only at its element's period type, and rolls are grouped by the key.
+    ``scoped`` keeps ``second``'s rows to the units of ``m_scope``.
+    """
+    scope = " AND s.unit_id IN (SELECT id FROM m_scope)" if scoped else ""
     query.add(
         name,
-        "SELECT element_id, unit_id, period,\n"
-        "  CASE WHEN MIN(pick) = 0 THEN MAX(CASE WHEN pick = 0 THEN value END)"
-        " ELSE MAX(value) END AS value,\n"
-        "  CASE WHEN MIN(pick) = 0 THEN MAX(CASE WHEN pick = 0 THEN basis END)"
-        " ELSE MAX(basis) END AS basis\n"
-        "FROM (\n"
-        f"  SELECT element_id, unit_id, period, value, basis, 0 AS pick FROM {first}\n"
-        "  UNION ALL\n"
-        f"  SELECT element_id, unit_id, period, value, basis, 1 AS pick FROM {second}{where}\n"
-        ") p GROUP BY element_id, unit_id, period",
+        f"SELECT element_id, unit_id, period, value, basis FROM {first}\n"
+        "UNION ALL\n"
+        f"SELECT s.element_id, s.unit_id, s.period, s.value, s.basis FROM {second} s\n"
+        f"LEFT JOIN {first} f ON f.element_id = s.element_id AND f.unit_id = s.unit_id"
+        " AND f.period = s.period\n"
+        f"WHERE f.element_id IS NULL{scope}",
     )
 
 
-def _time_rollup(query: _Query, prefix: str, raw: str) -> None:
-    """``{prefix}rec``: the raw values, plus values of shorter periods rolled up into the
-    longer periods asked for (``m_time``), per unit, by each element's period aggregation."""
+def _time_rollup(query: _Query, name: str, raw: str, present: frozenset[PeriodAggregation]) -> None:
+    """``name``: the raw values, plus values of shorter periods rolled up into the
+    longer periods asked for (``m_time``), per unit, by each element's period aggregation.
+    Only the branches some element's period aggregation needs are written."""
     query.add(
-        f"{prefix}timed",
+        f"{name}_timed",
         "SELECT r.element_id, r.unit_id, t.target, r.period, r.value, r.level,"
         " m_el.period_aggregation\n"
         f"FROM {raw} r JOIN m_time t ON t.element_id = r.element_id AND t.period = r.period\n"
         "JOIN m_el ON m_el.element_id = r.element_id",
     )
-    query.add(
-        f"{prefix}rec",
-        f"SELECT element_id, unit_id, period, value, level FROM {raw}\n"
-        "UNION ALL\n"
-        "SELECT element_id, unit_id, target, value, level FROM (\n"
-        "  SELECT x.element_id, x.unit_id, x.target, x.value, x.level, ROW_NUMBER() OVER"
-        " (PARTITION BY x.element_id, x.unit_id, x.target ORDER BY x.period DESC) AS position\n"
-        f"  FROM {prefix}timed x WHERE x.period_aggregation = 'last'\n"
-        ") l WHERE l.position = 1\n"
-        "UNION ALL\n"
-        "SELECT x.element_id, x.unit_id, x.target,"
-        " CASE x.period_aggregation WHEN 'sum' THEN SUM(x.value) ELSE AVG(x.value) END, x.level\n"
-        f"FROM {prefix}timed x WHERE x.period_aggregation IN ('sum', 'average')\n"
-        "GROUP BY x.element_id, x.unit_id, x.target, x.level, x.period_aggregation",
+    parts = [f"SELECT element_id, unit_id, period, value, level FROM {raw}"]
+    if PeriodAggregation.LAST in present:
+        parts.append(
+            "SELECT element_id, unit_id, target, value, level FROM (\n"
+            "  SELECT x.element_id, x.unit_id, x.target, x.value, x.level, ROW_NUMBER() OVER"
+            " (PARTITION BY x.element_id, x.unit_id, x.target ORDER BY x.period DESC)"
+            " AS position\n"
+            f"  FROM {name}_timed x WHERE x.period_aggregation = 'last'\n"
+            ") l WHERE l.position = 1"
+        )
+    rolled = present & {PeriodAggregation.SUM, PeriodAggregation.AVERAGE}
+    if rolled:
+        if len(rolled) == 1:
+            value = "SUM(x.value)" if PeriodAggregation.SUM in rolled else "AVG(x.value)"
+        else:
+            value = "CASE x.period_aggregation WHEN 'sum' THEN SUM(x.value) ELSE AVG(x.value) END"
+        kept = ", ".join(f"'{a.value}'" for a in sorted(rolled))
+        parts.append(
+            f"SELECT x.element_id, x.unit_id, x.target, {value}, x.level\n"
+            f"FROM {name}_timed x WHERE x.period_aggregation IN ({kept})\n"
+            "GROUP BY x.element_id, x.unit_id, x.target, x.level, x.period_aggregation"
+        )
+    query.add(name, "\nUNION ALL\n".join(parts))
+
+
+def _additive(element: ElementSpec) -> bool:
+    """Summed up the tree and over time: the two sums can be taken in either order."""
+    return (
+        Aggregation(element.aggregation) is Aggregation.SUM
+        and PeriodAggregation(element.period_aggregation) is PeriodAggregation.SUM
     )
 
 
@@ -284,43 +338,94 @@ def _chain(
     element_ids: str,
     periods: str,
     scoped: bool,
+    elements: Sequence[ElementSpec],
     timed: bool = False,
+    lowest: bool = True,
 ) -> dict[UnitLevel, str]:
-    """CTEs with the effective values per level of one unit set; returns level -> CTE name."""
+    """CTEs with the effective values per level of one unit set; returns level -> CTE name.
+
+    Each level reads its own recorded values (one scan per level, filtered by the unit
+    table). Rows of a chain are never re-aggregated from legacy units, so a roll's basis
+    is simply "aggregated". ``lowest``: whether the lowest level's own effective values
+    are wanted (otherwise they are only aggregated from, and may be left out).
+
+    Time before the tree, without a pass over every commune value per longer period: for
+    an element summed both up the tree and over time (the usual count), the lowest level's
+    values of the shorter periods are first summed onto their parents, and those sums are
+    summed over time: the same numbers (a sum of sums), on a small fraction of the rows.
+    Other elements are rolled up in time per lowest-level unit first, as the rule says.
+    """
     scope = " AND v.unit_id IN (SELECT id FROM m_scope)" if scoped else ""
-    raw = f"{prefix}raw" if timed else f"{prefix}rec"
-    query.add(
-        raw,
-        "SELECT v.data_element_id AS element_id, v.unit_id, v.period, v.value, u.level\n"
-        "FROM data_value v JOIN administrative_unit u ON u.id = v.unit_id\n"
-        f"WHERE u.unit_set = '{unit_set.value}' AND v.data_element_id IN ({element_ids})"
-        f" AND v.period IN ({periods}){scope}",
-    )
-    if timed:
-        _time_rollup(query, prefix, raw)
+    period_aggregations = frozenset(PeriodAggregation(e.period_aggregation) for e in elements)
+    additive = [e for e in elements if _additive(e)] if timed else []
+    others = [e for e in elements if not (timed and _additive(e))]
     names: dict[UnitLevel, str] = {}
     previous: str | None = None
-    for level in LEVELS[unit_set]:
-        name = f"{prefix}eff_{level.value}"
-        recorded = (
-            f"SELECT element_id, unit_id, period, value, {Basis.RECORDED.value} AS basis\n"
-            f"FROM {prefix}rec WHERE level = '{level.value}'"
+    parent_join = "JOIN administrative_unit u ON u.id = c.unit_id AND u.parent_id IS NOT NULL"
+    first_raw = ""
+    for position, level in enumerate(LEVELS[unit_set]):
+        rec = f"{prefix}rec_{level.value}"
+        raw = f"{prefix}raw_{level.value}" if timed else rec
+        query.add(
+            raw,
+            "SELECT v.data_element_id AS element_id, v.unit_id, v.period, v.value, u.level\n"
+            "FROM data_value v JOIN administrative_unit u ON u.id = v.unit_id\n"
+            f"WHERE u.unit_set = '{unit_set.value}' AND u.level = '{level.value}'"
+            f" AND v.data_element_id IN ({element_ids}) AND v.period IN ({periods}){scope}",
         )
-        if previous is None:
-            query.add(name, recorded)
-        else:
-            query.add(f"{prefix}rec_{level.value}", recorded)
-            roll = f"{prefix}roll_{level.value}"
-            _roll(
-                query,
-                roll,
-                previous,
-                "JOIN administrative_unit u ON u.id = c.unit_id AND u.parent_id IS NOT NULL",
-                "u.parent_id",
-                f"MAX(CASE WHEN c.basis = {Basis.REAGGREGATED.value} THEN "
-                f"{Basis.REAGGREGATED.value} ELSE {Basis.AGGREGATED.value} END)",
+        name = f"{prefix}eff_{level.value}"
+        skip = position == 0 and not lowest and not others
+        if timed and not skip:
+            _time_rollup(query, rec, raw, period_aggregations)
+        recorded = (
+            f"SELECT element_id, unit_id, period, value, {Basis.RECORDED.value} AS basis FROM {rec}"
+        )
+        if position == 0:
+            first_raw = raw
+            if not skip:
+                query.add(name, recorded)
+                names[level] = name
+            previous = name
+            continue
+        query.add(f"{prefix}own_{level.value}", recorded)
+        roll = f"{prefix}roll_{level.value}"
+        aggregated = str(Basis.AGGREGATED.value)
+        if position == 1 and additive:
+            parts = []
+            if others:
+                _roll(
+                    query,
+                    f"{roll}_o",
+                    str(previous),
+                    parent_join,
+                    "u.parent_id",
+                    aggregated,
+                    others,
+                    exact=False,
+                )
+                parts.append(f"SELECT element_id, unit_id, period, value, basis FROM {roll}_o")
+            only = f" AND c.element_id IN ({_ints(e.id for e in additive)})" if others else ""
+            query.add(
+                f"{roll}_p",
+                f"SELECT c.element_id, u.parent_id AS unit_id, c.period, SUM(c.value) AS value\n"
+                f"FROM {first_raw} c {parent_join}{only}\n"
+                "GROUP BY c.element_id, u.parent_id, c.period",
             )
-            _prefer(query, name, f"{prefix}rec_{level.value}", roll)
+            parts.append(
+                f"SELECT element_id, unit_id, period, value, {aggregated} AS basis FROM {roll}_p"
+                " WHERE value IS NOT NULL"
+            )
+            parts.append(
+                f"SELECT r.element_id, r.unit_id, t.target, SUM(r.value), {aggregated}\n"
+                f"FROM {roll}_p r JOIN m_time t ON t.element_id = r.element_id"
+                " AND t.period = r.period\n"
+                "WHERE r.value IS NOT NULL\n"
+                "GROUP BY r.element_id, r.unit_id, t.target"
+            )
+            query.add(roll, "\nUNION ALL\n".join(parts))
+        else:
+            _roll(query, roll, str(previous), parent_join, "u.parent_id", aggregated, elements)
+        _prefer(query, name, f"{prefix}own_{level.value}", roll)
         names[level] = name
         previous = name
     return names
@@ -333,22 +438,39 @@ def effective_values(
     tree: Tree,
     root_unit_id: int | None = None,
     rollups: Sequence[tuple[int, str, str]] = (),
+    levels: frozenset[UnitLevel] | None = None,
 ) -> str:
     """Add CTEs ending in ``m_eff(element_id, unit_id, period, value, basis)``; return its name.
 
     ``rollups`` are (element id, shorter period, longer period): the element's values of the
-    shorter periods make up its value for the longer one (see `time_rollups`).
+    shorter periods make up its value for the longer one (see `time_rollups`). ``levels``
+    (None: all) are the levels whose rows ``m_eff`` must hold: lower levels are still
+    computed to aggregate from, but never carried further (at national scale the communes'
+    rows are most of the data).
     """
     _elements_cte(query, elements)
     element_ids = _ints(element.id for element in elements)
     period_list = _periods([*periods, *(part for _, part, _ in rollups)])
     timed = bool(rollups)
     if timed:
+        # (element, shorter period, longer period) is the same for every element of one period
+        # type: listed once per type and joined to the elements (a list per element would
+        # be ~50,000 rows of SQL text for 200 monthly elements over ten years).
+        by_id = {element.id: element for element in elements}
         rows = ", ".join(
-            f"({int(element_id)}, '{parse_period(part).code}', '{parse_period(target).code}')"
-            for element_id, part, target in sorted(set(rollups))
+            f"('{PeriodType(period_type).value}', '{parse_period(part).code}',"
+            f" '{parse_period(target).code}')"
+            for period_type, part, target in sorted(
+                {(by_id[e].period_type, part, target) for e, part, target in rollups}
+            )
         )
-        query.add("m_time(element_id, period, target)", f"VALUES {rows}")
+        query.add("m_parts(period_type, period, target)", f"VALUES {rows}")
+        query.add(
+            "m_time(element_id, period, target)",
+            "SELECT m_el.element_id, p.period, p.target FROM m_parts p\n"
+            "JOIN m_el ON m_el.period_type = p.period_type\n"
+            f"WHERE m_el.period_aggregation <> '{PeriodAggregation.NONE.value}'",
+        )
     scoped = root_unit_id is not None
     if scoped:
         query.add(
@@ -358,18 +480,26 @@ def effective_values(
             "SELECT u.id FROM administrative_unit u JOIN m_scope s ON u.parent_id = s.id",
         )
     if tree is Tree.LEGACY:
-        names = _chain(query, "l_", UnitSet.LEGACY, element_ids, period_list, scoped, timed)
-        query.add(
-            "m_eff",
-            "\nUNION ALL\n".join(
-                f"SELECT element_id, unit_id, period, value, basis FROM {name}"
-                for name in names.values()
-            ),
+        lowest = levels is None or UnitLevel.COMMUNE in levels
+        names = _chain(
+            query, "l_", UnitSet.LEGACY, element_ids, period_list, scoped, elements, timed, lowest
         )
+        query.add("m_eff", _union_of(names, levels))
         return "m_eff"
-    current = _chain(query, "c_", UnitSet.CURRENT, element_ids, period_list, scoped, timed)
+    lowest = levels is None or UnitLevel.COMMUNE in levels
+    current = _chain(
+        query, "c_", UnitSet.CURRENT, element_ids, period_list, scoped, elements, timed, lowest
+    )
     legacy = _chain(
-        query, "l_", UnitSet.LEGACY, element_ids, period_list, scoped=False, timed=timed
+        query,
+        "l_",
+        UnitSet.LEGACY,
+        element_ids,
+        period_list,
+        scoped=False,
+        elements=elements,
+        timed=timed,
+        lowest=lowest,
     )
     commune = f"lc.level = '{UnitLevel.COMMUNE.value}'"
     query.add(
@@ -384,19 +514,23 @@ def effective_values(
         f"  WHERE s.is_default = TRUE AND {commune}\n"
         "  GROUP BY lp.id) g",
     )
-    # A "none" element passes through only where exactly one legacy unit became the unit.
+    # A "none" element passes through only where exactly one legacy unit became the unit
+    # (counted once per current commune here, not in a correlated subquery).
+    query.add(
+        "m_commune_sources(current_id, sources)",
+        "SELECT s.current_unit_id, COUNT(*) FROM unit_succession s\n"
+        "JOIN administrative_unit lc ON lc.id = s.legacy_unit_id\n"
+        f"WHERE s.is_default = TRUE AND {commune}\n"
+        "GROUP BY s.current_unit_id",
+    )
     sources = {
         UnitLevel.COMMUNE: (
-            "(SELECT COUNT(*) FROM unit_succession s2"
-            " JOIN administrative_unit l2 ON l2.id = s2.legacy_unit_id"
-            " WHERE s2.current_unit_id = mp.current_unit_id AND s2.is_default = TRUE"
-            f" AND l2.level = '{UnitLevel.COMMUNE.value}')"
+            "CASE WHEN MAX(cs.sources) = 1 THEN MAX(c.value) END",
+            "LEFT JOIN m_commune_sources cs ON cs.current_id = mp.current_unit_id",
         ),
-        UnitLevel.PROVINCE: "MAX(mp.sources)",
+        UnitLevel.PROVINCE: ("CASE WHEN MAX(mp.sources) = 1 THEN MAX(c.value) END", ""),
     }
     reaggregated = str(Basis.REAGGREGATED.value)
-    in_scope = " WHERE unit_id IN (SELECT id FROM m_scope)" if scoped else ""
-    parts = []
     # Legacy communes go to their default successor (joined straight on unit_succession, so
     # engines use its index); legacy provinces to the current province of their communes.
     mappings = {
@@ -409,14 +543,29 @@ def effective_values(
             "mp.current_id",
         ),
     }
+    finals: dict[UnitLevel, str] = {}
     for level, (join, parent) in mappings.items():
-        passthrough = f"CASE WHEN {sources[level]} = 1 THEN MAX(c.value) END"
+        if levels is not None and level not in levels:
+            continue
         mapped = f"m_mapped_{level.value}"
-        _roll(query, mapped, legacy[level], join, parent, reaggregated, passthrough)
-        _prefer(query, f"m_final_{level.value}", current[level], mapped, in_scope)
-        parts.append(f"SELECT element_id, unit_id, period, value, basis FROM m_final_{level.value}")
-    query.add("m_eff", "\nUNION ALL\n".join(parts))
+        _roll(query, mapped, legacy[level], join, parent, reaggregated, elements, sources[level])
+        _prefer(query, f"m_final_{level.value}", current[level], mapped, scoped)
+        finals[level] = f"m_final_{level.value}"
+    query.add("m_eff", _union_of(finals, levels))
     return "m_eff"
+
+
+def _union_of(names: dict[UnitLevel, str], levels: frozenset[UnitLevel] | None) -> str:
+    """The rows of the levels' CTEs (those wanted), or no rows if none is wanted."""
+    parts = [
+        f"SELECT element_id, unit_id, period, value, basis FROM {name}"
+        for level, name in names.items()
+        if levels is None or level in levels
+    ]
+    if not parts:
+        first = next(iter(names.values()))
+        parts.append(f"SELECT element_id, unit_id, period, value, basis FROM {first} WHERE 1 = 0")
+    return "\nUNION ALL\n".join(parts)
 
 
 def element_periods(
@@ -479,22 +628,39 @@ def indicator_query(
     query = _Query()
     source_periods = {w[2] for w in wanted}
     rollups = time_rollups(elements, source_periods)
-    eff = effective_values(query, elements, source_periods, tree, root_unit_id, rollups)
-    rows = ", ".join(
-        f"('{period}', {element_id}, '{source}')" for period, element_id, source in wanted
-    )
-    query.add("m_want(period, element_id, source_period)", f"VALUES {rows}")
+    levels = frozenset({UnitLevel(units.level)}) if units.level is not None else None
+    eff = effective_values(query, elements, source_periods, tree, root_unit_id, rollups, levels)
     columns = ",\n  ".join(
         f"MAX(CASE WHEN e.element_id = {element.id} THEN e.value END) AS e{element.id}"
         for element in used
     )
-    query.add(
-        "m_pivot",
-        f"SELECT w.period, e.unit_id,\n  {columns},\n  MAX(e.basis) AS basis\n"
-        f"FROM {eff} e JOIN m_want w ON w.element_id = e.element_id"
-        " AND w.source_period = e.period\n"
-        "GROUP BY w.period, e.unit_id",
-    )
+    chosen = f"JOIN administrative_unit u ON u.id = e.unit_id AND {units.sql('u')}"
+    # The units are chosen before pivoting (only their rows are pivoted), the pivot is one
+    # GROUP BY over them, and the formulas are then one projection over the pivot.
+    if all(period == source for period, _, source in wanted):
+        # Every element is read at the indicator's period itself (the usual case): no join
+        # to the wanted pairs (which also keeps DuckDB from pushing a partial aggregate of
+        # all the pivot's columns below that join, a pass per value and column).
+        query.add(
+            "m_pivot",
+            f"SELECT e.period, e.unit_id,\n  {columns},\n  MAX(e.basis) AS basis\n"
+            f"FROM {eff} e {chosen}\n"
+            f"WHERE e.period IN ({_periods(w[0] for w in wanted)})"
+            f" AND e.element_id IN ({_ints(w[1] for w in wanted)})\n"
+            "GROUP BY e.period, e.unit_id",
+        )
+    else:
+        rows = ", ".join(
+            f"('{period}', {element_id}, '{source}')" for period, element_id, source in wanted
+        )
+        query.add("m_want(period, element_id, source_period)", f"VALUES {rows}")
+        query.add(
+            "m_pivot",
+            f"SELECT w.period, e.unit_id,\n  {columns},\n  MAX(e.basis) AS basis\n"
+            f"FROM {eff} e {chosen}\n"
+            "JOIN m_want w ON w.element_id = e.element_id AND w.source_period = e.period\n"
+            "GROUP BY w.period, e.unit_id",
+        )
     used_codes = {element.code: element.id for element in used}
 
     def column(code: str) -> str:
@@ -507,8 +673,7 @@ def indicator_query(
     )
     query.add(
         "m_result",
-        f"SELECT p.period, p.unit_id,\n  {values},\n  p.basis\nFROM m_pivot p\n"
-        f"JOIN administrative_unit u ON u.id = p.unit_id\nWHERE {units.sql('u')}",
+        f"SELECT p.period, p.unit_id,\n  {values},\n  p.basis\nFROM m_pivot p",
     )
     return query, "m_result"
 
@@ -600,10 +765,27 @@ def sqlalchemy_runner(connection: Session | Connection) -> Runner:
     return run
 
 
+DUCKDB_DISABLED_OPTIMIZERS = ("common_subplan",)
+
+
 def duckdb_runner(connection: Any) -> Runner:
-    """Run the SQL on a ``duckdb.DuckDBPyConnection`` holding the same three tables."""
+    """Run the SQL on a ``duckdb.DuckDBPyConnection`` holding the same three tables.
+
+    DuckDB's ``common_subplan`` optimiser is switched off for these queries (and the
+    connection's setting restored after): it finds the scan of ``data_value`` that every
+    level of the tree starts from and materialises it, all ~80 M rows at national scale,
+    which costs more than scanning the table once per level.
+    """
 
     def run(sql: str) -> list[Row]:
-        return [tuple(row) for row in connection.execute(sql).fetchall()]
+        found = connection.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+        before = str(found[0]) if found and found[0] else ""
+        names = [n.strip() for n in before.split(",") if n.strip()]
+        wanted = ",".join(dict.fromkeys([*names, *DUCKDB_DISABLED_OPTIMIZERS]))
+        connection.execute(f"SET disabled_optimizers = '{wanted}'")
+        try:
+            return [tuple(row) for row in connection.execute(sql).fetchall()]
+        finally:
+            connection.execute(f"SET disabled_optimizers = '{before}'")
 
     return run
