@@ -41,7 +41,7 @@ typecheck: install ## mypy --strict
 check: lint typecheck ## lint and type-check
 
 bench-gateway: install-system install ## Gateway throughput and latency against nginx (bench/results/)
-	$(BIN)/python bench/gateway.py
+	$(BIN)/python -m bench.gateway
 
 bench-monitoring: install ## Monitoring at national scale (bench/results/)
-	$(BIN)/python bench/monitoring.py
+	$(BIN)/python -m bench.monitoring
