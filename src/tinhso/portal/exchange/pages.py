@@ -3,6 +3,7 @@
 ``/exchange``: the services published through the platform (and the official's own drafts),
 and the connection requests waiting for the official's decision, oldest due date first.
 Decisions themselves are taken through the API (``/api/v1/exchange/requests/{id}/...``).
+``/exchange/statistics``: exchanges per day and per service with error rates, from the audit log.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tinhso.exchange.models import (
     RequestStatus,
     ServiceStatus,
 )
+from tinhso.exchange.statistics import exchange_statistics
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.registry.auth import can_administer
@@ -136,4 +138,26 @@ def exchange_home(request: Request, session: DbSession, principal: PortalUser) -
         request,
         "exchange/index.html",
         {"services": services, "waiting": waiting, "overdue": sum(row.overdue for row in waiting)},
+    )
+
+
+@router.get(
+    "/exchange/statistics",
+    summary="Exchange statistics per day and per service from the audit log (officials; counts only)",
+)
+def exchange_statistics_page(
+    request: Request, session: DbSession, principal: PortalUser, days: int = 30
+) -> Response:
+    days = min(max(days, 1), 366)
+    statistics = exchange_statistics(session, days)
+    chart = {
+        "days": [day.day.strftime("%d/%m") for day in statistics.days],
+        "exchanges": [day.exchanges for day in statistics.days],
+        "errors": [day.errors for day in statistics.days],
+        "labels": {"exchanges": _("Exchanges"), "errors": _("Errors")},
+    }
+    return render(
+        request,
+        "exchange/statistics.html",
+        {"statistics": statistics, "days": days, "chart": chart},
     )
