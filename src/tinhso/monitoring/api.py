@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from tinhso.core.db import DbSession
 from tinhso.core.pagination import Page, Pagination
-from tinhso.monitoring import formula as formulas
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_catalogue_manager
 from tinhso.monitoring.models import (
@@ -25,12 +24,17 @@ from tinhso.monitoring.models import (
     Methodology,
     Pillar,
     Plan,
-    Target,
     ValidationRule,
 )
 from tinhso.monitoring.progress_api import router as progress_router
+from tinhso.monitoring.read_models import (
+    elements_out,
+    indicators_out,
+    methodology_out,
+    plans_out,
+    targets_out,
+)
 from tinhso.monitoring.schemas import (
-    ComponentOut,
     ElementCreate,
     ElementOut,
     ElementUpdate,
@@ -52,7 +56,6 @@ from tinhso.monitoring.schemas import (
 from tinhso.monitoring.service import catalogue_service, methodology_service, plan_service
 from tinhso.monitoring.values_api import router as values_router
 from tinhso.registry.auth import CurrentUser
-from tinhso.registry.schemas import UnitRef
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 
@@ -88,28 +91,13 @@ def create_pillar(session: DbSession, principal: CurrentUser, data: PillarCreate
 # --- data elements ---------------------------------------------------------------------
 
 
-def _elements_out(session: DbSession, elements: list[DataElement]) -> list[ElementOut]:
-    weights = repository.element_codes(
-        session, {e.weight_element_id for e in elements if e.weight_element_id}
-    )
-    return [
-        ElementOut.model_validate(
-            {
-                **{c: getattr(e, c) for c in ElementOut.model_fields if hasattr(e, c)},
-                "weight_element_code": weights.get(e.weight_element_id or 0),
-            }
-        )
-        for e in elements
-    ]
-
-
 @router.get("/elements", summary="List data elements (any official)")
 def list_elements(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[ElementOut]:
     rows, total = repository.page(
         session, select(DataElement).order_by(DataElement.code), page.limit, page.offset
     )
     return Page(
-        items=_elements_out(session, rows), total=total, limit=page.limit, offset=page.offset
+        items=elements_out(session, rows), total=total, limit=page.limit, offset=page.offset
     )
 
 
@@ -120,12 +108,12 @@ def list_elements(session: DbSession, principal: CurrentUser, page: Pagination) 
 )
 def create_element(session: DbSession, principal: CurrentUser, data: ElementCreate) -> ElementOut:
     require_catalogue_manager(session, principal)
-    return _elements_out(session, [catalogue_service.create_element(session, data)])[0]
+    return elements_out(session, [catalogue_service.create_element(session, data)])[0]
 
 
 @router.get("/elements/{code}", summary="One data element (any official)")
 def get_element(session: DbSession, principal: CurrentUser, code: str) -> ElementOut:
-    return _elements_out(session, [catalogue_service.element(session, code)])[0]
+    return elements_out(session, [catalogue_service.element(session, code)])[0]
 
 
 @router.patch(
@@ -136,7 +124,7 @@ def update_element(
 ) -> ElementOut:
     require_catalogue_manager(session, principal)
     element = catalogue_service.element(session, code)
-    return _elements_out(session, [catalogue_service.update_element(session, element, data)])[0]
+    return elements_out(session, [catalogue_service.update_element(session, element, data)])[0]
 
 
 @router.delete(
@@ -153,29 +141,6 @@ def delete_element(session: DbSession, principal: CurrentUser, code: str) -> Res
 # --- indicators ------------------------------------------------------------------------
 
 
-def _indicators_out(session: DbSession, indicators: list[Indicator]) -> list[IndicatorOut]:
-    pillars = repository.codes_by_id(
-        session, Pillar, {i.pillar_id for i in indicators if i.pillar_id}
-    )
-    return [
-        IndicatorOut(
-            code=i.code,
-            name_vi=i.name_vi,
-            name_en=i.name_en,
-            description_vi=i.description_vi,
-            description_en=i.description_en,
-            formula=i.formula,
-            elements=sorted(formulas.parse(i.formula).elements),
-            unit_of_measure=i.unit_of_measure,
-            unit_of_measure_en=i.unit_of_measure_en,
-            direction=i.direction,
-            pillar_code=pillars.get(i.pillar_id or 0),
-            decimals=i.decimals,
-        )
-        for i in indicators
-    ]
-
-
 @router.get("/indicators", summary="List indicators (any official)")
 def list_indicators(
     session: DbSession,
@@ -190,7 +155,7 @@ def list_indicators(
         )
     rows, total = repository.page(session, query, page.limit, page.offset)
     return Page(
-        items=_indicators_out(session, rows), total=total, limit=page.limit, offset=page.offset
+        items=indicators_out(session, rows), total=total, limit=page.limit, offset=page.offset
     )
 
 
@@ -203,12 +168,12 @@ def create_indicator(
     session: DbSession, principal: CurrentUser, data: IndicatorCreate
 ) -> IndicatorOut:
     require_catalogue_manager(session, principal)
-    return _indicators_out(session, [catalogue_service.create_indicator(session, data)])[0]
+    return indicators_out(session, [catalogue_service.create_indicator(session, data)])[0]
 
 
 @router.get("/indicators/{code}", summary="One indicator (any official)")
 def get_indicator(session: DbSession, principal: CurrentUser, code: str) -> IndicatorOut:
-    return _indicators_out(session, [catalogue_service.indicator(session, code)])[0]
+    return indicators_out(session, [catalogue_service.indicator(session, code)])[0]
 
 
 @router.patch(
@@ -219,7 +184,7 @@ def update_indicator(
 ) -> IndicatorOut:
     require_catalogue_manager(session, principal)
     indicator = catalogue_service.indicator(session, code)
-    return _indicators_out(session, [catalogue_service.update_indicator(session, indicator, data)])[
+    return indicators_out(session, [catalogue_service.update_indicator(session, indicator, data)])[
         0
     ]
 
@@ -279,39 +244,12 @@ def delete_rule(session: DbSession, principal: CurrentUser, code: str) -> Respon
 # --- plans and targets -----------------------------------------------------------------
 
 
-def _plans_out(session: DbSession, plans: list[Plan]) -> list[PlanOut]:
-    counts = repository.target_counts(session, {p.id for p in plans})
-    from tinhso.registry.models import Organisation  # noqa: PLC0415 - codes for display only
-
-    organisations = repository.codes_by_id(
-        session, Organisation, {p.organisation_id for p in plans if p.organisation_id}
-    )
-    return [
-        PlanOut(
-            code=p.code,
-            number=p.number,
-            kind=p.kind,
-            title_vi=p.title_vi,
-            title_en=p.title_en,
-            issuing_body=p.issuing_body,
-            issued_on=p.issued_on,
-            legal_reference=p.legal_reference,
-            start_year=p.start_year,
-            end_year=p.end_year,
-            source_reference=p.source_reference,
-            organisation_code=organisations.get(p.organisation_id or 0),
-            targets=counts.get(p.id, 0),
-        )
-        for p in plans
-    ]
-
-
 @router.get("/plans", summary="List plans (any official)")
 def list_plans(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[PlanOut]:
     rows, total = repository.page(
         session, select(Plan).order_by(Plan.code), page.limit, page.offset
     )
-    return Page(items=_plans_out(session, rows), total=total, limit=page.limit, offset=page.offset)
+    return Page(items=plans_out(session, rows), total=total, limit=page.limit, offset=page.offset)
 
 
 @router.post(
@@ -321,18 +259,18 @@ def list_plans(session: DbSession, principal: CurrentUser, page: Pagination) -> 
 )
 def create_plan(session: DbSession, principal: CurrentUser, data: PlanCreate) -> PlanOut:
     require_catalogue_manager(session, principal)
-    return _plans_out(session, [plan_service.create(session, data)])[0]
+    return plans_out(session, [plan_service.create(session, data)])[0]
 
 
 @router.get("/plans/{code}", summary="One plan (any official)")
 def get_plan(session: DbSession, principal: CurrentUser, code: str) -> PlanOut:
-    return _plans_out(session, [plan_service.get(session, code)])[0]
+    return plans_out(session, [plan_service.get(session, code)])[0]
 
 
 @router.patch("/plans/{code}", summary="Update a plan (platform admin or province admin)")
 def update_plan(session: DbSession, principal: CurrentUser, code: str, data: PlanUpdate) -> PlanOut:
     require_catalogue_manager(session, principal)
-    return _plans_out(
+    return plans_out(
         session, [plan_service.update(session, plan_service.get(session, code), data)]
     )[0]
 
@@ -348,34 +286,6 @@ def delete_plan(session: DbSession, principal: CurrentUser, code: str) -> Respon
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _targets_out(session: DbSession, plan: Plan, targets: list[Target]) -> list[TargetOut]:
-    indicators = repository.codes_by_id(session, Indicator, {t.indicator_id for t in targets})
-    units = repository.unit_rows(session, {t.scope_unit_id for t in targets if t.scope_unit_id})
-    out = []
-    for t in targets:
-        unit = units.get(t.scope_unit_id or 0)
-        out.append(
-            TargetOut(
-                id=t.id,
-                plan_code=plan.code,
-                indicator_code=indicators[t.indicator_id],
-                scope_unit=UnitRef(unit_set=unit[0], code=unit[1]) if unit else None,
-                scope_unit_set=t.scope_unit_set,
-                scope_level=t.scope_level,
-                year=t.year,
-                comparison=t.comparison,
-                target_value=t.target_value,
-                target_low=t.target_low,
-                target_high=t.target_high,
-                baseline_value=t.baseline_value,
-                baseline_year=t.baseline_year,
-                note=t.note,
-                source_reference=t.source_reference,
-            )
-        )
-    return out
-
-
 @router.get("/plans/{code}/targets", summary="A plan's targets (any official)")
 def list_targets(
     session: DbSession, principal: CurrentUser, code: str, page: Pagination
@@ -383,7 +293,7 @@ def list_targets(
     plan = plan_service.get(session, code)
     targets = list(repository.targets_of(session, plan.id))
     return Page(
-        items=_targets_out(session, plan, targets[page.offset : page.offset + page.limit]),
+        items=targets_out(session, plan, targets[page.offset : page.offset + page.limit]),
         total=len(targets),
         limit=page.limit,
         offset=page.offset,
@@ -400,7 +310,7 @@ def create_target(
 ) -> TargetOut:
     require_catalogue_manager(session, principal)
     plan = plan_service.get(session, code)
-    return _targets_out(session, plan, [plan_service.add_target(session, plan, data)])[0]
+    return targets_out(session, plan, [plan_service.add_target(session, plan, data)])[0]
 
 
 @router.delete(
@@ -420,45 +330,6 @@ def delete_target(
 # --- methodologies and the index -------------------------------------------------------
 
 
-def _methodology_out(session: DbSession, methodology: Methodology) -> MethodologyOut:
-    components = list(repository.components_of(session, methodology.id))
-    codes = {c.id: c.code for c in components}
-    pillars = repository.codes_by_id(
-        session, Pillar, {c.pillar_id for c in components if c.pillar_id}
-    )
-    indicators = repository.codes_by_id(
-        session, Indicator, {c.indicator_id for c in components if c.indicator_id}
-    )
-    return MethodologyOut(
-        code=methodology.code,
-        name_vi=methodology.name_vi,
-        name_en=methodology.name_en,
-        legal_reference=methodology.legal_reference,
-        issuing_body=methodology.issuing_body,
-        issued_on=methodology.issued_on,
-        unit_level=methodology.unit_level,
-        normalisation=methodology.normalisation,
-        max_points=methodology.max_points,
-        components=[
-            ComponentOut(
-                code=c.code,
-                parent_code=codes.get(c.parent_id or 0),
-                name_vi=c.name_vi,
-                name_en=c.name_en,
-                group_code=c.group_code,
-                pillar_code=pillars.get(c.pillar_id or 0),
-                indicator_code=indicators.get(c.indicator_id or 0),
-                weight=c.weight,
-                max_points=c.max_points,
-                scoring=c.scoring,
-                reference_value=c.reference_value,
-                thresholds=c.thresholds,
-            )
-            for c in components
-        ],
-    )
-
-
 @router.get("/methodologies", summary="List index methodologies (any official)")
 def list_methodologies(
     session: DbSession, principal: CurrentUser, page: Pagination
@@ -467,7 +338,7 @@ def list_methodologies(
         session, select(Methodology).order_by(Methodology.code), page.limit, page.offset
     )
     return Page(
-        items=[_methodology_out(session, m) for m in rows],
+        items=[methodology_out(session, m) for m in rows],
         total=total,
         limit=page.limit,
         offset=page.offset,
@@ -483,12 +354,12 @@ def create_methodology(
     session: DbSession, principal: CurrentUser, data: MethodologyCreate
 ) -> MethodologyOut:
     require_catalogue_manager(session, principal)
-    return _methodology_out(session, methodology_service.create(session, data))
+    return methodology_out(session, methodology_service.create(session, data))
 
 
 @router.get("/methodologies/{code}", summary="One methodology with its components (any official)")
 def get_methodology(session: DbSession, principal: CurrentUser, code: str) -> MethodologyOut:
-    return _methodology_out(session, methodology_service.get(session, code))
+    return methodology_out(session, methodology_service.get(session, code))
 
 
 @router.delete(

@@ -226,6 +226,10 @@ class OrganisationService:
             )
         return organisation
 
+    def codes(self, session: Session, ids: set[int]) -> dict[int, str]:
+        """Organisation id -> code, in one query."""
+        return repository.organisation_codes(session, ids)
+
     def list_all(self, session: Session) -> list[Organisation]:
         """Every organisation by Vietnamese name (a province has hundreds, not millions)."""
         return repository.all_organisations(session)

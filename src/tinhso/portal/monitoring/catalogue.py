@@ -9,28 +9,24 @@ and the stored values with their provenance.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from tinhso.core.errors import InvalidInput
 from tinhso.core.i18n import current_locale
-from tinhso.core.pagination import PageParams
-from tinhso.monitoring import api as monitoring_api
 from tinhso.monitoring import formula as formulas
 from tinhso.monitoring import repository
 from tinhso.monitoring.computation import Tree
 from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.progress import TREE_NOTES, progress_service
+from tinhso.monitoring.read_models import catalogue_reader
 from tinhso.monitoring.transfer_export import value_rows
 from tinhso.registry import repository as registry_repository
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from sqlalchemy.orm import Session
 
-    from tinhso.core.pagination import Page
     from tinhso.monitoring.models import DataElement, Indicator
     from tinhso.monitoring.schemas import (
         ComputedValue,
@@ -41,9 +37,6 @@ if TYPE_CHECKING:
         TargetOut,
     )
     from tinhso.registry.auth import Principal
-
-_ALL = PageParams(limit=1000, offset=0)
-T = TypeVar("T")
 
 
 def localised(vi: str, en: str | None) -> str:
@@ -74,36 +67,24 @@ def period_label(period: str) -> str:
     return period
 
 
-def _every(fetch: Callable[[PageParams], Page[T]]) -> list[T]:
-    """Every item of one of the monitoring API's paginated lists."""
-    found: list[T] = []
-    offset = 0
-    while True:
-        page = fetch(PageParams(limit=_ALL.limit, offset=offset))
-        found.extend(page.items)
-        offset += _ALL.limit
-        if offset >= page.total or not page.items:
-            return found
-
-
 def plans(session: Session, principal: Principal) -> list[PlanOut]:
-    return _every(lambda page: monitoring_api.list_plans(session, principal, page))
+    return catalogue_reader.plans(session)
 
 
 def targets(session: Session, principal: Principal, plan_code: str) -> list[TargetOut]:
-    return _every(lambda page: monitoring_api.list_targets(session, principal, plan_code, page))
+    return catalogue_reader.targets(session, plan_code)
 
 
 def indicators(session: Session, principal: Principal) -> list[IndicatorOut]:
-    return _every(lambda page: monitoring_api.list_indicators(session, principal, page))
+    return catalogue_reader.indicators(session)
 
 
 def methodologies(session: Session, principal: Principal) -> list[MethodologyOut]:
-    return _every(lambda page: monitoring_api.list_methodologies(session, principal, page))
+    return catalogue_reader.methodologies(session)
 
 
 def pillars(session: Session, principal: Principal) -> list[PillarOut]:
-    return _every(lambda page: monitoring_api.list_pillars(session, principal, page))
+    return catalogue_reader.pillars(session)
 
 
 def elements(session: Session) -> list[DataElement]:
