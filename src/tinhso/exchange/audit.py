@@ -27,12 +27,14 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import json.encoder as json_encoder
 import logging
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,8 +111,26 @@ _HASHED_FIELDS = _COLUMNS[:-1]
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+def _not_serialisable(value: object) -> Any:
+    msg = f"Object of type {type(value).__name__} is not JSON serializable"
+    raise TypeError(msg)
+
+
+# The C encoder behind ``_dumps``, built once (``_dumps`` builds one per call): the same text.
+# Positional arguments as JSONEncoder.iterencode passes them: markers, default, encoder, indent,
+# key and item separators, sort_keys, skipkeys, allow_nan.
+_C_MAKE_ENCODER: Any = getattr(json_encoder, "c_make_encoder", None)
+_ENCODER_ARGS = (None, None, json_encoder.encode_basestring, None, ":", ",", False, False, True)
+_encode_list: Any = (
+    None
+    if _C_MAKE_ENCODER is None
+    else _C_MAKE_ENCODER(*_ENCODER_ARGS[:1], _not_serialisable, *_ENCODER_ARGS[2:])
+)
+
+
 def _digest(values: list[Any]) -> str:
-    return hashlib.sha256(_dumps(values).encode()).hexdigest()
+    text = _dumps(values) if _encode_list is None else "".join(_encode_list(values, 0))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def record_hash(row: dict[str, Any]) -> str:
@@ -175,53 +195,54 @@ def append_entries(
     entries: list[AuditEntry],
     signer: Signer | None = None,
     checkpoint_every: timedelta | None = None,
+    *,
+    connection: Any = None,
 ) -> int:
     """Chain and insert ``entries`` in one transaction; returns the new head ``seq``.
 
     With ``signer`` and ``checkpoint_every``, also signs a checkpoint of the new head when the
     last one is older than that (inside the same lock, so nodes do not duplicate it).
     Works on the driver connection (no ORM/Core per row): this is the gateway's hot write.
+    ``connection``: a driver connection from :func:`open_writer_connection` that the caller
+    keeps (the gateway's writer); otherwise one is taken from the engine's pool for this call.
     """
     dialect = engine.dialect
     sqlite = dialect.name == "sqlite"
-    bind = _RECORDS.c.recorded_at.type.dialect_impl(dialect).bind_processor(dialect)
     chain_lock = _sqlite_chain_lock(engine) if sqlite else None
     if chain_lock is not None:
         # Processes of one host queue here (woken at once by the kernel) rather than in
         # SQLite's busy handler, which sleeps 1, 2, 5, 10 ... ms between attempts.
         fcntl.flock(chain_lock, fcntl.LOCK_EX)
-    raw = engine.raw_connection()
+    raw = connection if connection is not None else open_writer_connection(engine)
     cursor = raw.cursor()
     try:
         if sqlite:
-            # Durable at commit (the platform default, NORMAL, may lose the last commits on
-            # power loss), and the write lock now, not at the first INSERT: no other writer
-            # can read the same head.
-            cursor.execute("PRAGMA synchronous=FULL")
+            # The write lock now, not at the first INSERT: no other writer can read the head.
             cursor.execute("BEGIN IMMEDIATE")
         else:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_KEY,))
-        cursor.execute(
-            f"SELECT seq, record_hash FROM {_RECORDS.name} ORDER BY seq DESC LIMIT 1"  # noqa: S608
-        )
+        cursor.execute(_HEAD_SQL)
         head = cursor.fetchone()
         seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
         rows = []
         for e in entries:
             seq += 1
+            at = _utc_text(e.recorded_at)
             values: list[Any] = [
-                seq, timestamp(e.recorded_at), e.node, e.request_id, e.consumer, e.service,
+                seq, at, e.node, e.request_id, e.consumer, e.service,
                 e.grant_id, e.method, e.path_template, e.status, e.outcome, e.latency_us,
                 e.bytes_in, e.bytes_out, e.request_sha256, e.response_sha256, prev,
             ]  # fmt: skip
             prev = _digest(values)
             values.append(prev)
-            values[1] = bind(e.recorded_at) if bind is not None else e.recorded_at
+            # SQLite keeps SQLAlchemy's text form of the UTC time (same digits, no offset);
+            # the PostgreSQL driver takes the aware datetime.
+            values[1] = f"{at[:10]} {at[11:26]}" if sqlite else datetime.fromisoformat(at)
             rows.append(tuple(values))
-        mark = "?" if sqlite else "%s"
         if rows:
-            cursor.executemany(_insert_sql(mark), rows)
+            cursor.executemany(_INSERT_SQLITE if sqlite else _INSERT_PG, rows)
         if signer is not None and checkpoint_every is not None and seq > 0:
+            mark = "?" if sqlite else "%s"
             _maybe_checkpoint(cursor, dialect, mark, signer, checkpoint_every, seq, prev)
         raw.commit()
     except BaseException:
@@ -231,10 +252,37 @@ def append_entries(
     finally:
         with contextlib.suppress(Exception):
             cursor.close()
-        raw.close()
+        if connection is None:
+            raw.close()
         if chain_lock is not None:
             fcntl.flock(chain_lock, fcntl.LOCK_UN)
     return seq
+
+
+def open_writer_connection(engine: Engine) -> Any:
+    """A driver connection for :func:`append_entries` (from the pool: its set-up applies).
+
+    On SQLite, commits on it are durable (``synchronous=FULL``; the platform default, NORMAL,
+    may lose the last commits on power loss).
+    """
+    raw = engine.raw_connection()
+    if engine.dialect.name == "sqlite":
+        cursor = raw.cursor()
+        try:
+            cursor.execute("PRAGMA synchronous=FULL")
+        finally:
+            cursor.close()
+    return raw
+
+
+def _utc_text(moment: datetime) -> str:
+    """:func:`timestamp`, without the conversion when ``moment`` is already in UTC."""
+    if moment.tzinfo is UTC:
+        return moment.isoformat(timespec="microseconds")
+    if moment.tzinfo is None:
+        msg = "naive datetime given; use timezone-aware UTC datetimes"
+        raise ValueError(msg)
+    return timestamp(moment)
 
 
 _chain_locks: dict[tuple[int, str], int] = {}
@@ -291,6 +339,11 @@ def _insert_sql(mark: str) -> str:
     columns = ", ".join(_COLUMNS)
     marks = ", ".join([mark] * len(_COLUMNS))
     return f"INSERT INTO {_RECORDS.name} ({columns}) VALUES ({marks})"  # noqa: S608 - constants
+
+
+_INSERT_SQLITE = _insert_sql("?")
+_INSERT_PG = _insert_sql("%s")
+_HEAD_SQL = f"SELECT seq, record_hash FROM {_RECORDS.name} ORDER BY seq DESC LIMIT 1"  # noqa: S608
 
 
 def _insert_checkpoint(connection: Connection, signer: Signer, seq: int, head: str) -> None:
@@ -489,10 +542,16 @@ class AuditLog:
         self._last_batch = 0.0
         self._orphans_adopted = False
         self.stats.spool_pending = self.spool.pending()  # left over from a previous run
+        # The writer's own thread and driver connection, kept between batches (no pool
+        # check-out/reset per commit); dropped after a failure and opened again.
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: Any = None
+        self._connection_engine: Engine | None = None
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="tinhso-audit")
         self._task = self._loop.create_task(self._run(), name="tinhso-audit-writer")
 
     async def record(self, entry: AuditEntry) -> None:
@@ -513,6 +572,9 @@ class AuditLog:
             self._wake.set()
         if self._task is not None:
             await self._task
+        if self._executor is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._disconnect)
+            self._executor.shutdown(wait=False)
         if not self.stats.spool_pending:
             self.spool.release()
 
@@ -537,7 +599,9 @@ class AuditLog:
             batch = self._queue[: self.max_batch]
             del self._queue[: len(batch)]
             try:
-                await loop.run_in_executor(None, self._write, [entry for entry, _ in batch])
+                await loop.run_in_executor(
+                    self._executor, self._write, [entry for entry, _ in batch]
+                )
             except Exception as error:
                 log.exception("audit: could neither write nor spool")
                 for _, future in batch:
@@ -566,8 +630,19 @@ class AuditLog:
         if not entries:
             return
         try:
-            append_entries(self.engine, entries, self.signer, self._checkpoint_due())
+            if self._connection is None or self._connection_engine is not self.engine:
+                self._disconnect()
+                self._connection = open_writer_connection(self.engine)
+                self._connection_engine = self.engine
+            append_entries(
+                self.engine,
+                entries,
+                self.signer,
+                self._checkpoint_due(),
+                connection=self._connection,
+            )
         except Exception as error:
+            self._disconnect()
             self._note_failure(error)
             self.spool.append(entries)
             self.stats.spooled += len(entries)
@@ -576,6 +651,12 @@ class AuditLog:
         self._db_down = False
         self.stats.written += len(entries)
         self.stats.batches += 1
+
+    def _disconnect(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
 
     def _replay(self) -> bool:
         """Move the spool into the database in order; False if the database is still away."""

@@ -102,6 +102,7 @@ _DROP_REQUEST = frozenset(
 )  # fmt: skip
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_HTTP1 = frozenset({"1.1", "1.0"})
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _STREAM_REQUEST_OVER = 256 * 1024
 
@@ -113,8 +114,9 @@ class GatewaySettings(BaseSettings):
 
     poll_seconds: float = 0.5
     checkpoint_seconds: float = 60.0
-    # Under load, at most one audit commit per this many seconds per process (group size).
-    audit_linger_seconds: float = 0.0
+    # Under load, at most one audit commit per this many seconds per process (group size);
+    # an idle process commits at once. 2 ms: bigger groups, fewer fsyncs per request.
+    audit_linger_seconds: float = 0.002
     breaker_failures: int = 5
     breaker_cooldown_seconds: float = 10.0
     token_cache_entries: int = 50_000
@@ -389,7 +391,7 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
     exchange = _Exchange(method, path[:200])
 
     authorization = content_length = None
-    reserved = False
+    reserved = chunked = False
     nominated: set[bytes] = set()
     forwarded: list[tuple[bytes, bytes]] = []
     for name, value in scope["headers"]:
@@ -397,6 +399,8 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
             authorization = value
         elif name == b"content-length":
             content_length = value
+        elif name == b"transfer-encoding":
+            chunked = True
         elif name == b"accept-language":
             exchange.lang_vi = not value.lower().startswith(b"en")
         elif name.startswith(b"x-tinhso-"):
@@ -494,6 +498,15 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
     )
     if streamed and method in _BODY_METHODS:
         body = _stream_body(receive, exchange, digest, service.max_request_bytes)
+    elif (
+        content_length is None
+        and not chunked
+        and method not in _BODY_METHODS
+        and scope.get("http_version") in _HTTP1
+    ):
+        # HTTP/1.x without Content-Length or Transfer-Encoding: no body (RFC 9112 6.3).
+        body = b""
+        exchange.request_sha256 = _EMPTY_SHA256
     else:
         try:
             body = await _read_body(receive, service.max_request_bytes)

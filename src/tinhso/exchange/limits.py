@@ -69,13 +69,16 @@ class LocalLimiter:
             bucket[0] = tokens - 1.0
         used = 0
         if grant.quota_per_day is not None:
-            day, reset = _day_and_reset(now)
+            day = int((now + DAY_OFFSET_SECONDS) // 86400)
             counter = self._quota.get(grant.id)
             if counter is None or counter[0] != day:
                 counter = self._quota[grant.id] = [day, 0]
             if counter[1] >= grant.quota_per_day:
                 return Decision(
-                    allowed=False, retry_after=reset, reason="quota", quota_used=counter[1]
+                    allowed=False,
+                    retry_after=_day_and_reset(now)[1],
+                    reason="quota",
+                    quota_used=counter[1],
                 )
             counter[1] += 1
             used = counter[1]
