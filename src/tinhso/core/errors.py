@@ -84,6 +84,11 @@ class Unauthenticated(DomainError):
     code = "unauthenticated"
 
 
+class TooManyAttempts(Unauthenticated):
+    status = 429
+    code = "too_many_attempts"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"

@@ -7,9 +7,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session as OrmSession
 
 from tinhso.core.db import utcnow
-from tinhso.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from tinhso.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from tinhso.core.security import hash_password, new_token, token_digest, verify_password
 from tinhso.registry import repository
 from tinhso.registry.models import (
@@ -24,6 +31,11 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.registry.schemas import RoleGrant, UserCreate
+
+
+# After this many consecutive wrong passwords an account refuses logins for a while.
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -117,7 +129,18 @@ class AccountService:
         self, session: Session, username: str, password: str, kind: CredentialKind, minutes: int
     ) -> IssuedCredential:
         user = repository.user_by_username(session, username.strip().lower())
+        now = utcnow()
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            wait = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+            raise TooManyAttempts(
+                f"Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần; thử lại sau {wait} phút",
+                f"Too many wrong passwords: the account is locked; try again in {wait} minutes",
+                field="password",
+                headers={"Retry-After": str(wait * 60)},
+            )
         if not verify_password(user.password_hash if user else None, password) or user is None:
+            if user is not None:
+                self._count_failure(session, user.id)
             raise Unauthenticated(
                 "Tên đăng nhập hoặc mật khẩu không đúng",
                 "Wrong username or password",
@@ -127,6 +150,8 @@ class AccountService:
             raise Unauthenticated(
                 "Tài khoản đã bị khóa", "The account is disabled", field="username"
             )
+        user.failed_logins = 0
+        user.locked_until = None
         token = new_token()
         session.add(
             UserCredential(
@@ -139,6 +164,18 @@ class AccountService:
         user.last_login_at = utcnow()
         session.flush()
         return IssuedCredential(token=token, expires_in=minutes * 60, user=user)
+
+    def _count_failure(self, session: Session, user_id: int) -> None:
+        """Count a wrong password in a transaction of its own: the request's own transaction
+        is rolled back with the error, but the count must stay."""
+        with OrmSession(bind=session.get_bind()) as counter, counter.begin():
+            user = counter.get(User, user_id, with_for_update=True)
+            if user is None:
+                return
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILED_LOGINS:
+                user.failed_logins = 0
+                user.locked_until = utcnow() + LOCKOUT
 
     def authenticate(self, session: Session, token: str, kind: CredentialKind) -> User | None:
         """The active user holding a live credential of this kind, or None."""
