@@ -9,7 +9,12 @@ from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values import Provenance, value_service
 
 if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
+
+    from tests.conftest import Official
+
+API = "/api/v1/monitoring"
 
 # Legacy Bắc Giang (24): Việt Yên (222) communes and TP Bắc Giang (213) wards.
 VIET_YEN_COMMUNES = ("07759", "07762", "07765")  # Thượng Lan, Việt Tiến, Nghĩa Trung
@@ -56,3 +61,55 @@ def values(
         for code, unit_set, unit, period, value in rows
     ]
     value_service.record_many(session, items, Provenance(entered_by_id=user_id))
+
+
+def create_fibre_catalogue(
+    client: TestClient, admin: Official, extra_elements: tuple[dict[str, Any], ...] = ()
+) -> None:
+    """Through the API: households, households with fibre, a fibre share, the rule
+    "fibre ≤ households" and the indicator households-fibre-rate (plus any extra elements)."""
+    elements: tuple[dict[str, Any], ...] = (
+        {"code": "households", "value_type": "integer", "min_value": 0},
+        {"code": "households_fibre", "value_type": "integer", "min_value": 0},
+        {"code": "fibre_share", "value_type": "percentage", "aggregation": "none"},
+        *extra_elements,
+    )
+    for element in elements:
+        response = client.post(
+            f"{API}/elements",
+            headers=admin.headers,
+            json={
+                "name_vi": f"Chỉ tiêu {element['code']}",
+                "unit_of_measure": "hộ",
+                "aggregation": "sum",
+                "period_type": "year",
+                **element,
+            },
+        )
+        assert response.status_code == 201, response.text
+    response = client.post(
+        f"{API}/validation-rules",
+        headers=admin.headers,
+        json={
+            "code": "fibre-le-households",
+            "name_vi": "Số hộ có cáp quang không vượt quá số hộ",
+            "name_en": "Households with fibre do not exceed households",
+            "left_expression": "households_fibre",
+            "comparison": "<=",
+            "right_expression": "households",
+        },
+    )
+    assert response.status_code == 201, response.text
+    response = client.post(
+        f"{API}/indicators",
+        headers=admin.headers,
+        json={
+            "code": "households-fibre-rate",
+            "name_vi": "Tỷ lệ hộ gia đình có cáp quang",
+            "name_en": "Households with fibre",
+            "formula": "households_fibre / households * 100",
+            "unit_of_measure": "%",
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["elements"] == ["households", "households_fibre"]

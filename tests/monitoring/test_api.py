@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import func, select
 
+from tests.monitoring.support import API, create_fibre_catalogue
 from tinhso.monitoring.models import DataValue, DataValueCorrection
 from tinhso.registry.models import Role
 
@@ -17,53 +18,10 @@ if TYPE_CHECKING:
 
     from tests.conftest import MakeOfficial, Official
 
-API = "/api/v1/monitoring"
-
 
 @pytest.fixture
 def catalogue(client: TestClient, admin: Official, province_tree: dict[str, str]) -> None:
-    for element in (
-        {"code": "households", "value_type": "integer", "min_value": 0},
-        {"code": "households_fibre", "value_type": "integer", "min_value": 0},
-        {"code": "fibre_share", "value_type": "percentage", "aggregation": "none"},
-    ):
-        response = client.post(
-            f"{API}/elements",
-            headers=admin.headers,
-            json={
-                "name_vi": f"Chỉ tiêu {element['code']}",
-                "unit_of_measure": "hộ",
-                "aggregation": "sum",
-                "period_type": "year",
-                **element,
-            },
-        )
-        assert response.status_code == 201, response.text
-    response = client.post(
-        f"{API}/validation-rules",
-        headers=admin.headers,
-        json={
-            "code": "fibre-le-households",
-            "name_vi": "Số hộ có cáp quang không vượt quá số hộ",
-            "name_en": "Households with fibre do not exceed households",
-            "left_expression": "households_fibre",
-            "comparison": "<=",
-            "right_expression": "households",
-        },
-    )
-    assert response.status_code == 201, response.text
-    response = client.post(
-        f"{API}/indicators",
-        headers=admin.headers,
-        json={
-            "code": "households-fibre-rate",
-            "name_vi": "Tỷ lệ hộ gia đình có cáp quang",
-            "formula": "households_fibre / households * 100",
-            "unit_of_measure": "%",
-        },
-    )
-    assert response.status_code == 201, response.text
-    assert response.json()["elements"] == ["households", "households_fibre"]
+    create_fibre_catalogue(client, admin)
 
 
 def _value(

@@ -11,6 +11,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
+from tests.monitoring.support import API, create_fibre_catalogue
 from tinhso.monitoring import transfer_api
 from tinhso.monitoring.models import DataValue, DataValueCorrection, ValueSource
 from tinhso.registry.models import Role, User
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
     from tests.conftest import MakeOfficial, Official
 
-API = "/api/v1/monitoring"
 VI_HEADER = [
     "Mã chỉ tiêu dữ liệu",
     "Mã đơn vị hành chính",
@@ -35,49 +35,14 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @pytest.fixture
 def catalogue(client: TestClient, admin: Official, province_tree: dict[str, str]) -> None:
-    for element in (
-        {"code": "households", "value_type": "integer", "min_value": 0},
-        {"code": "households_fibre", "value_type": "integer", "min_value": 0},
-        {"code": "fibre_share", "value_type": "percentage", "aggregation": "none"},
-        {"code": "online_dossiers", "value_type": "integer", "period_type": "month"},
-        {"code": "satisfaction", "value_type": "number", "period_type": "quarter"},
-    ):
-        response = client.post(
-            f"{API}/elements",
-            headers=admin.headers,
-            json={
-                "name_vi": f"Chỉ tiêu {element['code']}",
-                "unit_of_measure": "hộ",
-                "aggregation": "sum",
-                "period_type": "year",
-                **element,
-            },
-        )
-        assert response.status_code == 201, response.text
-    response = client.post(
-        f"{API}/validation-rules",
-        headers=admin.headers,
-        json={
-            "code": "fibre-le-households",
-            "name_vi": "Số hộ có cáp quang không vượt quá số hộ",
-            "left_expression": "households_fibre",
-            "comparison": "<=",
-            "right_expression": "households",
-        },
+    create_fibre_catalogue(
+        client,
+        admin,
+        (
+            {"code": "online_dossiers", "value_type": "integer", "period_type": "month"},
+            {"code": "satisfaction", "value_type": "number", "period_type": "quarter"},
+        ),
     )
-    assert response.status_code == 201, response.text
-    response = client.post(
-        f"{API}/indicators",
-        headers=admin.headers,
-        json={
-            "code": "households-fibre-rate",
-            "name_vi": "Tỷ lệ hộ gia đình có cáp quang",
-            "name_en": "Households with fibre",
-            "formula": "households_fibre / households * 100",
-            "unit_of_measure": "%",
-        },
-    )
-    assert response.status_code == 201, response.text
 
 
 def xlsx(rows: list[list[Any]], header: list[str] | None = None) -> bytes:
