@@ -127,6 +127,7 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
+        _env_file=None,  # the suite must not depend on a developer's .env
         environment="test",
         database_url=database_url,
         data_dir=tmp_path,

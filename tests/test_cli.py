@@ -109,3 +109,15 @@ def test_demo_loads_and_is_idempotent(operator_env: None, session: Session, tmp_
     assert second.exit_code == 0, second.output
     session.expire_all()
     assert sorted(session.scalars(select(Organisation.code)).all()) == sorted(organisations)
+
+
+def test_config_check_hides_credentials_in_urls(
+    operator_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TINHSO_REDIS_URL", "redis://:mat-khau-redis@127.0.0.1:6379/0")
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "mat-khau-redis" not in result.output
+    assert "redis_url = redis://:***@127.0.0.1:6379/0" in result.output
+    assert "api_token_minutes = 60" in result.output  # not a secret, shown as is
+    assert "metrics_token = None" in result.output  # unset, and never a value

@@ -18,6 +18,7 @@ from tinhso.core.config import Settings, load_settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker
 from tinhso.core.errors import Forbidden, install_problem_handlers
 from tinhso.core.observability import HttpMetrics, RequestContextMiddleware, configure_logging
+from tinhso.core.security import same_secret
 from tinhso.exchange.api import router as exchange_router
 from tinhso.monitoring.api import router as monitoring_router
 from tinhso.monitoring.collection_api import router as monitoring_collection_router
@@ -105,7 +106,7 @@ def _install_operations_endpoints(app: FastAPI) -> None:
         token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
         allowed = _is_loopback(request.client.host if request.client else "")
         if token is not None:
-            allowed = request.headers.get("authorization", "") == f"Bearer {token}"
+            allowed = same_secret(request.headers.get("authorization", ""), f"Bearer {token}")
         if not allowed:
             raise Forbidden(
                 "Chỉ máy giám sát được phép đọc số liệu vận hành",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -228,9 +228,12 @@ def _demo_password(path: Path) -> str:
 def config_check() -> None:
     """Kiểm tra cấu hình (không in bí mật) / validate configuration (secrets are not printed)."""
     settings = _settings()
-    for name, value in settings.model_dump().items():
-        shown = "[set]" if "secret" in name or "token" in name else value
-        if name == "database_url" and value:
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        shown: object = value
+        if isinstance(value, SecretStr):
+            shown = "[set]" if value.get_secret_value() else "[not set]"
+        elif name.endswith("_url") and value:
             shown = _hide_password(str(value))
         console.print(f"{name} = {shown}", markup=False, highlight=False)
     try:
@@ -260,7 +263,7 @@ def _add_domain_commands() -> None:
     from tinhso.monitoring.cli import app as monitoring_cli  # noqa: PLC0415
 
     # Domain commands are registered on the root command (e.g. `tinhso gateway`,
-    # `tinhso audit verify`, `tinhso worker`, `tinhso monitoring import`).
+    # `tinhso audit verify`, `tinhso worker`, `tinhso monitoring data`).
     for domain_cli in (exchange_cli, monitoring_cli):
         for command in domain_cli.registered_commands:
             app.registered_commands.append(command)

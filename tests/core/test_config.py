@@ -46,3 +46,9 @@ def test_dev_may_keep_the_default_secret() -> None:
     settings = Settings(_env_file=None)
     assert settings.secret_key.get_secret_value() == DEV_SECRET_KEY
     assert "dev-only" not in repr(settings)  # secrets never appear in reprs or logs
+
+
+def test_default_page_size_must_fit_the_maximum(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINHSO_PAGE_SIZE_MAX", "20")
+    with pytest.raises(ValidationError, match="TINHSO_PAGE_SIZE_DEFAULT"):
+        Settings(_env_file=None)

@@ -402,3 +402,18 @@ def test_repeated_wrong_passwords_lock_the_account_for_a_while(
     )
     session.commit()
     assert client.post("/api/v1/auth/tokens", json=right).status_code == 200
+
+
+def test_disabled_account_answers_like_a_wrong_password(
+    client: TestClient, make_official: MakeOfficial, province_tree: dict[str, str], session: Session
+) -> None:
+    from sqlalchemy import update  # noqa: PLC0415
+
+    make_official(Role.OFFICER, "so-tttt", username="da.nghi")
+    session.execute(update(User).where(User.username == "da.nghi").values(is_active=False))
+    session.commit()
+    right = client.post(
+        "/api/v1/auth/tokens", json={"username": "da.nghi", "password": "mat-khau-thu-nghiem-123"}
+    )
+    body = _problem(right, 401, "password")
+    assert body["message"]["en"] == "Wrong username or password"

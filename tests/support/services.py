@@ -307,9 +307,12 @@ class PostgresServer(_Server):
         # As root: the postgres user must be able to reach the directory;
         # pytest's /tmp/pytest-of-root is 0700, so fall back to a private
         # temp dir (removed on stop) and leave a symlink to it in base_dir.
-        reachable = subprocess.run(
-            ["test", "-x", str(base_dir)], stdin=subprocess.DEVNULL, **self._popen_kwargs()
-        ).returncode == 0
+        reachable = (
+            subprocess.run(
+                ["test", "-x", str(base_dir)], stdin=subprocess.DEVNULL, **self._popen_kwargs()
+            ).returncode
+            == 0
+        )
         if reachable:
             root = base_dir / "postgres"
             root.mkdir(mode=0o700)
@@ -336,11 +339,16 @@ class PostgresServer(_Server):
         self._run(
             [
                 str(self.bindir / "initdb"),
-                "--pgdata", str(self.data_dir),
-                "--username", self.user,
-                "--auth", "trust",  # local socket + 127.0.0.1/::1
-                "--encoding", "UTF8",
-                "--locale", "C.UTF-8",
+                "--pgdata",
+                str(self.data_dir),
+                "--username",
+                self.user,
+                "--auth",
+                "trust",  # local socket + 127.0.0.1/::1
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
                 "--no-sync",
                 "--no-instructions",
             ],
@@ -351,9 +359,12 @@ class PostgresServer(_Server):
             self._run(
                 [
                     str(self.bindir / "createdb"),
-                    "--host", str(self.socket_dir),
-                    "--port", str(self.port),
-                    "--username", self.user,
+                    "--host",
+                    str(self.socket_dir),
+                    "--port",
+                    str(self.port),
+                    "--username",
+                    self.user,
                     self.dbname,
                 ],
                 "createdb",
@@ -366,10 +377,14 @@ class PostgresServer(_Server):
     def _command(self) -> list[str]:
         cmd = [
             str(self.bindir / "postgres"),
-            "-D", str(self.data_dir),
-            "-p", str(self.port),
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", f"unix_socket_directories={self.socket_dir}",
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.socket_dir}",
         ]
         for key, value in self.settings.items():
             cmd += ["-c", f"{key}={value}"]
@@ -427,14 +442,22 @@ class RedisServer(_Server):
     def _command(self) -> list[str]:
         return [
             self.executable,
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.dir),
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
-            "--databases", "16",
-            "--loglevel", "warning",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--databases",
+            "16",
+            "--loglevel",
+            "warning",
         ]
 
     def _is_ready(self) -> bool:

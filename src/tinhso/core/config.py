@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     collection_client_secret: SecretStr | None = None
 
     @model_validator(mode="after")
+    def _page_size_default_within_maximum(self) -> Settings:
+        if self.page_size_default > self.page_size_max:
+            msg = "TINHSO_PAGE_SIZE_DEFAULT must not exceed TINHSO_PAGE_SIZE_MAX"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _refuse_default_secrets_outside_dev(self) -> Settings:
         if self.environment == "production":
             secret = self.secret_key.get_secret_value()

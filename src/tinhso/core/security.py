@@ -29,10 +29,6 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def password_needs_rehash(password_hash: str) -> bool:
-    return _password_hasher.check_needs_rehash(password_hash)
-
-
 def new_token(nbytes: int = 32) -> str:
     """A random URL-safe token for sessions, API tokens and CSRF."""
     return secrets.token_urlsafe(nbytes)

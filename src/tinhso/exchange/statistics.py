@@ -65,9 +65,7 @@ def _local_day(session: Session) -> Any:
     """The Vietnamese calendar day of a record, in the database's own SQL."""
     if session.get_bind().dialect.name == "sqlite":
         return func.date(AuditRecord.recorded_at, literal_column("'+7 hours'"))
-    return cast(
-        func.timezone(literal_column("'Asia/Ho_Chi_Minh'"), AuditRecord.recorded_at), Date
-    )
+    return cast(func.timezone(literal_column("'Asia/Ho_Chi_Minh'"), AuditRecord.recorded_at), Date)
 
 
 def exchange_statistics(session: Session, days: int = 30) -> ExchangeStatistics:

@@ -9,10 +9,10 @@ the exchange audit record they cite.
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from sqlalchemy import select
 
 from tinhso.core.db import DbSession
 from tinhso.core.pagination import Page, Pagination
+from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_catalogue_manager
 from tinhso.monitoring.collection import (
     CollectionRunOut,
@@ -24,7 +24,6 @@ from tinhso.monitoring.collection import (
     run_out,
 )
 from tinhso.monitoring.collection_models import CollectionSource
-from tinhso.monitoring.models import DataElement
 from tinhso.registry.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/monitoring/collection", tags=["monitoring: collection"])
@@ -32,13 +31,7 @@ _MANAGERS = "platform administrators and province-organisation administrators"
 
 
 def _out(session: DbSession, sources: list[CollectionSource]) -> list[CollectionSourceOut]:
-    ids = {source.data_element_id for source in sources}
-    codes: dict[int, str] = {
-        row.id: row.code
-        for row in session.execute(
-            select(DataElement.id, DataElement.code).where(DataElement.id.in_(ids))
-        )
-    }
+    codes = repository.element_codes(session, {source.data_element_id for source in sources})
     return [
         CollectionSourceOut(
             code=source.code,

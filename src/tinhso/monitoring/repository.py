@@ -115,16 +115,6 @@ def targets_of(session: Session, plan_id: int) -> Sequence[Target]:
     ).all()
 
 
-def value_at(session: Session, element_id: int, unit_id: int, period: str) -> DataValue | None:
-    return session.scalar(
-        select(DataValue).where(
-            DataValue.data_element_id == element_id,
-            DataValue.unit_id == unit_id,
-            DataValue.period == period,
-        )
-    )
-
-
 def values_at(
     session: Session, keys: Iterable[tuple[int, int, str]]
 ) -> dict[tuple[int, int, str], DataValue]:

@@ -17,7 +17,6 @@ from tinhso.monitoring import formula as formulas
 from tinhso.monitoring import repository
 from tinhso.monitoring.models import (
     Aggregation,
-    Comparison,
     DataElement,
     DataValue,
     Indicator,
@@ -558,13 +557,6 @@ class MethodologyService:
     def delete(self, session: Session, methodology: Methodology) -> None:
         session.delete(methodology)
         session.flush()
-
-
-def comparison_for(target: Target, higher_better: bool) -> Comparison:
-    """How a value is compared with a target when the target does not say."""
-    if target.comparison is not None:
-        return target.comparison
-    return Comparison.GE if higher_better else Comparison.LE
 
 
 catalogue_service = CatalogueService()

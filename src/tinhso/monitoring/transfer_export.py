@@ -37,6 +37,7 @@ from tinhso.monitoring.transfer import (
 )
 from tinhso.registry.models import UnitLevel, UnitSet, User
 from tinhso.registry.schemas import UnitRef
+from tinhso.registry.service import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -261,13 +262,13 @@ def value_rows(
         query = query.where(DataValue.period.in_(list(periods)))
     if year is not None:
         query = query.where(DataValue.year == year)
+    if unit_set is not None:
+        query = query.where(DataValue.unit_id.in_(unit_service.ids_in_set(session, unit_set)))
     query = query.order_by(DataElement.code, DataValue.unit_id, DataValue.period)
     rows = [(row[0], row[1]) for row in session.execute(query.limit(MAX_EXPORT_ROWS + 1))]
     if len(rows) > MAX_EXPORT_ROWS:
         raise _too_many(len(rows))
     unit_info = repository.unit_rows(session, {value.unit_id for value, _ in rows})
-    if unit_set is not None:
-        rows = [(v, e) for v, e in rows if unit_info[v.unit_id][0] is unit_set]
     users = usernames(session, {v.entered_by_id for v, _ in rows if v.entered_by_id})
     return [
         (

@@ -115,16 +115,6 @@ class AccountService:
     def roles(self, session: Session, user: User) -> dict[int, Role]:
         return {a.organisation_id: a.role for a in repository.role_assignments(session, user.id)}
 
-    def set_password(self, session: Session, user: User, password: str) -> None:
-        user.password_hash = hash_password(password)
-        # A new password ends every session and token the old one opened.
-        session.execute(
-            update(UserCredential)
-            .where(UserCredential.user_id == user.id, UserCredential.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
-        session.flush()
-
     def login(
         self, session: Session, username: str, password: str, kind: CredentialKind, minutes: int
     ) -> IssuedCredential:
@@ -138,17 +128,14 @@ class AccountService:
                 field="password",
                 headers={"Retry-After": str(wait * 60)},
             )
-        if not verify_password(user.password_hash if user else None, password) or user is None:
-            if user is not None:
+        password_ok = verify_password(user.password_hash if user else None, password)
+        if user is None or not password_ok or not user.is_active:
+            if user is not None and not password_ok:
                 self._count_failure(session, user.id)
             raise Unauthenticated(
                 "Tên đăng nhập hoặc mật khẩu không đúng",
                 "Wrong username or password",
                 field="password",
-            )
-        if not user.is_active:
-            raise Unauthenticated(
-                "Tài khoản đã bị khóa", "The account is disabled", field="username"
             )
         user.failed_logins = 0
         user.locked_until = None

@@ -12,7 +12,7 @@ from tinhso.core.errors import Forbidden, InvalidInput
 from tinhso.core.pagination import Page, Pagination
 from tinhso.registry import repository
 from tinhso.registry.accounts import account_service
-from tinhso.registry.auth import CurrentUser, require_administrator
+from tinhso.registry.auth import CurrentUser, can_administer, require_administrator
 from tinhso.registry.models import (
     AdministrativeUnit,
     CredentialKind,
@@ -431,17 +431,9 @@ def get_user(session: DbSession, principal: CurrentUser, username: str) -> UserO
     user = account_service.get(session, username)
     if username != principal.username and not principal.is_platform_admin:
         roles = account_service.roles(session, user)
-        if not any(_can_admin(session, principal, org) for org in roles):
+        if not any(can_administer(session, principal, org) for org in roles):
             raise Forbidden("Bạn không có quyền xem người dùng này", "You may not view this user")
     return _user_out(session, user)
-
-
-def _can_admin(session: DbSession, principal: CurrentUser, organisation_id: int) -> bool:
-    try:
-        require_administrator(session, principal, organisation_id)
-    except Forbidden:
-        return False
-    return True
 
 
 @router.put(

@@ -25,6 +25,7 @@ from tinhso.registry.models import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
     from tinhso.registry.schemas import (
@@ -68,6 +69,10 @@ class UnitService:
                 field=field,
             )
         return unit
+
+    def ids_in_set(self, session: Session, unit_set: UnitSet) -> Select[int]:
+        """A subquery of the ids of one unit set, for filtering in SQL."""
+        return select(AdministrativeUnit.id).where(AdministrativeUnit.unit_set == unit_set)
 
     def names(self, session: Session, ids: set[int]) -> dict[int, tuple[str, UnitSet]]:
         """Name and unit set of each unit id."""
