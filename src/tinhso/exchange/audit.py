@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -431,15 +431,7 @@ class Spool:
 
     def read(self) -> list[AuditEntry]:
         with self._lock:
-            if not self.path.exists():
-                return []
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        # A torn last line (crash mid-write) was never acknowledged to a consumer: skip it.
-        entries = []
-        for line in lines:
-            with contextlib.suppress(ValueError):
-                entries.append(AuditEntry.from_json(json.loads(line)))
-        return entries
+            return _read_spool(self.path) if self.path.exists() else []
 
     def drop(self, count_lines: int) -> None:
         """Remove the first ``count_lines`` records (replayed) keeping any appended since."""
@@ -505,7 +497,6 @@ class AuditStats:
     failures: int = 0
     last_error: str | None = None
     spool_pending: bool = False
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class AuditLog:

@@ -2,8 +2,9 @@
 
 Clients authenticate with ``client_secret_basic`` (secret stored as an argon2 hash, shown once)
 or ``private_key_jwt`` (RFC 7523 assertion signed with the key the system registered:
-Ed25519, EC or RSA); a certificate fingerprint binds a system to its mTLS client certificate at
-the gateway. Access tokens are short-lived EdDSA JWTs signed with the platform's active key.
+Ed25519, EC or RSA). A certificate fingerprint can be registered to bind a system to its mTLS
+client certificate; the gateway does not check it yet (TLS is terminated in front of it).
+Access tokens are short-lived EdDSA JWTs signed with the platform's active key.
 """
 
 from __future__ import annotations

@@ -271,12 +271,6 @@ class GatewayApp:
                 return
 
 
-def create_gateway(
-    settings: Settings | None = None, options: GatewaySettings | None = None
-) -> GatewayApp:
-    return GatewayApp(settings, options)
-
-
 app = GatewayApp()
 
 

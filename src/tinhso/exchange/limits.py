@@ -52,37 +52,41 @@ class LocalLimiter:
             return ALLOW
         now = time.time()
         rate = grant.rate_per_second
+        bucket: list[float] | None = None
         if rate is not None and rate > 0:
             capacity = float(grant.burst or rate)
             bucket = self._buckets.get(grant.id)
             if bucket is None:
                 bucket = self._buckets[grant.id] = [capacity, now]
-            tokens = min(capacity, bucket[0] + (now - bucket[1]) * rate)
+            bucket[0] = min(capacity, bucket[0] + (now - bucket[1]) * rate)  # refilled
             bucket[1] = now
-            if tokens < 1.0:
-                bucket[0] = tokens
+            if bucket[0] < 1.0:
+                tokens = bucket[0]
                 return Decision(
                     allowed=False,
                     retry_after=max(1, math.ceil((1.0 - tokens) / rate)),
                     reason="rate",
                 )
-            bucket[0] = tokens - 1.0
-        used = 0
+        counter = None
         if grant.quota_per_day is not None:
             day = int((now + DAY_OFFSET_SECONDS) // 86400)
             counter = self._quota.get(grant.id)
             if counter is None or counter[0] != day:
                 counter = self._quota[grant.id] = [day, 0]
             if counter[1] >= grant.quota_per_day:
+                # Refused for quota: no rate token is spent (as in the Redis script).
                 return Decision(
                     allowed=False,
                     retry_after=_day_and_reset(now)[1],
                     reason="quota",
                     quota_used=counter[1],
                 )
-            counter[1] += 1
-            used = counter[1]
-        return Decision(allowed=True, quota_used=used)
+        if bucket is not None:
+            bucket[0] -= 1.0
+        if counter is None:
+            return Decision(allowed=True, quota_used=0)
+        counter[1] += 1
+        return Decision(allowed=True, quota_used=counter[1])
 
 
 # KEYS[1] bucket, KEYS[2] quota counter; ARGV: now, rate (0 = none), capacity, quota (-1 = none),

@@ -454,11 +454,6 @@ class ConnectionService:
         repository.bump_state(session)
         return grant
 
-    def grant_of_request(self, session: Session, request_id: int) -> Grant | None:
-        return session.scalars(
-            repository.grants_query().where(Grant.connection_request_id == request_id)
-        ).first()
-
     def _require_pending(self, request: ConnectionRequest) -> None:
         if request.status is not RequestStatus.PENDING:
             raise Conflict(

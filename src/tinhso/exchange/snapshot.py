@@ -53,11 +53,9 @@ class ServiceEntry:
     response_schema: Mapping[str, Any] | None
     classification: str
     status: ServiceStatus
-
-    @property
-    def key(self) -> str:
-        """``"org/system/code/version"``: the service's name in grants and audit records."""
-        return f"{self.organisation}/{self.system}/{self.code}/{self.version}"
+    # "org/system/code/version": the service's name in grants and audit records (built once
+    # when the snapshot loads, not on every request).
+    key: str
 
     @property
     def callable(self) -> bool:
@@ -158,10 +156,11 @@ def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSn
             timeout_ms=row.timeout_ms,
             max_request_bytes=row.max_request_bytes,
             max_response_bytes=row.max_response_bytes,
-            request_schema=_frozen(row.request_schema),
-            response_schema=_frozen(row.response_schema),
+            request_schema=row.request_schema,
+            response_schema=row.response_schema,
             classification=str(row.classification),
             status=status,
+            key=f"{organisation}/{system}/{row.code}/{row.version}",
         )
         services[(organisation, system, row.code, row.version)] = entry
         by_id[row.id] = entry
@@ -211,8 +210,3 @@ def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSn
         client_ids=frozenset(client_ids),
         certificates=MappingProxyType(certificates),
     )
-
-
-def _frozen(schema: dict[str, Any] | None) -> Mapping[str, Any] | None:
-    # Kept as a plain dict (jsonschema wants one); treat it as read-only.
-    return schema

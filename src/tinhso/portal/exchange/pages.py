@@ -25,6 +25,7 @@ from tinhso.exchange.models import (
     RequestStatus,
     ServiceStatus,
 )
+from tinhso.exchange.service import is_overdue
 from tinhso.exchange.statistics import exchange_statistics
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
@@ -130,7 +131,7 @@ def exchange_home(request: Request, session: DbSession, principal: PortalUser) -
                 paths=", ".join(pending.requested_paths),
                 created_at=pending.created_at,
                 due_at=pending.due_at,
-                overdue=pending.due_at < now,
+                overdue=is_overdue(pending, now),
             )
         )
     waiting.sort(key=lambda row: row.due_at)
