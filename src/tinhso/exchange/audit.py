@@ -190,6 +190,38 @@ def _chain_head(connection: Connection) -> tuple[int, str]:
 Signer = tuple[str, "Ed25519PrivateKey"]
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedEntry:
+    """What of a record can be computed before its place in the chain is known.
+
+    ``text``: the canonical JSON of its hashed fields between ``seq`` and ``prev_hash``, so that
+    chaining under the lock is one short string and one SHA-256 per record; ``row``: the same
+    fields as the driver takes them. Made outside the lock (by the gateway, when it queues).
+    """
+
+    text: str
+    row: tuple[Any, ...]
+
+
+def prepare(entry: AuditEntry, *, sqlite: bool) -> PreparedEntry:
+    at = _utc_text(entry.recorded_at)
+    values: list[Any] = [
+        at, entry.node, entry.request_id, entry.consumer, entry.service, entry.grant_id,
+        entry.method, entry.path_template, entry.status, entry.outcome, entry.latency_us,
+        entry.bytes_in, entry.bytes_out, entry.request_sha256, entry.response_sha256,
+    ]  # fmt: skip
+    text = _dumps(values) if _encode_list is None else "".join(_encode_list(values, 0))
+    # SQLite keeps SQLAlchemy's text form of the UTC time (same digits, no offset); the
+    # PostgreSQL driver takes the aware datetime.
+    values[0] = f"{at[:10]} {at[11:26]}" if sqlite else datetime.fromisoformat(at)
+    return PreparedEntry(text[1:-1], tuple(values))
+
+
+def _chained_hash(seq: int, prepared: PreparedEntry, prev: str) -> str:
+    """:func:`record_hash` of the record ``prepared`` at ``seq`` after ``prev`` (same text)."""
+    return hashlib.sha256(f'[{seq},{prepared.text},"{prev}"]'.encode()).hexdigest()
+
+
 def append_entries(
     engine: Engine,
     entries: list[AuditEntry],
@@ -197,17 +229,22 @@ def append_entries(
     checkpoint_every: timedelta | None = None,
     *,
     connection: Any = None,
+    prepared: list[PreparedEntry] | None = None,
 ) -> int:
     """Chain and insert ``entries`` in one transaction; returns the new head ``seq``.
 
     With ``signer`` and ``checkpoint_every``, also signs a checkpoint of the new head when the
     last one is older than that (inside the same lock, so nodes do not duplicate it).
-    Works on the driver connection (no ORM/Core per row): this is the gateway's hot write.
+    Works on the driver connection (no ORM/Core per row, multi-row INSERTs): this is the
+    gateway's hot write, done while the chain is locked, so everything that does not depend on
+    the chain head is in ``prepared`` (made by :func:`prepare` if not given).
     ``connection``: a driver connection from :func:`open_writer_connection` that the caller
     keeps (the gateway's writer); otherwise one is taken from the engine's pool for this call.
     """
     dialect = engine.dialect
     sqlite = dialect.name == "sqlite"
+    if prepared is None:
+        prepared = [prepare(entry, sqlite=sqlite) for entry in entries]
     chain_lock = _sqlite_chain_lock(engine) if sqlite else None
     if chain_lock is not None:
         # Processes of one host queue here (woken at once by the kernel) rather than in
@@ -224,23 +261,18 @@ def append_entries(
         cursor.execute(_HEAD_SQL)
         head = cursor.fetchone()
         seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
-        rows = []
-        for e in entries:
-            seq += 1
-            at = _utc_text(e.recorded_at)
-            values: list[Any] = [
-                seq, at, e.node, e.request_id, e.consumer, e.service,
-                e.grant_id, e.method, e.path_template, e.status, e.outcome, e.latency_us,
-                e.bytes_in, e.bytes_out, e.request_sha256, e.response_sha256, prev,
-            ]  # fmt: skip
-            prev = _digest(values)
-            values.append(prev)
-            # SQLite keeps SQLAlchemy's text form of the UTC time (same digits, no offset);
-            # the PostgreSQL driver takes the aware datetime.
-            values[1] = f"{at[:10]} {at[11:26]}" if sqlite else datetime.fromisoformat(at)
-            rows.append(tuple(values))
-        if rows:
-            cursor.executemany(_INSERT_SQLITE if sqlite else _INSERT_PG, rows)
+        for start in range(0, len(prepared), _ROWS_PER_INSERT):
+            chunk = prepared[start : start + _ROWS_PER_INSERT]
+            params: list[Any] = []
+            for item in chunk:
+                seq += 1
+                digest = _chained_hash(seq, item, prev)
+                params.append(seq)
+                params.extend(item.row)
+                params.append(prev)
+                params.append(digest)
+                prev = digest
+            cursor.execute(_insert_rows(sqlite, len(chunk)), params)
         if signer is not None and checkpoint_every is not None and seq > 0:
             mark = "?" if sqlite else "%s"
             _maybe_checkpoint(cursor, dialect, mark, signer, checkpoint_every, seq, prev)
@@ -335,14 +367,24 @@ def _maybe_checkpoint(
     )
 
 
-def _insert_sql(mark: str) -> str:
-    columns = ", ".join(_COLUMNS)
-    marks = ", ".join([mark] * len(_COLUMNS))
-    return f"INSERT INTO {_RECORDS.name} ({columns}) VALUES ({marks})"  # noqa: S608 - constants
+# Rows per INSERT statement: one statement (one driver call) per 64 records of a batch.
+_ROWS_PER_INSERT = 64
+_INSERT_SQL: dict[tuple[bool, int], str] = {}
 
 
-_INSERT_SQLITE = _insert_sql("?")
-_INSERT_PG = _insert_sql("%s")
+def _insert_rows(sqlite: bool, rows: int) -> str:
+    """``INSERT ... VALUES (...), (...)`` for ``rows`` records (cached per size)."""
+    sql = _INSERT_SQL.get((sqlite, rows))
+    if sql is None:
+        mark = "?" if sqlite else "%s"
+        one = "(" + ", ".join([mark] * len(_COLUMNS)) + ")"
+        sql = _INSERT_SQL[(sqlite, rows)] = (
+            f"INSERT INTO {_RECORDS.name} ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
+            + ", ".join([one] * rows)
+        )
+    return sql
+
+
 _HEAD_SQL = f"SELECT seq, record_hash FROM {_RECORDS.name} ORDER BY seq DESC LIMIT 1"  # noqa: S608
 
 
@@ -523,7 +565,8 @@ class AuditLog:
         self.retry_seconds = retry_seconds
         self.linger = linger
         self.stats = AuditStats()
-        self._queue: list[tuple[AuditEntry, asyncio.Future[None]]] = []
+        self._queue: list[tuple[AuditEntry, PreparedEntry, asyncio.Future[None]]] = []
+        self._sqlite = engine.dialect.name == "sqlite"
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -552,7 +595,9 @@ class AuditLog:
             raise RuntimeError(msg)
         entry.node = self.node
         future: asyncio.Future[None] = self._loop.create_future()
-        self._queue.append((entry, future))
+        # Serialised here, on the event loop, so that the writer thread (which must win the
+        # GIL back after every blocking call) has as little Python to run as possible.
+        self._queue.append((entry, prepare(entry, sqlite=self._sqlite), future))
         self._wake.set()
         await future
 
@@ -591,19 +636,22 @@ class AuditLog:
             del self._queue[: len(batch)]
             try:
                 await loop.run_in_executor(
-                    self._executor, self._write, [entry for entry, _ in batch]
+                    self._executor,
+                    self._write,
+                    [entry for entry, _, _ in batch],
+                    [prepared for _, prepared, _ in batch],
                 )
             except Exception as error:
                 log.exception("audit: could neither write nor spool")
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(error)
                 continue
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_result(None)
 
-    def _write(self, entries: list[AuditEntry]) -> None:
+    def _write(self, entries: list[AuditEntry], prepared: list[PreparedEntry]) -> None:
         """Blocking: replay the spool if any, then commit ``entries`` (or spool them)."""
         if self.stats.spool_pending and not self._replay():
             if entries:
@@ -631,6 +679,7 @@ class AuditLog:
                 self.signer,
                 self._checkpoint_due(),
                 connection=self._connection,
+                prepared=prepared,
             )
         except Exception as error:
             self._disconnect()
