@@ -6,6 +6,11 @@ Starts, on loopback only:
 * nginx as a reverse proxy to it: 2 workers, keep-alive upstream pool (port 18080);
 * each gateway scenario: an ASGI app served by granian (or uvicorn) with N workers (18090).
 
+Scenarios by default: ``passthrough`` (the lean forwarder, no policy: the ceiling),
+``full-policy-1w`` and ``full-policy`` (the real gateway with every check, 1 and 2 processes).
+Every request of a run, to every target, is the same: a POST of a small JSON document that the
+full-policy service's request schema validates (``--get``: bodiless GETs).
+
 Each target is driven with wrk (same threads/connections/duration): first a warm-up, then an
 unpaced run for the maximum throughput, then a paced run at half of that maximum, followed by
 the upstream hit directly at the same rate; the latency *added* by the target is the difference.
@@ -49,6 +54,13 @@ RESULTS = REPO / "bench" / "results"
 HOST = "127.0.0.1"
 UPSTREAM_PORT, NGINX_PORT, GATEWAY_PORT = 18081, 18080, 18090
 UPSTREAM_BODY = '{"ok":true,"service":"bench-upstream","items":[1,2,3]}'
+# What every request of a run carries (all targets alike): a small JSON document that the
+# full-policy service's request schema (bench/gateway_policy.py) validates. ``--get`` sends
+# bodiless GETs instead (no schema validation then).
+REQUEST_BODY = (
+    '{"ma_ho_so":"000.00.12.H03-250101-0001","so_cccd":"024090001234",'
+    '"ngay_nop":"2025-01-01","so_trang":12}'
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +70,7 @@ class BenchContext:
     upstream: str  # host:port of the upstream, also exported as TINHSO_BENCH_UPSTREAM
     workdir: Path  # temporary directory removed after the run
     path: str  # request path wrk sends
+    body: str | None = None  # JSON body of every request (POST), or None (GET)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +111,9 @@ def _full_policy_setup(context: BenchContext) -> Mapping[str, str]:
     return setup(context)
 
 
-# The real gateway, every check on every request (see bench/gateway_policy.py).
+# The real gateway, every check on every request (see bench/gateway_policy.py): one gateway
+# process, then two (the ratio on the last line is the two-process one: nginx has 2 workers).
+FULL_POLICY_1W = Scenario("full-policy-1w", "tinhso.exchange.gateway:app", 1, _full_policy_setup)
 FULL_POLICY = Scenario("full-policy", "tinhso.exchange.gateway:app", 2, _full_policy_setup)
 
 
@@ -167,13 +182,14 @@ def running(
     path: str,
     headers: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
+    body: str | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     with socket.socket() as probe:
         if probe.connect_ex((HOST, port)) == 0:
             raise RuntimeError(f"port {port} already in use")
     proc = _start(cmd, env)
     try:
-        _wait_ready(proc, port, path, headers or {})
+        _wait_ready(proc, port, path, headers or {}, body)
         yield proc
     finally:
         _stop(proc)
@@ -184,10 +200,15 @@ def _wait_ready(
     port: int,
     path: str,
     headers: Mapping[str, str],
+    body: str | None = None,
     timeout: float = 30.0,
 ) -> None:
     deadline = time.monotonic() + timeout
-    request = urllib.request.Request(f"http://{HOST}:{port}{path}", headers=dict(headers))
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}{path}",
+        headers={**headers, "Content-Type": "application/json"} if body else dict(headers),
+        data=body.encode() if body else None,
+    )
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
@@ -275,6 +296,7 @@ def _tree_cpu_seconds(pid: int) -> float:
 # --- load generation -----------------------------------------------------------------------
 
 _WRK_LUA = """
+%(request)s
 local rate = %(rate).3f  -- requests/s per wrk thread; 0 = unpaced
 local ffi = require("ffi")
 ffi.cdef[[
@@ -318,6 +340,7 @@ class Load:
     workdir: Path
     quiet_below: float = 0.0  # wait for other processes' CPU share to fall below this (%)
     quiet_wait: float = 0.0  # ... for at most this many seconds before each measured run
+    body: str | None = None  # JSON body of every request (POST), or None (GET)
 
 
 def _cpu_snapshot() -> tuple[float, float, float, float]:
@@ -351,7 +374,13 @@ def run_wrk(
     cpu_pid: int | None = None,
 ) -> WrkResult:
     script = load.workdir / f"wrk-{time.monotonic_ns()}.lua"
-    script.write_text(_WRK_LUA % {"rate": (rate or 0.0) / load.threads})
+    request = (
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [==[{load.body}]==]"
+        if load.body
+        else ""
+    )
+    script.write_text(_WRK_LUA % {"rate": (rate or 0.0) / load.threads, "request": request})
     cmd = ["wrk", "-t", str(load.threads), "-c", str(load.connections), "-d", f"{duration}s"]
     cmd += ["--timeout", "5s", "-s", str(script)]
     for name, value in headers.items():
@@ -567,6 +596,7 @@ def run(
             "quiet_below_pct": load.quiet_below,
             "quiet_wait_s": load.quiet_wait,
             "path": path,
+            "request": f"POST {load.body}" if load.body else "GET (no body)",
             "half_load": "wrk Lua delay() pacing, per-thread fixed schedule, 1 ms timers",
         },
         "upstream": "nginx 1 worker, return 200 (small JSON), keep-alive",
@@ -575,6 +605,7 @@ def run(
         [nginx, "-p", str(prefix), "-c", str(up_conf), "-e", str(prefix / "up-error.log")],
         UPSTREAM_PORT,
         path,
+        body=load.body,
     ) as upstream:
         print("measuring upstream direct", flush=True)
         run_wrk(load, f"http://{HOST}:{UPSTREAM_PORT}{path}", {}, load.warmup)
@@ -586,15 +617,17 @@ def run(
             [nginx, "-p", str(prefix), "-c", str(px_conf), "-e", str(prefix / "px-error.log")],
             NGINX_PORT,
             path,
+            body=load.body,
         ) as proxy:
             report["nginx"] = measure(load, "nginx-2w", NGINX_PORT, path, {}, proxy.pid)
             report["scenarios"] = []
             for scenario in scenarios:
-                context = BenchContext(f"{HOST}:{UPSTREAM_PORT}", prefix, path)
+                context = BenchContext(f"{HOST}:{UPSTREAM_PORT}", prefix, path, load.body)
                 headers = dict(scenario.setup(context)) if scenario.setup else {}
                 # A setup may export settings (TINHSO_*) for the server it prepares.
                 env = {**env, **{k: v for k, v in os.environ.items() if k.startswith("TINHSO_")}}
-                with running(_server_cmd(scenario), GATEWAY_PORT, path, headers, env) as gw:
+                command = _server_cmd(scenario)
+                with running(command, GATEWAY_PORT, path, headers, env, load.body) as gw:
                     row = measure(
                         load, scenario.name, GATEWAY_PORT, path, headers, gw.pid, NGINX_PORT
                     )
@@ -645,6 +678,11 @@ def main(argv: list[str] | None = None) -> None:
     # /{org}/{system}/{service}/{version}/...: the gateway's route form (nginx ignores it).
     parser.add_argument("--path", default="/so-tttt/lgsp-bench/bench/v1/items?x=1")
     parser.add_argument(
+        "--get",
+        action="store_true",
+        help="send bodiless GETs (default: POST a small JSON document the schema validates)",
+    )
+    parser.add_argument(
         "--quiet-below",
         type=float,
         default=0.0,
@@ -675,7 +713,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     scenarios = ([] if args.no_passthrough else [PASSTHROUGH]) + args.scenario
     if not args.no_full_policy:
-        scenarios.append(FULL_POLICY)
+        scenarios += [FULL_POLICY_1W, FULL_POLICY]
     if args.matrix:
         scenarios += matrix_scenarios()
     if not scenarios:
@@ -690,6 +728,7 @@ def main(argv: list[str] | None = None) -> None:
             Path(tmp),
             args.quiet_below,
             args.quiet_wait,
+            None if args.get else REQUEST_BODY,
         )
         report = run(scenarios, load, args.path, args.full_policy, args.tag)
     print("\n".join(report["summary"][1:]))

@@ -1,21 +1,26 @@
 """Set-up of the gateway benchmark's ``full-policy`` scenario: the real gateway with every check.
 
-A fresh SQLite registry in the run's work directory (migrations applied) with a provider and a
-consumer system, a published service whose base URL is the benchmark upstream, an approved
+A fresh SQLite registry (its own directory under the run's work directory, so that each
+scenario starts empty; migrations applied) with a provider and a consumer system, a published
+service whose base URL is the benchmark upstream and whose request schema (``REQUEST_SCHEMA``:
+a dossier reference, a 12-digit citizen id, a date, a page count) every POST body is validated
+against, an approved
 grant (with a rate limit and quota high enough never to refuse, so they are counted on every
 request) and a client-secret credential; the access token is fetched from the real token
 endpoint. The gateway process gets its settings through ``TINHSO_*`` variables (put into
 ``os.environ`` here; ``bench.gateway`` passes the environment on after set-up).
 
 Every benchmark request is thus: path check, token (cached after the first verification),
-grant, rate limit + quota, forwarding, audit record (hash-chained, group-committed to SQLite,
-durable before the answer) and metrics.
+grant, rate limit + quota, request-schema validation (POST runs), forwarding, audit record
+(hash-chained, group-committed to SQLite, durable before the answer) and metrics.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi.testclient import TestClient
@@ -37,6 +42,19 @@ if TYPE_CHECKING:
 SECRET = "bench-only-secret-key-that-is-long-enough-0123456789"  # noqa: S105
 PASSWORD = "mat-khau-do-hieu-nang-123"  # noqa: S105
 API = "/api/v1/exchange"
+# The published data standard of the benchmark service (bench.gateway.REQUEST_BODY passes it).
+REQUEST_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["ma_ho_so", "so_cccd", "ngay_nop"],
+    "properties": {
+        "ma_ho_so": {"type": "string", "minLength": 1, "maxLength": 40},
+        "so_cccd": {"type": "string", "pattern": "^[0-9]{12}$"},
+        "ngay_nop": {"type": "string", "format": "date"},
+        "so_trang": {"type": "integer", "minimum": 1, "maximum": 10000},
+    },
+    "additionalProperties": False,
+}
 
 
 def _route(path: str) -> tuple[str, str, str, str]:
@@ -49,8 +67,7 @@ def _route(path: str) -> tuple[str, str, str, str]:
 
 def setup(ctx: BenchContext) -> Mapping[str, str]:
     organisation, system, code, version = _route(ctx.path)
-    data = ctx.workdir / "tinhso"
-    data.mkdir(parents=True, exist_ok=True)
+    data = Path(tempfile.mkdtemp(prefix="tinhso-", dir=ctx.workdir))
     url = f"sqlite:///{data / 'bench.sqlite3'}"
     env = {
         "TINHSO_ENVIRONMENT": "test",
@@ -121,6 +138,7 @@ def setup(ctx: BenchContext) -> Mapping[str, str]:
                     "name_vi": "Dịch vụ đo hiệu năng",
                     "base_url": f"http://{ctx.upstream}",
                     "classification": "internal",
+                    "request_schema": REQUEST_SCHEMA,
                 },
                 headers=admin,
             ),
@@ -147,7 +165,7 @@ def setup(ctx: BenchContext) -> Mapping[str, str]:
                     },
                     "purpose": "Đo hiệu năng cổng trao đổi dữ liệu",
                     "legal_basis": "Kiểm thử nội bộ, không có dữ liệu cá nhân",
-                    "requested_methods": ["GET"],
+                    "requested_methods": ["GET", "POST"],
                     "requested_paths": ["/"],
                 },
                 headers=admin,
@@ -158,7 +176,7 @@ def setup(ctx: BenchContext) -> Mapping[str, str]:
             client.post(
                 f"{API}/requests/{request['id']}/approve",
                 json={
-                    "allowed_methods": ["GET"],
+                    "allowed_methods": ["GET", "POST"],
                     "allowed_paths": ["/"],
                     "rate_per_second": 1_000_000,
                     "burst": 1_000_000,
