@@ -117,6 +117,14 @@ FULL_POLICY_1W = Scenario("full-policy-1w", "tinhso.exchange.gateway:app", 1, _f
 FULL_POLICY = Scenario("full-policy", "tinhso.exchange.gateway:app", 2, _full_policy_setup)
 
 
+def ceiling_scenarios() -> list[Scenario]:
+    """The lean forwarder plus fixed Python work per request: what policy code may cost."""
+    return [
+        Scenario(f"passthrough+{us}us", f"bench.passthrough_app:busy_{us}us_app", 2)
+        for us in (25, 50)
+    ]
+
+
 def matrix_scenarios() -> list[Scenario]:
     """Server x client x workers comparison of bare forwarders (no policy)."""
     return [
@@ -705,6 +713,11 @@ def main(argv: list[str] | None = None) -> None:
         help="also compare granian/uvicorn x lean/aiohttp x 1/2 workers",
     )
     parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also measure the passthrough plus 25 and 50 us of Python work per request",
+    )
+    parser.add_argument(
         "--full-policy",
         default="full-policy",
         help="scenario whose ratio is printed on the last line",
@@ -714,6 +727,8 @@ def main(argv: list[str] | None = None) -> None:
     scenarios = ([] if args.no_passthrough else [PASSTHROUGH]) + args.scenario
     if not args.no_full_policy:
         scenarios += [FULL_POLICY_1W, FULL_POLICY]
+    if args.ceiling:
+        scenarios += ceiling_scenarios()
     if args.matrix:
         scenarios += matrix_scenarios()
     if not scenarios:

@@ -2,7 +2,8 @@
 
 ``app`` forwards every request to one upstream through :class:`UpstreamPool` (the lean client
 the gateway uses); ``aiohttp_app`` does the same with a pooled ``aiohttp.ClientSession`` for
-comparison; ``hello_app`` answers by itself (the server's own ceiling). The forwarders read
+comparison; ``hello_app`` answers by itself (the server's own ceiling); ``busy_25us_app`` and
+``busy_50us_app`` forward like ``app`` after a fixed amount of Python work (the cost curve). The forwarders read
 the upstream from ``TINHSO_BENCH_UPSTREAM`` (``host:port``), create their client lazily in each
 worker, and do no policy work at all: this is the ceiling the full-policy gateway is measured
 against.
@@ -13,6 +14,7 @@ Serve with e.g. ``granian --interface asgi --loop uvloop bench.passthrough_app:a
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from tinhso.exchange.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
@@ -141,6 +143,27 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": b""})
     finally:
         await response.aclose()
+
+
+def _spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+async def busy_25us_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """``app`` plus 25 us of pure-Python work per request (holding the GIL, as policy code
+    does): shows what any per-request Python work costs this server, whatever it does."""
+    if scope["type"] == "http":
+        _spin(25e-6)
+    await app(scope, receive, send)
+
+
+async def busy_50us_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """``app`` plus 50 us of pure-Python work per request (see ``busy_25us_app``)."""
+    if scope["type"] == "http":
+        _spin(50e-6)
+    await app(scope, receive, send)
 
 
 async def hello_app(scope: Scope, receive: Receive, send: Send) -> None:
