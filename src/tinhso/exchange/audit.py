@@ -211,9 +211,10 @@ def prepare(entry: AuditEntry, *, sqlite: bool) -> PreparedEntry:
         entry.bytes_in, entry.bytes_out, entry.request_sha256, entry.response_sha256,
     ]  # fmt: skip
     text = _dumps(values) if _encode_list is None else "".join(_encode_list(values, 0))
-    # SQLite keeps SQLAlchemy's text form of the UTC time (same digits, no offset); the
-    # PostgreSQL driver takes the aware datetime.
-    values[0] = f"{at[:10]} {at[11:26]}" if sqlite else datetime.fromisoformat(at)
+    # SQLite keeps SQLAlchemy's text form of the UTC time (same digits, no offset); PostgreSQL's
+    # COPY reads the ISO text (with its +00:00 offset) as timestamptz.
+    if sqlite:
+        values[0] = f"{at[:10]} {at[11:26]}"
     return PreparedEntry(text[1:-1], tuple(values))
 
 
@@ -235,9 +236,10 @@ def append_entries(
 
     With ``signer`` and ``checkpoint_every``, also signs a checkpoint of the new head when the
     last one is older than that (inside the same lock, so nodes do not duplicate it).
-    Works on the driver connection (no ORM/Core per row, multi-row INSERTs): this is the
-    gateway's hot write, done while the chain is locked, so everything that does not depend on
-    the chain head is in ``prepared`` (made by :func:`prepare` if not given).
+    Works on the driver connection (no ORM/Core per row; multi-row INSERTs on SQLite, COPY on
+    PostgreSQL): this is the gateway's hot write, done while the chain is locked, so everything
+    that does not depend on the chain head is in ``prepared`` (made by :func:`prepare` if not
+    given).
     ``connection``: a driver connection from :func:`open_writer_connection` that the caller
     keeps (the gateway's writer); otherwise one is taken from the engine's pool for this call.
     """
@@ -261,18 +263,7 @@ def append_entries(
         cursor.execute(_HEAD_SQL)
         head = cursor.fetchone()
         seq, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
-        for start in range(0, len(prepared), _ROWS_PER_INSERT):
-            chunk = prepared[start : start + _ROWS_PER_INSERT]
-            params: list[Any] = []
-            for item in chunk:
-                seq += 1
-                digest = _chained_hash(seq, item, prev)
-                params.append(seq)
-                params.extend(item.row)
-                params.append(prev)
-                params.append(digest)
-                prev = digest
-            cursor.execute(_insert_rows(sqlite, len(chunk)), params)
+        seq, prev = _insert_chained(cursor, prepared, seq, prev, sqlite=sqlite)
         if signer is not None and checkpoint_every is not None and seq > 0:
             mark = "?" if sqlite else "%s"
             _maybe_checkpoint(cursor, dialect, mark, signer, checkpoint_every, seq, prev)
@@ -289,6 +280,35 @@ def append_entries(
         if chain_lock is not None:
             fcntl.flock(chain_lock, fcntl.LOCK_UN)
     return seq
+
+
+def _insert_chained(
+    cursor: Any, prepared: list[PreparedEntry], seq: int, prev: str, *, sqlite: bool
+) -> tuple[int, str]:
+    """Number, hash and insert ``prepared`` after the head ``(seq, prev)``; the new head."""
+    if sqlite:
+        for start in range(0, len(prepared), _ROWS_PER_INSERT):
+            chunk = prepared[start : start + _ROWS_PER_INSERT]
+            params: list[Any] = []
+            for item in chunk:
+                seq += 1
+                digest = _chained_hash(seq, item, prev)
+                params.append(seq)
+                params.extend(item.row)
+                params.append(prev)
+                params.append(digest)
+                prev = digest
+            cursor.execute(_insert_rows(len(chunk)), params)
+    elif prepared:
+        # COPY: rows formatted by the driver's C code, no SQL text to parse per batch.
+        with cursor.copy(_COPY_PG) as copy:
+            copy.set_types(_COPY_TYPES)
+            for item in prepared:
+                seq += 1
+                digest = _chained_hash(seq, item, prev)
+                copy.write_row((seq, *item.row, prev, digest))
+                prev = digest
+    return seq, prev
 
 
 def open_writer_connection(engine: Engine) -> Any:
@@ -367,18 +387,24 @@ def _maybe_checkpoint(
     )
 
 
-# Rows per INSERT statement: one statement (one driver call) per 64 records of a batch.
+# SQLite: rows per INSERT statement, one statement (one driver call) per 64 records of a batch.
 _ROWS_PER_INSERT = 64
-_INSERT_SQL: dict[tuple[bool, int], str] = {}
+_INSERT_SQL: dict[int, str] = {}
+_COPY_PG = f"COPY {_RECORDS.name} ({', '.join(_COLUMNS)}) FROM STDIN"
+# The COPY's value types, in _COLUMNS order (fixed dumpers: no per-value type lookup); the time
+# goes as ISO text, which the server reads as timestamptz.
+_COPY_TYPES = (
+    "int8", "text", "text", "text", "text", "text", "int4", "text", "text", "int4", "text",
+    "int8", "int8", "int8", "text", "text", "text", "text",
+)  # fmt: skip
 
 
-def _insert_rows(sqlite: bool, rows: int) -> str:
-    """``INSERT ... VALUES (...), (...)`` for ``rows`` records (cached per size)."""
-    sql = _INSERT_SQL.get((sqlite, rows))
+def _insert_rows(rows: int) -> str:
+    """``INSERT ... VALUES (?, ...), (?, ...)`` for ``rows`` records (cached per size)."""
+    sql = _INSERT_SQL.get(rows)
     if sql is None:
-        mark = "?" if sqlite else "%s"
-        one = "(" + ", ".join([mark] * len(_COLUMNS)) + ")"
-        sql = _INSERT_SQL[(sqlite, rows)] = (
+        one = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
+        sql = _INSERT_SQL[rows] = (
             f"INSERT INTO {_RECORDS.name} ({', '.join(_COLUMNS)}) VALUES "  # noqa: S608
             + ", ".join([one] * rows)
         )
