@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
 REPO = Path(__file__).resolve().parents[1]
+SERVER_ENV = "TINHSO_BENCH_POSTGRES_URL"  # read by bench.gateway_policy
 RESULTS = REPO / "bench" / "results"
 HOST = "127.0.0.1"
 UPSTREAM_PORT, NGINX_PORT, GATEWAY_PORT = 18081, 18080, 18090
@@ -278,6 +279,20 @@ def _server_cmd(scenario: Scenario) -> list[str]:
             "on",
         ]
     raise ValueError(f"unknown server {scenario.server!r}")
+
+
+@contextlib.contextmanager
+def _postgres(workdir: Path) -> Iterator[str]:
+    """A private PostgreSQL server with production durability (the test suite's runs fast)."""
+    from tests.support.services import PostgresServer  # noqa: PLC0415 - dev tooling
+
+    server = PostgresServer(
+        settings={"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    )
+    try:
+        yield server.start(workdir / "postgres")
+    finally:
+        server.stop()
 
 
 def _tool(name: str) -> str:
@@ -604,6 +619,7 @@ def run(
             "quiet_below_pct": load.quiet_below,
             "quiet_wait_s": load.quiet_wait,
             "path": path,
+            "database": "postgresql" if os.environ.get(SERVER_ENV) else "sqlite",
             "request": f"POST {load.body}" if load.body else "GET (no body)",
             "half_load": "wrk Lua delay() pacing, per-thread fixed schedule, 1 ms timers",
         },
@@ -661,6 +677,12 @@ def run(
         0,
         f"{report['date']}  {mach['cpu']} x{mach['cores']}  kernel {mach['kernel']}"
         f"  python {mach['python']}  {mach['versions']}",
+    )
+    lines.insert(
+        1,
+        f"wrk -t{load.threads} -c{load.connections}, {load.duration} s x {load.rounds} rounds;"
+        f" request: {report['load']['request']}; registry + audit store:"
+        f" {report['load']['database']}",
     )
     if stand_in:
         lines.append(
@@ -722,6 +744,13 @@ def main(argv: list[str] | None = None) -> None:
         default="full-policy",
         help="scenario whose ratio is printed on the last line",
     )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the full-policy gateway's registry and audit store: a SQLite file, or a durable"
+        " PostgreSQL server (fsync, synchronous_commit on) that the benchmark starts",
+    )
     parser.add_argument("--tag", default="", help="suffix for the result file names")
     args = parser.parse_args(argv)
     scenarios = ([] if args.no_passthrough else [PASSTHROUGH]) + args.scenario
@@ -733,7 +762,12 @@ def main(argv: list[str] | None = None) -> None:
         scenarios += matrix_scenarios()
     if not scenarios:
         parser.error("no scenario to run")
-    with tempfile.TemporaryDirectory(prefix="tinhso-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="tinhso-bench-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        if args.database == "postgresql":
+            os.environ[SERVER_ENV] = stack.enter_context(_postgres(Path(tmp)))
         load = Load(
             args.duration,
             args.connections,

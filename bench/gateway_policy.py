@@ -1,7 +1,8 @@
 """Set-up of the gateway benchmark's ``full-policy`` scenario: the real gateway with every check.
 
-A fresh SQLite registry (its own directory under the run's work directory, so that each
-scenario starts empty; migrations applied) with a provider and a consumer system, a published
+A fresh registry database (a SQLite file in a directory of its own under the run's work
+directory, or with ``--database postgresql`` a new database on the benchmark's PostgreSQL
+server, so that each scenario starts empty; migrations applied) with a provider and a consumer system, a published
 service whose base URL is the benchmark upstream and whose request schema (``REQUEST_SCHEMA``:
 a dossier reference, a 12-digit citizen id, a date, a page count) every POST body is validated
 against, an approved
@@ -12,7 +13,7 @@ endpoint. The gateway process gets its settings through ``TINHSO_*`` variables (
 
 Every benchmark request is thus: path check, token (cached after the first verification),
 grant, rate limit + quota, request-schema validation (POST runs), forwarding, audit record
-(hash-chained, group-committed to SQLite, durable before the answer) and metrics.
+(hash-chained, group-committed to the database, durable before the answer) and metrics.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from tinhso.app import create_app
 from tinhso.core import migrations
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
 SECRET = "bench-only-secret-key-that-is-long-enough-0123456789"  # noqa: S105
 PASSWORD = "mat-khau-do-hieu-nang-123"  # noqa: S105
 API = "/api/v1/exchange"
+# With ``--database postgresql``, bench.gateway puts its server's URL here; each scenario then
+# gets a database of its own on it (otherwise a SQLite file of its own).
+SERVER_ENV = "TINHSO_BENCH_POSTGRES_URL"
 # The published data standard of the benchmark service (bench.gateway.REQUEST_BODY passes it).
 REQUEST_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -65,10 +70,23 @@ def _route(path: str) -> tuple[str, str, str, str]:
     return parts[0], parts[1], parts[2], parts[3]
 
 
+def _fresh_database(server_url: str, name: str) -> str:
+    """A new, empty database on the benchmark's PostgreSQL server; its URL."""
+    import psycopg  # noqa: PLC0415 - PostgreSQL runs only
+
+    database = "bench_" + "".join(c if c.isalnum() else "_" for c in name.lower())
+    base = make_url(server_url)
+    plain = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{database}"')
+    return base.set(database=database).render_as_string(hide_password=False)
+
+
 def setup(ctx: BenchContext) -> Mapping[str, str]:
     organisation, system, code, version = _route(ctx.path)
     data = Path(tempfile.mkdtemp(prefix="tinhso-", dir=ctx.workdir))
-    url = f"sqlite:///{data / 'bench.sqlite3'}"
+    server = os.environ.get(SERVER_ENV)
+    url = _fresh_database(server, data.name) if server else f"sqlite:///{data / 'bench.sqlite3'}"
     env = {
         "TINHSO_ENVIRONMENT": "test",
         "TINHSO_DATABASE_URL": url,
