@@ -20,6 +20,7 @@ from tinhso.core.errors import Forbidden, install_problem_handlers
 from tinhso.core.observability import HttpMetrics, RequestContextMiddleware, configure_logging
 from tinhso.core.security import same_secret
 from tinhso.exchange.api import router as exchange_router
+from tinhso.exchange.notices import announce_changes
 from tinhso.monitoring.api import router as monitoring_router
 from tinhso.monitoring.collection_api import router as monitoring_collection_router
 from tinhso.monitoring.transfer_api import router as monitoring_transfer_router
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         own_engine = engine is None
         app.state.engine = engine if engine is not None else engine_from_settings(settings)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        announce_changes(app.state.sessionmaker, settings.redis_url)  # registry notices (Redis)
         try:
             yield
         finally:

@@ -16,8 +16,12 @@ from tinhso.core.errors import DomainError
 from tinhso.exchange import repository
 from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.models import KeyStatus
+from tinhso.exchange.notices import announce_changes
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from tinhso.core.config import Settings
 
 app = typer.Typer(no_args_is_help=True)
@@ -38,6 +42,13 @@ def _settings() -> Settings:
 def _fail(error: DomainError) -> typer.Exit:
     console.print(f"[red]Lỗi:[/red] {error.message.vi}\n[red]Error:[/red] {error.message.en}")
     return typer.Exit(1)
+
+
+def _changing_sessions(engine: Engine, settings: Settings) -> sessionmaker[Session]:
+    """Sessions whose committed registry changes are also announced on Redis (if set)."""
+    sessions = make_sessionmaker(engine)
+    announce_changes(sessions, settings.redis_url)
+    return sessions
 
 
 @keys_app.command("list")
@@ -64,7 +75,7 @@ def keys_ensure() -> None:
     """Tạo khóa đầu tiên nếu chưa có / create the first key if there is none."""
     settings = _settings()
     engine = engine_from_settings(settings)
-    with make_sessionmaker(engine).begin() as session:
+    with _changing_sessions(engine, settings).begin() as session:
         key = signing_key_service.ensure_active(session, settings)
         console.print(f"[green]OK[/green] active key {key.kid}")
     engine.dispose()
@@ -87,7 +98,7 @@ def keys_rotate(
     settings = _settings()
     engine = engine_from_settings(settings)
     try:
-        with make_sessionmaker(engine).begin() as session:
+        with _changing_sessions(engine, settings).begin() as session:
             if promote:
                 key = signing_key_service.promote(session, settings)
                 console.print(f"[green]OK[/green] {key.kid} is now active")

@@ -4,11 +4,16 @@ Each gateway process holds one :class:`~tinhso.exchange.snapshot.ExchangeSnapsho
 validators compiled from it) and swaps it atomically when the registry's state version moves:
 - PostgreSQL: LISTEN on ``tinhso_exchange`` (the control plane NOTIFYs with every change) wakes
   the watcher at once;
+- Redis (``redis_url``, from ``settings.redis_url``; any database, SQLite included): SUBSCRIBE
+  on ``tinhso:exchange:registry``, where the control plane publishes every committed change
+  (:mod:`tinhso.exchange.notices`), wakes the watcher at once; after each (re)subscription the
+  watcher also checks the version, so changes made while Redis was away are not missed;
 - every database: the watcher also reads the state version every ``poll_seconds`` (a one-row
-  query), which is all SQLite needs and the safety net behind a lost notification.
+  query), which is all SQLite without Redis needs and the safety net behind a lost notice.
 A revoked grant therefore stops working on every node within ``poll_seconds`` + load time
 (default 0.5 s; the platform promises 2 s). If the database is unreachable, the last snapshot
 keeps serving; a full reload also happens every ``full_reload_seconds`` (expiring keys).
+Both listeners reconnect on failure (Redis with a growing pause, up to 30 s).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tinhso.core.db import make_sessionmaker
-from tinhso.exchange import repository
+from tinhso.exchange import notices, repository
 from tinhso.exchange.admission import Validators
 from tinhso.exchange.snapshot import ExchangeSnapshot, exchange_snapshot
 
@@ -28,6 +33,9 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
+
+_RESUBSCRIBE_FIRST = 0.5  # seconds before the first reconnection to Redis; doubles up to:
+_RESUBSCRIBE_MAX = 30.0
 
 
 class RegistryCache:
@@ -38,15 +46,18 @@ class RegistryCache:
         *,
         poll_seconds: float = 0.5,
         full_reload_seconds: float = 60.0,
+        redis_url: str | None = None,
     ) -> None:
         self.engine = engine
         self.issuer = issuer
+        self.redis_url = redis_url
         self.poll_seconds = poll_seconds
         self.full_reload_seconds = full_reload_seconds
         self.snapshot: ExchangeSnapshot | None = None
         self.validators = Validators([])
         self.reloads = 0
         self.failures = 0
+        self.notices = 0  # change notices received from Redis
         self._sessions = make_sessionmaker(engine)
         self._loaded_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
@@ -93,6 +104,9 @@ class RegistryCache:
         self._tasks.append(loop.create_task(self._watch(), name="tinhso-registry"))
         if self.engine.dialect.name == "postgresql":
             self._tasks.append(loop.create_task(self._listen(), name="tinhso-registry-listen"))
+        if self.redis_url:
+            task = self._subscribe(self.redis_url)
+            self._tasks.append(loop.create_task(task, name="tinhso-registry-redis"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -126,3 +140,45 @@ class RegistryCache:
                 raise
             except Exception:
                 await asyncio.sleep(2.0)
+
+    async def _subscribe(self, url: str) -> None:
+        """SUBSCRIBE on Redis; every notice wakes the watcher (reconnects with a growing pause)."""
+        import redis.asyncio as redis_asyncio  # noqa: PLC0415 - only when configured
+        from redis.asyncio.retry import Retry  # noqa: PLC0415
+        from redis.backoff import NoBackoff  # noqa: PLC0415
+
+        where = notices.safe_url(url)
+        pause, failing = _RESUBSCRIBE_FIRST, False
+        while True:
+            # A blocking pub/sub read has no socket timeout; TCP keepalive (on by default)
+            # notices a dead peer. Reconnecting is this loop's job, hence no client retries.
+            client = redis_asyncio.Redis.from_url(
+                url, socket_connect_timeout=5.0, retry=Retry(NoBackoff(), 0)
+            )
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(notices.CHANNEL)
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self.notices += 1
+                        elif message["type"] == "subscribe":
+                            if failing:
+                                log.info("registry: Redis notices back on %s", where)
+                            pause, failing = _RESUBSCRIBE_FIRST, False
+                        # A notice, or (re)subscribed: check for changes made meanwhile.
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not failing:
+                    log.warning(
+                        "registry: Redis notices from %s interrupted, polling meanwhile: %s",
+                        where,
+                        notices.without_password(str(error) or type(error).__name__, url),
+                    )
+                failing = True
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _RESUBSCRIBE_MAX)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy import func, insert, select, text, update
 
 from tinhso.core.db import utcnow
+from tinhso.exchange import notices
 from tinhso.exchange.models import (
     ClientAssertionUse,
     ConnectionRequest,
@@ -47,7 +48,9 @@ def bump_state(session: Session) -> int:
     """Increase the state version in the caller's transaction (and NOTIFY on PostgreSQL).
 
     The UPDATE takes a row lock, so concurrent changes serialise and every committed change
-    carries a distinct, larger version.
+    carries a distinct, larger version. When the session carries a Redis URL (the control plane
+    with ``settings.redis_url``), the version is also published there once the transaction
+    commits (:mod:`tinhso.exchange.notices`).
     """
     now = utcnow()
     version = session.scalar(
@@ -64,6 +67,7 @@ def bump_state(session: Session) -> int:
             text("SELECT pg_notify(:channel, :payload)"),
             {"channel": NOTIFY_CHANNEL, "payload": str(version)},
         )
+    notices.note_change(session, int(version))
     return int(version)
 
 

@@ -1,0 +1,366 @@
+"""Registry change notices over Redis pub/sub (a real redis-server): published by the control
+plane after the commit (never before, never on rollback), and waking gateways' registry caches
+without waiting for their poll, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import redis
+import redis.asyncio as redis_asyncio
+from fastapi.testclient import TestClient
+
+from tests.conftest import TEST_SECRET
+from tests.exchange.conftest import API
+from tests.exchange.gateway_harness import (  # noqa: F401 - fixtures
+    SERVICE,
+    GatewayWorld,
+    free_port,
+    gateway_world,
+    provider,
+    raw_request,
+)
+from tests.support.services import RedisServer
+from tinhso.app import create_app
+from tinhso.core.config import Settings
+from tinhso.core.db import make_sessionmaker
+from tinhso.exchange import notices, repository
+from tinhso.exchange.registry_cache import RegistryCache
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from tests.exchange.conftest import ExchangeWorld
+
+# How long to wait for something that must happen (a notice, a reload); the platform promises
+# that a change reaches every gateway within 2 seconds.
+PROMISE_SECONDS = 2.0
+# How long to listen for a notice that must NOT come (a PUBLISH reaches a subscriber in well
+# under a millisecond on loopback).
+QUIET_SECONDS = 0.5
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own (no subscriber of another test in the counts)."""
+    server = RedisServer()
+    server.start(tmp_path / "redis")
+    yield server
+    notices.close_publishers()
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, redis_url: str) -> Settings:
+    """The suite's settings with Redis notices on (and loopback providers, for the gateway)."""
+    return Settings(
+        _env_file=None,
+        environment="test",
+        database_url=database_url,
+        data_dir=tmp_path,
+        secret_key=TEST_SECRET,  # type: ignore[arg-type]
+        log_json=True,
+        log_level="WARNING",
+        exchange_allow_loopback=True,
+        redis_url=redis_url,
+    )
+
+
+class Listener:
+    """A real subscriber on the notice channel (subscribed when constructed)."""
+
+    def __init__(self, url: str) -> None:
+        redis_client: Any = redis.Redis  # redis-py's pub/sub methods are untyped
+        self.client = redis_client.from_url(url)
+        self.pubsub = self.client.pubsub()
+        self.pubsub.subscribe(notices.CHANNEL)
+        confirmation = self.pubsub.get_message(timeout=PROMISE_SECONDS)
+        assert confirmation is not None
+        assert confirmation["type"] == "subscribe"
+
+    def next(self, timeout: float) -> int | None:
+        """The next notice's version, or None if none comes within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            message = self.pubsub.get_message(timeout=left)
+            if message is not None and message["type"] == "message":
+                return int(message["data"])
+        return None
+
+    def close(self) -> None:
+        self.pubsub.close()
+        self.client.close()
+
+
+@pytest.fixture
+def listener(redis_url: str) -> Iterator[Listener]:
+    subscriber = Listener(redis_url)
+    yield subscriber
+    subscriber.close()
+
+
+@pytest.fixture
+def announcing(engine: Engine, redis_url: str) -> Callable[[], Session]:
+    """Sessions like the control plane's (with Redis notices)."""
+    sessions = make_sessionmaker(engine)
+    notices.announce_changes(sessions, redis_url)
+    return sessions
+
+
+def test_a_revocation_through_the_api_publishes_the_committed_version(
+    client: TestClient,
+    exchange_world: ExchangeWorld,
+    approved_grant: dict[str, Any],
+    listener: Listener,
+    session: Session,
+) -> None:
+    before = repository.state_version(session)
+    session.rollback()
+    response = client.post(
+        f"{API}/grants/{approved_grant['id']}/revoke",
+        json={"reason": "Hết nhu cầu khai thác"},
+        headers=exchange_world.provider_admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    version = repository.state_version(session)
+    assert version > before
+    assert listener.next(PROMISE_SECONDS) == version
+    assert listener.next(QUIET_SECONDS) is None  # one change, one notice
+
+
+def test_published_only_after_the_commit_and_never_on_rollback(
+    announcing: Callable[[], Session], listener: Listener
+) -> None:
+    with announcing() as session:
+        assert repository.bump_state(session) > 0
+        session.flush()
+        assert listener.next(QUIET_SECONDS) is None  # not before the commit
+        session.rollback()
+        session.commit()  # a later commit of the same session has nothing to announce
+    assert listener.next(QUIET_SECONDS) is None
+    with announcing() as session:
+        with session.begin_nested():
+            repository.bump_state(session)
+        assert listener.next(QUIET_SECONDS) is None  # a released savepoint is not a commit
+        session.rollback()
+    assert listener.next(QUIET_SECONDS) is None
+    with announcing() as session, session.begin():
+        first = repository.bump_state(session)
+        last = repository.bump_state(session)  # two changes in one transaction: one notice
+    assert last == first + 1
+    assert listener.next(PROMISE_SECONDS) == last
+    assert listener.next(QUIET_SECONDS) is None
+
+
+def test_sessions_without_redis_publish_nothing(engine: Engine, listener: Listener) -> None:
+    with make_sessionmaker(engine).begin() as session:
+        assert repository.bump_state(session) > 0
+    assert listener.next(QUIET_SECONDS) is None
+
+
+def test_an_unreachable_redis_never_fails_the_change_nor_leaks_its_password(
+    settings: Settings,
+    engine: Engine,
+    exchange_world: ExchangeWorld,
+    approved_grant: dict[str, Any],
+    session: Session,
+) -> None:
+    unreachable = f"redis://:mat-khau-redis-bi-mat@127.0.0.1:{free_port()}/0"
+    logged: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    logging.getLogger(notices.__name__).addHandler(handler)
+    try:
+        broken = create_app(settings.model_copy(update={"redis_url": unreachable}), engine)
+        with TestClient(broken, base_url="http://127.0.0.1") as client:
+            response = client.post(
+                f"{API}/grants/{approved_grant['id']}/revoke",
+                json={"reason": "Hết nhu cầu khai thác"},
+                headers=exchange_world.provider_admin.headers,
+            )
+    finally:
+        logging.getLogger(notices.__name__).removeHandler(handler)
+    assert response.status_code == 200, response.text
+    assert response.json()["revoked_reason"] == "Hết nhu cầu khai thác"
+    version = repository.state_version(session)
+    assert len(logged) == 1
+    assert f"could not publish version {version}" in logged[0]
+    assert "127.0.0.1" in logged[0]
+    assert "mat-khau-redis-bi-mat" not in logged[0]
+
+
+async def _idle(_cache: RegistryCache) -> None:
+    await asyncio.Event().wait()
+
+
+async def _until(check: Callable[[], Any], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def test_a_notice_wakes_the_registry_cache_without_waiting_for_its_poll(
+    engine: Engine,
+    redis_url: str,
+    announcing: Callable[[], Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # PostgreSQL's LISTEN would wake the cache too: keep only the Redis path under test.
+    monkeypatch.setattr(RegistryCache, "_listen", _idle)
+    cache = RegistryCache(
+        engine, None, poll_seconds=3600, full_reload_seconds=3600, redis_url=redis_url
+    )
+    probe = redis_asyncio.Redis.from_url(redis_url)
+    await cache.start()
+    try:
+        assert cache.snapshot is not None
+        loaded = cache.snapshot.version
+
+        async def subscribed() -> bool:
+            counts = dict(await probe.pubsub_numsub(notices.CHANNEL))
+            return bool(counts.get(notices.CHANNEL.encode()))
+
+        assert await _until(subscribed, PROMISE_SECONDS)
+
+        def change() -> int:
+            with announcing() as session, session.begin():
+                return repository.bump_state(session)
+
+        version = await asyncio.to_thread(change)
+        assert version > loaded
+
+        async def reloaded() -> bool:
+            snapshot = cache.snapshot
+            return snapshot is not None and snapshot.version == version and cache.notices > 0
+
+        assert await _until(reloaded, PROMISE_SECONDS), (cache.notices, cache.snapshot)
+    finally:
+        await cache.stop()
+        await probe.aclose()
+
+
+async def test_after_redis_restarts_notices_flow_again(
+    engine: Engine,
+    redis_server: RedisServer,
+    announcing: Callable[[], Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(RegistryCache, "_listen", _idle)  # only the Redis path under test
+    cache = RegistryCache(
+        engine, None, poll_seconds=3600, full_reload_seconds=3600, redis_url=redis_server.url
+    )
+    probe = redis_asyncio.Redis.from_url(redis_server.url)
+
+    async def subscribed() -> bool:
+        with contextlib.suppress(redis.ConnectionError):
+            counts = dict(await probe.pubsub_numsub(notices.CHANNEL))
+            return bool(counts.get(notices.CHANNEL.encode()))
+        return False
+
+    def change() -> int:
+        with announcing() as session, session.begin():
+            return repository.bump_state(session)
+
+    await cache.start()
+    try:
+        assert await _until(subscribed, PROMISE_SECONDS)
+        first = await asyncio.to_thread(change)  # the publisher now holds a connection
+        assert await _until(lambda: _has(cache, first), PROMISE_SECONDS)
+        await asyncio.to_thread(redis_server.pause, crash=True)
+        missed = await asyncio.to_thread(change)  # Redis away: committed, not announced
+        await asyncio.to_thread(redis_server.resume)
+        # Resubscribed (within the reconnection pause); the check after resubscribing finds
+        # the change made while Redis was away.
+        assert await _until(subscribed, 15)
+        assert await _until(lambda: _has(cache, missed), PROMISE_SECONDS)
+        received = cache.notices
+        last = await asyncio.to_thread(change)  # the publisher reconnects by itself
+        assert await _until(lambda: _has(cache, last, received + 1), PROMISE_SECONDS)
+    finally:
+        await cache.stop()
+        await probe.aclose()
+
+
+async def _has(cache: RegistryCache, version: int, notices_at_least: int = 1) -> bool:
+    snapshot = cache.snapshot
+    return (
+        snapshot is not None and snapshot.version == version and cache.notices >= notices_at_least
+    )
+
+
+def test_a_gateway_refuses_a_revoked_grant_at_once_through_redis(
+    gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
+    redis_url: str,
+) -> None:
+    world = gateway_world
+    token = world.token()
+    # Polling once an hour: only the Redis notice (or, on PostgreSQL, NOTIFY) can be in time.
+    gateway = world.gateway(TINHSO_REDIS_URL=redis_url, TINHSO_GATEWAY_POLL_SECONDS="3600")
+    auth = {"Authorization": f"Bearer {token}"}
+    target = f"/{SERVICE}/citizens/1"
+    assert raw_request(gateway.url, "GET", target, auth).status == 200
+    probe = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 15
+        while not dict(probe.pubsub_numsub(notices.CHANNEL)).get(notices.CHANNEL.encode()):
+            assert time.monotonic() < deadline, "the gateway never subscribed"
+            time.sleep(0.02)
+    finally:
+        probe.close()
+    response = world.client.post(
+        f"{API}/grants/{world.grant_id}/revoke",
+        json={"reason": "Chấm dứt chia sẻ"},
+        headers=world.world.provider_admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    deadline = time.monotonic() + PROMISE_SECONDS
+    while (status := raw_request(gateway.url, "GET", target, auth).status) == 200:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert status == 403
+
+
+def test_a_key_rotation_from_the_cli_is_announced(
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    engine: Engine,
+    tmp_path: Path,
+    redis_url: str,
+    listener: Listener,
+) -> None:
+    from typer.testing import CliRunner  # noqa: PLC0415 - this test only
+
+    from tinhso.cli import app  # noqa: PLC0415
+
+    monkeypatch.setenv("TINHSO_DATABASE_URL", database_url)
+    monkeypatch.setenv("TINHSO_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TINHSO_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("TINHSO_REDIS_URL", redis_url)
+    result = CliRunner().invoke(app, ["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    with make_sessionmaker(engine)() as session:
+        expected = repository.state_version(session)
+    assert listener.next(PROMISE_SECONDS) == expected
