@@ -311,7 +311,13 @@ def register_echo_service(
     response = client.post(
         f"{API}/services",
         json=service_payload(
-            **{"code": code, "base_url": base_url, "request_schema": SCHEMA, **overrides}
+            **{
+                "code": code,
+                "base_url": base_url,
+                "request_schema": SCHEMA,
+                "openapi": None,  # an echo: any path (tests/exchange/test_gateway_operations.py)
+                **overrides,
+            }
         ),
         headers=world.admin.headers,
     )

@@ -223,6 +223,7 @@ def hub(
             base_url=base_url,
             classification="internal",
             request_schema=None,
+            openapi=None,
         ),
         headers=admin.headers,
     )

@@ -3,8 +3,15 @@
 Clients authenticate with ``client_secret_basic`` (secret stored as an argon2 hash, shown once)
 or ``private_key_jwt`` (RFC 7523 assertion signed with the key the system registered:
 Ed25519, EC or RSA). A certificate fingerprint can be registered to bind a system to its mTLS
-client certificate; the gateway does not check it yet (TLS is terminated in front of it).
+client certificate: the gateway then identifies the system by the certificate that a trusted TLS
+terminator verified (:mod:`tinhso.exchange.client_certificates`), with or without a token.
 Access tokens are short-lived EdDSA JWTs signed with the platform's active key.
+
+Abuse: ``settings.oauth_max_failed_attempts`` consecutive failed authentications of a client_id
+lock its token issuance for ``settings.oauth_lockout_seconds`` (429 with Retry-After, even with
+the right secret); the failures are counted in a transaction of their own
+(:meth:`TokenService.count_failure`) and a success resets the count. The per-address rate limit
+is in :mod:`tinhso.exchange.oauth`.
 """
 
 from __future__ import annotations
@@ -19,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import jwt
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, InvalidInput, NotFound
@@ -32,6 +40,7 @@ from tinhso.exchange.snapshot import TOKEN_AUDIENCE
 from tinhso.registry.models import InformationSystem, SystemStatus
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.orm import Session
 
     from tinhso.core.config import Settings
@@ -215,12 +224,18 @@ class CredentialService:
 class OAuthError(Exception):
     """An RFC 6749 error answer: ``error`` code, HTTP status, bilingual description."""
 
-    def __init__(self, error: str, vi: str, en: str, status: int = 400) -> None:
+    def __init__(
+        self, error: str, vi: str, en: str, status: int = 400, retry_after: int | None = None
+    ) -> None:
         super().__init__(en)
         self.error = error
         self.status = status
         self.vi = vi
         self.en = en
+        self.retry_after = retry_after
+        # The client_id whose authentication failed (a known credential): the caller counts
+        # the failure with TokenService.count_failure once the request's transaction is gone.
+        self.failed_client_id: str | None = None
 
     def body(self) -> dict[str, str]:
         return {"error": self.error, "error_description": self.en, "error_description_vi": self.vi}
@@ -229,7 +244,32 @@ class OAuthError(Exception):
         headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
         if self.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="tinhso", charset="UTF-8"'
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
         return headers
+
+
+def _failed(credential: SystemCredential, error: OAuthError | None = None) -> OAuthError:
+    """``error`` (default: invalid_client) marked as a failed authentication of ``credential``."""
+    error = error or _invalid_client()
+    error.failed_client_id = credential.client_id
+    return error
+
+
+def _locked(credential: SystemCredential, now: datetime) -> OAuthError | None:
+    """The 429 answer while ``credential`` is locked after too many failures, else None."""
+    if credential.locked_until is None or credential.locked_until <= now:
+        return None
+    seconds = max(1, int((credential.locked_until - now).total_seconds()) + 1)
+    wait = (seconds + 59) // 60
+    return OAuthError(
+        "invalid_client",
+        f"Hệ thống xác thực sai nhiều lần liên tiếp nên tạm bị khóa cấp mã; thử lại sau {wait} phút",
+        f"Too many failed client authentications: token issuance is locked; "
+        f"try again in {wait} minutes",
+        status=429,
+        retry_after=seconds,
+    )
 
 
 def _invalid_client(
@@ -292,6 +332,9 @@ class TokenService:
             claims["scope"] = scope
         token = signing_key_service.sign(session, settings, claims)
         credential.last_used_at = now
+        if credential.failed_attempts or credential.locked_until is not None:
+            credential.failed_attempts = 0  # a success resets the count
+            credential.locked_until = None
         session.flush()
         return IssuedToken(token, lifetime, scope, credential.client_id, system_label)
 
@@ -370,9 +413,13 @@ class TokenService:
             if credential is not None and credential.kind is ClientAuthKind.CLIENT_SECRET
             else None
         )
+        if credential is not None:
+            locked = _locked(credential, utcnow())
+            if locked is not None:
+                raise locked
         # Always verify (against a dummy hash when unknown) so timing reveals nothing.
         if not verify_password(stored, secret) or credential is None:
-            raise _invalid_client()
+            raise _invalid_client() if credential is None else _failed(credential)
         self._require_current(credential)
         return credential
 
@@ -403,7 +450,25 @@ class TokenService:
         ):
             raise _invalid_client()
         self._require_current(credential)
-        jwk = credential.public_jwk
+        locked = _locked(credential, utcnow())
+        if locked is not None:
+            raise locked
+        try:
+            self._verify_assertion(session, settings, assertion, header, credential)
+        except OAuthError as error:
+            raise _failed(credential, error) from None
+        return credential
+
+    def _verify_assertion(
+        self,
+        session: Session,
+        settings: Settings,
+        assertion: str,
+        header: dict[str, Any],
+        credential: SystemCredential,
+    ) -> None:
+        client_id = credential.client_id
+        jwk = credential.public_jwk or {}
         allowed = _ALGORITHMS_BY_KEY.get(str(jwk.get("kty")), ())
         algorithm = header.get("alg")
         if algorithm not in allowed:
@@ -440,7 +505,25 @@ class TokenService:
         if not jti or len(jti) > 200:
             raise _invalid_client("jti không hợp lệ", "The jti is not valid")
         self._remember_jti(session, client_id, jti, expires + timedelta(seconds=CLOCK_LEEWAY))
-        return credential
+
+    def count_failure(self, bind: Engine | Connection, client_id: str, settings: Settings) -> None:
+        """Count a failed authentication of ``client_id`` in a transaction of its own (call it
+        after the request's transaction is rolled back: the count must stay, and on SQLite the
+        request may hold the write lock); the last allowed failure locks the client_id."""
+        with OrmSession(bind=bind) as counter, counter.begin():
+            credential = counter.scalar(
+                select(SystemCredential)
+                .where(SystemCredential.client_id == client_id)
+                .with_for_update()
+            )
+            if credential is None:
+                return
+            credential.failed_attempts += 1
+            if credential.failed_attempts >= settings.oauth_max_failed_attempts:
+                credential.failed_attempts = 0
+                credential.locked_until = utcnow() + timedelta(
+                    seconds=settings.oauth_lockout_seconds
+                )
 
     def _remember_jti(self, session: Session, client_id: str, jti: str, expires: datetime) -> None:
         now = utcnow()

@@ -56,6 +56,8 @@ class ServiceEntry:
     # "org/system/code/version": the service's name in grants and audit records (built once
     # when the snapshot loads, not on every request).
     key: str
+    # The published OpenAPI 3 document: when present, the gateway forwards only its operations.
+    openapi: Mapping[str, Any] | None = None
 
     @property
     def callable(self) -> bool:
@@ -161,6 +163,7 @@ def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSn
             classification=str(row.classification),
             status=status,
             key=f"{organisation}/{system}/{row.code}/{row.version}",
+            openapi=row.openapi,
         )
         services[(organisation, system, row.code, row.version)] = entry
         by_id[row.id] = entry
