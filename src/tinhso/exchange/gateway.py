@@ -1,9 +1,10 @@
 """The data plane: a raw ASGI app that checks and forwards exchanges to providers.
 
 ``/{org}/{system}/{service}/{version}/{rest...}`` -> the provider's ``base_url`` + ``rest``.
-Per request: path check, token (verified once, then cached), grant, rate limit and quota,
-request schema, then forwarding over pooled keep-alive connections with the service's timeout
-and a circuit breaker per provider origin. Nothing touches the database on the request path
+Per request: path check, who calls (token verified once, then cached; or a client certificate
+vouched for by a trusted TLS terminator), grant, the operation of the service's OpenAPI document
+(if it has one), rate limit and quota, request schema, then forwarding over pooled keep-alive
+connections with the service's timeout and a circuit breaker per provider origin. Nothing touches the database on the request path
 except the grouped audit write, which completes before the consumer gets the answer (for a
 streamed response: before its last chunk).
 
@@ -45,6 +46,7 @@ from tinhso.exchange.admission import (
 )
 from tinhso.exchange.audit import AuditEntry, AuditLog, load_signer
 from tinhso.exchange.breaker import Breaker
+from tinhso.exchange.client_certificates import ClientCertificates
 from tinhso.exchange.keys import InvalidAccessToken
 from tinhso.exchange.limits import LocalLimiter, RedisLimiter
 from tinhso.exchange.metrics import MULTIPROCESS_ENV, Metrics, multiprocess_dir
@@ -52,8 +54,10 @@ from tinhso.exchange.refusals import (
     P_BAD_GATEWAY,
     P_BAD_PATH,
     P_BAD_REQUEST,
+    P_CERTIFICATE_MISMATCH,
     P_CIRCUIT,
     P_INVALID_TOKEN,
+    P_METHOD_NOT_ALLOWED,
     P_NO_GRANT,
     P_NOT_FOUND,
     P_NOT_GRANTED,
@@ -67,6 +71,8 @@ from tinhso.exchange.refusals import (
     P_TIMEOUT,
     P_TOO_LARGE,
     P_UNAUTHENTICATED,
+    P_UNKNOWN_CERTIFICATE,
+    P_UNKNOWN_OPERATION,
     Refusal,
 )
 from tinhso.exchange.registry_cache import RegistryCache
@@ -121,6 +127,10 @@ class GatewaySettings(BaseSettings):
     breaker_cooldown_seconds: float = 10.0
     token_cache_entries: int = 50_000
     node: str | None = None
+    # Mutual TLS (tinhso.exchange.client_certificates): the TLS terminators whose client
+    # certificate header is believed (JSON list of networks; none: the mTLS path is off).
+    trusted_proxies: list[str] = []
+    client_certificate_header: str = "x-ssl-client-cert"
 
 
 class _BodyTooLarge(Exception):
@@ -149,8 +159,16 @@ class Gateway:
 
     def __init__(self, settings: Settings, options: GatewaySettings, engine: Engine) -> None:
         self.settings, self.options, self.engine = settings, options, engine
-        self.registry = RegistryCache(engine, settings.base_url, poll_seconds=options.poll_seconds)
+        self.registry = RegistryCache(
+            engine,
+            settings.base_url,
+            poll_seconds=options.poll_seconds,
+            redis_url=settings.redis_url,
+        )
         self.tokens = TokenCache(options.token_cache_entries)
+        self.certificates = ClientCertificates(
+            options.trusted_proxies, options.client_certificate_header
+        )
         self.local_limiter = LocalLimiter()
         self.redis_limiter = RedisLimiter(settings.redis_url) if settings.redis_url else None
         self.audit = AuditLog(
@@ -384,13 +402,17 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
     method: str = scope["method"]
     exchange = _Exchange(method, path[:200])
 
-    authorization = content_length = None
+    authorization = content_length = certificate = None
     reserved = chunked = False
     nominated: set[bytes] = set()
     forwarded: list[tuple[bytes, bytes]] = []
+    certificate_header = gateway.certificates.header
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization = value
+        elif name == certificate_header:  # from the TLS terminator; never forwarded
+            certificate = value
+            continue
         elif name == b"content-length":
             content_length = value
         elif name == b"transfer-encoding":
@@ -416,24 +438,43 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
         await _refuse(gateway, exchange, send, P_BAD_PATH)
         return
 
-    # Who is calling.
+    # Who is calling: a bearer token, or a client certificate that a trusted TLS terminator
+    # verified (mutual TLS), or both, naming the same system.
+    by_certificate: str | None = None
+    if certificate is not None and gateway.certificates.trusts(scope.get("client")):
+        try:
+            fingerprint = gateway.certificates.fingerprint(certificate)
+        except ValueError:
+            fingerprint = ""
+        by_certificate = snapshot.certificates.get(fingerprint)
+        if by_certificate is None:
+            await _refuse(gateway, exchange, send, P_UNKNOWN_CERTIFICATE)
+            return
     if authorization is None or authorization[:7].lower() != b"bearer ":
-        await _refuse(
-            gateway, exchange, send, P_UNAUTHENTICATED, headers=[(b"www-authenticate", b"Bearer")]
-        )
-        return
-    try:
-        identity = gateway.tokens.identify(authorization[7:].strip().decode(), snapshot)
-    except (InvalidAccessToken, ValueError, UnicodeDecodeError):
-        await _refuse(
-            gateway,
-            exchange,
-            send,
-            P_INVALID_TOKEN,
-            headers=[(b"www-authenticate", b'Bearer error="invalid_token"')],
-        )
-        return
-    exchange.consumer = identity.consumer
+        if by_certificate is None:
+            unauthenticated = [(b"www-authenticate", b"Bearer")]
+            await _refuse(gateway, exchange, send, P_UNAUTHENTICATED, headers=unauthenticated)
+            return
+        consumer = by_certificate
+    else:
+        try:
+            consumer = gateway.tokens.identify(
+                authorization[7:].strip().decode(), snapshot
+            ).consumer
+        except (InvalidAccessToken, ValueError, UnicodeDecodeError):
+            await _refuse(
+                gateway,
+                exchange,
+                send,
+                P_INVALID_TOKEN,
+                headers=[(b"www-authenticate", b'Bearer error="invalid_token"')],
+            )
+            return
+        if by_certificate is not None and by_certificate != consumer:
+            exchange.consumer = consumer
+            await _refuse(gateway, exchange, send, P_CERTIFICATE_MISMATCH)
+            return
+    exchange.consumer = consumer
     if reserved:
         await _refuse(gateway, exchange, send, P_RESERVED_HEADER)
         return
@@ -448,12 +489,27 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
         await _refuse(gateway, exchange, send, P_RETIRED)
         return
     grant, pattern, has_any = find_grant(
-        snapshot, identity.consumer, service, method, routed.rest, exchange.at
+        snapshot, consumer, service, method, routed.rest, exchange.at
     )
     if grant is None:
         await _refuse(gateway, exchange, send, P_NOT_GRANTED if has_any else P_NO_GRANT)
         return
     exchange.grant_id, exchange.path_template = grant.id, pattern
+    # Which operation of the service's OpenAPI document (if it has one).
+    validator = gateway.registry.validators.get(service.id)
+    body_required: bool | None = None
+    operations = gateway.registry.validators.operations.get(service.id)
+    if operations is not None:
+        operation, path_item = operations.match(method, routed.rest)
+        if operation is None:
+            if path_item is None:
+                await _refuse(gateway, exchange, send, P_UNKNOWN_OPERATION)
+            else:
+                allow = [(b"allow", path_item.allow)]
+                await _refuse(gateway, exchange, send, P_METHOD_NOT_ALLOWED, headers=allow)
+            return
+        exchange.path_template = operation.template
+        validator, body_required = operation.validator, operation.body_required
     if content_length is not None:
         try:
             declared = int(content_length)
@@ -474,7 +530,7 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
         await _refuse(gateway, exchange, send, problem, headers=retry)
         return
     if grant.quota_per_day is not None:
-        gateway.metrics.quota(service.key, identity.consumer).set(decision.quota_used)
+        gateway.metrics.quota(service.key, consumer).set(decision.quota_used)
 
     route = gateway.route(service)
     now = time.monotonic()
@@ -484,7 +540,6 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
         return
 
     # The body: buffered (and validated) unless it is large and unvalidated, then streamed.
-    validator = gateway.registry.validators.get(service.id)
     digest = hashlib.sha256()
     body: bytes | AsyncIterator[bytes]
     streamed = validator is None and (
@@ -512,7 +567,7 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
         digest.update(body)
         exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
         if validator is not None and method in _BODY_METHODS:
-            problems = validate_body(validator, body)
+            problems = validate_body(validator, body, body_required)
             if problems:
                 route.breaker.probing = False
                 errors = [
@@ -525,7 +580,7 @@ async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
                 await _refuse(gateway, exchange, send, P_SCHEMA, errors=errors)
                 return
 
-    forwarded.append((b"x-tinhso-consumer", identity.consumer.encode()))
+    forwarded.append((b"x-tinhso-consumer", consumer.encode()))
     forwarded.append((b"x-tinhso-request-id", exchange.request_id.encode()))
     forwarded.append((b"x-tinhso-grant", str(grant.id).encode()))
     client = scope.get("client")

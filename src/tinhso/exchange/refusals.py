@@ -105,3 +105,27 @@ P_BAD_REQUEST = Refusal(
     "Yêu cầu có ký tự không hợp lệ trong đường dẫn, tham số hoặc tiêu đề",
     "The request has invalid characters in its path, query or headers",
 )
+P_UNKNOWN_OPERATION = Refusal(
+    404,
+    "unknown_operation",
+    "Đường dẫn không thuộc thao tác nào trong tài liệu OpenAPI của dịch vụ",
+    "The path matches no operation in the service's OpenAPI document",
+)
+P_METHOD_NOT_ALLOWED = Refusal(
+    405,
+    "method_not_allowed",
+    "Tài liệu OpenAPI của dịch vụ không cho phép phương thức này trên đường dẫn này",
+    "The service's OpenAPI document does not allow this method on this path",
+)
+P_UNKNOWN_CERTIFICATE = Refusal(
+    401,
+    "certificate_unknown",
+    "Chứng thư số của máy khách không gắn với hệ thống nào (hoặc đã bị thu hồi)",
+    "The client certificate is bound to no system (or was revoked)",
+)
+P_CERTIFICATE_MISMATCH = Refusal(
+    401,
+    "certificate_mismatch",
+    "Mã truy cập và chứng thư số của máy khách thuộc hai hệ thống khác nhau",
+    "The access token and the client certificate belong to different systems",
+)
