@@ -17,7 +17,7 @@ from tests.exchange.gateway_harness import (  # noqa: F401 - fixtures
     raw_request,
     settings,
 )
-from tinhso.exchange.admission import ServiceOperations, compile_document, validate_body
+from tinhso.exchange.standard import ServiceOperations, compile_document, validate_body
 
 if TYPE_CHECKING:
     from tests.exchange.gateway_harness import RawResponse
@@ -245,7 +245,7 @@ def test_request_bodies_by_reference_and_openapi_30_nullable() -> None:
 def test_a_document_with_an_unresolvable_reference_forwards_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tinhso.exchange.admission import Operations  # noqa: PLC0415
+    from tinhso.exchange.standard import Operations  # noqa: PLC0415
     from tinhso.exchange.snapshot import ServiceEntry  # noqa: PLC0415
 
     broken = {

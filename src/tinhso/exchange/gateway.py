@@ -37,13 +37,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tinhso.core.config import Settings, load_settings
 from tinhso.core.db import engine_from_settings, utcnow
-from tinhso.exchange.admission import (
-    PathRejected,
-    TokenCache,
-    find_grant,
-    split_path,
-    validate_body,
-)
+from tinhso.exchange.admission import PathRejected, TokenCache, find_grant, split_path
 from tinhso.exchange.audit import AuditEntry, AuditLog, load_signer
 from tinhso.exchange.breaker import Breaker
 from tinhso.exchange.client_certificates import ClientCertificates
@@ -76,6 +70,7 @@ from tinhso.exchange.refusals import (
     Refusal,
 )
 from tinhso.exchange.registry_cache import RegistryCache
+from tinhso.exchange.standard import validate_body
 from tinhso.exchange.upstream import (
     UpstreamConnectError,
     UpstreamError,

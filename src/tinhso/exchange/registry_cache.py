@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from tinhso.core.db import make_sessionmaker
 from tinhso.exchange import notices, repository
-from tinhso.exchange.admission import Validators
 from tinhso.exchange.snapshot import ExchangeSnapshot, exchange_snapshot
+from tinhso.exchange.standard import Validators
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

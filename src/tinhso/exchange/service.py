@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from openapi_spec_validator import validate as validate_openapi
@@ -93,6 +94,15 @@ def _check_json_schema(schema: dict[str, Any], field: str) -> None:
         raise InvalidInput(
             f"JSON Schema không hợp lệ tại {where}: {error.message}",
             f"The JSON Schema (Draft 2020-12) is not valid at {where}: {error.message}",
+            field=field,
+        ) from error
+    try:  # as the gateway compiles it: no remote $ref is ever fetched
+        jsonschema_rs.validator_for(schema, offline=True, validate_formats=False)
+    except Exception as error:  # unresolvable or remote $ref, a pattern that does not compile
+        reason = str(error).split("\n", 1)[0]
+        raise InvalidInput(
+            f"JSON Schema không dùng được (chỉ cho phép tham chiếu $ref nội bộ): {reason}",
+            f"The JSON Schema cannot be used (only local $ref are allowed): {reason}",
             field=field,
         ) from error
 
