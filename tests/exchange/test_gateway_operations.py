@@ -245,8 +245,8 @@ def test_request_bodies_by_reference_and_openapi_30_nullable() -> None:
 def test_a_document_with_an_unresolvable_reference_forwards_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tinhso.exchange.standard import Operations  # noqa: PLC0415
     from tinhso.exchange.snapshot import ServiceEntry  # noqa: PLC0415
+    from tinhso.exchange.standard import Operations  # noqa: PLC0415
 
     broken = {
         "openapi": "3.1.0",
