@@ -211,7 +211,7 @@ AsUser = Annotated[
 
 def _official(session: Session, username: str) -> tuple[int, Callable[[int, str, str], None]]:
     """The official's id and a check that they may write each unit (as in the API)."""
-    from tinhso.monitoring.auth import require_value_writer  # noqa: PLC0415
+    from tinhso.monitoring.auth import value_writer  # noqa: PLC0415
     from tinhso.registry.accounts import account_service  # noqa: PLC0415
     from tinhso.registry.auth import Principal  # noqa: PLC0415
 
@@ -224,10 +224,7 @@ def _official(session: Session, username: str) -> tuple[int, Callable[[int, str,
         roles=account_service.roles(session, user),
     )
 
-    def authorise(unit_id: int, label: str, field: str) -> None:
-        require_value_writer(session, principal, unit_id, label, field)
-
-    return user.id, authorise
+    return user.id, value_writer(session, principal)  # writable units worked out once
 
 
 def _import_failed(error: DomainError) -> typer.Exit:

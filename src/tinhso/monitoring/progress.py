@@ -51,6 +51,7 @@ from tinhso.monitoring.schemas import (
 )
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
+from tinhso.registry.service import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -308,14 +309,23 @@ class ProgressService:
             return []
         as_of = as_of_year if as_of_year is not None else utcnow().year
         indicators = repository.indicators_by_ids(session, {t.indicator_id for t in targets})
+        # the units of every level-scoped target, read in one go (not once per target)
+        levels = unit_service.ids_at_levels(
+            session,
+            {
+                (target.scope_unit_set, target.scope_level, target.scope_unit_id)
+                for target in targets
+                if target.scope_level is not None
+            },
+        )
         scopes: dict[int, list[int]] = {}
         for target in targets:
             if target.scope_level is None:
                 scopes[target.id] = [target.scope_unit_id] if target.scope_unit_id else []
             else:
-                scopes[target.id] = repository.units_at_level(
-                    session, target.scope_unit_set, target.scope_level, target.scope_unit_id
-                )
+                scopes[target.id] = levels[
+                    (target.scope_unit_set, target.scope_level, target.scope_unit_id)
+                ]
         groups: dict[tuple[int, UnitSet], list[Target]] = {}
         for target in targets:
             groups.setdefault((target.indicator_id, target.scope_unit_set), []).append(target)

@@ -18,7 +18,7 @@ from tinhso.monitoring.models import (
     Target,
     ValidationRule,
 )
-from tinhso.registry.models import AdministrativeUnit, UnitLevel, UnitSet
+from tinhso.registry.service import unit_service
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -26,7 +26,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
+    from tinhso.registry.models import UnitLevel, UnitSet
 
+
+# tinhso.core.pagination holds only the request side (PageParams, Page): no query helper yet.
 def page(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = list(session.scalars(query.limit(limit).offset(offset)))
@@ -203,100 +206,38 @@ def codes_by_id(session: Session, model: Any, ids: Iterable[int]) -> dict[int, s
 
 
 # --- administrative units (read-only) ---------------------------------------------------
-# The unit tree is the registry's; computations join it in SQL anyway, and the registry
-# offers no bulk "id -> name/parent" lookup, so these read it directly (never write).
+# The unit tree is the registry's: these read it through its unit service, in bulk.
+# (The SQL computations in `computation` still join `administrative_unit` directly: they
+# aggregate nation-wide in one statement, which service calls cannot do.)
 
 
 def unit_rows(
     session: Session, ids: Iterable[int]
 ) -> dict[int, tuple[UnitSet, str, str, int | None]]:
     """id -> (unit set, code, name, parent id)."""
-    wanted = set(ids)
-    found: dict[int, tuple[UnitSet, str, str, int | None]] = {}
-    listed = list(wanted)
-    for start in range(0, len(listed), 1000):
-        rows = session.execute(
-            select(
-                AdministrativeUnit.id,
-                AdministrativeUnit.unit_set,
-                AdministrativeUnit.code,
-                AdministrativeUnit.name,
-                AdministrativeUnit.parent_id,
-            ).where(AdministrativeUnit.id.in_(listed[start : start + 1000]))
-        )
-        for row in rows:
-            found[row.id] = (row.unit_set, row.code, row.name, row.parent_id)
-    return found
+    return {
+        unit_id: (node.unit_set, node.code, node.name, node.parent_id)
+        for unit_id, node in unit_service.nodes(session, ids).items()
+    }
 
 
 def unit_ids_by_ref(
     session: Session, refs: Iterable[tuple[UnitSet, str]]
 ) -> dict[tuple[UnitSet, str], int]:
-    wanted = list(set(refs))
-    found: dict[tuple[UnitSet, str], int] = {}
-    for start in range(0, len(wanted), 500):
-        rows = session.execute(
-            select(
-                AdministrativeUnit.id, AdministrativeUnit.unit_set, AdministrativeUnit.code
-            ).where(
-                tuple_(AdministrativeUnit.unit_set, AdministrativeUnit.code).in_(
-                    [(unit_set.value, code) for unit_set, code in wanted[start : start + 500]]
-                )
-            )
-        )
-        for row in rows:
-            found[(UnitSet(row.unit_set), row.code)] = row.id
-    return found
+    return unit_service.ids_by_ref(session, refs)
 
 
 def unit_ancestor_ids(session: Session, unit_id: int) -> list[int]:
-    """The unit and its parents, nearest first (at most three levels)."""
-    chain: list[int] = []
-    current: int | None = unit_id
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        current = session.scalar(
-            select(AdministrativeUnit.parent_id).where(AdministrativeUnit.id == current)
-        )
-    return chain
+    """The unit and its parents, nearest first."""
+    return unit_service.ancestor_ids(session, unit_id)
 
 
 def units_at_level(
     session: Session, unit_set: UnitSet, level: UnitLevel, below: int | None
 ) -> list[int]:
     """Units of a level, optionally only those below one unit (any depth)."""
-    query = select(AdministrativeUnit.id, AdministrativeUnit.parent_id).where(
-        AdministrativeUnit.unit_set == unit_set, AdministrativeUnit.level == level
-    )
-    rows = list(session.execute(query))
-    if below is None:
-        return [row.id for row in rows]
-    parents = {
-        row.id: row.parent_id
-        for row in session.execute(
-            select(AdministrativeUnit.id, AdministrativeUnit.parent_id).where(
-                AdministrativeUnit.unit_set == unit_set
-            )
-        )
-    }
-    found = []
-    for row in rows:
-        current = row.parent_id
-        while current is not None:
-            if current == below:
-                found.append(row.id)
-                break
-            current = parents.get(current)
-    return found
+    return unit_service.ids_at_levels(session, [(unit_set, level, below)])[(unit_set, level, below)]
 
 
 def unit_levels(session: Session, ids: Iterable[int]) -> dict[int, UnitLevel]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(AdministrativeUnit.id, AdministrativeUnit.level).where(
-            AdministrativeUnit.id.in_(wanted)
-        )
-    )
-    return {row.id: UnitLevel(row.level) for row in rows}
+    return {unit_id: node.level for unit_id, node in unit_service.nodes(session, ids).items()}

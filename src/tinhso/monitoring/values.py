@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from tinhso.core.db import utcnow
@@ -311,31 +312,36 @@ class ValueService:
             session, [(c.element.id, c.unit_id, c.period) for c in checked]
         )
         inserted = corrected = unchanged = 0
-        written: list[DataValue] = []
+        # New values and correction records are written with one multi-row INSERT each
+        # (the ORM would send one INSERT per row on SQLite); new rows are read back after.
+        new_rows: list[dict[str, object]] = []
+        correction_rows: list[dict[str, object]] = []
+        written: list[DataValue | tuple[int, int, str]] = []
         now = utcnow()
         for c in checked:
             source = provenance.source or c.item.source
-            current = existing.get((c.element.id, c.unit_id, c.period))
+            key = (c.element.id, c.unit_id, c.period)
+            current = existing.get(key)
             if current is None:
-                row = DataValue(
-                    data_element_id=c.element.id,
-                    unit_id=c.unit_id,
-                    period=c.period,
-                    year=c.year,
-                    value=c.value,
-                    qualifier=c.item.qualifier,
-                    source=source,
-                    source_reference=c.item.source_reference,
-                    audit_record_id=c.item.audit_record_id,
-                    comment=c.item.comment,
-                    entered_by_id=provenance.entered_by_id,
-                    entered_at=now,
-                    version=1,
+                new_rows.append(
+                    {
+                        "data_element_id": c.element.id,
+                        "unit_id": c.unit_id,
+                        "period": c.period,
+                        "year": c.year,
+                        "value": c.value,
+                        "qualifier": c.item.qualifier,
+                        "source": source,
+                        "source_reference": c.item.source_reference,
+                        "audit_record_id": c.item.audit_record_id,
+                        "comment": c.item.comment,
+                        "entered_by_id": provenance.entered_by_id,
+                        "entered_at": now,
+                        "version": 1,
+                    }
                 )
-                session.add(row)
-                existing[(c.element.id, c.unit_id, c.period)] = row
                 inserted += 1
-                written.append(row)
+                written.append(key)
                 continue
             if math.isclose(current.value, c.value, rel_tol=0, abs_tol=0) and (
                 current.qualifier == c.item.qualifier
@@ -343,21 +349,26 @@ class ValueService:
                 unchanged += 1
                 written.append(current)
                 continue
-            self._correct(
-                session,
-                current,
-                c.value,
-                c.item.qualifier,
-                source,
-                c.item.source_reference,
-                c.item.audit_record_id,
-                provenance.entered_by_id,
-                c.item.reason,
-                now,
+            correction_rows.append(
+                self._correct(
+                    current,
+                    c.value,
+                    c.item.qualifier,
+                    source,
+                    c.item.source_reference,
+                    c.item.audit_record_id,
+                    provenance.entered_by_id,
+                    c.item.reason,
+                    now,
+                )
             )
             corrected += 1
             written.append(current)
         try:
+            if new_rows:
+                session.execute(insert(DataValue), new_rows)
+            if correction_rows:
+                session.execute(insert(DataValueCorrection), correction_rows)
             session.flush()
         except IntegrityError as error:
             raise Conflict(
@@ -365,11 +376,14 @@ class ValueService:
                 "The values were written by someone else at the same time; reload and retry",
                 field=field_prefix or "value",
             ) from error
-        return RecordResult(inserted, corrected, unchanged, written)
+        created = repository.values_at(
+            session, [entry for entry in written if isinstance(entry, tuple)]
+        )
+        values = [created[entry] if isinstance(entry, tuple) else entry for entry in written]
+        return RecordResult(inserted, corrected, unchanged, values)
 
     def _correct(
         self,
-        session: Session,
         current: DataValue,
         value: float,
         qualifier: str | None,
@@ -379,23 +393,22 @@ class ValueService:
         user_id: int | None,
         reason: str | None,
         now: object,
-    ) -> None:
-        session.add(
-            DataValueCorrection(
-                data_value_id=current.id,
-                version=current.version,
-                previous_value=current.value,
-                previous_source=current.source,
-                previous_source_reference=current.source_reference,
-                previous_audit_record_id=current.audit_record_id,
-                previous_entered_by_id=current.entered_by_id,
-                previous_entered_at=current.entered_at,
-                new_value=value,
-                corrected_by_id=user_id,
-                corrected_at=now,
-                reason=reason,
-            )
-        )
+    ) -> dict[str, object]:
+        """Apply a correction to the stored value; return the record of what it was."""
+        record: dict[str, object] = {
+            "data_value_id": current.id,
+            "version": current.version,
+            "previous_value": current.value,
+            "previous_source": current.source,
+            "previous_source_reference": current.source_reference,
+            "previous_audit_record_id": current.audit_record_id,
+            "previous_entered_by_id": current.entered_by_id,
+            "previous_entered_at": current.entered_at,
+            "new_value": value,
+            "corrected_by_id": user_id,
+            "corrected_at": now,
+            "reason": reason,
+        }
         current.value = value
         current.qualifier = qualifier
         current.source = source
@@ -404,6 +417,7 @@ class ValueService:
         current.entered_by_id = user_id
         current.entered_at = now  # type: ignore[assignment]
         current.version += 1
+        return record
 
     def correct(
         self,

@@ -6,7 +6,7 @@ logged-in official reads them (see `tinhso.monitoring.auth`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from tinhso.core.db import DbSession
 from tinhso.core.errors import InvalidInput
 from tinhso.core.pagination import Page, Pagination
 from tinhso.monitoring import repository
-from tinhso.monitoring.auth import require_value_writer
+from tinhso.monitoring.auth import require_value_writer, value_writer
 from tinhso.monitoring.models import DataValue
 from tinhso.monitoring.schemas import (
     BatchResult,
@@ -103,13 +103,6 @@ def list_values(
     return Page(items=_values_out(session, rows), total=total, limit=page.limit, offset=page.offset)
 
 
-def _authoriser(session: DbSession, principal: CurrentUser) -> Any:
-    def authorise(unit_id: int, label: str, field: str) -> None:
-        require_value_writer(session, principal, unit_id, label, field)
-
-    return authorise
-
-
 @router.post(
     "/values",
     status_code=status.HTTP_201_CREATED,
@@ -121,7 +114,7 @@ def record_value(session: DbSession, principal: CurrentUser, data: ValueIn) -> V
         [data],
         Provenance(entered_by_id=principal.user_id),
         field_prefix="",
-        authorise=_authoriser(session, principal),
+        authorise=value_writer(session, principal),
     )
     return _values_out(session, result.values)[0]
 
@@ -135,7 +128,7 @@ def record_values(session: DbSession, principal: CurrentUser, data: ValueBatch) 
         session,
         data.values,
         Provenance(entered_by_id=principal.user_id),
-        authorise=_authoriser(session, principal),
+        authorise=value_writer(session, principal),
     )
     return BatchResult(
         inserted=result.inserted, corrected=result.corrected, unchanged=result.unchanged

@@ -30,7 +30,7 @@ from tinhso.registry.auth import (
     CSRF_HEADER,
     SESSION_COOKIE,
     Principal,
-    csrf_token_for,
+    csrf_token_valid,
     identify,
 )
 
@@ -104,11 +104,9 @@ async def verify_csrf(request: Request) -> None:
     """Refuse an unsafe request that does not carry the CSRF token of its session cookie."""
     if request.method in _SAFE_METHODS:
         return
-    session_token = request.cookies.get(SESSION_COOKIE)
-    submitted = await submitted_csrf_token(request)
-    if not session_token or not submitted:
-        raise _csrf_refused()
-    if not same_secret(submitted, csrf_token_for(_secret(request), session_token)):
+    if not request.cookies.get(SESSION_COOKIE):
+        raise _csrf_refused()  # refused before reading a (possibly large) form body
+    if not csrf_token_valid(request, await submitted_csrf_token(request)):
         raise _csrf_refused()
 
 

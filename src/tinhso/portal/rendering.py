@@ -31,7 +31,7 @@ from tinhso.core.i18n import (
     ngettext,
     parse_locale,
 )
-from tinhso.registry.auth import SESSION_COOKIE, csrf_token_for
+from tinhso.registry.auth import request_csrf_token
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -129,10 +129,7 @@ def environment() -> Environment:
 
 def csrf_token(request: Request) -> str:
     """The CSRF token for forms and HTMX requests of the request's portal session ("" if none)."""
-    session_token = request.cookies.get(SESSION_COOKIE)
-    if not session_token:
-        return ""
-    return csrf_token_for(request.app.state.settings.secret_key.get_secret_value(), session_token)
+    return request_csrf_token(request)
 
 
 def has_route(request: Request, path: str) -> bool:

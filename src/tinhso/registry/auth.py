@@ -43,8 +43,25 @@ class Principal:
 
 
 def csrf_token_for(secret_key: str, session_token: str) -> str:
-    """The CSRF token bound to a portal session (no storage needed)."""
+    """The CSRF token bound to a portal session (no storage needed).
+
+    The only place it is computed: the API, the portal's check and the pages' forms all
+    go through `request_csrf_token` / `csrf_token_valid`, which call this."""
     return hmac.new(secret_key.encode(), session_token.encode(), hashlib.sha256).hexdigest()
+
+
+def request_csrf_token(request: Request) -> str:
+    """The CSRF token of the request's portal session cookie ("" without one)."""
+    session_token = request.cookies.get(SESSION_COOKIE)
+    if not session_token:
+        return ""
+    return csrf_token_for(request.app.state.settings.secret_key.get_secret_value(), session_token)
+
+
+def csrf_token_valid(request: Request, submitted: str) -> bool:
+    """Whether a submitted token is the one of the request's session cookie."""
+    expected = request_csrf_token(request)
+    return bool(expected) and bool(submitted) and same_secret(submitted, expected)
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -97,17 +114,13 @@ def current_principal(request: Request, session: DbSession) -> Principal:
     if (
         principal.credential is CredentialKind.PORTAL_SESSION
         and request.method not in _SAFE_METHODS
+        and not csrf_token_valid(request, request.headers.get(CSRF_HEADER, ""))
     ):
-        expected = csrf_token_for(
-            request.app.state.settings.secret_key.get_secret_value(),
-            request.cookies.get(SESSION_COOKIE, ""),
+        raise Forbidden(
+            "Thiếu hoặc sai mã chống giả mạo yêu cầu (CSRF)",
+            "Missing or wrong CSRF token",
+            field=CSRF_HEADER,
         )
-        if not same_secret(request.headers.get(CSRF_HEADER, ""), expected):
-            raise Forbidden(
-                "Thiếu hoặc sai mã chống giả mạo yêu cầu (CSRF)",
-                "Missing or wrong CSRF token",
-                field=CSRF_HEADER,
-            )
     return principal
 
 

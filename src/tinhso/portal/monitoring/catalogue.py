@@ -20,9 +20,9 @@ from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.progress import TREE_NOTES, progress_service
 from tinhso.monitoring.read_models import catalogue_reader
 from tinhso.monitoring.transfer_export import value_rows
-from tinhso.registry import repository as registry_repository
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
+from tinhso.registry.service import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -211,35 +211,27 @@ class UnitChoice:
 
 
 def units_of_level(session: Session, unit_set: UnitSet, level: UnitLevel) -> list[UnitChoice]:
-    query = registry_repository.units_query(unit_set, level, None, None)
+    key = (unit_set, level, None)
+    ids = unit_service.ids_at_levels(session, [key])[key]
+    nodes = sorted(unit_service.nodes(session, ids).values(), key=lambda node: node.code)
     return [
-        UnitChoice(unit.id, unit.unit_set, unit.code, unit.name, unit.level, 0)
-        for unit in session.scalars(query)
+        UnitChoice(node.id, node.unit_set, node.code, node.name, node.level, 0) for node in nodes
     ]
 
 
 def unit_subtree(session: Session, root_id: int, max_units: int = 1500) -> list[UnitChoice]:
-    """A unit and the units below it (depth first), at most ``max_units``."""
-    root_rows = repository.unit_rows(session, {root_id})
-    if root_id not in root_rows:
-        return []
-    unit_set = root_rows[root_id][0]
-    levels = repository.unit_levels(session, {root_id})
-    found = [
-        UnitChoice(
-            root_id, unit_set, root_rows[root_id][1], root_rows[root_id][2], levels[root_id], 0
-        )
-    ]
+    """A unit and the units below it (depth first), at most ``max_units``, in one query."""
+    return unit_subtrees(session, [root_id], max_units).get(root_id, [])
 
-    def walk(parent_id: int, depth: int) -> None:
-        query = registry_repository.units_query(unit_set, None, parent_id, None)
-        for unit in session.scalars(query):
-            if len(found) >= max_units:
-                return
-            found.append(
-                UnitChoice(unit.id, unit.unit_set, unit.code, unit.name, unit.level, depth)
-            )
-            walk(unit.id, depth + 1)
 
-    walk(root_id, 1)
-    return found
+def unit_subtrees(
+    session: Session, root_ids: list[int], max_units: int = 1500
+) -> dict[int, list[UnitChoice]]:
+    """`unit_subtree` of each of some units, in one query for them all."""
+    return {
+        root_id: [
+            UnitChoice(node.id, node.unit_set, node.code, node.name, node.level, node.depth)
+            for node in nodes[:max_units]
+        ]
+        for root_id, nodes in unit_service.subtrees(session, root_ids).items()
+    }

@@ -23,7 +23,7 @@ from tinhso.core.errors import DomainError, Forbidden, Message
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.monitoring import repository
-from tinhso.monitoring.auth import require_value_writer, writable_unit_roots
+from tinhso.monitoring.auth import value_writer, writable_unit_roots
 from tinhso.monitoring.models import PeriodType, ValueSource
 from tinhso.monitoring.schemas import ValueIn
 from tinhso.monitoring.transfer import MAX_FILE_BYTES, CellError, FileTooLarge, parse_number
@@ -54,8 +54,9 @@ def allowed_units(session: Session, principal: Principal) -> list[UnitChoice]:
     roots = writable_unit_roots(session, principal)
     found: list[UnitChoice] = []
     seen: set[int] = set()
+    subtrees = catalogue.unit_subtrees(session, sorted(roots))
     for root in sorted(roots):
-        for unit in catalogue.unit_subtree(session, root):
+        for unit in subtrees.get(root, []):
             if unit.id not in seen:
                 seen.add(unit.id)
                 found.append(unit)
@@ -211,9 +212,7 @@ def submit_entry(
                     [item],
                     Provenance(entered_by_id=principal.user_id, source=ValueSource.FORM),
                     field_prefix="",
-                    authorise=lambda unit_id, label, where: require_value_writer(
-                        session, principal, unit_id, label, where
-                    ),
+                    authorise=value_writer(session, principal),
                 )
             except DomainError as error:
                 session.rollback()
@@ -313,9 +312,7 @@ def import_upload(
             outcome.file_name,
             content,
             user_id=principal.user_id,
-            authorise=lambda unit_id, label, where: require_value_writer(
-                session, principal, unit_id, label, where
-            ),
+            authorise=value_writer(session, principal),
         )
     except DomainError as error:
         session.rollback()
