@@ -251,9 +251,9 @@ class AuditRecord(Base):
 
     __tablename__ = "exchange_audit_record"
     __table_args__ = (
+        # The only index besides the primary key: every query reads a time range (statistics,
+        # export, replay), and each index is pages rewritten by every audit commit.
         Index("ix_exchange_audit_record_recorded_at", "recorded_at"),
-        Index("ix_exchange_audit_record_service_time", "service", "recorded_at"),
-        Index("ix_exchange_audit_record_consumer_time", "consumer", "recorded_at"),
     )
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
