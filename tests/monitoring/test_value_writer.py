@@ -14,7 +14,7 @@ from tinhso.core.errors import Forbidden
 from tinhso.monitoring.auth import value_writer
 from tinhso.monitoring.models import DataValue, DataValueCorrection
 from tinhso.registry.accounts import account_service
-from tinhso.registry.auth import Principal
+from tinhso.registry.auth import Principal, principal_of
 from tinhso.registry.models import Role, UnitSet
 from tinhso.registry.service import unit_service
 
@@ -137,14 +137,7 @@ def test_a_forbidden_unit_in_a_large_batch_refuses_it_all(
 
 
 def _principal(session: Session, username: str) -> Principal:
-    user = account_service.get(session, username)
-    return Principal(
-        user_id=user.id,
-        username=user.username,
-        full_name=user.full_name,
-        is_platform_admin=user.is_platform_admin,
-        roles=account_service.roles(session, user),
-    )
+    return principal_of(session, account_service.get(session, username))
 
 
 def test_writer_checks_each_unit_without_a_query(

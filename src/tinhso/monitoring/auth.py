@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from tinhso.core.errors import Forbidden
 from tinhso.registry.models import Organisation, OrganisationKind, Role, UnitLevel
-from tinhso.registry.service import organisation_service, unit_service
+from tinhso.registry.service import organisation_service, subtree_of, unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -72,7 +72,7 @@ def writable_unit_roots(session: Session, principal: Principal) -> set[int]:
     organisations = organisation_service.list_all(session)
     parents = {o.id: o.parent_id for o in organisations}
     units = {o.id: o.administrative_unit_id for o in organisations}
-    children: dict[int, list[int]] = {}
+    children: dict[int | None, list[int]] = {}
     for child, parent in parents.items():
         if parent is not None:
             children.setdefault(parent, []).append(child)
@@ -88,20 +88,15 @@ def writable_unit_roots(session: Session, principal: Principal) -> set[int]:
             current = parents[current]
         return None
 
-    def subtree(organisation_id: int) -> set[int]:
-        found, stack = {organisation_id}, [organisation_id]
-        while stack:
-            for child in children.get(stack.pop(), []):
-                if child not in found:
-                    found.add(child)
-                    stack.append(child)
-        return found
-
     roots: set[int] = set()
     for organisation_id, role in principal.roles.items():
         if role not in _WRITERS:
             continue
-        members = subtree(organisation_id) if role is Role.ORGANISATION_ADMIN else {organisation_id}
+        members = (
+            subtree_of(children, organisation_id)
+            if role is Role.ORGANISATION_ADMIN
+            else {organisation_id}
+        )
         for member in members:
             unit_id = unit_of(member)
             if unit_id is not None:

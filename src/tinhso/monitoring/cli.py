@@ -213,17 +213,10 @@ def _official(session: Session, username: str) -> tuple[int, Callable[[int, str,
     """The official's id and a check that they may write each unit (as in the API)."""
     from tinhso.monitoring.auth import value_writer  # noqa: PLC0415
     from tinhso.registry.accounts import account_service  # noqa: PLC0415
-    from tinhso.registry.auth import Principal  # noqa: PLC0415
+    from tinhso.registry.auth import principal_of  # noqa: PLC0415
 
     user = account_service.get(session, username)
-    principal = Principal(
-        user_id=user.id,
-        username=user.username,
-        full_name=user.full_name,
-        is_platform_admin=user.is_platform_admin,
-        roles=account_service.roles(session, user),
-    )
-
+    principal = principal_of(session, user)
     return user.id, value_writer(session, principal)  # writable units worked out once
 
 

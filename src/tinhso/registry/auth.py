@@ -26,6 +26,8 @@ from tinhso.registry.service import organisation_service
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from tinhso.registry.models import User
+
 SESSION_COOKIE = "tinhso_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -95,16 +97,23 @@ def identify(request: Request, session: Session) -> Principal | None:
     user = account_service.authenticate(session, token, kind)
     if user is None:
         return None
-    principal = Principal(
+    principal = principal_of(session, user, kind)
+    request.state.principal = principal
+    return principal
+
+
+def principal_of(
+    session: Session, user: User, credential: CredentialKind = CredentialKind.API_TOKEN
+) -> Principal:
+    """``user`` as the official they act as (roles read now); ``credential``: how they signed in."""
+    return Principal(
         user_id=user.id,
         username=user.username,
         full_name=user.full_name,
         is_platform_admin=user.is_platform_admin,
         roles=account_service.roles(session, user),
-        credential=kind,
+        credential=credential,
     )
-    request.state.principal = principal
-    return principal
 
 
 def current_principal(request: Request, session: DbSession) -> Principal:

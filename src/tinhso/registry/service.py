@@ -6,7 +6,7 @@ transaction, so a failed multi-step operation leaves nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -412,6 +412,17 @@ class UnitService:
         return total
 
 
+def subtree_of(children: Mapping[int | None, list[int]], root: int) -> set[int]:
+    """``root`` and everything below it in a tree given as parent -> children ids."""
+    found, stack = {root}, [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
 class OrganisationService:
     def get(self, session: Session, code: str) -> Organisation:
         organisation = repository.organisation_by_code(session, code)
@@ -532,13 +543,7 @@ class OrganisationService:
         children: dict[int | None, list[int]] = {}
         for child, parent in repository.organisation_parent_ids(session).items():
             children.setdefault(parent, []).append(child)
-        found, stack = {organisation_id}, [organisation_id]
-        while stack:
-            for child in children.get(stack.pop(), []):
-                if child not in found:
-                    found.add(child)
-                    stack.append(child)
-        return found
+        return subtree_of(children, organisation_id)
 
     def _flush(self, session: Session, code: str) -> None:
         try:

@@ -12,7 +12,7 @@ from tinhso.portal.monitoring import catalogue
 from tinhso.portal.monitoring.catalogue import UnitChoice
 from tinhso.portal.monitoring.entry import allowed_units
 from tinhso.registry.accounts import account_service
-from tinhso.registry.auth import Principal
+from tinhso.registry.auth import Principal, principal_of
 from tinhso.registry.models import AdministrativeUnit, Role, UnitLevel, UnitSet
 from tinhso.registry.service import unit_service
 
@@ -70,14 +70,7 @@ def test_units_of_level_in_code_order(session: Session) -> None:
 
 
 def _principal(session: Session, username: str) -> Principal:
-    user = account_service.get(session, username)
-    return Principal(
-        user_id=user.id,
-        username=user.username,
-        full_name=user.full_name,
-        is_platform_admin=user.is_platform_admin,
-        roles=account_service.roles(session, user),
-    )
+    return principal_of(session, account_service.get(session, username))
 
 
 def test_allowed_units_queries_do_not_grow_with_the_tree(
