@@ -4,9 +4,9 @@
 Per request: path check, who calls (token verified once, then cached; or a client certificate
 vouched for by a trusted TLS terminator), grant, the operation of the service's OpenAPI document
 (if it has one), rate limit and quota, request schema, then forwarding over pooled keep-alive
-connections with the service's timeout and a circuit breaker per provider origin. Nothing touches the database on the request path
-except the grouped audit write, which completes before the consumer gets the answer (for a
-streamed response: before its last chunk).
+connections with the service's timeout and a circuit breaker per provider origin. Nothing
+touches the database on the request path except the grouped audit write, which completes
+before the consumer gets the answer (for a streamed response: before its last chunk).
 
 Serve with ``tinhso gateway --workers N`` (granian, uvloop) or any ASGI server:
 ``tinhso.exchange.gateway:app`` reads settings from the environment at start-up.
