@@ -198,3 +198,28 @@ def test_address_limiter_refills_and_stays_bounded() -> None:
     for address in ("c", "d", "e", "f"):
         assert limiter.check(address, now=31.0) == 0
     assert len(limiter._buckets) <= 3
+
+
+def test_the_systems_admin_sees_the_lock_and_may_lift_it(
+    client: TestClient, exchange_world: ExchangeWorld, consumer_secret: tuple[str, str]
+) -> None:
+    client_id, secret = consumer_secret
+    for _ in range(MAX_FAILURES):
+        assert _token(client, client_id, secret + "x").status_code == 401
+    _assert_locked(_token(client, client_id, secret))
+    listed = client.get(CREDENTIALS, headers=exchange_world.consumer_admin.headers).json()
+    [shown] = [item for item in listed["items"] if item["client_id"] == client_id]
+    assert shown["locked_until"] is not None
+    assert "client_secret" not in shown
+
+    unlock = f"{API}/credentials/{client_id}/unlock"
+    # Officials of another organisation, and the provider's admin, may not lift it.
+    for official in (exchange_world.outsider, exchange_world.provider_admin):
+        assert client.post(unlock, headers=official.headers).status_code == 403
+    _assert_locked(_token(client, client_id, secret))
+
+    response = client.post(unlock, headers=exchange_world.consumer_admin.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["locked_until"] is None
+    assert response.json()["failed_attempts"] == 0
+    assert _token(client, client_id, secret).status_code == 200

@@ -178,6 +178,8 @@ def _credential_out(
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
+        locked_until=row.locked_until if row.locked_until and row.locked_until > utcnow() else None,
+        failed_attempts=row.failed_attempts,
         client_secret=secret,
     )
 
@@ -608,6 +610,20 @@ def rotate_credential(
     auth.require_credential_admin(session, principal, credential.system_id)
     credential, secret = credential_service.rotate(session, credential, data)
     return _credential_out(session, credential, secret)
+
+
+@api.post(
+    "/credentials/{client_id}/unlock",
+    tags=CREDENTIALS,
+    summary="Lift the lock that repeated failed authentications put on a credential's token issuance (admins of the system's organisation)",
+)
+def unlock_credential(session: DbSession, principal: CurrentUser, client_id: str) -> CredentialOut:
+    credential = credential_service.get(session, client_id)
+    auth.require_credential_admin(session, principal, credential.system_id)
+    credential_service.unlock(session, credential)
+    return CredentialOut.model_validate(
+        _credential_out(session, credential).model_dump(exclude={"client_secret"})
+    )
 
 
 @api.post(

@@ -168,6 +168,14 @@ class CredentialService:
         repository.bump_state(session)
         return credential, secret
 
+    def unlock(self, session: Session, credential: SystemCredential) -> SystemCredential:
+        """Lift a lockout after failed authentications (the count starts again from zero)."""
+        self._require_usable(credential)
+        credential.failed_attempts = 0
+        credential.locked_until = None
+        session.flush()
+        return credential
+
     def revoke(self, session: Session, credential: SystemCredential) -> SystemCredential:
         self._require_usable(credential)
         credential.revoked_at = utcnow()

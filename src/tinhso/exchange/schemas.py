@@ -244,6 +244,13 @@ class CredentialOut(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    locked_until: datetime | None = Field(
+        default=None,
+        description="Token issuance locked after repeated failed authentications, until then",
+    )
+    failed_attempts: int = Field(
+        default=0, description="Consecutive failed client authentications since the last success"
+    )
 
 
 class CredentialIssued(CredentialOut):
