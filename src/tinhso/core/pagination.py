@@ -1,14 +1,20 @@
-"""List endpoints paginate with a hard maximum page size."""
+"""List endpoints paginate with a hard maximum page size: the request side (:data:`Pagination`),
+the query side (:func:`fetch_page`) and the answer (:class:`Page`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
 from tinhso.core.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+    from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -46,3 +52,10 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+def fetch_page(session: Session, query: Select[T], params: PageParams) -> tuple[list[T], int]:
+    """One page of ``query``'s rows and the count of all of them."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = list(session.scalars(query.limit(params.limit).offset(params.offset)))
+    return rows, total

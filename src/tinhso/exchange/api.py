@@ -11,7 +11,7 @@ from sqlalchemy import or_
 from tinhso.core.config import Settings
 from tinhso.core.db import DbSession, utcnow
 from tinhso.core.errors import NotFound
-from tinhso.core.pagination import Page, Pagination
+from tinhso.core.pagination import Page, Pagination, fetch_page
 from tinhso.exchange import auth, repository
 from tinhso.exchange.credentials import credential_service
 from tinhso.exchange.models import (
@@ -239,7 +239,7 @@ def list_services(
                 ExchangeService.provider_system_id.in_(visible),
             )
         )
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
+    rows, total = fetch_page(session, query, pagination)
     return Page(
         items=_services_out(session, rows),
         total=total,
@@ -390,7 +390,7 @@ def list_requests(
                 ConnectionRequest.service_id.in_(provided),
             )
         )
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
+    rows, total = fetch_page(session, query, pagination)
     return Page(
         items=_requests_out(session, rows),
         total=total,
@@ -410,7 +410,7 @@ def list_overdue_requests(
     visible = auth.visible_system_ids(session, principal)
     service_ids = None if visible is None else repository.service_ids_of_providers(session, visible)
     query = repository.requests_query(service_ids=service_ids, overdue_at=utcnow())
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
+    rows, total = fetch_page(session, query, pagination)
     return Page(
         items=_requests_out(session, rows),
         total=total,
@@ -507,7 +507,7 @@ def list_grants(
         query = query.where(
             or_(Grant.consumer_system_id.in_(visible), Grant.service_id.in_(provided))
         )
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
+    rows, total = fetch_page(session, query, pagination)
     return Page(
         items=_grants_out(session, rows),
         total=total,
@@ -564,9 +564,7 @@ def list_credentials(
 ) -> Page[CredentialOut]:
     system = system_service.get(session, organisation_code, system_code)
     auth.require_credential_admin(session, principal, system.id)
-    rows, total = repository.page(
-        session, repository.credentials_of_system(system.id), pagination.limit, pagination.offset
-    )
+    rows, total = fetch_page(session, repository.credentials_of_system(system.id), pagination)
     items: list[CredentialOut] = [
         CredentialOut.model_validate(
             _credential_out(session, row).model_dump(exclude={"client_secret"})

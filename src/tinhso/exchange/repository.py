@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 
 from tinhso.core.db import utcnow
 from tinhso.exchange import notices
@@ -26,17 +26,10 @@ if TYPE_CHECKING:
     from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
-T = TypeVar("T")
 
 STATE_ID = 1
 # PostgreSQL LISTEN/NOTIFY channel; the payload is the new state version.
 NOTIFY_CHANNEL = "tinhso_exchange"
-
-
-def page(session: Session, query: Select[T], limit: int, offset: int) -> tuple[list[T], int]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = list(session.scalars(query.limit(limit).offset(offset)))
-    return rows, total
 
 
 # -- change counter -------------------------------------------------------------------------------

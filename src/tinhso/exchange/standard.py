@@ -70,8 +70,8 @@ class BodySchema:
     @classmethod
     def unusable(cls, reason: str) -> BodySchema:
         """A schema that could not be compiled: every body is refused, ``reason`` says why."""
-        schema = cls({})
-        schema._rust = None
+        schema = cls.__new__(cls)
+        schema._python = schema._rust = None
         schema._unusable = reason
         return schema
 

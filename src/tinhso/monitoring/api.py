@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 
 from tinhso.core.db import DbSession
-from tinhso.core.pagination import Page, Pagination
+from tinhso.core.pagination import Page, Pagination, fetch_page
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_catalogue_manager
 from tinhso.monitoring.models import (
@@ -65,9 +65,7 @@ router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 
 @router.get("/pillars", summary="List pillars (any official)")
 def list_pillars(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[PillarOut]:
-    rows, total = repository.page(
-        session, select(Pillar).order_by(Pillar.position, Pillar.code), page.limit, page.offset
-    )
+    rows, total = fetch_page(session, select(Pillar).order_by(Pillar.position, Pillar.code), page)
     return Page(
         items=[PillarOut.model_validate(p, from_attributes=True) for p in rows],
         total=total,
@@ -93,9 +91,7 @@ def create_pillar(session: DbSession, principal: CurrentUser, data: PillarCreate
 
 @router.get("/elements", summary="List data elements (any official)")
 def list_elements(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[ElementOut]:
-    rows, total = repository.page(
-        session, select(DataElement).order_by(DataElement.code), page.limit, page.offset
-    )
+    rows, total = fetch_page(session, select(DataElement).order_by(DataElement.code), page)
     return Page(
         items=elements_out(session, rows), total=total, limit=page.limit, offset=page.offset
     )
@@ -153,7 +149,7 @@ def list_indicators(
         query = query.where(
             Indicator.pillar_id == catalogue_service.pillar(session, pillar, "pillar").id
         )
-    rows, total = repository.page(session, query, page.limit, page.offset)
+    rows, total = fetch_page(session, query, page)
     return Page(
         items=indicators_out(session, rows), total=total, limit=page.limit, offset=page.offset
     )
@@ -205,9 +201,7 @@ def delete_indicator(session: DbSession, principal: CurrentUser, code: str) -> R
 
 @router.get("/validation-rules", summary="List validation rules (any official)")
 def list_rules(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[RuleOut]:
-    rows, total = repository.page(
-        session, select(ValidationRule).order_by(ValidationRule.code), page.limit, page.offset
-    )
+    rows, total = fetch_page(session, select(ValidationRule).order_by(ValidationRule.code), page)
     return Page(
         items=[RuleOut.model_validate(rule, from_attributes=True) for rule in rows],
         total=total,
@@ -246,9 +240,7 @@ def delete_rule(session: DbSession, principal: CurrentUser, code: str) -> Respon
 
 @router.get("/plans", summary="List plans (any official)")
 def list_plans(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[PlanOut]:
-    rows, total = repository.page(
-        session, select(Plan).order_by(Plan.code), page.limit, page.offset
-    )
+    rows, total = fetch_page(session, select(Plan).order_by(Plan.code), page)
     return Page(items=plans_out(session, rows), total=total, limit=page.limit, offset=page.offset)
 
 
@@ -334,9 +326,7 @@ def delete_target(
 def list_methodologies(
     session: DbSession, principal: CurrentUser, page: Pagination
 ) -> Page[MethodologyOut]:
-    rows, total = repository.page(
-        session, select(Methodology).order_by(Methodology.code), page.limit, page.offset
-    )
+    rows, total = fetch_page(session, select(Methodology).order_by(Methodology.code), page)
     return Page(
         items=[methodology_out(session, m) for m in rows],
         total=total,

@@ -20,10 +20,11 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, DomainError, InvalidInput, Message, NotFound
+from tinhso.core.pagination import PageParams, fetch_page
 from tinhso.exchange.schemas import Code as ExchangeCode
 from tinhso.exchange.schemas import ServiceKey, Version
 from tinhso.exchange.service import catalogue_service as exchange_catalogue
@@ -318,26 +319,18 @@ class CollectionService:
             )
         return source
 
-    def page(self, session: Session, limit: int, offset: int) -> tuple[list[CollectionSource], int]:
-        total = session.scalar(select(func.count()).select_from(CollectionSource)) or 0
-        rows = session.scalars(
-            select(CollectionSource).order_by(CollectionSource.code).limit(limit).offset(offset)
-        )
-        return list(rows), total
+    def page(self, session: Session, params: PageParams) -> tuple[list[CollectionSource], int]:
+        return fetch_page(session, select(CollectionSource).order_by(CollectionSource.code), params)
 
     def runs(
-        self, session: Session, source: CollectionSource, limit: int, offset: int
+        self, session: Session, source: CollectionSource, params: PageParams
     ) -> tuple[list[CollectionRun], int]:
-        where = CollectionRun.source_id == source.id
-        total = session.scalar(select(func.count()).select_from(CollectionRun).where(where)) or 0
-        rows = session.scalars(
+        query = (
             select(CollectionRun)
-            .where(where)
+            .where(CollectionRun.source_id == source.id)
             .order_by(CollectionRun.started_at.desc(), CollectionRun.id.desc())
-            .limit(limit)
-            .offset(offset)
         )
-        return list(rows), total
+        return fetch_page(session, query, params)
 
     def create(self, session: Session, data: CollectionSourceCreate) -> CollectionSource:
         element = catalogue_service.element(session, data.element_code)

@@ -67,7 +67,7 @@ def list_sources(
     session: DbSession, principal: CurrentUser, page: Pagination
 ) -> Page[CollectionSourceOut]:
     require_catalogue_manager(session, principal)
-    rows, total = collection_service.page(session, page.limit, page.offset)
+    rows, total = collection_service.page(session, page)
     return Page(items=_out(session, rows), total=total, limit=page.limit, offset=page.offset)
 
 
@@ -120,7 +120,7 @@ def list_runs(
 ) -> Page[CollectionRunOut]:
     require_catalogue_manager(session, principal)
     source = collection_service.get(session, code)
-    rows, total = collection_service.runs(session, source, page.limit, page.offset)
+    rows, total = collection_service.runs(session, source, page)
     return Page(
         items=[run_out(run, source.code) for run in rows],
         total=total,

@@ -23,17 +23,9 @@ from tinhso.registry.service import unit_service
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
     from tinhso.registry.models import UnitLevel, UnitSet
-
-
-# tinhso.core.pagination holds only the request side (PageParams, Page): no query helper yet.
-def page(session: Session, query: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = list(session.scalars(query.limit(limit).offset(offset)))
-    return rows, total
 
 
 def pillar_by_code(session: Session, code: str) -> Pillar | None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tinhso.core.db import DbSession
 from tinhso.core.errors import InvalidInput
-from tinhso.core.pagination import Page, Pagination
+from tinhso.core.pagination import Page, Pagination, fetch_page
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_value_writer, value_writer
 from tinhso.monitoring.models import DataValue
@@ -99,7 +99,7 @@ def list_values(
         query = query.where(DataValue.period == period)
     if year:
         query = query.where(DataValue.year == year)
-    rows, total = repository.page(session, query, page.limit, page.offset)
+    rows, total = fetch_page(session, query, page)
     return Page(items=_values_out(session, rows), total=total, limit=page.limit, offset=page.offset)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tinhso.core.db import DbSession
 from tinhso.core.errors import Forbidden, InvalidInput
-from tinhso.core.pagination import Page, Pagination
+from tinhso.core.pagination import Page, Pagination, fetch_page
 from tinhso.registry import repository
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import CurrentUser, can_administer, require_administrator
@@ -129,7 +129,7 @@ def list_units(
     if parent:
         parent_id = unit_service.get(session, unit_set, parent).id
     query = repository.units_query(unit_set, level, parent_id, q)
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
+    rows, total = fetch_page(session, query, pagination)
     units = [row for row in rows if isinstance(row, AdministrativeUnit)]
     return Page(
         items=_units_out(session, units),
@@ -189,7 +189,7 @@ def list_organisations(
         query = query.where(Organisation.parent_id == organisation_service.get(session, parent).id)
     if kind:
         query = query.where(Organisation.kind == kind)
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
+    rows, total = fetch_page(session, query, pagination)
     return Page(
         items=_organisations_out(session, rows),
         total=total,
@@ -294,7 +294,7 @@ def list_systems(
     if organisation:
         owner = organisation_service.get(session, organisation)
         query = query.where(InformationSystem.organisation_id == owner.id)
-    rows, total = repository.page(session, query, pagination.limit, pagination.offset)
+    rows, total = fetch_page(session, query, pagination)
     return Page(
         items=_systems_out(session, rows),
         total=total,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from tinhso.registry.models import (
@@ -24,15 +24,6 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Select
     from sqlalchemy.orm import Session
-
-
-T = TypeVar("T")
-
-
-def page(session: Session, query: Select[T], limit: int, offset: int) -> tuple[list[T], int]:
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = list(session.scalars(query.limit(limit).offset(offset)))
-    return rows, total
 
 
 def unit_by_code(session: Session, unit_set: UnitSet, code: str) -> AdministrativeUnit | None:
