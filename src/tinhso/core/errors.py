@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse
 from tinhso.core.i18n import parse_locale
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from fastapi import FastAPI
     from starlette.requests import Request
 
@@ -67,6 +69,15 @@ class DomainError(Exception):
 class InvalidInput(DomainError):
     status = 422
     code = "invalid_input"
+
+
+def require_values(changes: Mapping[str, object], names: Iterable[str]) -> None:
+    """In a partial update, the fields ``names`` may be left out but not set to null."""
+    for name in names:
+        if name in changes and changes[name] is None:
+            raise InvalidInput(
+                f"Trường {name} không được để trống", f"Field {name} cannot be null", field=name
+            )
 
 
 class NotFound(DomainError):

@@ -18,7 +18,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from sqlalchemy.exc import IntegrityError
 
 from tinhso.core.db import utcnow
-from tinhso.core.errors import Conflict, InvalidInput, NotFound
+from tinhso.core.errors import Conflict, InvalidInput, NotFound, require_values
 from tinhso.exchange import repository
 from tinhso.exchange.deadlines import answer_due
 from tinhso.exchange.models import (
@@ -187,20 +187,17 @@ class CatalogueService:
                 field="status",
             )
         changes = data.model_dump(exclude_unset=True)
-        for required in (
-            "name_vi",
-            "base_url",
-            "classification",
-            "timeout_ms",
-            "max_request_bytes",
-            "max_response_bytes",
-        ):
-            if required in changes and changes[required] is None:
-                raise InvalidInput(
-                    f"Trường {required} không được để trống",
-                    f"Field {required} cannot be null",
-                    field=required,
-                )
+        require_values(
+            changes,
+            (
+                "name_vi",
+                "base_url",
+                "classification",
+                "timeout_ms",
+                "max_request_bytes",
+                "max_response_bytes",
+            ),
+        )
         if "base_url" in changes:
             changes["base_url"] = NetworkPolicy.from_settings(settings).check_base_url(
                 changes["base_url"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tinhso.core.errors import Conflict, InvalidInput, NotFound
+from tinhso.core.errors import Conflict, InvalidInput, NotFound, require_values
 from tinhso.monitoring import formula as formulas
 from tinhso.monitoring import repository
 from tinhso.monitoring.models import (
@@ -171,11 +171,7 @@ class CatalogueService:
                 session, aggregation, weight_code, element.code
             )
         changes.pop("weight_element_code", None)
-        for name in ("name_vi", "unit_of_measure", "aggregation", "period_aggregation"):
-            if name in changes and changes[name] is None:
-                raise InvalidInput(
-                    f"Trường {name} không được để trống", f"{name} cannot be null", field=name
-                )
+        require_values(changes, ("name_vi", "unit_of_measure", "aggregation", "period_aggregation"))
         self._check_bounds(
             changes.get("min_value", element.min_value), changes.get("max_value", element.max_value)
         )
@@ -262,11 +258,7 @@ class CatalogueService:
         if "pillar_code" in changes:
             code = changes.pop("pillar_code")
             indicator.pillar_id = self.pillar(session, code).id if code else None
-        for name in ("name_vi", "unit_of_measure", "direction", "decimals"):
-            if name in changes and changes[name] is None:
-                raise InvalidInput(
-                    f"Trường {name} không được để trống", f"{name} cannot be null", field=name
-                )
+        require_values(changes, ("name_vi", "unit_of_measure", "direction", "decimals"))
         for name, value in changes.items():
             setattr(indicator, name, value)
         _flush(session, f"chỉ số {indicator.code}", f"Indicator {indicator.code}")
@@ -341,11 +333,7 @@ class PlanService:
 
     def update(self, session: Session, plan: Plan, data: PlanUpdate) -> Plan:
         changes = data.model_dump(exclude_unset=True)
-        for name in ("number", "kind", "title_vi", "issuing_body"):
-            if name in changes and changes[name] is None:
-                raise InvalidInput(
-                    f"Trường {name} không được để trống", f"{name} cannot be null", field=name
-                )
+        require_values(changes, ("number", "kind", "title_vi", "issuing_body"))
         self._check_years(
             changes.get("start_year", plan.start_year), changes.get("end_year", plan.end_year)
         )

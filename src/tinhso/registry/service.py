@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Integer, insert, literal_column, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from tinhso.core.errors import Conflict, InvalidInput, NotFound
+from tinhso.core.errors import Conflict, InvalidInput, NotFound, require_values
 from tinhso.registry import repository, unit_catalogue
 from tinhso.registry.models import (
     AdministrativeUnit,
@@ -613,11 +613,9 @@ class SystemService:
     def update(
         self, session: Session, system: InformationSystem, data: SystemUpdate
     ) -> InformationSystem:
-        for name, value in data.model_dump(exclude_unset=True).items():
-            if value is None:
-                raise InvalidInput(
-                    f"Trường {name} không được để trống", f"{name} cannot be null", field=name
-                )
+        changes = data.model_dump(exclude_unset=True)
+        require_values(changes, changes)
+        for name, value in changes.items():
             setattr(system, name, value)
         session.flush()
         return system
