@@ -33,8 +33,8 @@ from tinhso.core.config import Settings
 from tinhso.core.db import build_engine, make_sessionmaker
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import CredentialKind, OrganisationKind
+from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import OrganisationCreate, UserCreate
-from tinhso.registry.service import organisation_service
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

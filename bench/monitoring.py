@@ -311,7 +311,7 @@ def product_tables(con: duckdb.DuckDBPyConnection) -> None:
 def product_catalogue(specs: list[IndicatorSpec]) -> tuple[list[Any], list[Any]]:
     """The benchmark's elements and indicators as the product's computation specs: monthly
     counts, summed up the tree and over time (so quarters and years are computed too)."""
-    from tinhso.monitoring import computation  # noqa: PLC0415
+    from tinhso.monitoring import aggregation, computation  # noqa: PLC0415
     from tinhso.monitoring.models import (  # noqa: PLC0415
         Aggregation,
         Direction,
@@ -320,7 +320,7 @@ def product_catalogue(specs: list[IndicatorSpec]) -> tuple[list[Any], list[Any]]
     )
 
     catalogue = [
-        computation.ElementSpec(
+        aggregation.ElementSpec(
             e, element_code(e), Aggregation.SUM, PeriodType.MONTH, None, PeriodAggregation.SUM
         )
         for e in range(ELEMENTS)
@@ -567,7 +567,7 @@ def product_path(
     ``months`` months, and the ranking of the provinces on one indicator for one month (the
     query behind an indicator page); its values are checked against the recompute's.
     """
-    from tinhso.monitoring import computation  # noqa: PLC0415
+    from tinhso.monitoring import computation, effective_values  # noqa: PLC0415
     from tinhso.registry.models import UnitLevel  # noqa: PLC0415
 
     catalogue, indicators = product_catalogue(specs)
@@ -577,7 +577,7 @@ def product_path(
     provinces = computation.UnitFilter(level=UnitLevel.PROVINCE)
     started = time.perf_counter()
     found = computation.indicator_values(
-        run, indicators, catalogue, month_codes, computation.Tree.CURRENT, provinces
+        run, indicators, catalogue, month_codes, effective_values.Tree.CURRENT, provinces
     )
     all_indicators_s = time.perf_counter() - started
     ours = {
@@ -601,7 +601,7 @@ def product_path(
         spec = indicators[rng.randrange(INDICATORS)]
         started = time.perf_counter()
         ranked = computation.ranking(
-            run, spec, catalogue, month_codes[-1], computation.Tree.CURRENT, provinces
+            run, spec, catalogue, month_codes[-1], effective_values.Tree.CURRENT, provinces
         )
         ranking_ms.append((time.perf_counter() - started) * 1000)
         if len(ranked) != len(units.provinces):

@@ -25,8 +25,9 @@ from tinhso.core.db import build_engine, make_sessionmaker
 from tinhso.models import metadata
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import CredentialKind, OrganisationKind, Role
+from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import OrganisationCreate, RoleGrant, UnitRef, UserCreate
-from tinhso.registry.service import organisation_service, unit_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -128,7 +128,7 @@ def _progress() -> Progress:
 @units_app.command("import")
 def units_import() -> None:
     """Nạp đơn vị hành chính (34 tỉnh mới, 63 tỉnh cũ, bảng chuyển đổi) / load administrative units."""
-    from tinhso.registry.service import unit_service  # noqa: PLC0415
+    from tinhso.registry.units import unit_service  # noqa: PLC0415
 
     with (
         _database() as engine,

@@ -15,7 +15,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import SCREENSHOTS, BrowserThread
 from tinhso.registry.schemas import SystemCreate
-from tinhso.registry.service import system_service
+from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker

@@ -32,7 +32,7 @@ import pytest
 from tests.conftest import TEST_SECRET
 from tests.exchange.conftest import API, basic_auth, request_payload, service_payload
 from tinhso.core.config import Settings
-from tinhso.exchange import audit
+from tinhso.exchange import audit_proof
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -295,8 +295,8 @@ class GatewayWorld:
     ) -> int:
         return register_echo_service(self.client, self.world, base_url, code, grant, **overrides)
 
-    def verify(self) -> audit.VerifyResult:
-        return audit.verify(self.engine)
+    def verify(self) -> audit_proof.VerifyResult:
+        return audit_proof.verify(self.engine)
 
 
 def register_echo_service(

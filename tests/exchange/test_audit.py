@@ -15,8 +15,9 @@ from sqlalchemy import delete, select, update
 
 from tests.conftest import TEST_SECRET
 from tinhso.core.db import build_engine, make_sessionmaker, utcnow
-from tinhso.exchange import audit
-from tinhso.exchange.audit import AuditEntry, AuditLog
+from tinhso.exchange import audit, audit_proof
+from tinhso.exchange.audit import AuditEntry
+from tinhso.exchange.audit_log import AuditLog
 from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.models import AuditCheckpoint, AuditRecord
 
@@ -76,7 +77,7 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 def test_chain_verifies_and_cli_agrees(engine: Engine, settings: Settings) -> None:
     audit.append_entries(engine, _entries(3))
     audit.append_entries(engine, _entries(2, 3))
-    result = audit.verify(engine)
+    result = audit_proof.verify(engine)
     assert result.ok
     assert (result.records, result.head_seq) == (5, 5)
     done = _cli(settings, "verify")
@@ -106,7 +107,7 @@ def test_tampering_names_the_first_broken_record(
                 connection.execute(
                     update(AuditRecord).where(AuditRecord.seq == seq).values(**values)
                 )
-    result = audit.verify(engine)
+    result = audit_proof.verify(engine)
     assert not result.ok
     assert result.first_broken_seq == {"alter": 3, "delete": 4, "reorder": 2}[tamper]
     done = _cli(settings, "verify")
@@ -134,7 +135,7 @@ def test_checkpoint_signature_verifies_with_jwks(
         assert not audit.checkpoint_signature_valid(
             checkpoint.last_seq - 1, checkpoint.last_hash, checkpoint.signature, jwk
         )
-    assert audit.verify(engine).checkpoints == 2
+    assert audit_proof.verify(engine).checkpoints == 2
     # An altered checkpoint makes verify fail and name it.
     with engine.begin() as connection:
         connection.execute(
@@ -142,7 +143,7 @@ def test_checkpoint_signature_verifies_with_jwks(
             .where(AuditCheckpoint.id == checkpoints[0].id)
             .values(last_hash="0" * 64)
         )
-    result = audit.verify(engine)
+    result = audit_proof.verify(engine)
     assert not result.ok
     assert result.bad_checkpoint_id == checkpoints[0].id
 
@@ -160,10 +161,10 @@ def test_export_carries_its_proof(engine: Engine, settings: Settings, tmp_path: 
     document = json.loads(out.read_text())
     assert [r["seq"] for r in document["records"]] == [4, 5, 6]
     assert document["proof"]["anchor_seq"] == 3
-    result = audit.verify_export(document)
+    result = audit_proof.verify_export(document)
     assert result.ok and result.checkpoints == 1
     document["records"][1]["status"] = 500
-    assert audit.verify_export(document).first_broken_seq == 5
+    assert audit_proof.verify_export(document).first_broken_seq == 5
 
 
 def test_group_commit_and_spool_replay(engine: Engine, tmp_path: Path) -> None:
@@ -188,7 +189,7 @@ def test_group_commit_and_spool_replay(engine: Engine, tmp_path: Path) -> None:
     batches, spooled, replayed = asyncio.run(scenario())
     assert batches < 50  # grouped
     assert (spooled, replayed) == (20, 20)
-    rows = audit.verify(engine)
+    rows = audit_proof.verify(engine)
     assert rows.ok and rows.records == 71
     with engine.connect() as connection:
         ids = list(connection.scalars(select(AuditRecord.request_id).order_by(AuditRecord.seq)))
@@ -216,7 +217,7 @@ def test_spool_of_a_dead_process_is_adopted(engine: Engine, tmp_path: Path) -> N
 
     asyncio.run(crashed())
     assert asyncio.run(successor()) == 5
-    result = audit.verify(engine)
+    result = audit_proof.verify(engine)
     assert result.ok and result.records == 6
     assert not list((tmp_path / "audit-spool").glob("*.jsonl"))
 
@@ -224,7 +225,8 @@ def test_spool_of_a_dead_process_is_adopted(engine: Engine, tmp_path: Path) -> N
 _WRITER = """
 import asyncio, sys
 from tinhso.core.db import build_engine, utcnow
-from tinhso.exchange.audit import AuditEntry, AuditLog
+from tinhso.exchange.audit import AuditEntry
+from tinhso.exchange.audit_log import AuditLog
 from pathlib import Path
 
 async def main():
@@ -249,7 +251,7 @@ def test_two_processes_keep_one_chain(engine: Engine, settings: Settings) -> Non
     ]
     for process in processes:
         assert process.wait(120) == 0
-    result = audit.verify(engine)
+    result = audit_proof.verify(engine)
     assert result.ok
     assert result.records == 400
     with engine.connect() as connection:

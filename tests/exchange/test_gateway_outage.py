@@ -25,9 +25,9 @@ from tests.exchange.gateway_harness import (  # noqa: F401 - fixtures
 from tests.support.services import PostgresServer
 from tinhso.core import migrations
 from tinhso.core.db import build_engine, make_sessionmaker
-from tinhso.exchange import audit
+from tinhso.exchange import audit_proof
 from tinhso.exchange.models import AuditRecord
-from tinhso.registry.service import unit_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -112,7 +112,7 @@ def test_database_outage_under_load(
     while _count(world.engine) < sent and time.monotonic() < deadline:
         time.sleep(0.3)
     assert _count(world.engine) == sent
-    result = audit.verify(world.engine)
+    result = audit_proof.verify(world.engine)
     assert result.ok and result.records == sent
     assert "spooling" in gateway.log_text()  # records of the outage went through the spool
     assert not any(path.stat().st_size for path in (world.data_dir).rglob("audit-spool/*.jsonl"))

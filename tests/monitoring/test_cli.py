@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from tests.monitoring.support import element, indicator, values
 from tinhso.cli import app
+from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.schemas import PlanCreate, TargetCreate
-from tinhso.monitoring.service import plan_service
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -1,4 +1,6 @@
-"""Collection sources: JSON paths, period rules, the management API and who may use it.
+"""Collection sources and runs: backoff, reading answers, the management API and who may use
+it, claiming due sources and the worker loop. JSON paths and period rules are in
+``test_collection_rules.py``.
 
 The end-to-end runs through the real gateway are in ``test_collection_gateway.py``.
 """
@@ -10,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,23 +23,16 @@ from tests.exchange.conftest import API, service_payload
 from tests.exchange.gateway_harness import free_port
 from tests.monitoring.support import element
 from tinhso.core.db import utcnow
-from tinhso.core.errors import InvalidInput
-from tinhso.monitoring.collection import (
+from tinhso.monitoring.collection_models import PeriodRule
+from tinhso.monitoring.collection_rules import period_for
+from tinhso.monitoring.collection_runs import (
     CollectionFailed,
     Fetched,
-    PathMissing,
     RunPlan,
     backoff,
-    collection_service,
-    extract,
-    parse_json_path,
-    period_for,
-    resolve_query,
+    collection_run_service,
 )
-from tinhso.monitoring.collection_models import PeriodRule
 from tinhso.monitoring.collection_worker import WorkerOptions, _refusal
-from tinhso.monitoring.models import PeriodType
-from tinhso.monitoring.periods import Period
 from tinhso.registry.models import Role, UnitSet
 
 if TYPE_CHECKING:
@@ -50,75 +45,7 @@ if TYPE_CHECKING:
 COLLECTION = "/api/v1/monitoring/collection"
 
 
-# -- JSON paths -----------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("path", "steps"),
-    [
-        ("$", ()),
-        ("$.data.total", ("data", "total")),
-        ("$.items[0].value", ("items", 0, "value")),
-        ("$.items[-1]", ("items", -1)),
-        ("$['số liệu'][\"tổng\"]", ("số liệu", "tổng")),
-        ("$.so-lieu_2", ("so-lieu_2",)),
-    ],
-)
-def test_json_path_subset_parses(path: str, steps: tuple[Any, ...]) -> None:
-    assert parse_json_path(path) == steps
-
-
-@pytest.mark.parametrize(
-    "path",
-    ["data.total", "$..total", "$.items[*]", "$[?(@.x)]", "$.a b", "$.a[1:2]", "$." + ".a" * 40],
-)
-def test_json_path_outside_the_subset_is_refused(path: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        parse_json_path(path)
-    assert caught.value.errors[0].field == "value_path"
-    assert "$" in caught.value.message.vi
-
-
-def test_extract_follows_keys_and_indexes_only() -> None:
-    document = {"data": {"items": [{"v": 1}, {"v": 2}], "n": None}}
-    assert extract(document, "$.data.items[1].v") == 2
-    assert extract(document, "$.data.items[-2].v") == 1
-    assert extract(document, "$.data.n") is None
-    for missing in ("$.data.x", "$.data.items[2]", "$.data.items.v", "$.data.n.v", "$[0]"):
-        with pytest.raises(PathMissing):
-            extract(document, missing)
-    # A key that looks like an index is not one.
-    with pytest.raises(PathMissing):
-        extract({"0": 5}, "$[0]")
-
-
-# -- periods and queries --------------------------------------------------------------------------
-def test_period_rules_follow_the_date_in_vietnam() -> None:
-    # 31/12/2025 18:30 UTC is already 01/01/2026 in Vietnam.
-    moment = datetime(2025, 12, 31, 18, 30, tzinfo=UTC)
-    assert period_for(PeriodRule.CURRENT_MONTH, moment).code == "2026-01"
-    assert period_for(PeriodRule.PREVIOUS_MONTH, moment).code == "2025-12"
-    assert period_for(PeriodRule.CURRENT_QUARTER, moment).code == "2026-Q1"
-    assert period_for(PeriodRule.PREVIOUS_QUARTER, moment).code == "2025-Q4"
-    assert period_for(PeriodRule.CURRENT_YEAR, moment).code == "2026"
-    assert period_for(PeriodRule.PREVIOUS_YEAR, moment).code == "2025"
-    earlier = datetime(2025, 12, 31, 16, 59, tzinfo=UTC)
-    assert period_for(PeriodRule.CURRENT_MONTH, earlier).code == "2025-12"
-    assert period_for(PeriodRule.PREVIOUS_QUARTER, datetime(2025, 8, 1, tzinfo=UTC)).code == (
-        "2025-Q2"
-    )
-
-
-def test_query_placeholders_are_filled_from_the_period() -> None:
-    month = Period(2025, 8, PeriodType.MONTH)
-    query = {"ky": "{period}", "tu": "{year}-{month}-01", "q": "Q{quarter}", "x": "{{literal}}"}
-    assert resolve_query(query, month) == {
-        "ky": "2025-08",
-        "tu": "2025-08-01",
-        "q": "Q3",
-        "x": "{{literal}}",
-    }
-    assert resolve_query({"ky": "{period}"}, Period(2025, 0, PeriodType.YEAR)) == {"ky": "2025"}
-
-
+# -- backoff --------------------------------------------------------------------------------------
 def test_backoff_doubles_and_stops_at_the_interval() -> None:
     base, interval = timedelta(minutes=1), timedelta(hours=1)
     assert [backoff(n, interval, base) for n in (1, 2, 3)] == [
@@ -159,7 +86,7 @@ def _fetched(body: bytes, request_id: str | None = "abc123", status: int = 200) 
 
 def test_answer_without_request_id_is_not_collected() -> None:
     with pytest.raises(CollectionFailed) as caught:
-        collection_service.items(_plan(), _fetched(b'{"data": {"total": 1}}', request_id=None))
+        collection_run_service.items(_plan(), _fetched(b'{"data": {"total": 1}}', request_id=None))
     assert caught.value.code == "no_audit_record"
 
 
@@ -175,7 +102,7 @@ def test_answer_without_request_id_is_not_collected() -> None:
 )
 def test_unusable_answers_say_why(body: bytes, code: str) -> None:
     with pytest.raises(CollectionFailed) as caught:
-        collection_service.items(_plan(), _fetched(body))
+        collection_run_service.items(_plan(), _fetched(body))
     assert caught.value.code == code
     assert caught.value.vi and caught.value.en and caught.value.vi != caught.value.en
 
@@ -183,17 +110,17 @@ def test_unusable_answers_say_why(body: bytes, code: str) -> None:
 def test_rows_are_read_with_their_unit_codes() -> None:
     plan = _plan(rows_path="$.rows", value_path="$.n", unit_code=None, unit_code_path="$.ma")
     body = b'{"rows": [{"ma": "213", "n": 1}, {"ma": 222, "n": 2.5}]}'
-    items = collection_service.items(plan, _fetched(body))
+    items = collection_run_service.items(plan, _fetched(body))
     assert [(i.unit.code, i.value, i.audit_record_id) for i in items] == [
         ("213", 1, "abc123"),
         ("222", 2.5, "abc123"),
     ]
     with pytest.raises(CollectionFailed) as caught:
-        collection_service.items(plan, _fetched(b'{"rows": [{"ma": "213", "n": 1}, {"n": 2}]}'))
+        collection_run_service.items(plan, _fetched(b'{"rows": [{"ma": "213", "n": 1}, {"n": 2}]}'))
     assert caught.value.code == "path_missing"
     assert "dòng 2" in caught.value.vi and "row 2" in caught.value.en
     with pytest.raises(CollectionFailed) as caught:
-        collection_service.items(plan, _fetched(b'{"rows": []}'))
+        collection_run_service.items(plan, _fetched(b'{"rows": []}'))
     assert caught.value.code == "not_a_list"
 
 
@@ -396,17 +323,17 @@ def test_a_due_source_is_claimed_once_and_an_abandoned_run_is_closed(
     lease = timedelta(minutes=10)
     now = utcnow()
     with sessions.begin() as session:
-        [source_id] = collection_service.due(session, now)
-        plan = collection_service.claim(session, source_id, now, lease)
+        [source_id] = collection_run_service.due(session, now)
+        plan = collection_run_service.claim(session, source_id, now, lease)
     assert plan is not None
     period = period_for(PeriodRule.CURRENT_MONTH, now).code
     assert (plan.period, plan.query) == (period, {"ky": period})
     with sessions.begin() as session:
-        assert collection_service.claim(session, source_id, now, lease) is None  # taken
-        assert collection_service.due(session, now) == []
+        assert collection_run_service.claim(session, source_id, now, lease) is None  # taken
+        assert collection_run_service.due(session, now) == []
     later = now + lease + timedelta(seconds=1)
     with sessions.begin() as session:
-        assert collection_service.claim(session, source_id, later, lease) is not None
+        assert collection_run_service.claim(session, source_id, later, lease) is not None
     runs = client.get(f"{COLLECTION}/sources/ho-so-truc-tuyen/runs", headers=admin.headers)
     newest, oldest = runs.json()["items"]
     assert newest["status"] == "running"

@@ -3,7 +3,7 @@ control plane (token endpoint) over HTTP, and `tinhso worker --once`.
 
 The hub's consumer system ``so-tttt/ioc`` is granted GET on ``/thong-ke/`` of
 ``so-yte/his/thong-ke/v1``; collected values must cite the exchange audit record the
-gateway wrote for the very request (read back with ``tinhso.exchange.audit.export``).
+gateway wrote for the very request (read back with ``tinhso.exchange.audit_proof.export``).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from tests.exchange.gateway_harness import (  # noqa: F401 - fixtures
 )
 from tests.monitoring.support import element
 from tinhso.core.db import utcnow
-from tinhso.exchange import audit
-from tinhso.monitoring.collection import period_for
+from tinhso.exchange import audit_proof
 from tinhso.monitoring.collection_models import CollectionRun, PeriodRule, RunStatus
+from tinhso.monitoring.collection_rules import period_for
 from tinhso.monitoring.collection_worker import run_worker
 from tinhso.monitoring.models import DataValue, ValueSource
 from tinhso.registry.models import Role
@@ -181,7 +181,9 @@ class Hub:
 
     def audit_records(self) -> list[dict[str, Any]]:
         now = utcnow()
-        document = audit.export(self.engine, now - timedelta(hours=1), now + timedelta(hours=1))
+        document = audit_proof.export(
+            self.engine, now - timedelta(hours=1), now + timedelta(hours=1)
+        )
         return list(document["records"])
 
 
@@ -370,7 +372,7 @@ def test_worker_once_collects_a_value_that_cites_its_audit_record(hub: Hub) -> N
     result = run_worker(hub.engine, hub.worker_settings(), once=True)
     assert result is not None
     assert (result.succeeded, result.failed) == (0, 0)
-    assert audit.verify(hub.engine).ok
+    assert audit_proof.verify(hub.engine).ok
 
 
 def test_rows_with_unit_codes_are_written_all_or_nothing(hub: Hub) -> None:

@@ -15,7 +15,7 @@ from tests.monitoring.support import (
     values,
 )
 from tinhso.monitoring import repository
-from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.progress import progress_service
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tinhso.monitoring import repository
-from tinhso.monitoring.computation import Tree
 from tinhso.monitoring.demo import UnitResolver, load_monitoring_demo, seed_figures
+from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.models import DataValue, Target
 from tinhso.monitoring.progress import progress_service
 from tinhso.registry.demo import load_registry_demo
@@ -69,7 +69,7 @@ def test_plan_324_shows_every_status_with_labelled_synthetic_values(
     sessions: sessionmaker[Session],
 ) -> None:
     from tinhso.monitoring.demo import SYNTHETIC_LABEL, synthetic_values  # noqa: PLC0415
-    from tinhso.monitoring.service import plan_service  # noqa: PLC0415
+    from tinhso.monitoring.plans import plan_service  # noqa: PLC0415
 
     with sessions.begin() as session:
         load_registry_demo(session, "mat-khau-demo-123456")

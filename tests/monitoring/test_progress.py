@@ -9,11 +9,12 @@ import pytest
 
 from tests.monitoring.support import element, indicator, values
 from tinhso.monitoring import repository
-from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.effective_values import Tree
+from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import Comparison, Plan
+from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.progress import Goal, progress_service, trajectory_status
 from tinhso.monitoring.schemas import MethodologyCreate, PlanCreate, TargetCreate
-from tinhso.monitoring.service import methodology_service, plan_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

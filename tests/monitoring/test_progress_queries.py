@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from tests.monitoring.support import element, indicator, values
 from tests.registry.queries import counted_queries
+from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.progress import progress_service
 from tinhso.monitoring.schemas import PlanCreate, TargetCreate
-from tinhso.monitoring.service import plan_service
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

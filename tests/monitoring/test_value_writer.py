@@ -16,7 +16,7 @@ from tinhso.monitoring.models import DataValue, DataValueCorrection
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import Principal, principal_of
 from tinhso.registry.models import Role, UnitSet
-from tinhso.registry.service import unit_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient

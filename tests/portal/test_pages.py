@@ -15,7 +15,7 @@ from tinhso.core.config import Settings
 from tinhso.registry.auth import SESSION_COOKIE
 from tinhso.registry.models import CredentialKind, UserCredential
 from tinhso.registry.schemas import SystemCreate
-from tinhso.registry.service import system_service
+from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from tests.registry.queries import counted_queries
 from tinhso.registry.models import UnitLevel, UnitSet
-from tinhso.registry.service import unit_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

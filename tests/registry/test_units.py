@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from tinhso.registry.models import AdministrativeUnit, UnitLevel, UnitSet, UnitSuccession
-from tinhso.registry.service import unit_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient

@@ -1,5 +1,9 @@
 """The gateway's tamper-evident audit log: one hash chain in the database, signed checkpoints.
 
+This module holds the records and the chain (what a record is, how it is hashed, chained,
+inserted and checkpointed); :mod:`tinhso.exchange.audit_log` is the group-commit writer of a
+gateway process with its spool, :mod:`tinhso.exchange.audit_proof` verifies and exports.
+
 Design (several gateway processes, one database, ONE chain):
 - Every process queues its records in memory; a single writer task per process takes whatever
   is queued (group commit) and writes it in one transaction that first takes the chain lock
@@ -13,7 +17,7 @@ Design (several gateway processes, one database, ONE chain):
   fsync'd). Spooled records are replayed in order (and chained then) when the database is back;
   while a spool exists new records go behind it, so a node's records keep their order.
 - ``record_hash = SHA-256(canonical JSON of every field and prev_hash)``. Altering, deleting or
-  reordering records breaks the chain at the first affected ``seq``: :func:`verify` names it.
+  reordering records breaks the chain at the first affected ``seq``: ``verify`` names it.
 - Checkpoints sign ``"tinhso-audit-checkpoint/v1:{last_seq}:{last_hash}"`` with the platform's
   active Ed25519 key (the JWKS key with the same ``kid``); the writer adds one at most every
   ``checkpoint_seconds`` and ``tinhso audit checkpoint`` adds one on demand.
@@ -21,7 +25,6 @@ Design (several gateway processes, one database, ONE chain):
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import fcntl
@@ -30,14 +33,8 @@ import json
 import json.encoder as json_encoder
 import logging
 import os
-import socket
-import threading
-import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.exceptions import InvalidSignature
@@ -45,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import insert, select, text
 
 from tinhso.core.db import make_sessionmaker, utcnow
-from tinhso.exchange.models import AuditCheckpoint, AuditRecord, SigningKey
+from tinhso.exchange.models import AuditCheckpoint, AuditRecord
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -107,7 +104,7 @@ _COLUMNS = (
     "path_template", "status", "outcome", "latency_us", "bytes_in", "bytes_out",
     "request_sha256", "response_sha256", "prev_hash", "record_hash",
 )  # fmt: skip
-_HASHED_FIELDS = _COLUMNS[:-1]
+HASHED_FIELDS = _COLUMNS[:-1]
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -135,7 +132,7 @@ def _digest(values: list[Any]) -> str:
 
 def record_hash(row: dict[str, Any]) -> str:
     """SHA-256 over the canonical JSON array of a record's fields (``prev_hash`` included)."""
-    values = [row[name] for name in _HASHED_FIELDS]
+    values = [row[name] for name in HASHED_FIELDS]
     values[1] = timestamp(values[1])
     return _digest(values)
 
@@ -451,507 +448,3 @@ def load_signer(engine: Engine, settings: Settings) -> Signer | None:
     with make_sessionmaker(engine)() as session:
         key = signing_key_service.active(session)
         return None if key is None else (key.kid, signing_key_service.private_key(key, settings))
-
-
-# -- the spool ------------------------------------------------------------------------------------
-class Spool:
-    """Append-only, fsync'd JSON-lines file of records the database could not take yet."""
-
-    def __init__(self, directory: Path, node: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.directory = directory
-        self.path = directory / f"{node.replace('/', '_')}.jsonl"
-        self._lock = threading.Lock()
-        # Held while this process lives: a spool whose lock can be taken belongs to a process
-        # that is gone, and another process of the node adopts (replays) it.
-        self._owner = _try_lock(self.path.with_suffix(".lock"))
-
-    def release(self) -> None:
-        """Give up the lock (at a clean exit, with nothing left in the spool)."""
-        if self._owner is not None:
-            self.path.with_suffix(".lock").unlink(missing_ok=True)
-            os.close(self._owner)
-            self._owner = None
-
-    def orphans(self) -> list[tuple[Path, int]]:
-        """Spool files of processes that are gone, oldest first, each with its lock held."""
-        found = []
-        for path in sorted(self.directory.glob("*.jsonl"), key=lambda p: p.stat().st_mtime):
-            if path == self.path:
-                continue
-            fd = _try_lock(path.with_suffix(".lock"))
-            if fd is not None:
-                found.append((path, fd))
-        return found
-
-    def append(self, entries: list[AuditEntry]) -> None:
-        data = "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in entries)
-        with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, data.encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-    def pending(self) -> bool:
-        return self.path.exists() and self.path.stat().st_size > 0
-
-    def read(self) -> list[AuditEntry]:
-        with self._lock:
-            return _read_spool(self.path) if self.path.exists() else []
-
-    def drop(self, count_lines: int) -> None:
-        """Remove the first ``count_lines`` records (replayed) keeping any appended since."""
-        with self._lock:
-            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
-            rest = lines[count_lines:]
-            tmp = self.path.with_suffix(".tmp")
-            with tmp.open("w", encoding="utf-8") as handle:
-                handle.writelines(rest)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(self.path)
-            if not rest:
-                self.path.unlink()
-
-
-def _try_lock(path: Path) -> int | None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _read_spool(path: Path) -> list[AuditEntry]:
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        # A torn last line (crash mid-write) was never acknowledged to a consumer: skip it.
-        with contextlib.suppress(ValueError, TypeError):
-            entries.append(AuditEntry.from_json(json.loads(line)))
-    return entries
-
-
-def _already_written(engine: Engine, entries: list[AuditEntry]) -> set[str]:
-    """Request ids of spooled records a previous replay committed before it could trim."""
-    if not entries:
-        return set()
-    since = min(entry.recorded_at for entry in entries)
-    ids = [entry.request_id for entry in entries]
-    found: set[str] = set()
-    with engine.connect() as connection:
-        for start in range(0, len(ids), 500):
-            found.update(
-                connection.scalars(
-                    select(_RECORDS.c.request_id).where(
-                        _RECORDS.c.recorded_at >= since,
-                        _RECORDS.c.request_id.in_(ids[start : start + 500]),
-                    )
-                )
-            )
-    return found
-
-
-# -- the per-process writer -----------------------------------------------------------------------
-@dataclass
-class AuditStats:
-    written: int = 0
-    spooled: int = 0
-    replayed: int = 0
-    batches: int = 0
-    failures: int = 0
-    last_error: str | None = None
-    spool_pending: bool = False
-
-
-class AuditLog:
-    """Group-commit writer of one gateway process; ``await record(entry)`` returns once durable."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        data_dir: Path,
-        *,
-        node: str | None = None,
-        signer: Signer | None = None,
-        checkpoint_seconds: float = 60.0,
-        max_batch: int = 1000,
-        retry_seconds: float = 1.0,
-        linger: float = 0.004,
-    ) -> None:
-        self.engine = engine
-        self.node = node or f"{socket.gethostname()}-{os.getpid()}"
-        self.spool = Spool(data_dir / "audit-spool", self.node)
-        self.signer = signer
-        self.checkpoint_every = timedelta(seconds=checkpoint_seconds)
-        self.max_batch = max_batch
-        self.retry_seconds = retry_seconds
-        self.linger = linger
-        self.stats = AuditStats()
-        self._queue: list[tuple[AuditEntry, PreparedEntry, asyncio.Future[None]]] = []
-        self._sqlite = engine.dialect.name == "sqlite"
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closing = False
-        self._db_down = False
-        self._next_checkpoint_check = 0.0
-        self._last_batch = 0.0
-        self._orphans_adopted = False
-        self.stats.spool_pending = self.spool.pending()  # left over from a previous run
-        # The writer's own thread and driver connection, kept between batches (no pool
-        # check-out/reset per commit); dropped after a failure and opened again.
-        self._executor: ThreadPoolExecutor | None = None
-        self._connection: Any = None
-        self._connection_engine: Engine | None = None
-
-    def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="tinhso-audit")
-        self._task = self._loop.create_task(self._run(), name="tinhso-audit-writer")
-
-    async def record(self, entry: AuditEntry) -> None:
-        """Queue ``entry`` and wait until it is committed or spooled."""
-        if self._loop is None or self._wake is None:
-            msg = "AuditLog.start() was not called"
-            raise RuntimeError(msg)
-        entry.node = self.node
-        future: asyncio.Future[None] = self._loop.create_future()
-        # Serialised here, on the event loop, so that the writer thread (which must win the
-        # GIL back after every blocking call) has as little Python to run as possible.
-        self._queue.append((entry, prepare(entry, sqlite=self._sqlite), future))
-        self._wake.set()
-        await future
-
-    async def close(self) -> None:
-        """Flush what is queued, then stop the writer."""
-        self._closing = True
-        if self._wake is not None:
-            self._wake.set()
-        if self._task is not None:
-            await self._task
-        if self._executor is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._disconnect)
-            self._executor.shutdown(wait=False)
-        if not self.stats.spool_pending:
-            self.spool.release()
-
-    async def _run(self) -> None:
-        assert self._wake is not None  # noqa: S101 - set by start()
-        loop = asyncio.get_running_loop()
-        while True:
-            if not self._queue:
-                if self._closing:
-                    return
-                self._wake.clear()
-                wait = self.retry_seconds if self.stats.spool_pending else None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
-                await asyncio.sleep(0)  # let the requests that are ready join this batch
-            # Under load, at most one commit per ``linger`` seconds: bigger groups, fewer
-            # commits (the commit, not the row, is what costs); an idle log writes at once.
-            wait_more = self._last_batch + self.linger - loop.time()
-            if wait_more > 0:
-                await asyncio.sleep(wait_more)
-            self._last_batch = loop.time()
-            batch = self._queue[: self.max_batch]
-            del self._queue[: len(batch)]
-            try:
-                await loop.run_in_executor(
-                    self._executor,
-                    self._write,
-                    [entry for entry, _, _ in batch],
-                    [prepared for _, prepared, _ in batch],
-                )
-            except Exception as error:
-                log.exception("audit: could neither write nor spool")
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_result(None)
-
-    def _write(self, entries: list[AuditEntry], prepared: list[PreparedEntry]) -> None:
-        """Blocking: replay the spool if any, then commit ``entries`` (or spool them)."""
-        if self.stats.spool_pending and not self._replay():
-            if entries:
-                self.spool.append(entries)
-                self.stats.spooled += len(entries)
-            self.stats.spool_pending = True
-            return
-        self.stats.spool_pending = False
-        if not self._orphans_adopted:
-            try:
-                self._adopt_orphans()
-                self._orphans_adopted = True
-            except Exception as error:
-                self._note_failure(error)
-        if not entries:
-            return
-        try:
-            if self._connection is None or self._connection_engine is not self.engine:
-                self._disconnect()
-                self._connection = open_writer_connection(self.engine)
-                self._connection_engine = self.engine
-            append_entries(
-                self.engine,
-                entries,
-                self.signer,
-                self._checkpoint_due(),
-                connection=self._connection,
-                prepared=prepared,
-            )
-        except Exception as error:
-            self._disconnect()
-            self._note_failure(error)
-            self.spool.append(entries)
-            self.stats.spooled += len(entries)
-            self.stats.spool_pending = True
-            return
-        self._db_down = False
-        self.stats.written += len(entries)
-        self.stats.batches += 1
-
-    def _disconnect(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                self._connection.close()
-            self._connection = None
-
-    def _replay(self) -> bool:
-        """Move the spool into the database in order; False if the database is still away."""
-        try:
-            while True:
-                entries = self.spool.read()
-                if not entries:
-                    return True
-                chunk = entries[: self.max_batch]
-                done = _already_written(self.engine, chunk)
-                fresh = [entry for entry in chunk if entry.request_id not in done]
-                if fresh:
-                    append_entries(self.engine, fresh, self.signer, self._checkpoint_due())
-                self.spool.drop(len(chunk))
-                self.stats.replayed += len(fresh)
-                log.info("audit: replayed %d spooled records", len(fresh))
-        except Exception as error:
-            self._note_failure(error)
-            return False
-
-    def _adopt_orphans(self) -> None:
-        """Replay the spools of this node's processes that are gone (e.g. after a restart)."""
-        for path, fd in self.spool.orphans():
-            try:
-                entries = _read_spool(path)
-                for start in range(0, len(entries), self.max_batch):
-                    chunk = entries[start : start + self.max_batch]
-                    done = _already_written(self.engine, chunk)
-                    fresh = [entry for entry in chunk if entry.request_id not in done]
-                    if fresh:
-                        append_entries(self.engine, fresh, self.signer, self._checkpoint_due())
-                    self.stats.replayed += len(fresh)
-                path.unlink()
-                path.with_suffix(".lock").unlink(missing_ok=True)
-                log.info("audit: replayed %d records of the orphan spool %s", len(entries), path)
-            finally:
-                os.close(fd)
-
-    def _checkpoint_due(self) -> timedelta | None:
-        """The checkpoint interval when this node should look at the last checkpoint (else None:
-        no query), i.e. at most once per interval; the database decides across nodes."""
-        now = time.monotonic()
-        if self.signer is None or now < self._next_checkpoint_check:
-            return None
-        self._next_checkpoint_check = now + self.checkpoint_every.total_seconds()
-        return self.checkpoint_every
-
-    def _note_failure(self, error: BaseException) -> None:
-        self.stats.failures += 1
-        self.stats.last_error = type(error).__name__
-        if not self._db_down:
-            log.warning("audit: database unavailable, spooling to %s: %s", self.spool.path, error)
-        self._db_down = True
-
-
-# -- verification and export ----------------------------------------------------------------------
-@dataclass
-class VerifyResult:
-    ok: bool
-    records: int = 0
-    checkpoints: int = 0
-    first_broken_seq: int | None = None
-    reason: str | None = None
-    bad_checkpoint_id: int | None = None
-    head_seq: int = 0
-    head_hash: str = GENESIS_HASH
-
-
-def check_chain(rows: Iterable[dict[str, Any]], anchor: tuple[int, str]) -> VerifyResult:
-    """Check consecutive ``seq``, ``prev_hash`` links and every ``record_hash`` after ``anchor``."""
-    expected_seq, prev = anchor[0] + 1, anchor[1]
-    count = 0
-    for row in rows:
-        seq = int(row["seq"])
-        if seq != expected_seq:
-            # A deleted record shows as a gap: the first missing seq is the broken one.
-            return VerifyResult(
-                ok=False, records=count, first_broken_seq=expected_seq, reason="missing"
-            )
-        if row["prev_hash"] != prev:
-            return VerifyResult(ok=False, records=count, first_broken_seq=seq, reason="broken_link")
-        if record_hash(row) != row["record_hash"]:
-            return VerifyResult(ok=False, records=count, first_broken_seq=seq, reason="altered")
-        prev = row["record_hash"]
-        expected_seq += 1
-        count += 1
-    return VerifyResult(ok=True, records=count, head_seq=expected_seq - 1, head_hash=prev)
-
-
-def verify(engine: Engine) -> VerifyResult:
-    """Prove the whole chain and every checkpoint; names the first broken record."""
-    with engine.connect() as connection:
-        rows = connection.execution_options(yield_per=2000).execute(
-            select(_RECORDS).order_by(_RECORDS.c.seq)
-        )
-        try:
-            result = check_chain((dict(row._mapping) for row in rows), (0, GENESIS_HASH))
-        finally:
-            rows.close()
-        if not result.ok:
-            return result
-        keys = {
-            row.kid: dict(row.public_jwk)
-            for row in connection.execute(select(SigningKey.kid, SigningKey.public_jwk))
-        }
-        hashes: dict[int, str] = {}
-        checkpoints = list(connection.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id)))
-        wanted = [c.last_seq for c in checkpoints]
-        for start in range(0, len(wanted), 500):
-            for seq, digest in connection.execute(
-                select(_RECORDS.c.seq, _RECORDS.c.record_hash).where(
-                    _RECORDS.c.seq.in_(wanted[start : start + 500])
-                )
-            ):
-                hashes[int(seq)] = str(digest)
-    for checkpoint in checkpoints:
-        jwk = keys.get(checkpoint.kid)
-        if (
-            hashes.get(checkpoint.last_seq) != checkpoint.last_hash
-            or jwk is None
-            or not checkpoint_signature_valid(
-                checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk
-            )
-        ):
-            result.ok = False
-            result.bad_checkpoint_id = checkpoint.id
-            result.reason = "checkpoint"
-            return result
-        result.checkpoints += 1
-    return result
-
-
-def export(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
-    """Records with ``start <= recorded_at < end`` and their proof.
-
-    The proof is the hash of the record before the range (the anchor), the checkpoints that
-    cover the range (the first one at or after its last record ties it to a signature) and
-    the public keys of those checkpoints. :func:`verify_export` checks such a document alone.
-    """
-    with engine.connect() as connection:
-        bounds = connection.execute(
-            select(_RECORDS.c.seq)
-            .where(_RECORDS.c.recorded_at >= start, _RECORDS.c.recorded_at < end)
-            .order_by(_RECORDS.c.seq)
-        ).scalars()
-        seqs = list(bounds)
-        records: list[dict[str, Any]] = []
-        anchor = (0, GENESIS_HASH)
-        checkpoints: list[dict[str, Any]] = []
-        keys: dict[str, dict[str, Any]] = {}
-        if seqs:
-            first, last = seqs[0], seqs[-1]
-            previous = connection.execute(
-                select(_RECORDS.c.seq, _RECORDS.c.record_hash).where(_RECORDS.c.seq == first - 1)
-            ).first()
-            if previous is not None:
-                anchor = (int(previous[0]), str(previous[1]))
-            query = select(_RECORDS).where(_RECORDS.c.seq >= first, _RECORDS.c.seq <= last)
-            records = [dict(row._mapping) for row in connection.execute(query.order_by("seq"))]
-            covering = connection.execute(
-                select(_CHECKPOINTS)
-                .where(_CHECKPOINTS.c.last_seq >= last)
-                .order_by(_CHECKPOINTS.c.last_seq)
-                .limit(1)
-            ).first()
-            inside = connection.execute(
-                select(_CHECKPOINTS).where(
-                    _CHECKPOINTS.c.last_seq >= first, _CHECKPOINTS.c.last_seq < last
-                )
-            ).all()
-            chosen = list(inside) + ([covering] if covering is not None else [])
-            checkpoints.extend(
-                {
-                    "last_seq": row.last_seq,
-                    "last_hash": row.last_hash,
-                    "signed_at": timestamp(row.signed_at),
-                    "kid": row.kid,
-                    "signature": row.signature,
-                }
-                for row in chosen
-            )
-            kids = {c["kid"] for c in checkpoints}
-            for kid, jwk in connection.execute(
-                select(SigningKey.kid, SigningKey.public_jwk).where(SigningKey.kid.in_(kids))
-            ):
-                keys[kid] = dict(jwk)
-    for record in records:
-        record["recorded_at"] = timestamp(record["recorded_at"])
-    return {
-        "format": "tinhso-audit-export/v1",
-        "from": timestamp(start),
-        "to": timestamp(end),
-        "records": records,
-        "proof": {
-            "anchor_seq": anchor[0],
-            "anchor_hash": anchor[1],
-            "checkpoints": checkpoints,
-            "public_keys": keys,
-            "hash": "sha256(canonical JSON array of fields: " + ",".join(_HASHED_FIELDS) + ")",
-            "checkpoint_message": f"{CHECKPOINT_PREFIX}:<last_seq>:<last_hash> (Ed25519)",
-        },
-    }
-
-
-def verify_export(document: dict[str, Any]) -> VerifyResult:
-    """Check an export on its own: the chain from its anchor and the signed checkpoints."""
-    proof = document["proof"]
-    rows = []
-    for record in document["records"]:
-        row = dict(record)
-        row["recorded_at"] = datetime.fromisoformat(row["recorded_at"].replace("Z", "+00:00"))
-        rows.append(row)
-    result = check_chain(iter(rows), (int(proof["anchor_seq"]), str(proof["anchor_hash"])))
-    if not result.ok:
-        return result
-    hashes = {int(row["seq"]): str(row["record_hash"]) for row in rows}
-    for checkpoint in proof["checkpoints"]:
-        jwk = proof["public_keys"].get(checkpoint["kid"])
-        seq = int(checkpoint["last_seq"])
-        known = hashes.get(seq)
-        if (
-            (known is not None and known != checkpoint["last_hash"])
-            or jwk is None
-            or not checkpoint_signature_valid(
-                seq, checkpoint["last_hash"], checkpoint["signature"], jwk
-            )
-        ):
-            result.ok = False
-            result.reason = "checkpoint"
-            return result
-        result.checkpoints += 1
-    return result

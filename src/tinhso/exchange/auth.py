@@ -18,7 +18,7 @@ from tinhso.exchange import repository
 from tinhso.exchange.models import ServiceStatus
 from tinhso.registry.auth import Principal, can_administer, require_administrator, require_officer
 from tinhso.registry.models import InformationSystem, Role
-from tinhso.registry.service import organisation_service
+from tinhso.registry.organisations import organisation_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -159,11 +159,11 @@ def gateway(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Kiểm tra chuỗi băm và các điểm kiểm tra đã ký / prove the chain and signed checkpoints."""
-    from tinhso.exchange import audit  # noqa: PLC0415
+    from tinhso.exchange import audit_proof  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
     try:
-        result = audit.verify(engine)
+        result = audit_proof.verify(engine)
     finally:
         engine.dispose()
     if result.ok:
@@ -196,7 +196,7 @@ def audit_export(
     from datetime import UTC, datetime  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from tinhso.exchange import audit  # noqa: PLC0415
+    from tinhso.exchange import audit_proof  # noqa: PLC0415
 
     def moment(value: str) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -204,7 +204,7 @@ def audit_export(
 
     engine = engine_from_settings(_settings())
     try:
-        document = audit.export(engine, moment(start), moment(end))
+        document = audit_proof.export(engine, moment(start), moment(end))
     finally:
         engine.dispose()
     Path(out).write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")

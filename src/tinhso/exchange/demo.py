@@ -19,7 +19,7 @@ from tinhso.exchange.models import (
     RequestStatus,
     ServiceStatus,
 )
-from tinhso.registry.service import system_service
+from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,12 +1,11 @@
 """The data plane: a raw ASGI app that checks and forwards exchanges to providers.
 
-``/{org}/{system}/{service}/{version}/{rest...}`` -> the provider's ``base_url`` + ``rest``.
-Per request: path check, who calls (token verified once, then cached; or a client certificate
-vouched for by a trusted TLS terminator), grant, the operation of the service's OpenAPI document
-(if it has one), rate limit and quota, request schema, then forwarding over pooled keep-alive
-connections with the service's timeout and a circuit breaker per provider origin. Nothing
-touches the database on the request path except the grouped audit write, which completes
-before the consumer gets the answer (for a streamed response: before its last chunk).
+``/{org}/{system}/{service}/{version}/{rest...}`` -> the provider's ``base_url`` + ``rest``;
+what happens to one exchange is :mod:`tinhso.exchange.forwarding`. This module holds what a
+worker process keeps between requests (:class:`Gateway`: registry snapshot, token cache,
+limiters, provider pools and breakers, audit log, metrics), the ASGI callable with its
+lifespan, and :func:`serve`. Nothing touches the database on the request path except the
+grouped audit write.
 
 Serve with ``tinhso gateway --workers N`` (granian, uvloop) or any ASGI server:
 ``tinhso.exchange.gateway:app`` reads settings from the environment at start-up.
@@ -16,68 +15,31 @@ Also answers ``/healthz`` and ``/metrics`` (Prometheus; loopback or ``TINHSO_MET
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import ipaddress
-import itertools
-import json
 import logging
 import os
 import shutil
 import ssl
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from prometheus_client import values
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tinhso.core.config import Settings, load_settings
-from tinhso.core.db import engine_from_settings, utcnow
-from tinhso.exchange.admission import PathRejected, TokenCache, find_grant, split_path
-from tinhso.exchange.audit import AuditEntry, AuditLog, load_signer
+from tinhso.core.db import engine_from_settings
+from tinhso.exchange.admission import TokenCache
+from tinhso.exchange.audit import load_signer
+from tinhso.exchange.audit_log import AuditLog
 from tinhso.exchange.breaker import Breaker
 from tinhso.exchange.client_certificates import ClientCertificates
-from tinhso.exchange.keys import InvalidAccessToken
+from tinhso.exchange.forwarding import Receive, Scope, Send, handle, new_request_ids
 from tinhso.exchange.limits import LocalLimiter, RedisLimiter
 from tinhso.exchange.metrics import MULTIPROCESS_ENV, Metrics, multiprocess_dir
-from tinhso.exchange.refusals import (
-    P_BAD_GATEWAY,
-    P_BAD_PATH,
-    P_BAD_REQUEST,
-    P_CERTIFICATE_MISMATCH,
-    P_CIRCUIT,
-    P_INVALID_TOKEN,
-    P_METHOD_NOT_ALLOWED,
-    P_NO_GRANT,
-    P_NOT_FOUND,
-    P_NOT_GRANTED,
-    P_NOT_READY,
-    P_QUOTA,
-    P_RATE,
-    P_RESERVED_HEADER,
-    P_RESPONSE_TOO_LARGE,
-    P_RETIRED,
-    P_SCHEMA,
-    P_TIMEOUT,
-    P_TOO_LARGE,
-    P_UNAUTHENTICATED,
-    P_UNKNOWN_CERTIFICATE,
-    P_UNKNOWN_OPERATION,
-    Refusal,
-)
 from tinhso.exchange.registry_cache import RegistryCache
-from tinhso.exchange.standard import validate_body
-from tinhso.exchange.upstream import (
-    UpstreamConnectError,
-    UpstreamError,
-    UpstreamPool,
-    UpstreamResponseTooLarge,
-    UpstreamTimeout,
-)
+from tinhso.exchange.upstream import UpstreamPool
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -85,27 +47,6 @@ if TYPE_CHECKING:
     from tinhso.exchange.snapshot import ExchangeSnapshot, ServiceEntry
 
 log = logging.getLogger(__name__)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-PROBLEM_JSON = b"application/problem+json"
-# Hop-by-hop (RFC 9110 7.6.1) and credentials: never forwarded to a provider.
-_DROP_REQUEST = frozenset(
-    {
-        b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
-        b"transfer-encoding", b"upgrade", b"host", b"content-length", b"expect",
-        b"authorization", b"proxy-authorization", b"forwarded", b"x-forwarded-for",
-        b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip",
-    }
-)  # fmt: skip
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_HTTP1 = frozenset({"1.1", "1.0"})
-_EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_STREAM_REQUEST_OVER = 256 * 1024
 
 
 class GatewaySettings(BaseSettings):
@@ -126,10 +67,6 @@ class GatewaySettings(BaseSettings):
     # certificate header is believed (JSON list of networks; none: the mTLS path is off).
     trusted_proxies: list[str] = []
     client_certificate_header: str = "x-ssl-client-cert"
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 @dataclass
@@ -178,7 +115,7 @@ class Gateway:
         self._breakers: dict[str, Breaker] = {}
         self._tls = ssl.create_default_context()
         self._kids: frozenset[str] = frozenset()
-        _ids[:] = [uuid.uuid4().hex[:16], itertools.count(1)]  # a forked worker gets its own
+        new_request_ids()  # a forked worker gets its own
         self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -254,7 +191,13 @@ class GatewayApp:
             gateway = self.gateway
             if gateway is None:
                 gateway = await self._startup()
-            await _handle(gateway, scope, receive, send)
+            path = scope["path"]
+            if path == "/healthz":
+                await _plain(send, 200, b'{"status":"ok"}', b"application/json")
+            elif path == "/metrics":
+                await _metrics(gateway, scope, send)
+            else:
+                await handle(gateway, scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
@@ -285,407 +228,6 @@ class GatewayApp:
 
 
 app = GatewayApp()
-
-
-# -- the exchange ---------------------------------------------------------------------------------
-_ids = [uuid.uuid4().hex[:16], itertools.count(1)]  # reset in each process's Gateway()
-
-
-def _next_request_id() -> str:
-    """32 hex digits like a UUID (random per process + counter), without a syscall each."""
-    return f"{_ids[0]}{next(_ids[1]):016x}"  # type: ignore[call-overload]
-
-
-class _Exchange:
-    """What one request accumulates for its answer, its audit record and its metrics."""
-
-    __slots__ = (
-        "at", "bytes_in", "bytes_out", "consumer", "grant_id", "lang_vi", "method", "path",
-        "path_template", "request_id", "request_sha256", "response_sha256", "service", "started",
-    )  # fmt: skip
-
-    def __init__(self, method: str, path: str) -> None:
-        self.started = time.perf_counter()
-        self.at = utcnow()
-        self.request_id = _next_request_id()
-        self.method, self.path = method, path
-        self.consumer: str | None = None
-        self.service: str | None = None
-        self.grant_id: int | None = None
-        self.path_template: str | None = None
-        self.request_sha256: str | None = None
-        self.response_sha256: str | None = None
-        self.bytes_in = self.bytes_out = 0
-        self.lang_vi = True
-
-
-async def _finish(gateway: Gateway, exchange: _Exchange, status: int, outcome: str) -> None:
-    """Write the audit record (durable before the answer) and count the exchange."""
-    elapsed = time.perf_counter() - exchange.started
-    entry = AuditEntry(
-        recorded_at=exchange.at,
-        request_id=exchange.request_id,
-        method=exchange.method[:16],
-        status=status,
-        outcome=outcome,
-        latency_us=int(elapsed * 1_000_000),
-        bytes_in=exchange.bytes_in,
-        bytes_out=exchange.bytes_out,
-        consumer=exchange.consumer,
-        service=exchange.service,
-        grant_id=exchange.grant_id,
-        path_template=exchange.path_template,
-        request_sha256=exchange.request_sha256,
-        response_sha256=exchange.response_sha256,
-    )
-    await gateway.audit.record(entry)
-    gateway.metrics.observe(exchange.service or "-", exchange.consumer or "-", status, elapsed)
-    if outcome != "ok":
-        gateway.metrics.errors.labels(
-            exchange.service or "-", exchange.consumer or "-", outcome
-        ).inc()
-
-
-async def _refuse(
-    gateway: Gateway,
-    exchange: _Exchange,
-    send: Send,
-    problem: Refusal,
-    *,
-    errors: list[dict[str, Any]] | None = None,
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    body: dict[str, Any] = {
-        "type": f"urn:tinhso:problem:{problem.code}",
-        "title": problem.en,
-        "status": problem.status,
-        "detail": problem.vi if exchange.lang_vi else problem.en,
-        "code": problem.code,
-        "message": {"vi": problem.vi, "en": problem.en},
-        "instance": exchange.path,
-        "request_id": exchange.request_id,
-    }
-    if errors:
-        body["errors"] = errors
-    data = json.dumps(body, ensure_ascii=False).encode()
-    exchange.bytes_out = len(data)
-    exchange.response_sha256 = hashlib.sha256(data).hexdigest()
-    await _finish(gateway, exchange, problem.status, problem.code)
-    out = [
-        (b"content-type", PROBLEM_JSON),
-        (b"content-length", b"%d" % len(data)),
-        (b"x-tinhso-request-id", exchange.request_id.encode()),
-        (b"cache-control", b"no-store"),
-    ]
-    if headers:
-        out.extend(headers)
-    await send({"type": "http.response.start", "status": problem.status, "headers": out})
-    await send({"type": "http.response.body", "body": data})
-
-
-# One flat function on purpose: the hot path, in the order of the checks (no call overhead).
-async def _handle(  # noqa: PLR0911, PLR0912, PLR0915
-    gateway: Gateway, scope: Scope, receive: Receive, send: Send
-) -> None:
-    path: str = scope["path"]
-    if path == "/healthz":
-        await _plain(send, 200, b'{"status":"ok"}', b"application/json")
-        return
-    if path == "/metrics":
-        await _metrics(gateway, scope, send)
-        return
-    method: str = scope["method"]
-    exchange = _Exchange(method, path[:200])
-
-    authorization = content_length = certificate = None
-    reserved = chunked = False
-    nominated: set[bytes] = set()
-    forwarded: list[tuple[bytes, bytes]] = []
-    certificate_header = gateway.certificates.header
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            authorization = value
-        elif name == certificate_header:  # from the TLS terminator; never forwarded
-            certificate = value
-            continue
-        elif name == b"content-length":
-            content_length = value
-        elif name == b"transfer-encoding":
-            chunked = True
-        elif name == b"accept-language":
-            exchange.lang_vi = not value.lower().startswith(b"en")
-        elif name.startswith(b"x-tinhso-"):
-            reserved = True
-        elif name == b"connection" and value.lower() not in (b"keep-alive", b"close"):
-            nominated = {part.strip().lower() for part in value.split(b",")}
-        if name not in _DROP_REQUEST:
-            forwarded.append((name, value))
-    if nominated:  # headers the Connection header names are hop-by-hop too (RFC 9110 7.6.1)
-        forwarded = [(name, value) for name, value in forwarded if name not in nominated]
-
-    snapshot = gateway.registry.snapshot
-    if snapshot is None:
-        await _refuse(gateway, exchange, send, P_NOT_READY, headers=[(b"retry-after", b"2")])
-        return
-    try:
-        routed = split_path(scope.get("raw_path") or path.encode())
-    except PathRejected:
-        await _refuse(gateway, exchange, send, P_BAD_PATH)
-        return
-
-    # Who is calling: a bearer token, or a client certificate that a trusted TLS terminator
-    # verified (mutual TLS), or both, naming the same system.
-    by_certificate: str | None = None
-    if certificate is not None and gateway.certificates.trusts(scope.get("client")):
-        try:
-            fingerprint = gateway.certificates.fingerprint(certificate)
-        except ValueError:
-            fingerprint = ""
-        by_certificate = snapshot.certificates.get(fingerprint)
-        if by_certificate is None:
-            await _refuse(gateway, exchange, send, P_UNKNOWN_CERTIFICATE)
-            return
-    if authorization is None or authorization[:7].lower() != b"bearer ":
-        if by_certificate is None:
-            unauthenticated = [(b"www-authenticate", b"Bearer")]
-            await _refuse(gateway, exchange, send, P_UNAUTHENTICATED, headers=unauthenticated)
-            return
-        consumer = by_certificate
-    else:
-        try:
-            consumer = gateway.tokens.identify(
-                authorization[7:].strip().decode(), snapshot
-            ).consumer
-        except (InvalidAccessToken, ValueError, UnicodeDecodeError):
-            await _refuse(
-                gateway,
-                exchange,
-                send,
-                P_INVALID_TOKEN,
-                headers=[(b"www-authenticate", b'Bearer error="invalid_token"')],
-            )
-            return
-        if by_certificate is not None and by_certificate != consumer:
-            exchange.consumer = consumer
-            await _refuse(gateway, exchange, send, P_CERTIFICATE_MISMATCH)
-            return
-    exchange.consumer = consumer
-    if reserved:
-        await _refuse(gateway, exchange, send, P_RESERVED_HEADER)
-        return
-
-    # Which service, and may this consumer call it like this.
-    service = snapshot.services.get(routed.route)
-    if service is None:
-        await _refuse(gateway, exchange, send, P_NOT_FOUND)
-        return
-    exchange.service = service.key
-    if not service.callable:
-        await _refuse(gateway, exchange, send, P_RETIRED)
-        return
-    grant, pattern, has_any = find_grant(
-        snapshot, consumer, service, method, routed.rest, exchange.at
-    )
-    if grant is None:
-        await _refuse(gateway, exchange, send, P_NOT_GRANTED if has_any else P_NO_GRANT)
-        return
-    exchange.grant_id, exchange.path_template = grant.id, pattern
-    # Which operation of the service's OpenAPI document (if it has one).
-    validator = gateway.registry.validators.get(service.id)
-    body_required: bool | None = None
-    operations = gateway.registry.validators.operations.get(service.id)
-    if operations is not None:
-        operation, path_item = operations.match(method, routed.rest)
-        if operation is None:
-            if path_item is None:
-                await _refuse(gateway, exchange, send, P_UNKNOWN_OPERATION)
-            else:
-                allow = [(b"allow", path_item.allow)]
-                await _refuse(gateway, exchange, send, P_METHOD_NOT_ALLOWED, headers=allow)
-            return
-        exchange.path_template = operation.template
-        validator, body_required = operation.validator, operation.body_required
-    if content_length is not None:
-        try:
-            declared = int(content_length)
-        except ValueError:
-            declared = -1
-        if declared > service.max_request_bytes or declared < 0:
-            await _refuse(gateway, exchange, send, P_TOO_LARGE)
-            return
-
-    # Rate limit and quota.
-    if gateway.redis_limiter is not None:
-        decision = await gateway.redis_limiter.check(grant)
-    else:
-        decision = gateway.local_limiter.check(grant)
-    if not decision.allowed:
-        problem = P_QUOTA if decision.reason == "quota" else P_RATE
-        retry = [(b"retry-after", str(decision.retry_after).encode())]
-        await _refuse(gateway, exchange, send, problem, headers=retry)
-        return
-    if grant.quota_per_day is not None:
-        gateway.metrics.quota(service.key, consumer).set(decision.quota_used)
-
-    route = gateway.route(service)
-    now = time.monotonic()
-    if not route.breaker.allow(now):
-        retry = [(b"retry-after", str(route.breaker.retry_after(now)).encode())]
-        await _refuse(gateway, exchange, send, P_CIRCUIT, headers=retry)
-        return
-
-    # The body: buffered (and validated) unless it is large and unvalidated, then streamed.
-    digest = hashlib.sha256()
-    body: bytes | AsyncIterator[bytes]
-    streamed = validator is None and (
-        content_length is None or int(content_length) > _STREAM_REQUEST_OVER
-    )
-    if streamed and method in _BODY_METHODS:
-        body = _stream_body(receive, exchange, digest, service.max_request_bytes)
-    elif (
-        content_length is None
-        and not chunked
-        and method not in _BODY_METHODS
-        and scope.get("http_version") in _HTTP1
-    ):
-        # HTTP/1.x without Content-Length or Transfer-Encoding: no body (RFC 9112 6.3).
-        body = b""
-        exchange.request_sha256 = _EMPTY_SHA256
-    else:
-        try:
-            body = await _read_body(receive, service.max_request_bytes)
-        except _BodyTooLarge:
-            route.breaker.probing = False
-            await _refuse(gateway, exchange, send, P_TOO_LARGE)
-            return
-        exchange.bytes_in = len(body)
-        digest.update(body)
-        exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
-        if validator is not None and method in _BODY_METHODS:
-            problems = validate_body(validator, body, body_required)
-            if problems:
-                route.breaker.probing = False
-                errors = [
-                    {
-                        "field": p.field,
-                        "message": {"vi": "Không đúng lược đồ: " + p.message, "en": p.message},
-                    }
-                    for p in problems
-                ]
-                await _refuse(gateway, exchange, send, P_SCHEMA, errors=errors)
-                return
-
-    forwarded.append((b"x-tinhso-consumer", consumer.encode()))
-    forwarded.append((b"x-tinhso-request-id", exchange.request_id.encode()))
-    forwarded.append((b"x-tinhso-grant", str(grant.id).encode()))
-    client = scope.get("client")
-    if client:
-        forwarded.append((b"x-forwarded-for", str(client[0]).encode()))
-    target = route.prefix + routed.raw_rest
-    query: bytes = scope.get("query_string", b"")
-    if query:
-        target += b"?" + query
-
-    timeout = service.timeout_ms / 1000
-    try:
-        try:
-            response = await route.pool.request(method.encode(), target, forwarded, body, timeout)
-        except UpstreamConnectError:
-            if method not in _IDEMPOTENT or not isinstance(body, bytes):
-                raise
-            response = await route.pool.request(method.encode(), target, forwarded, body, timeout)
-    except _BodyTooLarge:
-        route.breaker.probing = False
-        await _refuse(gateway, exchange, send, P_TOO_LARGE)
-        return
-    except UpstreamTimeout:
-        route.breaker.failure(time.monotonic())
-        await _refuse(gateway, exchange, send, P_TIMEOUT)
-        return
-    except UpstreamResponseTooLarge:
-        route.breaker.success()
-        await _refuse(gateway, exchange, send, P_RESPONSE_TOO_LARGE)
-        return
-    except ValueError:  # CR, LF or space in the target or a header: the consumer's doing
-        route.breaker.probing = False
-        await _refuse(gateway, exchange, send, P_BAD_REQUEST)
-        return
-    except UpstreamError:
-        route.breaker.failure(time.monotonic())
-        await _refuse(gateway, exchange, send, P_BAD_GATEWAY)
-        return
-    if not isinstance(body, bytes):
-        exchange.request_sha256 = digest.hexdigest()
-
-    headers = response.headers
-    headers.append((b"x-tinhso-request-id", exchange.request_id.encode()))
-    if response.stream is None:
-        route.breaker.success()
-        data = response.body
-        exchange.bytes_out = len(data)
-        exchange.response_sha256 = hashlib.sha256(data).hexdigest()
-        await _finish(gateway, exchange, response.status, "ok")
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": data})
-        return
-
-    # Streamed: the record is made durable before the last chunk goes out.
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    out_digest = hashlib.sha256()
-    outcome = "ok"
-    try:
-        async for chunk in response.stream:
-            out_digest.update(chunk)
-            exchange.bytes_out += len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        route.breaker.success()
-    except UpstreamError as error:
-        outcome = "provider_timeout" if isinstance(error, UpstreamTimeout) else "provider_error"
-        route.breaker.failure(time.monotonic())
-    finally:
-        await response.aclose()
-    exchange.response_sha256 = out_digest.hexdigest()
-    await _finish(gateway, exchange, response.status, outcome)
-    if outcome != "ok":
-        # The status is already sent: cut the response so the consumer sees it incomplete.
-        raise RuntimeError(f"provider failed mid-response ({outcome})")
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise _BodyTooLarge
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _stream_body(
-    receive: Receive, exchange: _Exchange, digest: Any, limit: int
-) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        chunk = message.get("body", b"")
-        if chunk:
-            exchange.bytes_in += len(chunk)
-            if exchange.bytes_in > limit:
-                raise _BodyTooLarge
-            digest.update(chunk)
-            yield chunk
-        if not message.get("more_body", False):
-            return
 
 
 async def _plain(send: Send, status: int, body: bytes, content_type: bytes) -> None:

@@ -20,7 +20,7 @@ from tinhso.exchange.models import (
     SigningKey,
     SystemCredential,
 )
-from tinhso.registry.service import system_service
+from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
     from sqlalchemy import Select

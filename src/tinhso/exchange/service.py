@@ -31,7 +31,7 @@ from tinhso.exchange.models import (
 from tinhso.exchange.netpolicy import NetworkPolicy
 from tinhso.exchange.snapshot import ExchangeSnapshot, exchange_snapshot, path_matches
 from tinhso.registry.models import InformationSystem, SystemStatus
-from tinhso.registry.service import system_service
+from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

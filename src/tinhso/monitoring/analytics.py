@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinhso.monitoring import computation
-from tinhso.monitoring.computation import ElementSpec, IndicatorSpec, Tree, UnitFilter
+from tinhso.monitoring.aggregation import ElementSpec
+from tinhso.monitoring.computation import IndicatorSpec, UnitFilter
+from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.models import PeriodType
 from tinhso.monitoring.periods import parse_period
 from tinhso.registry.models import UnitLevel

@@ -18,6 +18,7 @@ from tinhso.core.db import DbSession
 from tinhso.core.pagination import Page, Pagination, fetch_page
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_catalogue_manager
+from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import (
     DataElement,
     Indicator,
@@ -26,6 +27,7 @@ from tinhso.monitoring.models import (
     Plan,
     ValidationRule,
 )
+from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.progress_api import router as progress_router
 from tinhso.monitoring.read_models import (
     elements_out,
@@ -53,7 +55,7 @@ from tinhso.monitoring.schemas import (
     TargetCreate,
     TargetOut,
 )
-from tinhso.monitoring.service import catalogue_service, methodology_service, plan_service
+from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values_api import router as values_router
 from tinhso.registry.auth import CurrentUser
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from tinhso.core.errors import Forbidden
 from tinhso.registry.models import Organisation, OrganisationKind, Role, UnitLevel
-from tinhso.registry.service import organisation_service, subtree_of, unit_service
+from tinhso.registry.organisations import organisation_service, subtree_of
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -17,7 +17,7 @@ from rich.table import Table
 from tinhso.core.db import engine_from_settings, make_sessionmaker
 from tinhso.core.errors import DomainError
 from tinhso.core.i18n import format_number
-from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.effective_values import Tree
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -54,8 +54,8 @@ def progress(
     as_of: Annotated[int | None, typer.Option(help="Năm đánh giá / assessment year")] = None,
 ) -> None:
     """Tiến độ thực hiện mục tiêu của kế hoạch / a plan's target progress."""
+    from tinhso.monitoring.plans import plan_service  # noqa: PLC0415
     from tinhso.monitoring.progress import progress_service  # noqa: PLC0415
-    from tinhso.monitoring.service import plan_service  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
     try:
@@ -95,8 +95,8 @@ def index(
     tree: Annotated[Tree, typer.Option(help="legacy | current")] = Tree.CURRENT,
 ) -> None:
     """Chỉ số tổng hợp theo đơn vị / the composite index per unit."""
+    from tinhso.monitoring.methodologies import methodology_service  # noqa: PLC0415
     from tinhso.monitoring.progress import progress_service  # noqa: PLC0415
-    from tinhso.monitoring.service import methodology_service  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
     try:

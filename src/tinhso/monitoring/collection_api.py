@@ -14,16 +14,16 @@ from tinhso.core.db import DbSession
 from tinhso.core.pagination import Page, Pagination
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_catalogue_manager
-from tinhso.monitoring.collection import (
+from tinhso.monitoring.collection import collection_service
+from tinhso.monitoring.collection_models import CollectionSource
+from tinhso.monitoring.collection_schemas import (
     CollectionRunOut,
     CollectionSourceCreate,
     CollectionSourceOut,
     CollectionSourceUpdate,
     SourceService,
-    collection_service,
     run_out,
 )
-from tinhso.monitoring.collection_models import CollectionSource
 from tinhso.registry.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/monitoring/collection", tags=["monitoring: collection"])

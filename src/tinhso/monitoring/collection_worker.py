@@ -29,11 +29,11 @@ from urllib.parse import quote_plus
 import aiohttp
 
 from tinhso.core.db import make_sessionmaker, utcnow
-from tinhso.monitoring.collection import (
+from tinhso.monitoring.collection_runs import (
     CollectionFailed,
     Fetched,
     RunPlan,
-    collection_service,
+    collection_run_service,
 )
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class Collector:
 
     def _due(self, now: Any) -> list[int]:
         with self.sessions() as session:
-            return collection_service.due(session, now)
+            return collection_run_service.due(session, now)
 
     async def _collect(self, http: aiohttp.ClientSession, source_id: int) -> tuple[str, int | None]:
         async with self._db:
@@ -214,7 +214,7 @@ class Collector:
             fetched = await self._fetch(http, plan)
             if fetched.status != 200:
                 raise _refusal(fetched)
-            items = collection_service.items(plan, fetched)
+            items = collection_run_service.items(plan, fetched)
         except CollectionFailed as failure:
             async with self._db:
                 await asyncio.to_thread(self._fail, plan, failure, fetched)
@@ -229,15 +229,15 @@ class Collector:
 
     def _claim(self, source_id: int) -> RunPlan | None:
         with self.sessions.begin() as session:
-            return collection_service.claim(session, source_id, utcnow(), self.options.lease)
+            return collection_run_service.claim(session, source_id, utcnow(), self.options.lease)
 
     def _fail(self, plan: RunPlan, failure: CollectionFailed, fetched: Fetched | None) -> None:
         with self.sessions.begin() as session:
-            collection_service.fail(session, plan, failure, fetched, self.options.retry_base)
+            collection_run_service.fail(session, plan, failure, fetched, self.options.retry_base)
 
     def _succeed(self, plan: RunPlan, fetched: Fetched, items: list[Any]) -> str:
         with self.sessions.begin() as session:
-            run = collection_service.succeed(session, plan, fetched, items)
+            run = collection_run_service.succeed(session, plan, fetched, items)
             return run.status.value
 
     async def _fetch(self, http: aiohttp.ClientSession, plan: RunPlan) -> Fetched:

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tinhso.monitoring import formula as formulas
+from tinhso.monitoring.aggregation import ElementSpec
 from tinhso.monitoring.computation import (
-    ElementSpec,
     IndicatorSpec,
     Runner,
-    Tree,
     UnitFilter,
     indicator_query,
 )
+from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.models import Direction, Normalisation, Scoring
 from tinhso.registry.models import UnitLevel
 

@@ -18,7 +18,9 @@ import yaml
 
 from tinhso.core.errors import InvalidInput
 from tinhso.monitoring import repository
+from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import Normalisation, Scoring, ValueSource
+from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.schemas import (
     ComponentIn,
     ElementCreate,
@@ -29,7 +31,7 @@ from tinhso.monitoring.schemas import (
     TargetCreate,
     ValueIn,
 )
-from tinhso.monitoring.service import catalogue_service, methodology_service, plan_service
+from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values import Provenance, value_service
 from tinhso.registry import repository as registry_repository
 from tinhso.registry.models import UnitLevel, UnitSet

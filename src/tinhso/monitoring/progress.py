@@ -29,7 +29,9 @@ from tinhso.core.db import utcnow
 from tinhso.core.errors import InvalidInput
 from tinhso.monitoring import composite_index, computation, repository
 from tinhso.monitoring import formula as formulas
-from tinhso.monitoring.computation import Basis, Tree, UnitFilter
+from tinhso.monitoring.aggregation import ElementSpec
+from tinhso.monitoring.computation import UnitFilter
+from tinhso.monitoring.effective_values import Basis, Tree
 from tinhso.monitoring.models import (
     Comparison,
     Direction,
@@ -51,7 +53,7 @@ from tinhso.monitoring.schemas import (
 )
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
-from tinhso.registry.service import unit_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -97,9 +99,9 @@ STATUS_TEXT: dict[TrajectoryStatus, tuple[str, str]] = {
 }
 
 
-def element_specs(session: Session) -> list[computation.ElementSpec]:
+def element_specs(session: Session) -> list[ElementSpec]:
     return [
-        computation.ElementSpec(
+        ElementSpec(
             id=element.id,
             code=element.code,
             aggregation=element.aggregation,

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Query
 
 from tinhso.core.db import DbSession
 from tinhso.core.pagination import Pagination
-from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.effective_values import Tree
+from tinhso.monitoring.methodologies import methodology_service
+from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.progress import TREE_NOTES, progress_service
 from tinhso.monitoring.schemas import (
     ComputedPage,
@@ -20,7 +22,7 @@ from tinhso.monitoring.schemas import (
     PlanProgress,
     RankingPage,
 )
-from tinhso.monitoring.service import catalogue_service, methodology_service, plan_service
+from tinhso.monitoring.service import catalogue_service
 from tinhso.registry.auth import CurrentUser
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from tinhso.monitoring import formula as formulas
 from tinhso.monitoring import repository
 from tinhso.monitoring.models import DataElement, Indicator, Methodology, Pillar, Plan, Target
+from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.schemas import (
     ComponentOut,
     ElementOut,
@@ -21,9 +22,8 @@ from tinhso.monitoring.schemas import (
     PlanOut,
     TargetOut,
 )
-from tinhso.monitoring.service import plan_service
+from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import UnitRef
-from tinhso.registry.service import organisation_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -18,7 +18,7 @@ from tinhso.monitoring.models import (
     Target,
     ValidationRule,
 )
-from tinhso.registry.service import unit_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence

@@ -20,7 +20,7 @@ from tinhso.core.db import DbSession
 from tinhso.core.i18n import Locale
 from tinhso.monitoring import transfer_dhis2 as dhis2
 from tinhso.monitoring.auth import value_writer
-from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.transfer import MAX_FILE_BYTES, FileFormat, FileTooLarge
 from tinhso.monitoring.transfer_export import (
     Table,

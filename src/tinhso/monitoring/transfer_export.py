@@ -23,10 +23,12 @@ from sqlalchemy import select
 from tinhso.core.errors import InvalidInput
 from tinhso.core.i18n import Locale
 from tinhso.monitoring import repository
-from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.effective_values import Tree
+from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import DataElement, DataValue
+from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.progress import progress_service
-from tinhso.monitoring.service import catalogue_service, methodology_service, plan_service
+from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.transfer import (
     CSV_MEDIA_TYPE,
     DATA_SHEET,
@@ -37,7 +39,7 @@ from tinhso.monitoring.transfer import (
 )
 from tinhso.registry.models import UnitLevel, UnitSet, User
 from tinhso.registry.schemas import UnitRef
-from tinhso.registry.service import unit_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.registry.models import OrganisationKind, SystemStatus, UnitSet
-from tinhso.registry.service import organisation_service, system_service, unit_service
+from tinhso.registry.organisations import organisation_service
+from tinhso.registry.systems import system_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -23,6 +23,7 @@ from tinhso.registry.models import (
     UnitSet,
     User,
 )
+from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import (
     OrganisationCreate,
     OrganisationOut,
@@ -39,7 +40,8 @@ from tinhso.registry.schemas import (
     UserCreate,
     UserOut,
 )
-from tinhso.registry.service import organisation_service, system_service, unit_service
+from tinhso.registry.systems import system_service
+from tinhso.registry.units import unit_service
 
 router = APIRouter(prefix="/api/v1")
 

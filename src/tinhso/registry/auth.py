@@ -21,7 +21,7 @@ from tinhso.core.errors import Forbidden, Unauthenticated
 from tinhso.core.security import same_secret
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import CredentialKind, Role
-from tinhso.registry.service import organisation_service
+from tinhso.registry.organisations import organisation_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from tinhso.registry import repository
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import OrganisationKind, Role, UnitSet
+from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import (
     OrganisationCreate,
     RoleGrant,
@@ -14,7 +15,8 @@ from tinhso.registry.schemas import (
     UnitRef,
     UserCreate,
 )
-from tinhso.registry.service import organisation_service, system_service, unit_service
+from tinhso.registry.systems import system_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable

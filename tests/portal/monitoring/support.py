@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tinhso.monitoring.demo import load_monitoring_demo
+from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.schemas import (
     ElementCreate,
     IndicatorCreate,
@@ -19,7 +20,7 @@ from tinhso.monitoring.schemas import (
     TargetCreate,
     ValueIn,
 )
-from tinhso.monitoring.service import catalogue_service, plan_service
+from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values import Provenance, value_service
 from tinhso.registry.schemas import UnitRef
 

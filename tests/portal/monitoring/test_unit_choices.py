@@ -14,7 +14,7 @@ from tinhso.portal.monitoring.entry import allowed_units
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import Principal, principal_of
 from tinhso.registry.models import AdministrativeUnit, Role, UnitLevel, UnitSet
-from tinhso.registry.service import unit_service
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

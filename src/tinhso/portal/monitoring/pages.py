@@ -23,10 +23,11 @@ from tinhso.core.db import DbSession
 from tinhso.core.errors import InvalidInput, NotFound
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
-from tinhso.monitoring.computation import Tree
+from tinhso.monitoring.effective_values import Tree
+from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import Direction
 from tinhso.monitoring.progress import progress_service
-from tinhso.monitoring.service import catalogue_service, methodology_service
+from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue, entry, overview
 from tinhso.portal.monitoring.catalogue import localised, period_key, period_label, tree_note
