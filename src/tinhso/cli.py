@@ -192,6 +192,7 @@ def demo(
 ) -> None:
     """Nạp dữ liệu mẫu vào SQLite và chạy / load demo data on SQLite and serve it."""
     from tinhso.demo import load_demo  # noqa: PLC0415
+    from tinhso.exchange.notices import announce_changes  # noqa: PLC0415
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -204,7 +205,9 @@ def demo(
         def report(step: str, count: int) -> None:
             progress.update(task, advance=count, description=f"Dữ liệu mẫu / demo data: {step}")
 
-        with make_sessionmaker(engine).begin() as session:
+        sessions = make_sessionmaker(engine)
+        announce_changes(sessions, settings.redis_url)  # exchange registry notices (Redis)
+        with sessions.begin() as session:
             load_demo(session, admin_password=password, progress=report)
     url = f"http://{settings.host}:{port or settings.port}"
     console.print(

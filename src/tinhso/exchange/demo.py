@@ -1,7 +1,10 @@
 """Exchange demo data: services of the demo provinces' systems, a grant and a pending request.
 
 Base URLs point at loopback ports where a demo provider may run; they are written directly
-(the demo operator trusts them), bypassing the base-URL policy that guards the API.
+(the demo operator trusts them), bypassing the base-URL policy that guards the API. The loader
+bumps the exchange state version in the caller's transaction; ``tinhso demo`` gives it a session
+that announces the committed version on Redis when ``TINHSO_REDIS_URL`` is set
+(:func:`tinhso.exchange.notices.announce_changes`), so running gateways reload at once.
 """
 
 from __future__ import annotations

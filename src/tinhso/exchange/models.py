@@ -206,7 +206,7 @@ class SystemCredential(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Token endpoint lockout: consecutive failed client authentications, and until when the
-    # client_id gets no token after too many (see credentials.TokenService).
+    # client_id gets no token after too many (see tokens.TokenService).
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

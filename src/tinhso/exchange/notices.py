@@ -8,9 +8,9 @@ at once. Publishing never happens before the commit (a gateway would reload the 
 nothing is published when the transaction rolls back, and a failure to publish is logged and
 never fails the change: the gateways' version polling stays the safety net. (A change made in
 a SAVEPOINT that is rolled back while the outer transaction commits still sends a notice: a
-harmless extra wake-up.) The control plane's app and ``tinhso keys ...`` announce their changes;
-sessions made without :func:`announce_changes` (the demo loader) publish nothing, and gateways
-see those changes by polling.
+harmless extra wake-up.) The control plane's app, ``tinhso keys ...`` and ``tinhso demo``
+announce their changes; sessions made without :func:`announce_changes` publish nothing, and
+gateways see those changes by polling.
 
 The publisher is synchronous (the control plane's endpoints are), with one small client per
 Redis URL, short timeouts and a single immediate retry (a connection that Redis dropped since

@@ -1,26 +1,36 @@
 """The OAuth2 token endpoint (client credentials) and the platform's JWKS.
 
-The token endpoint is rate limited per client IP address (:class:`AddressLimiter`, a token
-bucket of ``settings.oauth_rate_per_minute`` in this process's memory) before any credential is
-looked at; failed client authentications lock a client_id (see :mod:`tinhso.exchange.credentials`).
+The token endpoint is rate limited per client IP address before any credential is looked at: a
+token bucket of ``settings.oauth_rate_per_minute`` requests, refilled continuously. Without
+``settings.redis_url`` the buckets live in this process's memory (:class:`AddressLimiter`; with
+N processes or nodes an address gets up to N times the budget). With Redis the buckets are one
+atomic script per request in Redis (:class:`SharedAddressLimiter`, keys
+``tinhso:exchange:oauth:address:<address>``), shared by every process and node. If Redis cannot
+be reached the endpoint neither fails nor refuses everyone: the process's own bucket answers
+(one warning per outage, the URL without its password) and Redis is tried again every few
+seconds. Failed client authentications lock a client_id (see :mod:`tinhso.exchange.tokens`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import JSONResponse
 
 from tinhso.core.config import Settings
 from tinhso.core.db import DbSession
-from tinhso.exchange.credentials import OAuthError, token_service
 from tinhso.exchange.keys import signing_key_service
+from tinhso.exchange.notices import safe_url, without_password
 from tinhso.exchange.schemas import TokenOut
+from tinhso.exchange.tokens import OAuthError, token_service
+
+log = logging.getLogger(__name__)
 
 
 def _settings(request: Request) -> Settings:
@@ -70,19 +80,153 @@ class AddressLimiter:
             self._buckets.clear()
 
 
+# The Redis key of an address's bucket is this prefix + the address (IPv4 or IPv6 text).
+ADDRESS_KEY_PREFIX = "tinhso:exchange:oauth:address:"
+
+# KEYS[1] the address's bucket (hash: t = tokens, ts = last update); ARGV[1] requests per minute.
+# Redis's own clock (TIME; Redis >= 5 replicates the script's effects) serves every node alike.
+# Returns 0 when the request may go ahead (counted), else the seconds to wait: the same arithmetic
+# as AddressLimiter.check.
+_BUCKET_SCRIPT = """
+local capacity = tonumber(ARGV[1])
+local rate = capacity / 60
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local bucket = redis.call('HMGET', KEYS[1], 't', 'ts')
+local tokens = tonumber(bucket[1]) or capacity
+local ts = tonumber(bucket[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+local wait = 0
+if tokens < 1 then
+  wait = math.max(1, math.ceil((1 - tokens) / rate))
+else
+  tokens = tokens - 1
+end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], 61)
+return wait
+"""
+# A bucket refills completely in 60 s, so one left alone for 61 s may go: absent means full.
+
+_CONNECT_TIMEOUT = 0.5
+_TIMEOUT = 0.5
+
+
+class SharedAddressLimiter:
+    """The same token buckets in Redis, shared by every process and node of the control plane.
+
+    While Redis cannot be reached, an :class:`AddressLimiter` of this process answers (the
+    endpoint neither fails nor refuses everyone): a warning is logged once per outage and Redis
+    is tried again by one request every ``retry_seconds`` (so a Redis that is down costs at most
+    one connection attempt per interval, not one per request).
+    """
+
+    def __init__(self, redis_url: str, per_minute: int, retry_seconds: float = 5.0) -> None:
+        import redis  # noqa: PLC0415 - only when Redis is configured
+        from redis.backoff import NoBackoff  # noqa: PLC0415
+        from redis.retry import Retry  # noqa: PLC0415
+
+        self.per_minute = per_minute
+        self.retry_seconds = retry_seconds
+        self.local = AddressLimiter(per_minute)  # the fallback while Redis is away
+        self._redis_url = redis_url
+        # One client (and its connection pool) for the app's life; it connects on first use.
+        self._client: Any = redis.Redis.from_url(
+            redis_url,
+            socket_connect_timeout=_CONNECT_TIMEOUT,
+            socket_timeout=_TIMEOUT,
+            retry=Retry(NoBackoff(), 1),  # a connection Redis dropped is replaced at once
+        )
+        self._script: Any = self._client.register_script(_BUCKET_SCRIPT)
+        self._lock = threading.Lock()
+        self._retry_at: float | None = None  # set while degraded: when to try Redis again
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is unreachable and this process counts on its own."""
+        return self._retry_at is not None
+
+    def check(self, address: str) -> int:
+        """0 if a request from ``address`` may go ahead (and count it), else the seconds to wait."""
+        if not self._try_redis():
+            return self.local.check(address)
+        try:
+            wait = int(self._script(keys=[ADDRESS_KEY_PREFIX + address], args=[self.per_minute]))
+        except Exception as error:  # any Redis failure: count locally, never fail the request
+            self._went_away(error)
+            return self.local.check(address)
+        self._came_back()
+        return wait
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _try_redis(self) -> bool:
+        """Whether this request asks Redis: always while it answers, else one per interval."""
+        if self._retry_at is None:
+            return True
+        with self._lock:
+            now = time.monotonic()
+            if self._retry_at is None or now < self._retry_at:
+                return self._retry_at is None
+            self._retry_at = now + self.retry_seconds  # this request probes; the others wait
+            return True
+
+    def _went_away(self, error: Exception) -> None:
+        with self._lock:
+            first = self._retry_at is None
+            self._retry_at = time.monotonic() + self.retry_seconds
+        if first:
+            log.warning(
+                "oauth: Redis at %s unreachable; token requests are limited per address in each "
+                "process on its own until it answers again: %s",
+                safe_url(self._redis_url),
+                without_password(str(error), self._redis_url),
+            )
+
+    def _came_back(self) -> None:
+        if self._retry_at is None:
+            return
+        with self._lock:
+            back = self._retry_at is not None
+            self._retry_at = None
+        if back:
+            log.info(
+                "oauth: Redis at %s answers again; token request limits are shared again",
+                safe_url(self._redis_url),
+            )
+
+
 _limiter_lock = threading.Lock()
 
 
-def _address_limiter(request: Request, settings: Settings) -> AddressLimiter:
-    """The app's limiter (one per app, made on first use with the app's settings)."""
-    limiter: AddressLimiter | None = getattr(request.app.state, "oauth_limiter", None)
+def _address_limiter(request: Request, settings: Settings) -> AddressLimiter | SharedAddressLimiter:
+    """The app's limiter, made on first use with the app's settings (one per app, never one
+    per request): shared through Redis when ``settings.redis_url`` is set."""
+    limiter: AddressLimiter | SharedAddressLimiter | None = getattr(
+        request.app.state, "oauth_limiter", None
+    )
     if limiter is None:
         with _limiter_lock:
             limiter = getattr(request.app.state, "oauth_limiter", None)
             if limiter is None:
-                limiter = AddressLimiter(settings.oauth_rate_per_minute)
+                limiter = _new_limiter(settings)
                 request.app.state.oauth_limiter = limiter
     return limiter
+
+
+def _new_limiter(settings: Settings) -> AddressLimiter | SharedAddressLimiter:
+    if settings.redis_url:
+        try:
+            return SharedAddressLimiter(settings.redis_url, settings.oauth_rate_per_minute)
+        except ValueError as error:  # a malformed URL: count per process rather than fail
+            log.warning(
+                "oauth: Redis URL %s not usable; token requests are limited per address in "
+                "each process on its own: %s",
+                safe_url(settings.redis_url),
+                without_password(str(error), settings.redis_url),
+            )
+    return AddressLimiter(settings.oauth_rate_per_minute)
 
 
 @router.post(

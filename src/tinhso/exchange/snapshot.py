@@ -15,7 +15,7 @@ Lookups:
   ``"org/system/code/version"``. Only grants that are not revoked, not expired, whose consumer
   and provider systems are active; ``valid_from`` may still be in the future: check it.
 - ``snapshot.public_keys[kid]`` -> JWK dict (Ed25519, ``alg: EdDSA``) to verify access tokens
-  (``iss == snapshot.issuer``, ``aud == snapshot.audience``); ``credentials.verify_access_token``
+  (``iss == snapshot.issuer``, ``aud == snapshot.audience``); ``keys.verify_access_token``
   does the whole check.
 - ``snapshot.client_ids`` -> usable client ids (a token whose ``sub`` is not there was issued to
   a since-revoked credential); ``snapshot.certificates[sha256 hex]`` -> ``"org/system"`` for mTLS.
