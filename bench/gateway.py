@@ -8,6 +8,8 @@ Starts, on loopback only:
 
 Scenarios by default: ``passthrough`` (the lean forwarder, no policy: the ceiling),
 ``full-policy-1w`` and ``full-policy`` (the real gateway with every check, 1 and 2 processes).
+``--calibration`` adds nginx with a bare ``proxy_pass`` and its access log on, and granian's
+own hello, to place this machine against the issue's calibration figures.
 Every request of a run, to every target, is the same: a POST of a small JSON document that the
 full-policy service's request schema validates (``--get``: bodiless GETs).
 
@@ -83,7 +85,7 @@ class Scenario:
     app: str  # ASGI import string, "module:attr"
     workers: int = 2
     setup: Callable[[BenchContext], Mapping[str, str]] | None = None
-    server: str = "granian"  # or "uvicorn" (uvloop + httptools)
+    server: str = "granian"  # or "uvicorn" (uvloop + httptools), or "nginx-plain" (no app)
 
 
 @dataclasses.dataclass
@@ -126,6 +128,16 @@ def ceiling_scenarios() -> list[Scenario]:
     ]
 
 
+def calibration_scenarios() -> list[Scenario]:
+    """Where this machine stands against the issue's calibration (nginx proxy 38-45k req/s,
+    granian raw ASGI hello 37k): nginx with a bare ``proxy_pass`` and the access log on, and
+    granian answering by itself."""
+    return [
+        Scenario("nginx-plain-2w", "-", 2, server="nginx-plain"),
+        Scenario("granian-hello-2w", "bench.passthrough_app:hello_app", 2),
+    ]
+
+
 def matrix_scenarios() -> list[Scenario]:
     """Server x client x workers comparison of bare forwarders (no policy)."""
     return [
@@ -142,7 +154,9 @@ def matrix_scenarios() -> list[Scenario]:
 # --- processes -----------------------------------------------------------------------------
 
 
-def _nginx_conf(prefix: Path, port: int, workers: int, location: str) -> Path:
+def _nginx_conf(
+    prefix: Path, port: int, workers: int, location: str, access_log: str = "off"
+) -> Path:
     temp = " ".join(
         f"{k}_temp_path {prefix};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
@@ -152,7 +166,7 @@ user root; worker_processes {workers}; daemon off; master_process on;
 pid {prefix}/nginx-{port}.pid; error_log {prefix}/nginx-{port}-error.log warn;
 events {{ worker_connections 8192; }}
 http {{
-  access_log off; {temp}
+  access_log {access_log}; {temp}
   keepalive_requests 1000000; keepalive_timeout 75s;
   upstream bench_upstream {{
     server {HOST}:{UPSTREAM_PORT}; keepalive 128; keepalive_requests 1000000;
@@ -231,7 +245,14 @@ def _wait_ready(
     raise RuntimeError(f"port {port} not ready after {timeout}s")
 
 
-def _server_cmd(scenario: Scenario) -> list[str]:
+def _server_cmd(scenario: Scenario, workdir: Path) -> list[str]:
+    if scenario.server == "nginx-plain":
+        # nginx as most deployments first write it: a bare proxy_pass (HTTP/1.0 to the
+        # upstream, a new connection per request) and the access log on.
+        location = f"proxy_pass http://{HOST}:{UPSTREAM_PORT};"
+        access_log = str(workdir / "plain-access.log")
+        conf = _nginx_conf(workdir, GATEWAY_PORT, scenario.workers, location, access_log)
+        return [_tool("nginx"), "-p", str(workdir), "-c", str(conf), "-e", str(conf) + ".err"]
     if scenario.server == "granian":
         return [
             _tool("granian"),
@@ -650,7 +671,7 @@ def run(
                 headers = dict(scenario.setup(context)) if scenario.setup else {}
                 # A setup may export settings (TINHSO_*) for the server it prepares.
                 env = {**env, **{k: v for k, v in os.environ.items() if k.startswith("TINHSO_")}}
-                command = _server_cmd(scenario)
+                command = _server_cmd(scenario, prefix)
                 with running(command, GATEWAY_PORT, path, headers, env, load.body) as gw:
                     row = measure(
                         load, scenario.name, GATEWAY_PORT, path, headers, gw.pid, NGINX_PORT
@@ -740,6 +761,11 @@ def main(argv: list[str] | None = None) -> None:
         help="also measure the passthrough plus 25 and 50 us of Python work per request",
     )
     parser.add_argument(
+        "--calibration",
+        action="store_true",
+        help="also measure nginx with a bare proxy_pass and access log, and granian's hello",
+    )
+    parser.add_argument(
         "--full-policy",
         default="full-policy",
         help="scenario whose ratio is printed on the last line",
@@ -760,6 +786,8 @@ def main(argv: list[str] | None = None) -> None:
         scenarios += ceiling_scenarios()
     if args.matrix:
         scenarios += matrix_scenarios()
+    if args.calibration:
+        scenarios += calibration_scenarios()
     if not scenarios:
         parser.error("no scenario to run")
     with (
