@@ -681,9 +681,12 @@ def run(
     chosen = next((r for r in report["scenarios"] if r["name"] == full_policy), None)
     stand_in = chosen is None
     if chosen is None:
-        chosen = next(
-            (r for r in report["scenarios"] if r["name"] == "passthrough"), report["scenarios"][0]
-        )
+        # A gateway stands in, never a calibration target (nginx itself, granian's hello).
+        calibration = {scenario.name for scenario in calibration_scenarios()}
+        gateways = [r for r in report["scenarios"] if r["name"] not in calibration]
+        if not gateways:
+            raise SystemExit("no gateway scenario in this run: nothing to compare with nginx")
+        chosen = next((r for r in gateways if r["name"] == "passthrough"), gateways[0])
     report["full_policy"] = {
         "scenario": chosen["name"],
         "stand_in": stand_in,
@@ -788,8 +791,9 @@ def main(argv: list[str] | None = None) -> None:
         scenarios += matrix_scenarios()
     if args.calibration:
         scenarios += calibration_scenarios()
-    if not scenarios:
-        parser.error("no scenario to run")
+    calibration = {scenario.name for scenario in calibration_scenarios()}
+    if not [scenario for scenario in scenarios if scenario.name not in calibration]:
+        parser.error("no gateway scenario to run (calibration targets alone compare nothing)")
     with (
         tempfile.TemporaryDirectory(prefix="tinhso-bench-") as tmp,
         contextlib.ExitStack() as stack,
