@@ -11,13 +11,20 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
+import redis
 
+from tests.support.services import RedisServer
+from tinhso.exchange import notices
 from tinhso.registry.models import Role
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     from fastapi.testclient import TestClient
 
     from tests.conftest import MakeOfficial, Official
@@ -199,3 +206,50 @@ def consumer_secret(client: TestClient, exchange_world: ExchangeWorld) -> tuple[
     assert response.status_code == 201, response.text
     body = response.json()
     return body["client_id"], body["client_secret"]
+
+
+# -- Redis: a server of the test's own and a subscriber on the registry notice channel ----------
+NOTICE_PROMISE_SECONDS = 2.0  # a notice must arrive within this
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own (no subscriber of another test in the counts)."""
+    server = RedisServer()
+    server.start(tmp_path / "redis")
+    yield server
+    notices.close_publishers()  # the control plane's publishers used it
+    server.stop()
+
+
+class Listener:
+    """A real subscriber on the registry notice channel (subscribed when constructed)."""
+
+    def __init__(self, url: str) -> None:
+        redis_client: Any = redis.Redis  # redis-py's pub/sub methods are untyped
+        self.client = redis_client.from_url(url)
+        self.pubsub = self.client.pubsub()
+        self.pubsub.subscribe(notices.CHANNEL)
+        confirmation = self.pubsub.get_message(timeout=NOTICE_PROMISE_SECONDS)
+        assert confirmation is not None
+        assert confirmation["type"] == "subscribe"
+
+    def next(self, timeout: float) -> int | None:
+        """The next notice's version, or None if none comes within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            message = self.pubsub.get_message(timeout=left)
+            if message is not None and message["type"] == "message":
+                return int(message["data"])
+        return None
+
+    def close(self) -> None:
+        self.pubsub.close()
+        self.client.close()
+
+
+@pytest.fixture
+def listener(redis_server: RedisServer) -> Iterator[Listener]:
+    subscriber = Listener(redis_server.url)
+    yield subscriber
+    subscriber.close()

@@ -75,15 +75,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start(tmp_path / "redis")
-    yield server
-    notices.close_publishers()  # the control plane's registry notices used it too
-    server.stop()
-
-
-@pytest.fixture
 def password_redis(tmp_path: Path) -> Iterator[PasswordRedisServer]:
     server = PasswordRedisServer()
     server.start(tmp_path / "redis-password")

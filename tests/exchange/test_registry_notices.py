@@ -17,7 +17,7 @@ import redis.asyncio as redis_asyncio
 from fastapi.testclient import TestClient
 
 from tests.conftest import TEST_SECRET
-from tests.exchange.conftest import API
+from tests.exchange.conftest import API, Listener
 from tests.exchange.gateway_harness import (  # noqa: F401 - fixtures
     SERVICE,
     GatewayWorld,
@@ -34,7 +34,7 @@ from tinhso.exchange import notices, repository
 from tinhso.exchange.registry_cache import RegistryCache
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
 
     from sqlalchemy.engine import Engine
@@ -48,16 +48,6 @@ PROMISE_SECONDS = 2.0
 # How long to listen for a notice that must NOT come (a PUBLISH reaches a subscriber in well
 # under a millisecond on loopback).
 QUIET_SECONDS = 0.5
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of the test's own (no subscriber of another test in the counts)."""
-    server = RedisServer()
-    server.start(tmp_path / "redis")
-    yield server
-    notices.close_publishers()
-    server.stop()
 
 
 @pytest.fixture
@@ -79,39 +69,6 @@ def settings(database_url: str, tmp_path: Path, redis_url: str) -> Settings:
         exchange_allow_loopback=True,
         redis_url=redis_url,
     )
-
-
-class Listener:
-    """A real subscriber on the notice channel (subscribed when constructed)."""
-
-    def __init__(self, url: str) -> None:
-        redis_client: Any = redis.Redis  # redis-py's pub/sub methods are untyped
-        self.client = redis_client.from_url(url)
-        self.pubsub = self.client.pubsub()
-        self.pubsub.subscribe(notices.CHANNEL)
-        confirmation = self.pubsub.get_message(timeout=PROMISE_SECONDS)
-        assert confirmation is not None
-        assert confirmation["type"] == "subscribe"
-
-    def next(self, timeout: float) -> int | None:
-        """The next notice's version, or None if none comes within ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            message = self.pubsub.get_message(timeout=left)
-            if message is not None and message["type"] == "message":
-                return int(message["data"])
-        return None
-
-    def close(self) -> None:
-        self.pubsub.close()
-        self.client.close()
-
-
-@pytest.fixture
-def listener(redis_url: str) -> Iterator[Listener]:
-    subscriber = Listener(redis_url)
-    yield subscriber
-    subscriber.close()
 
 
 @pytest.fixture
