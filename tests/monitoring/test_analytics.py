@@ -10,9 +10,9 @@ import pytest
 from tests.monitoring.support import VIET_YEN_COMMUNES, element, indicator, values
 from tinhso.monitoring import computation, repository
 from tinhso.monitoring.analytics import copy_to_duckdb
+from tinhso.monitoring.catalogue_specs import element_specs, indicator_spec
 from tinhso.monitoring.computation import UnitFilter
 from tinhso.monitoring.effective_values import Tree
-from tinhso.monitoring.progress import element_specs, indicator_spec
 from tinhso.registry.models import UnitLevel
 
 if TYPE_CHECKING:

@@ -26,11 +26,11 @@ from tests.monitoring.support import (
 from tinhso.monitoring import analytics, computation, repository
 from tinhso.monitoring import formula as formulas
 from tinhso.monitoring.aggregation import ElementSpec
+from tinhso.monitoring.catalogue_specs import element_specs, indicator_spec
 from tinhso.monitoring.computation import IndicatorSpec, UnitFilter
 from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.models import Aggregation, PeriodAggregation
 from tinhso.monitoring.periods import Period, parse_period
-from tinhso.monitoring.progress import element_specs, indicator_spec
 from tinhso.registry.models import UnitLevel, UnitSet
 
 if TYPE_CHECKING:

@@ -13,8 +13,9 @@ from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import Comparison, Plan
 from tinhso.monitoring.plans import plan_service
-from tinhso.monitoring.progress import Goal, progress_service, trajectory_status
+from tinhso.monitoring.progress import progress_service
 from tinhso.monitoring.schemas import MethodologyCreate, PlanCreate, TargetCreate
+from tinhso.monitoring.trajectory import Goal, trajectory_status
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

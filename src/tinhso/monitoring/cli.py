@@ -156,8 +156,8 @@ def recompute(
         analysis_periods,
         materialise_indicator_values,
     )
+    from tinhso.monitoring.catalogue_specs import element_specs, indicator_spec  # noqa: PLC0415
     from tinhso.monitoring.models import Indicator  # noqa: PLC0415
-    from tinhso.monitoring.progress import element_specs, indicator_spec  # noqa: PLC0415
     from tinhso.registry.models import UnitLevel  # noqa: PLC0415
 
     if level not in {item.value for item in UnitLevel}:
@@ -277,7 +277,8 @@ def data_export(
     lang: Annotated[str, typer.Option(help="vi | en")] = "vi",
 ) -> None:
     """Xuất số liệu đã nhập (nhập lại được) / export recorded values (re-importable)."""
-    from tinhso.monitoring.transfer_export import values_table, write_table  # noqa: PLC0415
+    from tinhso.monitoring.transfer_export import write_table  # noqa: PLC0415
+    from tinhso.monitoring.transfer_tables import values_table  # noqa: PLC0415
     from tinhso.registry.models import UnitSet  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())

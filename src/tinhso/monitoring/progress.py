@@ -1,19 +1,12 @@
-"""Computed results: indicator values, achievement and trajectory of plan targets,
-rankings and the composite index. The numbers come from SQL (`computation.py`); this
-module loads the catalogue, calls it and shapes the answers.
+"""The monitoring progress service: computed indicator values, rankings, plan progress
+(achievement and trajectory of every target, per unit) and the composite index, and the
+notes on the two unit trees. The numbers come from SQL (`computation.py`,
+`composite_index.py`), goals and statuses from `trajectory.py`; this module loads the
+catalogue, calls them and shapes the answers.
 
-Trajectory (per target and unit):
-- the actual value is the indicator's latest value (any period type) up to the target
-  year and the ``as_of`` year;
-- the baseline is the target's, or else the indicator's earliest value before the actual
-  one (``baseline_inferred``);
-- ``achieved`` (đạt): the actual value meets the target;
-- ``not_achieved`` (không đạt): it does not, and the target year has been reached or
-  passed (by the actual value's period, or by ``as_of``);
-- otherwise the straight line from baseline to target at the actual value's period gives
-  the expected value: ``on_track`` (đúng tiến độ) if the actual value is at least as good,
-  ``behind`` (chậm tiến độ) if not; ``insufficient_data`` without a baseline, ``no_data``
-  without any value.
+Plan progress, per target and unit: the actual value is the indicator's latest value (any
+period type) up to the target year and the ``as_of`` year; the baseline is the target's,
+or else the indicator's earliest value before the actual one (``baseline_inferred``).
 Targets are evaluated on the unit set of their scope: a target for a legacy unit on the
 legacy tree; a target for a current unit on the current tree, with legacy values
 re-aggregated onto it.
@@ -21,20 +14,15 @@ re-aggregated onto it.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import InvalidInput
 from tinhso.monitoring import composite_index, computation, repository
-from tinhso.monitoring import formula as formulas
-from tinhso.monitoring.aggregation import ElementSpec
+from tinhso.monitoring.catalogue_specs import bands, element_specs, indicator_spec
 from tinhso.monitoring.computation import UnitFilter
 from tinhso.monitoring.effective_values import Basis, Tree
 from tinhso.monitoring.models import (
-    Comparison,
-    Direction,
     Indicator,
     Methodology,
     MethodologyComponent,
@@ -43,13 +31,13 @@ from tinhso.monitoring.models import (
     Target,
 )
 from tinhso.monitoring.periods import parse_period
-from tinhso.monitoring.schemas import (
-    Achievement,
-    ComputedValue,
-    PillarScore,
-    RankedUnit,
-    TrajectoryStatus,
-    UnitIndex,
+from tinhso.monitoring.schemas import Achievement, ComputedValue, PillarScore, RankedUnit, UnitIndex
+from tinhso.monitoring.trajectory import (
+    STATUS_TEXT,
+    Goal,
+    achievement_percent,
+    goal_of,
+    trajectory_status,
 )
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
@@ -89,112 +77,6 @@ TREE_NOTES = {
         ),
     ),
 }
-STATUS_TEXT: dict[TrajectoryStatus, tuple[str, str]] = {
-    "achieved": ("Đạt", "Achieved"),
-    "on_track": ("Đúng tiến độ", "On track"),
-    "behind": ("Chậm tiến độ", "Behind schedule"),
-    "not_achieved": ("Không đạt", "Not achieved"),
-    "insufficient_data": ("Chưa đủ dữ liệu để đánh giá tiến độ", "Not enough data for a trend"),
-    "no_data": ("Chưa có số liệu", "No data"),
-}
-
-
-def element_specs(session: Session) -> list[ElementSpec]:
-    return [
-        ElementSpec(
-            id=element.id,
-            code=element.code,
-            aggregation=element.aggregation,
-            period_type=element.period_type,
-            weight_element_id=element.weight_element_id,
-            period_aggregation=element.period_aggregation,
-        )
-        for element in repository.all_elements(session)
-    ]
-
-
-def indicator_spec(indicator: Indicator) -> computation.IndicatorSpec:
-    return computation.IndicatorSpec(
-        id=indicator.id,
-        code=indicator.code,
-        formula=formulas.parse(indicator.formula),
-        direction=indicator.direction,
-    )
-
-
-def meets(actual: float, goal: float, comparison: Comparison) -> bool:
-    tolerance = 1e-9 * max(1.0, abs(goal))
-    if comparison is Comparison.GE:
-        return actual >= goal - tolerance
-    if comparison is Comparison.GT:
-        return actual > goal
-    if comparison is Comparison.LE:
-        return actual <= goal + tolerance
-    if comparison is Comparison.LT:
-        return actual < goal
-    return math.isclose(actual, goal, rel_tol=1e-9, abs_tol=1e-9)
-
-
-@dataclass(frozen=True)
-class Goal:
-    comparison: Comparison
-    value: float
-
-
-def goal_of(target: Target, direction: Direction) -> Goal:
-    """The number a value is compared with: the value, or the range's end that matters."""
-    comparison = target.comparison or (
-        Comparison.GE if direction is Direction.HIGHER_BETTER else Comparison.LE
-    )
-    if target.target_value is not None:
-        return Goal(comparison, target.target_value)
-    low, high = target.target_low, target.target_high
-    if comparison in {Comparison.LE, Comparison.LT}:
-        return Goal(comparison, high if high is not None else float(low or 0))
-    return Goal(comparison, low if low is not None else float(high or 0))
-
-
-def achievement_percent(actual: float, goal: Goal) -> float | None:
-    if goal.comparison in {Comparison.LE, Comparison.LT}:
-        if actual <= 0:
-            return 100.0 if meets(actual, goal.value, goal.comparison) else None
-        return goal.value / actual * 100
-    if goal.value == 0:
-        return None
-    return actual / goal.value * 100
-
-
-def trajectory_status(
-    goal: Goal,
-    target_year: int,
-    actual: float | None,
-    actual_position: float | None,
-    baseline: float | None,
-    baseline_position: float | None,
-    as_of_year: int | None = None,
-) -> tuple[TrajectoryStatus, float | None]:
-    """The status of one target and the straight line's expected value at the actual period."""
-    if actual is None or actual_position is None:
-        return "no_data", None
-    if meets(actual, goal.value, goal.comparison):
-        return "achieved", None
-    if actual_position >= target_year or (as_of_year is not None and as_of_year > target_year):
-        return "not_achieved", None
-    if baseline is None or baseline_position is None or baseline_position >= actual_position:
-        return "insufficient_data", None
-    span = target_year - baseline_position
-    share = 1.0 if span <= 0 else (actual_position - baseline_position) / span
-    expected = baseline + (goal.value - baseline) * share
-    loose = Comparison.LE if goal.comparison in {Comparison.LE, Comparison.LT} else Comparison.GE
-    return ("on_track" if meets(actual, expected, loose) else "behind"), expected
-
-
-def _bands(thresholds: list[dict[str, float]] | None) -> tuple[tuple[str, float, float], ...]:
-    bands = []
-    for band in thresholds or []:
-        kind = "min" if "min" in band else "max"
-        bands.append((kind, float(band[kind]), float(band["points"])))
-    return tuple(bands)
 
 
 class ProgressService:
@@ -461,7 +343,7 @@ class ProgressService:
                 scoring=c.scoring,
                 indicator_id=c.indicator_id,
                 reference_value=c.reference_value,
-                thresholds=_bands(c.thresholds) if c.scoring is Scoring.THRESHOLDS else (),
+                thresholds=bands(c.thresholds) if c.scoring is Scoring.THRESHOLDS else (),
             )
             for c in components
         )

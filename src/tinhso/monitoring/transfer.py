@@ -39,7 +39,8 @@ Modules
 -------
 This module reads files and cells; `transfer_import` checks and writes the values,
 `transfer_export` writes tables (CSV: UTF-8 with a byte-order mark so Excel shows
-Vietnamese correctly, plain numbers; XLSX) and the template, `transfer_dhis2` maps DHIS2
+Vietnamese correctly, plain numbers; XLSX) and the template, `transfer_tables` builds the
+exported tables from the domain's services, `transfer_dhis2` maps DHIS2
 ``dataValueSets`` JSON, and `transfer_api` holds the routes. An export of values starts
 with the import columns, so an exported file can be edited and imported again.
 """

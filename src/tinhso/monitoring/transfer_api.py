@@ -22,17 +22,15 @@ from tinhso.monitoring import transfer_dhis2 as dhis2
 from tinhso.monitoring.auth import value_writer
 from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.transfer import MAX_FILE_BYTES, FileFormat, FileTooLarge
-from tinhso.monitoring.transfer_export import (
-    Table,
+from tinhso.monitoring.transfer_export import Table, write_table, write_template
+from tinhso.monitoring.transfer_import import import_file
+from tinhso.monitoring.transfer_tables import (
     index_table,
     indicator_values_table,
     plan_progress_table,
     ranking_table,
     values_table,
-    write_table,
-    write_template,
 )
-from tinhso.monitoring.transfer_import import import_file
 from tinhso.registry.auth import CurrentUser, Principal
 from tinhso.registry.models import UnitLevel, UnitSet
 

@@ -41,8 +41,8 @@ from tinhso.monitoring.transfer import (
     parse_period_cell,
     parse_unit_set,
 )
-from tinhso.monitoring.transfer_export import value_rows
 from tinhso.monitoring.transfer_import import ImportResult, ParsedRow, import_values
+from tinhso.monitoring.transfer_tables import value_rows
 from tinhso.registry.models import UnitSet
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.progress import TREE_NOTES, progress_service
 from tinhso.monitoring.read_models import catalogue_reader
-from tinhso.monitoring.transfer_export import value_rows
+from tinhso.monitoring.transfer_tables import value_rows
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
