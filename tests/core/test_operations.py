@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from fastapi.testclient import TestClient
@@ -50,6 +51,31 @@ def test_unknown_route_is_problem_json_with_request_id(client: TestClient) -> No
     body = response.json()
     assert body["message"] == {"vi": "Không tìm thấy", "en": "Not found"}
     assert body["request_id"] == "trace-0001"
+
+
+def test_metrics_label_every_request_with_its_full_route_template(
+    settings: Settings, engine: Engine
+) -> None:
+    """Routes sit in routers included into routers; the label must still be the whole template
+    (the one the OpenAPI document lists), never the part inside the innermost router."""
+    settings = settings.model_copy(update={"metrics_token": SecretStr("scrape-token-123")})
+    app = create_app(settings, engine)
+    with TestClient(app) as client:
+        client.get("/api/v1/units?limit=1")  # registry
+        client.get("/api/v1/exchange/services")  # exchange catalogue
+        client.get("/api/v1/monitoring/values")  # monitoring values
+        client.get("/api/v1/monitoring/indicators/khong-co/ranking")  # monitoring progress
+        scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-123"})
+    labels = set(
+        re.findall(r'^tinhso_http_requests_total\{[^}]*route="([^"]+)"', scraped.text, re.M)
+    )
+    assert {
+        "/api/v1/units",
+        "/api/v1/exchange/services",
+        "/api/v1/monitoring/values",
+        "/api/v1/monitoring/indicators/{code}/ranking",
+    } <= labels
+    assert labels - {"/healthz", "/metrics"} <= set(app.openapi()["paths"])
 
 
 def test_metrics_need_the_metrics_token(settings: Settings, engine: Engine) -> None:

@@ -13,10 +13,7 @@ from tinhso.exchange.credential_api import router as credential_router
 from tinhso.exchange.oauth import router as oauth_router
 
 router = APIRouter()
-api = APIRouter(prefix="/api/v1/exchange")
-api.include_router(catalogue_router)
-api.include_router(connection_router)
-api.include_router(credential_router)
-
-router.include_router(api)
+router.include_router(catalogue_router)
+router.include_router(connection_router)
+router.include_router(credential_router)
 router.include_router(oauth_router)

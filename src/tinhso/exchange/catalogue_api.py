@@ -17,6 +17,7 @@ from tinhso.core.db import DbSession
 from tinhso.core.errors import NotFound
 from tinhso.core.pagination import Page, Pagination, fetch_page
 from tinhso.exchange import auth, repository
+from tinhso.exchange.catalogue import catalogue_service
 from tinhso.exchange.models import ExchangeService, ServiceStatus
 from tinhso.exchange.representations import services_out
 from tinhso.exchange.schemas import (
@@ -26,7 +27,6 @@ from tinhso.exchange.schemas import (
     ServiceTransition,
     ServiceUpdate,
 )
-from tinhso.exchange.service import catalogue_service
 from tinhso.registry.auth import CurrentUser
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.systems import system_service
@@ -39,7 +39,7 @@ def _settings(request: Request) -> Settings:
 
 AppSettings = Annotated[Settings, Depends(_settings)]
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/exchange")
 SERVICES: list[str | Enum] = ["exchange: services"]
 
 ServicePath = "/services/{organisation_code}/{system_code}/{code}/{version}"

@@ -16,6 +16,8 @@ from tinhso.core.db import DbSession, utcnow
 from tinhso.core.errors import NotFound
 from tinhso.core.pagination import Page, Pagination, fetch_page
 from tinhso.exchange import auth, repository
+from tinhso.exchange.catalogue import catalogue_service
+from tinhso.exchange.connections import connection_service
 from tinhso.exchange.models import ConnectionRequest, ExchangeService, Grant, RequestStatus
 from tinhso.exchange.representations import grants_out, requests_out
 from tinhso.exchange.schemas import (
@@ -27,12 +29,11 @@ from tinhso.exchange.schemas import (
     RevocationCreate,
     WithdrawalCreate,
 )
-from tinhso.exchange.service import catalogue_service, connection_service
 from tinhso.registry.auth import CurrentUser
 from tinhso.registry.models import InformationSystem
 from tinhso.registry.systems import system_service
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/exchange")
 REQUESTS: list[str | Enum] = ["exchange: connection requests"]
 GRANTS: list[str | Enum] = ["exchange: grants"]
 

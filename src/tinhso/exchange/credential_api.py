@@ -20,7 +20,7 @@ from tinhso.exchange.schemas import CredentialCreate, CredentialIssued, Credenti
 from tinhso.registry.auth import CurrentUser
 from tinhso.registry.systems import system_service
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/exchange")
 CREDENTIALS: list[str | Enum] = ["exchange: credentials"]
 
 

@@ -2,7 +2,7 @@
 the hash-chained audit log and its signed checkpoints, and the change counter gateways watch.
 
 Any change to services, grants, credentials or signing keys bumps ``ExchangeState.version`` in
-the same transaction (see ``tinhso.exchange.service.bump_state``), so gateways know to reload.
+the same transaction (see ``tinhso.exchange.repository.bump_state``), so gateways know to reload.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tinhso.core.db import DbSession, utcnow
 from tinhso.exchange import repository
+from tinhso.exchange.connections import is_overdue
 from tinhso.exchange.models import (
     ConnectionRequest,
     ExchangeService,
@@ -20,7 +21,6 @@ from tinhso.exchange.schemas import (
     GrantOut,
     ServiceOut,
 )
-from tinhso.exchange.service import is_overdue
 
 
 def _labels(session: DbSession, system_ids: set[int]) -> dict[int, str]:

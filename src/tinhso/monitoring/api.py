@@ -59,13 +59,13 @@ from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values_api import router as values_router
 from tinhso.registry.auth import CurrentUser
 
-router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
+catalogue_router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 
 
 # --- pillars -------------------------------------------------------------------------
 
 
-@router.get("/pillars", summary="List pillars (any official)")
+@catalogue_router.get("/pillars", summary="List pillars (any official)")
 def list_pillars(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[PillarOut]:
     rows, total = fetch_page(session, select(Pillar).order_by(Pillar.position, Pillar.code), page)
     return Page(
@@ -76,7 +76,7 @@ def list_pillars(session: DbSession, principal: CurrentUser, page: Pagination) -
     )
 
 
-@router.post(
+@catalogue_router.post(
     "/pillars",
     status_code=status.HTTP_201_CREATED,
     summary="Create a pillar (platform admin or province admin)",
@@ -91,7 +91,7 @@ def create_pillar(session: DbSession, principal: CurrentUser, data: PillarCreate
 # --- data elements ---------------------------------------------------------------------
 
 
-@router.get("/elements", summary="List data elements (any official)")
+@catalogue_router.get("/elements", summary="List data elements (any official)")
 def list_elements(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[ElementOut]:
     rows, total = fetch_page(session, select(DataElement).order_by(DataElement.code), page)
     return Page(
@@ -99,7 +99,7 @@ def list_elements(session: DbSession, principal: CurrentUser, page: Pagination) 
     )
 
 
-@router.post(
+@catalogue_router.post(
     "/elements",
     status_code=status.HTTP_201_CREATED,
     summary="Create a data element (platform admin or province admin)",
@@ -109,12 +109,12 @@ def create_element(session: DbSession, principal: CurrentUser, data: ElementCrea
     return elements_out(session, [catalogue_service.create_element(session, data)])[0]
 
 
-@router.get("/elements/{code}", summary="One data element (any official)")
+@catalogue_router.get("/elements/{code}", summary="One data element (any official)")
 def get_element(session: DbSession, principal: CurrentUser, code: str) -> ElementOut:
     return elements_out(session, [catalogue_service.element(session, code)])[0]
 
 
-@router.patch(
+@catalogue_router.patch(
     "/elements/{code}", summary="Update a data element (platform admin or province admin)"
 )
 def update_element(
@@ -125,7 +125,7 @@ def update_element(
     return elements_out(session, [catalogue_service.update_element(session, element, data)])[0]
 
 
-@router.delete(
+@catalogue_router.delete(
     "/elements/{code}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an unused data element (platform admin or province admin)",
@@ -139,7 +139,7 @@ def delete_element(session: DbSession, principal: CurrentUser, code: str) -> Res
 # --- indicators ------------------------------------------------------------------------
 
 
-@router.get("/indicators", summary="List indicators (any official)")
+@catalogue_router.get("/indicators", summary="List indicators (any official)")
 def list_indicators(
     session: DbSession,
     principal: CurrentUser,
@@ -157,7 +157,7 @@ def list_indicators(
     )
 
 
-@router.post(
+@catalogue_router.post(
     "/indicators",
     status_code=status.HTTP_201_CREATED,
     summary="Create an indicator (platform admin or province admin)",
@@ -169,12 +169,12 @@ def create_indicator(
     return indicators_out(session, [catalogue_service.create_indicator(session, data)])[0]
 
 
-@router.get("/indicators/{code}", summary="One indicator (any official)")
+@catalogue_router.get("/indicators/{code}", summary="One indicator (any official)")
 def get_indicator(session: DbSession, principal: CurrentUser, code: str) -> IndicatorOut:
     return indicators_out(session, [catalogue_service.indicator(session, code)])[0]
 
 
-@router.patch(
+@catalogue_router.patch(
     "/indicators/{code}", summary="Update an indicator (platform admin or province admin)"
 )
 def update_indicator(
@@ -187,7 +187,7 @@ def update_indicator(
     ]
 
 
-@router.delete(
+@catalogue_router.delete(
     "/indicators/{code}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete an indicator without targets (platform admin or province admin)",
@@ -201,7 +201,7 @@ def delete_indicator(session: DbSession, principal: CurrentUser, code: str) -> R
 # --- validation rules ------------------------------------------------------------------
 
 
-@router.get("/validation-rules", summary="List validation rules (any official)")
+@catalogue_router.get("/validation-rules", summary="List validation rules (any official)")
 def list_rules(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[RuleOut]:
     rows, total = fetch_page(session, select(ValidationRule).order_by(ValidationRule.code), page)
     return Page(
@@ -212,7 +212,7 @@ def list_rules(session: DbSession, principal: CurrentUser, page: Pagination) -> 
     )
 
 
-@router.post(
+@catalogue_router.post(
     "/validation-rules",
     status_code=status.HTTP_201_CREATED,
     summary="Create a validation rule (platform admin or province admin)",
@@ -224,7 +224,7 @@ def create_rule(session: DbSession, principal: CurrentUser, data: RuleCreate) ->
     )
 
 
-@router.delete(
+@catalogue_router.delete(
     "/validation-rules/{code}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a validation rule (platform admin or province admin)",
@@ -240,13 +240,13 @@ def delete_rule(session: DbSession, principal: CurrentUser, code: str) -> Respon
 # --- plans and targets -----------------------------------------------------------------
 
 
-@router.get("/plans", summary="List plans (any official)")
+@catalogue_router.get("/plans", summary="List plans (any official)")
 def list_plans(session: DbSession, principal: CurrentUser, page: Pagination) -> Page[PlanOut]:
     rows, total = fetch_page(session, select(Plan).order_by(Plan.code), page)
     return Page(items=plans_out(session, rows), total=total, limit=page.limit, offset=page.offset)
 
 
-@router.post(
+@catalogue_router.post(
     "/plans",
     status_code=status.HTTP_201_CREATED,
     summary="Create a plan (platform admin or province admin)",
@@ -256,12 +256,12 @@ def create_plan(session: DbSession, principal: CurrentUser, data: PlanCreate) ->
     return plans_out(session, [plan_service.create(session, data)])[0]
 
 
-@router.get("/plans/{code}", summary="One plan (any official)")
+@catalogue_router.get("/plans/{code}", summary="One plan (any official)")
 def get_plan(session: DbSession, principal: CurrentUser, code: str) -> PlanOut:
     return plans_out(session, [plan_service.get(session, code)])[0]
 
 
-@router.patch("/plans/{code}", summary="Update a plan (platform admin or province admin)")
+@catalogue_router.patch("/plans/{code}", summary="Update a plan (platform admin or province admin)")
 def update_plan(session: DbSession, principal: CurrentUser, code: str, data: PlanUpdate) -> PlanOut:
     require_catalogue_manager(session, principal)
     return plans_out(
@@ -269,7 +269,7 @@ def update_plan(session: DbSession, principal: CurrentUser, code: str, data: Pla
     )[0]
 
 
-@router.delete(
+@catalogue_router.delete(
     "/plans/{code}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a plan and its targets (platform admin or province admin)",
@@ -280,7 +280,7 @@ def delete_plan(session: DbSession, principal: CurrentUser, code: str) -> Respon
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/plans/{code}/targets", summary="A plan's targets (any official)")
+@catalogue_router.get("/plans/{code}/targets", summary="A plan's targets (any official)")
 def list_targets(
     session: DbSession, principal: CurrentUser, code: str, page: Pagination
 ) -> Page[TargetOut]:
@@ -294,7 +294,7 @@ def list_targets(
     )
 
 
-@router.post(
+@catalogue_router.post(
     "/plans/{code}/targets",
     status_code=status.HTTP_201_CREATED,
     summary="Add a target to a plan (platform admin or province admin)",
@@ -307,7 +307,7 @@ def create_target(
     return targets_out(session, plan, [plan_service.add_target(session, plan, data)])[0]
 
 
-@router.delete(
+@catalogue_router.delete(
     "/plans/{code}/targets/{target_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a target (platform admin or province admin)",
@@ -324,7 +324,7 @@ def delete_target(
 # --- methodologies and the index -------------------------------------------------------
 
 
-@router.get("/methodologies", summary="List index methodologies (any official)")
+@catalogue_router.get("/methodologies", summary="List index methodologies (any official)")
 def list_methodologies(
     session: DbSession, principal: CurrentUser, page: Pagination
 ) -> Page[MethodologyOut]:
@@ -337,7 +337,7 @@ def list_methodologies(
     )
 
 
-@router.post(
+@catalogue_router.post(
     "/methodologies",
     status_code=status.HTTP_201_CREATED,
     summary="Create an index methodology version (platform admin or province admin)",
@@ -349,12 +349,14 @@ def create_methodology(
     return methodology_out(session, methodology_service.create(session, data))
 
 
-@router.get("/methodologies/{code}", summary="One methodology with its components (any official)")
+@catalogue_router.get(
+    "/methodologies/{code}", summary="One methodology with its components (any official)"
+)
 def get_methodology(session: DbSession, principal: CurrentUser, code: str) -> MethodologyOut:
     return methodology_out(session, methodology_service.get(session, code))
 
 
-@router.delete(
+@catalogue_router.delete(
     "/methodologies/{code}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a methodology (platform admin or province admin)",
@@ -366,5 +368,7 @@ def delete_methodology(session: DbSession, principal: CurrentUser, code: str) ->
 
 
 # Values and computed results live in their own modules, under the same prefix.
+router = APIRouter()
+router.include_router(catalogue_router)
 router.include_router(values_router)
 router.include_router(progress_router)

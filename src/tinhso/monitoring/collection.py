@@ -17,8 +17,8 @@ from sqlalchemy import select
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, InvalidInput, NotFound
 from tinhso.core.pagination import PageParams, fetch_page
+from tinhso.exchange.catalogue import catalogue_service as exchange_catalogue
 from tinhso.exchange.schemas import ServiceKey
-from tinhso.exchange.service import catalogue_service as exchange_catalogue
 from tinhso.monitoring import repository
 from tinhso.monitoring.collection_models import CollectionRun, CollectionSource
 from tinhso.monitoring.collection_rules import RULE_TYPE, check_query, parse_json_path

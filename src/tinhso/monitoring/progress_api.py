@@ -27,7 +27,7 @@ from tinhso.registry.auth import CurrentUser
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 
 TreeQuery = Annotated[
     Tree,

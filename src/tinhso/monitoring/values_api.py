@@ -31,7 +31,7 @@ from tinhso.registry.auth import CurrentUser
 from tinhso.registry.models import UnitSet, User
 from tinhso.registry.schemas import UnitRef
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 
 
 # --- values ----------------------------------------------------------------------------

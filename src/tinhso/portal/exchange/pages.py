@@ -19,13 +19,13 @@ from tinhso.core.db import DbSession, utcnow
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.exchange import auth, repository
+from tinhso.exchange.connections import is_overdue
 from tinhso.exchange.models import (
     Classification,
     ExchangeService,
     RequestStatus,
     ServiceStatus,
 )
-from tinhso.exchange.service import is_overdue
 from tinhso.exchange.statistics import exchange_statistics
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render

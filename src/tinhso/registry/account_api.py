@@ -1,0 +1,133 @@
+"""Official account routes under /api/v1: API tokens (/auth/tokens: sign in, revoke the
+current token) and users with their roles in organisations (/users). Mounted by
+`tinhso.registry.api`; who may do what is in `tinhso.registry.auth`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from tinhso.core.db import DbSession
+from tinhso.core.errors import Forbidden
+from tinhso.registry import repository
+from tinhso.registry.accounts import account_service
+from tinhso.registry.auth import CurrentUser, can_administer, require_administrator
+from tinhso.registry.models import CredentialKind, User
+from tinhso.registry.organisations import organisation_service
+from tinhso.registry.schemas import RoleGrant, TokenOut, TokenRequest, UserCreate, UserOut
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post(
+    "/auth/tokens",
+    tags=["auth"],
+    summary="Exchange a username and password for a short-lived API token (public)",
+)
+def issue_token(request: Request, session: DbSession, data: TokenRequest) -> TokenOut:
+    issued = account_service.login(
+        session,
+        data.username,
+        data.password,
+        CredentialKind.API_TOKEN,
+        request.app.state.settings.api_token_minutes,
+    )
+    return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
+
+
+@router.delete(
+    "/auth/tokens/current",
+    tags=["auth"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke the bearer token of this request (its holder)",
+)
+def revoke_token(request: Request, session: DbSession, principal: CurrentUser) -> Response:
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    if principal.credential is CredentialKind.API_TOKEN and token:
+        account_service.revoke(session, token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _user_out(session: DbSession, user: User) -> UserOut:
+    roles = account_service.roles(session, user)
+    codes = repository.organisation_codes(session, set(roles))
+    return UserOut(
+        username=user.username,
+        full_name=user.full_name,
+        email=user.email,
+        is_active=user.is_active,
+        is_platform_admin=user.is_platform_admin,
+        roles=[
+            RoleGrant(organisation_code=codes[org], role=role)
+            for org, role in sorted(roles.items())
+        ],
+    )
+
+
+@router.get("/users/me", tags=["users"], summary="The official making the request")
+def who_am_i(session: DbSession, principal: CurrentUser) -> UserOut:
+    return _user_out(session, account_service.get(session, principal.username))
+
+
+@router.post(
+    "/users",
+    tags=["users"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an official (platform admin; organisation admins with roles in their tree)",
+)
+def create_user(session: DbSession, principal: CurrentUser, data: UserCreate) -> UserOut:
+    if not principal.is_platform_admin:
+        if not data.roles:
+            raise Forbidden(
+                "Quản trị viên tổ chức phải gán ít nhất một vai trò trong tổ chức của mình",
+                "Organisation admins must give the new user a role in their own tree",
+                field="roles",
+            )
+        for grant in data.roles:
+            organisation = organisation_service.get(session, grant.organisation_code)
+            require_administrator(session, principal, organisation.id)
+    return _user_out(session, account_service.create(session, data))
+
+
+@router.get(
+    "/users/{username}",
+    tags=["users"],
+    summary="One official (themselves, platform admins, or admins of an organisation they belong to)",
+)
+def get_user(session: DbSession, principal: CurrentUser, username: str) -> UserOut:
+    user = account_service.get(session, username)
+    if username != principal.username and not principal.is_platform_admin:
+        roles = account_service.roles(session, user)
+        if not any(can_administer(session, principal, org) for org in roles):
+            raise Forbidden("Bạn không có quyền xem người dùng này", "You may not view this user")
+    return _user_out(session, user)
+
+
+@router.put(
+    "/users/{username}/roles",
+    tags=["users"],
+    summary="Give an official a role in an organisation (admins of that organisation)",
+)
+def assign_role(
+    session: DbSession, principal: CurrentUser, username: str, grant: RoleGrant
+) -> UserOut:
+    user = account_service.get(session, username)
+    organisation = organisation_service.get(session, grant.organisation_code)
+    require_administrator(session, principal, organisation.id)
+    account_service.assign_role(session, user, grant)
+    return _user_out(session, user)
+
+
+@router.delete(
+    "/users/{username}/roles/{organisation_code}",
+    tags=["users"],
+    summary="Remove an official's role in an organisation (admins of that organisation)",
+)
+def remove_role(
+    session: DbSession, principal: CurrentUser, username: str, organisation_code: str
+) -> UserOut:
+    user = account_service.get(session, username)
+    organisation = organisation_service.get(session, organisation_code)
+    require_administrator(session, principal, organisation.id)
+    account_service.remove_role(session, user, organisation.id)
+    return _user_out(session, user)
