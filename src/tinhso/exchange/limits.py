@@ -90,8 +90,9 @@ class LocalLimiter:
 
 
 # KEYS[1] bucket, KEYS[2] quota counter; ARGV: now, rate (0 = none), capacity, quota (-1 = none),
-# quota ttl. Returns {allowed, retry_after_ms_or_seconds, reason, used}.
-_SCRIPT = """
+# quota ttl. Returns {allowed, retry_after_ms_or_seconds, reason, used}. Also the token endpoint's
+# per-address bucket (tinhso.exchange.oauth.SharedAddressLimiter: no quota).
+LIMIT_SCRIPT = """
 local now = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local capacity = tonumber(ARGV[3])
@@ -137,7 +138,7 @@ class RedisLimiter:
         import redis.asyncio as redis_asyncio  # noqa: PLC0415 - only when configured
 
         self._client: Any = redis_asyncio.Redis.from_url(url, socket_timeout=0.5)
-        self._script: Any = self._client.register_script(_SCRIPT)
+        self._script: Any = self._client.register_script(LIMIT_SCRIPT)
         self._fallback = LocalLimiter()
         self._degraded = False
 

@@ -4,7 +4,7 @@ The token endpoint is rate limited per client IP address before any credential i
 token bucket of ``settings.oauth_rate_per_minute`` requests, refilled continuously. Without
 ``settings.redis_url`` the buckets live in this process's memory (:class:`AddressLimiter`; with
 N processes or nodes an address gets up to N times the budget). With Redis the buckets are one
-atomic script per request in Redis (:class:`SharedAddressLimiter`, keys
+atomic script per request in Redis (:class:`SharedAddressLimiter`, the gateway's limit script, keys
 ``tinhso:exchange:oauth:address:<address>``), shared by every process and node. If Redis cannot
 be reached the endpoint neither fails nor refuses everyone: the process's own bucket answers
 (one warning per outage, the URL without its password) and Redis is tried again every few
@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from tinhso.core.config import Settings
 from tinhso.core.db import DbSession
 from tinhso.exchange.keys import signing_key_service
+from tinhso.exchange.limits import LIMIT_SCRIPT
 from tinhso.exchange.notices import safe_url, without_password
 from tinhso.exchange.schemas import TokenOut
 from tinhso.exchange.tokens import OAuthError, token_service
@@ -83,31 +84,6 @@ class AddressLimiter:
 # The Redis key of an address's bucket is this prefix + the address (IPv4 or IPv6 text).
 ADDRESS_KEY_PREFIX = "tinhso:exchange:oauth:address:"
 
-# KEYS[1] the address's bucket (hash: t = tokens, ts = last update); ARGV[1] requests per minute.
-# Redis's own clock (TIME; Redis >= 5 replicates the script's effects) serves every node alike.
-# Returns 0 when the request may go ahead (counted), else the seconds to wait: the same arithmetic
-# as AddressLimiter.check.
-_BUCKET_SCRIPT = """
-local capacity = tonumber(ARGV[1])
-local rate = capacity / 60
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local bucket = redis.call('HMGET', KEYS[1], 't', 'ts')
-local tokens = tonumber(bucket[1]) or capacity
-local ts = tonumber(bucket[2]) or now
-tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
-local wait = 0
-if tokens < 1 then
-  wait = math.max(1, math.ceil((1 - tokens) / rate))
-else
-  tokens = tokens - 1
-end
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 'ts', tostring(now))
-redis.call('EXPIRE', KEYS[1], 61)
-return wait
-"""
-# A bucket refills completely in 60 s, so one left alone for 61 s may go: absent means full.
-
 _CONNECT_TIMEOUT = 0.5
 _TIMEOUT = 0.5
 
@@ -137,7 +113,7 @@ class SharedAddressLimiter:
             socket_timeout=_TIMEOUT,
             retry=Retry(NoBackoff(), 1),  # a connection Redis dropped is replaced at once
         )
-        self._script: Any = self._client.register_script(_BUCKET_SCRIPT)
+        self._script: Any = self._client.register_script(LIMIT_SCRIPT)
         self._lock = threading.Lock()
         self._retry_at: float | None = None  # set while degraded: when to try Redis again
 
@@ -151,12 +127,15 @@ class SharedAddressLimiter:
         if not self._try_redis():
             return self.local.check(address)
         try:
-            wait = int(self._script(keys=[ADDRESS_KEY_PREFIX + address], args=[self.per_minute]))
+            allowed, retry_ms, _reason, _used = self._script(
+                keys=[ADDRESS_KEY_PREFIX + address, ""],  # no quota counter
+                args=[repr(time.time()), self.per_minute / 60, self.per_minute, -1, 0],
+            )
         except Exception as error:  # any Redis failure: count locally, never fail the request
             self._went_away(error)
             return self.local.check(address)
         self._came_back()
-        return wait
+        return 0 if int(allowed) else max(1, math.ceil(int(retry_ms) / 1000))
 
     def close(self) -> None:
         self._client.close()
