@@ -4,7 +4,9 @@ Starts, on loopback only:
 
 * the upstream: nginx, 1 worker, ``return 200`` with a small JSON body (port 18081);
 * nginx as a reverse proxy to it: 2 workers, keep-alive upstream pool (port 18080);
-* each gateway scenario: an ASGI app served by granian (or uvicorn) with N workers (18090).
+* each gateway scenario: an ASGI app with N workers (18090), served by the gateway's own
+  server (``tinhso gateway`` for the real gateway, :mod:`tinhso.exchange.gateway_processes`
+  for the bare forwarders), or by granian or uvicorn for comparison (``--matrix``).
 
 Scenarios by default: ``passthrough`` (the lean forwarder, no policy: the ceiling),
 ``full-policy-1w`` and ``full-policy`` (the real gateway with every check, 1 and 2 processes).
@@ -85,7 +87,9 @@ class Scenario:
     app: str  # ASGI import string, "module:attr"
     workers: int = 2
     setup: Callable[[BenchContext], Mapping[str, str]] | None = None
-    server: str = "granian"  # or "uvicorn" (uvloop + httptools), or "nginx-plain" (no app)
+    # "tinhso" (the gateway's own server), "granian", "uvicorn" (uvloop + httptools), or
+    # "nginx-plain" (no app)
+    server: str = "tinhso"
 
 
 @dataclasses.dataclass
@@ -116,8 +120,9 @@ def _full_policy_setup(context: BenchContext) -> Mapping[str, str]:
 
 # The real gateway, every check on every request (see bench/gateway_policy.py): one gateway
 # process, then two (the ratio on the last line is the two-process one: nginx has 2 workers).
-FULL_POLICY_1W = Scenario("full-policy-1w", "tinhso.exchange.gateway:app", 1, _full_policy_setup)
-FULL_POLICY = Scenario("full-policy", "tinhso.exchange.gateway:app", 2, _full_policy_setup)
+GATEWAY_APP = "tinhso.exchange.gateway:app"
+FULL_POLICY_1W = Scenario("full-policy-1w", GATEWAY_APP, 1, _full_policy_setup)
+FULL_POLICY = Scenario("full-policy", GATEWAY_APP, 2, _full_policy_setup)
 
 
 def ceiling_scenarios() -> list[Scenario]:
@@ -134,7 +139,7 @@ def calibration_scenarios() -> list[Scenario]:
     granian answering by itself."""
     return [
         Scenario("nginx-plain-2w", "-", 2, server="nginx-plain"),
-        Scenario("granian-hello-2w", "bench.passthrough_app:hello_app", 2),
+        Scenario("granian-hello-2w", "bench.passthrough_app:hello_app", 2, server="granian"),
     ]
 
 
@@ -144,7 +149,7 @@ def matrix_scenarios() -> list[Scenario]:
         Scenario(
             f"{server}-{client}-{workers}w", f"bench.passthrough_app:{attr}", workers, server=server
         )
-        for server in ("granian", "uvicorn")
+        for server in ("tinhso", "granian", "uvicorn")
         for client, attr in (("hello", "hello_app"), ("lean", "app"), ("aiohttp", "aiohttp_app"))
         for workers in (1, 2)
         if client != "hello" or workers == 2
@@ -253,6 +258,15 @@ def _server_cmd(scenario: Scenario, workdir: Path) -> list[str]:
         access_log = str(workdir / "plain-access.log")
         conf = _nginx_conf(workdir, GATEWAY_PORT, scenario.workers, location, access_log)
         return [_tool("nginx"), "-p", str(workdir), "-c", str(conf), "-e", str(conf) + ".err"]
+    if scenario.server == "tinhso":
+        if scenario.app == GATEWAY_APP:  # the real command, as operators run it
+            command = [sys.executable, "-m", "tinhso.cli", "gateway", "--host", HOST]
+            return [*command, "--port", str(GATEWAY_PORT), "--workers", str(scenario.workers)]
+        run = (
+            "import sys; from tinhso.exchange.gateway_processes import run;"
+            f" sys.exit(run({scenario.app!r}, {HOST!r}, {GATEWAY_PORT}, {scenario.workers}))"
+        )
+        return [sys.executable, "-c", run]
     if scenario.server == "granian":
         return [
             _tool("granian"),
@@ -605,7 +619,7 @@ def parse_scenario(spec: str) -> Scenario:
     if not 3 <= len(parts) <= 5:
         raise argparse.ArgumentTypeError(f"bad scenario {spec!r}")
     setup = _load_setup(parts[3]) if len(parts) > 3 else None
-    server = parts[4] if len(parts) > 4 else "granian"
+    server = parts[4] if len(parts) > 4 else "tinhso"
     return Scenario(parts[0], parts[1], int(parts[2]), setup, server)
 
 

@@ -150,10 +150,12 @@ def gateway(
     workers: int = typer.Option(2, "--workers", min=1, help="Số tiến trình / worker processes"),
 ) -> None:
     """Chạy cổng trao đổi dữ liệu (data plane) / run the exchange gateway."""
-    from tinhso.exchange.gateway import serve  # noqa: PLC0415 - granian only when serving
+    from tinhso.exchange.gateway import serve  # noqa: PLC0415 - only when serving
 
     _settings()  # fail early, with the root CLI's message, on bad settings
-    serve(host, port, workers)
+    status = serve(host, port, workers)
+    if status:
+        raise typer.Exit(status)
 
 
 @audit_app.command("verify")

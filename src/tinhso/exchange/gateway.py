@@ -7,8 +7,9 @@ limiters, provider pools and breakers, audit log, metrics), the ASGI callable wi
 lifespan, and :func:`serve`. Nothing touches the database on the request path except the
 grouped audit write.
 
-Serve with ``tinhso gateway --workers N`` (granian, uvloop) or any ASGI server:
-``tinhso.exchange.gateway:app`` reads settings from the environment at start-up.
+Serve with ``tinhso gateway --workers N`` (:mod:`tinhso.exchange.gateway_processes`: the
+gateway's own HTTP/1.1 server on uvloop) or any ASGI server: ``tinhso.exchange.gateway:app``
+reads settings from the environment at start-up.
 Also answers ``/healthz`` and ``/metrics`` (Prometheus; loopback or ``TINHSO_METRICS_TOKEN``).
 """
 
@@ -36,6 +37,7 @@ from tinhso.exchange.audit_log import AuditLog
 from tinhso.exchange.breaker import Breaker
 from tinhso.exchange.client_certificates import ClientCertificates
 from tinhso.exchange.forwarding import Receive, Scope, Send, handle, new_request_ids
+from tinhso.exchange.gateway_server import Limits
 from tinhso.exchange.limits import LocalLimiter, RedisLimiter
 from tinhso.exchange.metrics import MULTIPROCESS_ENV, Metrics, multiprocess_dir
 from tinhso.exchange.registry_cache import RegistryCache
@@ -67,6 +69,23 @@ class GatewaySettings(BaseSettings):
     # certificate header is believed (JSON list of networks; none: the mTLS path is off).
     trusted_proxies: list[str] = []
     client_certificate_header: str = "x-ssl-client-cert"
+    # What one consumer connection may take (tinhso.exchange.gateway_server.Limits).
+    max_head_bytes: int = 64 * 1024
+    head_seconds: float = 10.0
+    keepalive_seconds: float = 60.0
+    body_seconds: float = 30.0
+    send_seconds: float = 60.0
+    # On SIGTERM: how long answers in progress may take before the workers exit.
+    grace_seconds: float = 30.0
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_head_bytes=self.max_head_bytes,
+            head_seconds=self.head_seconds,
+            keepalive_seconds=self.keepalive_seconds,
+            body_seconds=self.body_seconds,
+            send_seconds=self.send_seconds,
+        )
 
 
 @dataclass
@@ -265,10 +284,9 @@ async def _metrics(gateway: Gateway, scope: Scope, send: Send) -> None:
     await _plain(send, 200, gateway.metrics.exposition(), b"text/plain; version=0.0.4")
 
 
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the gateway with granian (uvloop, HTTP/1.1) and ``workers`` processes."""
-    from granian import Granian  # noqa: PLC0415 - only when serving
-    from granian.constants import HTTPModes, Interfaces, Loops  # noqa: PLC0415
+def serve(host: str, port: int, workers: int) -> int:
+    """Run the gateway with ``workers`` processes until SIGTERM; the exit status."""
+    from tinhso.exchange import gateway_processes  # noqa: PLC0415 - only when serving
 
     # Workers are forked from here: metrics go to per-process files in one directory so that
     # /metrics, whichever worker answers it, reports the sum over all of them.
@@ -278,15 +296,12 @@ def serve(host: str, port: int, workers: int) -> None:
     os.environ[MULTIPROCESS_ENV] = multiprocess_dir[0] = str(directory)
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
-    Granian(
+    options = GatewaySettings()
+    return gateway_processes.run(
         "tinhso.exchange.gateway:app",
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=workers,
-        loop=Loops.uvloop,
-        http=HTTPModes.http1,
-        websockets=False,
-        backlog=4096,
-        log_access=False,
-    ).serve()
+        host,
+        port,
+        workers,
+        options.limits(),
+        grace_seconds=options.grace_seconds,
+    )

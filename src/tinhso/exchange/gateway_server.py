@@ -1,0 +1,559 @@
+"""The gateway's HTTP/1.1 server: one ``asyncio.Protocol`` per consumer connection, ASGI inside.
+
+Why not granian or uvicorn: with the same lean upstream client and no policy at all, the
+forwarding ceiling on the benchmark machine was 27k req/s under granian's ASGI bridge and 36k
+under uvicorn, against about 70k with a plain protocol on uvloop (``bench/gateway.py``, nginx
+as a proxy: ~100k). The server, not the policy, was most of the cost. This one does only what
+the data plane needs and does it with callbacks: ``httptools`` (llhttp, Node's parser) parses,
+each request runs the ASGI app in one task, the response head and body leave in one write.
+
+What a consumer connection may and may not do:
+- request line and headers at most ``limits.max_head_bytes`` and ``limits.max_headers``
+  (431 otherwise); they must arrive within ``limits.head_seconds`` (then the connection is
+  closed), an idle keep-alive connection is closed after ``limits.keepalive_seconds``;
+- a request body that stalls for ``limits.body_seconds`` counts as a disconnect; the body is
+  buffered up to a high-water mark and reading pauses until the app takes it (back-pressure);
+- pipelined requests are answered in order, at most ``_MAX_PIPELINED`` waiting;
+- an answer the client does not read for ``limits.send_seconds`` aborts the connection;
+- malformed HTTP (llhttp strict: no CL+TE, no duplicate Content-Length, no bare LF) gets 400
+  and the connection closed; CR or LF in a response header from the app is refused (500);
+- after an answer that left part of the request body unread the connection is closed the
+  lingering way (write side shut, input discarded for ``_LINGER_SECONDS``) so the client
+  sees the answer rather than a reset.
+
+Time limits are deadlines checked by one sweep per second (:meth:`Server.sweep`), not a
+timer per request. The ASGI scope has ``raw_path`` exactly as sent (the gateway decides on
+it: encoded separators, dot segments) and header values as bytes, whatever their encoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections import deque
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import httptools
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, MutableMapping
+
+    Message = MutableMapping[str, Any]
+    ASGIApp = Callable[
+        [MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Any]],
+        Awaitable[None],
+    ]
+
+log = logging.getLogger(__name__)
+
+_REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
+_MAX_PIPELINED = 16
+_BODY_HIGH_WATER = 1024 * 1024
+_LINGER_SECONDS = 2.0
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one consumer connection may take (``TINHSO_GATEWAY_*`` settings, see gateway.py)."""
+
+    max_head_bytes: int = 64 * 1024
+    max_headers: int = 100
+    head_seconds: float = 10.0
+    keepalive_seconds: float = 60.0
+    body_seconds: float = 30.0
+    send_seconds: float = 60.0
+
+
+class _Reject(Exception):
+    """Raised from a parser callback: answer ``status`` and close."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+def _plain_response(status: int, text: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+        % (status, _REASONS.get(status, b""), len(text), text)
+    )
+
+
+class _Cycle:
+    """One request and its answer on a connection."""
+
+    __slots__ = (
+        "body",
+        "body_size",
+        "chunked",
+        "complete",
+        "connection",
+        "continue_wanted",
+        "delivered",
+        "expected",
+        "head",
+        "keep_alive",
+        "response_complete",
+        "scope",
+        "sent",
+        "started",
+        "waiter",
+    )
+
+    def __init__(self, connection: HTTPConnection, scope: dict[str, Any], keep_alive: bool):
+        self.connection = connection
+        self.scope = scope
+        self.keep_alive = keep_alive
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.complete = False  # the whole request body has arrived
+        self.delivered = False  # ... and the app has been given all of it
+        self.continue_wanted = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.started = False
+        self.response_complete = False
+        self.head = b""
+        self.chunked = False
+        self.expected: int | None = None  # the answer's content-length, if it gave one
+        self.sent = 0
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def receive(self) -> Message:
+        connection = self.connection
+        if self.continue_wanted:
+            self.continue_wanted = False
+            if not self.complete and not connection.closed:
+                connection.transport.write(_CONTINUE)
+        while not self.body and not self.complete and not connection.closed:
+            connection.resume_input()
+            connection.deadline = connection.server.now() + connection.server.limits.body_seconds
+            self.waiter = connection.loop.create_future()
+            await self.waiter
+        if not connection.write_paused:
+            connection.deadline = 0.0  # back to the app's own time limits
+        if self.delivered or (connection.closed and not self.body and not self.complete):
+            if not self.response_complete and not connection.closed:
+                self.waiter = connection.loop.create_future()
+                await self.waiter  # until the client goes away or the answer is done
+            return _DISCONNECT
+        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+        self.body.clear()
+        self.body_size = 0
+        self.delivered = self.complete
+        if connection.input_paused:
+            connection.resume_input()
+        return {"type": "http.request", "body": body, "more_body": not self.complete}
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        connection = self.connection
+        if kind == "http.response.start":
+            if self.started:
+                msg = "the response was already started"
+                raise RuntimeError(msg)
+            self.head = self._head(message["status"], message.get("headers", ()))
+            self.started = True
+            return
+        if kind != "http.response.body":
+            msg = f"unexpected ASGI message {kind!r}"
+            raise RuntimeError(msg)
+        if not self.started or self.response_complete:
+            msg = "response body outside a started response"
+            raise RuntimeError(msg)
+        more = message.get("more_body", False)
+        data = self._frame(message.get("body", b""), more)
+        if connection.closed:
+            return
+        if data:
+            connection.transport.write(data)
+        if not more:
+            self.response_complete = True
+            if self.expected is not None and self.sent < self.expected:
+                self.keep_alive = False  # framing is broken: the client must see it cut
+            connection.finished(self)
+        elif connection.write_paused:
+            await connection.drain()
+
+    def _frame(self, body: bytes, more: bool) -> bytes:
+        """What goes on the wire for one body message (with the head, if not sent yet)."""
+        if self.scope["method"] == "HEAD":
+            body = b""
+        elif self.expected is not None:
+            self.sent += len(body)
+            if self.sent > self.expected:
+                msg = "the response body is longer than its content-length"
+                raise RuntimeError(msg)
+        if self.chunked:
+            data = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+            if not more:
+                data += b"0\r\n\r\n"
+        else:
+            data = body
+        if self.head:
+            data = self.head + data
+            self.head = b""
+        return data
+
+    def _head(self, status: int, headers: Any) -> bytes:
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
+        for name, value in headers:
+            if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value or b":" in name:
+                msg = "CR, LF or colon in a response header"
+                raise ValueError(msg)
+            lowered = name.lower()
+            if lowered == b"content-length":
+                self.expected = int(value)
+            elif lowered in (b"transfer-encoding", b"connection", b"keep-alive"):
+                continue  # framing and connection management are this server's
+            lines.append(b"%s: %s\r\n" % (name, value))
+        if self.expected is None and status >= 200 and status not in (204, 304):
+            if self.scope["http_version"] == "1.1":
+                self.chunked = True
+                lines.append(b"transfer-encoding: chunked\r\n")
+            else:
+                self.keep_alive = False  # HTTP/1.0: the end of the body is the close
+        if not self.complete:
+            self.keep_alive = False  # answered before the whole body came: it is not read
+        if not self.keep_alive or not self.connection.server.serving:
+            self.keep_alive = False
+            lines.append(b"connection: close\r\n")
+        elif self.scope["http_version"] == "1.0":
+            lines.append(b"connection: keep-alive\r\n")
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+
+class HTTPConnection(asyncio.Protocol):
+    """One consumer connection: parses requests, runs the app for each, writes the answers."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.loop = server.loop
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.closed = False
+        self.input_paused = False
+        self.write_paused = False
+        self.lingering = False
+        self.deadline = 0.0
+        self._drain: asyncio.Future[None] | None = None
+        self._client: tuple[str, int] | None = None
+        self._local: tuple[str, int] | None = None
+        self._current: _Cycle | None = None  # being answered
+        self._parsing: _Cycle | None = None  # being received
+        self._waiting: deque[_Cycle] = deque()
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._head_bytes = 0
+
+    # -- transport events --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        self._client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
+        self._local = (str(local[0]), int(local[1])) if isinstance(local, tuple) else None
+        self.deadline = self.server.now() + self.server.limits.head_seconds
+        self.server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # No protocol switch here (no WebSocket, no h2c): answer what was asked (a request
+            # without a body, see on_headers_complete), then close.
+            last = self._waiting[-1] if self._waiting else self._current
+            if last is not None:
+                last.keep_alive = False
+            self.resume_input()
+            self.lingering = True
+        except httptools.HttpParserCallbackError as error:
+            reject = error.__context__
+            status = reject.status if isinstance(reject, _Reject) else 400
+            self._fail(status)
+        except httptools.HttpParserError:
+            self._fail(400)
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.forget(self)
+        for cycle in (self._current, self._parsing, *self._waiting):
+            if cycle is not None:
+                cycle.wake()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self.deadline = self.server.now() + self.server.limits.send_seconds
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if not self.lingering:
+            idle = self._current is None
+            self.deadline = (
+                self.server.now() + self.server.limits.keepalive_seconds if idle else 0.0
+            )
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    async def drain(self) -> None:
+        if self.write_paused and not self.closed:
+            self._drain = self.loop.create_future()
+            await self._drain
+
+    def pause_input(self) -> None:
+        if not self.input_paused and not self.closed:
+            self.input_paused = True
+            self.transport.pause_reading()
+
+    def resume_input(self) -> None:
+        if self.input_paused and not self.closed:
+            self.input_paused = False
+            self.transport.resume_reading()
+
+    # -- parser callbacks --------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._head_bytes = 0
+        if self._current is None:
+            self.deadline = self.server.now() + self.server.limits.head_seconds
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._head_bytes += len(url)
+        if self._head_bytes > self.server.limits.max_head_bytes:
+            raise _Reject(414)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
+        if (
+            self._head_bytes > self.server.limits.max_head_bytes
+            or len(self._headers) >= self.server.limits.max_headers
+        ):
+            raise _Reject(431)
+        self._headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        # llhttp skips the body of an upgrade request; CONNECT asks for a tunnel. Neither is
+        # answered here: a request with a body would reach the app without it.
+        if parser.should_upgrade() and (
+            parser.get_method() == b"CONNECT"
+            or any(
+                name in (b"content-length", b"transfer-encoding") and value.strip() != b"0"
+                for name, value in self._headers
+            )
+        ):
+            raise _Reject(400)
+        url = self._url
+        if url[:1] == b"/":
+            raw_path, _, query = url.partition(b"?")
+        else:  # absolute form (or "*"): RFC 9112 3.2.2
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                raise _Reject(400) from None
+            raw_path, query = parsed.path or b"/", parsed.query or b""
+        try:
+            path = raw_path.decode("ascii")
+        except UnicodeDecodeError:
+            raise _Reject(400) from None
+        if "%" in path:
+            path = unquote(path)
+        scope = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": parser.get_http_version(),
+            "server": self._local,
+            "client": self._client,
+            "scheme": "http",
+            "method": parser.get_method().decode("ascii"),
+            "root_path": "",
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": self._headers,
+        }
+        cycle = _Cycle(self, scope, parser.should_keep_alive())
+        for name, value in self._headers:
+            if name == b"expect" and value.lower() == b"100-continue":
+                cycle.continue_wanted = True
+        self._parsing = cycle
+        if self._current is None:
+            self._start(cycle)
+        else:
+            self._waiting.append(cycle)
+            if len(self._waiting) >= _MAX_PIPELINED:
+                self.pause_input()
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self._parsing
+        if cycle is None:
+            return
+        cycle.body.append(body)
+        cycle.body_size += len(body)
+        if cycle.body_size > _BODY_HIGH_WATER:
+            self.pause_input()
+        cycle.wake()
+
+    def on_message_complete(self) -> None:
+        cycle = self._parsing
+        if cycle is not None:
+            cycle.complete = True
+            cycle.wake()
+            self._parsing = None
+
+    # -- answering ---------------------------------------------------------------------------
+    def _start(self, cycle: _Cycle) -> None:
+        self._current = cycle
+        self.deadline = 0.0  # the app's own time limits apply while it works
+        self.loop.create_task(self._run(cycle))
+
+    async def _run(self, cycle: _Cycle) -> None:
+        try:
+            await self.server.app(cycle.scope, cycle.receive, cycle.send)
+        except Exception:
+            if not cycle.started and not self.closed:
+                log.exception("gateway server: the app failed before answering")
+                self.transport.write(_plain_response(500, b"Internal Server Error\n"))
+            elif not cycle.response_complete:
+                log.debug("gateway server: response cut", exc_info=True)
+            self._close()
+            return
+        if self.closed:
+            return
+        if not cycle.response_complete:
+            if cycle.started:  # the app returned mid-response: the client must see it cut
+                self._close()
+                return
+            log.error("gateway server: the app returned without answering")
+            self.transport.write(_plain_response(500, b"Internal Server Error\n"))
+            self._close()
+
+    def finished(self, cycle: _Cycle) -> None:
+        """The answer of ``cycle`` is written: next request, keep-alive wait, or close."""
+        self._current = None
+        cycle.wake()
+        if not cycle.keep_alive or not self.server.serving:
+            self._close(lingering=not cycle.complete)
+            return
+        if not cycle.complete:  # the app answered without reading the whole body
+            self._close(lingering=True)
+            return
+        if self._waiting:
+            self._start(self._waiting.popleft())
+            self.resume_input()
+        else:
+            self.deadline = self.server.now() + self.server.limits.keepalive_seconds
+
+    def _fail(self, status: int) -> None:
+        if self.closed:
+            return
+        if self._current is None:
+            self.transport.write(_plain_response(status, HTTPStatus(status).phrase.encode()))
+        self._close(lingering=True)
+
+    def _close(self, *, lingering: bool = False) -> None:
+        if self.closed:
+            return
+        if lingering and self.transport.can_write_eof():
+            # Shut our side, read and drop what the client still sends for a while, then close:
+            # closing with unread input would send a reset that can destroy the answer.
+            self.lingering = True
+            self.resume_input()
+            with contextlib.suppress(OSError):
+                self.transport.write_eof()
+            self.deadline = self.server.now() + _LINGER_SECONDS
+            return
+        self.closed = True
+        self.transport.close()
+
+    def expire(self, now: float) -> None:
+        """Called by the sweep: close the connection if its current deadline passed."""
+        if self.deadline and now >= self.deadline and not self.closed:
+            if self.write_paused or self.lingering:
+                self.closed = True
+                self.transport.abort()
+            elif self._current is not None and not self._current.complete:
+                # A stalled request body: the app sees the client gone.
+                self.closed = True
+                self.transport.close()
+                self._current.wake()
+            else:
+                self.closed = True
+                self.transport.close()
+
+    def close_if_idle(self) -> None:
+        if self._current is None and self._parsing is None and not self.closed:
+            self.closed = True
+            self.transport.close()
+
+
+class Server:
+    """The connections of one worker process and their sweep."""
+
+    def __init__(self, app: ASGIApp, loop: asyncio.AbstractEventLoop, limits: Limits) -> None:
+        self.app = app
+        self.loop = loop
+        self.limits = limits
+        self.now = loop.time
+        self.connections: set[HTTPConnection] = set()
+        self.serving = True
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._all_closed = asyncio.Event()
+
+    def forget(self, connection: HTTPConnection) -> None:
+        self.connections.discard(connection)
+        if not self.serving and not self.connections:
+            self._all_closed.set()
+
+    def protocol(self) -> HTTPConnection:
+        return HTTPConnection(self)
+
+    def start_sweeping(self) -> None:
+        self._sweeper = self.loop.call_later(1.0, self.sweep)
+
+    def sweep(self) -> None:
+        now = self.now()
+        for connection in list(self.connections):
+            connection.expire(now)
+        self._sweeper = self.loop.call_later(1.0, self.sweep)
+
+    async def shut_down(self, grace_seconds: float) -> None:
+        """Stop keep-alive, close idle connections, wait for answers in progress (bounded)."""
+        self.serving = False
+        for connection in list(self.connections):
+            connection.close_if_idle()
+        if self.connections:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_closed.wait(), grace_seconds)
+        for connection in list(self.connections):
+            with contextlib.suppress(Exception):
+                connection.transport.abort()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
