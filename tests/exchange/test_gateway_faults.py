@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 
 from tests.exchange.gateway_harness import (  # noqa: F401 - fixtures
@@ -110,4 +111,35 @@ def test_size_limits_and_streamed_bodies(
     assert records[0]["bytes_in"] == len(body)
     assert records[0]["request_sha256"] == hashlib.sha256(body).hexdigest()
     assert records[1]["outcome"] == "provider_response_too_large"
+    assert world.verify().ok
+
+
+def test_a_body_the_consumer_abandons_is_never_forwarded(
+    gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Buffered (schema) and streamed (no schema) bodies: the consumer sends part of what it
+    declared and goes away; the provider gets nothing, or an incomplete chunked body it
+    cannot take for a whole one, and the audit record says so."""
+    world = gateway_world
+    world.add_service(
+        "tep", world.provider.url + "/api", request_schema=None, max_request_bytes=4 * 1024 * 1024
+    )
+    token = world.token()
+    gateway = world.gateway()
+    for service, declared in (("echo", 1000), ("tep", 3 * 1024 * 1024)):
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as client:
+            client.sendall(
+                b"POST /so-yte/his/%s/v1/records/9 HTTP/1.1\r\nhost: gw\r\n"
+                b"authorization: Bearer %s\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\n\r\n" % (service.encode(), token.encode(), declared)
+            )
+            client.sendall(b'{"ma_dinh_danh": "0' + b"1" * 300_000 if service == "tep" else b"{")
+            time.sleep(0.3)
+        deadline = time.monotonic() + 5
+        while len(world.records()) < (1 if service == "echo" else 2):
+            assert time.monotonic() < deadline, world.records()
+            time.sleep(0.1)
+    assert [s.path for s in world.provider.seen if s.method == "POST" and s.body] == []
+    records = world.records()
+    assert [(r["status"], r["outcome"]) for r in records] == [(499, "client_disconnected")] * 2
     assert world.verify().ok

@@ -81,10 +81,16 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _HTTP1 = frozenset({"1.1", "1.0"})
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _STREAM_REQUEST_OVER = 256 * 1024
+CLIENT_GONE = 499  # audit status of an exchange the consumer abandoned mid-body (nginx's)
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class _ClientGone(Exception):
+    """The consumer went away before its request body was complete: nothing is forwarded
+    (a streamed body is cut off, so the provider sees it incomplete, never a shorter one)."""
 
 
 _ids = [uuid.uuid4().hex[:16], itertools.count(1)]  # renewed in each process: new_request_ids()
@@ -357,6 +363,10 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
             route.breaker.probing = False
             await _refuse(gateway, exchange, send, P_TOO_LARGE)
             return
+        except _ClientGone:
+            route.breaker.probing = False
+            await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
+            return
         exchange.bytes_in = len(body)
         digest.update(body)
         exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
@@ -396,6 +406,11 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
     except _BodyTooLarge:
         route.breaker.probing = False
         await _refuse(gateway, exchange, send, P_TOO_LARGE)
+        return
+    except _ClientGone:
+        route.breaker.probing = False
+        exchange.request_sha256 = digest.hexdigest()
+        await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
         return
     except UpstreamTimeout:
         route.breaker.failure(time.monotonic())
@@ -457,7 +472,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise _ClientGone
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
@@ -475,7 +490,7 @@ async def _stream_body(
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            raise _ClientGone
         chunk = message.get("body", b"")
         if chunk:
             exchange.bytes_in += len(chunk)
