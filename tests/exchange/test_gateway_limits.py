@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from tests.exchange.gateway_harness import (  # noqa: F401 - fixtures
@@ -85,11 +86,14 @@ def test_metrics_endpoint(
     for _ in range(6):
         assert raw_request(gateway.url, "GET", f"/{SERVICE}/citizens/1", auth).status == 200
     assert raw_request(gateway.url, "GET", f"/{SERVICE}/admin", auth).status == 403
-    metrics = raw_request(gateway.url, "GET", "/metrics").body.decode()
-    assert (
+    expected = (
         'tinhso_gateway_requests_total{consumer="ubnd-viet-yen/mot-cua",'
         f'service="{SERVICE}",status="200"}} 6.0'
-    ) in metrics
+    )
+    deadline = time.monotonic() + 5  # each worker flushes its counts once a second
+    while expected not in (metrics := raw_request(gateway.url, "GET", "/metrics").body.decode()):
+        assert time.monotonic() < deadline, metrics
+        time.sleep(0.2)
     assert 'code="not_granted"' in metrics
     assert "tinhso_gateway_request_seconds_bucket" in metrics
     # With a metrics token, loopback alone is not enough.

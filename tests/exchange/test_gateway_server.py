@@ -25,13 +25,13 @@ import uvloop
 from tinhso.exchange.gateway_server import Limits, Server
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, MutableMapping
 
 ROOT = Path(__file__).resolve().parents[2]
 seen: list[dict[str, Any]] = []
 
 
-async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:  # noqa: PLR0911, PLR0912
+async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:  # noqa: PLR0911, PLR0912
     """Echo app: ``/echo`` answers the body it read; the others misbehave on purpose."""
     if scope["type"] == "lifespan":
         while True:
@@ -58,10 +58,14 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:  # noqa: 
     if path == "/refuse":  # answers without reading the body
         await _answer(send, 413, b"too large")
         return
-    if path == "/bad-header":
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1\r\nx-b: 2")]}
-        )
+    if path.startswith("/bad-header"):
+        bad = {
+            "/bad-header/value": (b"x-a", b"1\r\nx-b: 2"),
+            "/bad-header/lf": (b"x-a", b"1\nx-b: 2"),
+            "/bad-header/name": (b"x-b: 2\r\nx-a", b"1"),
+            "/bad-header/colon": (b"x-b:x-a", b"1"),
+        }[path]
+        await send({"type": "http.response.start", "status": 200, "headers": [bad]})
         await send({"type": "http.response.body", "body": b""})
         return
     if path == "/stream":
@@ -105,7 +109,7 @@ class Running:
         self.port = int(self.sock.getsockname()[1])
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.clients: list[socket.socket] = []
-        self.listener: asyncio.Server | None = None
+        self.listener: asyncio.AbstractServer | None = None
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -312,9 +316,10 @@ def test_answers_without_content_length_head_and_cut_responses(server: Running) 
         read_response(client)
 
 
-def test_header_injection_from_the_app_is_a_500(server: Running) -> None:
+@pytest.mark.parametrize("case", ["value", "lf", "name", "colon"])
+def test_header_injection_from_the_app_is_a_500(server: Running, case: str) -> None:
     client = server.connect()
-    client.sendall(b"GET /bad-header HTTP/1.1\r\n\r\n")
+    client.sendall(b"GET /bad-header/%s HTTP/1.1\r\n\r\n" % case.encode())
     status, headers, _ = read_response(client)
     assert status == 500 and "x-b" not in headers
 

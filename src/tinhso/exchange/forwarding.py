@@ -330,7 +330,7 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         await _refuse(gateway, exchange, send, problem, headers=retry)
         return
     if grant.quota_per_day is not None:
-        gateway.metrics.quota(service.key, consumer).set(decision.quota_used)
+        gateway.metrics.set_quota(service.key, consumer, decision.quota_used)
 
     route = gateway.route(service)
     now = time.monotonic()

@@ -136,6 +136,7 @@ class Gateway:
         self._kids: frozenset[str] = frozenset()
         new_request_ids()  # a forked worker gets its own
         self._background: set[asyncio.Task[None]] = set()
+        self._metrics_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         try:
@@ -145,6 +146,11 @@ class Gateway:
         self.audit.start()
         self.registry.changed.append(self._keys_changed)
         await self.registry.start()
+        self._flush_metrics()
+
+    def _flush_metrics(self) -> None:
+        self.metrics.flush()
+        self._metrics_timer = asyncio.get_running_loop().call_later(1.0, self._flush_metrics)
 
     def _keys_changed(self, snapshot: ExchangeSnapshot) -> None:
         """Sign checkpoints with the newly active key after a rotation."""
@@ -162,6 +168,9 @@ class Gateway:
             log.warning("gateway: could not reload the signing key: %s", error)
 
     async def stop(self) -> None:
+        if self._metrics_timer is not None:
+            self._metrics_timer.cancel()
+        self.metrics.flush()
         await self.registry.stop()
         await self.audit.close()
         for route in self._routes.values():

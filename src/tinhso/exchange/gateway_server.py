@@ -16,7 +16,8 @@ What a consumer connection may and may not do:
 - pipelined requests are answered in order, at most ``_MAX_PIPELINED`` waiting;
 - an answer the client does not read for ``limits.send_seconds`` aborts the connection;
 - malformed HTTP (llhttp strict: no CL+TE, no duplicate Content-Length, no bare LF) gets 400
-  and the connection closed; CR or LF in a response header from the app is refused (500);
+  and the connection closed; a response header from the app whose name is not a token or
+  whose value holds CR or LF is refused (500: no response splitting);
 - after an answer that left part of the request body unread the connection is closed the
   lingering way (write side shut, input discarded for ``_LINGER_SECONDS``) so the client
   sees the answer rather than a reset.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 from collections import deque
 from dataclasses import dataclass
@@ -70,6 +72,18 @@ class Limits:
     keepalive_seconds: float = 60.0
     body_seconds: float = 30.0
     send_seconds: float = 60.0
+
+
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 5.1)
+_TOKENS: set[bytes] = set()  # response header names already checked (bounded)
+
+
+def _check_name(name: bytes) -> None:
+    if _TOKEN.fullmatch(name) is None:
+        msg = f"invalid response header name {name[:40]!r}"
+        raise ValueError(msg)
+    if len(_TOKENS) < 4096:
+        _TOKENS.add(name)
 
 
 class _Reject(Exception):
@@ -211,9 +225,8 @@ class _Cycle:
     def _head(self, status: int, headers: Any) -> bytes:
         lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
         for name, value in headers:
-            if b"\r" in name or b"\n" in name or b"\r" in value or b"\n" in value or b":" in name:
-                msg = "CR, LF or colon in a response header"
-                raise ValueError(msg)
+            if name not in _TOKENS:
+                _check_name(name)
             lowered = name.lower()
             if lowered == b"content-length":
                 self.expected = int(value)
@@ -234,7 +247,13 @@ class _Cycle:
         elif self.scope["http_version"] == "1.0":
             lines.append(b"connection: keep-alive\r\n")
         lines.append(b"\r\n")
-        return b"".join(lines)
+        head = b"".join(lines)
+        # Each line was made with exactly one CRLF at its end: any other CR or LF came from a
+        # header value (response splitting). One count over the head instead of one per value.
+        if head.count(b"\n") != len(lines) or head.count(b"\r") != len(lines):
+            msg = "CR or LF in a response header value"
+            raise ValueError(msg)
+        return head
 
 
 class HTTPConnection(asyncio.Protocol):

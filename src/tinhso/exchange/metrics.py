@@ -3,11 +3,18 @@
 Under ``tinhso gateway`` (several worker processes) the values live in per-process files in one
 directory (prometheus_client's multiprocess mode) and ``/metrics`` reports their sum whichever
 worker answers; otherwise each process reports its own.
+
+The hot path only counts in plain dictionaries (:meth:`Metrics.observe`,
+:meth:`Metrics.set_quota`); :meth:`Metrics.flush` adds the counts to the Prometheus values once
+a second (the gateway's timer) and before every exposition. A multiprocess value update takes a
+lock, a ``getpid`` and an mmap write: four of them per request were a measurable share of a
+request's cost. A scrape therefore sees another worker's exchanges at most a second late.
 """
 
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from typing import Any
 
 from prometheus_client import (
@@ -64,9 +71,18 @@ class Metrics:
         self._children: dict[tuple[str, str, int], Any] = {}
         self._latency: dict[str, Any] = {}
         self._quota: dict[tuple[str, str], Any] = {}
+        # Not yet flushed: requests per (service, consumer, status); per service, observations
+        # per latency bucket (the histogram's own upper bounds, +Inf last) and their sum;
+        # the last quota use per (service, consumer).
+        self._bounds = self.latency._upper_bounds
+        self._counts: dict[tuple[str, str, int], int] = {}
+        self._buckets: dict[str, list[int]] = {}
+        self._seconds: dict[str, float] = {}
+        self._quota_used: dict[tuple[str, str], int] = {}
 
     def exposition(self) -> bytes:
         """This process's metrics, or every worker's when served by ``serve`` (multiprocess)."""
+        self.flush()
         directory = multiprocess_dir[0] or os.environ.get(MULTIPROCESS_ENV)
         if not directory:
             return bytes(generate_latest(self.registry))
@@ -74,20 +90,45 @@ class Metrics:
         multiprocess.MultiProcessCollector(registry, directory)  # type: ignore[no-untyped-call]
         return bytes(generate_latest(registry))
 
-    def quota(self, service: str, consumer: str) -> Any:
-        key = (service, consumer)
-        child = self._quota.get(key)
-        if child is None:
-            child = self._quota[key] = self.quota_used.labels(service, consumer)
-        return child
-
     def observe(self, service: str, consumer: str, status: int, seconds: float) -> None:
+        """Count one exchange and its latency (added to the Prometheus values by flush)."""
         key = (service, consumer, status)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.requests.labels(service, consumer, str(status))
-        child.inc()
-        hist = self._latency.get(service)
-        if hist is None:
-            hist = self._latency[service] = self.latency.labels(service)
-        hist.observe(seconds)
+        counts = self._counts
+        counts[key] = counts.get(key, 0) + 1
+        buckets = self._buckets.get(service)
+        if buckets is None:
+            buckets = self._buckets[service] = [0] * len(self._bounds)
+            self._seconds[service] = 0.0
+        buckets[bisect_left(self._bounds, seconds)] += 1
+        self._seconds[service] += seconds
+
+    def set_quota(self, service: str, consumer: str, used: int) -> None:
+        self._quota_used[service, consumer] = used
+
+    def flush(self) -> None:
+        """Add what was counted since the last flush to the Prometheus values."""
+        for key, count in self._counts.items():
+            child = self._children.get(key)
+            if child is None:
+                service, consumer, status = key
+                child = self._children[key] = self.requests.labels(service, consumer, str(status))
+            child.inc(count)
+        self._counts.clear()
+        for service, buckets in self._buckets.items():
+            hist = self._latency.get(service)
+            if hist is None:
+                hist = self._latency[service] = self.latency.labels(service)
+            # Histogram.observe() adds to one bucket (the first bound >= the value; the
+            # exposition accumulates them) and to the sum: the same, n at a time.
+            for index, count in enumerate(buckets):
+                if count:
+                    hist._buckets[index].inc(count)
+                    buckets[index] = 0
+            hist._sum.inc(self._seconds[service])
+            self._seconds[service] = 0.0
+        for pair, used in self._quota_used.items():
+            gauge = self._quota.get(pair)
+            if gauge is None:
+                gauge = self._quota[pair] = self.quota_used.labels(*pair)
+            gauge.set(used)
+        self._quota_used.clear()
