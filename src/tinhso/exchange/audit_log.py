@@ -219,21 +219,6 @@ class AuditLog:
         self._wake.set()
         await future
 
-    async def record_batch(self, entries: list[AuditEntry]) -> None:
-        """Queue ``entries`` in order and wait until all of them are committed or spooled."""
-        if self._loop is None or self._wake is None:
-            msg = "AuditLog.start() was not called"
-            raise RuntimeError(msg)
-        futures = []
-        for entry in entries:
-            entry.node = self.node
-            future: asyncio.Future[None] = self._loop.create_future()
-            self._queue.append((entry, prepare(entry, sqlite=self._sqlite), future))
-            futures.append(future)
-        self._wake.set()
-        for future in futures:  # a batch may be split over two commits: wait for each
-            await future
-
     async def close(self) -> None:
         """Flush what is queued, then stop the writer."""
         self._closing = True

@@ -23,7 +23,6 @@ import os
 import shutil
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -35,7 +34,6 @@ from tinhso.core.db import engine_from_settings
 from tinhso.exchange.admission import TokenCache
 from tinhso.exchange.audit import load_signer
 from tinhso.exchange.audit_log import AuditLog
-from tinhso.exchange.audit_writer import AuditChannel, run_writer, socket_path
 from tinhso.exchange.breaker import Breaker
 from tinhso.exchange.client_certificates import ClientCertificates
 from tinhso.exchange.forwarding import Receive, Scope, Send, handle, new_request_ids
@@ -79,9 +77,6 @@ class GatewaySettings(BaseSettings):
     send_seconds: float = 60.0
     # On SIGTERM: how long answers in progress may take before the workers exit.
     grace_seconds: float = 30.0
-    # Set by serve(): the node's audit writer process (tinhso.exchange.audit_writer); unset,
-    # each process writes its own records (e.g. the app under another ASGI server).
-    audit_socket: Path | None = None
 
     def limits(self) -> Limits:
         return Limits(
@@ -127,11 +122,13 @@ class Gateway:
         )
         self.local_limiter = LocalLimiter()
         self.redis_limiter = RedisLimiter(settings.redis_url) if settings.redis_url else None
-        self.audit: AuditLog | AuditChannel
-        if options.audit_socket is not None:
-            self.audit = AuditChannel(options.audit_socket, self._local_audit)
-        else:
-            self.audit = self._local_audit()
+        self.audit = AuditLog(
+            engine,
+            settings.data_dir,
+            node=options.node,
+            checkpoint_seconds=options.checkpoint_seconds,
+            linger=options.audit_linger_seconds,
+        )
         self.metrics = Metrics()
         self._routes: dict[tuple[int, str], _Route] = {}
         self._breakers: dict[str, Breaker] = {}
@@ -141,30 +138,12 @@ class Gateway:
         self._background: set[asyncio.Task[None]] = set()
         self._metrics_timer: asyncio.TimerHandle | None = None
 
-    def _local_audit(self) -> AuditLog:
-        """This process's own audit log (the fallback when the node's writer is away)."""
-        node = self.options.node
-        if node and self.options.audit_socket is not None:
-            node = f"{node}-{os.getpid()}"  # the node's name is its writer's
-        log_ = AuditLog(
-            self.engine,
-            self.settings.data_dir,
-            node=node,
-            checkpoint_seconds=self.options.checkpoint_seconds,
-            linger=self.options.audit_linger_seconds,
-        )
-        log_.signer = getattr(getattr(self, "audit", None), "signer", None)
-        return log_
-
     async def start(self) -> None:
         try:
             self.audit.signer = await asyncio.to_thread(load_signer, self.engine, self.settings)
         except Exception as error:
             log.warning("gateway: no signing key for checkpoints yet: %s", error)
-        if isinstance(self.audit, AuditChannel):
-            await self.audit.start()
-        else:
-            self.audit.start()
+        self.audit.start()
         self.registry.changed.append(self._keys_changed)
         await self.registry.start()
         self._flush_metrics()
@@ -326,16 +305,7 @@ def serve(host: str, port: int, workers: int) -> int:
     os.environ[MULTIPROCESS_ENV] = multiprocess_dir[0] = str(directory)
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
-    # One audit writer for the node's workers (tinhso.exchange.audit_writer).
-    audit_socket = socket_path(load_settings().data_dir, port)
-    audit_socket.unlink(missing_ok=True)  # left by a crash: "ready" must mean the new one
-    os.environ["TINHSO_GATEWAY_AUDIT_SOCKET"] = str(audit_socket)
     options = GatewaySettings()
-    writer = gateway_processes.Companion(
-        "audit writer",
-        lambda: run_writer(audit_socket, options.grace_seconds),
-        audit_socket.exists,
-    )
     return gateway_processes.run(
         "tinhso.exchange.gateway:app",
         host,
@@ -343,5 +313,4 @@ def serve(host: str, port: int, workers: int) -> int:
         workers,
         options.limits(),
         grace_seconds=options.grace_seconds,
-        companions=[writer],
     )

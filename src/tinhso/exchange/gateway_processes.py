@@ -1,9 +1,7 @@
 """The gateway's processes: a supervisor that holds the listening socket and N worker processes.
 
-The supervisor binds the socket, forks its companions (:class:`Companion`: the node's audit
-writer, :mod:`tinhso.exchange.audit_writer`) and waits until they are ready, then forks the
-workers (all before it has an event loop or a thread). It restarts a companion that dies, and
-a worker that dies, unless workers keep dying (``_RESTARTS_ALLOWED`` within
+The supervisor binds the socket, forks the workers (before it has an event loop or a thread)
+and restarts a worker that dies, unless workers keep dying (``_RESTARTS_ALLOWED`` within
 ``_RESTART_WINDOW`` seconds: then it stops them all and exits non-zero) or one fails its
 start-up (the app's lifespan start-up: settings, database, keys), which no restart mends.
 Each worker runs one uvloop event loop with :class:`tinhso.exchange.gateway_server.Server` on
@@ -12,7 +10,7 @@ the shared socket and the app's ASGI lifespan around it.
 SIGTERM or SIGINT to the supervisor (or to the whole process group) stops the workers
 gracefully: no new connections, idle keep-alive connections closed, answers in progress
 finished within ``grace_seconds``, then the app's lifespan shut-down (the gateway flushes
-its audit log) and exit; the companions are stopped once the workers are gone.
+its audit log) and exit.
 """
 
 from __future__ import annotations
@@ -26,14 +24,11 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tinhso.exchange.gateway_server import Limits, Server
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
     from tinhso.exchange.gateway_server import ASGIApp, Message
 
 log = logging.getLogger(__name__)
@@ -61,17 +56,6 @@ def listening_socket(host: str, port: int, backlog: int = 4096) -> socket.socket
     return sock
 
 
-@dataclass(frozen=True)
-class Companion:
-    """A process the workers need (the node's audit writer): started before them, once
-    ``ready()``; restarted if it dies; stopped after them."""
-
-    name: str
-    main: Callable[[], int]
-    ready: Callable[[], bool]
-    start_seconds: float = 30.0
-
-
 def run(
     app: str | ASGIApp,
     host: str,
@@ -79,7 +63,6 @@ def run(
     workers: int,
     limits: Limits | None = None,
     grace_seconds: float = 30.0,
-    companions: Sequence[Companion] = (),
 ) -> int:
     """Serve ``app`` with ``workers`` processes until SIGTERM/SIGINT; the exit status."""
     if threading.active_count() > 1:
@@ -89,11 +72,6 @@ def run(
     supervisor = _Supervisor(app, sock, limits or Limits(), grace_seconds)
     previous = {sig: signal.signal(sig, supervisor.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for companion in companions:
-            if not supervisor.start_companion(companion):
-                supervisor.stop()
-                supervisor.watch()
-                return 1
         for number in range(workers):
             supervisor.spawn(number)
         log.info("gateway: %d worker(s) on %s:%d", workers, host, port)
@@ -105,89 +83,46 @@ def run(
 
 
 class _Supervisor:
-    """The processes of the gateway: started, restarted when they die, stopped on a signal."""
+    """The workers of the gateway: started, restarted when they die, stopped on a signal."""
 
     def __init__(
         self, app: str | ASGIApp, sock: socket.socket, limits: Limits, grace: float
     ) -> None:
         self.app, self.sock, self.limits, self.grace = app, sock, limits, grace
-        self.workers: dict[int, int] = {}  # pid -> worker number
-        self.companions: dict[int, Companion] = {}
+        self.children: dict[int, int] = {}  # pid -> worker number
         self.stopping = False
         self.status = 0
         self._restarts: list[float] = []
 
     def spawn(self, number: int) -> None:
-        self.workers[self._fork(f"worker {number}", self._serve, listening=True)] = number
-
-    def _serve(self) -> int:
-        return _worker(self.app, self.sock, self.limits, self.grace)
-
-    def start_companion(self, companion: Companion) -> bool:
-        """Fork ``companion`` and wait until it is ready (False: it died or took too long)."""
-        pid = self._fork(companion.name, companion.main, listening=False)
-        self.companions[pid] = companion
-        deadline = time.monotonic() + companion.start_seconds
-        while not companion.ready():
-            ended, _ = os.waitpid(pid, os.WNOHANG)
-            if ended or time.monotonic() > deadline:
-                if ended:
-                    del self.companions[pid]
-                log.error("gateway: %s did not start", companion.name)
-                return False
-            time.sleep(0.02)
-        return True
-
-    def _fork(self, name: str, main: Callable[[], int], *, listening: bool) -> int:
         pid = os.fork()
         if pid == 0:
-            if not listening:
-                self.sock.close()
             status = 1
             try:
-                status = main()
+                status = _worker(self.app, self.sock, self.limits, self.grace)
             except BaseException:
-                log.exception("gateway: %s failed", name)
+                log.exception("gateway worker %d failed", number)
             finally:
                 os._exit(status)
-        return pid
+        self.children[pid] = number
 
     def stop(self, _signum: int = signal.SIGTERM, _frame: Any = None) -> None:
-        """Stop the workers; the companions once the workers are gone (see watch)."""
         self.stopping = True
-        for pid in self.workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        if not self.workers:
-            self._stop_companions()
-
-    def _stop_companions(self) -> None:
-        for pid in self.companions:
+        for pid in self.children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
     def watch(self) -> int:
-        """Wait for the processes; restart those that die while serving."""
-        while self.workers or self.companions:
+        """Wait for the workers; restart those that die while serving."""
+        while self.children:
             try:
                 pid, code = os.wait()
             except ChildProcessError:
                 break
+            number = self.children.pop(pid, -1)
+            if self.stopping or number < 0:
+                continue
             exit_code = os.waitstatus_to_exitcode(code)
-            companion = self.companions.pop(pid, None)
-            number = self.workers.pop(pid, -1)
-            if self.stopping:
-                if not self.workers:
-                    self._stop_companions()
-                continue
-            if companion is not None:
-                log.warning("gateway: %s exited (%d); starting it again", companion.name, exit_code)
-                if not self.start_companion(companion):
-                    self.status = 1
-                    self.stop()
-                continue
-            if number < 0:
-                continue
             now = time.monotonic()
             self._restarts = [t for t in self._restarts if now - t < _RESTART_WINDOW]
             if exit_code == STARTUP_FAILED or len(self._restarts) >= _RESTARTS_ALLOWED:
