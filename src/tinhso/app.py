@@ -21,6 +21,7 @@ from tinhso.core.observability import HttpMetrics, RequestContextMiddleware, con
 from tinhso.core.security import same_secret
 from tinhso.exchange.api import router as exchange_router
 from tinhso.exchange.notices import announce_changes
+from tinhso.exchange.oauth import close_address_limiter
 from tinhso.monitoring.api import router as monitoring_router
 from tinhso.monitoring.collection_api import router as monitoring_collection_router
 from tinhso.monitoring.transfer_api import router as monitoring_transfer_router
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         try:
             yield
         finally:
+            close_address_limiter(app.state)
             if own_engine:
                 app.state.engine.dispose()
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import uvloop
 
+from tests.conftest import TEST_SECRET
 from tinhso.exchange.gateway_server import Limits, Server
 
 if TYPE_CHECKING:
@@ -400,3 +401,29 @@ def test_a_worker_that_cannot_start_stops_the_gateway() -> None:
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_port_in_use_is_a_clear_cli_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = int(taken.getsockname()[1])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TINHSO_")}
+        env.update(
+            TINHSO_ENVIRONMENT="test",
+            TINHSO_SECRET_KEY=TEST_SECRET,
+            TINHSO_DATA_DIR=str(tmp_path),
+            TINHSO_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            COLUMNS="200",
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "tinhso.cli", "gateway", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    output = result.stdout.decode() + result.stderr.decode()
+    assert result.returncode == 2, output
+    assert f"cannot listen on 127.0.0.1:{port}" in output
+    assert "Traceback" not in output

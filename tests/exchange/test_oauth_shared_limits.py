@@ -98,13 +98,7 @@ def _nodes(
                 TestClient(app, base_url="http://127.0.0.1", client=(ADDRESS, 50000))
             )
             nodes.append((client, app))
-        try:
-            yield nodes
-        finally:
-            for _client, app in nodes:
-                limiter = getattr(app.state, "oauth_limiter", None)
-                if isinstance(limiter, SharedAddressLimiter):
-                    limiter.close()
+        yield nodes  # each app's shut-down closes its limiter's Redis client
 
 
 def _token(client: TestClient, client_id: str, secret: str) -> int:
@@ -118,6 +112,22 @@ def _token(client: TestClient, client_id: str, secret: str) -> int:
         assert response.json()["error_description_vi"]
         assert 1 <= int(response.headers["retry-after"]) <= 20
     return response.status_code
+
+
+def test_app_shutdown_closes_the_shared_limiters_redis_connection(
+    settings: Settings,
+    engine: Engine,
+    redis_server: RedisServer,
+    consumer_secret: tuple[str, str],
+) -> None:
+    probe = redis.Redis.from_url(redis_server.url)
+    with _nodes(settings, engine, redis_server.url, count=1) as nodes:
+        ((client, _app),) = nodes
+        assert _token(client, *consumer_secret) == 200  # the limiter connects to Redis
+        during = int(probe.info("clients")["connected_clients"])
+    after = int(probe.info("clients")["connected_clients"])
+    assert after == during - 1
+    probe.close()
 
 
 def test_two_apps_share_one_budget_per_address_through_redis(

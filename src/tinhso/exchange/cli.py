@@ -153,7 +153,14 @@ def gateway(
     from tinhso.exchange.gateway import serve  # noqa: PLC0415 - only when serving
 
     _settings()  # fail early, with the root CLI's message, on bad settings
-    status = serve(host, port, workers)
+    try:
+        status = serve(host, port, workers)
+    except OSError as error:  # the port is taken, the address is not this host's, ...
+        console.print(
+            f"[red]Không thể lắng nghe trên {host}:{port} (--host/--port)[/red] / "
+            f"cannot listen on {host}:{port}: {error.strerror or error}"
+        )
+        raise typer.Exit(2) from None
     if status:
         raise typer.Exit(status)
 

@@ -194,6 +194,13 @@ def _address_limiter(request: Request, settings: Settings) -> AddressLimiter | S
     return limiter
 
 
+def close_address_limiter(state: Any) -> None:
+    """At the app's shut-down: let the shared limiter's Redis connections go (if it has one)."""
+    limiter = getattr(state, "oauth_limiter", None)
+    if isinstance(limiter, SharedAddressLimiter):
+        limiter.close()
+
+
 def _new_limiter(settings: Settings) -> AddressLimiter | SharedAddressLimiter:
     if settings.redis_url:
         try:
