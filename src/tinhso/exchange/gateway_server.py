@@ -22,6 +22,9 @@ What a consumer connection may and may not do:
   lingering way (write side shut, input discarded for ``_LINGER_SECONDS``) so the client
   sees the answer rather than a reset.
 
+One request and its answer (body hand-over, response framing) is
+:class:`tinhso.exchange.gateway_request.RequestCycle`.
+
 Time limits are deadlines checked by one sweep per second (:meth:`Server.sweep`), not a
 timer per request. The ASGI scope has ``raw_path`` exactly as sent (the gateway decides on
 it: encoded separators, dot segments) and header values as bytes, whatever their encoding.
@@ -32,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import socket
 from collections import deque
 from dataclasses import dataclass
@@ -41,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import httptools
+
+from tinhso.exchange.gateway_request import REASONS, RequestCycle
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -53,13 +57,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_REASONS = {status.value: status.phrase.encode() for status in HTTPStatus}
 _ASGI = {"version": "3.0", "spec_version": "2.4"}
 _MAX_PIPELINED = 16
 _BODY_HIGH_WATER = 1024 * 1024
 _LINGER_SECONDS = 2.0
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_DISCONNECT: dict[str, Any] = {"type": "http.disconnect"}
 
 
 @dataclass(frozen=True)
@@ -74,18 +75,6 @@ class Limits:
     send_seconds: float = 60.0
 
 
-_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 5.1)
-_TOKENS: set[bytes] = set()  # response header names already checked (bounded)
-
-
-def _check_name(name: bytes) -> None:
-    if _TOKEN.fullmatch(name) is None:
-        msg = f"invalid response header name {name[:40]!r}"
-        raise ValueError(msg)
-    if len(_TOKENS) < 4096:
-        _TOKENS.add(name)
-
-
 class _Reject(Exception):
     """Raised from a parser callback: answer ``status`` and close."""
 
@@ -97,163 +86,8 @@ def _plain_response(status: int, text: bytes) -> bytes:
     return (
         b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
         b"content-length: %d\r\nconnection: close\r\n\r\n%s"
-        % (status, _REASONS.get(status, b""), len(text), text)
+        % (status, REASONS.get(status, b""), len(text), text)
     )
-
-
-class _Cycle:
-    """One request and its answer on a connection."""
-
-    __slots__ = (
-        "body",
-        "body_size",
-        "chunked",
-        "complete",
-        "connection",
-        "continue_wanted",
-        "delivered",
-        "expected",
-        "head",
-        "keep_alive",
-        "response_complete",
-        "scope",
-        "sent",
-        "started",
-        "waiter",
-    )
-
-    def __init__(self, connection: HTTPConnection, scope: dict[str, Any], keep_alive: bool):
-        self.connection = connection
-        self.scope = scope
-        self.keep_alive = keep_alive
-        self.body: list[bytes] = []
-        self.body_size = 0
-        self.complete = False  # the whole request body has arrived
-        self.delivered = False  # ... and the app has been given all of it
-        self.continue_wanted = False
-        self.waiter: asyncio.Future[None] | None = None
-        self.started = False
-        self.response_complete = False
-        self.head = b""
-        self.chunked = False
-        self.expected: int | None = None  # the answer's content-length, if it gave one
-        self.sent = 0
-
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def receive(self) -> Message:
-        connection = self.connection
-        if self.continue_wanted:
-            self.continue_wanted = False
-            if not self.complete and not connection.closed:
-                connection.transport.write(_CONTINUE)
-        while not self.body and not self.complete and not connection.closed:
-            connection.resume_input()
-            connection.deadline = connection.server.now() + connection.server.limits.body_seconds
-            self.waiter = connection.loop.create_future()
-            await self.waiter
-        if not connection.write_paused:
-            connection.deadline = 0.0  # back to the app's own time limits
-        if self.delivered or (connection.closed and not self.body and not self.complete):
-            if not self.response_complete and not connection.closed:
-                self.waiter = connection.loop.create_future()
-                await self.waiter  # until the client goes away or the answer is done
-            return _DISCONNECT
-        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
-        self.body.clear()
-        self.body_size = 0
-        self.delivered = self.complete
-        if connection.input_paused:
-            connection.resume_input()
-        return {"type": "http.request", "body": body, "more_body": not self.complete}
-
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        connection = self.connection
-        if kind == "http.response.start":
-            if self.started:
-                msg = "the response was already started"
-                raise RuntimeError(msg)
-            self.head = self._head(message["status"], message.get("headers", ()))
-            self.started = True
-            return
-        if kind != "http.response.body":
-            msg = f"unexpected ASGI message {kind!r}"
-            raise RuntimeError(msg)
-        if not self.started or self.response_complete:
-            msg = "response body outside a started response"
-            raise RuntimeError(msg)
-        more = message.get("more_body", False)
-        data = self._frame(message.get("body", b""), more)
-        if connection.closed:
-            return
-        if data:
-            connection.transport.write(data)
-        if not more:
-            self.response_complete = True
-            if self.expected is not None and self.sent < self.expected:
-                self.keep_alive = False  # framing is broken: the client must see it cut
-            connection.finished(self)
-        elif connection.write_paused:
-            await connection.drain()
-
-    def _frame(self, body: bytes, more: bool) -> bytes:
-        """What goes on the wire for one body message (with the head, if not sent yet)."""
-        if self.scope["method"] == "HEAD":
-            body = b""
-        elif self.expected is not None:
-            self.sent += len(body)
-            if self.sent > self.expected:
-                msg = "the response body is longer than its content-length"
-                raise RuntimeError(msg)
-        if self.chunked:
-            data = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
-            if not more:
-                data += b"0\r\n\r\n"
-        else:
-            data = body
-        if self.head:
-            data = self.head + data
-            self.head = b""
-        return data
-
-    def _head(self, status: int, headers: Any) -> bytes:
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b""))]
-        for name, value in headers:
-            if name not in _TOKENS:
-                _check_name(name)
-            lowered = name.lower()
-            if lowered == b"content-length":
-                self.expected = int(value)
-            elif lowered in (b"transfer-encoding", b"connection", b"keep-alive"):
-                continue  # framing and connection management are this server's
-            lines.append(b"%s: %s\r\n" % (name, value))
-        if self.expected is None and status >= 200 and status not in (204, 304):
-            if self.scope["http_version"] == "1.1":
-                self.chunked = True
-                lines.append(b"transfer-encoding: chunked\r\n")
-            else:
-                self.keep_alive = False  # HTTP/1.0: the end of the body is the close
-        if not self.complete:
-            self.keep_alive = False  # answered before the whole body came: it is not read
-        if not self.keep_alive or not self.connection.server.serving:
-            self.keep_alive = False
-            lines.append(b"connection: close\r\n")
-        elif self.scope["http_version"] == "1.0":
-            lines.append(b"connection: keep-alive\r\n")
-        lines.append(b"\r\n")
-        head = b"".join(lines)
-        # Each line was made with exactly one CRLF at its end: any other CR or LF came from a
-        # header value (response splitting). One count over the head instead of one per value.
-        if head.count(b"\n") != len(lines) or head.count(b"\r") != len(lines):
-            msg = "CR or LF in a response header value"
-            raise ValueError(msg)
-        return head
 
 
 class HTTPConnection(asyncio.Protocol):
@@ -272,9 +106,9 @@ class HTTPConnection(asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
         self._client: tuple[str, int] | None = None
         self._local: tuple[str, int] | None = None
-        self._current: _Cycle | None = None  # being answered
-        self._parsing: _Cycle | None = None  # being received
-        self._waiting: deque[_Cycle] = deque()
+        self._current: RequestCycle | None = None  # being answered
+        self._parsing: RequestCycle | None = None  # being received
+        self._waiting: deque[RequestCycle] = deque()
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
@@ -418,7 +252,7 @@ class HTTPConnection(asyncio.Protocol):
             "query_string": query,
             "headers": self._headers,
         }
-        cycle = _Cycle(self, scope, parser.should_keep_alive())
+        cycle = RequestCycle(self, scope, parser.should_keep_alive())
         for name, value in self._headers:
             if name == b"expect" and value.lower() == b"100-continue":
                 cycle.continue_wanted = True
@@ -448,12 +282,12 @@ class HTTPConnection(asyncio.Protocol):
             self._parsing = None
 
     # -- answering ---------------------------------------------------------------------------
-    def _start(self, cycle: _Cycle) -> None:
+    def _start(self, cycle: RequestCycle) -> None:
         self._current = cycle
         self.deadline = 0.0  # the app's own time limits apply while it works
         self.loop.create_task(self._run(cycle))
 
-    async def _run(self, cycle: _Cycle) -> None:
+    async def _run(self, cycle: RequestCycle) -> None:
         try:
             await self.server.app(cycle.scope, cycle.receive, cycle.send)
         except Exception:
@@ -474,7 +308,7 @@ class HTTPConnection(asyncio.Protocol):
             self.transport.write(_plain_response(500, b"Internal Server Error\n"))
             self._close()
 
-    def finished(self, cycle: _Cycle) -> None:
+    def finished(self, cycle: RequestCycle) -> None:
         """The answer of ``cycle`` is written: next request, keep-alive wait, or close."""
         self._current = None
         cycle.wake()
