@@ -1,11 +1,12 @@
 """The gateway's HTTP/1.1 server: one ``asyncio.Protocol`` per consumer connection, ASGI inside.
 
-Why not granian or uvicorn: with the same lean upstream client and no policy at all, the
-forwarding ceiling on the benchmark machine was 27k req/s under granian's ASGI bridge and 36k
-under uvicorn, against about 70k with a plain protocol on uvloop (``bench/gateway.py``, nginx
-as a proxy: ~100k). The server, not the policy, was most of the cost. This one does only what
-the data plane needs and does it with callbacks: ``httptools`` (llhttp, Node's parser) parses,
-each request runs the ASGI app in one task, the response head and body leave in one write.
+Why not granian or uvicorn: forwarding with the same lean upstream client and no policy at
+all, 2 processes on the benchmark machine (nginx as a proxy: ~96k req/s), granian's ASGI bridge
+gave 19-27k req/s and uvicorn 36k; this server, with the ASGI app inside, gives 41-46k
+(``bench/results/gateway-2026-12-01-*.txt``), a bare protocol without ASGI about 70k. The
+server, not the policy, was most of the forwarding's cost. This one does only what the data
+plane needs, with callbacks: ``httptools`` (llhttp, Node's parser) parses, each request runs
+the ASGI app in one task, the response head and body leave in one write.
 
 What a consumer connection may and may not do:
 - request line and headers at most ``limits.max_head_bytes`` and ``limits.max_headers``
