@@ -366,11 +366,18 @@ def _get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
             time.sleep(0.1)
 
 
+def _children(supervisor: int) -> set[int]:
+    with open(f"/proc/{supervisor}/task/{supervisor}/children") as children:  # noqa: PTH123
+        return {int(pid) for pid in children.read().split()}
+
+
 def test_supervisor_restarts_workers_and_stops_gracefully() -> None:
     process, port = _supervised(2)
     try:
         pids = {int(_get(port, "/pid")[1]) for _ in range(40)}
-        assert 1 <= len(pids) <= 2
+        workers = _children(process.pid)
+        assert len(workers) == 2
+        assert pids <= workers  # answered by the two forked workers, not the supervisor
         victim = pids.pop()
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 10
@@ -427,3 +434,13 @@ def test_a_port_in_use_is_a_clear_cli_error(tmp_path: Path) -> None:
     assert result.returncode == 2, output
     assert f"cannot listen on 127.0.0.1:{port}" in output
     assert "Traceback" not in output
+
+
+def test_connection_limits_come_from_the_gateway_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinhso.exchange.gateway import GatewaySettings  # noqa: PLC0415
+
+    monkeypatch.setenv("TINHSO_GATEWAY_HEAD_SECONDS", "3")
+    monkeypatch.setenv("TINHSO_GATEWAY_MAX_HEAD_BYTES", "4096")
+    limits = GatewaySettings().limits()
+    assert (limits.head_seconds, limits.max_head_bytes) == (3.0, 4096)
+    assert limits.keepalive_seconds == Limits().keepalive_seconds  # unset: the server's default

@@ -22,7 +22,7 @@ import logging
 import os
 import shutil
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+_LIMITS = Limits()
+
+
 class GatewaySettings(BaseSettings):
     """Data-plane tuning (``TINHSO_GATEWAY_*``); the platform settings come from ``Settings``."""
 
@@ -69,22 +72,20 @@ class GatewaySettings(BaseSettings):
     # certificate header is believed (JSON list of networks; none: the mTLS path is off).
     trusted_proxies: list[str] = []
     client_certificate_header: str = "x-ssl-client-cert"
-    # What one consumer connection may take (tinhso.exchange.gateway_server.Limits).
-    max_head_bytes: int = 64 * 1024
-    head_seconds: float = 10.0
-    keepalive_seconds: float = 60.0
-    body_seconds: float = 30.0
-    send_seconds: float = 60.0
+    # What one consumer connection may take: the server's Limits, settable by environment
+    # (the defaults are Limits' own).
+    max_head_bytes: int = _LIMITS.max_head_bytes
+    head_seconds: float = _LIMITS.head_seconds
+    keepalive_seconds: float = _LIMITS.keepalive_seconds
+    body_seconds: float = _LIMITS.body_seconds
+    send_seconds: float = _LIMITS.send_seconds
     # On SIGTERM: how long answers in progress may take before the workers exit.
     grace_seconds: float = 30.0
 
     def limits(self) -> Limits:
+        settable = type(self).model_fields
         return Limits(
-            max_head_bytes=self.max_head_bytes,
-            head_seconds=self.head_seconds,
-            keepalive_seconds=self.keepalive_seconds,
-            body_seconds=self.body_seconds,
-            send_seconds=self.send_seconds,
+            **{f.name: getattr(self, f.name) for f in fields(Limits) if f.name in settable}
         )
 
 

@@ -39,7 +39,6 @@ import logging
 import socket
 from collections import deque
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -329,7 +328,7 @@ class HTTPConnection(asyncio.Protocol):
         if self.closed:
             return
         if self._current is None:
-            self.transport.write(_plain_response(status, HTTPStatus(status).phrase.encode()))
+            self.transport.write(_plain_response(status, REASONS[status]))
         self._close(lingering=True)
 
     def _close(self, *, lingering: bool = False) -> None:
