@@ -50,6 +50,7 @@ from tinhso.exchange.refusals import (
     P_UNKNOWN_OPERATION,
     Refusal,
 )
+from tinhso.exchange.request_body import BodyTooLarge, ConsumerGone, read_body, stream_body
 from tinhso.exchange.standard import validate_body
 from tinhso.exchange.upstream import (
     UpstreamConnectError,
@@ -82,15 +83,6 @@ _HTTP1 = frozenset({"1.1", "1.0"})
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _STREAM_REQUEST_OVER = 256 * 1024
 CLIENT_GONE = 499  # audit status of an exchange the consumer abandoned mid-body (nginx's)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _ClientGone(Exception):
-    """The consumer went away before its request body was complete: nothing is forwarded
-    (a streamed body is cut off, so the provider sees it incomplete, never a shorter one)."""
 
 
 _ids = [uuid.uuid4().hex[:16], itertools.count(1)]  # renewed in each process: new_request_ids()
@@ -346,7 +338,7 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         content_length is None or int(content_length) > _STREAM_REQUEST_OVER
     )
     if streamed and method in _BODY_METHODS:
-        body = _stream_body(receive, exchange, digest, service.max_request_bytes)
+        body = stream_body(receive, exchange, digest, service.max_request_bytes)
     elif (
         content_length is None
         and not chunked
@@ -358,12 +350,12 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         exchange.request_sha256 = _EMPTY_SHA256
     else:
         try:
-            body = await _read_body(receive, service.max_request_bytes)
-        except _BodyTooLarge:
+            body = await read_body(receive, service.max_request_bytes)
+        except BodyTooLarge:
             route.breaker.probing = False
             await _refuse(gateway, exchange, send, P_TOO_LARGE)
             return
-        except _ClientGone:
+        except ConsumerGone:
             route.breaker.probing = False
             await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
             return
@@ -403,11 +395,11 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
             if method not in _IDEMPOTENT or not isinstance(body, bytes):
                 raise
             response = await route.pool.request(method.encode(), target, forwarded, body, timeout)
-    except _BodyTooLarge:
+    except BodyTooLarge:
         route.breaker.probing = False
         await _refuse(gateway, exchange, send, P_TOO_LARGE)
         return
-    except _ClientGone:
+    except ConsumerGone:
         route.breaker.probing = False
         exchange.request_sha256 = digest.hexdigest()
         await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
@@ -464,39 +456,3 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         # The status is already sent: cut the response so the consumer sees it incomplete.
         raise RuntimeError(f"provider failed mid-response ({outcome})")
     await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise _BodyTooLarge
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _stream_body(
-    receive: Receive, exchange: _Exchange, digest: Any, limit: int
-) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        if chunk:
-            exchange.bytes_in += len(chunk)
-            if exchange.bytes_in > limit:
-                raise _BodyTooLarge
-            digest.update(chunk)
-            yield chunk
-        if not message.get("more_body", False):
-            return
