@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -194,6 +195,31 @@ def test_group_commit_and_spool_replay(engine: Engine, tmp_path: Path) -> None:
     with engine.connect() as connection:
         ids = list(connection.scalars(select(AuditRecord.request_id).order_by(AuditRecord.seq)))
     assert ids == [f"req-{i}" for i in range(71)]  # the node's order is kept
+
+
+def test_a_light_load_is_committed_without_the_linger(engine: Engine, tmp_path: Path) -> None:
+    """Records one after another (a consumer calling in sequence) are committed at once; the
+    linger holds a commit back only after a batch big enough to show load."""
+
+    async def scenario() -> tuple[float, float, int]:
+        log = AuditLog(engine, tmp_path, node="n1", linger=1.0, linger_after=4)
+        log.start()
+        started = time.perf_counter()
+        for entry in _entries(4):
+            await log.record(entry)
+        sequential = time.perf_counter() - started
+        await asyncio.gather(*(log.record(e) for e in _entries(8, 4)))  # one batch of 8
+        started = time.perf_counter()
+        await log.record(_entries(1, 12)[0])  # after a batch of 8: held back by the linger
+        held = time.perf_counter() - started
+        await log.close()
+        return sequential, held, log.stats.batches
+
+    sequential, held, batches = asyncio.run(scenario())
+    assert sequential < 1.0  # waiting out the linger would take 3 s for the last three
+    assert held > 0.5
+    assert batches == 6
+    assert audit_proof.verify(engine).records == 13
 
 
 def test_spool_of_a_dead_process_is_adopted(engine: Engine, tmp_path: Path) -> None:

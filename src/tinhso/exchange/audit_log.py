@@ -173,7 +173,12 @@ class AuditLog:
         max_batch: int = 1000,
         retry_seconds: float = 1.0,
         linger: float = 0.004,
+        linger_after: int = 4,
     ) -> None:
+        """``linger``: under load, at most one commit per this many seconds, so that more
+        records share a commit; it holds a commit back only after a batch of at least
+        ``linger_after`` records, so that a light load (one consumer calling in sequence, say)
+        has each record committed at once."""
         self.engine = engine
         self.node = node or f"{socket.gethostname()}-{os.getpid()}"
         self.spool = Spool(data_dir / "audit-spool", self.node)
@@ -182,6 +187,7 @@ class AuditLog:
         self.max_batch = max_batch
         self.retry_seconds = retry_seconds
         self.linger = linger
+        self.linger_after = linger_after
         self.stats = AuditStats()
         self._queue: list[tuple[AuditEntry, PreparedEntry, asyncio.Future[None]]] = []
         self._sqlite = engine.dialect.name == "sqlite"
@@ -192,6 +198,7 @@ class AuditLog:
         self._db_down = False
         self._next_checkpoint_check = 0.0
         self._last_batch = 0.0
+        self._last_batch_size = 0
         self._orphans_adopted = False
         self.stats.spool_pending = self.spool.pending()  # left over from a previous run
         # The writer's own thread and driver connection, kept between batches (no pool
@@ -245,12 +252,14 @@ class AuditLog:
                     await asyncio.wait_for(self._wake.wait(), wait)
                 await asyncio.sleep(0)  # let the requests that are ready join this batch
             # Under load, at most one commit per ``linger`` seconds: bigger groups, fewer
-            # commits (the commit, not the row, is what costs); an idle log writes at once.
+            # commits (the commit, not the row, is what costs). An idle log, or a light load
+            # whose last batch was small, gains nothing by waiting and writes at once.
             wait_more = self._last_batch + self.linger - loop.time()
-            if wait_more > 0:
+            if wait_more > 0 and self._last_batch_size >= self.linger_after:
                 await asyncio.sleep(wait_more)
             self._last_batch = loop.time()
             batch = self._queue[: self.max_batch]
+            self._last_batch_size = len(batch)
             del self._queue[: len(batch)]
             try:
                 await loop.run_in_executor(
