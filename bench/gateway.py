@@ -10,7 +10,9 @@ Starts, on loopback only:
 
 Scenarios by default: ``passthrough`` (the lean forwarder, no policy: the ceiling),
 ``full-policy-1w`` and ``full-policy`` (the real gateway with every check, 1 and 2 processes).
-``--calibration`` adds nginx with a bare ``proxy_pass`` and its access log on, and granian's
+``--ceiling`` adds the passthrough plus 25 and 50 us of Python work per request, and the full
+policy without its audit write (``bench/gateway_no_audit.py``, a diagnostic: not a configuration
+the platform offers). ``--calibration`` adds nginx with a bare ``proxy_pass`` and its access log on, and granian's
 own hello, to place this machine against the issue's calibration figures.
 Every request of a run, to every target, is the same: a POST of a small JSON document that the
 full-policy service's request schema validates (``--get``: bodiless GETs).
@@ -126,10 +128,14 @@ FULL_POLICY = Scenario("full-policy", GATEWAY_APP, 2, _full_policy_setup)
 
 
 def ceiling_scenarios() -> list[Scenario]:
-    """The lean forwarder plus fixed Python work per request: what policy code may cost."""
+    """What policy code may cost: the lean forwarder plus fixed Python work per request, and
+    the full policy without its audit write (a diagnostic, bench/gateway_no_audit.py)."""
     return [
-        Scenario(f"passthrough+{us}us", f"bench.passthrough_app:busy_{us}us_app", 2)
-        for us in (25, 50)
+        *(
+            Scenario(f"passthrough+{us}us", f"bench.passthrough_app:busy_{us}us_app", 2)
+            for us in (25, 50)
+        ),
+        Scenario("full-policy-no-audit", "bench.gateway_no_audit:app", 2, _full_policy_setup),
     ]
 
 
@@ -775,7 +781,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--ceiling",
         action="store_true",
-        help="also measure the passthrough plus 25 and 50 us of Python work per request",
+        help="also measure the passthrough plus 25 and 50 us of Python work per request, and"
+        " the full policy without its audit write (diagnostic)",
     )
     parser.add_argument(
         "--calibration",
