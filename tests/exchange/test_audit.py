@@ -202,7 +202,7 @@ def test_a_light_load_is_committed_without_the_linger(engine: Engine, tmp_path: 
     linger holds a commit back only after a batch big enough to show load."""
 
     async def scenario() -> tuple[float, float, int]:
-        log = AuditLog(engine, tmp_path, node="n1", linger=1.0, linger_after=4)
+        log = AuditLog(engine, tmp_path, node="n1", linger=1.0)
         log.start()
         started = time.perf_counter()
         for entry in _entries(4):

@@ -253,7 +253,8 @@ class AuditLog:
                 await asyncio.sleep(0)  # let the requests that are ready join this batch
             # Under load, at most one commit per ``linger`` seconds: bigger groups, fewer
             # commits (the commit, not the row, is what costs). An idle log, or a light load
-            # whose last batch was small, gains nothing by waiting and writes at once.
+            # whose last batch was smaller than ``linger_after`` (a few consumers calling in
+            # sequence), gains nothing by waiting and writes at once.
             wait_more = self._last_batch + self.linger - loop.time()
             if wait_more > 0 and self._last_batch_size >= self.linger_after:
                 await asyncio.sleep(wait_more)
