@@ -12,8 +12,8 @@ Scenarios by default: ``passthrough`` (the lean forwarder, no policy: the ceilin
 ``full-policy-1w`` and ``full-policy`` (the real gateway with every check, 1 and 2 processes).
 ``--ceiling`` adds the passthrough plus 25 and 50 us of Python work per request, and the full
 policy without its audit write (``bench/gateway_no_audit.py``, a diagnostic: not a configuration
-the platform offers). ``--calibration`` adds nginx with a bare ``proxy_pass`` and its access log on, and granian's
-own hello, to place this machine against the issue's calibration figures.
+the platform offers). ``--calibration`` adds nginx with a bare ``proxy_pass`` and its access
+log on, and granian's own hello, to place this machine against the issue's calibration figures.
 Every request of a run, to every target, is the same: a POST of a small JSON document that the
 full-policy service's request schema validates (``--get``: bodiless GETs).
 
