@@ -90,3 +90,28 @@ def test_plan_324_shows_every_status_with_labelled_synthetic_values(
     assert "no_data" not in progress.values()
     # Every synthetic value is labelled; none replaced a reported seed figure.
     assert synthetic == len(synthetic_values())
+
+
+def test_demo_cites_its_articles_by_title_outlet_and_date(sessions: sessionmaker[Session]) -> None:
+    """A reader is told which article a figure comes from, never an internal file name."""
+    from tinhso.monitoring.models import Plan  # noqa: PLC0415
+
+    with sessions.begin() as session:
+        load_registry_demo(session, "mat-khau-demo-123456")
+        load_monitoring_demo(session)
+    with sessions() as session:
+        references = [
+            *session.scalars(select(DataValue.source_reference)),
+            *session.scalars(select(Target.source_reference)),
+            *session.scalars(select(Plan.source_reference)),
+        ]
+    cited = [reference for reference in references if reference and "«" in reference]
+    assert len(cited) > 50
+    assert not [reference for reference in cited if ".txt" in reference or "seed" in reference]
+    assert any(
+        reference.startswith(
+            "Bắc Giang nỗ lực chuyển đổi số, ứng dụng CNTT trong phòng chống dịch Covid-19"
+            " (ICTVietnam (Tạp chí Thông tin & Truyền thông), 19/08/2021): «"
+        )
+        for reference in cited
+    )

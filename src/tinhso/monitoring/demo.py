@@ -98,10 +98,28 @@ class UnitResolver:
         return result
 
 
-def _source(source: dict[str, str] | None) -> str | None:
+def cite(source: dict[str, str] | None, sources: dict[str, dict[str, Any]]) -> str | None:
+    """A figure's source as a reader can find it: title, outlet and date, then the quote.
+
+    ``sources`` is the file's ``meta.sources`` keyed by seed; the seed key itself is an
+    internal name and never shown.
+    """
     if not source:
         return None
-    return f"{source.get('seed', '')}: «{source.get('quote', '')}»"
+    document = sources.get(source.get("seed", ""), {})
+    details = [str(document["publisher"])] if document.get("publisher") else []
+    if document.get("published"):
+        details.append(date.fromisoformat(str(document["published"])).strftime("%d/%m/%Y"))
+    title = str(document.get("title") or "")
+    if details:
+        title = f"{title} ({', '.join(details)})"
+    quote = source.get("quote")
+    return f"{title}: «{quote}»" if quote else title
+
+
+def source_documents(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The seed documents the demo figures cite, keyed by their internal seed name."""
+    return {str(item["seed"]): item for item in data.get("meta", {}).get("sources", [])}
 
 
 def _load_catalogue(session: Session, data: dict[str, Any]) -> int:
@@ -155,6 +173,7 @@ def _load_catalogue(session: Session, data: dict[str, Any]) -> int:
 
 def _load_plans(session: Session, data: dict[str, Any], units: UnitResolver) -> int:
     created = 0
+    sources = source_documents(data)
     for plan in data.get("plans", []):
         if repository.plan_by_code(session, plan["code"]) is not None:
             continue
@@ -164,8 +183,9 @@ def _load_plans(session: Session, data: dict[str, Any], units: UnitResolver) -> 
             notes.append(
                 f"Ban hành không muộn hơn / issued on or before {plan['issued_on_or_before']}"
             )
-        if _source(plan.get("source")):
-            notes.append(str(_source(plan.get("source"))))
+        citation = cite(plan.get("source"), sources)
+        if citation:
+            notes.append(citation)
         issued = plan.get("issue_date")
         row = plan_service.create(
             session,
@@ -210,7 +230,7 @@ def _load_plans(session: Session, data: dict[str, Any], units: UnitResolver) -> 
                     if isinstance(target.get("baseline"), dict)
                     else None,
                     note=note,
-                    source_reference=_source(target.get("source")),
+                    source_reference=cite(target.get("source"), sources),
                 ),
             )
         created += 1
@@ -219,6 +239,7 @@ def _load_plans(session: Session, data: dict[str, Any], units: UnitResolver) -> 
 
 def _load_values(session: Session, data: dict[str, Any], units: UnitResolver) -> int:
     items: list[ValueIn] = []
+    sources = source_documents(data)
     reported = {
         (value["data_element"], repr(sorted(value["unit"].items())), str(value["period"]))
         for value in data.get("values", [])
@@ -249,7 +270,7 @@ def _load_values(session: Session, data: dict[str, Any], units: UnitResolver) ->
                 source=ValueSource.FILE,
                 source_reference=SYNTHETIC_LABEL
                 if value.get("synthetic")
-                else _source(value.get("source")),
+                else cite(value.get("source"), sources),
                 comment="\n".join(comments) or None,
             )
         )
