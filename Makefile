@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tinhso-installed
 
-.PHONY: help demo test install install-system assets lint typecheck check bench-gateway bench-monitoring
+.PHONY: help demo test install install-system assets lint typecheck check lock bench-gateway bench-monitoring
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -19,11 +19,18 @@ test: install-system install assets ## Install everything and run the whole suit
 
 install: $(STAMP) ## Python virtual environment with tinhso and its pinned dependencies
 
-$(STAMP): pyproject.toml
+# Every package, transitive ones and the build back-end included, comes from requirements.lock
+# with its hashes (pip --require-hashes); tinhso itself is then installed editable on top.
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check --disable-pip-version-check >/dev/null
 	touch $(STAMP)
+
+lock: install ## Refresh requirements.lock from pyproject.toml (exact pins, every transitive package, hashes)
+	$(BIN)/uv pip compile pyproject.toml scripts/build-requirements.in --extra dev --generate-hashes \
+		--universal --python-version 3.11 --quiet -o requirements.lock
 
 install-system: ## Debian packages: PostgreSQL, Redis, Chromium, nginx, wrk, fonts
 	bash scripts/install-system.sh

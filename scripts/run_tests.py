@@ -1,7 +1,9 @@
-"""Run the whole test suite: lint, type-check, then pytest on SQLite and on PostgreSQL.
+"""Run the whole test suite: lint, type-check, import contracts, then pytest on SQLite and on
+PostgreSQL with coverage.
 
 Called by `make test` (the README's test command) and so by CI. Prints how many
-tests ran on each database and ends with one line `total: N passed, M failed`.
+tests ran on each database, the line coverage of both runs together (the full report is in
+test-output/coverage.txt) and ends with one line `total: N passed, M failed`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
+COVERAGE_DATA = OUTPUT / ".coverage"
 BIN = Path(sys.executable).parent
 
 
@@ -31,6 +34,9 @@ def pytest_run(database: str, extra: list[str]) -> tuple[int, dict[str, int]]:
             f"--junitxml={report}",
             "-p",
             "no:cacheprovider",
+            "--cov=tinhso",
+            "--cov-append",
+            "--cov-report=",
             *extra,
         ]
     )
@@ -43,6 +49,22 @@ def pytest_run(database: str, extra: list[str]) -> tuple[int, dict[str, int]]:
     return code, counts
 
 
+def coverage_total() -> str:
+    """Line coverage of both database runs together; the per-file report goes to a file."""
+    report = subprocess.run(  # noqa: S603 - fixed argument list
+        [str(BIN / "coverage"), "report", "--skip-covered", "--sort=cover"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    (OUTPUT / "coverage.txt").write_text(report.stdout + report.stderr, encoding="utf-8")
+    total = [line for line in report.stdout.splitlines() if line.startswith("TOTAL")]
+    return (
+        f"{total[0].split()[-1]} of lines (test-output/coverage.txt)" if total else "not measured"
+    )
+
+
 def main() -> int:
     OUTPUT.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -51,6 +73,9 @@ def main() -> int:
         failed_steps.append("ruff")
     if run([str(BIN / "mypy")]):
         failed_steps.append("mypy")
+    if run([str(BIN / "lint-imports")]):
+        failed_steps.append("import contracts")
+    COVERAGE_DATA.unlink(missing_ok=True)
     results = {}
     for database, extra in (("sqlite", []), ("postgresql", ["-m", "not e2e"])):
         results[database] = pytest_run(database, [*extra, *sys.argv[1:]])
@@ -67,6 +92,7 @@ def main() -> int:
         )
         if code != 0:
             failed_steps.append(f"pytest on {label}")
+    print(f"coverage: {coverage_total()}")
     print(f"time: {time.monotonic() - started:.0f} s")
     if failed_steps:
         print(f"FAILED: {', '.join(failed_steps)}")

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import secrets
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from pydantic import SecretStr, ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tinhso.core import migrations
-from tinhso.core.config import InsecureSettingsError, Settings, load_settings
-from tinhso.core.db import engine_from_settings, make_sessionmaker
+from tinhso.core.commands import console
+from tinhso.core.commands import database as _database
+from tinhso.core.commands import failure as _fail
+from tinhso.core.commands import settings_or_exit as _settings
+from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+from tinhso.models import metadata
 
 app = typer.Typer(help="tinhso — Tỉnh số: nền tảng chuyển đổi số cấp tỉnh", no_args_is_help=True)
 db_app = typer.Typer(help="Cơ sở dữ liệu / database", no_args_is_help=True)
@@ -29,35 +27,6 @@ config_app = typer.Typer(help="Cấu hình / configuration", no_args_is_help=Tru
 app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(config_app, name="config")
-
-console = Console(stderr=True)
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except (ValidationError, InsecureSettingsError) as error:
-        console.print(f"[red]Cấu hình không hợp lệ / invalid configuration:[/red] {error}")
-        raise typer.Exit(2) from error
-
-
-@contextmanager
-def _database(settings: Settings | None = None) -> Iterator[Engine]:
-    """The database of the configured settings, disposed when the command ends."""
-    engine = engine_from_settings(settings or _settings())
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def _fail(error: DomainError) -> typer.Exit:
-    fields = ", ".join(e.field for e in error.errors)
-    where = f" [{fields}]" if fields else ""
-    console.print(
-        f"[red]Lỗi{where}:[/red] {error.message.vi}\n[red]Error{where}:[/red] {error.message.en}"
-    )
-    return typer.Exit(1)
 
 
 @app.command()
@@ -102,7 +71,7 @@ def db_check() -> None:
     """Kiểm tra CSDL đã nâng cấp và khớp với mô hình / check migrations are applied and match the models."""
     with _database() as engine:
         up_to_date = migrations.is_up_to_date(engine)
-        drift = migrations.model_drift(engine) if up_to_date else []
+        drift = migrations.model_drift(engine, metadata) if up_to_date else []
     if not up_to_date:
         console.print("[red]Chưa nâng cấp / not at head: run `tinhso db upgrade`[/red]")
         raise typer.Exit(1)

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from tinhso.app import create_app
 from tinhso.core import migrations
 from tinhso.core.db import build_engine
+from tinhso.models import metadata
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,7 +101,7 @@ def test_metrics_without_token_are_not_served_to_remote_clients(client: TestClie
 
 def test_migrations_and_models_agree(engine: Engine) -> None:
     assert migrations.is_up_to_date(engine)
-    assert migrations.model_drift(engine) == []
+    assert migrations.model_drift(engine, metadata) == []
 
 
 def test_openapi_documents_every_route_with_a_summary(client: TestClient) -> None:

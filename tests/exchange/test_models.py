@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tinhso.core.migrations import model_drift
+from tinhso.models import metadata
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -15,5 +16,5 @@ def _mentions_exchange(diff: object) -> bool:
 
 
 def test_exchange_migration_matches_models(engine: Engine) -> None:
-    drift = [diff for diff in model_drift(engine) if _mentions_exchange(diff)]
+    drift = [diff for diff in model_drift(engine, metadata) if _mentions_exchange(diff)]
     assert drift == []

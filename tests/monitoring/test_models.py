@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from tinhso.core.db import Base
 from tinhso.core.migrations import model_drift
+from tinhso.models import metadata
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -36,5 +37,5 @@ def _mentions_monitoring(diff: object) -> bool:
 
 def test_monitoring_migration_matches_models(engine: Engine) -> None:
     assert len(_TABLES) == 10
-    drift = [diff for diff in model_drift(engine) if _mentions_monitoring(diff)]
+    drift = [diff for diff in model_drift(engine, metadata) if _mentions_monitoring(diff)]
     assert drift == []

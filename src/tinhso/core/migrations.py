@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 if TYPE_CHECKING:
+    from sqlalchemy import MetaData
     from sqlalchemy.engine import Engine
 
 
@@ -47,10 +48,12 @@ def is_up_to_date(engine: Engine) -> bool:
     return current_revisions(engine) == head_revisions(engine)
 
 
-def model_drift(engine: Engine) -> list[Any]:
-    """Differences between the models and the migrated schema (empty when they agree)."""
-    from tinhso.models import metadata  # noqa: PLC0415 - loads every domain's tables
+def model_drift(engine: Engine, metadata: MetaData) -> list[Any]:
+    """Differences between the models and the migrated schema (empty when they agree).
 
+    ``metadata`` is every domain's tables (``tinhso.models.metadata``); core does not import
+    the domains itself.
+    """
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection,

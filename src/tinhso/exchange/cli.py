@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tinhso.core.commands import failure as _fail
+from tinhso.core.commands import settings_or_exit as _settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker, utcnow
 from tinhso.core.errors import DomainError
 from tinhso.exchange import repository
@@ -31,17 +33,6 @@ keys_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 
 console = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    from tinhso.cli import _settings as load  # noqa: PLC0415 - the root CLI owns settings errors
-
-    return load()
-
-
-def _fail(error: DomainError) -> typer.Exit:
-    console.print(f"[red]Lỗi:[/red] {error.message.vi}\n[red]Error:[/red] {error.message.en}")
-    return typer.Exit(1)
 
 
 def _changing_sessions(engine: Engine, settings: Settings) -> sessionmaker[Session]:

@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tinhso.core.commands import failure as _fail
+from tinhso.core.commands import settings_or_exit as _settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker
 from tinhso.core.errors import DomainError
 from tinhso.core.i18n import format_number
@@ -22,7 +24,6 @@ from tinhso.monitoring.effective_values import Tree
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from tinhso.core.config import Settings
 
 app = typer.Typer(no_args_is_help=True)
 monitoring_app = typer.Typer(
@@ -31,17 +32,6 @@ monitoring_app = typer.Typer(
 app.add_typer(monitoring_app, name="monitoring")
 
 console = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    from tinhso.cli import _settings as load  # noqa: PLC0415 - the root CLI owns settings errors
-
-    return load()
-
-
-def _fail(error: DomainError) -> typer.Exit:
-    console.print(f"[red]Lỗi:[/red] {error.message.vi}\n[red]Error:[/red] {error.message.en}")
-    return typer.Exit(1)
 
 
 def _number(value: float | None) -> str:
