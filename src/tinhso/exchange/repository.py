@@ -137,6 +137,14 @@ def services_query(
     return query.order_by(ExchangeService.id)
 
 
+def services_by_ids(session: Session, ids: set[int]) -> dict[int, ExchangeService]:
+    """Services by id, in one query."""
+    if not ids:
+        return {}
+    rows = session.scalars(select(ExchangeService).where(ExchangeService.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
 def all_services(session: Session) -> list[ExchangeService]:
     return list(session.scalars(select(ExchangeService).order_by(ExchangeService.id)))
 
