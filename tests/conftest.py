@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
+from tests.registry.queries import QueryBudget
 from tests.support.services import PostgresServer
 from tinhso.app import create_app
 from tinhso.core import migrations
@@ -111,6 +112,12 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         connection.commit()
         connection.exec_driver_sql("PRAGMA foreign_keys=ON")
         connection.commit()
+
+
+@pytest.fixture
+def query_budget(engine: Engine) -> QueryBudget:
+    """Query-count budgets that must stay flat as rows grow (every list endpoint and page)."""
+    return QueryBudget(engine)
 
 
 @pytest.fixture

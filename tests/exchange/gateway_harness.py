@@ -179,6 +179,11 @@ class GatewayProcess:
                 "TINHSO_GATEWAY_BREAKER_COOLDOWN_SECONDS": "1",
             }
         )
+        # This checkout's code, whatever the caller's PYTHONPATH (a relative "src" would
+        # resolve in the gateway's own working directory and load another checkout's code).
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
         env.update(self.extra_env)
         return env
 

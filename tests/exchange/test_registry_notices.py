@@ -321,3 +321,114 @@ def test_a_key_rotation_from_the_cli_is_announced(
     with make_sessionmaker(engine)() as session:
         expected = repository.state_version(session)
     assert listener.next(PROMISE_SECONDS) == expected
+
+
+# -- registry changes that affect admission: announced like a grant revocation -------------------
+SYSTEMS = "/api/v1/systems"
+CONSUMER = "ubnd-viet-yen/mot-cua"
+PROVIDER = "so-yte/his"
+
+
+def _set_status(client: TestClient, world: ExchangeWorld, system: str, status: str) -> None:
+    response = client.patch(
+        f"{SYSTEMS}/{system}", json={"status": status}, headers=world.admin.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("system", "steps"),
+    [
+        (CONSUMER, ["suspended"]),
+        (CONSUMER, ["retired"]),
+        (PROVIDER, ["suspended"]),
+        (PROVIDER, ["retired"]),
+        (CONSUMER, ["suspended", "active"]),  # back in operation: usable again at once
+    ],
+    ids=[
+        "consumer-suspended",
+        "consumer-retired",
+        "provider-suspended",
+        "provider-retired",
+        "consumer-reactivated",
+    ],
+)
+def test_every_system_status_change_is_announced(
+    client: TestClient,
+    exchange_world: ExchangeWorld,
+    listener: Listener,
+    session: Session,
+    system: str,
+    steps: list[str],
+) -> None:
+    for status in steps:
+        before = repository.state_version(session)
+        session.rollback()
+        _set_status(client, exchange_world, system, status)
+        version = repository.state_version(session)
+        session.rollback()
+        assert version > before, status
+        assert listener.next(PROMISE_SECONDS) == version, status
+        assert listener.next(QUIET_SECONDS) is None  # one change, one notice
+
+
+def test_a_registry_change_that_admission_ignores_is_not_announced(
+    client: TestClient, exchange_world: ExchangeWorld, listener: Listener, session: Session
+) -> None:
+    before = repository.state_version(session)
+    session.rollback()
+    response = client.patch(
+        f"{SYSTEMS}/{CONSUMER}",
+        json={"name_vi": "Hệ thống một cửa điện tử"},
+        headers=exchange_world.admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert repository.state_version(session) == before
+    assert listener.next(QUIET_SECONDS) is None
+
+
+def _until_status(
+    url: str, target: str, auth: dict[str, str], wanted: Callable[[int], bool]
+) -> int:
+    deadline = time.monotonic() + PROMISE_SECONDS
+    while not wanted(status := raw_request(url, "GET", target, auth).status):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return status
+
+
+def test_a_gateway_follows_system_suspension_and_retirement_at_once_through_redis(
+    gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
+    redis_url: str,
+) -> None:
+    """Polling once an hour (the full reload comes after a minute): only the notice is in time."""
+    world = gateway_world
+    token = world.token()
+    gateway = world.gateway(TINHSO_REDIS_URL=redis_url, TINHSO_GATEWAY_POLL_SECONDS="3600")
+    auth = {"Authorization": f"Bearer {token}"}
+    target = f"/{SERVICE}/citizens/1"
+    assert raw_request(gateway.url, "GET", target, auth).status == 200
+    probe = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 15
+        while not dict(probe.pubsub_numsub(notices.CHANNEL)).get(notices.CHANNEL.encode()):
+            assert time.monotonic() < deadline, "the gateway never subscribed"
+            time.sleep(0.02)
+    finally:
+        probe.close()
+    refused = lambda status: status != 200  # noqa: E731
+    served = lambda status: status == 200  # noqa: E731
+    # The consumer is suspended: its (still unexpired) token no longer admits it (its
+    # credentials are no longer usable).
+    _set_status(world.client, world.world, CONSUMER, "suspended")
+    assert _until_status(gateway.url, target, auth, refused) == 401
+    # Back in operation: served again.
+    _set_status(world.client, world.world, CONSUMER, "active")
+    assert _until_status(gateway.url, target, auth, served) == 200
+    # The provider is retired: its services are no longer served.
+    _set_status(world.client, world.world, PROVIDER, "retired")
+    assert _until_status(gateway.url, target, auth, refused) == 404
+    response = raw_request(gateway.url, "GET", target, auth)
+    assert response.json()["code"] == "service_unavailable"

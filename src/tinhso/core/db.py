@@ -2,11 +2,13 @@
 
 SQLite (embedded default, WAL mode, foreign keys on) and PostgreSQL (psycopg 3)
 are both first-class. Engines are created by the app factory or the CLI; a web
-request's session commits once at the end of the request and services only flush.
+request's session commits once, after the endpoint and before its answer is sent, and
+services only flush.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,8 +16,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from tinhso.core.errors import Conflict, DomainError, Unavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -23,6 +28,11 @@ if TYPE_CHECKING:
     from sqlalchemy.pool import ConnectionPoolEntry
 
     from tinhso.core.config import Settings
+
+log = logging.getLogger(__name__)
+
+# What a client is told to wait before retrying when the database cannot be reached.
+RETRY_AFTER_SECONDS = 5
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -101,18 +111,95 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+class NotSaved(DomainError):
+    """The request's transaction could not be committed for another reason (a fault, not input)."""
+
+    status = 500
+    code = "not_saved"
+
+
+def storage_problem(error: sa_exc.SQLAlchemyError) -> DomainError | None:
+    """What to answer when the database refused a request's work (None: a fault, let it raise).
+
+    A constraint the change breaks is a 409; a database that cannot be reached (connection
+    lost, pool exhausted, SQLite locked past its busy timeout) a 503 with Retry-After.
+    """
+    if isinstance(error, sa_exc.IntegrityError):
+        return Conflict(
+            "Thay đổi xung đột với dữ liệu đã lưu nên chưa được lưu",
+            "The change conflicts with stored data and was not saved",
+        )
+    unreachable = isinstance(
+        error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+    ) or (isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated)
+    if unreachable:
+        return Unavailable(
+            "Cơ sở dữ liệu tạm thời không truy cập được; yêu cầu chưa được thực hiện, "
+            "vui lòng thử lại sau",
+            "The database cannot be reached right now; nothing was done, please retry later",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return None
+
+
+def _brief(error: sa_exc.SQLAlchemyError) -> str:
+    """The database's own first line of the error: never the statement's parameters."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+
+
+def _roll_back(session: Session) -> None:
+    try:
+        session.rollback()
+    except sa_exc.SQLAlchemyError as error:  # the connection is gone: close() discards it
+        log.debug("request session: rollback failed: %s", error)
+
+
 def request_session(request: Request) -> Iterator[Session]:
-    """One session per request: commit once if the endpoint succeeded, roll back otherwise."""
+    """One session per request: commit once if the endpoint succeeded, roll back otherwise.
+
+    Function-scoped (see :data:`DbSession`): the commit runs when the endpoint has returned
+    and its answer is built, BEFORE the answer is sent, so a client told 200/201 can read its
+    write at once, and a commit that fails is answered as a problem (409, 503 or 500), never
+    as a success.
+    """
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     session = factory()
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        try:
+            yield session
+        except sa_exc.SQLAlchemyError as error:
+            _roll_back(session)
+            problem = storage_problem(error)
+            if problem is None:
+                raise
+            log.warning(
+                "request %s %s: database error: %s",
+                request.method,
+                request.url.path,
+                _brief(error),
+            )
+            raise problem from error
+        except BaseException:
+            _roll_back(session)
+            raise
+        try:
+            session.commit()
+        except sa_exc.SQLAlchemyError as error:
+            _roll_back(session)
+            log.warning(
+                "request %s %s: commit failed: %s", request.method, request.url.path, _brief(error)
+            )
+            # Any other failure of the commit is still a problem+json: nothing was saved.
+            raise storage_problem(error) or NotSaved(
+                "Không lưu được thay đổi; vui lòng thử lại",
+                "The change was not saved; please retry",
+            ) from error
     finally:
         session.close()
 
 
-DbSession = Annotated[Session, Depends(request_session)]
+# scope="function": FastAPI runs the teardown (the commit) before sending the response; the
+# default ("request") would run it after the response has left.
+DbSession = Annotated[Session, Depends(request_session, scope="function")]

@@ -105,6 +105,13 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class Unavailable(DomainError):
+    """A dependency (the database) cannot be reached now; the client may retry later."""
+
+    status = 503
+    code = "unavailable"
+
+
 @dataclass
 class Problem:
     status: int

@@ -15,7 +15,7 @@ from tinhso.core.db import DbSession
 from tinhso.core.pagination import Page, Pagination, fetch_page
 from tinhso.exchange import auth, repository
 from tinhso.exchange.credentials import credential_service
-from tinhso.exchange.representations import credential_out
+from tinhso.exchange.representations import credential_out, credentials_out
 from tinhso.exchange.schemas import CredentialCreate, CredentialIssued, CredentialOut
 from tinhso.registry.auth import CurrentUser
 from tinhso.registry.systems import system_service
@@ -40,10 +40,8 @@ def list_credentials(
     auth.require_credential_admin(session, principal, system.id)
     rows, total = fetch_page(session, repository.credentials_of_system(system.id), pagination)
     items: list[CredentialOut] = [
-        CredentialOut.model_validate(
-            credential_out(session, row).model_dump(exclude={"client_secret"})
-        )
-        for row in rows
+        CredentialOut.model_validate(shown.model_dump(exclude={"client_secret"}))
+        for shown in credentials_out(session, rows)
     ]
     return Page(items=items, total=total, limit=pagination.limit, offset=pagination.offset)
 

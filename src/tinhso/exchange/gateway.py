@@ -131,7 +131,7 @@ class Gateway:
             linger=options.audit_linger_seconds,
         )
         self.metrics = Metrics()
-        self._routes: dict[tuple[int, str], _Route] = {}
+        self._routes: dict[tuple[int, str, int], _Route] = {}
         self._breakers: dict[str, Breaker] = {}
         self._tls = ssl.create_default_context()
         self._kids: frozenset[str] = frozenset()
@@ -146,6 +146,7 @@ class Gateway:
             log.warning("gateway: no signing key for checkpoints yet: %s", error)
         self.audit.start()
         self.registry.changed.append(self._keys_changed)
+        self.registry.changed.append(self._services_changed)
         await self.registry.start()
         self._flush_metrics()
 
@@ -159,6 +160,16 @@ class Gateway:
         if kids != self._kids:
             self._kids = kids
             task = asyncio.get_running_loop().create_task(self._reload_signer())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _services_changed(self, snapshot: ExchangeSnapshot) -> None:
+        """Forget the routes built from a service's former settings (base URL, response limit):
+        a changed service takes effect on the next request, as a changed grant does. Their pools
+        close once their exchanges in flight have finished."""
+        current = {_route_key(service) for service in snapshot.services.values()}
+        for key in [key for key in self._routes if key not in current]:
+            task = asyncio.get_running_loop().create_task(self._routes.pop(key).pool.close())
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
@@ -181,7 +192,7 @@ class Gateway:
         await asyncio.to_thread(self.engine.dispose)
 
     def route(self, service: ServiceEntry) -> _Route:
-        key = (service.id, service.base_url)
+        key = _route_key(service)
         route = self._routes.get(key)
         if route is None:
             url = urlsplit(service.base_url)
@@ -202,6 +213,11 @@ class Gateway:
             )
             route = self._routes[key] = _Route(pool, url.path.rstrip("/").encode(), breaker)
         return route
+
+
+def _route_key(service: ServiceEntry) -> tuple[int, str, int]:
+    """Everything a route (its upstream pool) is built from: a change to any is a new route."""
+    return (service.id, service.base_url, service.max_response_bytes)
 
 
 class GatewayApp:

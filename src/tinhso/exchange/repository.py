@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import event, insert, inspect, select, text, update
+from sqlalchemy.orm import Session
 
 from tinhso.core.db import utcnow
 from tinhso.exchange import notices
@@ -20,11 +21,14 @@ from tinhso.exchange.models import (
     SigningKey,
     SystemCredential,
 )
+from tinhso.registry.models import InformationSystem, Organisation
 from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy import Select
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import UOWTransaction
 
 
 STATE_ID = 1
@@ -64,6 +68,40 @@ def bump_state(session: Session) -> int:
     return int(version)
 
 
+# -- registry changes that affect admission ------------------------------------------------------
+# The registry sits below the exchange and knows nothing of gateways. What of it the gateways'
+# snapshot reads (snapshot.exchange_snapshot: which systems are usable, and their
+# "organisation/system" names in tokens, grants and service keys) is watched here instead: a
+# flush that changes any of it, through any path (API, portal, CLI), bumps the state version in
+# the same transaction, so it is NOTIFYed and announced like a grant revocation.
+ADMISSION_FIELDS: dict[type, tuple[str, ...]] = {
+    InformationSystem: ("status", "code", "organisation_id"),
+    Organisation: ("code",),
+}
+
+
+def affects_admission(session: Session) -> bool:
+    """Whether the session's pending changes touch what gateways admit by."""
+    for instance in session.deleted:
+        if type(instance) in ADMISSION_FIELDS:
+            return True
+    for instance in session.dirty:
+        fields = ADMISSION_FIELDS.get(type(instance))
+        if fields:
+            attributes = inspect(instance).attrs
+            if any(attributes[name].history.has_changes() for name in fields):
+                return True
+    return False
+
+
+@event.listens_for(Session, "before_flush")
+def _announce_registry_changes(
+    session: Session, _context: UOWTransaction, _instances: Iterable[object] | None
+) -> None:
+    if affects_admission(session):
+        bump_state(session)
+
+
 # -- system labels (the registry owns systems; these delegate to its service) -------------------
 def system_labels(session: Session, ids: set[int] | None = None) -> dict[int, tuple[str, str]]:
     """System id -> (organisation code, system code), for the given ids or every system."""
@@ -97,6 +135,14 @@ def services_query(
     if statuses is not None:
         query = query.where(ExchangeService.status.in_(statuses))
     return query.order_by(ExchangeService.id)
+
+
+def services_by_ids(session: Session, ids: set[int]) -> dict[int, ExchangeService]:
+    """Services by id, in one query."""
+    if not ids:
+        return {}
+    rows = session.scalars(select(ExchangeService).where(ExchangeService.id.in_(ids)))
+    return {row.id: row for row in rows}
 
 
 def all_services(session: Session) -> list[ExchangeService]:

@@ -63,8 +63,7 @@ def services_out(session: DbSession, rows: list[ExchangeService]) -> list[Servic
 
 
 def _service_keys(session: DbSession, service_ids: set[int]) -> dict[int, str]:
-    services = [session.get(ExchangeService, service_id) for service_id in service_ids]
-    found = [service for service in services if service is not None]
+    found = repository.services_by_ids(session, service_ids).values()
     labels = _labels(session, {service.provider_system_id for service in found})
     return {
         service.id: f"{labels[service.provider_system_id]}/{service.code}/{service.version}"
@@ -126,18 +125,30 @@ def grants_out(session: DbSession, rows: list[Grant]) -> list[GrantOut]:
 def credential_out(
     session: DbSession, row: SystemCredential, secret: str | None = None
 ) -> CredentialIssued:
-    return CredentialIssued(
-        client_id=row.client_id,
-        system=_labels(session, {row.system_id})[row.system_id],
-        kind=row.kind,
-        label=row.label,
-        public_jwk=row.public_jwk,
-        certificate_sha256=row.certificate_sha256,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
-        locked_until=row.locked_until if row.locked_until and row.locked_until > utcnow() else None,
-        failed_attempts=row.failed_attempts,
-        client_secret=secret,
-    )
+    return credentials_out(session, [row], secret)[0]
+
+
+def credentials_out(
+    session: DbSession, rows: list[SystemCredential], secret: str | None = None
+) -> list[CredentialIssued]:
+    """Credentials as shown (``secret``: the one just issued, for a single row only)."""
+    labels = _labels(session, {row.system_id for row in rows})
+    now = utcnow()
+    return [
+        CredentialIssued(
+            client_id=row.client_id,
+            system=labels[row.system_id],
+            kind=row.kind,
+            label=row.label,
+            public_jwk=row.public_jwk,
+            certificate_sha256=row.certificate_sha256,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            last_used_at=row.last_used_at,
+            locked_until=row.locked_until if row.locked_until and row.locked_until > now else None,
+            failed_attempts=row.failed_attempts,
+            client_secret=secret,
+        )
+        for row in rows
+    ]

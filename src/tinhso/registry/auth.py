@@ -166,6 +166,17 @@ def can_administer(session: Session, principal: Principal, organisation_id: int)
     )
 
 
+def administered_organisation_ids(session: Session, principal: Principal) -> set[int] | None:
+    """Every organisation ``can_administer`` allows, in one go (None: all of them)."""
+    if principal.is_platform_admin:
+        return None
+    found: set[int] = set()
+    for organisation_id, role in principal.roles.items():
+        if role is Role.ORGANISATION_ADMIN:
+            found |= organisation_service.subtree_ids(session, organisation_id)
+    return found
+
+
 def require_administrator(session: Session, principal: Principal, organisation_id: int) -> None:
     """Platform admins, and organisation admins of this organisation or one above it."""
     if not can_administer(session, principal, organisation_id):

@@ -168,3 +168,14 @@ def system_ids_of_organisations(session: Session, organisation_ids: set[int]) ->
             )
         )
     )
+
+
+def system_owners(session: Session, ids: set[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(InformationSystem.id, InformationSystem.organisation_id).where(
+            InformationSystem.id.in_(ids)
+        )
+    )
+    return {row.id: row.organisation_id for row in rows}

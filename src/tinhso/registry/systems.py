@@ -39,6 +39,10 @@ class SystemService:
         """System id -> (organisation code, system code) in one query, for ids or every system."""
         return repository.system_labels(session, ids)
 
+    def owners(self, session: Session, ids: set[int]) -> dict[int, int]:
+        """System id -> id of the organisation that owns it, in one query."""
+        return repository.system_owners(session, ids)
+
     def ids_owned_by(self, session: Session, organisation_ids: set[int]) -> set[int]:
         """Systems owned by any of these organisations."""
         return repository.system_ids_of_organisations(session, organisation_ids)

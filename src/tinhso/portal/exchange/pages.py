@@ -20,17 +20,12 @@ from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.exchange import auth, repository
 from tinhso.exchange.connections import is_overdue
-from tinhso.exchange.models import (
-    Classification,
-    ExchangeService,
-    RequestStatus,
-    ServiceStatus,
-)
+from tinhso.exchange.models import Classification, ExchangeService, RequestStatus, ServiceStatus
 from tinhso.exchange.statistics import exchange_statistics
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
-from tinhso.registry.auth import can_administer
-from tinhso.registry.models import InformationSystem
+from tinhso.registry.auth import administered_organisation_ids
+from tinhso.registry.systems import system_service
 
 router = APIRouter()
 _MAX_ROWS = 200
@@ -109,14 +104,20 @@ def exchange_home(request: Request, session: DbSession, principal: PortalUser) -
 
     provided = None if visible is None else repository.service_ids_of_providers(session, visible)
     pending_query = repository.requests_query(service_ids=provided, status=RequestStatus.PENDING)
+    pending_rows = list(session.scalars(pending_query.limit(_MAX_ROWS)))
+    pending_services = repository.services_by_ids(session, {row.service_id for row in pending_rows})
+    owners = system_service.owners(
+        session, {service.provider_system_id for service in pending_services.values()}
+    )
+    administered = administered_organisation_ids(session, principal)
     now = utcnow()
     waiting: list[RequestRow] = []
-    for pending in session.scalars(pending_query.limit(_MAX_ROWS)):
-        service = session.get(ExchangeService, pending.service_id)
-        provider = session.get(InformationSystem, service.provider_system_id) if service else None
-        if service is None or provider is None:
+    for pending in pending_rows:
+        service = pending_services.get(pending.service_id)
+        owner = owners.get(service.provider_system_id) if service else None
+        if service is None or owner is None:
             continue
-        if not can_administer(session, principal, provider.organisation_id):
+        if administered is not None and owner not in administered:
             continue
         waiting.append(
             RequestRow(
