@@ -23,6 +23,7 @@ from tinhso.core.errors import Conflict, InvalidInput, NotFound
 from tinhso.core.security import hash_password, new_token
 from tinhso.exchange import repository
 from tinhso.exchange.models import ClientAuthKind, SystemCredential
+from tinhso.registry import backoff
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -146,10 +147,12 @@ class CredentialService:
         return credential, secret
 
     def unlock(self, session: Session, credential: SystemCredential) -> SystemCredential:
-        """Lift a lockout after failed authentications (the count starts again from zero)."""
+        """Lift the back-off after failed authentications: the client_id's counts start again
+        from zero at every address (an address's own count, whatever the client, stays)."""
         self._require_usable(credential)
         credential.failed_attempts = 0
         credential.locked_until = None
+        backoff.forget_account(session, backoff.client_account(credential.client_id))
         session.flush()
         return credential
 

@@ -8,7 +8,8 @@ atomic script per request in Redis (:class:`SharedAddressLimiter`, the gateway's
 ``tinhso:exchange:oauth:address:<address>``), shared by every process and node. If Redis cannot
 be reached the endpoint neither fails nor refuses everyone: the process's own bucket answers
 (one warning per outage, the URL without its password) and Redis is tried again every few
-seconds. Failed client authentications lock a client_id (see :mod:`tinhso.exchange.tokens`).
+seconds. Failed client authentications make the address that sent them wait (see
+:mod:`tinhso.exchange.tokens`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tinhso.exchange.limits import LIMIT_SCRIPT
 from tinhso.exchange.notices import safe_url, without_password
 from tinhso.exchange.schemas import TokenOut
 from tinhso.exchange.tokens import OAuthError, token_service
+from tinhso.registry.backoff import address_of
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +240,7 @@ def oauth_token(
     client_assertion: Annotated[str | None, Form()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    address = request.client.host if request.client else "-"
+    address = address_of(request.client.host if request.client else None)
     wait = _address_limiter(request, settings).check(address)
     if wait:
         error = OAuthError(
@@ -262,11 +264,13 @@ def oauth_token(
         if value is not None
     }
     try:
-        issued = token_service.issue(session, settings, form, authorization)
+        issued = token_service.issue(session, settings, form, authorization, address)
     except OAuthError as error:
         session.rollback()  # a failed attempt writes nothing (but its count, on its own)
-        if error.failed_client_id is not None:
-            token_service.count_failure(session.get_bind(), error.failed_client_id, settings)
+        if error.failed_authentication:
+            token_service.count_failure(
+                session.get_bind(), error.failed_client_id, settings, address
+            )
         return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
     body = TokenOut(
         access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope

@@ -71,6 +71,7 @@ from tinhso.portal.rendering import (
 )
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import CSRF_FIELD, SESSION_COOKIE, identify
+from tinhso.registry.backoff import address_of
 from tinhso.registry.models import CredentialKind, OrganisationKind
 
 if TYPE_CHECKING:
@@ -160,12 +161,15 @@ def login(
             password,
             CredentialKind.PORTAL_SESSION,
             settings.portal_session_minutes,
+            address=address_of(request.client.host if request.client else None),
         )
     except DomainError as error:
         message = error.message.vi if current_locale.get() == "vi" else error.message.en
-        return _login_page(
-            request, next_path=next_path, username=username, error=message, status_code=401
+        page = _login_page(
+            request, next_path=next_path, username=username, error=message, status_code=error.status
         )
+        page.headers.update(error.headers)  # Retry-After while the address must wait
+        return page
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         account_service.revoke(session, previous)  # no session fixation: one login, one session

@@ -12,6 +12,7 @@ from tinhso.core.errors import Forbidden
 from tinhso.registry import repository
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import CurrentUser, can_administer, require_administrator
+from tinhso.registry.backoff import address_of
 from tinhso.registry.models import CredentialKind, User
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import RoleGrant, TokenOut, TokenRequest, UserCreate, UserOut
@@ -23,6 +24,10 @@ router = APIRouter(prefix="/api/v1")
     "/auth/tokens",
     tags=["auth"],
     summary="Exchange a username and password for a short-lived API token (public)",
+    responses={
+        401: {"description": "Wrong username or password"},
+        429: {"description": "Too many failed sign-ins from this address: wait Retry-After"},
+    },
 )
 def issue_token(request: Request, session: DbSession, data: TokenRequest) -> TokenOut:
     issued = account_service.login(
@@ -31,6 +36,7 @@ def issue_token(request: Request, session: DbSession, data: TokenRequest) -> Tok
         data.password,
         CredentialKind.API_TOKEN,
         request.app.state.settings.api_token_minutes,
+        address=address_of(request.client.host if request.client else None),
     )
     return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
 
