@@ -75,7 +75,9 @@ def _time_passes(sessions: sessionmaker[Session], address: str | None = None) ->
         if address is not None:
             statement = statement.where(SignInFailure.address == address)
         session.execute(statement)
-        session.execute(update(User).where(User.locked_until.is_not(None)).values(locked_until=past))
+        session.execute(
+            update(User).where(User.locked_until.is_not(None)).values(locked_until=past)
+        )
 
 
 def test_an_attacker_cannot_lock_the_owner_out_from_another_address(
