@@ -48,13 +48,14 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from tinhso.core.db import DbSession
-from tinhso.core.errors import DomainError
+from tinhso.core.errors import DomainError, database_unavailable_problem, is_database_unavailable
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.portal import auth
@@ -85,7 +86,7 @@ router = APIRouter()
 DOMAIN_ROUTERS = (exchange_router, monitoring_router)
 
 # Paths that are API, not pages: their errors stay problem+json.
-_API_PREFIXES = ("/api/", "/open311/", "/.well-known/", "/static/")
+_API_PREFIXES = ("/api/", "/oauth/", "/open311/", "/.well-known/", "/static/")
 _API_PATHS = {"/healthz", "/readyz", "/metrics"}
 _MAX_CREDENTIAL_LENGTH = 1024
 _LANGUAGE_COOKIE_SECONDS = 365 * 24 * 60 * 60
@@ -291,6 +292,7 @@ async def _error_page(request: Request, status: int, message: str | None = None)
         404: _("Page not found"),
         405: _("This action is not allowed here"),
         422: _("The request is not valid"),
+        503: _("The service is temporarily unavailable"),
     }
     explanations = {
         404: _("The address may be mistyped, or the page has moved."),
@@ -316,6 +318,7 @@ def _install_error_pages(app: FastAPI) -> None:
     api_http = app.exception_handlers[StarletteHTTPException]
     api_domain = app.exception_handlers[DomainError]
     api_validation = app.exception_handlers[RequestValidationError]
+    api_database = app.exception_handlers[DBAPIError]
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         next_path = exc.next_path if isinstance(exc, LoginRequired) else request.url.path
@@ -342,6 +345,19 @@ def _install_error_pages(app: FastAPI) -> None:
             return await _answer(api_validation(request, exc))
         return await _error_page(request, 422)
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if not is_database_unavailable(exc) or not _is_page_request(request):
+            return await _answer(api_database(request, exc))
+        page = await _error_page(
+            request,
+            503,
+            _("The database is temporarily unavailable. Please try again in a few minutes."),
+        )
+        page.headers.update(database_unavailable_problem().headers)
+        return page
+
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(PoolTimeoutError, on_database_error)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
