@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 # The JWS algorithms a registered public key of each type may sign client assertions with.
 ALGORITHMS_BY_KEY = {
-    "OKP": ("EdDSA",),
+    "OKP": ("EdDSA", "Ed25519"),  # "Ed25519": the RFC 9864 name of EdDSA over Ed25519
     "EC": ("ES256", "ES384", "ES512"),
     "RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
 }

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import jwt
+from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
@@ -56,6 +57,12 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # Client assertions must be short-lived: an hour at most (Authlib's default lifetime).
 MAX_ASSERTION_SECONDS = 3600
 CLOCK_LEEWAY = 30
+
+
+# RFC 9864 names EdDSA over Ed25519 "Ed25519" (joserfc, and Authlib with it, warn that "EdDSA" is
+# deprecated); PyJWT knows only "EdDSA", so assertions are decoded by a decoder knowing both.
+_ASSERTIONS = jwt.PyJWT()
+_ASSERTIONS._jws.register_algorithm("Ed25519", OKPAlgorithm())
 
 
 def token_endpoint_url(settings: Settings) -> str:
@@ -356,8 +363,9 @@ class TokenService:
                 ),
             )
         try:
-            key = jwt.PyJWK.from_dict(dict(jwk), algorithm=algorithm).key
-            jwt.decode(
+            loader = "EdDSA" if algorithm == "Ed25519" else algorithm
+            key = jwt.PyJWK.from_dict(dict(jwk), algorithm=loader).key
+            _ASSERTIONS.decode(
                 assertion,
                 key,
                 algorithms=[algorithm],
@@ -396,7 +404,7 @@ class TokenService:
         client_id = credential.client_id
         audience = token_endpoint_url(settings)
         try:
-            claims = jwt.decode(
+            claims = _ASSERTIONS.decode(
                 assertion,
                 key,
                 algorithms=[str(header.get("alg"))],
