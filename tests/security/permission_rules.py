@@ -5,6 +5,8 @@ One entry per operation (``"METHOD /path/template"``). A rule names the identiti
 anonymous callers get 401), the organisation whose viewer, officer and admin the identities
 are, and how to build the request: path parameters, a JSON body, a form or files, made fresh
 for each identity when the call consumes its target (deleting, approving, revoking...).
+Where an operation has two parties, the admin of the other party (``counterpart_admin``) is
+tried too.
 
 The identities: ``anonymous``; the ``viewer``, ``officer`` and ``admin`` (organisation admin)
 of the owning organisation; ``other_admin``, an organisation admin of an organisation outside
@@ -30,6 +32,9 @@ ADMIN = "admin"
 OTHER_ADMIN = "other_admin"
 PLATFORM_ADMIN = "platform_admin"
 IDENTITIES = (ANONYMOUS, VIEWER, OFFICER, OTHER_ADMIN, ADMIN, PLATFORM_ADMIN)
+# Where an operation has two parties (a provider and a consumer), also the admin of the other
+# party: related to the object, yet not its owner.
+COUNTERPART_ADMIN = "counterpart_admin"
 
 PUBLIC = frozenset(IDENTITIES)
 OFFICIALS = frozenset(IDENTITIES) - {ANONYMOUS}
@@ -70,6 +75,7 @@ class Rule:
     allowed: frozenset[str]
     owner: str | None = None
     call: Prepare | Call = field(default_factory=Call)
+    counterpart: str | None = None  # the other party's organisation, when there is one
     anonymous: int = 401  # the status of an anonymous caller refused
     denied: tuple[int, ...] = (403, 404)  # a signed-in identity refused
 
@@ -134,7 +140,7 @@ def _new_methodology(world: World, who: str) -> Call:
 
 
 # -- Bodies ---------------------------------------------------------------------------------------
-YEARS = {name: str(2015 + index) for index, name in enumerate(IDENTITIES)}
+YEARS = {name: str(2015 + index) for index, name in enumerate((*IDENTITIES, COUNTERPART_ADMIN))}
 
 
 def _value(world: World, who: str) -> Call:
@@ -308,6 +314,7 @@ RULES: dict[str, Rule] = {
         ADMINS,
         CONSUMER,
         Call(params={"organisation_code": CONSUMER, "code": "mot-cua"}, json={"name_en": "One"}),
+        counterpart=PROVIDER,
     ),
     # -- registry: sign-in and users --------------------------------------------------------------
     "POST /api/v1/auth/tokens": Rule(
@@ -341,6 +348,7 @@ RULES: dict[str, Rule] = {
             params={"username": world.bystander},
             json={"organisation_code": CONSUMER, "role": "viewer"},
         ),
+        counterpart=PROVIDER,
     ),
     "DELETE /api/v1/users/{username}/roles/{organisation_code}": Rule(
         ADMINS, CONSUMER, _user_with_role
@@ -352,38 +360,61 @@ RULES: dict[str, Rule] = {
         OFFICIALS, call=Call(params=SERVICE_PARAMS)
     ),
     "PATCH /api/v1/exchange/services/{organisation_code}/{system_code}/{code}/{version}": Rule(
-        OFFICERS, PROVIDER, Call(params=SERVICE_PARAMS, json={"name_en": "Health records"})
+        OFFICERS,
+        PROVIDER,
+        Call(params=SERVICE_PARAMS, json={"name_en": "Health records"}),
+        counterpart=CONSUMER,
     ),
     "GET /api/v1/exchange/services/{organisation_code}/{system_code}/{code}/{version}/openapi": Rule(
         OFFICIALS, call=Call(params=SERVICE_PARAMS)
     ),
     "POST /api/v1/exchange/services/{organisation_code}/{system_code}/{code}/{version}/status": Rule(
-        OFFICERS, PROVIDER, _service_call
+        OFFICERS,
+        PROVIDER,
+        _service_call,
+        counterpart=CONSUMER,
     ),
     # -- exchange: connection requests and grants ---------------------------------------------------
-    "POST /api/v1/exchange/requests": Rule(OFFICERS, CONSUMER, _request_body),
+    "POST /api/v1/exchange/requests": Rule(OFFICERS, CONSUMER, _request_body, counterpart=PROVIDER),
     "GET /api/v1/exchange/requests": Rule(OFFICIALS),
     "GET /api/v1/exchange/requests/overdue": Rule(OFFICIALS),
     "GET /api/v1/exchange/requests/{request_id}": Rule(
-        MEMBERS, CONSUMER, lambda world, who: Call(params={"request_id": str(world.request_id)})
+        MEMBERS | {COUNTERPART_ADMIN},
+        CONSUMER,
+        lambda world, who: Call(params={"request_id": str(world.request_id)}),
+        counterpart=PROVIDER,
     ),
-    "POST /api/v1/exchange/requests/{request_id}/approve": Rule(ADMINS, PROVIDER, _pending_request),
+    "POST /api/v1/exchange/requests/{request_id}/approve": Rule(
+        ADMINS, PROVIDER, _pending_request, counterpart=CONSUMER
+    ),
     "POST /api/v1/exchange/requests/{request_id}/refuse": Rule(
         ADMINS,
         PROVIDER,
         lambda world, who: _pending_request(world, who, {"reason": "Chưa đủ căn cứ pháp lý"}),
+        counterpart=CONSUMER,
     ),
     "POST /api/v1/exchange/requests/{request_id}/withdraw": Rule(
-        OFFICERS, CONSUMER, _pending_request
+        OFFICERS,
+        CONSUMER,
+        _pending_request,
+        counterpart=PROVIDER,
     ),
     "GET /api/v1/exchange/grants": Rule(OFFICIALS),
     "GET /api/v1/exchange/grants/{grant_id}": Rule(
-        MEMBERS, CONSUMER, lambda world, who: Call(params={"grant_id": str(world.grant_id)})
+        MEMBERS | {COUNTERPART_ADMIN},
+        CONSUMER,
+        lambda world, who: Call(params={"grant_id": str(world.grant_id)}),
+        counterpart=PROVIDER,
     ),
-    "POST /api/v1/exchange/grants/{grant_id}/revoke": Rule(ADMINS, CONSUMER, _grant),
+    "POST /api/v1/exchange/grants/{grant_id}/revoke": Rule(
+        ADMINS | {COUNTERPART_ADMIN}, CONSUMER, _grant, counterpart=PROVIDER
+    ),
     # -- exchange: client credentials and OAuth2 -----------------------------------------------------
     "GET /api/v1/exchange/systems/{organisation_code}/{system_code}/credentials": Rule(
-        ADMINS, CONSUMER, _static(organisation_code=CONSUMER, system_code="mot-cua")
+        ADMINS,
+        CONSUMER,
+        _static(organisation_code=CONSUMER, system_code="mot-cua"),
+        counterpart=PROVIDER,
     ),
     "POST /api/v1/exchange/systems/{organisation_code}/{system_code}/credentials": Rule(
         ADMINS,
@@ -392,12 +423,20 @@ RULES: dict[str, Rule] = {
             params={"organisation_code": CONSUMER, "system_code": "mot-cua"},
             json={"kind": "client_secret"},
         ),
+        counterpart=PROVIDER,
     ),
-    "POST /api/v1/exchange/credentials/{client_id}/rotate": Rule(ADMINS, CONSUMER, _credential),
+    "POST /api/v1/exchange/credentials/{client_id}/rotate": Rule(
+        ADMINS, CONSUMER, _credential, counterpart=PROVIDER
+    ),
     "POST /api/v1/exchange/credentials/{client_id}/unlock": Rule(
-        ADMINS, CONSUMER, lambda world, who: Call(params={"client_id": world.client_id})
+        ADMINS,
+        CONSUMER,
+        lambda world, who: Call(params={"client_id": world.client_id}),
+        counterpart=PROVIDER,
     ),
-    "POST /api/v1/exchange/credentials/{client_id}/revoke": Rule(ADMINS, CONSUMER, _credential),
+    "POST /api/v1/exchange/credentials/{client_id}/revoke": Rule(
+        ADMINS, CONSUMER, _credential, counterpart=PROVIDER
+    ),
     # Systems, not officials, authenticate here: an official's bearer token is no client
     # authentication.
     "POST /oauth/token": Rule(

@@ -22,6 +22,7 @@ from tests.security.permission_rules import (
     ADMIN,
     ANONYMOUS,
     CONSUMER,
+    COUNTERPART_ADMIN,
     IDENTITIES,
     OFFICER,
     OTHER_ADMIN,
@@ -98,17 +99,20 @@ class World:
     def username(self, organisation: str, identity: str) -> str:
         return self.officials[(organisation, identity)].username
 
-    def headers(self, owner: str | None, identity: str) -> dict[str, str]:
+    def headers(self, rule: Rule, identity: str) -> dict[str, str]:
         if identity == ANONYMOUS:
             return {}
-        return self.official(owner, identity).headers
+        return self.official(rule, identity).headers
 
-    def official(self, owner: str | None, identity: str) -> Official:
+    def official(self, rule: Rule, identity: str) -> Official:
         if identity == PLATFORM_ADMIN:
             return self.platform
         if identity == OTHER_ADMIN:
             return self.officials[(OUTSIDE, ADMIN)]
-        return self.officials[(owner or CONSUMER, identity)]
+        if identity == COUNTERPART_ADMIN:
+            assert rule.counterpart is not None
+            return self.officials[(rule.counterpart, ADMIN)]
+        return self.officials[(rule.owner or CONSUMER, identity)]
 
     def sign_in_body(self) -> dict[str, str]:
         return {"username": self.username(CONSUMER, VIEWER), "password": TEST_PASSWORD}
@@ -477,9 +481,9 @@ def _matches(rule: Rule, identity: str, status: int) -> bool:
 def _send(world: World, rule: Rule, identity: str, call: Call, operation: str) -> int:
     method, template = operation.split(" ", 1)
     url = template.format(**call.params)
-    headers = world.headers(rule.owner, identity)
+    headers = world.headers(rule, identity)
     if call.fresh_token and identity != ANONYMOUS:
-        official = world.official(rule.owner, identity)
+        official = world.official(rule, identity)
         token = world.client.post(
             "/api/v1/auth/tokens",
             json={"username": official.username, "password": TEST_PASSWORD},
@@ -502,7 +506,8 @@ def _send(world: World, rule: Rule, identity: str, call: Call, operation: str) -
 def test_permission_matrix(world: World, operation: str) -> None:
     rule = RULES[operation]
     wrong = []
-    for identity in IDENTITIES:
+    identities = (*IDENTITIES, COUNTERPART_ADMIN) if rule.counterpart else IDENTITIES
+    for identity in identities:
         call = rule.call(world, identity) if callable(rule.call) else rule.call
         status = _send(world, rule, identity, call, operation)
         if not _matches(rule, identity, status):
