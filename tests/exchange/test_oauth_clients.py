@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import ECKey, OKPKey
-from oauthlib.oauth2 import BackendApplicationClient
-from requests_oauthlib import OAuth2Session
+from oauthlib.oauth2 import BackendApplicationClient  # type: ignore[import-untyped]
+from requests_oauthlib import OAuth2Session  # type: ignore[import-untyped]
 from sqlalchemy import select
 
 from tests.conftest import TEST_SECRET
@@ -240,7 +240,7 @@ def test_authlib_replaying_a_jti_is_refused_and_does_not_count(
         client,
         exchange_world,
         kind="private_key_jwt",
-        public_jwk=public_jwk(key.public_key(), "k1"),
+        public_jwk=_public_jwk(key),
     )
     client_id = created["client_id"]
     token_endpoint = metadata["token_endpoint"]

@@ -84,11 +84,11 @@ class World:
         self.officials = officials
         self.platform = officials[("", PLATFORM_ADMIN)]
         self._numbers = itertools.count(1)
-        self.request_id = 0
-        self.grant_id = 0
-        self.client_id = ""
-        self.value_id = 0
-        self.bystander = ""
+        self.request_id: int = 0
+        self.grant_id: int = 0
+        self.client_id: str = ""
+        self.value_id: int = 0
+        self.bystander: str = ""
 
     # -- helpers ------------------------------------------------------------------------------
     def as_admin(self, method: str, url: str, **kwargs: Any) -> Any:
