@@ -15,6 +15,7 @@ from tests.portal.test_pages import log_in
 from tinhso.core.db import utcnow
 from tinhso.registry.accounts import LOGIN_BACKOFF
 from tinhso.registry.auth import SESSION_COOKIE
+from tinhso.registry.backoff import DEVICE_COOKIE
 from tinhso.registry.models import Role, SignInFailure, User
 
 if TYPE_CHECKING:
@@ -141,6 +142,7 @@ def test_brute_force_from_one_address_waits_longer_each_time(
     for _ in range(LOGIN_BACKOFF.pair_free - 1):
         assert _sign_in(attacker, owner, "sai").status_code == 401
     assert _sign_in(attacker, owner, TEST_PASSWORD).status_code == 200
+    attacker.cookies.clear()  # guessing without the device cookie that success gave
     for _ in range(LOGIN_BACKOFF.pair_free - 1):
         assert _sign_in(attacker, owner, "sai").status_code == 401
     assert _sign_in(attacker, owner, "sai").status_code == 401  # the last free failure
@@ -197,3 +199,40 @@ def test_the_portal_form_says_how_long_to_wait(at: Any, owner: str) -> None:
     assert int(response.headers["retry-after"]) > 0
     assert "thử lại sau" in response.text
     assert portal.cookies.get(SESSION_COOKIE) is None
+
+
+def test_the_holder_behind_the_attackers_address_proves_a_known_device(
+    at: Any, owner: str, make_official: MakeOfficial, sessions: sessionmaker[Session]
+) -> None:
+    shared = "203.0.113.50"  # one NAT address for a whole office
+    holder = at(shared)
+    # The holder signed in before from this browser, which keeps the device cookie.
+    assert _sign_in(holder, owner, TEST_PASSWORD).status_code == 200
+    device = holder.cookies.get(DEVICE_COOKIE)
+    assert device
+    # Someone else at the same address guesses until the address waits for the account.
+    attacker = at(shared)
+    for _ in range(LOGIN_BACKOFF.pair_free):
+        assert _sign_in(attacker, owner, "doan").status_code == 401
+    assert _waits(_sign_in(attacker, owner, TEST_PASSWORD)) > 0
+    # The holder's browser proves its device: counted for the device, not the address.
+    response = _sign_in(holder, owner, TEST_PASSWORD)
+    assert response.status_code == 200, response.text
+    assert holder.cookies.get(DEVICE_COOKIE) == device  # a valid cookie is kept
+    portal = at(shared)
+    portal.cookies.set(DEVICE_COOKIE, device)
+    assert log_in(portal, owner).status_code == 303
+
+    # A forged cookie, or another user's real one, proves nothing.
+    with sessions() as session:
+        user_id = session.scalars(select(User.id).where(User.username == owner)).one()
+    other = make_official(Role.VIEWER, "so-tttt", username="nguoi.khac").username
+    elsewhere = at(ELSEWHERE)
+    assert _sign_in(elsewhere, other, TEST_PASSWORD).status_code == 200
+    others_device = elsewhere.cookies.get(DEVICE_COOKIE)
+    assert others_device and others_device != device
+    for _ in range(LOGIN_BACKOFF.pair_free):
+        _sign_in(attacker, owner, "doan-tiep")  # the attacker's own address waits again
+    for forged in (f"{user_id}.abc.{'0' * 64}", others_device, device + "x"):
+        attacker.cookies.set(DEVICE_COOKIE, forged)
+        assert _waits(_sign_in(attacker, owner, TEST_PASSWORD)) > 0

@@ -70,9 +70,10 @@ from tinhso.portal.rendering import (
     LocaleMiddleware,
     render,
 )
+from tinhso.registry.account_api import set_device_cookie
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import CSRF_FIELD, SESSION_COOKIE, identify
-from tinhso.registry.backoff import address_of
+from tinhso.registry.backoff import DEVICE_COOKIE, address_of
 from tinhso.registry.models import CredentialKind, OrganisationKind
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ def login(
             CredentialKind.PORTAL_SESSION,
             settings.portal_session_minutes,
             address=address_of(request.client.host if request.client else None),
+            device=(settings.secret_key.get_secret_value(), request.cookies.get(DEVICE_COOKIE)),
         )
     except DomainError as error:
         message = error.message.vi if current_locale.get() == "vi" else error.message.en
@@ -176,6 +178,7 @@ def login(
         account_service.revoke(session, previous)  # no session fixation: one login, one session
     response = RedirectResponse(next_path, status_code=303)
     auth.set_session_cookie(response, settings, issued.token)
+    set_device_cookie(request, response, settings, issued.user.id)
     auth.clear_login_csrf(response, settings)
     return response
 

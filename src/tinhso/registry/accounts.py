@@ -125,11 +125,16 @@ class AccountService:
         minutes: int,
         address: str = backoff.UNKNOWN_ADDRESS,
         policy: BackoffPolicy = LOGIN_BACKOFF,
+        device: tuple[str, str | None] | None = None,
     ) -> IssuedCredential:
         """Check a password sent from the client ``address``; wrong passwords make that address
-        wait (see :mod:`tinhso.registry.backoff`), never the account's holder elsewhere."""
+        wait (see :mod:`tinhso.registry.backoff`), never the account's holder elsewhere.
+        ``device``: (the platform's secret key, the client's device cookie): an attempt showing
+        the account's own device cookie counts for that device instead of the address."""
         user = repository.user_by_username(session, username.strip().lower())
         account = backoff.user_account(user.id) if user is not None else None
+        if user is not None and device is not None:
+            address = backoff.device_address(device[0], device[1], user.id) or address
         must_wait = backoff.wait(
             session, account, address, user.locked_until if user is not None else None
         )

@@ -14,6 +14,13 @@ only the attempts it describes wait, for a delay that doubles with every further
   failed for the account is never held back by this count, so the right password from the
   holder's own address goes through however many others fail.
 
+The proof step, without a CAPTCHA: a successful sign-in gives the client a device cookie
+(``tinhso_device``: the user and a random nonce, signed with the platform's secret key). An
+attempt that shows the account's own device cookie is counted as coming from that device, not
+from its address: the holder who shares an address with an attacker (an office behind one NAT
+address) signs in from a known browser however much the address is failing, and an attacker
+cannot forge the cookie. A device that fails itself waits like an address.
+
 While an attempt must wait it is refused before the secret is checked (429 with Retry-After),
 so waiting addresses learn nothing, and the refusal is not counted. A success resets the
 account's counts; an address's own count is forgotten only ``forget_after`` after its last
@@ -25,6 +32,8 @@ with the proxy's forwarded-address support (``uvicorn --proxy-headers --forwarde
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +44,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tinhso.core.db import utcnow
+from tinhso.core.security import new_token, same_secret
 from tinhso.registry.models import SignInFailure
 
 if TYPE_CHECKING:
@@ -190,3 +200,33 @@ def user_account(user_id: int) -> str:
 
 def client_account(client_id: str) -> str:
     return f"client:{client_id}"
+
+
+# -- Device cookies: the proof step ---------------------------------------------------------------
+DEVICE_COOKIE = "tinhso_device"
+DEVICE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def _device_signature(secret: str, user_id: int, nonce: str) -> str:
+    message = f"sign-in-device:{user_id}:{nonce}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def new_device_cookie(secret: str, user_id: int) -> str:
+    """The cookie a successful sign-in of ``user_id`` leaves on the client's device."""
+    nonce = new_token(16)
+    return f"{user_id}.{nonce}.{_device_signature(secret, user_id, nonce)}"
+
+
+def device_address(secret: str, cookie: str | None, user_id: int) -> str | None:
+    """The key counting attempts from this device, when ``cookie`` is a device cookie the
+    platform gave ``user_id``; None for anything else (absent, forged, another user's)."""
+    if not cookie or len(cookie) > 200:
+        return None
+    owner, _, rest = cookie.partition(".")
+    nonce, _, signature = rest.partition(".")
+    if owner != str(user_id) or not nonce or not signature:
+        return None
+    if not same_secret(signature, _device_signature(secret, user_id, nonce)):
+        return None
+    return f"device:{nonce}"[:64]
