@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import ECKey, OKPKey
-from oauthlib.oauth2 import BackendApplicationClient  # type: ignore[import-untyped]
-from requests_oauthlib import OAuth2Session  # type: ignore[import-untyped]
+from oauthlib.oauth2 import BackendApplicationClient
+from requests_oauthlib import OAuth2Session
 from sqlalchemy import select
 
 from tests.conftest import TEST_SECRET
