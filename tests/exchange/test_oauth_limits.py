@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import TEST_SECRET
 from tests.exchange.conftest import API, basic_auth
 from tinhso.app import create_app
 from tinhso.core.config import Settings
+from tinhso.core.db import utcnow
 from tinhso.exchange.keys import public_jwk
 from tinhso.exchange.models import SystemCredential
 from tinhso.exchange.oauth import AddressLimiter
+from tinhso.registry.models import SignInFailure
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -257,11 +260,27 @@ def test_address_limiter_refills_and_stays_bounded() -> None:
 
 
 def test_the_systems_admin_sees_the_lock_and_may_lift_it(
-    client: TestClient, exchange_world: ExchangeWorld, consumer_secret: tuple[str, str]
+    client: TestClient,
+    exchange_world: ExchangeWorld,
+    consumer_secret: tuple[str, str],
+    sessions: sessionmaker[Session],
 ) -> None:
     client_id, secret = consumer_secret
     for _ in range(MAX_FAILURES):
         assert _token(client, client_id, secret + "x").status_code == 401
+    # The wait is long, as after many more failures (so a slow machine does not outlive it).
+    later = utcnow() + timedelta(seconds=500)
+    with sessions.begin() as session:
+        session.execute(
+            update(SignInFailure)
+            .where(SignInFailure.account == f"client:{client_id}")
+            .values(blocked_until=later)
+        )
+        session.execute(
+            update(SystemCredential)
+            .where(SystemCredential.client_id == client_id)
+            .values(locked_until=later)
+        )
     _assert_locked(_token(client, client_id, secret))
     listed = client.get(CREDENTIALS, headers=exchange_world.consumer_admin.headers).json()
     [shown] = [item for item in listed["items"] if item["client_id"] == client_id]
