@@ -275,7 +275,7 @@ def test_private_key_jwt_assertion_checks(
             _claims(client_id, exp=int(time.time()) - 120), key, algorithm="EdDSA"
         ),
         "too long-lived": jwt.encode(
-            _claims(client_id, exp=int(time.time()) + 3600), key, algorithm="EdDSA"
+            _claims(client_id, exp=int(time.time()) + 3600 + 120), key, algorithm="EdDSA"
         ),
         "no jti": jwt.encode(
             {k: v for k, v in _claims(client_id).items() if k != "jti"}, key, algorithm="EdDSA"

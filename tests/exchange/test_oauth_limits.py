@@ -11,7 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import TEST_SECRET
 from tests.exchange.conftest import API, basic_auth
@@ -21,6 +21,7 @@ from tinhso.core.db import utcnow
 from tinhso.exchange.keys import public_jwk
 from tinhso.exchange.models import SystemCredential
 from tinhso.exchange.oauth import AddressLimiter
+from tinhso.registry.models import SignInFailure
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -71,58 +72,99 @@ def _assert_locked(response: Any) -> None:
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_wrong_secrets_lock_the_client_id_until_the_window_passes(
-    client: TestClient,
+ATTACKER = "203.0.113.66"
+HOLDER = "198.51.100.20"
+
+
+@pytest.fixture
+def at(app: Any) -> Any:
+    """TestClients of the same app seen from different client addresses."""
+    opened: list[TestClient] = []
+
+    def client_at(address: str) -> TestClient:
+        client = TestClient(app, base_url="http://127.0.0.1", client=(address, 50000))
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield client_at
+    for client in opened:
+        client.__exit__(None, None, None)
+
+
+def test_wrong_secrets_make_the_failing_address_wait_never_the_holder(
+    at: Any,
     exchange_world: ExchangeWorld,
     consumer_secret: tuple[str, str],
     sessions: sessionmaker[Session],
 ) -> None:
     client_id, secret = consumer_secret
-    other = client.post(
+    attacker, holder = at(ATTACKER), at(HOLDER)
+    other = holder.post(
         CREDENTIALS, json={"kind": "client_secret"}, headers=exchange_world.consumer_admin.headers
     ).json()
 
-    # A success resets the count: two failures, a success, two failures do not lock.
+    # A success resets the count: two failures, a success, two failures do not hold back.
     for _ in range(MAX_FAILURES - 1):
-        assert _token(client, client_id, secret + "x").status_code == 401
+        assert _token(attacker, client_id, secret + "x").status_code == 401
     assert _credential(sessions, client_id).failed_attempts == MAX_FAILURES - 1
-    assert _token(client, client_id, secret).status_code == 200
+    assert _token(attacker, client_id, secret).status_code == 200
     assert _credential(sessions, client_id).failed_attempts == 0
     for _ in range(MAX_FAILURES - 1):
-        assert _token(client, client_id, secret + "x").status_code == 401
-    assert _token(client, client_id, secret).status_code == 200
+        assert _token(attacker, client_id, secret + "x").status_code == 401
+    assert _token(attacker, client_id, secret).status_code == 200
 
-    # MAX_FAILURES consecutive failures (each answered 401, counted although the request's
-    # own transaction is rolled back) lock the client_id: even the right secret gets 429.
+    # MAX_FAILURES failures (each answered 401, counted although the request's own transaction
+    # is rolled back) make the failing address wait: even the right secret gets 429 there.
     for _ in range(MAX_FAILURES):
-        assert _token(client, client_id, secret + "x").status_code == 401
-    _assert_locked(_token(client, client_id, secret))
-    _assert_locked(_token(client, client_id, secret + "x"))
-    locked = _credential(sessions, client_id)
-    assert locked.locked_until is not None
-    assert locked.locked_until > utcnow() + timedelta(seconds=500)
+        assert _token(attacker, client_id, secret + "x").status_code == 401
+    _assert_locked(_token(attacker, client_id, secret))
+    _assert_locked(_token(attacker, client_id, secret + "x"))  # not counted while waiting
+    counted = _credential(sessions, client_id)
+    assert counted.failed_attempts == MAX_FAILURES
+    assert counted.locked_until is not None
 
-    # Another credential of the same system, and unknown client ids, are not affected.
-    assert _token(client, other["client_id"], other["client_secret"]).status_code == 200
-    for _ in range(MAX_FAILURES + 1):
-        assert _token(client, "tsc_nobody", secret).status_code == 401
-    with sessions() as session:
-        assert len(session.scalars(select(SystemCredential)).all()) == 2
-
-    # Once the window has passed, the right secret works again.
-    with sessions.begin() as session:
-        row = session.scalars(
-            select(SystemCredential).where(SystemCredential.client_id == client_id)
-        ).one()
-        row.locked_until = utcnow() - timedelta(seconds=1)
-    response = _token(client, client_id, secret)
+    # The holder, at an address that has not been failing, gets tokens all the same.
+    response = _token(holder, client_id, secret)
     assert response.status_code == 200, response.text
-    assert _credential(sessions, client_id).locked_until is None
+    # Another credential of the same system is not held back, even at the failing address.
+    assert _token(attacker, other["client_id"], other["client_secret"]).status_code == 200
 
 
-def test_failed_assertions_lock_a_private_key_jwt_client(
-    client: TestClient, exchange_world: ExchangeWorld, sessions: sessionmaker[Session]
+def test_one_address_failing_for_any_client_ids_waits_for_every_client_id(
+    at: Any, consumer_secret: tuple[str, str]
 ) -> None:
+    client_id, secret = consumer_secret
+    sprayer = at(ATTACKER)
+    for number in range(3 * MAX_FAILURES):
+        assert _token(sprayer, f"tsc_doan{number}", "x").status_code == 401
+    refused = _token(sprayer, client_id, secret)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"] == "slow_down"
+    assert int(refused.headers["retry-after"]) >= 1
+    assert _token(at(HOLDER), client_id, secret).status_code == 200
+
+
+def _signed(client_id: str, signer: Ed25519PrivateKey, **claims: Any) -> dict[str, str]:
+    now = int(time.time())
+    body = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": "http://127.0.0.1:8000/oauth/token",
+        "iat": now,
+        "exp": now + 60,
+        "jti": str(uuid.uuid4()),
+        **claims,
+    }
+    return {
+        **FORM,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": jwt.encode(body, signer, algorithm="EdDSA"),
+    }
+
+
+@pytest.fixture
+def key_client(client: TestClient, exchange_world: ExchangeWorld) -> tuple[str, Ed25519PrivateKey]:
     key = Ed25519PrivateKey.generate()
     response = client.post(
         CREDENTIALS,
@@ -130,29 +172,46 @@ def test_failed_assertions_lock_a_private_key_jwt_client(
         headers=exchange_world.consumer_admin.headers,
     )
     assert response.status_code == 201, response.text
-    client_id = response.json()["client_id"]
+    return response.json()["client_id"], key
 
-    def assertion(signer: Ed25519PrivateKey) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "iss": client_id,
-            "sub": client_id,
-            "aud": "http://127.0.0.1:8000/oauth/token",
-            "iat": now,
-            "exp": now + 60,
-            "jti": str(uuid.uuid4()),
-        }
-        return {
-            **FORM,
-            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            "client_assertion": jwt.encode(claims, signer, algorithm="EdDSA"),
-        }
 
+def test_failed_assertions_make_the_failing_address_wait(
+    at: Any, key_client: tuple[str, Ed25519PrivateKey], sessions: sessionmaker[Session]
+) -> None:
+    client_id, key = key_client
+    attacker = at(ATTACKER)
     intruder = Ed25519PrivateKey.generate()
     for _ in range(MAX_FAILURES):
-        assert client.post("/oauth/token", data=assertion(intruder)).status_code == 401
-    _assert_locked(client.post("/oauth/token", data=assertion(key)))
-    assert _credential(sessions, client_id).locked_until is not None
+        assert attacker.post("/oauth/token", data=_signed(client_id, intruder)).status_code == 401
+    _assert_locked(attacker.post("/oauth/token", data=_signed(client_id, key)))
+    assert _credential(sessions, client_id).failed_attempts == MAX_FAILURES
+    assert at(HOLDER).post("/oauth/token", data=_signed(client_id, key)).status_code == 200
+
+
+def test_a_correctly_signed_assertion_refused_by_policy_never_counts(
+    client: TestClient, key_client: tuple[str, Ed25519PrivateKey], sessions: sessionmaker[Session]
+) -> None:
+    client_id, key = key_client
+    replayed = _signed(client_id, key)
+    assert client.post("/oauth/token", data=replayed).status_code == 200
+    now = int(time.time())
+    refusals = [
+        _signed(client_id, key, exp=now + 2 * 3600),  # lives longer than an hour
+        _signed(client_id, key, aud="https://elsewhere.example/token"),
+        _signed(client_id, key, exp=now - 600),  # expired
+        _signed(client_id, key, sub="tsc_someone_else"),
+        replayed,  # its jti was used
+    ]
+    for _ in range(MAX_FAILURES):
+        for form in refusals:
+            response = client.post("/oauth/token", data=form)
+            assert response.status_code == 401, response.text
+            assert response.json()["error"] == "invalid_client"
+    counted = _credential(sessions, client_id)
+    assert counted.failed_attempts == 0
+    assert counted.locked_until is None
+    # The key holder is not held back by their own policy mistakes.
+    assert client.post("/oauth/token", data=_signed(client_id, key)).status_code == 200
 
 
 @pytest.fixture
@@ -201,11 +260,27 @@ def test_address_limiter_refills_and_stays_bounded() -> None:
 
 
 def test_the_systems_admin_sees_the_lock_and_may_lift_it(
-    client: TestClient, exchange_world: ExchangeWorld, consumer_secret: tuple[str, str]
+    client: TestClient,
+    exchange_world: ExchangeWorld,
+    consumer_secret: tuple[str, str],
+    sessions: sessionmaker[Session],
 ) -> None:
     client_id, secret = consumer_secret
     for _ in range(MAX_FAILURES):
         assert _token(client, client_id, secret + "x").status_code == 401
+    # The wait is long, as after many more failures (so a slow machine does not outlive it).
+    later = utcnow() + timedelta(seconds=500)
+    with sessions.begin() as session:
+        session.execute(
+            update(SignInFailure)
+            .where(SignInFailure.account == f"client:{client_id}")
+            .values(blocked_until=later)
+        )
+        session.execute(
+            update(SystemCredential)
+            .where(SystemCredential.client_id == client_id)
+            .values(locked_until=later)
+        )
     _assert_locked(_token(client, client_id, secret))
     listed = client.get(CREDENTIALS, headers=exchange_world.consumer_admin.headers).json()
     [shown] = [item for item in listed["items"] if item["client_id"] == client_id]

@@ -370,40 +370,6 @@ def test_cookie_session_needs_csrf_token_for_writes(
     assert allowed.status_code == 201, allowed.text
 
 
-def test_repeated_wrong_passwords_lock_the_account_for_a_while(
-    client: TestClient, make_official: MakeOfficial, province_tree: dict[str, str], session: Session
-) -> None:
-    from datetime import timedelta  # noqa: PLC0415
-
-    from sqlalchemy import update  # noqa: PLC0415
-
-    from tinhso.core.db import utcnow  # noqa: PLC0415
-    from tinhso.registry.accounts import MAX_FAILED_LOGINS  # noqa: PLC0415
-
-    make_official(Role.OFFICER, "so-tttt", username="bi.khoa")
-    right = {"username": "bi.khoa", "password": "mat-khau-thu-nghiem-123"}
-    wrong = {"username": "bi.khoa", "password": "sai-mat-khau"}
-    for _ in range(MAX_FAILED_LOGINS - 1):
-        _problem(client.post("/api/v1/auth/tokens", json=wrong), 401)
-    # A right password before the limit resets the count.
-    assert client.post("/api/v1/auth/tokens", json=right).status_code == 200
-    for _ in range(MAX_FAILED_LOGINS):
-        _problem(client.post("/api/v1/auth/tokens", json=wrong), 401)
-    locked = client.post("/api/v1/auth/tokens", json=right)  # even the right password
-    body = _problem(locked, 429, "password")
-    assert body["code"] == "too_many_attempts"
-    assert "tạm khóa" in body["message"]["vi"]
-    assert int(locked.headers["retry-after"]) > 0
-
-    session.execute(
-        update(User)
-        .where(User.username == "bi.khoa")
-        .values(locked_until=utcnow() - timedelta(seconds=1))
-    )
-    session.commit()
-    assert client.post("/api/v1/auth/tokens", json=right).status_code == 200
-
-
 def test_disabled_account_answers_like_a_wrong_password(
     client: TestClient, make_official: MakeOfficial, province_tree: dict[str, str], session: Session
 ) -> None:

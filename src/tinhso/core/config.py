@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     exchange_allow_loopback: bool = False
     exchange_allow_link_local: bool = False
     # OAuth2 token endpoint abuse: requests per minute per client IP address (shared through
-    # Redis when redis_url is set, else per process), and consecutive failed client
-    # authentications before a client_id is locked.
+    # Redis when redis_url is set, else per process); failed client authentications of a
+    # client_id from one address before that address waits (3x as many from one address for
+    # any client_id), and the longest wait, which doubles from 5 s (tinhso.registry.backoff).
     oauth_rate_per_minute: int = Field(default=120, ge=1, le=100_000)
     oauth_max_failed_attempts: int = Field(default=10, ge=1, le=1000)
     oauth_lockout_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -207,6 +209,37 @@ _HTTP_MESSAGES = {
 }
 
 
+# The seconds a client is asked to wait when the database cannot be reached.
+DATABASE_RETRY_SECONDS = 5
+
+# Errors meaning the database cannot be reached or cannot answer now (an outage, a dropped
+# connection, an exhausted pool, a lock held too long): the request may succeed later.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is unreachable for now (not that the request is bad)."""
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def database_unavailable_problem() -> Problem:
+    return Problem(
+        503,
+        "database_unavailable",
+        Message(
+            "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau ít phút",
+            "The database is temporarily unavailable; please try again shortly",
+        ),
+        headers={"Retry-After": str(DATABASE_RETRY_SECONDS), "Cache-Control": "no-store"},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, DomainError):  # pragma: no cover - registered for DomainError only
@@ -228,6 +261,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code, f"http_{exc.status_code}", message, headers=dict(exc.headers or {})
         ).response(request)
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not is_database_unavailable(exc):
+            raise exc  # any other database error is a bug: the server error handler answers
+        return database_unavailable_problem().response(request)
+
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(PoolTimeoutError, on_database_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

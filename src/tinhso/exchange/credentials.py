@@ -23,6 +23,7 @@ from tinhso.core.errors import Conflict, InvalidInput, NotFound
 from tinhso.core.security import hash_password, new_token
 from tinhso.exchange import repository
 from tinhso.exchange.models import ClientAuthKind, SystemCredential
+from tinhso.registry import backoff
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 # The JWS algorithms a registered public key of each type may sign client assertions with.
 ALGORITHMS_BY_KEY = {
-    "OKP": ("EdDSA",),
+    "OKP": ("EdDSA", "Ed25519"),  # "Ed25519": the RFC 9864 name of EdDSA over Ed25519
     "EC": ("ES256", "ES384", "ES512"),
     "RSA": ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512"),
 }
@@ -146,10 +147,12 @@ class CredentialService:
         return credential, secret
 
     def unlock(self, session: Session, credential: SystemCredential) -> SystemCredential:
-        """Lift a lockout after failed authentications (the count starts again from zero)."""
+        """Lift the back-off after failed authentications: the client_id's counts start again
+        from zero at every address (an address's own count, whatever the client, stays)."""
         self._require_usable(credential)
         credential.failed_attempts = 0
         credential.locked_until = None
+        backoff.forget_account(session, backoff.client_account(credential.client_id))
         session.flush()
         return credential
 

@@ -8,7 +8,8 @@ atomic script per request in Redis (:class:`SharedAddressLimiter`, the gateway's
 ``tinhso:exchange:oauth:address:<address>``), shared by every process and node. If Redis cannot
 be reached the endpoint neither fails nor refuses everyone: the process's own bucket answers
 (one warning per outage, the URL without its password) and Redis is tried again every few
-seconds. Failed client authentications lock a client_id (see :mod:`tinhso.exchange.tokens`).
+seconds. Failed client authentications make the address that sent them wait (see
+:mod:`tinhso.exchange.tokens`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from fastapi.responses import JSONResponse
 
 from tinhso.core.config import Settings
 from tinhso.core.db import DbSession
+from tinhso.exchange.credentials import ALGORITHMS_BY_KEY
 from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.limits import LIMIT_SCRIPT
 from tinhso.exchange.notices import safe_url, without_password
 from tinhso.exchange.schemas import TokenOut
-from tinhso.exchange.tokens import OAuthError, token_service
+from tinhso.exchange.tokens import OAuthError, token_endpoint_url, token_service
+from tinhso.registry.backoff import address_of
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +241,7 @@ def oauth_token(
     client_assertion: Annotated[str | None, Form()] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
-    address = request.client.host if request.client else "-"
+    address = address_of(request.client.host if request.client else None)
     wait = _address_limiter(request, settings).check(address)
     if wait:
         error = OAuthError(
@@ -262,11 +265,13 @@ def oauth_token(
         if value is not None
     }
     try:
-        issued = token_service.issue(session, settings, form, authorization)
+        issued = token_service.issue(session, settings, form, authorization, address)
     except OAuthError as error:
         session.rollback()  # a failed attempt writes nothing (but its count, on its own)
-        if error.failed_client_id is not None:
-            token_service.count_failure(session.get_bind(), error.failed_client_id, settings)
+        if error.failed_authentication:
+            token_service.count_failure(
+                session.get_bind(), error.failed_client_id, settings, address
+            )
         return JSONResponse(error.body(), status_code=error.status, headers=error.headers())
     body = TokenOut(
         access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope
@@ -286,4 +291,40 @@ def jwks(session: DbSession) -> JSONResponse:
     return JSONResponse(
         signing_key_service.jwks(session),
         headers={"Cache-Control": "public, max-age=60"},
+    )
+
+
+# The client authentication methods the token endpoint accepts (RFC 8414 names).
+TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
+
+
+def authorization_server_metadata(settings: Settings) -> dict[str, Any]:
+    """The token endpoint's RFC 8414 metadata: where it is, how clients authenticate, with
+    which assertion algorithms, and where the platform's signing keys are."""
+    issuer = settings.base_url.rstrip("/")
+    algorithms = [algorithm for group in ALGORITHMS_BY_KEY.values() for algorithm in group]
+    return {
+        "issuer": settings.base_url,  # the ``iss`` of the access tokens, exactly
+        "token_endpoint": token_endpoint_url(settings),
+        "jwks_uri": issuer + "/.well-known/jwks.json",
+        "grant_types_supported": ["client_credentials"],
+        # No authorization endpoint: nothing is issued through a response type. RFC 8414 makes
+        # the member required, so it is present and says so ("none").
+        "response_types_supported": ["none"],
+        "token_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": algorithms,
+        "service_documentation": issuer + "/api/docs",
+        "ui_locales_supported": ["vi", "en"],
+    }
+
+
+@router.get(
+    "/.well-known/oauth-authorization-server",
+    tags=OAUTH,
+    summary="The token endpoint's OAuth 2.0 authorization server metadata, RFC 8414 (public)",
+)
+def oauth_metadata(settings: AppSettings) -> JSONResponse:
+    return JSONResponse(
+        authorization_server_metadata(settings),
+        headers={"Cache-Control": "public, max-age=3600"},
     )

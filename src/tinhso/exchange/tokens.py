@@ -3,14 +3,20 @@ lockout of a client_id after failed attempts, and the access tokens it issues.
 
 Clients authenticate with ``client_secret_basic`` (checked against the credential's argon2 hash)
 or ``private_key_jwt`` (an RFC 7523 assertion signed with the key the system registered, see
-:func:`tinhso.exchange.credentials.check_public_jwk`; each ``jti`` is accepted once). Access
-tokens are short-lived EdDSA JWTs signed with the platform's active key.
+:func:`tinhso.exchange.credentials.check_public_jwk`, living at most an hour as Authlib's default
+does; each ``jti`` is remembered until the assertion expires and accepted once). Access tokens
+are short-lived EdDSA JWTs signed with the platform's active key.
 
-Abuse: ``settings.oauth_max_failed_attempts`` consecutive failed authentications of a client_id
-lock its token issuance for ``settings.oauth_lockout_seconds`` (429 with Retry-After, even with
-the right secret); the failures are counted in a transaction of their own
-(:meth:`TokenService.count_failure`) and a success resets the count. The per-address rate limit
-is in :mod:`tinhso.exchange.oauth`.
+Abuse: failed client authentications make the address that sent them wait, with a delay that
+doubles with each further failure (:mod:`tinhso.registry.backoff`): after
+``settings.oauth_max_failed_attempts`` failures of a client_id from one address (or of the
+client_id from everywhere, for the addresses that failed), up to
+``settings.oauth_lockout_seconds``; after three times as many from one address, whatever the
+client_id. A client_id is never refused to its holder's own address by others' failures. The
+failures are counted in a transaction of their own (:meth:`TokenService.count_failure`) and a
+success resets the client_id's counts. Only failed proofs count: a correctly signed assertion
+refused for a policy reason (lifetime, audience, replayed jti) does not, so a key holder
+cannot lock themselves out. The per-address rate limit is in :mod:`tinhso.exchange.oauth`.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import jwt
+from jwt.algorithms import OKPAlgorithm
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
@@ -36,6 +43,8 @@ from tinhso.exchange.credentials import ALGORITHMS_BY_KEY
 from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.models import ClientAssertionUse, ClientAuthKind, SystemCredential
 from tinhso.exchange.snapshot import TOKEN_AUDIENCE
+from tinhso.registry import backoff
+from tinhso.registry.backoff import BackoffPolicy
 from tinhso.registry.models import InformationSystem, SystemStatus
 
 if TYPE_CHECKING:
@@ -45,9 +54,15 @@ if TYPE_CHECKING:
     from tinhso.core.config import Settings
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-# Client assertions must be short-lived; a longer one is refused.
-MAX_ASSERTION_SECONDS = 300
+# Client assertions must be short-lived: an hour at most (Authlib's default lifetime).
+MAX_ASSERTION_SECONDS = 3600
 CLOCK_LEEWAY = 30
+
+
+# RFC 9864 names EdDSA over Ed25519 "Ed25519" (joserfc, and Authlib with it, warn that "EdDSA" is
+# deprecated); PyJWT knows only "EdDSA", so assertions are decoded by a decoder knowing both.
+_ASSERTIONS = jwt.PyJWT()
+_ASSERTIONS._jws.register_algorithm("Ed25519", OKPAlgorithm())
 
 
 def token_endpoint_url(settings: Settings) -> str:
@@ -66,8 +81,10 @@ class OAuthError(Exception):
         self.vi = vi
         self.en = en
         self.retry_after = retry_after
-        # The client_id whose authentication failed (a known credential): the caller counts
-        # the failure with TokenService.count_failure once the request's transaction is gone.
+        # A failed client authentication (a wrong secret or signature, an unknown client_id):
+        # the caller counts it with TokenService.count_failure once the request's transaction
+        # is gone, against the address and, when it is known, the client_id.
+        self.failed_authentication = False
         self.failed_client_id: str | None = None
 
     def body(self) -> dict[str, str]:
@@ -82,26 +99,56 @@ class OAuthError(Exception):
         return headers
 
 
-def _failed(credential: SystemCredential, error: OAuthError | None = None) -> OAuthError:
-    """``error`` (default: invalid_client) marked as a failed authentication of ``credential``."""
+def _failed(credential: SystemCredential | None, error: OAuthError | None = None) -> OAuthError:
+    """``error`` (default: invalid_client) marked as a failed authentication (of ``credential``
+    when the client_id is known)."""
     error = error or _invalid_client()
-    error.failed_client_id = credential.client_id
+    error.failed_authentication = True
+    error.failed_client_id = credential.client_id if credential is not None else None
     return error
 
 
-def _locked(credential: SystemCredential, now: datetime) -> OAuthError | None:
-    """The 429 answer while ``credential`` is locked after too many failures, else None."""
-    if credential.locked_until is None or credential.locked_until <= now:
+def _must_wait(
+    session: Session, credential: SystemCredential | None, address: str
+) -> OAuthError | None:
+    """The 429 answer while ``address`` must wait after failed authentications, else None."""
+    must_wait = backoff.wait(
+        session,
+        backoff.client_account(credential.client_id) if credential is not None else None,
+        address,
+        credential.locked_until if credential is not None else None,
+    )
+    if must_wait is None:
         return None
-    seconds = max(1, int((credential.locked_until - now).total_seconds()) + 1)
-    wait = (seconds + 59) // 60
+    seconds = must_wait.seconds
+    if must_wait.by_address:
+        return OAuthError(
+            "slow_down",
+            f"Quá nhiều lần xác thực hệ thống thất bại từ địa chỉ này; thử lại sau {seconds} giây",
+            f"Too many failed client authentications from this address; "
+            f"try again in {seconds} seconds",
+            status=429,
+            retry_after=seconds,
+        )
     return OAuthError(
         "invalid_client",
-        f"Hệ thống xác thực sai nhiều lần liên tiếp nên tạm bị khóa cấp mã; thử lại sau {wait} phút",
-        f"Too many failed client authentications: token issuance is locked; "
-        f"try again in {wait} minutes",
+        f"Hệ thống này xác thực sai nhiều lần từ địa chỉ này; thử lại sau {seconds} giây",
+        f"Too many failed authentications of this client from this address; "
+        f"try again in {seconds} seconds",
         status=429,
         retry_after=seconds,
+    )
+
+
+def oauth_backoff(settings: Settings) -> BackoffPolicy:
+    """The token endpoint's back-off after failed client authentications."""
+    free = settings.oauth_max_failed_attempts
+    return BackoffPolicy(
+        pair_free=free,
+        account_free=free,
+        address_free=3 * free,
+        first_delay=min(5, settings.oauth_lockout_seconds),
+        max_delay=settings.oauth_lockout_seconds,
     )
 
 
@@ -127,8 +174,10 @@ class TokenService:
         settings: Settings,
         form: Mapping[str, str],
         authorization: str | None,
+        address: str = backoff.UNKNOWN_ADDRESS,
     ) -> IssuedToken:
-        """Handle a token request; raises :class:`OAuthError` (the caller rolls back)."""
+        """Handle a token request from the client ``address``; raises :class:`OAuthError` (the
+        caller rolls back, then counts a failed authentication with :meth:`count_failure`)."""
         grant_type = form.get("grant_type")
         if not grant_type:
             raise OAuthError(
@@ -141,7 +190,7 @@ class TokenService:
                 "Only grant_type=client_credentials is supported",
             )
         scope = self._scope(form.get("scope"))
-        credential = self._authenticate(session, settings, form, authorization)
+        credential = self._authenticate(session, settings, form, authorization, address)
         system = session.get(InformationSystem, credential.system_id)
         if system is None or system.status is not SystemStatus.ACTIVE:
             raise _invalid_client(
@@ -166,8 +215,9 @@ class TokenService:
         token = signing_key_service.sign(session, settings, claims)
         credential.last_used_at = now
         if credential.failed_attempts or credential.locked_until is not None:
-            credential.failed_attempts = 0  # a success resets the count
+            credential.failed_attempts = 0  # a success resets the client_id's counts
             credential.locked_until = None
+        backoff.forget_account_at(session, backoff.client_account(credential.client_id), address)
         session.flush()
         return IssuedToken(token, lifetime, scope, credential.client_id, system_label)
 
@@ -189,6 +239,7 @@ class TokenService:
         settings: Settings,
         form: Mapping[str, str],
         authorization: str | None,
+        address: str,
     ) -> SystemCredential:
         basic = (
             authorization[6:].strip()
@@ -209,7 +260,7 @@ class TokenService:
                 "Use exactly one client authentication method",
             )
         if basic is not None:
-            credential = self._basic(session, basic)
+            credential = self._basic(session, basic, address)
             if form.get("client_id") not in (None, credential.client_id):
                 raise OAuthError(
                     "invalid_request",
@@ -224,19 +275,19 @@ class TokenService:
                     "client_assertion_type phải là " + JWT_BEARER,
                     "client_assertion_type must be " + JWT_BEARER,
                 )
-            return self._assertion(session, settings, assertion, form.get("client_id"))
+            return self._assertion(session, settings, assertion, form.get("client_id"), address)
         raise _invalid_client(
             "Thiếu thông tin xác thực hệ thống", "Client authentication is missing"
         )
 
-    def _basic(self, session: Session, encoded: str) -> SystemCredential:
+    def _basic(self, session: Session, encoded: str, address: str) -> SystemCredential:
         try:
             decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as error:
-            raise _invalid_client() from error
+            raise _failed(None) from error
         raw_id, separator, raw_secret = decoded.partition(":")
         if not separator:
-            raise _invalid_client()
+            raise _failed(None)
         client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
         credential = (
             repository.credential_by_client_id(session, client_id) if len(client_id) <= 64 else None
@@ -246,25 +297,29 @@ class TokenService:
             if credential is not None and credential.kind is ClientAuthKind.CLIENT_SECRET
             else None
         )
-        if credential is not None:
-            locked = _locked(credential, utcnow())
-            if locked is not None:
-                raise locked
+        must_wait = _must_wait(session, credential, address)
+        if must_wait is not None:
+            raise must_wait  # refused before the secret is checked, and not counted
         # Always verify (against a dummy hash when unknown) so timing reveals nothing.
         if not verify_password(stored, secret) or credential is None:
-            raise _invalid_client() if credential is None else _failed(credential)
+            raise _failed(credential)
         self._require_current(credential)
         return credential
 
     def _assertion(
-        self, session: Session, settings: Settings, assertion: str, form_client_id: str | None
+        self,
+        session: Session,
+        settings: Settings,
+        assertion: str,
+        form_client_id: str | None,
+        address: str,
     ) -> SystemCredential:
         try:
             header = jwt.get_unverified_header(assertion)
             unverified = jwt.decode(assertion, options={"verify_signature": False})
         except jwt.PyJWTError as error:
-            raise _invalid_client(
-                "Assertion không hợp lệ", "The client assertion is malformed"
+            raise _failed(
+                None, _invalid_client("Assertion không hợp lệ", "The client assertion is malformed")
             ) from error
         client_id = str(unverified.get("iss", ""))
         if form_client_id is not None and form_client_id != client_id:
@@ -281,41 +336,78 @@ class TokenService:
             or credential.kind is not ClientAuthKind.PRIVATE_KEY_JWT
             or not credential.public_jwk
         ):
-            raise _invalid_client()
+            must_wait = _must_wait(session, None, address)
+            raise must_wait or _failed(None)
+        must_wait = _must_wait(session, credential, address)
+        if must_wait is not None:
+            raise must_wait  # refused before the signature is checked, and not counted
         self._require_current(credential)
-        locked = _locked(credential, utcnow())
-        if locked is not None:
-            raise locked
-        try:
-            self._verify_assertion(session, settings, assertion, header, credential)
-        except OAuthError as error:
-            raise _failed(credential, error) from None
+        key = self._check_signature(assertion, header, credential)
+        self._check_assertion_claims(session, settings, assertion, header, credential, key)
         return credential
 
-    def _verify_assertion(
+    def _check_signature(
+        self, assertion: str, header: dict[str, Any], credential: SystemCredential
+    ) -> Any:
+        """The credential's key, once the assertion is proved signed with it; a wrong key or
+        algorithm is a failed authentication (counted)."""
+        jwk = credential.public_jwk or {}
+        allowed = ALGORITHMS_BY_KEY.get(str(jwk.get("kty")), ())
+        algorithm = header.get("alg")
+        if algorithm not in allowed:
+            raise _failed(
+                credential,
+                _invalid_client(
+                    "Thuật toán ký của assertion không được chấp nhận",
+                    "The assertion's signing algorithm is not accepted",
+                ),
+            )
+        try:
+            loader = "EdDSA" if algorithm == "Ed25519" else algorithm
+            key = jwt.PyJWK.from_dict(dict(jwk), algorithm=loader).key
+            _ASSERTIONS.decode(
+                assertion,
+                key,
+                algorithms=[algorithm],
+                options={
+                    "verify_signature": True,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                    "verify_sub": False,
+                    "verify_jti": False,
+                },
+            )
+        except jwt.PyJWTError as error:
+            raise _failed(
+                credential,
+                _invalid_client(
+                    "Chữ ký của assertion không hợp lệ",
+                    "The client assertion's signature is not valid",
+                ),
+            ) from error
+        return key
+
+    def _check_assertion_claims(
         self,
         session: Session,
         settings: Settings,
         assertion: str,
         header: dict[str, Any],
         credential: SystemCredential,
+        key: Any,
     ) -> None:
+        """The claims of a correctly signed assertion: a refusal here is a policy answer to
+        the key holder, not a failed authentication (not counted)."""
         client_id = credential.client_id
-        jwk = credential.public_jwk or {}
-        allowed = ALGORITHMS_BY_KEY.get(str(jwk.get("kty")), ())
-        algorithm = header.get("alg")
-        if algorithm not in allowed:
-            raise _invalid_client(
-                "Thuật toán ký của assertion không được chấp nhận",
-                "The assertion's signing algorithm is not accepted",
-            )
         audience = token_endpoint_url(settings)
         try:
-            key = jwt.PyJWK.from_dict(dict(jwk), algorithm=algorithm)
-            claims = jwt.decode(
+            claims = _ASSERTIONS.decode(
                 assertion,
-                key.key,
-                algorithms=[algorithm],
+                key,
+                algorithms=[str(header.get("alg"))],
                 audience=[audience, settings.base_url.rstrip("/")],
                 issuer=client_id,
                 leeway=CLOCK_LEEWAY,
@@ -337,26 +429,37 @@ class TokenService:
         jti = str(claims["jti"])
         if not jti or len(jti) > 200:
             raise _invalid_client("jti không hợp lệ", "The jti is not valid")
+        # Remembered for the assertion's whole life (and the leeway after it), so it can never
+        # be replayed while it would still be accepted.
         self._remember_jti(session, client_id, jti, expires + timedelta(seconds=CLOCK_LEEWAY))
 
-    def count_failure(self, bind: Engine | Connection, client_id: str, settings: Settings) -> None:
-        """Count a failed authentication of ``client_id`` in a transaction of its own (call it
-        after the request's transaction is rolled back: the count must stay, and on SQLite the
-        request may hold the write lock); the last allowed failure locks the client_id."""
+    def count_failure(
+        self,
+        bind: Engine | Connection,
+        client_id: str | None,
+        settings: Settings,
+        address: str = backoff.UNKNOWN_ADDRESS,
+    ) -> None:
+        """Count a failed authentication from ``address`` (of ``client_id`` when it is known)
+        in a transaction of its own: call it after the request's transaction is rolled back
+        (the count must stay, and on SQLite the request may hold the write lock)."""
+        policy = oauth_backoff(settings)
         with OrmSession(bind=bind) as counter, counter.begin():
-            credential = counter.scalar(
-                select(SystemCredential)
-                .where(SystemCredential.client_id == client_id)
-                .with_for_update()
-            )
-            if credential is None:
-                return
-            credential.failed_attempts += 1
-            if credential.failed_attempts >= settings.oauth_max_failed_attempts:
-                credential.failed_attempts = 0
-                credential.locked_until = utcnow() + timedelta(
-                    seconds=settings.oauth_lockout_seconds
+            credential = (
+                counter.scalar(
+                    select(SystemCredential)
+                    .where(SystemCredential.client_id == client_id)
+                    .with_for_update()
                 )
+                if client_id is not None
+                else None
+            )
+            account = None
+            if credential is not None:
+                account = backoff.client_account(credential.client_id)
+                credential.failed_attempts += 1
+                credential.locked_until = backoff.account_failed(policy, credential.failed_attempts)
+            backoff.count_failure(counter, policy, account, address)
 
     def _remember_jti(self, session: Session, client_id: str, jti: str, expires: datetime) -> None:
         now = utcnow()

@@ -48,13 +48,14 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from tinhso.core.db import DbSession
-from tinhso.core.errors import DomainError
+from tinhso.core.errors import DomainError, database_unavailable_problem, is_database_unavailable
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.portal import auth
@@ -69,8 +70,10 @@ from tinhso.portal.rendering import (
     LocaleMiddleware,
     render,
 )
+from tinhso.registry.account_api import set_device_cookie
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import CSRF_FIELD, SESSION_COOKIE, identify
+from tinhso.registry.backoff import DEVICE_COOKIE, address_of
 from tinhso.registry.models import CredentialKind, OrganisationKind
 
 if TYPE_CHECKING:
@@ -84,7 +87,7 @@ router = APIRouter()
 DOMAIN_ROUTERS = (exchange_router, monitoring_router)
 
 # Paths that are API, not pages: their errors stay problem+json.
-_API_PREFIXES = ("/api/", "/open311/", "/.well-known/", "/static/")
+_API_PREFIXES = ("/api/", "/oauth/", "/open311/", "/.well-known/", "/static/")
 _API_PATHS = {"/healthz", "/readyz", "/metrics"}
 _MAX_CREDENTIAL_LENGTH = 1024
 _LANGUAGE_COOKIE_SECONDS = 365 * 24 * 60 * 60
@@ -160,17 +163,22 @@ def login(
             password,
             CredentialKind.PORTAL_SESSION,
             settings.portal_session_minutes,
+            address=address_of(request.client.host if request.client else None),
+            device=(settings.secret_key.get_secret_value(), request.cookies.get(DEVICE_COOKIE)),
         )
     except DomainError as error:
         message = error.message.vi if current_locale.get() == "vi" else error.message.en
-        return _login_page(
-            request, next_path=next_path, username=username, error=message, status_code=401
+        page = _login_page(
+            request, next_path=next_path, username=username, error=message, status_code=error.status
         )
+        page.headers.update(error.headers)  # Retry-After while the address must wait
+        return page
     previous = request.cookies.get(SESSION_COOKIE)
     if previous:
         account_service.revoke(session, previous)  # no session fixation: one login, one session
     response = RedirectResponse(next_path, status_code=303)
     auth.set_session_cookie(response, settings, issued.token)
+    set_device_cookie(request, response, settings, issued.user.id)
     auth.clear_login_csrf(response, settings)
     return response
 
@@ -287,6 +295,7 @@ async def _error_page(request: Request, status: int, message: str | None = None)
         404: _("Page not found"),
         405: _("This action is not allowed here"),
         422: _("The request is not valid"),
+        503: _("The service is temporarily unavailable"),
     }
     explanations = {
         404: _("The address may be mistyped, or the page has moved."),
@@ -312,6 +321,7 @@ def _install_error_pages(app: FastAPI) -> None:
     api_http = app.exception_handlers[StarletteHTTPException]
     api_domain = app.exception_handlers[DomainError]
     api_validation = app.exception_handlers[RequestValidationError]
+    api_database = app.exception_handlers[DBAPIError]
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         next_path = exc.next_path if isinstance(exc, LoginRequired) else request.url.path
@@ -338,6 +348,19 @@ def _install_error_pages(app: FastAPI) -> None:
             return await _answer(api_validation(request, exc))
         return await _error_page(request, 422)
 
+    async def on_database_error(request: Request, exc: Exception) -> Response:
+        if not is_database_unavailable(exc) or not _is_page_request(request):
+            return await _answer(api_database(request, exc))
+        page = await _error_page(
+            request,
+            503,
+            _("The database is temporarily unavailable. Please try again in a few minutes."),
+        )
+        page.headers.update(database_unavailable_problem().headers)
+        return page
+
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(PoolTimeoutError, on_database_error)
     app.add_exception_handler(LoginRequired, on_login_required)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)

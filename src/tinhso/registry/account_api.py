@@ -7,11 +7,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
+from tinhso.core.config import Settings
 from tinhso.core.db import DbSession
 from tinhso.core.errors import Forbidden
 from tinhso.registry import repository
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import CurrentUser, can_administer, require_administrator
+from tinhso.registry.backoff import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_SECONDS,
+    address_of,
+    device_address,
+    new_device_cookie,
+)
 from tinhso.registry.models import CredentialKind, User
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import RoleGrant, TokenOut, TokenRequest, UserCreate, UserOut
@@ -23,16 +31,46 @@ router = APIRouter(prefix="/api/v1")
     "/auth/tokens",
     tags=["auth"],
     summary="Exchange a username and password for a short-lived API token (public)",
+    responses={
+        401: {"description": "Wrong username or password"},
+        429: {"description": "Too many failed sign-ins from this address: wait Retry-After"},
+    },
 )
-def issue_token(request: Request, session: DbSession, data: TokenRequest) -> TokenOut:
+def issue_token(
+    request: Request, response: Response, session: DbSession, data: TokenRequest
+) -> TokenOut:
+    settings: Settings = request.app.state.settings
+    secret = settings.secret_key.get_secret_value()
     issued = account_service.login(
         session,
         data.username,
         data.password,
         CredentialKind.API_TOKEN,
-        request.app.state.settings.api_token_minutes,
+        settings.api_token_minutes,
+        address=address_of(request.client.host if request.client else None),
+        device=(secret, request.cookies.get(DEVICE_COOKIE)),
     )
+    set_device_cookie(request, response, settings, issued.user.id)
     return TokenOut(access_token=issued.token, expires_in=issued.expires_in)
+
+
+def set_device_cookie(
+    request: Request, response: Response, settings: Settings, user_id: int
+) -> None:
+    """After a successful sign-in: the device cookie that is the client's proof next time (see
+    :mod:`tinhso.registry.backoff`); a valid one for this user is kept."""
+    secret = settings.secret_key.get_secret_value()
+    if device_address(secret, request.cookies.get(DEVICE_COOKIE), user_id) is not None:
+        return
+    response.set_cookie(
+        DEVICE_COOKIE,
+        new_device_cookie(secret, user_id),
+        max_age=DEVICE_COOKIE_SECONDS,
+        path="/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
 
 
 @router.delete(

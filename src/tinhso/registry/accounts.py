@@ -18,7 +18,8 @@ from tinhso.core.errors import (
     Unauthenticated,
 )
 from tinhso.core.security import hash_password, new_token, token_digest, verify_password
-from tinhso.registry import repository
+from tinhso.registry import backoff, repository
+from tinhso.registry.backoff import BackoffPolicy
 from tinhso.registry.models import (
     CredentialKind,
     Role,
@@ -33,9 +34,9 @@ if TYPE_CHECKING:
     from tinhso.registry.schemas import RoleGrant, UserCreate
 
 
-# After this many consecutive wrong passwords an account refuses logins for a while.
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+# Wrong passwords make the address that sent them wait, longer with each one (see
+# tinhso.registry.backoff): never a lockout that refuses the right password to everyone.
+LOGIN_BACKOFF = BackoffPolicy()
 
 
 @dataclass(frozen=True)
@@ -116,29 +117,42 @@ class AccountService:
         return {a.organisation_id: a.role for a in repository.role_assignments(session, user.id)}
 
     def login(
-        self, session: Session, username: str, password: str, kind: CredentialKind, minutes: int
+        self,
+        session: Session,
+        username: str,
+        password: str,
+        kind: CredentialKind,
+        minutes: int,
+        address: str = backoff.UNKNOWN_ADDRESS,
+        policy: BackoffPolicy = LOGIN_BACKOFF,
+        device: tuple[str, str | None] | None = None,
     ) -> IssuedCredential:
+        """Check a password sent from the client ``address``; wrong passwords make that address
+        wait (see :mod:`tinhso.registry.backoff`), never the account's holder elsewhere.
+        ``device``: (the platform's secret key, the client's device cookie): an attempt showing
+        the account's own device cookie counts for that device instead of the address."""
         user = repository.user_by_username(session, username.strip().lower())
-        now = utcnow()
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            wait = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-            raise TooManyAttempts(
-                f"Tài khoản tạm khóa do nhập sai mật khẩu nhiều lần; thử lại sau {wait} phút",
-                f"Too many wrong passwords: the account is locked; try again in {wait} minutes",
-                field="password",
-                headers={"Retry-After": str(wait * 60)},
-            )
+        account = backoff.user_account(user.id) if user is not None else None
+        if user is not None and device is not None:
+            address = backoff.device_address(device[0], device[1], user.id) or address
+        must_wait = backoff.wait(
+            session, account, address, user.locked_until if user is not None else None
+        )
+        if must_wait is not None:
+            raise _too_many_attempts(must_wait)
         password_ok = verify_password(user.password_hash if user else None, password)
         if user is None or not password_ok or not user.is_active:
-            if user is not None and not password_ok:
-                self._count_failure(session, user.id)
+            if not password_ok:
+                self._count_failure(session, user.id if user else None, address, policy)
             raise Unauthenticated(
                 "Tên đăng nhập hoặc mật khẩu không đúng",
                 "Wrong username or password",
                 field="password",
             )
+        assert account is not None  # noqa: S101 - the user is known here
         user.failed_logins = 0
         user.locked_until = None
+        backoff.forget_account_at(session, account, address)
         token = new_token()
         session.add(
             UserCredential(
@@ -152,17 +166,20 @@ class AccountService:
         session.flush()
         return IssuedCredential(token=token, expires_in=minutes * 60, user=user)
 
-    def _count_failure(self, session: Session, user_id: int) -> None:
+    def _count_failure(
+        self, session: Session, user_id: int | None, address: str, policy: BackoffPolicy
+    ) -> None:
         """Count a wrong password in a transaction of its own: the request's own transaction
         is rolled back with the error, but the count must stay."""
         with OrmSession(bind=session.get_bind()) as counter, counter.begin():
-            user = counter.get(User, user_id, with_for_update=True)
-            if user is None:
-                return
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILED_LOGINS:
-                user.failed_logins = 0
-                user.locked_until = utcnow() + LOCKOUT
+            account = None
+            if user_id is not None:
+                user = counter.get(User, user_id, with_for_update=True)
+                if user is not None:
+                    account = backoff.user_account(user.id)
+                    user.failed_logins += 1
+                    user.locked_until = backoff.account_failed(policy, user.failed_logins)
+            backoff.count_failure(counter, policy, account, address)
 
     def authenticate(self, session: Session, token: str, kind: CredentialKind) -> User | None:
         """The active user holding a live credential of this kind, or None."""
@@ -188,3 +205,20 @@ class AccountService:
 
 
 account_service = AccountService()
+
+
+def _too_many_attempts(must_wait: backoff.Wait) -> TooManyAttempts:
+    seconds = must_wait.seconds
+    if must_wait.by_address:
+        vi = f"Quá nhiều lần đăng nhập sai từ địa chỉ này; thử lại sau {seconds} giây"
+        en = f"Too many failed sign-ins from this address; try again in {seconds} seconds"
+    else:
+        vi = (
+            "Đã nhập sai mật khẩu của tài khoản này nhiều lần từ địa chỉ này; "
+            f"thử lại sau {seconds} giây"
+        )
+        en = (
+            "Too many wrong passwords for this account from this address; "
+            f"try again in {seconds} seconds"
+        )
+    return TooManyAttempts(vi, en, field="password", headers={"Retry-After": str(seconds)})

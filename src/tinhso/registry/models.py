@@ -219,3 +219,24 @@ class UserCredential(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="raise")
+
+
+class SignInFailure(Base):
+    """Failed sign-ins counted per (account, client address) and per address (``account`` is
+    ``""``): officials' passwords and systems' client credentials alike. See
+    :mod:`tinhso.registry.backoff`."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (
+        UniqueConstraint("account", "address"),
+        Index("ix_sign_in_failure_last_failed_at", "last_failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # "user:<id>" or "client:<client_id>", or "" for every account tried from the address.
+    account: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Until when attempts from the address (for the account) wait; None while still free.
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

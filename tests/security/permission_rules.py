@@ -1,0 +1,618 @@
+"""Who may call each operation of the OpenAPI document: the permission matrix's rules.
+
+One entry per operation (``"METHOD /path/template"``). A rule names the identities that succeed
+(any other signed-in identity is refused with 403, or 404 where the object is hidden from it;
+anonymous callers get 401), the organisation whose viewer, officer and admin the identities
+are, and how to build the request: path parameters, a JSON body, a form or files, made fresh
+for each identity when the call consumes its target (deleting, approving, revoking...).
+Where an operation has two parties, the admin of the other party (``counterpart_admin``) is
+tried too.
+
+The identities: ``anonymous``; the ``viewer``, ``officer`` and ``admin`` (organisation admin)
+of the owning organisation; ``other_admin``, an organisation admin of an organisation outside
+the owner's tree; ``platform_admin``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tests.conftest import TEST_PASSWORD
+from tests.exchange.conftest import OPENAPI, REQUEST_SCHEMA
+
+if TYPE_CHECKING:
+    from tests.security.test_permission_matrix import World
+
+ANONYMOUS = "anonymous"
+VIEWER = "viewer"
+OFFICER = "officer"
+ADMIN = "admin"
+OTHER_ADMIN = "other_admin"
+PLATFORM_ADMIN = "platform_admin"
+IDENTITIES = (ANONYMOUS, VIEWER, OFFICER, OTHER_ADMIN, ADMIN, PLATFORM_ADMIN)
+# Where an operation has two parties (a provider and a consumer), also the admin of the other
+# party: related to the object, yet not its owner.
+COUNTERPART_ADMIN = "counterpart_admin"
+
+PUBLIC = frozenset(IDENTITIES)
+OFFICIALS = frozenset(IDENTITIES) - {ANONYMOUS}
+MEMBERS = frozenset({VIEWER, OFFICER, ADMIN, PLATFORM_ADMIN})  # officials of the owner
+OFFICERS = frozenset({OFFICER, ADMIN, PLATFORM_ADMIN})
+ADMINS = frozenset({ADMIN, PLATFORM_ADMIN})
+NOBODY: frozenset[str] = frozenset()
+
+# Organisations of the world (see tests.conftest.province_tree): the province committee over
+# two departments and a district committee; another province's committee outside the tree.
+PROVINCE = "ubnd-tinh"
+DEPARTMENT = "so-tttt"
+PROVIDER = "so-yte"
+CONSUMER = "ubnd-viet-yen"
+OUTSIDE = "ubnd-khac"
+
+EX = "/api/v1/exchange"
+MON = "/api/v1/monitoring"
+SERVICE = {"organisation_code": PROVIDER, "system_code": "his", "code": "ho-so", "version": "v1"}
+SERVICE_PARAMS = {**SERVICE}
+
+
+@dataclass(frozen=True)
+class Call:
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    query: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes, str]] | None = None
+    form: dict[str, str] | None = None
+    fresh_token: bool = False  # sign the identity in again for this call (it revokes its token)
+
+
+Prepare = Callable[["World", str], Call]
+
+
+@dataclass(frozen=True)
+class Rule:
+    allowed: frozenset[str]
+    owner: str | None = None
+    call: Prepare | Call = field(default_factory=Call)
+    counterpart: str | None = None  # the other party's organisation, when there is one
+    anonymous: int = 401  # the status of an anonymous caller refused
+    denied: tuple[int, ...] = (403, 404)  # a signed-in identity refused
+
+
+def _static(**params: str) -> Call:
+    return Call(params=params)
+
+
+# -- Fresh targets, made by the platform admin for each identity --------------------------------
+
+
+def _service_call(world: World, who: str) -> Call:
+    code = world.new_service(who, publish=False)
+    return Call(params={**SERVICE, "code": code}, json={"status": "published"})
+
+
+def _pending_request(world: World, who: str, body: Any = None) -> Call:
+    return Call(params={"request_id": str(world.new_request(who))}, json=body or {})
+
+
+def _grant(world: World, who: str) -> Call:
+    return Call(
+        params={"grant_id": str(world.new_grant(who))},
+        json={"reason": "Hệ thống không còn nhu cầu khai thác"},
+    )
+
+
+def _credential(world: World, who: str) -> Call:
+    return Call(params={"client_id": world.new_credential()})
+
+
+def _organisation_code(world: World, who: str) -> Call:
+    return Call(params={"code": world.new_organisation(who)})
+
+
+def _user_with_role(world: World, who: str) -> Call:
+    return Call(params={"username": world.new_user(who), "organisation_code": CONSUMER})
+
+
+def _new_element(world: World, who: str) -> Call:
+    return Call(params={"code": world.new_element(who)})
+
+
+def _new_indicator(world: World, who: str) -> Call:
+    return Call(params={"code": world.new_indicator(who)})
+
+
+def _new_rule(world: World, who: str) -> Call:
+    return Call(params={"code": world.new_validation_rule(who)})
+
+
+def _new_plan(world: World, who: str) -> Call:
+    return Call(params={"code": world.new_plan(who)})
+
+
+def _new_target(world: World, who: str) -> Call:
+    return Call(params={"code": "kh-1", "target_id": str(world.new_target())})
+
+
+def _new_methodology(world: World, who: str) -> Call:
+    return Call(params={"code": world.new_methodology(who)})
+
+
+# -- Bodies ---------------------------------------------------------------------------------------
+YEARS = {name: str(2015 + index) for index, name in enumerate((*IDENTITIES, COUNTERPART_ADMIN))}
+
+
+def _value(world: World, who: str) -> Call:
+    return Call(
+        json={
+            "element_code": "households",
+            "unit": {"unit_set": "legacy", "code": "07759"},
+            "period": YEARS[who],
+            "value": 100,
+        }
+    )
+
+
+def _values(world: World, who: str) -> Call:
+    return Call(
+        json={
+            "values": [
+                {
+                    "element_code": "households",
+                    "unit": {"unit_set": "legacy", "code": "07762"},
+                    "period": YEARS[who],
+                    "value": 200,
+                }
+            ]
+        }
+    )
+
+
+def _import_file(world: World, who: str) -> Call:
+    header = "Mã chỉ tiêu dữ liệu,Mã đơn vị hành chính,Bộ đơn vị (hiện hành/cũ),Kỳ báo cáo,Giá trị,Ghi chú"
+    row = f"households,07765,cũ,{YEARS[who]},300,"
+    content = ("\ufeff" + header + "\r\n" + row + "\r\n").encode()
+    return Call(files={"file": ("so-lieu.csv", content, "text/csv")})
+
+
+def _dhis2(world: World, who: str) -> Call:
+    return Call(
+        json={
+            "dataSet": "pMbC0FJPkcm",
+            "tinhso:unitSet": "legacy",
+            "dataValues": [
+                {
+                    "dataElement": "households",
+                    "period": str(int(YEARS[who]) - 10),
+                    "orgUnit": "07759",
+                    "value": "5",
+                }
+            ],
+        }
+    )
+
+
+def _new_code(prefix: str, who: str) -> str:
+    return f"{prefix}-{who.replace('_', '-')}"
+
+
+def _json(make: Callable[[str], Any], **params: str) -> Prepare:
+    def prepare(world: World, who: str) -> Call:
+        return Call(params=dict(params), json=make(who))
+
+    return prepare
+
+
+def _service_body(who: str) -> Any:
+    return {
+        "provider": {"organisation_code": PROVIDER, "system_code": "his"},
+        "code": _new_code("dv", who),
+        "version": "v1",
+        "name_vi": "Dịch vụ thử",
+        "base_url": "https://10.20.30.40/api",
+        "openapi": OPENAPI,
+        "request_schema": REQUEST_SCHEMA,
+        "classification": "internal",
+    }
+
+
+def _request_body(world: World, who: str) -> Call:
+    code = world.new_service(who, publish=True)
+    return Call(
+        json={
+            "consumer": {"organisation_code": CONSUMER, "system_code": "mot-cua"},
+            "service": {**SERVICE, "code": code},
+            "purpose": "Giải quyết thủ tục hành chính cho công dân",
+            "legal_basis": "Nghị định 194/2025/NĐ-CP",
+            "requested_methods": ["GET"],
+            "requested_paths": ["/citizens/"],
+        }
+    )
+
+
+def _source_body(who: str) -> Any:
+    return {
+        "code": _new_code("nguon", who),
+        "name_vi": "Nguồn thu thập thử",
+        "element_code": "households",
+        "service": SERVICE,
+        "request_path": "/citizens/1",
+        "value_path": "$.value",
+        "unit_set": "legacy",
+        "unit_code": "24",
+        "period_rule": "previous_year",
+        "interval_minutes": 60,
+    }
+
+
+def _methodology_body(who: str) -> Any:
+    return {
+        "code": _new_code("pp", who),
+        "name_vi": "Bộ chỉ số thử",
+        "max_points": 100,
+        "components": [{"code": "ha-tang", "name_vi": "Hạ tầng", "max_points": 100}],
+    }
+
+
+_EXPORT = {"format": "csv"}
+_ELEMENT_BODY = {
+    "name_vi": "Chỉ tiêu thử",
+    "unit_of_measure": "hộ",
+    "value_type": "integer",
+    "aggregation": "sum",
+    "period_type": "year",
+}
+
+RULES: dict[str, Rule] = {
+    # -- operations -------------------------------------------------------------------------------
+    "GET /healthz": Rule(PUBLIC),
+    "GET /readyz": Rule(PUBLIC),
+    # Metrics go to loopback or the metrics token holder only; the test client is neither.
+    "GET /metrics": Rule(NOBODY, anonymous=403),
+    # -- registry: units (public) -----------------------------------------------------------------
+    "GET /api/v1/units": Rule(PUBLIC, call=Call(query={"unit_set": "legacy", "level": "province"})),
+    "GET /api/v1/units/{unit_set}/{code}": Rule(PUBLIC, call=_static(unit_set="legacy", code="24")),
+    "GET /api/v1/units/legacy/{code}/successors": Rule(PUBLIC, call=_static(code="07759")),
+    "GET /api/v1/units/current/{code}/predecessors": Rule(PUBLIC, call=_static(code="24")),
+    # -- registry: organisations and systems ------------------------------------------------------
+    "GET /api/v1/organisations": Rule(OFFICIALS),
+    "POST /api/v1/organisations": Rule(
+        ADMINS,
+        DEPARTMENT,
+        _json(
+            lambda who: {
+                "code": _new_code("phong", who),
+                "name_vi": "Phòng thử",
+                "kind": "other",
+                "parent_code": DEPARTMENT,
+            }
+        ),
+    ),
+    "GET /api/v1/organisations/{code}": Rule(OFFICIALS, call=_static(code=DEPARTMENT)),
+    "PATCH /api/v1/organisations/{code}": Rule(
+        ADMINS, DEPARTMENT, Call(params={"code": DEPARTMENT}, json={"name_en": "Department"})
+    ),
+    "DELETE /api/v1/organisations/{code}": Rule(ADMINS, DEPARTMENT, _organisation_code),
+    "GET /api/v1/systems": Rule(OFFICIALS),
+    "POST /api/v1/systems": Rule(
+        ADMINS,
+        CONSUMER,
+        _json(
+            lambda who: {
+                "code": _new_code("ht", who),
+                "organisation_code": CONSUMER,
+                "name_vi": "Hệ thống thử",
+                "is_consumer": True,
+            }
+        ),
+    ),
+    "GET /api/v1/systems/{organisation_code}/{code}": Rule(
+        OFFICIALS, call=_static(organisation_code=CONSUMER, code="mot-cua")
+    ),
+    "PATCH /api/v1/systems/{organisation_code}/{code}": Rule(
+        ADMINS,
+        CONSUMER,
+        Call(params={"organisation_code": CONSUMER, "code": "mot-cua"}, json={"name_en": "One"}),
+        counterpart=PROVIDER,
+    ),
+    # -- registry: sign-in and users --------------------------------------------------------------
+    "POST /api/v1/auth/tokens": Rule(
+        PUBLIC, call=lambda world, who: Call(json=world.sign_in_body())
+    ),
+    "DELETE /api/v1/auth/tokens/current": Rule(OFFICIALS, call=Call(fresh_token=True)),
+    "GET /api/v1/users/me": Rule(OFFICIALS),
+    "POST /api/v1/users": Rule(
+        ADMINS,
+        CONSUMER,
+        _json(
+            lambda who: {
+                "username": _new_code("moi", who),
+                "full_name": "Cán bộ mới",
+                "password": TEST_PASSWORD,
+                "roles": [{"organisation_code": CONSUMER, "role": "viewer"}],
+            }
+        ),
+    ),
+    # Themselves (the owner's viewer is the user read), platform admins, admins of their
+    # organisation.
+    "GET /api/v1/users/{username}": Rule(
+        frozenset({VIEWER, ADMIN, PLATFORM_ADMIN}),
+        CONSUMER,
+        lambda world, who: Call(params={"username": world.username(CONSUMER, VIEWER)}),
+    ),
+    "PUT /api/v1/users/{username}/roles": Rule(
+        ADMINS,
+        CONSUMER,
+        lambda world, who: Call(
+            params={"username": world.bystander},
+            json={"organisation_code": CONSUMER, "role": "viewer"},
+        ),
+        counterpart=PROVIDER,
+    ),
+    "DELETE /api/v1/users/{username}/roles/{organisation_code}": Rule(
+        ADMINS, CONSUMER, _user_with_role
+    ),
+    # -- exchange: services ------------------------------------------------------------------------
+    "GET /api/v1/exchange/services": Rule(OFFICIALS),
+    "POST /api/v1/exchange/services": Rule(OFFICERS, PROVIDER, _json(_service_body)),
+    "GET /api/v1/exchange/services/{organisation_code}/{system_code}/{code}/{version}": Rule(
+        OFFICIALS, call=Call(params=SERVICE_PARAMS)
+    ),
+    "PATCH /api/v1/exchange/services/{organisation_code}/{system_code}/{code}/{version}": Rule(
+        OFFICERS,
+        PROVIDER,
+        Call(params=SERVICE_PARAMS, json={"name_en": "Health records"}),
+        counterpart=CONSUMER,
+    ),
+    "GET /api/v1/exchange/services/{organisation_code}/{system_code}/{code}/{version}/openapi": Rule(
+        OFFICIALS, call=Call(params=SERVICE_PARAMS)
+    ),
+    "POST /api/v1/exchange/services/{organisation_code}/{system_code}/{code}/{version}/status": Rule(
+        OFFICERS,
+        PROVIDER,
+        _service_call,
+        counterpart=CONSUMER,
+    ),
+    # -- exchange: connection requests and grants ---------------------------------------------------
+    "POST /api/v1/exchange/requests": Rule(OFFICERS, CONSUMER, _request_body, counterpart=PROVIDER),
+    "GET /api/v1/exchange/requests": Rule(OFFICIALS),
+    "GET /api/v1/exchange/requests/overdue": Rule(OFFICIALS),
+    "GET /api/v1/exchange/requests/{request_id}": Rule(
+        MEMBERS | {COUNTERPART_ADMIN},
+        CONSUMER,
+        lambda world, who: Call(params={"request_id": str(world.request_id)}),
+        counterpart=PROVIDER,
+    ),
+    "POST /api/v1/exchange/requests/{request_id}/approve": Rule(
+        ADMINS, PROVIDER, _pending_request, counterpart=CONSUMER
+    ),
+    "POST /api/v1/exchange/requests/{request_id}/refuse": Rule(
+        ADMINS,
+        PROVIDER,
+        lambda world, who: _pending_request(world, who, {"reason": "Chưa đủ căn cứ pháp lý"}),
+        counterpart=CONSUMER,
+    ),
+    "POST /api/v1/exchange/requests/{request_id}/withdraw": Rule(
+        OFFICERS,
+        CONSUMER,
+        _pending_request,
+        counterpart=PROVIDER,
+    ),
+    "GET /api/v1/exchange/grants": Rule(OFFICIALS),
+    "GET /api/v1/exchange/grants/{grant_id}": Rule(
+        MEMBERS | {COUNTERPART_ADMIN},
+        CONSUMER,
+        lambda world, who: Call(params={"grant_id": str(world.grant_id)}),
+        counterpart=PROVIDER,
+    ),
+    "POST /api/v1/exchange/grants/{grant_id}/revoke": Rule(
+        ADMINS | {COUNTERPART_ADMIN}, CONSUMER, _grant, counterpart=PROVIDER
+    ),
+    # -- exchange: client credentials and OAuth2 -----------------------------------------------------
+    "GET /api/v1/exchange/systems/{organisation_code}/{system_code}/credentials": Rule(
+        ADMINS,
+        CONSUMER,
+        _static(organisation_code=CONSUMER, system_code="mot-cua"),
+        counterpart=PROVIDER,
+    ),
+    "POST /api/v1/exchange/systems/{organisation_code}/{system_code}/credentials": Rule(
+        ADMINS,
+        CONSUMER,
+        Call(
+            params={"organisation_code": CONSUMER, "system_code": "mot-cua"},
+            json={"kind": "client_secret"},
+        ),
+        counterpart=PROVIDER,
+    ),
+    "POST /api/v1/exchange/credentials/{client_id}/rotate": Rule(
+        ADMINS, CONSUMER, _credential, counterpart=PROVIDER
+    ),
+    "POST /api/v1/exchange/credentials/{client_id}/unlock": Rule(
+        ADMINS,
+        CONSUMER,
+        lambda world, who: Call(params={"client_id": world.client_id}),
+        counterpart=PROVIDER,
+    ),
+    "POST /api/v1/exchange/credentials/{client_id}/revoke": Rule(
+        ADMINS, CONSUMER, _credential, counterpart=PROVIDER
+    ),
+    # Systems, not officials, authenticate here: an official's bearer token is no client
+    # authentication.
+    "POST /oauth/token": Rule(
+        NOBODY, denied=(401,), call=Call(form={"grant_type": "client_credentials"})
+    ),
+    "GET /.well-known/jwks.json": Rule(PUBLIC),
+    "GET /.well-known/oauth-authorization-server": Rule(PUBLIC),
+    # -- monitoring: catalogue (platform admins and province admins) --------------------------------
+    "GET /api/v1/monitoring/pillars": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/pillars": Rule(
+        ADMINS,
+        PROVINCE,
+        _json(lambda who: {"code": _new_code("tru-cot", who), "name_vi": "Trụ cột"}),
+    ),
+    "GET /api/v1/monitoring/elements": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/elements": Rule(
+        ADMINS, PROVINCE, _json(lambda who: {"code": f"ct_{who}", **_ELEMENT_BODY})
+    ),
+    "GET /api/v1/monitoring/elements/{code}": Rule(OFFICIALS, call=_static(code="households")),
+    "PATCH /api/v1/monitoring/elements/{code}": Rule(
+        ADMINS, PROVINCE, Call(params={"code": "households"}, json={"name_en": "Households"})
+    ),
+    "DELETE /api/v1/monitoring/elements/{code}": Rule(ADMINS, PROVINCE, _new_element),
+    "GET /api/v1/monitoring/indicators": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/indicators": Rule(
+        ADMINS,
+        PROVINCE,
+        _json(
+            lambda who: {
+                "code": _new_code("chi-so", who),
+                "name_vi": "Chỉ số thử",
+                "formula": "households_fibre / households * 100",
+                "unit_of_measure": "%",
+            }
+        ),
+    ),
+    "GET /api/v1/monitoring/indicators/{code}": Rule(
+        OFFICIALS, call=_static(code="households-fibre-rate")
+    ),
+    "PATCH /api/v1/monitoring/indicators/{code}": Rule(
+        ADMINS,
+        PROVINCE,
+        Call(params={"code": "households-fibre-rate"}, json={"name_en": "Fibre households"}),
+    ),
+    "DELETE /api/v1/monitoring/indicators/{code}": Rule(ADMINS, PROVINCE, _new_indicator),
+    "GET /api/v1/monitoring/validation-rules": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/validation-rules": Rule(
+        ADMINS,
+        PROVINCE,
+        _json(
+            lambda who: {
+                "code": _new_code("quy-tac", who),
+                "name_vi": "Quy tắc thử",
+                "left_expression": "households_fibre",
+                "comparison": "<=",
+                "right_expression": "households",
+            }
+        ),
+    ),
+    "DELETE /api/v1/monitoring/validation-rules/{code}": Rule(ADMINS, PROVINCE, _new_rule),
+    "GET /api/v1/monitoring/plans": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/plans": Rule(
+        ADMINS,
+        PROVINCE,
+        _json(
+            lambda who: {
+                "code": _new_code("kh", who),
+                "number": "1/KH-UBND",
+                "title_vi": "Kế hoạch thử",
+                "issuing_body": "UBND tỉnh",
+            }
+        ),
+    ),
+    "GET /api/v1/monitoring/plans/{code}": Rule(OFFICIALS, call=_static(code="kh-1")),
+    "PATCH /api/v1/monitoring/plans/{code}": Rule(
+        ADMINS, PROVINCE, Call(params={"code": "kh-1"}, json={"title_en": "Plan"})
+    ),
+    "DELETE /api/v1/monitoring/plans/{code}": Rule(ADMINS, PROVINCE, _new_plan),
+    "GET /api/v1/monitoring/plans/{code}/targets": Rule(OFFICIALS, call=_static(code="kh-1")),
+    "POST /api/v1/monitoring/plans/{code}/targets": Rule(
+        ADMINS,
+        PROVINCE,
+        lambda world, who: Call(
+            params={"code": "kh-1"},
+            json={
+                "indicator_code": "households-fibre-rate",
+                "scope_unit": {"unit_set": "legacy", "code": "24"},
+                "scope_unit_set": "legacy",
+                "year": int(YEARS[who]) + 15,
+                "target_value": 80,
+            },
+        ),
+    ),
+    "DELETE /api/v1/monitoring/plans/{code}/targets/{target_id}": Rule(
+        ADMINS, PROVINCE, _new_target
+    ),
+    "GET /api/v1/monitoring/methodologies": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/methodologies": Rule(ADMINS, PROVINCE, _json(_methodology_body)),
+    "GET /api/v1/monitoring/methodologies/{code}": Rule(OFFICIALS, call=_static(code="pp-1")),
+    "DELETE /api/v1/monitoring/methodologies/{code}": Rule(ADMINS, PROVINCE, _new_methodology),
+    # -- monitoring: values (officers of the unit's organisation, or above) -------------------------
+    "GET /api/v1/monitoring/values": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/values": Rule(OFFICERS, CONSUMER, _value),
+    "POST /api/v1/monitoring/values/batch": Rule(OFFICERS, CONSUMER, _values),
+    "GET /api/v1/monitoring/values/{value_id}": Rule(
+        OFFICIALS, call=lambda world, who: Call(params={"value_id": str(world.value_id)})
+    ),
+    "PUT /api/v1/monitoring/values/{value_id}": Rule(
+        OFFICERS,
+        CONSUMER,
+        lambda world, who: Call(
+            params={"value_id": str(world.value_id)},
+            json={"value": 1200 + len(who), "reason": "Sửa theo báo cáo chính thức"},
+        ),
+    ),
+    "GET /api/v1/monitoring/values/{value_id}/corrections": Rule(
+        OFFICIALS, call=lambda world, who: Call(params={"value_id": str(world.value_id)})
+    ),
+    "GET /api/v1/monitoring/indicators/{code}/values": Rule(
+        OFFICIALS,
+        call=Call(
+            params={"code": "households-fibre-rate"}, query={"period": "2024", "tree": "legacy"}
+        ),
+    ),
+    "GET /api/v1/monitoring/indicators/{code}/ranking": Rule(
+        OFFICIALS,
+        call=Call(
+            params={"code": "households-fibre-rate"},
+            query={"unit_set": "legacy", "level": "commune", "period": "2024"},
+        ),
+    ),
+    "GET /api/v1/monitoring/plans/{code}/progress": Rule(OFFICIALS, call=_static(code="kh-1")),
+    "GET /api/v1/monitoring/methodologies/{code}/index": Rule(
+        OFFICIALS, call=Call(params={"code": "pp-1"}, query={"period": "2024", "tree": "legacy"})
+    ),
+    "GET /api/v1/monitoring/imports/template": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/imports": Rule(OFFICERS, CONSUMER, _import_file),
+    "POST /api/v1/monitoring/dhis2/dataValueSets": Rule(OFFICERS, CONSUMER, _dhis2),
+    "GET /api/v1/monitoring/dhis2/dataValueSets": Rule(
+        OFFICIALS, call=Call(query={"unit_set": "legacy"})
+    ),
+    "GET /api/v1/monitoring/exports/values": Rule(OFFICIALS, call=Call(query=_EXPORT)),
+    "GET /api/v1/monitoring/exports/indicators/{code}/values": Rule(
+        OFFICIALS,
+        call=Call(
+            params={"code": "households-fibre-rate"},
+            query={**_EXPORT, "period": "2024", "tree": "legacy"},
+        ),
+    ),
+    "GET /api/v1/monitoring/exports/indicators/{code}/ranking": Rule(
+        OFFICIALS,
+        call=Call(
+            params={"code": "households-fibre-rate"},
+            query={**_EXPORT, "unit_set": "legacy", "level": "commune", "period": "2024"},
+        ),
+    ),
+    "GET /api/v1/monitoring/exports/plans/{code}/progress": Rule(
+        OFFICIALS, call=Call(params={"code": "kh-1"}, query=_EXPORT)
+    ),
+    "GET /api/v1/monitoring/exports/methodologies/{code}/index": Rule(
+        OFFICIALS,
+        call=Call(params={"code": "pp-1"}, query={**_EXPORT, "period": "2024", "tree": "legacy"}),
+    ),
+    # -- monitoring: collection sources (platform admins and province admins) -----------------------
+    "GET /api/v1/monitoring/collection/sources": Rule(ADMINS, PROVINCE),
+    "POST /api/v1/monitoring/collection/sources": Rule(ADMINS, PROVINCE, _json(_source_body)),
+    "GET /api/v1/monitoring/collection/sources/{code}": Rule(
+        ADMINS, PROVINCE, _static(code="nguon-1")
+    ),
+    "PATCH /api/v1/monitoring/collection/sources/{code}": Rule(
+        ADMINS, PROVINCE, Call(params={"code": "nguon-1"}, json={"name_en": "Source"})
+    ),
+    "POST /api/v1/monitoring/collection/sources/{code}/run": Rule(
+        ADMINS, PROVINCE, _static(code="nguon-1")
+    ),
+    "GET /api/v1/monitoring/collection/sources/{code}/runs": Rule(
+        ADMINS, PROVINCE, _static(code="nguon-1")
+    ),
+}
