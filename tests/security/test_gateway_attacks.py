@@ -166,6 +166,90 @@ def test_path_traversal_and_encoded_variants(gateway_world: GatewayWorld) -> Non
     assert raw_request(gateway.url, "GET", f"/{SERVICE}/citizens/1", auth).status == 200
 
 
+# Path parameters (Tomcat and other Java containers read "/a/..;/b" as "/b") and non-ASCII
+# look-alikes of "." and "/" that a provider folding Unicode would read as separators.
+PARAMETERS_AND_LOOK_ALIKES = [
+    f"/{SERVICE}/citizens/..;/..;/..;/ho-so-suc-khoe/v1/citizens/1",
+    f"/{SERVICE}/citizens/1;jsessionid=0A1B2C",
+    f"/{SERVICE}/citizens/1%3Bjsessionid=0A1B2C",
+    f"/{SERVICE}/citizens/..%3b/x",
+    f"/{SERVICE}/citizens/%EF%BC%8E%EF%BC%8E/x",  # full-width dots
+    f"/{SERVICE}/citizens/%E2%80%A4%E2%80%A4/x",  # one-dot leaders
+    f"/{SERVICE}/citizens/..%EF%BC%8Fx",  # full-width solidus
+    f"/{SERVICE}/citizens/..%E2%88%95x",  # division slash
+    f"/{SERVICE}/citizens/..%EF%BC%BCx",  # full-width reverse solidus
+    f"/{SERVICE}/citizens/%E3%80%82%E3%80%82/x",  # ideographic full stops
+]
+
+
+def test_path_parameters_and_look_alikes_are_refused_with_the_path_audited(
+    gateway_world: GatewayWorld,
+) -> None:
+    world = gateway_world
+    token = world.token()
+    gateway = world.gateway()
+    auth = {"Authorization": f"Bearer {token}"}
+    cases = [(target, 400, "invalid_path", auth) for target in PARAMETERS_AND_LOOK_ALIKES]
+    _refused_and_audited(world, gateway, cases)
+    # A Vietnamese path segment is not a look-alike of anything: it is forwarded.
+    vietnamese = f"/{SERVICE}/citizens/H%C3%A0%20N%E1%BB%99i"
+    assert raw_request(gateway.url, "GET", vietnamese, auth).status == 200
+    assert world.provider.seen[-1].path == "/api/citizens/H%C3%A0%20N%E1%BB%99i"
+    # Every record holds the path exactly as the consumer sent it, not only what it matched.
+    records = world.records()
+    assert [r["path"] for r in records] == [*PARAMETERS_AND_LOOK_ALIKES, vietnamese]
+    assert records[-1]["path_template"] == "/citizens/"
+    assert world.verify().ok
+
+
+def test_identity_and_routing_headers_from_consumers_are_dropped(
+    gateway_world: GatewayWorld,
+) -> None:
+    world = gateway_world
+    token = world.token()
+    gateway = world.gateway()
+    sent = {
+        "Authorization": f"Bearer {token}",
+        "X-Original-URL": "/admin",
+        "X-Rewrite-URL": "/admin",
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Prefix": "/admin",
+        "X-Forwarded-Port": "443",
+        "X-Real-IP": "10.0.0.9",
+        "X-Client-IP": "10.0.0.9",
+        "X-SSL-Client-Verify": "SUCCESS",
+        "X-SSL-Client-S-DN": "CN=so-yte",
+        "Forwarded": "for=10.0.0.9;proto=https",
+        # "_" for "-": WSGI/CGI providers merge these into the same variable.
+        "X_Forwarded_For": "10.0.0.9",
+        "X_Real_IP": "10.0.0.9",
+        "X_Tinhso_Consumer": "so-yte/his",
+        "X_Original_URL": "/admin",
+        "X_SSL_Client_Cert": "forged",
+        "Content_Length": "999",
+        # Not a look-alike of anything reserved: forwarded as it is.
+        "X_Request_Tag": "kept",
+        "X-Api-Version": "2",
+    }
+    response = raw_request(gateway.url, "GET", f"/{SERVICE}/citizens/1", sent)
+    assert response.status == 200, response.body
+    seen = world.provider.seen[-1].headers
+    forwarded = {name for name in seen if name.replace("_", "-").startswith("x-")}
+    assert forwarded == {
+        "x-forwarded-for",
+        "x-tinhso-consumer",
+        "x-tinhso-request-id",
+        "x-tinhso-grant",
+        "x_request_tag",
+        "x-api-version",
+    }
+    assert "forwarded" not in seen and "content_length" not in seen
+    assert seen["x-forwarded-for"] == "127.0.0.1"  # the gateway's own, from the socket
+    assert seen["x-tinhso-consumer"] == "ubnd-viet-yen/mot-cua"
+    assert seen["x_request_tag"] == "kept"
+
+
 def test_oversize_body_and_header_injection(gateway_world: GatewayWorld) -> None:
     world = gateway_world
     token = world.token()

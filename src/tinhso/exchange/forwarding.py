@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinhso.core.db import utcnow
 from tinhso.exchange.admission import PathRejected, find_grant, split_path
-from tinhso.exchange.audit import AuditEntry
+from tinhso.exchange.audit import PATH_MAX, AuditEntry
 from tinhso.exchange.keys import InvalidAccessToken
 from tinhso.exchange.refusals import (
     P_BAD_GATEWAY,
@@ -68,15 +68,36 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 PROBLEM_JSON = b"application/problem+json"
-# Hop-by-hop (RFC 9110 7.6.1) and credentials: never forwarded to a provider.
+# Hop-by-hop (RFC 9110 7.6.1) and credentials: never forwarded to a provider. Then the headers
+# that providers or their frameworks trust for routing or for who is calling (Spring, IIS and
+# Symfony read X-Original-URL / X-Rewrite-URL as the path; X-Forwarded-*, X-Real-IP,
+# X-Client-IP and Forwarded as the client; X-SSL-* as a TLS terminator's verdict): whatever a
+# consumer sends there is dropped, the gateway sets its own.
 _DROP_REQUEST = frozenset(
     {
         b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
         b"transfer-encoding", b"upgrade", b"host", b"content-length", b"expect",
-        b"authorization", b"proxy-authorization", b"forwarded", b"x-forwarded-for",
-        b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip",
+        b"authorization", b"proxy-authorization", b"forwarded", b"x-real-ip",
+        b"x-client-ip", b"x-original-url", b"x-rewrite-url", b"x-forwarded",
     }
 )  # fmt: skip
+_DROP_PREFIXES = (b"x-forwarded-", b"x-ssl-", b"x-tinhso-")
+_FORWARDABLE: dict[bytes, bool] = {}  # header name -> forwarded? (bounded cache)
+
+
+def _forwardable(name: bytes) -> bool:
+    """Whether a consumer's header (lower-case name) may reach the provider.
+
+    A name that is one of the dropped ones with ``_`` for ``-`` is dropped too: WSGI and CGI
+    providers see ``X_Forwarded_For`` and ``X-Forwarded-For`` as the same ``HTTP_X_FORWARDED_FOR``.
+    """
+    dashed = name.replace(b"_", b"-")
+    keep = dashed not in _DROP_REQUEST and not dashed.startswith(_DROP_PREFIXES)
+    if len(_FORWARDABLE) < 4096:
+        _FORWARDABLE[name] = keep
+    return keep
+
+
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _HTTP1 = frozenset({"1.1", "1.0"})
@@ -137,6 +158,7 @@ async def _finish(gateway: Gateway, exchange: _Exchange, status: int, outcome: s
         service=exchange.service,
         grant_id=exchange.grant_id,
         path_template=exchange.path_template,
+        path=exchange.path,
         request_sha256=exchange.request_sha256,
         response_sha256=exchange.response_sha256,
     )
@@ -164,7 +186,7 @@ async def _refuse(
         "detail": problem.vi if exchange.lang_vi else problem.en,
         "code": problem.code,
         "message": {"vi": problem.vi, "en": problem.en},
-        "instance": exchange.path,
+        "instance": exchange.path[:200],
         "request_id": exchange.request_id,
     }
     if errors:
@@ -192,7 +214,9 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
     """Check and forward one exchange (an ASGI ``http`` scope) and write its audit record."""
     path: str = scope["path"]
     method: str = scope["method"]
-    exchange = _Exchange(method, path[:200])
+    raw_path: bytes = scope.get("raw_path") or path.encode()
+    # The audit record keeps the path as received (the server takes only ASCII request paths).
+    exchange = _Exchange(method, raw_path[:PATH_MAX].decode("latin-1"))
 
     authorization = content_length = certificate = None
     reserved = chunked = False
@@ -215,7 +239,10 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
             reserved = True
         elif name == b"connection" and value.lower() not in (b"keep-alive", b"close"):
             nominated = {part.strip().lower() for part in value.split(b",")}
-        if name not in _DROP_REQUEST:
+        keep = _FORWARDABLE.get(name)
+        if keep is None:
+            keep = _forwardable(name)
+        if keep:
             forwarded.append((name, value))
     if nominated:  # headers the Connection header names are hop-by-hop too (RFC 9110 7.6.1)
         forwarded = [(name, value) for name, value in forwarded if name not in nominated]
@@ -225,7 +252,7 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         await _refuse(gateway, exchange, send, P_NOT_READY, headers=[(b"retry-after", b"2")])
         return
     try:
-        routed = split_path(scope.get("raw_path") or path.encode())
+        routed = split_path(raw_path)
     except PathRejected:
         await _refuse(gateway, exchange, send, P_BAD_PATH)
         return

@@ -51,8 +51,10 @@ P_RETIRED = Refusal(
 P_BAD_PATH = Refusal(
     400,
     "invalid_path",
-    "Đường dẫn không hợp lệ (có '..', '//', ký tự phân cách mã hóa hoặc ký tự điều khiển)",
-    "The path is not valid ('..', '//', encoded separators or control characters)",
+    "Đường dẫn không hợp lệ (có '..', '//', ';', ký tự phân cách mã hóa, ký tự giống dấu '.'"
+    " hoặc '/' hay ký tự điều khiển)",
+    "The path is not valid ('..', '//', ';', encoded separators, look-alikes of '.' or '/'"
+    " or control characters)",
 )
 P_RESERVED_HEADER = Refusal(
     400,
