@@ -223,8 +223,8 @@ def test_keep_alive_raw_path_and_http10(server: Running) -> None:
 def test_pipelined_requests_are_answered_in_order(server: Running) -> None:
     client = server.connect()
     client.sendall(
-        b"POST /slow HTTP/1.1\r\ncontent-length: 5\r\n\r\nfirst"
-        b"POST /echo HTTP/1.1\r\ncontent-length: 6\r\n\r\nsecond"
+        b"POST /slow HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nfirst"
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 6\r\n\r\nsecond"
     )
     assert read_response(client)[2] == b"first"
     assert read_response(client)[2] == b"second"
@@ -233,22 +233,27 @@ def test_pipelined_requests_are_answered_in_order(server: Running) -> None:
 @pytest.mark.parametrize(
     ("request_bytes", "status"),
     [
-        (b"GET /echo HTTP/1.1\r\nx-big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (b"GET /echo HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
         (
-            b"GET /echo HTTP/1.1\r\n" + b"".join(b"x-%d: 1\r\n" % i for i in range(101)) + b"\r\n",
+            b"GET /echo HTTP/1.1\r\nhost: x\r\n"
+            + b"".join(b"x-%d: 1\r\n" % i for i in range(101))
+            + b"\r\n",
             431,
         ),
-        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nhost: x\r\n\r\n", 414),
         (b"NOT HTTP AT ALL\r\n\r\n", 400),
         # Request smuggling: both framings, or two lengths.
         (
-            b"POST /echo HTTP/1.1\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
             400,
         ),
-        (b"POST /echo HTTP/1.1\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd", 400),
+        (
+            b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd",
+            400,
+        ),
         (b"CONNECT provider:443 HTTP/1.1\r\nhost: provider:443\r\n\r\n", 400),
         (
-            b"POST /echo HTTP/1.1\r\nconnection: upgrade\r\nupgrade: h2c\r\ncontent-length: 4\r\n\r\nabcd",
+            b"POST /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: h2c\r\ncontent-length: 4\r\n\r\nabcd",
             400,
         ),
     ],
@@ -267,9 +272,9 @@ def test_malformed_or_oversized_requests_are_refused(
 
 def test_slow_head_and_idle_connections_are_closed(server: Running) -> None:
     slow = server.connect()
-    slow.sendall(b"GET /echo HTTP/1.1\r\nx-a: 1\r\n")  # never finished (slowloris)
+    slow.sendall(b"GET /echo HTTP/1.1\r\nhost: x\r\nx-a: 1\r\n")  # never finished (slowloris)
     idle = server.connect()
-    idle.sendall(b"GET /echo HTTP/1.1\r\n\r\n")
+    idle.sendall(b"GET /echo HTTP/1.1\r\nhost: x\r\n\r\n")
     assert read_response(idle)[0] == 200
     started = time.monotonic()
     assert closed(slow, within=4) and closed(idle, within=4)
@@ -279,7 +284,7 @@ def test_slow_head_and_idle_connections_are_closed(server: Running) -> None:
 
 def test_stalled_body_is_a_disconnect_for_the_app(server: Running) -> None:
     client = server.connect()
-    client.sendall(b"POST /echo HTTP/1.1\r\ncontent-length: 100\r\n\r\nonly part")
+    client.sendall(b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nonly part")
     assert closed(client, within=4)
     deadline = time.monotonic() + 2
     while not seen or "disconnected" not in seen[-1]:
@@ -289,30 +294,32 @@ def test_stalled_body_is_a_disconnect_for_the_app(server: Running) -> None:
 
 def test_expect_continue_chunked_body_and_large_body_in_parts(server: Running) -> None:
     client = server.connect()
-    client.sendall(b"POST /echo HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 4\r\n\r\n")
+    client.sendall(
+        b"POST /echo HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 4\r\n\r\n"
+    )
     assert read_response(client)[0] == 100
     client.sendall(b"data")
     assert read_response(client)[2] == b"data"
     client.sendall(
-        b"POST /echo HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
     )
     assert read_response(client)[2] == b"abcde"
     big = os.urandom(3 * 1024 * 1024)
-    client.sendall(b"POST /echo HTTP/1.1\r\ncontent-length: %d\r\n\r\n" % len(big) + big)
+    client.sendall(b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(big) + big)
     assert read_response(client)[2] == big
     assert len(seen[-1]["chunks"]) > 1  # handed over in parts, not buffered whole
 
 
 def test_answers_without_content_length_head_and_cut_responses(server: Running) -> None:
     client = server.connect()
-    client.sendall(b"GET /stream HTTP/1.1\r\n\r\n")
+    client.sendall(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n")
     status, headers, body = read_response(client)
     assert (status, headers["transfer-encoding"], body) == (200, "chunked", b"onetwo")
-    client.sendall(b"HEAD /echo HTTP/1.1\r\n\r\n")
+    client.sendall(b"HEAD /echo HTTP/1.1\r\nhost: x\r\n\r\n")
     client.settimeout(5)
     head = client.recv(65536)
     assert head.startswith(b"HTTP/1.1 200 OK") and head.endswith(b"\r\n\r\n")  # no body
-    client.sendall(b"GET /cut HTTP/1.1\r\n\r\n")
+    client.sendall(b"GET /cut HTTP/1.1\r\nhost: x\r\n\r\n")
     with pytest.raises(ConnectionError, match="closed mid-response"):
         read_response(client)
 
@@ -320,7 +327,7 @@ def test_answers_without_content_length_head_and_cut_responses(server: Running) 
 @pytest.mark.parametrize("case", ["value", "lf", "name", "colon"])
 def test_header_injection_from_the_app_is_a_500(server: Running, case: str) -> None:
     client = server.connect()
-    client.sendall(b"GET /bad-header/%s HTTP/1.1\r\n\r\n" % case.encode())
+    client.sendall(b"GET /bad-header/%s HTTP/1.1\r\nhost: x\r\n\r\n" % case.encode())
     status, headers, _ = read_response(client)
     assert status == 500 and "x-b" not in headers
 
@@ -328,7 +335,7 @@ def test_header_injection_from_the_app_is_a_500(server: Running, case: str) -> N
 def test_answer_before_the_body_reaches_the_client(server: Running) -> None:
     """A refusal that leaves a large body unread is read by the client, not reset away."""
     client = server.connect()
-    client.sendall(b"POST /refuse HTTP/1.1\r\ncontent-length: 50000000\r\n\r\n")
+    client.sendall(b"POST /refuse HTTP/1.1\r\nhost: x\r\ncontent-length: 50000000\r\n\r\n")
     client.sendall(b"x" * 1_000_000)
     status, headers, body = read_response(client)
     assert (status, body, headers["connection"]) == (413, b"too large", "close")
@@ -357,7 +364,7 @@ def _get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-                client.sendall(b"GET %s HTTP/1.1\r\n\r\n" % path.encode())
+                client.sendall(b"GET %s HTTP/1.1\r\nhost: x\r\n\r\n" % path.encode())
                 status, _, body = read_response(client)
                 return status, body
         except OSError:

@@ -138,7 +138,7 @@ def _digest(values: list[Any]) -> str:
 
 def record_hash(row: dict[str, Any]) -> str:
     """SHA-256 over the canonical JSON array of a record's fields (``prev_hash`` included)."""
-    values = [row.get(name) for name in HASHED_FIELDS]
+    values: list[Any] = [row.get(name) for name in HASHED_FIELDS]
     values[1] = timestamp(values[1])
     if values[_PATH_AT] is None:  # a record from before the received path was kept
         del values[_PATH_AT]

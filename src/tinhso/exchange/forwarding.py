@@ -24,14 +24,18 @@ from typing import TYPE_CHECKING, Any
 from tinhso.core.db import utcnow
 from tinhso.exchange.admission import PathRejected, find_grant, split_path
 from tinhso.exchange.audit import PATH_MAX, AuditEntry
+from tinhso.exchange.gateway_request import RequestMalformed
 from tinhso.exchange.keys import InvalidAccessToken
 from tinhso.exchange.refusals import (
+    HTTP_REFUSALS,
     P_BAD_GATEWAY,
     P_BAD_PATH,
     P_BAD_REQUEST,
     P_CERTIFICATE_MISMATCH,
     P_CIRCUIT,
     P_INVALID_TOKEN,
+    P_MALFORMED_BODY,
+    P_MALFORMED_REQUEST,
     P_METHOD_NOT_ALLOWED,
     P_NO_GRANT,
     P_NOT_FOUND,
@@ -61,6 +65,7 @@ from tinhso.exchange.upstream import (
 
 if TYPE_CHECKING:
     from tinhso.exchange.gateway import Gateway
+    from tinhso.exchange.gateway_server import Refused
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -205,6 +210,34 @@ async def _refuse(
         out.extend(headers)
     await send({"type": "http.response.start", "status": problem.status, "headers": out})
     await send({"type": "http.response.body", "body": data})
+
+
+async def refuse_unparsed(
+    gateway: Gateway, refused: Refused
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """A request the HTTP server refused itself (malformed, 414, 431, 505, head timeout):
+    counted and audited like any refusal, with the consumer its token names if it carries a
+    valid one; the problem+json answer (headers, body) for the server to send."""
+    target = refused.target.partition(b"?")[0]
+    exchange = _Exchange(refused.method or "-", target[:PATH_MAX].decode("latin-1"))
+    snapshot = gateway.registry.snapshot
+    for name, value in refused.headers:
+        if name == b"accept-language":
+            exchange.lang_vi = not value.lower().startswith(b"en")
+        elif name == b"authorization" and value[:7].lower() == b"bearer " and snapshot:
+            try:
+                identity = gateway.tokens.identify(value[7:].strip().decode(), snapshot)
+            except (InvalidAccessToken, ValueError, UnicodeDecodeError):
+                continue
+            exchange.consumer = identity.consumer
+    answer: list[Message] = []
+
+    async def keep(message: Message) -> None:
+        answer.append(message)
+
+    problem = HTTP_REFUSALS.get(refused.code, P_MALFORMED_REQUEST)
+    await _refuse(gateway, exchange, keep, problem)
+    return list(answer[0]["headers"]), bytes(answer[1]["body"])
 
 
 # One flat function on purpose: the hot path, in the order of the checks (no call overhead).
@@ -386,6 +419,10 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
             route.breaker.probing = False
             await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
             return
+        except RequestMalformed:
+            route.breaker.probing = False
+            await _refuse(gateway, exchange, send, P_MALFORMED_BODY)
+            return
         exchange.bytes_in = len(body)
         digest.update(body)
         exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
@@ -430,6 +467,11 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         route.breaker.probing = False
         exchange.request_sha256 = digest.hexdigest()
         await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
+        return
+    except RequestMalformed:  # a streamed body: the provider saw it cut off
+        route.breaker.probing = False
+        exchange.request_sha256 = digest.hexdigest()
+        await _refuse(gateway, exchange, send, P_MALFORMED_BODY)
         return
     except UpstreamTimeout:
         route.breaker.failure(time.monotonic())
