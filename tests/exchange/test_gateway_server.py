@@ -9,6 +9,7 @@ with real processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ import pytest
 import uvloop
 
 from tests.conftest import TEST_SECRET
-from tinhso.exchange.gateway_server import Limits, Server
+from tinhso.exchange.gateway_server import Limits, Refused, Server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, MutableMapping
@@ -46,7 +47,14 @@ async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path = scope["path"]
-    seen.append({"path": path, "raw_path": scope["raw_path"], "query": scope["query_string"]})
+    seen.append(
+        {
+            "path": path,
+            "raw_path": scope["raw_path"],
+            "query": scope["query_string"],
+            "headers": scope["headers"],
+        }
+    )
     if path == "/slow":
         await asyncio.sleep(0.3)
     if path == "/pid":
@@ -100,10 +108,26 @@ async def _answer(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class Hooked:
+    """The echo app with the server's refusal hook (``refused``), as the gateway has it."""
+
+    def __init__(self) -> None:
+        self.refusals: list[Refused] = []
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+
+    async def refused(self, refused: Refused) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        await asyncio.sleep(0.05)  # like an audit write: the answer waits for it
+        self.refusals.append(refused)
+        body = b'{"code":"%s"}' % refused.code.encode()
+        return [(b"content-type", b"application/problem+json")], body
+
+
 class Running:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, asgi: Any = app) -> None:
         self.loop = uvloop.new_event_loop()
-        self.server = Server(app, self.loop, limits)
+        self.server = Server(asgi, self.loop, limits)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(128)
@@ -141,12 +165,25 @@ class Running:
         self.loop.close()
 
 
+_LIMITS = Limits(head_seconds=1.0, keepalive_seconds=1.0, body_seconds=1.0)
+
+
 @pytest.fixture
 def server() -> Iterator[Running]:
     seen.clear()
-    running = Running(Limits(head_seconds=1.0, keepalive_seconds=1.0, body_seconds=1.0))
+    running = Running(_LIMITS)
     running.thread.start()
     yield running
+    running.stop()
+
+
+@pytest.fixture
+def hooked() -> Iterator[tuple[Running, Hooked]]:
+    seen.clear()
+    asgi = Hooked()
+    running = Running(_LIMITS, asgi)
+    running.thread.start()
+    yield running, asgi
     running.stop()
 
 
@@ -256,6 +293,13 @@ def test_pipelined_requests_are_answered_in_order(server: Running) -> None:
             b"POST /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: h2c\r\ncontent-length: 4\r\n\r\nabcd",
             400,
         ),
+        # Exactly one Host (and one on HTTP/1.1); one Authorization; HTTP/1.0 and 1.1 only.
+        (b"GET /echo HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nx-a: 1\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nhost: a\r\nauthorization: a\r\nAuthorization: b\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.2\r\nhost: x\r\n\r\n", 505),
+        (b"GET /echo HTTP/2.0\r\nhost: x\r\n\r\n", 505),
+        (b"GET /echo HTTP/0.9\r\nhost: x\r\n\r\n", 505),
     ],
 )
 def test_malformed_or_oversized_requests_are_refused(
@@ -451,3 +495,102 @@ def test_connection_limits_come_from_the_gateway_settings(monkeypatch: pytest.Mo
     limits = GatewaySettings().limits()
     assert (limits.head_seconds, limits.max_head_bytes) == (3.0, 4096)
     assert limits.keepalive_seconds == Limits().keepalive_seconds  # unset: the server's default
+
+
+def test_trailers_are_never_merged_into_the_request_headers(server: Running) -> None:
+    client = server.connect()
+    client.sendall(
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nauthorization: Bearer other\r\nx-tinhso-consumer: a/b\r\n\r\n"
+        b"GET /echo HTTP/1.1\r\nhost: x\r\n\r\n"
+    )
+    assert read_response(client)[2] == b"abc"
+    assert read_response(client)[0] == 200
+    for entry in seen:  # after both answers: nothing was added to what the app was given
+        assert [name for name, _ in entry["headers"]] in (
+            [b"host", b"transfer-encoding"],
+            [b"host"],
+        )
+
+
+def test_a_malformed_chunked_body_is_answered_400_not_dropped(server: Running) -> None:
+    client = server.connect()
+    client.sendall(
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"
+    )
+    status, headers, _ = read_response(client)
+    assert (status, headers["connection"]) == (400, "close")
+    assert closed(client)
+    assert "disconnected" not in seen[-1]  # the app was told "malformed", not "gone"
+
+
+@pytest.mark.parametrize(
+    "following",
+    [
+        b"NOT HTTP AT ALL\r\n\r\n",  # garbage after the request
+        b"GET /echo HTTP/1.1\r\nhost: x\r\n\r\n" + b"x" * 2_000_000,  # a request, then a flood
+    ],
+)
+@pytest.mark.parametrize(
+    "closing",
+    [
+        b"GET /slow HTTP/1.0\r\n\r\n",
+        b"GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    ],
+)
+def test_a_closing_request_gets_its_whole_answer_whatever_follows(
+    server: Running, closing: bytes, following: bytes
+) -> None:
+    client = server.connect()
+    client.sendall(closing)
+    with contextlib.suppress(OSError):  # the server may shut its side before the flood is in
+        client.sendall(following)
+    status, headers, body = read_response(client)
+    assert (status, headers["connection"], body) == (200, "close", b"")
+    assert closed(client)  # and nothing else: what followed was not read as a request
+    assert [entry["path"] for entry in seen] == ["/slow"]
+
+
+def test_a_bad_request_after_pipelined_ones_is_answered_after_them(server: Running) -> None:
+    client = server.connect()
+    client.sendall(
+        b"POST /slow HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nfirst"
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 6\r\n\r\nsecond"
+        b"BAD / HTTP/1.1\r\n\r\n"
+    )
+    assert read_response(client)[2] == b"first"
+    assert read_response(client)[2] == b"second"
+    status, headers, _ = read_response(client)
+    assert (status, headers["connection"]) == (400, "close")
+    assert closed(client)
+
+
+def test_refusals_of_the_http_layer_go_through_the_apps_hook(
+    hooked: tuple[Running, Hooked],
+) -> None:
+    running, asgi = hooked
+    cases = [
+        (b"GET /x?q=1 HTTP/1.1\r\nhost: a\r\nauthorization: t\r\nhost: b\r\n\r\n", 400),
+        (b"GET /x HTTP/1.1\r\nhost: a\r\n" + b"x-a: 1\r\n" * 101 + b"\r\n", 431),
+        (b"GET /x HTTP/3.0\r\nhost: a\r\n\r\n", 505),
+    ]
+    for request, status in cases:
+        client = running.connect()
+        client.sendall(request)
+        answer, headers, body = read_response(client)
+        assert (answer, headers["content-type"]) == (status, "application/problem+json")
+        assert body.startswith(b'{"code":')
+    slow = running.connect()
+    slow.sendall(b"POST /late HTTP/1.1\r\nhost: a\r\nauthorization: Bearer t\r\n")
+    assert read_response(slow)[0] == 408
+    assert [(r.status, r.code, r.method) for r in asgi.refusals] == [
+        (400, "duplicate_header", "GET"),
+        (431, "headers_too_large", "GET"),
+        (505, "http_version_not_supported", "GET"),
+        (408, "head_timeout", "POST"),
+    ]
+    first, timed_out = asgi.refusals[0], asgi.refusals[-1]
+    assert (first.target, first.headers) == (b"/x?q=1", [(b"host", b"a"), (b"authorization", b"t")])
+    assert timed_out.headers == [(b"host", b"a"), (b"authorization", b"Bearer t")]
+    assert timed_out.client is not None and timed_out.client[0] == "127.0.0.1"
+    assert not seen  # the app was never called for any of them
