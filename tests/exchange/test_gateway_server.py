@@ -581,7 +581,7 @@ def test_refusals_of_the_http_layer_go_through_the_apps_hook(
         assert (answer, headers["content-type"]) == (status, "application/problem+json")
         assert body.startswith(b'{"code":')
     slow = running.connect()
-    slow.sendall(b"POST /late HTTP/1.1\r\nhost: a\r\nauthorization: Bearer t\r\n")
+    slow.sendall(b"POST /late HTTP/1.1\r\nhost: a\r\nauthorization: Bearer t\r\nx-a: never")
     assert read_response(slow)[0] == 408
     assert [(r.status, r.code, r.method) for r in asgi.refusals] == [
         (400, "duplicate_header", "GET"),
