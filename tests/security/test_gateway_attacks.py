@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -248,6 +250,87 @@ def test_identity_and_routing_headers_from_consumers_are_dropped(
     assert seen["x-forwarded-for"] == "127.0.0.1"  # the gateway's own, from the socket
     assert seen["x-tinhso-consumer"] == "ubnd-viet-yen/mot-cua"
     assert seen["x_request_tag"] == "kept"
+
+
+def _raw_exchange(url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` as it is on a new connection; the one answer, read until the close."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as client:
+        client.sendall(data)
+        answer = b""
+        while part := client.recv(65536):
+            answer += part
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_http_layer_refusals_are_answered_audited_and_counted(
+    gateway_world: GatewayWorld,
+) -> None:
+    """Malformed heads, 431, 505, a head too slow, a broken chunked body: each gets its
+    problem+json answer and its audit record (with the consumer its token names) and is
+    counted in the metrics; none reaches the provider."""
+    world = gateway_world
+    token = world.token().encode()
+    gateway = world.gateway(TINHSO_GATEWAY_HEAD_SECONDS="1")
+    target = f"/{SERVICE}/records/1".encode()
+    auth = b"authorization: Bearer %s\r\n" % token
+    many = b"".join(b"x-%d: 1\r\n" % i for i in range(100))
+    cases = [
+        (
+            b"GET %s HTTP/1.1\r\nhost: gw\r\n%s%s\r\n" % (target, auth, auth),
+            400,
+            "duplicate_header",
+        ),
+        (b"GET %s HTTP/1.1\r\n%s\r\n" % (target, auth), 400, "host_missing"),
+        (
+            b"GET %s HTTP/2.0\r\nhost: gw\r\n%s\r\n" % (target, auth),
+            505,
+            "http_version_not_supported",
+        ),
+        (
+            b"GET %s HTTP/1.1\r\nhost: gw\r\n%s%s\r\n" % (target, auth, many),
+            431,
+            "headers_too_large",
+        ),
+        (
+            b"POST %s HTTP/1.1\r\nhost: gw\r\n%scontent-type: application/json\r\n"
+            b"transfer-encoding: chunked\r\n\r\n3\r\n{}\n\r\nzz\r\n" % (target, auth),
+            400,
+            "malformed_body",
+        ),
+        (b"GET %s HTTP/1.1\r\nhost: gw\r\n%sx-a: never" % (target, auth), 408, "head_timeout"),
+    ]
+    before_provider = len(world.provider.seen)
+    before_records = len(world.records())
+    for data, status, code in cases:
+        answer, headers, body = _raw_exchange(gateway.url, data)
+        assert (answer, headers["content-type"]) == (status, "application/problem+json"), body
+        problem = json.loads(body)
+        assert problem["code"] == code and set(problem["message"]) == {"vi", "en"}
+        assert problem["request_id"] == headers["x-tinhso-request-id"]
+        assert headers["connection"] == "close"
+    assert len(world.provider.seen) == before_provider
+    records = world.records()[before_records:]
+    assert [(r["status"], r["outcome"]) for r in records] == [(s, c) for _, s, c in cases]
+    assert {r["consumer"] for r in records} == {"ubnd-viet-yen/mot-cua"}
+    assert {r["path"] for r in records} == {target.decode()}
+    assert world.verify().ok
+    status, metrics = _metrics(gateway.url)
+    assert status == 200
+    for _, _, code in cases:
+        assert any(
+            f'code="{code}"' in line and line.endswith(" 1.0")
+            for line in metrics.splitlines()
+            if line.startswith("tinhso_gateway_errors_total{")
+        ), code
+
+
+def _metrics(url: str) -> tuple[int, str]:
+    response = raw_request(url, "GET", "/metrics")
+    return response.status, response.body.decode()
 
 
 def test_oversize_body_and_header_injection(gateway_world: GatewayWorld) -> None:
