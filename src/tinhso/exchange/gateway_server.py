@@ -76,6 +76,7 @@ _MAX_PIPELINED = 16
 _BODY_HIGH_WATER = 1024 * 1024
 _LINGER_SECONDS = 2.0
 _VERSIONS = frozenset({"1.0", "1.1"})
+_OWS = frozenset(b" \t")
 # Headers a request may carry once (bit per name): a second Host, Authorization or
 # Content-Length is read differently by different parsers (smuggling, confused identity).
 _HOST = 1
@@ -272,6 +273,8 @@ class HTTPConnection(asyncio.Protocol):
         ):
             raise _Reject(431, "headers_too_large")
         name = name.lower()
+        if value and value[-1] in _OWS:  # llhttp keeps trailing white space (RFC 9110 5.5)
+            value = value.rstrip(b" \t")
         single = _SINGLE.get(name)
         if single is not None:
             if self._singles & single:
