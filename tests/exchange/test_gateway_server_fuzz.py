@@ -313,16 +313,16 @@ def _expected(generated: list[Generated]) -> tuple[list[Parsed | int], bool]:
     parsed, refused = reference(b"".join(g.data for g in generated))
     expected: list[Parsed | int] = []
     for index, request in enumerate(parsed):
-        if generated[index].stricter is not None:
-            return [*expected, generated[index].stricter], True
+        stricter = generated[index].stricter
+        if stricter is not None:
+            return [*expected, stricter], True
         if request.version not in {"1.0", "1.1"}:
             return [*expected, 505], True
         expected.append(request)
         if request.closes:
             return expected, True
     if refused:
-        stricter = generated[len(parsed)].stricter
-        return [*expected, stricter or 400], True
+        return [*expected, generated[len(parsed)].stricter or 400], True
     return expected, False
 
 
