@@ -262,6 +262,8 @@ def _raw_exchange(url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
             answer += part
     head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
+    names = [line.split(":", 1)[0].lower() for line in lines[1:]]
+    assert len(names) == len(set(names)), head  # each header once (one Content-Length)
     headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
     return int(lines[0].split()[1]), headers, body
 

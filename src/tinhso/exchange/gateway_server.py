@@ -77,6 +77,7 @@ _BODY_HIGH_WATER = 1024 * 1024
 _LINGER_SECONDS = 2.0
 _VERSIONS = frozenset({"1.0", "1.1"})
 _OWS = frozenset(b" \t")
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection", b"keep-alive"})
 # Headers a request may carry once (bit per name): a second Host, Authorization or
 # Content-Length is read differently by different parsers (smuggling, confused identity).
 _HOST = 1
@@ -465,7 +466,11 @@ class HTTPConnection(asyncio.Protocol):
         else:
             headers, body = answer
             lines = [b"HTTP/1.1 %d %s\r\n" % (refusal.status, REASONS[refusal.status])]
-            lines.extend(b"%s: %s\r\n" % pair for pair in headers)
+            lines.extend(
+                b"%s: %s\r\n" % (name, value)
+                for name, value in headers
+                if name.lower() not in _FRAMING  # this server's own, set below
+            )
             lines.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
             self.transport.write(b"".join(lines) + body)
         self._close(lingering=True)
