@@ -397,7 +397,8 @@ def _supervised(workers: int, **env: str) -> tuple[subprocess.Popen[bytes], int]
     process = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        # The code under test (src/), not whichever tinhso the interpreter has installed.
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "src"))), **env},
         start_new_session=True,
     )
     return process, port
@@ -425,6 +426,7 @@ def _children(supervisor: int) -> set[int]:
 def test_supervisor_restarts_workers_and_stops_gracefully() -> None:
     process, port = _supervised(2)
     try:
+        _get(port, "/pid", 60.0)  # the workers are up (slow to import on a busy machine)
         pids = {int(_get(port, "/pid")[1]) for _ in range(40)}
         workers = _children(process.pid)
         assert len(workers) == 2
