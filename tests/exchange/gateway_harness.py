@@ -168,6 +168,13 @@ class GatewayProcess:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TINHSO_")}
+        # The gateway runs in data_dir: a relative PYTHONPATH ("src") would name nothing there
+        # and the installed package, not the code under test, would serve.
+        env["PYTHONPATH"] = os.pathsep.join(
+            str(Path(entry).resolve())
+            for entry in env.get("PYTHONPATH", "").split(os.pathsep)
+            if entry
+        )
         env.update(
             {
                 "TINHSO_ENVIRONMENT": "test",

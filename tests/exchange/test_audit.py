@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import subprocess
@@ -283,3 +284,31 @@ def test_two_processes_keep_one_chain(engine: Engine, settings: Settings) -> Non
     with engine.connect() as connection:
         nodes = set(connection.scalars(select(AuditRecord.node)))
     assert nodes == {"node1", "node2"}
+
+
+def test_the_received_path_is_chained_and_records_without_it_still_verify(engine: Engine) -> None:
+    before, after = _entries(1), _entries(1, 1)
+    after[0].path = "/so-yte/his/echo/v1/citizens/..;/x"
+    audit.append_entries(engine, before + after)
+    with engine.connect() as connection:
+        rows = [
+            dict(row._mapping)
+            for row in connection.execute(select(AuditRecord.__table__).order_by("seq"))
+        ]
+    assert [row["path"] for row in rows] == [None, after[0].path]
+    # A record without a path hashes as records did before the column existed: older chains
+    # still verify.
+    values = [rows[0][name] for name in audit.HASHED_FIELDS if name != "path"]
+    values[1] = audit.timestamp(values[1])
+    text = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(text.encode()).hexdigest() == rows[0]["record_hash"]
+    assert audit_proof.verify(engine).ok
+    # The path is under the hash: changing it breaks the chain at that record.
+    with engine.begin() as connection:
+        connection.execute(
+            update(AuditRecord)
+            .where(AuditRecord.seq == rows[1]["seq"])
+            .values(path="/so-yte/his/echo/v1/citizens/1")
+        )
+    result = audit_proof.verify(engine)
+    assert (result.ok, result.first_broken_seq, result.reason) == (False, rows[1]["seq"], "altered")

@@ -9,6 +9,7 @@ with real processes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ import pytest
 import uvloop
 
 from tests.conftest import TEST_SECRET
-from tinhso.exchange.gateway_server import Limits, Server
+from tinhso.exchange.gateway_server import Limits, Refused, Server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, MutableMapping
@@ -46,7 +47,14 @@ async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path = scope["path"]
-    seen.append({"path": path, "raw_path": scope["raw_path"], "query": scope["query_string"]})
+    seen.append(
+        {
+            "path": path,
+            "raw_path": scope["raw_path"],
+            "query": scope["query_string"],
+            "headers": scope["headers"],
+        }
+    )
     if path == "/slow":
         await asyncio.sleep(0.3)
     if path == "/pid":
@@ -100,10 +108,26 @@ async def _answer(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class Hooked:
+    """The echo app with the server's refusal hook (``refused``), as the gateway has it."""
+
+    def __init__(self) -> None:
+        self.refusals: list[Refused] = []
+
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await app(scope, receive, send)
+
+    async def refused(self, refused: Refused) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        await asyncio.sleep(0.05)  # like an audit write: the answer waits for it
+        self.refusals.append(refused)
+        body = b'{"code":"%s"}' % refused.code.encode()
+        return [(b"content-type", b"application/problem+json")], body
+
+
 class Running:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, asgi: Any = app) -> None:
         self.loop = uvloop.new_event_loop()
-        self.server = Server(app, self.loop, limits)
+        self.server = Server(asgi, self.loop, limits)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(128)
@@ -141,12 +165,25 @@ class Running:
         self.loop.close()
 
 
+_LIMITS = Limits(head_seconds=1.0, keepalive_seconds=1.0, body_seconds=1.0)
+
+
 @pytest.fixture
 def server() -> Iterator[Running]:
     seen.clear()
-    running = Running(Limits(head_seconds=1.0, keepalive_seconds=1.0, body_seconds=1.0))
+    running = Running(_LIMITS)
     running.thread.start()
     yield running
+    running.stop()
+
+
+@pytest.fixture
+def hooked() -> Iterator[tuple[Running, Hooked]]:
+    seen.clear()
+    asgi = Hooked()
+    running = Running(_LIMITS, asgi)
+    running.thread.start()
+    yield running, asgi
     running.stop()
 
 
@@ -223,8 +260,8 @@ def test_keep_alive_raw_path_and_http10(server: Running) -> None:
 def test_pipelined_requests_are_answered_in_order(server: Running) -> None:
     client = server.connect()
     client.sendall(
-        b"POST /slow HTTP/1.1\r\ncontent-length: 5\r\n\r\nfirst"
-        b"POST /echo HTTP/1.1\r\ncontent-length: 6\r\n\r\nsecond"
+        b"POST /slow HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nfirst"
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 6\r\n\r\nsecond"
     )
     assert read_response(client)[2] == b"first"
     assert read_response(client)[2] == b"second"
@@ -233,24 +270,36 @@ def test_pipelined_requests_are_answered_in_order(server: Running) -> None:
 @pytest.mark.parametrize(
     ("request_bytes", "status"),
     [
-        (b"GET /echo HTTP/1.1\r\nx-big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (b"GET /echo HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 70_000 + b"\r\n\r\n", 431),
         (
-            b"GET /echo HTTP/1.1\r\n" + b"".join(b"x-%d: 1\r\n" % i for i in range(101)) + b"\r\n",
+            b"GET /echo HTTP/1.1\r\nhost: x\r\n"
+            + b"".join(b"x-%d: 1\r\n" % i for i in range(101))
+            + b"\r\n",
             431,
         ),
-        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nhost: x\r\n\r\n", 414),
         (b"NOT HTTP AT ALL\r\n\r\n", 400),
         # Request smuggling: both framings, or two lengths.
         (
-            b"POST /echo HTTP/1.1\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
             400,
         ),
-        (b"POST /echo HTTP/1.1\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd", 400),
+        (
+            b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd",
+            400,
+        ),
         (b"CONNECT provider:443 HTTP/1.1\r\nhost: provider:443\r\n\r\n", 400),
         (
-            b"POST /echo HTTP/1.1\r\nconnection: upgrade\r\nupgrade: h2c\r\ncontent-length: 4\r\n\r\nabcd",
+            b"POST /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: h2c\r\ncontent-length: 4\r\n\r\nabcd",
             400,
         ),
+        # Exactly one Host (and one on HTTP/1.1); one Authorization; HTTP/1.0 and 1.1 only.
+        (b"GET /echo HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nx-a: 1\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.1\r\nhost: a\r\nauthorization: a\r\nAuthorization: b\r\n\r\n", 400),
+        (b"GET /echo HTTP/1.2\r\nhost: x\r\n\r\n", 505),
+        (b"GET /echo HTTP/2.0\r\nhost: x\r\n\r\n", 505),
+        (b"GET /echo HTTP/0.9\r\nhost: x\r\n\r\n", 505),
     ],
 )
 def test_malformed_or_oversized_requests_are_refused(
@@ -267,9 +316,9 @@ def test_malformed_or_oversized_requests_are_refused(
 
 def test_slow_head_and_idle_connections_are_closed(server: Running) -> None:
     slow = server.connect()
-    slow.sendall(b"GET /echo HTTP/1.1\r\nx-a: 1\r\n")  # never finished (slowloris)
+    slow.sendall(b"GET /echo HTTP/1.1\r\nhost: x\r\nx-a: 1\r\n")  # never finished (slowloris)
     idle = server.connect()
-    idle.sendall(b"GET /echo HTTP/1.1\r\n\r\n")
+    idle.sendall(b"GET /echo HTTP/1.1\r\nhost: x\r\n\r\n")
     assert read_response(idle)[0] == 200
     started = time.monotonic()
     assert closed(slow, within=4) and closed(idle, within=4)
@@ -279,7 +328,7 @@ def test_slow_head_and_idle_connections_are_closed(server: Running) -> None:
 
 def test_stalled_body_is_a_disconnect_for_the_app(server: Running) -> None:
     client = server.connect()
-    client.sendall(b"POST /echo HTTP/1.1\r\ncontent-length: 100\r\n\r\nonly part")
+    client.sendall(b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nonly part")
     assert closed(client, within=4)
     deadline = time.monotonic() + 2
     while not seen or "disconnected" not in seen[-1]:
@@ -289,30 +338,32 @@ def test_stalled_body_is_a_disconnect_for_the_app(server: Running) -> None:
 
 def test_expect_continue_chunked_body_and_large_body_in_parts(server: Running) -> None:
     client = server.connect()
-    client.sendall(b"POST /echo HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 4\r\n\r\n")
+    client.sendall(
+        b"POST /echo HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 4\r\n\r\n"
+    )
     assert read_response(client)[0] == 100
     client.sendall(b"data")
     assert read_response(client)[2] == b"data"
     client.sendall(
-        b"POST /echo HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
     )
     assert read_response(client)[2] == b"abcde"
     big = os.urandom(3 * 1024 * 1024)
-    client.sendall(b"POST /echo HTTP/1.1\r\ncontent-length: %d\r\n\r\n" % len(big) + big)
+    client.sendall(b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(big) + big)
     assert read_response(client)[2] == big
     assert len(seen[-1]["chunks"]) > 1  # handed over in parts, not buffered whole
 
 
 def test_answers_without_content_length_head_and_cut_responses(server: Running) -> None:
     client = server.connect()
-    client.sendall(b"GET /stream HTTP/1.1\r\n\r\n")
+    client.sendall(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n")
     status, headers, body = read_response(client)
     assert (status, headers["transfer-encoding"], body) == (200, "chunked", b"onetwo")
-    client.sendall(b"HEAD /echo HTTP/1.1\r\n\r\n")
+    client.sendall(b"HEAD /echo HTTP/1.1\r\nhost: x\r\n\r\n")
     client.settimeout(5)
     head = client.recv(65536)
     assert head.startswith(b"HTTP/1.1 200 OK") and head.endswith(b"\r\n\r\n")  # no body
-    client.sendall(b"GET /cut HTTP/1.1\r\n\r\n")
+    client.sendall(b"GET /cut HTTP/1.1\r\nhost: x\r\n\r\n")
     with pytest.raises(ConnectionError, match="closed mid-response"):
         read_response(client)
 
@@ -320,7 +371,7 @@ def test_answers_without_content_length_head_and_cut_responses(server: Running) 
 @pytest.mark.parametrize("case", ["value", "lf", "name", "colon"])
 def test_header_injection_from_the_app_is_a_500(server: Running, case: str) -> None:
     client = server.connect()
-    client.sendall(b"GET /bad-header/%s HTTP/1.1\r\n\r\n" % case.encode())
+    client.sendall(b"GET /bad-header/%s HTTP/1.1\r\nhost: x\r\n\r\n" % case.encode())
     status, headers, _ = read_response(client)
     assert status == 500 and "x-b" not in headers
 
@@ -328,7 +379,7 @@ def test_header_injection_from_the_app_is_a_500(server: Running, case: str) -> N
 def test_answer_before_the_body_reaches_the_client(server: Running) -> None:
     """A refusal that leaves a large body unread is read by the client, not reset away."""
     client = server.connect()
-    client.sendall(b"POST /refuse HTTP/1.1\r\ncontent-length: 50000000\r\n\r\n")
+    client.sendall(b"POST /refuse HTTP/1.1\r\nhost: x\r\ncontent-length: 50000000\r\n\r\n")
     client.sendall(b"x" * 1_000_000)
     status, headers, body = read_response(client)
     assert (status, body, headers["connection"]) == (413, b"too large", "close")
@@ -346,7 +397,8 @@ def _supervised(workers: int, **env: str) -> tuple[subprocess.Popen[bytes], int]
     process = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        # The code under test (src/), not whichever tinhso the interpreter has installed.
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "src"))), **env},
         start_new_session=True,
     )
     return process, port
@@ -357,7 +409,7 @@ def _get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-                client.sendall(b"GET %s HTTP/1.1\r\n\r\n" % path.encode())
+                client.sendall(b"GET %s HTTP/1.1\r\nhost: x\r\n\r\n" % path.encode())
                 status, _, body = read_response(client)
                 return status, body
         except OSError:
@@ -374,6 +426,7 @@ def _children(supervisor: int) -> set[int]:
 def test_supervisor_restarts_workers_and_stops_gracefully() -> None:
     process, port = _supervised(2)
     try:
+        _get(port, "/pid", 60.0)  # the workers are up (slow to import on a busy machine)
         pids = {int(_get(port, "/pid")[1]) for _ in range(40)}
         workers = _children(process.pid)
         assert len(workers) == 2
@@ -444,3 +497,102 @@ def test_connection_limits_come_from_the_gateway_settings(monkeypatch: pytest.Mo
     limits = GatewaySettings().limits()
     assert (limits.head_seconds, limits.max_head_bytes) == (3.0, 4096)
     assert limits.keepalive_seconds == Limits().keepalive_seconds  # unset: the server's default
+
+
+def test_trailers_are_never_merged_into_the_request_headers(server: Running) -> None:
+    client = server.connect()
+    client.sendall(
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nauthorization: Bearer other\r\nx-tinhso-consumer: a/b\r\n\r\n"
+        b"GET /echo HTTP/1.1\r\nhost: x\r\n\r\n"
+    )
+    assert read_response(client)[2] == b"abc"
+    assert read_response(client)[0] == 200
+    for entry in seen:  # after both answers: nothing was added to what the app was given
+        assert [name for name, _ in entry["headers"]] in (
+            [b"host", b"transfer-encoding"],
+            [b"host"],
+        )
+
+
+def test_a_malformed_chunked_body_is_answered_400_not_dropped(server: Running) -> None:
+    client = server.connect()
+    client.sendall(
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"
+    )
+    status, headers, _ = read_response(client)
+    assert (status, headers["connection"]) == (400, "close")
+    assert closed(client)
+    assert "disconnected" not in seen[-1]  # the app was told "malformed", not "gone"
+
+
+@pytest.mark.parametrize(
+    "following",
+    [
+        b"NOT HTTP AT ALL\r\n\r\n",  # garbage after the request
+        b"GET /echo HTTP/1.1\r\nhost: x\r\n\r\n" + b"x" * 2_000_000,  # a request, then a flood
+    ],
+)
+@pytest.mark.parametrize(
+    "closing",
+    [
+        b"GET /slow HTTP/1.0\r\n\r\n",
+        b"GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    ],
+)
+def test_a_closing_request_gets_its_whole_answer_whatever_follows(
+    server: Running, closing: bytes, following: bytes
+) -> None:
+    client = server.connect()
+    client.sendall(closing)
+    with contextlib.suppress(OSError):  # the server may shut its side before the flood is in
+        client.sendall(following)
+    status, headers, body = read_response(client)
+    assert (status, headers["connection"], body) == (200, "close", b"")
+    assert closed(client)  # and nothing else: what followed was not read as a request
+    assert [entry["path"] for entry in seen] == ["/slow"]
+
+
+def test_a_bad_request_after_pipelined_ones_is_answered_after_them(server: Running) -> None:
+    client = server.connect()
+    client.sendall(
+        b"POST /slow HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nfirst"
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 6\r\n\r\nsecond"
+        b"BAD / HTTP/1.1\r\n\r\n"
+    )
+    assert read_response(client)[2] == b"first"
+    assert read_response(client)[2] == b"second"
+    status, headers, _ = read_response(client)
+    assert (status, headers["connection"]) == (400, "close")
+    assert closed(client)
+
+
+def test_refusals_of_the_http_layer_go_through_the_apps_hook(
+    hooked: tuple[Running, Hooked],
+) -> None:
+    running, asgi = hooked
+    cases = [
+        (b"GET /x?q=1 HTTP/1.1\r\nhost: a\r\nauthorization: t\r\nhost: b\r\n\r\n", 400),
+        (b"GET /x HTTP/1.1\r\nhost: a\r\n" + b"x-a: 1\r\n" * 101 + b"\r\n", 431),
+        (b"GET /x HTTP/3.0\r\nhost: a\r\n\r\n", 505),
+    ]
+    for request, status in cases:
+        client = running.connect()
+        client.sendall(request)
+        answer, headers, body = read_response(client)
+        assert (answer, headers["content-type"]) == (status, "application/problem+json")
+        assert body.startswith(b'{"code":')
+    slow = running.connect()
+    slow.sendall(b"POST /late HTTP/1.1\r\nhost: a\r\nauthorization: Bearer t\r\nx-a: never")
+    assert read_response(slow)[0] == 408
+    assert [(r.status, r.code, r.method) for r in asgi.refusals] == [
+        (400, "duplicate_header", "GET"),
+        (431, "headers_too_large", "GET"),
+        (505, "http_version_not_supported", "GET"),
+        (408, "head_timeout", "POST"),
+    ]
+    first, timed_out = asgi.refusals[0], asgi.refusals[-1]
+    assert (first.target, first.headers) == (b"/x?q=1", [(b"host", b"a"), (b"authorization", b"t")])
+    assert timed_out.headers == [(b"host", b"a"), (b"authorization", b"Bearer t")]
+    assert timed_out.client is not None and timed_out.client[0] == "127.0.0.1"
+    assert not seen  # the app was never called for any of them

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -164,6 +166,173 @@ def test_path_traversal_and_encoded_variants(gateway_world: GatewayWorld) -> Non
     _refused_and_audited(world, gateway, cases)
     # The normal path still works (the refusals were about the path, not the token).
     assert raw_request(gateway.url, "GET", f"/{SERVICE}/citizens/1", auth).status == 200
+
+
+# Path parameters (Tomcat and other Java containers read "/a/..;/b" as "/b") and non-ASCII
+# look-alikes of "." and "/" that a provider folding Unicode would read as separators.
+PARAMETERS_AND_LOOK_ALIKES = [
+    f"/{SERVICE}/citizens/..;/..;/..;/ho-so-suc-khoe/v1/citizens/1",
+    f"/{SERVICE}/citizens/1;jsessionid=0A1B2C",
+    f"/{SERVICE}/citizens/1%3Bjsessionid=0A1B2C",
+    f"/{SERVICE}/citizens/..%3b/x",
+    f"/{SERVICE}/citizens/%EF%BC%8E%EF%BC%8E/x",  # full-width dots
+    f"/{SERVICE}/citizens/%E2%80%A4%E2%80%A4/x",  # one-dot leaders
+    f"/{SERVICE}/citizens/..%EF%BC%8Fx",  # full-width solidus
+    f"/{SERVICE}/citizens/..%E2%88%95x",  # division slash
+    f"/{SERVICE}/citizens/..%EF%BC%BCx",  # full-width reverse solidus
+    f"/{SERVICE}/citizens/%E3%80%82%E3%80%82/x",  # ideographic full stops
+]
+
+
+def test_path_parameters_and_look_alikes_are_refused_with_the_path_audited(
+    gateway_world: GatewayWorld,
+) -> None:
+    world = gateway_world
+    token = world.token()
+    gateway = world.gateway()
+    auth = {"Authorization": f"Bearer {token}"}
+    cases = [(target, 400, "invalid_path", auth) for target in PARAMETERS_AND_LOOK_ALIKES]
+    _refused_and_audited(world, gateway, cases)
+    # A Vietnamese path segment is not a look-alike of anything: it is forwarded.
+    vietnamese = f"/{SERVICE}/citizens/H%C3%A0%20N%E1%BB%99i"
+    assert raw_request(gateway.url, "GET", vietnamese, auth).status == 200
+    assert world.provider.seen[-1].path == "/api/citizens/H%C3%A0%20N%E1%BB%99i"
+    # Every record holds the path exactly as the consumer sent it, not only what it matched.
+    records = world.records()
+    assert [r["path"] for r in records] == [*PARAMETERS_AND_LOOK_ALIKES, vietnamese]
+    assert records[-1]["path_template"] == "/citizens/"
+    assert world.verify().ok
+
+
+def test_identity_and_routing_headers_from_consumers_are_dropped(
+    gateway_world: GatewayWorld,
+) -> None:
+    world = gateway_world
+    token = world.token()
+    gateway = world.gateway()
+    sent = {
+        "Authorization": f"Bearer {token}",
+        "X-Original-URL": "/admin",
+        "X-Rewrite-URL": "/admin",
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Prefix": "/admin",
+        "X-Forwarded-Port": "443",
+        "X-Real-IP": "10.0.0.9",
+        "X-Client-IP": "10.0.0.9",
+        "X-SSL-Client-Verify": "SUCCESS",
+        "X-SSL-Client-S-DN": "CN=so-yte",
+        "Forwarded": "for=10.0.0.9;proto=https",
+        # "_" for "-": WSGI/CGI providers merge these into the same variable.
+        "X_Forwarded_For": "10.0.0.9",
+        "X_Real_IP": "10.0.0.9",
+        "X_Tinhso_Consumer": "so-yte/his",
+        "X_Original_URL": "/admin",
+        "X_SSL_Client_Cert": "forged",
+        "Content_Length": "999",
+        # Not a look-alike of anything reserved: forwarded as it is.
+        "X_Request_Tag": "kept",
+        "X-Api-Version": "2",
+    }
+    response = raw_request(gateway.url, "GET", f"/{SERVICE}/citizens/1", sent)
+    assert response.status == 200, response.body
+    seen = world.provider.seen[-1].headers
+    forwarded = {name for name in seen if name.replace("_", "-").startswith("x-")}
+    assert forwarded == {
+        "x-forwarded-for",
+        "x-tinhso-consumer",
+        "x-tinhso-request-id",
+        "x-tinhso-grant",
+        "x_request_tag",
+        "x-api-version",
+    }
+    assert "forwarded" not in seen and "content_length" not in seen
+    assert seen["x-forwarded-for"] == "127.0.0.1"  # the gateway's own, from the socket
+    assert seen["x-tinhso-consumer"] == "ubnd-viet-yen/mot-cua"
+    assert seen["x_request_tag"] == "kept"
+
+
+def _raw_exchange(url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``data`` as it is on a new connection; the one answer, read until the close."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as client:
+        client.sendall(data)
+        answer = b""
+        while part := client.recv(65536):
+            answer += part
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    names = [line.split(":", 1)[0].lower() for line in lines[1:]]
+    assert len(names) == len(set(names)), head  # each header once (one Content-Length)
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_http_layer_refusals_are_answered_audited_and_counted(
+    gateway_world: GatewayWorld,
+) -> None:
+    """Malformed heads, 431, 505, a head too slow, a broken chunked body: each gets its
+    problem+json answer and its audit record (with the consumer its token names) and is
+    counted in the metrics; none reaches the provider."""
+    world = gateway_world
+    token = world.token().encode()
+    gateway = world.gateway(TINHSO_GATEWAY_HEAD_SECONDS="1")
+    target = f"/{SERVICE}/records/1".encode()
+    auth = b"authorization: Bearer %s\r\n" % token
+    many = b"".join(b"x-%d: 1\r\n" % i for i in range(100))
+    cases = [
+        (
+            b"GET %s HTTP/1.1\r\nhost: gw\r\n%s%s\r\n" % (target, auth, auth),
+            400,
+            "duplicate_header",
+        ),
+        (b"GET %s HTTP/1.1\r\n%s\r\n" % (target, auth), 400, "host_missing"),
+        (
+            b"GET %s HTTP/2.0\r\nhost: gw\r\n%s\r\n" % (target, auth),
+            505,
+            "http_version_not_supported",
+        ),
+        (
+            b"GET %s HTTP/1.1\r\nhost: gw\r\n%s%s\r\n" % (target, auth, many),
+            431,
+            "headers_too_large",
+        ),
+        (
+            b"POST %s HTTP/1.1\r\nhost: gw\r\n%scontent-type: application/json\r\n"
+            b"transfer-encoding: chunked\r\n\r\n3\r\n{}\n\r\nzz\r\n" % (target, auth),
+            400,
+            "malformed_body",
+        ),
+        (b"GET %s HTTP/1.1\r\nhost: gw\r\n%sx-a: never" % (target, auth), 408, "head_timeout"),
+    ]
+    before_provider = len(world.provider.seen)
+    before_records = len(world.records())
+    for data, status, code in cases:
+        answer, headers, body = _raw_exchange(gateway.url, data)
+        assert (answer, headers["content-type"]) == (status, "application/problem+json"), body
+        problem = json.loads(body)
+        assert problem["code"] == code and set(problem["message"]) == {"vi", "en"}
+        assert problem["request_id"] == headers["x-tinhso-request-id"]
+        assert headers["connection"] == "close"
+    assert len(world.provider.seen) == before_provider
+    records = world.records()[before_records:]
+    assert [(r["status"], r["outcome"]) for r in records] == [(s, c) for _, s, c in cases]
+    assert {r["consumer"] for r in records} == {"ubnd-viet-yen/mot-cua"}
+    assert {r["path"] for r in records} == {target.decode()}
+    assert world.verify().ok
+    status, metrics = _metrics(gateway.url)
+    assert status == 200
+    for _, _, code in cases:
+        assert any(
+            f'code="{code}"' in line and line.endswith(" 1.0")
+            for line in metrics.splitlines()
+            if line.startswith("tinhso_gateway_errors_total{")
+        ), code
+
+
+def _metrics(url: str) -> tuple[int, str]:
+    response = raw_request(url, "GET", "/metrics")
+    return response.status, response.body.decode()
 
 
 def test_oversize_body_and_header_injection(gateway_world: GatewayWorld) -> None:

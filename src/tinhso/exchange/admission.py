@@ -2,7 +2,10 @@
 
 - :func:`split_path`: the raw request path, normalised and checked segment by segment so that
   ``..``, ``%2e%2e``, empty segments (``//``), encoded separators (``%2f``, ``%5c``), double
-  encoding (``%25``) and control characters can never move a request to another service.
+  encoding (``%25``), path parameters (``;``, ``%3b``: Tomcat and other Java containers read
+  ``/a/..;/b`` as ``/b``), non-ASCII look-alikes of ``.``, ``/`` or ``\\`` (full-width dot,
+  division slash, ...: a provider that folds Unicode would see a separator) and control
+  characters can never move a request to another service.
 - :class:`TokenCache`: a verified access token's identity, keyed by the token's SHA-256 until
   it expires (bounded); the signature is checked once per token, not once per request.
 - :func:`find_grant`: the consumer's grant that covers method and path now.
@@ -17,6 +20,7 @@ import hashlib
 import json
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
@@ -34,7 +38,16 @@ class PathRejected(ValueError):
     """The path is not one the gateway forwards (traversal, encoded separators, ...)."""
 
 
-_FORBIDDEN_DECODED = re.compile(rb"[\x00-\x1f\x7f/\\%]")
+_FORBIDDEN_DECODED = re.compile(rb"[\x00-\x1f\x7f/\\%;]")
+# Non-ASCII characters that look like, or that some stack folds (NFKC or by hand) into, a dot,
+# a slash or a backslash. NFKC catches the compatibility forms (U+FF0E, U+2024, U+FE52,
+# U+FF0F, U+FE68, U+FF3C, ...); these are the look-alikes it leaves alone.
+_LOOK_ALIKES = frozenset(
+    "\u3002\uff61\u2e3c\u0701\u0702\ua4f8\u00b7\u2027\u2022\u2219"  # dots
+    "\u2215\u2044\u29f8\u2cfa\u30fb\u27cb\u2afb"  # slashes
+    "\u2216\u29f5\u29f9\u27cd\u2cf9"  # backslashes
+)
+_FOLDED_SEPARATORS = frozenset("./\\;%")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +59,7 @@ class RoutedPath:
 
 # Plain paths (no escapes, dots after a slash, backslashes, control characters or spaces) need
 # no per-segment decoding: the common case takes this fast route.
-_UNUSUAL = re.compile(rb"[%\\\x00-\x20\x7f-\xff]|/\.|//")
+_UNUSUAL = re.compile(rb"[%\\;\x00-\x20\x7f-\xff]|/\.|//")
 _CACHE: dict[bytes, RoutedPath] = {}
 _CACHE_MAX = 4096
 
@@ -87,9 +100,12 @@ def _split_checked(raw_path: bytes) -> RoutedPath:
         if _FORBIDDEN_DECODED.search(value) or value in (b".", b".."):
             raise PathRejected("forbidden path segment")
         try:
-            decoded.append(value.decode())
+            text = value.decode()
         except UnicodeDecodeError:
             raise PathRejected("path is not UTF-8") from None
+        if not text.isascii() and _looks_like_a_separator(text):
+            raise PathRejected("look-alike of a dot or a separator")
+        decoded.append(text)
     if len(decoded) < 4:
         raise PathRejected("path names no service")
     org, system, code, version = decoded[:4]
@@ -97,6 +113,16 @@ def _split_checked(raw_path: bytes) -> RoutedPath:
     rest = "/" + "/".join(decoded[4:])
     raw_rest = b"/" + b"/".join(rest_segments)
     return RoutedPath((org, system, code, version), rest, raw_rest)
+
+
+def _looks_like_a_separator(segment: str) -> bool:
+    """Whether a non-ASCII segment holds a character that passes for ``.``, ``/`` or ``\\``."""
+    if not _LOOK_ALIKES.isdisjoint(segment):
+        return True
+    folded = unicodedata.normalize("NFKC", segment)
+    return folded != segment and any(
+        folded.count(mark) != segment.count(mark) for mark in _FOLDED_SEPARATORS
+    )
 
 
 @dataclass(frozen=True, slots=True)

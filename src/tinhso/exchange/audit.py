@@ -80,6 +80,10 @@ class AuditEntry:
     request_sha256: str | None = None
     response_sha256: str | None = None
     node: str = ""
+    # The request path exactly as received (percent-encoding kept, at most PATH_MAX characters),
+    # beside the template it matched. None in records made before it was kept: such a record's
+    # hash leaves it out, so older chains still verify.
+    path: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -101,10 +105,12 @@ def timestamp(moment: datetime) -> str:
 # Column order of a record; every column but the last goes into its hash, in this order.
 _COLUMNS = (
     "seq", "recorded_at", "node", "request_id", "consumer", "service", "grant_id", "method",
-    "path_template", "status", "outcome", "latency_us", "bytes_in", "bytes_out",
+    "path_template", "path", "status", "outcome", "latency_us", "bytes_in", "bytes_out",
     "request_sha256", "response_sha256", "prev_hash", "record_hash",
 )  # fmt: skip
 HASHED_FIELDS = _COLUMNS[:-1]
+_PATH_AT = HASHED_FIELDS.index("path")
+PATH_MAX = 2000  # characters of the received path an audit record keeps
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -132,8 +138,10 @@ def _digest(values: list[Any]) -> str:
 
 def record_hash(row: dict[str, Any]) -> str:
     """SHA-256 over the canonical JSON array of a record's fields (``prev_hash`` included)."""
-    values = [row[name] for name in HASHED_FIELDS]
+    values: list[Any] = [row.get(name) for name in HASHED_FIELDS]
     values[1] = timestamp(values[1])
+    if values[_PATH_AT] is None:  # a record from before the received path was kept
+        del values[_PATH_AT]
     return _digest(values)
 
 
@@ -204,10 +212,13 @@ def prepare(entry: AuditEntry, *, sqlite: bool) -> PreparedEntry:
     at = _utc_text(entry.recorded_at)
     values: list[Any] = [
         at, entry.node, entry.request_id, entry.consumer, entry.service, entry.grant_id,
-        entry.method, entry.path_template, entry.status, entry.outcome, entry.latency_us,
-        entry.bytes_in, entry.bytes_out, entry.request_sha256, entry.response_sha256,
+        entry.method, entry.path_template, entry.path, entry.status, entry.outcome,
+        entry.latency_us, entry.bytes_in, entry.bytes_out, entry.request_sha256,
+        entry.response_sha256,
     ]  # fmt: skip
-    text = _dumps(values) if _encode_list is None else "".join(_encode_list(values, 0))
+    # The hashed text leaves out a missing path, as record_hash does (seq is not in values).
+    hashed = values if entry.path is not None else values[:8] + values[9:]
+    text = _dumps(hashed) if _encode_list is None else "".join(_encode_list(hashed, 0))
     # SQLite keeps SQLAlchemy's text form of the UTC time (same digits, no offset); PostgreSQL's
     # COPY reads the ISO text (with its +00:00 offset) as timestamptz.
     if sqlite:
@@ -391,7 +402,7 @@ _COPY_PG = f"COPY {_RECORDS.name} ({', '.join(_COLUMNS)}) FROM STDIN"
 # The COPY's value types, in _COLUMNS order (fixed dumpers: no per-value type lookup); the time
 # goes as ISO text, which the server reads as timestamptz.
 _COPY_TYPES = (
-    "int8", "text", "text", "text", "text", "text", "int4", "text", "text", "int4", "text",
+    "int8", "text", "text", "text", "text", "text", "int4", "text", "text", "text", "int4", "text",
     "int8", "int8", "int8", "text", "text", "text", "text",
 )  # fmt: skip
 

@@ -23,15 +23,19 @@ from typing import TYPE_CHECKING, Any
 
 from tinhso.core.db import utcnow
 from tinhso.exchange.admission import PathRejected, find_grant, split_path
-from tinhso.exchange.audit import AuditEntry
+from tinhso.exchange.audit import PATH_MAX, AuditEntry
+from tinhso.exchange.gateway_request import RequestMalformed
 from tinhso.exchange.keys import InvalidAccessToken
 from tinhso.exchange.refusals import (
+    HTTP_REFUSALS,
     P_BAD_GATEWAY,
     P_BAD_PATH,
     P_BAD_REQUEST,
     P_CERTIFICATE_MISMATCH,
     P_CIRCUIT,
     P_INVALID_TOKEN,
+    P_MALFORMED_BODY,
+    P_MALFORMED_REQUEST,
     P_METHOD_NOT_ALLOWED,
     P_NO_GRANT,
     P_NOT_FOUND,
@@ -61,6 +65,7 @@ from tinhso.exchange.upstream import (
 
 if TYPE_CHECKING:
     from tinhso.exchange.gateway import Gateway
+    from tinhso.exchange.gateway_server import Refused
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -68,15 +73,36 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 PROBLEM_JSON = b"application/problem+json"
-# Hop-by-hop (RFC 9110 7.6.1) and credentials: never forwarded to a provider.
+# Hop-by-hop (RFC 9110 7.6.1) and credentials: never forwarded to a provider. Then the headers
+# that providers or their frameworks trust for routing or for who is calling (Spring, IIS and
+# Symfony read X-Original-URL / X-Rewrite-URL as the path; X-Forwarded-*, X-Real-IP,
+# X-Client-IP and Forwarded as the client; X-SSL-* as a TLS terminator's verdict): whatever a
+# consumer sends there is dropped, the gateway sets its own.
 _DROP_REQUEST = frozenset(
     {
         b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
         b"transfer-encoding", b"upgrade", b"host", b"content-length", b"expect",
-        b"authorization", b"proxy-authorization", b"forwarded", b"x-forwarded-for",
-        b"x-forwarded-host", b"x-forwarded-proto", b"x-real-ip",
+        b"authorization", b"proxy-authorization", b"forwarded", b"x-real-ip",
+        b"x-client-ip", b"x-original-url", b"x-rewrite-url", b"x-forwarded",
     }
 )  # fmt: skip
+_DROP_PREFIXES = (b"x-forwarded-", b"x-ssl-", b"x-tinhso-")
+_FORWARDABLE: dict[bytes, bool] = {}  # header name -> forwarded? (bounded cache)
+
+
+def _forwardable(name: bytes) -> bool:
+    """Whether a consumer's header (lower-case name) may reach the provider.
+
+    A name that is one of the dropped ones with ``_`` for ``-`` is dropped too: WSGI and CGI
+    providers see ``X_Forwarded_For`` and ``X-Forwarded-For`` as the same ``HTTP_X_FORWARDED_FOR``.
+    """
+    dashed = name.replace(b"_", b"-")
+    keep = dashed not in _DROP_REQUEST and not dashed.startswith(_DROP_PREFIXES)
+    if len(_FORWARDABLE) < 4096:
+        _FORWARDABLE[name] = keep
+    return keep
+
+
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _HTTP1 = frozenset({"1.1", "1.0"})
@@ -137,6 +163,7 @@ async def _finish(gateway: Gateway, exchange: _Exchange, status: int, outcome: s
         service=exchange.service,
         grant_id=exchange.grant_id,
         path_template=exchange.path_template,
+        path=exchange.path,
         request_sha256=exchange.request_sha256,
         response_sha256=exchange.response_sha256,
     )
@@ -164,7 +191,7 @@ async def _refuse(
         "detail": problem.vi if exchange.lang_vi else problem.en,
         "code": problem.code,
         "message": {"vi": problem.vi, "en": problem.en},
-        "instance": exchange.path,
+        "instance": exchange.path[:200],
         "request_id": exchange.request_id,
     }
     if errors:
@@ -185,6 +212,34 @@ async def _refuse(
     await send({"type": "http.response.body", "body": data})
 
 
+async def refuse_unparsed(
+    gateway: Gateway, refused: Refused
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """A request the HTTP server refused itself (malformed, 414, 431, 505, head timeout):
+    counted and audited like any refusal, with the consumer its token names if it carries a
+    valid one; the problem+json answer (headers, body) for the server to send."""
+    target = refused.target.partition(b"?")[0]
+    exchange = _Exchange(refused.method or "-", target[:PATH_MAX].decode("latin-1"))
+    snapshot = gateway.registry.snapshot
+    for name, value in refused.headers:
+        if name == b"accept-language":
+            exchange.lang_vi = not value.lower().startswith(b"en")
+        elif name == b"authorization" and value[:7].lower() == b"bearer " and snapshot:
+            try:
+                identity = gateway.tokens.identify(value[7:].strip().decode(), snapshot)
+            except (InvalidAccessToken, ValueError, UnicodeDecodeError):
+                continue
+            exchange.consumer = identity.consumer
+    answer: list[Message] = []
+
+    async def keep(message: Message) -> None:
+        answer.append(message)
+
+    problem = HTTP_REFUSALS.get(refused.code, P_MALFORMED_REQUEST)
+    await _refuse(gateway, exchange, keep, problem)
+    return list(answer[0]["headers"]), bytes(answer[1]["body"])
+
+
 # One flat function on purpose: the hot path, in the order of the checks (no call overhead).
 async def handle(  # noqa: PLR0911, PLR0912, PLR0915
     gateway: Gateway, scope: Scope, receive: Receive, send: Send
@@ -192,7 +247,9 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
     """Check and forward one exchange (an ASGI ``http`` scope) and write its audit record."""
     path: str = scope["path"]
     method: str = scope["method"]
-    exchange = _Exchange(method, path[:200])
+    raw_path: bytes = scope.get("raw_path") or path.encode()
+    # The audit record keeps the path as received (the server takes only ASCII request paths).
+    exchange = _Exchange(method, raw_path[:PATH_MAX].decode("latin-1"))
 
     authorization = content_length = certificate = None
     reserved = chunked = False
@@ -215,7 +272,10 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
             reserved = True
         elif name == b"connection" and value.lower() not in (b"keep-alive", b"close"):
             nominated = {part.strip().lower() for part in value.split(b",")}
-        if name not in _DROP_REQUEST:
+        keep = _FORWARDABLE.get(name)
+        if keep is None:
+            keep = _forwardable(name)
+        if keep:
             forwarded.append((name, value))
     if nominated:  # headers the Connection header names are hop-by-hop too (RFC 9110 7.6.1)
         forwarded = [(name, value) for name, value in forwarded if name not in nominated]
@@ -225,7 +285,7 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         await _refuse(gateway, exchange, send, P_NOT_READY, headers=[(b"retry-after", b"2")])
         return
     try:
-        routed = split_path(scope.get("raw_path") or path.encode())
+        routed = split_path(raw_path)
     except PathRejected:
         await _refuse(gateway, exchange, send, P_BAD_PATH)
         return
@@ -359,6 +419,10 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
             route.breaker.probing = False
             await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
             return
+        except RequestMalformed:
+            route.breaker.probing = False
+            await _refuse(gateway, exchange, send, P_MALFORMED_BODY)
+            return
         exchange.bytes_in = len(body)
         digest.update(body)
         exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
@@ -403,6 +467,11 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         route.breaker.probing = False
         exchange.request_sha256 = digest.hexdigest()
         await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
+        return
+    except RequestMalformed:  # a streamed body: the provider saw it cut off
+        route.breaker.probing = False
+        exchange.request_sha256 = digest.hexdigest()
+        await _refuse(gateway, exchange, send, P_MALFORMED_BODY)
         return
     except UpstreamTimeout:
         route.breaker.failure(time.monotonic())

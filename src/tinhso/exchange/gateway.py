@@ -36,7 +36,14 @@ from tinhso.exchange.audit import load_signer
 from tinhso.exchange.audit_log import AuditLog
 from tinhso.exchange.breaker import Breaker
 from tinhso.exchange.client_certificates import ClientCertificates
-from tinhso.exchange.forwarding import Receive, Scope, Send, handle, new_request_ids
+from tinhso.exchange.forwarding import (
+    Receive,
+    Scope,
+    Send,
+    handle,
+    new_request_ids,
+    refuse_unparsed,
+)
 from tinhso.exchange.gateway_server import Limits
 from tinhso.exchange.limits import LocalLimiter, RedisLimiter
 from tinhso.exchange.metrics import MULTIPROCESS_ENV, Metrics, multiprocess_dir
@@ -46,6 +53,7 @@ from tinhso.exchange.upstream import UpstreamPool
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from tinhso.exchange.gateway_server import Refused
     from tinhso.exchange.snapshot import ExchangeSnapshot, ServiceEntry
 
 log = logging.getLogger(__name__)
@@ -245,6 +253,13 @@ class GatewayApp:
                 await handle(gateway, scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
+
+    async def refused(self, refused: Refused) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+        """Called by the gateway's server for a request it refused itself: counted, audited,
+        answered with problem+json (plain text before the gateway has started)."""
+        if self.gateway is None:
+            return None
+        return await refuse_unparsed(self.gateway, refused)
 
     async def _startup(self) -> Gateway:
         if self.gateway is None:

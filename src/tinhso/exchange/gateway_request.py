@@ -36,6 +36,11 @@ def _check_name(name: bytes) -> None:
         _TOKENS.add(name)
 
 
+class RequestMalformed(Exception):
+    """Raised by ``receive``: the request body turned out malformed (a bad chunk, a trailer
+    over the limit). Nothing more of it comes; the connection closes after the answer."""
+
+
 class RequestCycle:
     """One request and its answer on a connection."""
 
@@ -50,6 +55,7 @@ class RequestCycle:
         "expected",
         "head",
         "keep_alive",
+        "malformed",
         "response_complete",
         "scope",
         "sent",
@@ -66,6 +72,7 @@ class RequestCycle:
         self.complete = False  # the whole request body has arrived
         self.delivered = False  # ... and the app has been given all of it
         self.continue_wanted = False
+        self.malformed = False  # the body broke the HTTP framing (see RequestMalformed)
         self.waiter: asyncio.Future[None] | None = None
         self.started = False
         self.response_complete = False
@@ -87,13 +94,15 @@ class RequestCycle:
             self.continue_wanted = False
             if not self.complete and not connection.closed:
                 connection.transport.write(_CONTINUE)
-        while not self.body and not self.complete and not connection.closed:
+        while not self.body and not self.complete and not self.malformed and not connection.closed:
             connection.resume_input()
             connection.deadline = connection.server.now() + connection.server.limits.body_seconds
             self.waiter = connection.loop.create_future()
             await self.waiter
         if not connection.write_paused:
             connection.deadline = 0.0  # back to the app's own time limits
+        if self.malformed and not self.body:
+            raise RequestMalformed
         if self.delivered or (connection.closed and not self.body and not self.complete):
             if not self.response_complete and not connection.closed:
                 self.waiter = connection.loop.create_future()

@@ -17,11 +17,23 @@ What a consumer connection may and may not do:
 - pipelined requests are answered in order, at most ``_MAX_PIPELINED`` waiting;
 - an answer the client does not read for ``limits.send_seconds`` aborts the connection;
 - malformed HTTP (llhttp strict: no CL+TE, no duplicate Content-Length, no bare LF) gets 400
-  and the connection closed; a response header from the app whose name is not a token or
-  whose value holds CR or LF is refused (500: no response splitting);
-- after an answer that left part of the request body unread the connection is closed the
-  lingering way (write side shut, input discarded for ``_LINGER_SECONDS``) so the client
-  sees the answer rather than a reset.
+  and the connection closed; so does a request with more than one ``Host``, ``Authorization``
+  or ``Content-Length`` header, or an HTTP/1.1 request without ``Host``; an HTTP version other
+  than 1.0 and 1.1 gets 505; trailer fields of a chunked body are read and dropped, never
+  merged into the request's headers;
+- a chunked body that turns out malformed is not a disconnect: the app's ``receive`` raises
+  :class:`~tinhso.exchange.gateway_request.RequestMalformed` (the gateway answers 400 and
+  audits it), the connection then closes;
+- a request the server refuses itself (malformed head, 414, 431, 505, a head not received
+  within ``limits.head_seconds``: 408) is answered after the requests before it on the
+  connection, and handed to the app's optional ``refused(Refused)`` coroutine first (the
+  gateway counts it, audits it and returns a problem+json body to send);
+- nothing after a request that closes the connection (HTTP/1.0, ``Connection: close``, an
+  error) is read as a request; such a connection, and one whose answer left part of the
+  request body unread, is closed the lingering way (write side shut, input discarded for
+  ``_LINGER_SECONDS``) so the client sees the whole answer rather than a reset;
+- a response header from the app whose name is not a token or whose value holds CR or LF is
+  refused (500: no response splitting).
 
 One request and its answer (body hand-over, response framing) is
 :class:`tinhso.exchange.gateway_request.RequestCycle`.
@@ -38,13 +50,13 @@ import contextlib
 import logging
 import socket
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import httptools
 
-from tinhso.exchange.gateway_request import REASONS, RequestCycle
+from tinhso.exchange.gateway_request import REASONS, RequestCycle, RequestMalformed
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, MutableMapping
@@ -54,6 +66,8 @@ if TYPE_CHECKING:
         [MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Any]],
         Awaitable[None],
     ]
+    # The app's optional ``refused``: the headers and body of the answer, or None (plain text).
+    RefusedHook = Callable[["Refused"], Awaitable[tuple[list[tuple[bytes, bytes]], bytes] | None]]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +75,13 @@ _ASGI = {"version": "3.0", "spec_version": "2.4"}
 _MAX_PIPELINED = 16
 _BODY_HIGH_WATER = 1024 * 1024
 _LINGER_SECONDS = 2.0
+_VERSIONS = frozenset({"1.0", "1.1"})
+_OWS = frozenset(b" \t")
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection", b"keep-alive"})
+# Headers a request may carry once (bit per name): a second Host, Authorization or
+# Content-Length is read differently by different parsers (smuggling, confused identity).
+_HOST = 1
+_SINGLE = {b"host": _HOST, b"authorization": 2, b"content-length": 4}
 
 
 @dataclass(frozen=True)
@@ -78,8 +99,34 @@ class Limits:
 class _Reject(Exception):
     """Raised from a parser callback: answer ``status`` and close."""
 
-    def __init__(self, status: int) -> None:
-        self.status = status
+    def __init__(self, status: int, code: str) -> None:
+        self.status, self.code = status, code
+
+
+class _Stop(Exception):
+    """Raised from ``on_message_complete``: nothing after this request is parsed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A request the server refused itself, as far as it was received (for the app's audit).
+
+    ``code``: ``malformed_request``, ``duplicate_header``, ``host_missing``, ``uri_too_long``,
+    ``headers_too_large``, ``http_version_not_supported`` or ``head_timeout``.
+    """
+
+    status: int
+    code: str
+    method: str | None
+    target: bytes
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    client: tuple[str, int] | None = None
+
+
+_PARSER_ERRORS = {
+    "Invalid HTTP version": (505, "http_version_not_supported"),
+    "Duplicate Content-Length": (400, "duplicate_header"),
+}
 
 
 def _plain_response(status: int, text: bytes) -> bytes:
@@ -112,6 +159,11 @@ class HTTPConnection(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
+        self._singles = 0  # _SINGLE bits of the headers seen in this head
+        self._in_head = False  # a request head has begun and is not complete
+        self.final = False  # no more requests are read on this connection
+        self._refusal: Refused | None = None  # to answer after the requests before it
+        self._refusing = False
 
     # -- transport events --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -128,8 +180,8 @@ class HTTPConnection(asyncio.Protocol):
         self.server.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.lingering:
-            return
+        if self.lingering or self.final:
+            return  # read and dropped: not a request
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -139,13 +191,17 @@ class HTTPConnection(asyncio.Protocol):
             if last is not None:
                 last.keep_alive = False
             self.resume_input()
-            self.lingering = True
+            self.final = True
         except httptools.HttpParserCallbackError as error:
             reject = error.__context__
-            status = reject.status if isinstance(reject, _Reject) else 400
-            self._fail(status)
-        except httptools.HttpParserError:
-            self._fail(400)
+            if isinstance(reject, _Stop):
+                return
+            if isinstance(reject, _Reject):
+                self._fail(reject.status, reject.code)
+            else:
+                self._fail(400, "malformed_request")
+        except httptools.HttpParserError as error:
+            self._fail(*_PARSER_ERRORS.get(str(error), (400, "malformed_request")))
 
     def eof_received(self) -> bool | None:
         return None  # close our side too
@@ -193,6 +249,8 @@ class HTTPConnection(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._head_bytes = 0
+        self._singles = 0
+        self._in_head = True
         if self._current is None:
             self.deadline = self.server.now() + self.server.limits.head_seconds
 
@@ -200,19 +258,35 @@ class HTTPConnection(asyncio.Protocol):
         self._url += url
         self._head_bytes += len(url)
         if self._head_bytes > self.server.limits.max_head_bytes:
-            raise _Reject(414)
+            raise _Reject(414, "uri_too_long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_bytes += len(name) + len(value) + 4
+        if self._parsing is not None:
+            # A trailer field (after a chunked body): read within the head's size limit and
+            # dropped, never merged into the headers the app has seen or will see.
+            if self._head_bytes > self.server.limits.max_head_bytes:
+                raise _Reject(431, "headers_too_large")
+            return
         if (
             self._head_bytes > self.server.limits.max_head_bytes
             or len(self._headers) >= self.server.limits.max_headers
         ):
-            raise _Reject(431)
-        self._headers.append((name.lower(), value))
+            raise _Reject(431, "headers_too_large")
+        name = name.lower()
+        if value and value[-1] in _OWS:  # llhttp keeps trailing white space (RFC 9110 5.5)
+            value = value.rstrip(b" \t")
+        single = _SINGLE.get(name)
+        if single is not None:
+            if self._singles & single:
+                raise _Reject(400, "duplicate_header")
+            self._singles |= single
+        self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
+        self._in_head = False
+        version = self._version()
         # llhttp skips the body of an upgrade request; CONNECT asks for a tunnel. Neither is
         # answered here: a request with a body would reach the app without it.
         if parser.should_upgrade() and (
@@ -222,7 +296,7 @@ class HTTPConnection(asyncio.Protocol):
                 for name, value in self._headers
             )
         ):
-            raise _Reject(400)
+            raise _Reject(400, "malformed_request")
         url = self._url
         if url[:1] == b"/":
             raw_path, _, query = url.partition(b"?")
@@ -230,18 +304,18 @@ class HTTPConnection(asyncio.Protocol):
             try:
                 parsed = httptools.parse_url(url)
             except httptools.HttpParserInvalidURLError:
-                raise _Reject(400) from None
+                raise _Reject(400, "malformed_request") from None
             raw_path, query = parsed.path or b"/", parsed.query or b""
         try:
             path = raw_path.decode("ascii")
         except UnicodeDecodeError:
-            raise _Reject(400) from None
+            raise _Reject(400, "malformed_request") from None
         if "%" in path:
             path = unquote(path)
         scope = {
             "type": "http",
             "asgi": _ASGI,
-            "http_version": parser.get_http_version(),
+            "http_version": version,
             "server": self._local,
             "client": self._client,
             "scheme": "http",
@@ -264,6 +338,15 @@ class HTTPConnection(asyncio.Protocol):
             if len(self._waiting) >= _MAX_PIPELINED:
                 self.pause_input()
 
+    def _version(self) -> str:
+        """The request's HTTP version, once it is known to be served (1.0, or 1.1 with Host)."""
+        version = self.parser.get_http_version()
+        if version not in _VERSIONS:
+            raise _Reject(505, "http_version_not_supported")
+        if not self._singles & _HOST and version == "1.1":
+            raise _Reject(400, "host_missing")  # RFC 9112 3.2
+        return version
+
     def on_body(self, body: bytes) -> None:
         cycle = self._parsing
         if cycle is None:
@@ -280,6 +363,11 @@ class HTTPConnection(asyncio.Protocol):
             cycle.complete = True
             cycle.wake()
             self._parsing = None
+            if not cycle.keep_alive:
+                # The connection closes after this answer: what follows is not a request
+                # (it is read and dropped, and the answer is sent whole).
+                self.final = True
+                raise _Stop
 
     # -- answering ---------------------------------------------------------------------------
     def _start(self, cycle: RequestCycle) -> None:
@@ -290,6 +378,11 @@ class HTTPConnection(asyncio.Protocol):
     async def _run(self, cycle: RequestCycle) -> None:
         try:
             await self.server.app(cycle.scope, cycle.receive, cycle.send)
+        except RequestMalformed:
+            if not cycle.started and not self.closed:
+                self.transport.write(_plain_response(400, b"Malformed request body\n"))
+            self._close(lingering=True)
+            return
         except Exception:
             if not cycle.started and not self.closed:
                 log.exception("gateway server: the app failed before answering")
@@ -312,23 +405,74 @@ class HTTPConnection(asyncio.Protocol):
         """The answer of ``cycle`` is written: next request, keep-alive wait, or close."""
         self._current = None
         cycle.wake()
-        if not cycle.keep_alive or not self.server.serving:
-            self._close(lingering=not cycle.complete)
-            return
-        if not cycle.complete:  # the app answered without reading the whole body
+        if not cycle.keep_alive or not self.server.serving or not cycle.complete:
+            # Lingering: the client may still be sending (a body the app did not read, or
+            # bytes after a request that closes the connection); a plain close would answer
+            # them with a reset that can destroy the answer in the client's buffer.
             self._close(lingering=True)
             return
         if self._waiting:
             self._start(self._waiting.popleft())
             self.resume_input()
+        elif self._refusal is not None:
+            self._answer_refusal()
         else:
             self.deadline = self.server.now() + self.server.limits.keepalive_seconds
 
-    def _fail(self, status: int) -> None:
+    def _fail(self, status: int, code: str) -> None:
+        """The parser refused what it read: nothing more is read as a request."""
+        if self.closed or self.final:
+            return
+        self.final = True
+        cycle = self._parsing
+        if cycle is not None:  # the body of a request being received is malformed
+            self._parsing = None
+            cycle.malformed = True
+            cycle.keep_alive = False
+            cycle.wake()
+            return
+        self._refusal = self._refused(status, code)
+        if self._current is None:
+            self._answer_refusal()
+        # else: answered when the requests before it are (finished)
+
+    def _refused(self, status: int, code: str) -> Refused:
+        try:
+            method: str | None = self.parser.get_method().decode("ascii")
+        except (httptools.HttpParserError, UnicodeDecodeError):
+            method = None
+        return Refused(status, code, method, self._url, self._headers, self._client)
+
+    def _answer_refusal(self) -> None:
+        refusal = self._refusal
+        if refusal is None or self._refusing or self.closed:
+            return
+        self._refusing = True
+        self.deadline = 0.0
+        self.loop.create_task(self._send_refusal(refusal))
+
+    async def _send_refusal(self, refusal: Refused) -> None:
+        answer = None
+        hook = self.server.refused
+        if hook is not None:
+            try:
+                answer = await hook(refusal)
+            except Exception:
+                log.exception("gateway server: the app's refusal hook failed")
         if self.closed:
             return
-        if self._current is None:
-            self.transport.write(_plain_response(status, REASONS[status]))
+        if answer is None:
+            self.transport.write(_plain_response(refusal.status, REASONS[refusal.status]))
+        else:
+            headers, body = answer
+            lines = [b"HTTP/1.1 %d %s\r\n" % (refusal.status, REASONS[refusal.status])]
+            lines.extend(
+                b"%s: %s\r\n" % (name, value)
+                for name, value in headers
+                if name.lower() not in _FRAMING  # this server's own, set below
+            )
+            lines.append(b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+            self.transport.write(b"".join(lines) + body)
         self._close(lingering=True)
 
     def _close(self, *, lingering: bool = False) -> None:
@@ -357,12 +501,22 @@ class HTTPConnection(asyncio.Protocol):
                 self.closed = True
                 self.transport.close()
                 self._current.wake()
+            elif self._in_head and self._current is None:
+                # A head not received in time (slowloris): 408, audited by the app's hook.
+                self.final = True
+                self._refusal = self._refused(408, "head_timeout")
+                self._answer_refusal()
             else:
                 self.closed = True
                 self.transport.close()
 
     def close_if_idle(self) -> None:
-        if self._current is None and self._parsing is None and not self.closed:
+        if (
+            self._current is None
+            and self._parsing is None
+            and not self._refusing
+            and not self.closed
+        ):
             self.closed = True
             self.transport.close()
 
@@ -374,6 +528,7 @@ class Server:
         self.app = app
         self.loop = loop
         self.limits = limits
+        self.refused: RefusedHook | None = getattr(app, "refused", None)
         self.now = loop.time
         self.connections: set[HTTPConnection] = set()
         self.serving = True

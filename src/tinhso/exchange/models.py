@@ -265,6 +265,7 @@ class AuditRecord(Base):
     grant_id: Mapped[int | None] = mapped_column(Integer)
     method: Mapped[str] = mapped_column(String(16))
     path_template: Mapped[str | None] = mapped_column(String(2000))
+    path: Mapped[str | None] = mapped_column(String(2000))  # as received (audit.PATH_MAX)
     status: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(64))
     latency_us: Mapped[int] = mapped_column(BigId)

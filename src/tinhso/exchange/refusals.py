@@ -51,8 +51,10 @@ P_RETIRED = Refusal(
 P_BAD_PATH = Refusal(
     400,
     "invalid_path",
-    "Đường dẫn không hợp lệ (có '..', '//', ký tự phân cách mã hóa hoặc ký tự điều khiển)",
-    "The path is not valid ('..', '//', encoded separators or control characters)",
+    "Đường dẫn không hợp lệ (có '..', '//', ';', ký tự phân cách mã hóa, ký tự giống dấu '.'"
+    " hoặc '/' hay ký tự điều khiển)",
+    "The path is not valid ('..', '//', ';', encoded separators, look-alikes of '.' or '/'"
+    " or control characters)",
 )
 P_RESERVED_HEADER = Refusal(
     400,
@@ -129,3 +131,60 @@ P_CERTIFICATE_MISMATCH = Refusal(
     "Mã truy cập và chứng thư số của máy khách thuộc hai hệ thống khác nhau",
     "The access token and the client certificate belong to different systems",
 )
+
+# Refused by the HTTP layer (the gateway's server or its body reader), before any policy.
+P_MALFORMED_REQUEST = Refusal(
+    400, "malformed_request", "Yêu cầu HTTP không đúng cú pháp", "The HTTP request is malformed"
+)
+P_DUPLICATE_HEADER = Refusal(
+    400,
+    "duplicate_header",
+    "Tiêu đề Host, Authorization hoặc Content-Length xuất hiện nhiều lần",
+    "The Host, Authorization or Content-Length header appears more than once",
+)
+P_HOST_MISSING = Refusal(
+    400,
+    "host_missing",
+    "Yêu cầu HTTP/1.1 phải có đúng một tiêu đề Host",
+    "An HTTP/1.1 request needs exactly one Host header",
+)
+P_URI_TOO_LONG = Refusal(
+    414, "uri_too_long", "Đường dẫn yêu cầu quá dài", "The request target is too long"
+)
+P_HEADERS_TOO_LARGE = Refusal(
+    431,
+    "headers_too_large",
+    "Phần đầu yêu cầu quá lớn hoặc có quá nhiều tiêu đề",
+    "The request head is too large or has too many headers",
+)
+P_HTTP_VERSION = Refusal(
+    505,
+    "http_version_not_supported",
+    "Cổng trao đổi chỉ nhận HTTP/1.0 và HTTP/1.1",
+    "The gateway speaks HTTP/1.0 and HTTP/1.1 only",
+)
+P_HEAD_TIMEOUT = Refusal(
+    408,
+    "head_timeout",
+    "Phần đầu yêu cầu không đến kịp thời hạn",
+    "The request head did not arrive in time",
+)
+P_MALFORMED_BODY = Refusal(
+    400,
+    "malformed_body",
+    "Phần thân yêu cầu (mã hóa chunked) không đúng cú pháp",
+    "The request body's chunked encoding is malformed",
+)
+# By the code the server gives a request it refused itself (gateway_server.Refused).
+HTTP_REFUSALS = {
+    problem.code: problem
+    for problem in (
+        P_MALFORMED_REQUEST,
+        P_DUPLICATE_HEADER,
+        P_HOST_MISSING,
+        P_URI_TOO_LONG,
+        P_HEADERS_TOO_LARGE,
+        P_HTTP_VERSION,
+        P_HEAD_TIMEOUT,
+    )
+}
