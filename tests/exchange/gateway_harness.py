@@ -177,6 +177,8 @@ class GatewayProcess:
                 "TINHSO_LOG_LEVEL": "WARNING",
                 "TINHSO_GATEWAY_CHECKPOINT_SECONDS": "1",
                 "TINHSO_GATEWAY_BREAKER_COOLDOWN_SECONDS": "1",
+                # The test providers are on 127.0.0.1: the gateway checks where it connects.
+                "TINHSO_EXCHANGE_ALLOW_LOOPBACK": "true",
             }
         )
         env.update(self.extra_env)
