@@ -303,3 +303,27 @@ def test_a_provider_trickling_its_answer_is_cut_by_an_overall_deadline(
     [record] = world.records()
     assert record["outcome"] == "provider_timeout"
     assert world.verify().ok
+
+
+def test_a_slow_body_does_not_hold_the_half_open_probe(
+    gateway_world: GatewayWorld,  # noqa: F811
+) -> None:
+    """After the breaker opened and cooled down, a consumer's slow upload is not the probe that
+    everybody else waits on: the breaker is asked once the body is in."""
+    world = gateway_world
+    other = second_consumer(world, "echo")
+    token = world.token()
+    gateway = world.gateway(TINHSO_GATEWAY_BODY_TOTAL_SECONDS="10")
+    for _ in range(5):
+        assert _get(gateway.url, f"/{SERVICE}/citizens/reset", token)[0] == 502
+    assert _get(gateway.url, f"/{SERVICE}/citizens/1", other)[0] == 503
+    time.sleep(1.5)  # the cooldown (1 s): the next exchange is the probe
+    slow = start_upload(gateway.port, token, f"/{SERVICE}/records/9", chunked=False, declared=32)
+    drip = Drip(slow, chunked=False, every=0.5)
+    drip.start()
+    try:
+        time.sleep(0.5)
+        assert _get(gateway.url, f"/{SERVICE}/citizens/1", other)[0] == 200
+    finally:
+        drip.stopped.set()
+        slow.close()

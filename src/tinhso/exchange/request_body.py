@@ -92,7 +92,13 @@ async def read_body(receive: Receive, limit: int, uploads: Uploads, started: flo
     Its own loop rather than a collection of :func:`stream_body`: this is the path of every
     validated request, and an async generator per request costs more than the lines it saves.
     """
-    chunk, more = await first_part(receive, limit)
+    message = await receive()  # not first_part(): one coroutine less on the hot path
+    if message["type"] == "http.disconnect":
+        raise ConsumerGone
+    chunk: bytes = message.get("body", b"")
+    if len(chunk) > limit:
+        raise BodyTooLarge
+    more = message.get("more_body", False)
     if not more:
         return chunk
     chunks = [chunk]
