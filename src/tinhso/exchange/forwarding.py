@@ -392,6 +392,9 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
             uploads.end(consumer)
             await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
             return
+        except BaseException:  # cancelled: the count must not leak
+            uploads.end(consumer)
+            raise
         if isinstance(body, bytes):
             uploads.end(consumer)
             uploading = False
