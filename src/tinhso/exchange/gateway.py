@@ -203,10 +203,10 @@ class Gateway:
             url = urlsplit(service.base_url)
             secure = url.scheme == "https"
             port = url.port or (443 if secure else 80)
-            origin = (service.id, f"{url.scheme}://{url.hostname}:{port}")
-            breaker = self._breakers.get(origin)
+            of_service = (service.id, f"{url.scheme}://{url.hostname}:{port}")
+            breaker = self._breakers.get(of_service)
             if breaker is None:
-                breaker = self._breakers[origin] = Breaker(
+                breaker = self._breakers[of_service] = Breaker(
                     self.options.breaker_failures, self.options.breaker_cooldown_seconds
                 )
             host = url.hostname or ""
