@@ -94,6 +94,7 @@ def setup(ctx: BenchContext) -> Mapping[str, str]:
         "TINHSO_SECRET_KEY": SECRET,
         "TINHSO_LOG_LEVEL": "WARNING",
         "TINHSO_EXCHANGE_TOKEN_SECONDS": "3600",
+        "TINHSO_EXCHANGE_ALLOW_LOOPBACK": "true",  # the upstream is local
     }
     settings = Settings(
         environment="test",

@@ -1,7 +1,9 @@
 """Real processes for gateway tests: a provider HTTP server, gateway subprocesses, a scenario.
 
 - :class:`Provider`: a small HTTP/1.1 service in a thread (echoes what it received; special
-  paths misbehave: ``/slow``, ``/reset``, ``/garbage``, ``/big``).
+  paths misbehave: ``/slow``, ``/reset``, ``/garbage``, ``/big``, and stream: ``/drip`` (a
+  long answer in parts), ``/trickle`` (its last bytes one by one); how their answers ended is
+  in ``Provider.answers``).
 - :class:`GatewayProcess`: ``tinhso gateway`` started for real in a subprocess on a free port,
   on the test's database.
 - ``gateway_world`` fixture: through the control-plane API, the provider registers
@@ -103,6 +105,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"this is not HTTP at all\r\n\r\n")
             self.close_connection = True
             return
+        if path.endswith(("/drip", "/trickle")):
+            self._stream(path.endswith("/drip"))
+            return
         if path.endswith("/big"):
             data = b"x" * (2 * 1024 * 1024)
         else:
@@ -122,10 +127,42 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve  # noqa: N815
 
+    def _stream(self, drip: bool) -> None:
+        """``/drip``: 200 parts of 64 KiB, 20 ms apart; ``/trickle``: 300 KB, then one byte
+        every 200 ms for 20 s. Records ("whole" or "cut", parts or bytes written)."""
+        self.send_response(200)
+        self.send_header("content-type", "application/octet-stream")
+        if drip:
+            self.send_header("transfer-encoding", "chunked")
+        else:
+            self.send_header("content-length", str(300_000 + 100))
+        self.end_headers()
+        written = 0
+        try:
+            if drip:
+                part = b"d" * 65536
+                for _ in range(200):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    written += 1
+                    time.sleep(0.02)
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.wfile.write(b"t" * 300_000)
+                for _ in range(100):
+                    time.sleep(0.2)
+                    self.wfile.write(b"t")
+                    written += 1
+        except OSError:
+            self.server.answers.append(("cut", written))
+            self.close_connection = True
+            return
+        self.server.answers.append(("whole", written))
+
 
 class _ProviderServer(ThreadingHTTPServer):
     daemon_threads = True
     seen: list[Seen]
+    answers: list[tuple[str, int]]
     slow_seconds: float
 
 
@@ -133,6 +170,7 @@ class Provider:
     def __init__(self) -> None:
         self.server = _ProviderServer(("127.0.0.1", 0), _Handler)
         self.server.seen = []
+        self.server.answers = []
         self.server.slow_seconds = 3.0
         self.port = int(self.server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -184,6 +222,8 @@ class GatewayProcess:
                 "TINHSO_LOG_LEVEL": "WARNING",
                 "TINHSO_GATEWAY_CHECKPOINT_SECONDS": "1",
                 "TINHSO_GATEWAY_BREAKER_COOLDOWN_SECONDS": "1",
+                # The test providers are on 127.0.0.1: the gateway checks where it connects.
+                "TINHSO_EXCHANGE_ALLOW_LOOPBACK": "true",
             }
         )
         # This checkout's code, whatever the caller's PYTHONPATH (a relative "src" would
@@ -420,3 +460,97 @@ def raw_request(
         )
     finally:
         connection.close()
+
+
+# -- raw uploads and answers ----------------------------------------------------------------------
+def start_upload(port: int, token: str, target: str, *, chunked: bool, declared: int = 100) -> Any:
+    """A POST whose head is sent and whose body is not (yet): a socket to drip it on."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=30)
+    framing = b"transfer-encoding: chunked" if chunked else b"content-length: %d" % declared
+    client.sendall(
+        b"POST %s HTTP/1.1\r\nhost: gw\r\nauthorization: Bearer %s\r\n"
+        b"content-type: application/json\r\n%s\r\n\r\n" % (target.encode(), token.encode(), framing)
+    )
+    return client
+
+
+class Drip(threading.Thread):
+    """Sends a body one byte every ``every`` seconds: ``parts`` of them and then its end, or
+    until the gateway stops taking them (``parts`` None)."""
+
+    def __init__(
+        self, client: socket.socket, *, chunked: bool, every: float = 1.0, parts: int | None = None
+    ) -> None:
+        super().__init__(daemon=True)
+        self.client, self.chunked, self.every, self.parts = client, chunked, every, parts
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        sent = 0
+        try:
+            while not self.stopped.is_set() and (self.parts is None or sent < self.parts):
+                self.client.sendall(b"1\r\nx\r\n" if self.chunked else b"x")
+                sent += 1
+                self.stopped.wait(self.every)
+            if self.parts is not None and self.chunked:
+                self.client.sendall(b"0\r\n\r\n")
+        except OSError:
+            return
+
+
+def read_answer(client: socket.socket, timeout: float) -> tuple[int, bytes]:
+    """Status and body of one answer framed by content-length (a refusal or an echo)."""
+    client.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = client.recv(65536)
+        if not part:
+            raise ConnectionError(f"closed before the answer: {data!r}")
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        part = client.recv(65536)
+        if not part:
+            break
+        body += part
+    return int(lines[0].split()[1]), body[:length]
+
+
+def second_consumer(world: GatewayWorld, code: str) -> str:
+    """An access token of another consumer, ubnd-khac/cong-dan, granted ``so-yte/his/<code>/v1``."""
+    people = world.world
+    response = world.client.post(
+        "/api/v1/systems",
+        json={
+            "code": "cong-dan",
+            "organisation_code": "ubnd-khac",
+            "name_vi": "Cổng dịch vụ công",
+            "is_consumer": True,
+            "is_provider": False,
+        },
+        headers=people.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    response = world.client.post(
+        f"{API}/systems/ubnd-khac/cong-dan/credentials",
+        json={"kind": "client_secret", "label": "cong-dan"},
+        headers=people.admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    client_id, secret = response.json()["client_id"], response.json()["client_secret"]
+    payload = request_payload(
+        consumer={"organisation_code": "ubnd-khac", "system_code": "cong-dan"}
+    )
+    payload["service"]["code"] = code
+    response = world.client.post(f"{API}/requests", json=payload, headers=people.outsider.headers)
+    assert response.status_code == 201, response.text
+    response = world.client.post(
+        f"{API}/requests/{response.json()['id']}/approve",
+        json={"allowed_methods": ["GET", "POST"], "allowed_paths": ["/citizens/"]},
+        headers=people.provider_admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    return world.token(client_id, secret)

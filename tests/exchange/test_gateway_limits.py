@@ -1,17 +1,22 @@
-"""Rate limit, daily quota (in memory; in Redis shared by gateways) and the metrics endpoint."""
+"""Rate limit, daily quota (in memory; in Redis shared by gateways), the metrics endpoint, and
+what one consumer's request bodies may take (a total deadline, a bound on those in progress)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING
 
 from tests.exchange.gateway_harness import (  # noqa: F401 - fixtures
     SERVICE,
+    Drip,
     GatewayWorld,
     gateway_world,
     provider,
     raw_request,
+    read_answer,
     settings,
+    start_upload,
 )
 from tests.support.services import RedisServer
 
@@ -103,3 +108,65 @@ def test_metrics_endpoint(
         guarded.url, "GET", "/metrics", {"Authorization": "Bearer bi-mat-do-luong"}
     )
     assert answer.status == 200
+
+
+MARGIN = 3.0  # seconds on top of a deadline (2 noisy cores)
+
+
+def test_a_trickled_body_is_cut_with_408_and_slow_bodies_are_bounded_per_consumer(
+    gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Bodies sent one byte a second (well within the idle time per part): each is cut with a
+    408 at its total deadline, buffered (schema) or streamed (none), and while two are in
+    progress a third from the same consumer is refused at once, not held."""
+    world = gateway_world
+    world.add_service(
+        "tep", world.provider.url + "/api", request_schema=None, max_request_bytes=4 * 1024 * 1024
+    )
+    token = world.token()
+    gateway = world.gateway(
+        TINHSO_GATEWAY_BODY_TOTAL_SECONDS="3", TINHSO_GATEWAY_UPLOADS_PER_CONSUMER="2"
+    )
+    started = time.monotonic()
+    buffered = start_upload(gateway.port, token, f"/{SERVICE}/records/9", chunked=False)
+    streamed = start_upload(gateway.port, token, "/so-yte/his/tep/v1/records/9", chunked=True)
+    drips = [Drip(buffered, chunked=False), Drip(streamed, chunked=True)]
+    for drip in drips:
+        drip.start()
+    try:
+        time.sleep(1.0)  # both are in progress
+        third = start_upload(gateway.port, token, f"/{SERVICE}/records/9", chunked=False)
+        third.sendall(b"{")
+        status, body = read_answer(third, 3)
+        assert (status, json.loads(body)["code"]) == (429, "too_many_uploads")
+        third.close()
+        for client in (buffered, streamed):
+            status, body = read_answer(client, 3 + MARGIN)
+            assert (status, json.loads(body)["code"]) == (408, "body_timeout")
+        assert time.monotonic() - started < 3 + MARGIN
+    finally:
+        for drip in drips:
+            drip.stopped.set()
+        buffered.close()
+        streamed.close()
+    # Nothing is left counted: a body that comes at once passes.
+    answer = raw_request(
+        gateway.url,
+        "POST",
+        f"/{SERVICE}/records/9",
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        b'{"ma_dinh_danh": "012345678901"}',
+    )
+    assert answer.status == 200, answer.body
+    # The provider never got a slow body whole.
+    assert [s.body for s in world.provider.seen if s.method == "POST"] == [
+        b'{"ma_dinh_danh": "012345678901"}'
+    ]
+    outcomes = sorted((r["status"], r["outcome"]) for r in world.records())
+    assert outcomes == [
+        (200, "ok"),
+        (408, "body_timeout"),
+        (408, "body_timeout"),
+        (429, "too_many_uploads"),
+    ]
+    assert world.verify().ok

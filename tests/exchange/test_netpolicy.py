@@ -54,6 +54,21 @@ def _fake_dns(answers: dict[str, list[str]]):  # type: ignore[no-untyped-def]
         "http:///nohost",
         "http://10.0.0.1:99999/",
         "http://no-such-host.invalid/",
+        # Control characters or whitespace in the path or query, raw or percent-encoded.
+        "http://10.0.0.1/api\r\nX-Injected: 1",
+        "http://10.0.0.1/a\nb",
+        "http://10.0.0.1/a\tb",
+        "http://10.0.0.1/a b",
+        "http://10.0.0.1/a\x00b",
+        "http://10.0.0.1/a\x7fb",
+        "http://10.0.0.1/a\u00a0b",
+        "http://10.0.0.1/a\u2028b",
+        "http://10.0.0.1/a\u200bb",
+        "http://10.0.0.1/a%0d%0aX-Injected:%201",
+        "http://10.0.0.1/a%00b",
+        "http://10.0.0.1/a%20b",
+        "http://10.0.0.1/a%7Fb",
+        "http://10.0.0.1/api?\r\n",
     ],
 )
 def test_refused(url: str) -> None:
@@ -80,6 +95,11 @@ def test_dns_name_resolving_to_loopback_or_metadata_is_refused() -> None:
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
+        ("  https://10.20.30.40/api/\n", "https://10.20.30.40/api"),  # around it: trimmed
+        (
+            "https://10.20.30.40/d%E1%BB%AF-li%E1%BB%87u",
+            "https://10.20.30.40/d%E1%BB%AF-li%E1%BB%87u",
+        ),
         ("https://10.20.30.40/api/", "https://10.20.30.40/api"),
         ("http://192.168.1.10:8080/v1", "http://192.168.1.10:8080/v1"),
         ("https://203.0.113.5", "https://203.0.113.5"),

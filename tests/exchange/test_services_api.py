@@ -45,6 +45,10 @@ def _fields(response: Any) -> list[str]:
         ({"base_url": "http://169.254.169.254/latest"}, "base_url"),
         ({"base_url": "http://127.1/"}, "base_url"),
         ({"base_url": "file:///etc/passwd"}, "base_url"),
+        # Control characters or whitespace in the path (raw: urlsplit would drop CR/LF/tab).
+        ({"base_url": "https://10.20.30.40/api\r\nX-Injected: 1"}, "base_url"),
+        ({"base_url": "https://10.20.30.40/a b"}, "base_url"),
+        ({"base_url": "https://10.20.30.40/api%0d%0aX-Injected:%201"}, "base_url"),
         ({"version": "1.0"}, "version"),
         ({"code": "Bad Code"}, "code"),
         ({"timeout_ms": 0}, "timeout_ms"),

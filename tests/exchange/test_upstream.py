@@ -14,7 +14,10 @@ import httptools
 import pytest
 import uvloop
 
+from tinhso.core.config import Settings
+from tinhso.exchange.netpolicy import Destination, NetworkPolicy
 from tinhso.exchange.upstream import (
+    UpstreamAddressRefused,
     UpstreamConnectError,
     UpstreamPool,
     UpstreamProtocolError,
@@ -64,6 +67,9 @@ class _ServerConn(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         if self.url == b"/early":  # answer before the request body has arrived
             self.send(413, b"too big")
+        elif self.url == b"/impatient":  # gives up on a request body that is slow to come
+            assert self.transport is not None
+            asyncio.get_running_loop().call_later(0.3, self.transport.close)
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -123,6 +129,14 @@ class _ServerConn(asyncio.Protocol):
         elif path == b"/continue":
             t.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             self.send(201, b"after interim")
+        elif path == b"/trickle":  # a large answer, then its last bytes one by one
+            t.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % (len(BIG_CHUNK) * 4 + 100))
+            t.write(BIG_CHUNK * 4)
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if t.is_closing():
+                    return
+                t.write(b"t")
         elif path == b"/head" and method == b"HEAD":
             t.write(b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n")
         else:
@@ -406,3 +420,152 @@ def test_under_uvloop() -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         assert runner.run(scenario()) == 2  # garbage kills the first connection
+
+
+async def test_a_slow_upload_stops_the_providers_clock(
+    server: ScriptedServer, pool: UpstreamPool
+) -> None:
+    """While the body waits for the consumer the provider cannot answer: the timeout is the
+    provider's time (sending to it, then its answer), not the consumer's."""
+
+    async def drip() -> AsyncIterator[bytes]:
+        for i in range(8):
+            yield b"part-%d;" % i
+            await asyncio.sleep(0.1)
+
+    started = time.monotonic()
+    response = await pool.request(b"POST", b"/echo", [], drip(), timeout=0.3)
+    assert response.body == b"".join(b"part-%d;" % i for i in range(8))
+    assert time.monotonic() - started > 0.7  # longer than the timeout, all of it the consumer's
+    # Once the body is sent, the provider's clock runs again.
+    with pytest.raises(UpstreamTimeout):
+        await pool.request(b"POST", b"/slow", [], drip(), timeout=0.3)
+
+
+async def test_a_provider_that_gives_up_on_a_slow_upload_is_the_consumers_doing(
+    server: ScriptedServer, pool: UpstreamPool
+) -> None:
+    async def drip() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x"
+            await asyncio.sleep(0.1)
+
+    with pytest.raises(UpstreamProtocolError) as caught:
+        await pool.request(b"POST", b"/impatient", [], drip(), timeout=5)
+    assert caught.value.consumer_paced
+    # A provider failing on its own is not.
+    with pytest.raises(UpstreamProtocolError) as caught:
+        await pool.request(b"GET", b"/reset", [], timeout=2)
+    assert not caught.value.consumer_paced
+
+
+async def test_a_trickled_answer_is_cut_by_the_providers_total_time(
+    server: ScriptedServer,
+) -> None:
+    pool = UpstreamPool("127.0.0.1", server.port, stream_threshold=64 * 1024, stream_seconds=0.5)
+    try:
+        started = time.monotonic()
+        response = await pool.request(b"GET", b"/trickle", [], timeout=2)  # 50 ms per byte
+        assert response.stream is not None
+        received = 0
+        with pytest.raises(UpstreamTimeout):
+            async for chunk in response.stream:
+                received += len(chunk)
+        assert received >= len(BIG_CHUNK) * 4
+        assert time.monotonic() - started < 0.5 + 0.5
+        # A slow reader spends its own time, not the provider's: a fast answer read slowly
+        # for longer than the provider's total is whole.
+        response = await pool.request(b"GET", b"/chunked?n=16", [], timeout=2)
+        assert response.stream is not None
+        size = 0
+        async for chunk in response.stream:
+            size += len(chunk)
+            await asyncio.sleep(0.05)
+        assert size == 16 * len(BIG_CHUNK)
+    finally:
+        await pool.close()
+
+
+def _policy(**overrides: object) -> NetworkPolicy:
+    return NetworkPolicy.from_settings(Settings(environment="test", **overrides))  # type: ignore[arg-type]
+
+
+class _DNS:
+    """A resolver the test controls: the name's answer changes when the test says so."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+        self.lookups = 0
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.lookups += 1
+        if host not in self.answers:
+            raise OSError(f"no such host {host}")
+        return self.answers[host]
+
+
+async def test_dns_rebinding_is_refused_when_connecting(server: ScriptedServer) -> None:
+    """A name that passed registration later resolves to a refused address: the pool checks
+    the addresses when it connects, connects to the checked address (never to the name), and
+    keeps it for the connection's life and the destination's ttl."""
+    dns = _DNS({"his.so-yte.example": ["127.0.0.1"]})
+    policy = _policy(exchange_allow_loopback=True)  # the test provider is on loopback
+    destination = Destination("his.so-yte.example", server.port, policy, ttl=0.0, resolve=dns)
+    pool = UpstreamPool("his.so-yte.example", server.port, destination=destination)
+    try:
+        response = await pool.request(b"GET", b"/headers", [], timeout=2)
+        assert json.loads(response.body)["host"] == f"his.so-yte.example:{server.port}"
+        assert server.accepted == 1  # the system resolver knows no such name: the pinned address
+        for rebound in (["169.254.169.254"], ["127.0.0.1", "169.254.10.1"], ["0.0.0.0"], []):  # noqa: S104
+            dns.answers["his.so-yte.example"] = rebound
+            # The kept-alive connection was made to the checked address: it stays usable.
+            assert (await pool.request(b"GET", b"/normal", [], timeout=2)).body == b"hello"
+            await pool.request(b"GET", b"/close", [], timeout=2)  # the next one must connect
+            accepted = server.accepted
+            with pytest.raises(UpstreamAddressRefused):
+                await pool.request(b"GET", b"/normal", [], timeout=2)
+            assert server.accepted == accepted  # refused before any connection was made
+            dns.answers["his.so-yte.example"] = ["127.0.0.1"]
+            assert (await pool.request(b"GET", b"/normal", [], timeout=2)).body == b"hello"
+    finally:
+        await pool.close()
+    # Without the loopback allowance a name resolving to loopback is never connected to.
+    strict = UpstreamPool(
+        "his.so-yte.example",
+        server.port,
+        destination=Destination("his.so-yte.example", server.port, _policy(), resolve=dns),
+    )
+    accepted = server.accepted
+    try:
+        with pytest.raises(UpstreamAddressRefused, match="loopback"):
+            await strict.request(b"GET", b"/normal", [], timeout=2)
+        ip_literal = UpstreamPool(
+            "127.0.0.1",
+            server.port,
+            destination=Destination("127.0.0.1", server.port, _policy(), resolve=dns),
+        )
+        with pytest.raises(UpstreamAddressRefused):
+            await ip_literal.request(b"GET", b"/normal", [], timeout=2)
+        await ip_literal.close()
+    finally:
+        await strict.close()
+    assert server.accepted == accepted
+
+
+async def test_checked_addresses_are_kept_for_their_ttl(server: ScriptedServer) -> None:
+    dns = _DNS({"his.so-yte.example": ["127.0.0.1"]})
+    policy = _policy(exchange_allow_loopback=True)
+    destination = Destination("his.so-yte.example", server.port, policy, ttl=60, resolve=dns)
+    pool = UpstreamPool("his.so-yte.example", server.port, max_idle=0, destination=destination)
+    try:
+        responses = await asyncio.gather(
+            *(pool.request(b"GET", b"/normal", [], timeout=2) for _ in range(10))
+        )
+        assert {r.body for r in responses} == {b"hello"}
+        assert server.accepted == 10  # ten connections (none kept idle) ...
+        assert dns.lookups == 1  # ... one lookup, shared and kept
+        dns.answers["his.so-yte.example"] = ["169.254.169.254"]
+        assert (await pool.request(b"GET", b"/normal", [], timeout=2)).body == b"hello"
+        assert dns.lookups == 1  # within the ttl: the checked answer, not a new one
+    finally:
+        await pool.close()

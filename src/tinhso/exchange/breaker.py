@@ -1,10 +1,15 @@
-"""Circuit breaker per provider origin, used by the gateway (one per worker process)."""
+"""Circuit breaker per service and provider origin, used by the gateway (one per worker process).
+
+Only the provider's failures count: a refusal, a body the consumer sent too slowly or an
+answer the consumer left are not (see :mod:`tinhso.exchange.forwarding`), so no consumer can
+open a provider's breaker for the others.
+"""
 
 from __future__ import annotations
 
 
 class Breaker:
-    """Per provider origin: open after ``threshold`` consecutive failures, one probe after
+    """Per service and provider origin: open after ``threshold`` consecutive failures, one probe after
     ``cooldown`` seconds (half-open), closed again on the probe's success."""
 
     __slots__ = ("cooldown", "failures", "opened_at", "probing", "threshold")

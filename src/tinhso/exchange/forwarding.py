@@ -5,14 +5,21 @@ and answers it with the provider's response or a problem+json refusal: path chec
 (token verified once, then cached; or a client certificate vouched for by a trusted TLS
 terminator), grant, the operation of the service's OpenAPI document (if it has one), rate
 limit and quota, request schema, then forwarding over pooled keep-alive connections with the
-service's timeout and a circuit breaker per provider origin. Every exchange, allowed or
-refused, gets its audit record, durable before the consumer gets the answer (for a streamed
-response: before its last chunk). The process's state (registry, caches, pools, audit log)
-is :class:`tinhso.exchange.gateway.Gateway`.
+service's timeout and a circuit breaker per service and provider origin. Every exchange,
+allowed or refused, gets its audit record, durable before the consumer gets the answer (for a
+streamed response: before its last chunk).
+
+Whose fault is it: only the provider's failures count on its breaker. A request body that is
+late (its deadline, :class:`tinhso.exchange.request_body.Uploads`) or that the provider stopped
+waiting for is the consumer's (408), and so is an answer it left before the end: the record
+then says what was delivered (499, the bytes sent) and the provider's answer is no longer read.
+The process's state (registry, caches, pools, audit log) is
+:class:`tinhso.exchange.gateway.Gateway`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -28,9 +35,11 @@ from tinhso.exchange.gateway_request import RequestMalformed
 from tinhso.exchange.keys import InvalidAccessToken
 from tinhso.exchange.refusals import (
     HTTP_REFUSALS,
+    P_ADDRESS_REFUSED,
     P_BAD_GATEWAY,
     P_BAD_PATH,
     P_BAD_REQUEST,
+    P_BODY_TIMEOUT,
     P_CERTIFICATE_MISMATCH,
     P_CIRCUIT,
     P_INVALID_TOKEN,
@@ -49,14 +58,24 @@ from tinhso.exchange.refusals import (
     P_SCHEMA,
     P_TIMEOUT,
     P_TOO_LARGE,
+    P_TOO_MANY_UPLOADS,
     P_UNAUTHENTICATED,
     P_UNKNOWN_CERTIFICATE,
     P_UNKNOWN_OPERATION,
     Refusal,
 )
-from tinhso.exchange.request_body import BodyTooLarge, ConsumerGone, read_body, stream_body
+from tinhso.exchange.request_body import (
+    BodyTimeout,
+    BodyTooLarge,
+    ConsumerGone,
+    TooManyUploads,
+    first_part,
+    read_body,
+    stream_body,
+)
 from tinhso.exchange.standard import validate_body
 from tinhso.exchange.upstream import (
+    UpstreamAddressRefused,
     UpstreamConnectError,
     UpstreamError,
     UpstreamResponseTooLarge,
@@ -108,7 +127,7 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _HTTP1 = frozenset({"1.1", "1.0"})
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _STREAM_REQUEST_OVER = 256 * 1024
-CLIENT_GONE = 499  # audit status of an exchange the consumer abandoned mid-body (nginx's)
+CLIENT_GONE = 499  # audit status of an exchange the consumer abandoned (nginx's)
 
 
 _ids = [uuid.uuid4().hex[:16], itertools.count(1)]  # renewed in each process: new_request_ids()
@@ -384,22 +403,14 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
     if grant.quota_per_day is not None:
         gateway.metrics.set_quota(service.key, consumer, decision.quota_used)
 
-    route = gateway.route(service)
-    now = time.monotonic()
-    if not route.breaker.allow(now):
-        retry = [(b"retry-after", str(route.breaker.retry_after(now)).encode())]
-        await _refuse(gateway, exchange, send, P_CIRCUIT, headers=retry)
-        return
-
-    # The body: buffered (and validated) unless it is large and unvalidated, then streamed.
+    # The body: buffered (and validated) unless it is large and unvalidated, then streamed;
+    # while it arrives it counts among the consumer's uploads in progress (bounded in number
+    # and in time).
     digest = hashlib.sha256()
     body: bytes | AsyncIterator[bytes]
-    streamed = validator is None and (
-        content_length is None or int(content_length) > _STREAM_REQUEST_OVER
-    )
-    if streamed and method in _BODY_METHODS:
-        body = stream_body(receive, exchange, digest, service.max_request_bytes)
-    elif (
+    uploads = gateway.uploads
+    uploading = False
+    if (
         content_length is None
         and not chunked
         and method not in _BODY_METHODS
@@ -410,35 +421,72 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         exchange.request_sha256 = _EMPTY_SHA256
     else:
         try:
-            body = await read_body(receive, service.max_request_bytes)
+            uploads.begin(consumer)
+        except TooManyUploads:
+            retry = [(b"retry-after", b"1")]
+            await _refuse(gateway, exchange, send, P_TOO_MANY_UPLOADS, headers=retry)
+            return
+        uploading = True
+        limit = service.max_request_bytes
+        try:
+            if (
+                method in _BODY_METHODS
+                and validator is None
+                and (content_length is None or int(content_length) > _STREAM_REQUEST_OVER)
+            ):
+                body, more = await first_part(receive, limit)
+                if more:  # the rest is streamed to the provider as it comes
+                    deadline = time.monotonic() + uploads.left(exchange.started)
+                    body = stream_body(receive, exchange, digest, limit, body, deadline)
+            else:
+                body = await read_body(receive, limit, uploads, exchange.started)
         except BodyTooLarge:
-            route.breaker.probing = False
+            uploads.end(consumer)
             await _refuse(gateway, exchange, send, P_TOO_LARGE)
             return
+        except BodyTimeout:
+            uploads.end(consumer)
+            await _refuse(gateway, exchange, send, P_BODY_TIMEOUT)
+            return
         except ConsumerGone:
-            route.breaker.probing = False
+            uploads.end(consumer)
             await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
             return
         except RequestMalformed:
-            route.breaker.probing = False
+            uploads.end(consumer)
             await _refuse(gateway, exchange, send, P_MALFORMED_BODY)
             return
-        exchange.bytes_in = len(body)
-        digest.update(body)
-        exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
-        if validator is not None and method in _BODY_METHODS:
-            problems = validate_body(validator, body, body_required)
-            if problems:
-                route.breaker.probing = False
-                errors = [
-                    {
-                        "field": p.field,
-                        "message": {"vi": "Không đúng lược đồ: " + p.message, "en": p.message},
-                    }
-                    for p in problems
-                ]
-                await _refuse(gateway, exchange, send, P_SCHEMA, errors=errors)
-                return
+        except BaseException:  # cancelled: the count must not leak
+            uploads.end(consumer)
+            raise
+        if isinstance(body, bytes):
+            uploads.end(consumer)
+            uploading = False
+            exchange.bytes_in = len(body)
+            digest.update(body)
+            exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
+            if validator is not None and method in _BODY_METHODS:
+                problems = validate_body(validator, body, body_required)
+                if problems:
+                    errors = [
+                        {
+                            "field": p.field,
+                            "message": {"vi": "Không đúng lược đồ: " + p.message, "en": p.message},
+                        }
+                        for p in problems
+                    ]
+                    await _refuse(gateway, exchange, send, P_SCHEMA, errors=errors)
+                    return
+
+    # The breaker is asked only now: a slow body does not hold the half-open probe.
+    route = gateway.route(service)
+    now = time.monotonic()
+    if not route.breaker.allow(now):
+        if uploading:
+            uploads.end(consumer)
+        retry = [(b"retry-after", str(route.breaker.retry_after(now)).encode())]
+        await _refuse(gateway, exchange, send, P_CIRCUIT, headers=retry)
+        return
 
     forwarded.append((b"x-tinhso-consumer", consumer.encode()))
     forwarded.append((b"x-tinhso-request-id", exchange.request_id.encode()))
@@ -455,10 +503,17 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
     try:
         try:
             response = await route.pool.request(method.encode(), target, forwarded, body, timeout)
-        except UpstreamConnectError:
-            if method not in _IDEMPOTENT or not isinstance(body, bytes):
+        except UpstreamConnectError as error:
+            if (
+                method not in _IDEMPOTENT
+                or not isinstance(body, bytes)
+                or isinstance(error, UpstreamAddressRefused)
+            ):
                 raise
             response = await route.pool.request(method.encode(), target, forwarded, body, timeout)
+        finally:
+            if uploading:
+                uploads.end(consumer)
     except BodyTooLarge:
         route.breaker.probing = False
         await _refuse(gateway, exchange, send, P_TOO_LARGE)
@@ -473,6 +528,15 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         exchange.request_sha256 = digest.hexdigest()
         await _refuse(gateway, exchange, send, P_MALFORMED_BODY)
         return
+    except BodyTimeout:
+        route.breaker.probing = False
+        exchange.request_sha256 = digest.hexdigest()
+        await _refuse(gateway, exchange, send, P_BODY_TIMEOUT)
+        return
+    except UpstreamAddressRefused:
+        route.breaker.probing = False  # the policy refused it: no provider was contacted
+        await _refuse(gateway, exchange, send, P_ADDRESS_REFUSED)
+        return
     except UpstreamTimeout:
         route.breaker.failure(time.monotonic())
         await _refuse(gateway, exchange, send, P_TIMEOUT)
@@ -485,7 +549,14 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         route.breaker.probing = False
         await _refuse(gateway, exchange, send, P_BAD_REQUEST)
         return
-    except UpstreamError:
+    except UpstreamError as error:
+        if error.consumer_paced:
+            # The provider stopped waiting for a body the consumer was sending too slowly: the
+            # consumer's doing, not a provider failure.
+            route.breaker.probing = False
+            exchange.request_sha256 = digest.hexdigest()
+            await _refuse(gateway, exchange, send, P_BODY_TIMEOUT)
+            return
         route.breaker.failure(time.monotonic())
         await _refuse(gateway, exchange, send, P_BAD_GATEWAY)
         return
@@ -494,34 +565,54 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
 
     headers = response.headers
     headers.append((b"x-tinhso-request-id", exchange.request_id.encode()))
+    try:
+        # The gateway's server writes the head with the first body part, after the record;
+        # it raises OSError when the consumer has already gone (ASGI spec 2.4).
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    except OSError:
+        await response.aclose()
+        route.breaker.probing = False
+        await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
+        return
+    except ValueError:  # a provider's header the server will not pass on (response splitting)
+        await response.aclose()
+        route.breaker.failure(time.monotonic())
+        await _refuse(gateway, exchange, send, P_BAD_GATEWAY)
+        return
     if response.stream is None:
         route.breaker.success()
         data = response.body
         exchange.bytes_out = len(data)
         exchange.response_sha256 = hashlib.sha256(data).hexdigest()
         await _finish(gateway, exchange, response.status, "ok")
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": data})
         return
 
-    # Streamed: the record is made durable before the last chunk goes out.
-    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    # Streamed: the record is made durable before the last chunk goes out. It counts what
+    # was handed to the consumer's connection: if the consumer leaves, the record says so
+    # (499, the bytes sent) and the provider's answer is not read any further.
+    status, outcome = response.status, "ok"
     out_digest = hashlib.sha256()
-    outcome = "ok"
     try:
         async for chunk in response.stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
             out_digest.update(chunk)
             exchange.bytes_out += len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
         route.breaker.success()
     except UpstreamError as error:
         outcome = "provider_timeout" if isinstance(error, UpstreamTimeout) else "provider_error"
         route.breaker.failure(time.monotonic())
+    except OSError:
+        status, outcome = CLIENT_GONE, "client_disconnected"
+        route.breaker.probing = False
     finally:
         await response.aclose()
     exchange.response_sha256 = out_digest.hexdigest()
-    await _finish(gateway, exchange, response.status, outcome)
+    await _finish(gateway, exchange, status, outcome)
+    if outcome == "client_disconnected":
+        return
     if outcome != "ok":
         # The status is already sent: cut the response so the consumer sees it incomplete.
         raise RuntimeError(f"provider failed mid-response ({outcome})")
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    with contextlib.suppress(OSError):  # every byte was handed over; only the end is missing
+        await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from prometheus_client import values
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tinhso.core.config import Settings, load_settings
@@ -47,7 +48,9 @@ from tinhso.exchange.forwarding import (
 from tinhso.exchange.gateway_server import Limits
 from tinhso.exchange.limits import LocalLimiter, RedisLimiter
 from tinhso.exchange.metrics import MULTIPROCESS_ENV, Metrics, multiprocess_dir
+from tinhso.exchange.netpolicy import Destination, NetworkPolicy
 from tinhso.exchange.registry_cache import RegistryCache
+from tinhso.exchange.request_body import Uploads
 from tinhso.exchange.upstream import UpstreamPool
 
 if TYPE_CHECKING:
@@ -87,6 +90,14 @@ class GatewaySettings(BaseSettings):
     keepalive_seconds: float = _LIMITS.keepalive_seconds
     body_seconds: float = _LIMITS.body_seconds
     send_seconds: float = _LIMITS.send_seconds
+    # A request body must be whole this many seconds after its request began (408 past it),
+    # and one consumer may have this many bodies in progress at once per worker (429 past it).
+    body_total_seconds: float = Field(default=60.0, gt=0)
+    uploads_per_consumer: int = Field(default=8, ge=1)
+    # A streamed answer: all the provider's waits for its body together (then it is cut).
+    response_total_seconds: float = Field(default=300.0, gt=0)
+    # How long a provider host's checked addresses are kept before it is resolved again.
+    dns_seconds: float = Field(default=30.0, ge=0)
     # On SIGTERM: how long answers in progress may take before the workers exit.
     grace_seconds: float = 30.0
 
@@ -139,8 +150,13 @@ class Gateway:
             linger=options.audit_linger_seconds,
         )
         self.metrics = Metrics()
+        self.uploads = Uploads(options.uploads_per_consumer, options.body_total_seconds)
+        # Checked again when connecting (DNS rebinding), with the settings registration used.
+        self.network_policy = NetworkPolicy.from_settings(settings)
         self._routes: dict[tuple[int, str, int], _Route] = {}
-        self._breakers: dict[str, Breaker] = {}
+        # Per service and provider origin: one service's failures do not cut off another
+        # service of the same host.
+        self._breakers: dict[tuple[int, str], Breaker] = {}
         self._tls = ssl.create_default_context()
         self._kids: frozenset[str] = frozenset()
         new_request_ids()  # a forked worker gets its own
@@ -206,18 +222,23 @@ class Gateway:
             url = urlsplit(service.base_url)
             secure = url.scheme == "https"
             port = url.port or (443 if secure else 80)
-            origin = f"{url.scheme}://{url.hostname}:{port}"
-            breaker = self._breakers.get(origin)
+            of_service = (service.id, f"{url.scheme}://{url.hostname}:{port}")
+            breaker = self._breakers.get(of_service)
             if breaker is None:
-                breaker = self._breakers[origin] = Breaker(
+                breaker = self._breakers[of_service] = Breaker(
                     self.options.breaker_failures, self.options.breaker_cooldown_seconds
                 )
+            host = url.hostname or ""
             pool = UpstreamPool(
-                url.hostname or "",
+                host,
                 port,
                 ssl=self._tls if secure else None,
                 server_hostname=url.hostname if secure else None,
                 max_response_bytes=service.max_response_bytes,
+                stream_seconds=self.options.response_total_seconds,
+                destination=Destination(
+                    host, port, self.network_policy, ttl=self.options.dns_seconds
+                ),
             )
             route = self._routes[key] = _Route(pool, url.path.rstrip("/").encode(), breaker)
         return route

@@ -28,6 +28,10 @@ _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a header name (RFC 9110 
 _TOKENS: set[bytes] = set()  # response header names already checked (bounded)
 
 
+class ConsumerDisconnected(OSError):
+    """``send`` on a connection the consumer has left (ASGI spec 2.4: a subclass of OSError)."""
+
+
 def _check_name(name: bytes) -> None:
     if _TOKEN.fullmatch(name) is None:
         msg = f"invalid response header name {name[:40]!r}"
@@ -119,6 +123,8 @@ class RequestCycle:
     async def send(self, message: Message) -> None:
         kind = message["type"]
         connection = self.connection
+        if connection.closed:
+            raise ConsumerDisconnected
         if kind == "http.response.start":
             if self.started:
                 msg = "the response was already started"
@@ -134,8 +140,6 @@ class RequestCycle:
             raise RuntimeError(msg)
         more = message.get("more_body", False)
         data = self._frame(message.get("body", b""), more)
-        if connection.closed:
-            return
         if data:
             connection.transport.write(data)
         if not more:

@@ -7,16 +7,25 @@ never unspecified, multicast, broadcast or reserved; loopback and link-local (in
 metadata address 169.254.169.254) only when the operator allows them
 (``exchange_allow_loopback`` / ``exchange_allow_link_local``); and, when
 ``exchange_allowed_networks`` is set, only inside those networks. IPv4 addresses embedded in
-IPv6 (mapped, compatible, 6to4, NAT64) are judged as the IPv4 address they carry.
+IPv6 (mapped, compatible, 6to4, NAT64) are judged as the IPv4 address they carry. The URL may
+hold no control character or whitespace, raw or percent-encoded (``urlsplit`` silently drops
+tab, CR and LF, so they are looked for in the URL as given).
 
-The gateway should call :meth:`NetworkPolicy.address_allowed` again on the address it actually
-connects to (DNS answers can change after registration).
+DNS answers can change after registration (DNS rebinding): the gateway connects through a
+:class:`Destination`, which resolves the host itself, refuses the connection when any address
+is refused, and pins the checked addresses: the connection is made to one of them, never to the
+name, and they are kept ``ttl`` seconds per provider pool before the name is resolved and
+checked again. :data:`resolver` is the hook every resolution goes through.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import re
 import socket
+import time
+import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
@@ -24,7 +33,7 @@ from urllib.parse import SplitResult, urlsplit
 from tinhso.core.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     from tinhso.core.config import Settings
 
@@ -42,9 +51,25 @@ _ALWAYS_REFUSED = (
 )
 
 
+# Percent-encoded control characters, space and DEL (%00-%20, %7F).
+_ENCODED_CONTROL = re.compile(r"%(?:[01][0-9a-f]|20|7f)", re.IGNORECASE)
+
+
 def _resolve(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
+
+
+async def _resolve_async(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def _unsafe_character(url: str) -> bool:
+    """A control character or whitespace (any Unicode one, and invisible format characters)."""
+    return any(
+        ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Zs") for ch in url
+    ) or bool(_ENCODED_CONTROL.search(url))
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -120,7 +145,7 @@ class NetworkPolicy:
             return False
         return self.refusal(parsed) is None
 
-    def check_base_url(
+    def check_base_url(  # noqa: PLR0912 - one refusal per case
         self,
         url: str,
         field: str = "base_url",
@@ -135,8 +160,13 @@ class NetworkPolicy:
                 field=field,
             )
 
+        url = url.strip()
+        if _unsafe_character(url):
+            raise refuse(
+                "có ký tự điều khiển hoặc khoảng trắng", "control characters or whitespace"
+            )
         try:
-            parts: SplitResult = urlsplit(url.strip())
+            parts: SplitResult = urlsplit(url)
             port = parts.port
         except ValueError as error:
             raise refuse("URL không hợp lệ", "malformed URL") from error
@@ -184,3 +214,90 @@ class NetworkPolicy:
                 )
         path = parts.path.rstrip("/")
         return f"{scheme}://{parts.netloc}{path}"
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+class AddressRefused(Exception):
+    """The provider's host resolves to an address the policy refuses (the message says which)."""
+
+
+class Destination:
+    """The addresses one provider host is connected to, as the gateway checks them.
+
+    The gateway resolves the name itself (``resolve``; the system resolver by default), refuses
+    the host when any of its addresses is refused by ``policy`` (a name answering both a public
+    and a loopback address is a rebinding attempt), and keeps the checked addresses ``ttl``
+    seconds: connections go to these addresses, never to the name, so what was checked is what
+    is connected to. One lookup at a time per destination; a refusal is kept as long as an
+    answer. An IP literal is checked once.
+    """
+
+    __slots__ = (
+        "_addresses", "_expires", "_lookup", "_refusal", "_resolve", "host", "policy", "port",
+        "ttl",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        policy: NetworkPolicy,
+        ttl: float = 30.0,
+        resolve: Callable[[str, int], Awaitable[Sequence[str]]] | None = None,
+    ) -> None:
+        self.host, self.port, self.policy, self.ttl = host, port, policy, ttl
+        self._resolve = resolve or _resolve_async
+        self._addresses: tuple[str, ...] = ()
+        self._refusal: str | None = None
+        self._expires = 0.0
+        self._lookup: asyncio.Task[None] | None = None
+
+    async def addresses(self) -> tuple[str, ...]:
+        """The checked addresses to connect to; :class:`AddressRefused` or ``OSError`` if none."""
+        if time.monotonic() >= self._expires:
+            lookup = self._lookup
+            if lookup is None:
+                lookup = self._lookup = asyncio.get_running_loop().create_task(self._refresh())
+                lookup.add_done_callback(_retrieve)  # no "never retrieved" if every caller left
+            await asyncio.shield(lookup)  # a caller's timeout does not cancel the shared lookup
+        if self._refusal is not None:
+            raise AddressRefused(self._refusal)
+        return self._addresses
+
+    async def _refresh(self) -> None:
+        try:
+            try:
+                literal: IPAddress | None = ipaddress.ip_address(self.host)
+            except ValueError:
+                literal = None
+            if literal is not None:
+                found: list[str] = [self.host]
+                expires = float("inf")
+            else:
+                try:
+                    found = list(await self._resolve(self.host, self.port))
+                except UnicodeError as error:
+                    raise OSError(f"cannot resolve {self.host}: {error}") from error
+                expires = time.monotonic() + self.ttl
+            self._refusal = self._judge(found)
+            self._addresses = tuple(dict.fromkeys(found)) if self._refusal is None else ()
+            self._expires = expires
+        finally:
+            self._lookup = None
+
+    def _judge(self, found: Sequence[str]) -> str | None:
+        if not found:
+            return f"{self.host} resolves to no address"
+        for address in found:
+            try:
+                parsed = ipaddress.ip_address(address.split("%", 1)[0])
+            except ValueError:
+                return f"{self.host} resolves to an invalid address ({address})"
+            reason = self.policy.refusal(parsed)
+            if reason is not None:
+                return f"{self.host} resolves to a refused {reason} ({parsed})"
+        return None

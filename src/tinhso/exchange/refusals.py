@@ -188,3 +188,21 @@ HTTP_REFUSALS = {
         P_HEAD_TIMEOUT,
     )
 }
+P_BODY_TIMEOUT = Refusal(
+    408,
+    "body_timeout",
+    "Dữ liệu gửi lên không đến đủ trong thời gian cho phép",
+    "The request body did not arrive in full in time",
+)
+P_TOO_MANY_UPLOADS = Refusal(
+    429,
+    "too_many_uploads",
+    "Hệ thống của bạn đang gửi quá nhiều dữ liệu cùng lúc; hãy thử lại sau",
+    "Your system has too many request bodies in progress; retry later",
+)
+P_ADDRESS_REFUSED = Refusal(
+    502,
+    "provider_address_refused",
+    "Địa chỉ của hệ thống cung cấp trỏ tới vùng mạng bị cấm",
+    "The provider's host resolves to a forbidden address",
+)

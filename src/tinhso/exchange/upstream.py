@@ -9,6 +9,15 @@ pool rather than a timer per request (a timer costs more than the rest of the Py
 Small responses are buffered; larger ones (over ``stream_threshold``) are handed over as a
 :class:`BodyStream` with read back-pressure. A connection goes back to the pool only after a
 complete response to a fully sent request, without error, with keep-alive allowed by the upstream.
+
+Whose time is it: the request's ``timeout`` is the provider's. While a streamed request body
+waits for the consumer's next bytes the provider's clock stops (it cannot answer what it has not
+been sent), and a failure while the provider waits for those bytes is marked
+``consumer_paced``: the consumer, not the provider, made the exchange slow. A streamed response
+has ``stream_seconds`` in all of the provider's time (waits for its data, not for the reader).
+
+With a ``destination`` (:class:`tinhso.exchange.netpolicy.Destination`) the pool connects to
+the addresses it checked and pinned, never to the name (DNS rebinding).
 """
 
 from __future__ import annotations
@@ -21,9 +30,13 @@ from typing import TYPE_CHECKING, Final
 
 import httptools
 
+from tinhso.exchange.netpolicy import AddressRefused
+
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
+
+    from tinhso.exchange.netpolicy import Destination
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -44,9 +57,16 @@ _SINGLE_WRITE_MAX: Final = 64 * 1024
 class UpstreamError(Exception):
     """Base class for failures talking to an upstream (a 502 unless stated otherwise)."""
 
+    # The upstream gave up while it was waiting for the consumer's request body.
+    consumer_paced = False
+
 
 class UpstreamConnectError(UpstreamError):
     """The TCP/TLS connection to the upstream could not be established."""
+
+
+class UpstreamAddressRefused(UpstreamConnectError):
+    """The upstream's host resolves to an address the network policy refuses; not contacted."""
 
 
 class UpstreamTimeout(UpstreamError):
@@ -79,11 +99,15 @@ class UpstreamResponse:
 
 
 class BodyStream:
-    """Async iterator over a large response body; ``timeout`` bounds each wait for data."""
+    """Async iterator over a large response body; ``timeout`` bounds each wait for data, and
+    ``budget`` all of them together (a provider trickling its answer is cut)."""
 
-    __slots__ = ("_buffered", "_chunks", "_conn", "_done", "_error", "_timeout", "_waiter")
+    __slots__ = (
+        "_budget", "_buffered", "_chunks", "_conn", "_done", "_error", "_timeout", "_waiter",
+    )  # fmt: skip
 
-    def __init__(self, conn: _Connection, timeout: float):
+    def __init__(self, conn: _Connection, timeout: float, budget: float):
+        self._budget = budget
         self._conn: _Connection | None = conn
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
@@ -132,12 +156,17 @@ class BodyStream:
             conn = self._conn
             if self._done or conn is None:
                 raise StopAsyncIteration
+            if self._budget <= 0.0:
+                conn.fail(UpstreamTimeout("the upstream took too long to send its body"))
+                continue
             self._waiter = conn.loop.create_future()
-            conn.watch(time.monotonic(), self._timeout)
+            waited = time.monotonic()
+            conn.watch(waited, min(self._timeout, self._budget))
             try:
                 await self._waiter
             finally:
                 self._waiter = None
+                self._budget -= time.monotonic() - waited
                 if self._conn is conn:
                     conn.deadline = 0.0
         if self._error is not None:
@@ -155,8 +184,8 @@ class _Connection(asyncio.Protocol):
     __slots__ = (
         "_chunks", "_drain", "_error", "_headers", "_in_body", "_informational", "_is_head",
         "_keep_alive", "_length", "_parser", "_pool", "_sent", "_size", "_status", "_stream",
-        "_until_close", "_waiter", "closed", "deadline", "idle_since", "loop", "received",
-        "timeout", "transport",
+        "_until_close", "_uploading", "_waiter", "closed", "deadline", "idle_since", "loop",
+        "received", "timeout", "transport",
     )  # fmt: skip
 
     transport: asyncio.Transport
@@ -171,7 +200,7 @@ class _Connection(asyncio.Protocol):
         self._error: UpstreamError | None = None
         self._stream: BodyStream | None = None
         self._is_head = self._informational = self._sent = self.received = False
-        self._until_close = self._in_body = self._keep_alive = False
+        self._until_close = self._in_body = self._keep_alive = self._uploading = False
         self._status = self._size = 0
         self._length = -1
         self._headers: Headers = []
@@ -204,7 +233,10 @@ class _Connection(asyncio.Protocol):
             self._drain.set_result(None)
         if self._waiter is not None or self._stream is not None:
             reason = f": {exc}" if exc else ""
-            self.fail(UpstreamProtocolError(f"upstream closed the connection{reason}"))
+            error = UpstreamProtocolError(f"upstream closed the connection{reason}")
+            # Closed while it waited for the consumer's next bytes: the consumer was too slow.
+            error.consumer_paced = self._uploading
+            self.fail(error)
 
     def pause_writing(self) -> None:
         self._drain = self.loop.create_future()
@@ -321,16 +353,30 @@ class _Connection(asyncio.Protocol):
     ) -> bool:
         """Send a chunked body; False if the upstream answered first (the connection is spent)."""
         self.transport.write(head)
-        async for chunk in body:
+        timeout = self.timeout
+        parts = aiter(body)
+        while True:
+            # Waiting for the consumer: its time, not the provider's.
+            self.deadline, self._uploading = 0.0, True
+            try:
+                chunk = await anext(parts)
+            except StopAsyncIteration:
+                break
+            finally:
+                self._uploading = False
             if waiter.done():  # the upstream answered early (e.g. 413): stop sending
                 return False
+            if self._error is not None:
+                raise self._error
             if chunk:
                 self.transport.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
                 if self._drain is not None:
+                    self.watch(time.monotonic(), timeout)  # the provider is not reading
                     await self._drain
             if self._error is not None:
                 raise self._error
         self.transport.write(b"0\r\n\r\n")
+        self.watch(time.monotonic(), timeout)  # all sent: the provider's time to answer
         return True
 
     def watch(self, now: float, timeout: float) -> None:
@@ -339,7 +385,7 @@ class _Connection(asyncio.Protocol):
         self._pool.arm(self.loop)
 
     def _start_stream(self) -> None:
-        self._stream = BodyStream(self, self.timeout)
+        self._stream = BodyStream(self, self.timeout, self._pool.stream_seconds)
         for chunk in self._chunks:
             self._stream.feed(chunk)
         self._chunks = []
@@ -389,7 +435,9 @@ class UpstreamPool:
         idle_timeout: float = 30.0,
         max_response_bytes: int = 16 * 1024 * 1024,
         stream_threshold: int = 256 * 1024,
+        stream_seconds: float = 300.0,
         timer_resolution: float = 0.05,
+        destination: Destination | None = None,
     ):
         self.host, self.port, self._ssl, self._server_hostname = host, port, ssl, server_hostname
         bracketed = f"[{host}]" if ":" in host else host
@@ -399,6 +447,8 @@ class UpstreamPool:
             raise ValueError("invalid host header")
         self.max_idle, self.idle_timeout = max_idle, idle_timeout
         self.max_response_bytes, self.stream_threshold = max_response_bytes, stream_threshold
+        self.stream_seconds = stream_seconds
+        self.destination = destination
         self.timer_resolution = timer_resolution
         self._idle: list[_Connection] = []
         self._open: set[_Connection] = set()
@@ -461,15 +511,26 @@ class UpstreamPool:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(self, loop),
-                    self.host,
-                    self.port,
-                    ssl=self._ssl,
-                    server_hostname=self._server_hostname if self._ssl else None,
-                )
+                addresses: Sequence[str] = (self.host,)
+                if self.destination is not None:
+                    addresses = await self.destination.addresses()
+                for address in addresses:  # the checked addresses, in the resolver's order
+                    try:
+                        _, conn = await loop.create_connection(
+                            lambda: _Connection(self, loop),
+                            address,
+                            self.port,
+                            ssl=self._ssl,
+                            server_hostname=self._server_hostname if self._ssl else None,
+                        )
+                        break
+                    except OSError:
+                        if address == addresses[-1]:
+                            raise
         except TimeoutError:
             raise UpstreamTimeout(f"connect to {self.host}:{self.port} over {timeout:g}s") from None
+        except AddressRefused as exc:
+            raise UpstreamAddressRefused(str(exc)) from None
         except OSError as exc:
             raise UpstreamConnectError(f"connect to {self.host}:{self.port}: {exc}") from exc
         self.connections_opened += 1
@@ -488,7 +549,7 @@ class UpstreamPool:
             if conn.deadline <= 0.0:
                 continue
             if conn.deadline <= now:
-                conn.fail(UpstreamTimeout(f"{self.host}:{self.port} silent for {conn.timeout:g}s"))
+                conn.fail(UpstreamTimeout(f"{self.host}:{self.port} over {conn.timeout:g}s"))
             else:
                 pending = True
         if pending:
