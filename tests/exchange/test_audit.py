@@ -63,6 +63,8 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         "TINHSO_ENVIRONMENT": "test",
         "TINHSO_DATA_DIR": str(settings.data_dir),
         "PATH": "/usr/bin:/bin",
+        # The source under test, when it is not the installed one (a worktree).
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
     }
     return subprocess.run(
         [sys.executable, "-m", "tinhso.cli", "audit", *args],
@@ -130,11 +132,14 @@ def test_checkpoint_signature_verifies_with_jwks(
     for checkpoint in checkpoints:
         jwk = jwks[checkpoint.kid]
         assert audit.checkpoint_signature_valid(
-            checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk
+            checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk, checkpoint.number
         )
-        # Any change to what was signed fails.
+        # Any change to what was signed fails: the head, or the checkpoint's number.
         assert not audit.checkpoint_signature_valid(
-            checkpoint.last_seq - 1, checkpoint.last_hash, checkpoint.signature, jwk
+            checkpoint.last_seq - 1, checkpoint.last_hash, checkpoint.signature, jwk, 1
+        )
+        assert not audit.checkpoint_signature_valid(
+            checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk, 3
         )
     assert audit_proof.verify(engine).checkpoints == 2
     # An altered checkpoint makes verify fail and name it.
@@ -172,7 +177,7 @@ def test_group_commit_and_spool_replay(engine: Engine, tmp_path: Path) -> None:
     """Concurrent records share writes; with the database away they are spooled, then replayed."""
 
     async def scenario() -> tuple[int, int, int]:
-        log = AuditLog(engine, tmp_path, node="n1")
+        log = AuditLog(engine, tmp_path, node="n1", retry_seconds=0)
         log.start()
         await asyncio.gather(*(log.record(e) for e in _entries(50)))
         batches = log.stats.batches

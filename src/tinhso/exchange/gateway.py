@@ -34,6 +34,7 @@ from tinhso.core.db import engine_from_settings
 from tinhso.exchange.admission import TokenCache
 from tinhso.exchange.audit import load_signer
 from tinhso.exchange.audit_log import AuditLog
+from tinhso.exchange.audit_witness import NodeWitness
 from tinhso.exchange.breaker import Breaker
 from tinhso.exchange.client_certificates import ClientCertificates
 from tinhso.exchange.forwarding import Receive, Scope, Send, handle, new_request_ids
@@ -60,7 +61,12 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TINHSO_GATEWAY_", extra="ignore")
 
     poll_seconds: float = 0.5
-    checkpoint_seconds: float = 60.0
+    # A signed checkpoint of the audit chain about this often under traffic (at most 1.5x
+    # apart), each also witnessed on this node's disk and in Redis (tinhso.exchange.audit_witness).
+    checkpoint_seconds: float = 5.0
+    # Spools of this node's processes that are gone are looked for this often, with or without
+    # traffic, and replayed.
+    audit_orphan_seconds: float = 5.0
     # Under load, at most one audit commit per this many seconds per process (group size);
     # an idle process commits at once. 2 ms: bigger groups, fewer fsyncs per request.
     audit_linger_seconds: float = 0.002
@@ -128,7 +134,9 @@ class Gateway:
             settings.data_dir,
             node=options.node,
             checkpoint_seconds=options.checkpoint_seconds,
+            orphan_seconds=options.audit_orphan_seconds,
             linger=options.audit_linger_seconds,
+            witness=NodeWitness(settings.data_dir, settings.redis_url),
         )
         self.metrics = Metrics()
         self._routes: dict[tuple[int, str], _Route] = {}
