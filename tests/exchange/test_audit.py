@@ -325,7 +325,8 @@ def test_orphaned_spools_are_replayed_without_traffic(engine: Engine, tmp_path: 
     _spool_as_a_dead_process(tmp_path, "died-before", 5)
 
     async def idle_successor() -> tuple[int, int]:
-        log = AuditLog(engine, tmp_path, node="idle", orphan_seconds=0.2)
+        # One record per batch: a spool longer than a pass takes several passes.
+        log = AuditLog(engine, tmp_path, node="idle", orphan_seconds=0.2, max_batch=1)
         log.start()
         deadline = time.monotonic() + 10
         while _record_count(engine) < 5 and time.monotonic() < deadline:  # noqa: ASYNC110

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _RECORDS = cast("Table", AuditRecord.__table__)
+# Batches of orphan spools replayed per pass of the writer (between batches of live traffic).
+_ORPHAN_CHUNKS = 4
 
 
 # -- the spool ------------------------------------------------------------------------------------
@@ -395,8 +397,10 @@ class AuditLog:
             self.stats.spool_pending = False
         if now >= self._next_orphan_check:
             try:
-                self._adopt_orphans()
-                self._next_orphan_check = now + self.orphan_seconds
+                finished = self._adopt_orphans()
+                # A long orphan spool is replayed a few batches per pass, between the batches
+                # of this process's own traffic, and the next pass comes at once.
+                self._next_orphan_check = now + (self.orphan_seconds if finished else 0.0)
             except Exception as error:
                 self._note_failure(error)
                 self._next_orphan_check = now + self.retry_seconds
@@ -444,10 +448,15 @@ class AuditLog:
             return False
         return True
 
-    def _replay_file(self, spool: SpoolFile) -> int:
-        """Commit ``spool``'s records after its offset, ``max_batch`` at a time; how many."""
+    def _replay_file(self, spool: SpoolFile, chunks: int | None = None) -> int | None:
+        """Commit ``spool``'s records after its offset, ``max_batch`` at a time; how many, or
+        None if ``chunks`` batches did not reach its end (the offset says where it stopped)."""
         replayed = 0
+        done_chunks = 0
         while True:
+            if chunks is not None and done_chunks >= chunks:
+                return None
+            done_chunks += 1
             chunk, end = spool.read(self.max_batch)
             if not chunk:
                 spool.remove()
@@ -464,15 +473,25 @@ class AuditLog:
             self.stats.replayed += len(fresh)
             log.info("audit: replayed %d spooled records of %s", len(fresh), spool.path.name)
 
-    def _adopt_orphans(self) -> None:
-        """Replay the spools of this node's processes that are gone (e.g. after a restart)."""
-        for spool, fd in self.spool.orphans():
-            try:
-                count = self._replay_file(spool)
+    def _adopt_orphans(self) -> bool:
+        """Replay the spools of this node's processes that are gone (e.g. after a restart),
+        at most ``_ORPHAN_CHUNKS`` batches per call; False if some are left for the next."""
+        budget = _ORPHAN_CHUNKS
+        orphans = self.spool.orphans()
+        try:
+            for spool, _lock in orphans:
+                if budget <= 0:
+                    return False
+                count = self._replay_file(spool, budget)
+                if count is None:
+                    return False
+                budget -= count // self.max_batch + 1
                 spool.path.with_suffix(".lock").unlink(missing_ok=True)
                 log.info("audit: replayed %d records of the orphan spool %s", count, spool.path)
-            finally:
-                os.close(fd)
+        finally:
+            for _, lock in orphans:
+                os.close(lock)
+        return True
 
     def _checkpoint_due(self) -> timedelta | None:
         """The checkpoint interval when this node should look at the last checkpoint (else None:
