@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import subprocess
@@ -18,8 +20,9 @@ from sqlalchemy import delete, select, update
 from tests.conftest import TEST_SECRET
 from tinhso.core.db import build_engine, make_sessionmaker, utcnow
 from tinhso.exchange import audit, audit_proof
-from tinhso.exchange.audit import AuditEntry
+from tinhso.exchange.audit import AuditEntry, CheckpointHead
 from tinhso.exchange.audit_log import AuditLog
+from tinhso.exchange.audit_witness import NodeWitness, node_witness_path, read_head, redis_head
 from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.models import AuditCheckpoint, AuditRecord
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
     from sqlalchemy.engine import Engine
 
+    from tests.support.services import RedisServer
     from tinhso.core.config import Settings
 
 
@@ -64,6 +68,9 @@ def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         "TINHSO_ENVIRONMENT": "test",
         "TINHSO_DATA_DIR": str(settings.data_dir),
         "PATH": "/usr/bin:/bin",
+        "COLUMNS": "400",  # no wrapped messages
+        # The source under test, when it is not the installed one (a worktree).
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
     }
     return subprocess.run(
         [sys.executable, "-m", "tinhso.cli", "audit", *args],
@@ -131,11 +138,14 @@ def test_checkpoint_signature_verifies_with_jwks(
     for checkpoint in checkpoints:
         jwk = jwks[checkpoint.kid]
         assert audit.checkpoint_signature_valid(
-            checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk
+            checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk, checkpoint.number
         )
-        # Any change to what was signed fails.
+        # Any change to what was signed fails: the head, or the checkpoint's number.
         assert not audit.checkpoint_signature_valid(
-            checkpoint.last_seq - 1, checkpoint.last_hash, checkpoint.signature, jwk
+            checkpoint.last_seq - 1, checkpoint.last_hash, checkpoint.signature, jwk, 1
+        )
+        assert not audit.checkpoint_signature_valid(
+            checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk, 3
         )
     assert audit_proof.verify(engine).checkpoints == 2
     # An altered checkpoint makes verify fail and name it.
@@ -173,7 +183,7 @@ def test_group_commit_and_spool_replay(engine: Engine, tmp_path: Path) -> None:
     """Concurrent records share writes; with the database away they are spooled, then replayed."""
 
     async def scenario() -> tuple[int, int, int]:
-        log = AuditLog(engine, tmp_path, node="n1")
+        log = AuditLog(engine, tmp_path, node="n1", retry_seconds=0)
         log.start()
         await asyncio.gather(*(log.record(e) for e in _entries(50)))
         batches = log.stats.batches
@@ -312,3 +322,246 @@ def test_the_received_path_is_chained_and_records_without_it_still_verify(engine
         )
     result = audit_proof.verify(engine)
     assert (result.ok, result.first_broken_seq, result.reason) == (False, rows[1]["seq"], "altered")
+
+
+# -- orphaned spools, constant-cost spooling, witnessed heads (issue 11, items 15-17) -----------
+_NOWHERE = "postgresql://nobody@127.0.0.1:1/none"
+
+
+def _spool_as_a_dead_process(data_dir: Path, node: str, count: int, start: int = 0) -> None:
+    """Leave a spool of ``count`` records, as a process that died with the database away."""
+
+    async def crashed() -> None:
+        log = AuditLog(build_engine(_NOWHERE), data_dir, node=node)
+        log.start()
+        await asyncio.gather(*(log.record(e) for e in _entries(count, start)))
+        assert log.stats.spooled == count
+        await log.close()  # the spool stays (and its lock) ...
+        assert log.spool._owner is not None
+        os.close(log.spool._owner)  # ... until the process is gone
+
+    asyncio.run(crashed())
+
+
+def _record_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return len(list(connection.scalars(select(AuditRecord.seq))))
+
+
+def test_orphaned_spools_are_replayed_without_traffic(engine: Engine, tmp_path: Path) -> None:
+    """At start-up and on a timer, with no request at all: the spool left at start and one left
+    by a process that dies later are both replayed."""
+    _spool_as_a_dead_process(tmp_path, "died-before", 5)
+
+    async def idle_successor() -> tuple[int, int]:
+        # One record per batch: a spool longer than a pass takes several passes.
+        log = AuditLog(engine, tmp_path, node="idle", orphan_seconds=0.2, max_batch=1)
+        log.start()
+        deadline = time.monotonic() + 10
+        while _record_count(engine) < 5 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        at_start = _record_count(engine)
+        # Another process of the node dies with records in its spool, while this one idles.
+        await asyncio.to_thread(_spool_as_a_dead_process, tmp_path, "died-later", 3, 5)
+        deadline = time.monotonic() + 10
+        while _record_count(engine) < 8 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        later = _record_count(engine)
+        await log.close()
+        return at_start, later
+
+    assert asyncio.run(idle_successor()) == (5, 8)
+    result = audit_proof.verify(engine)
+    assert result.ok and result.records == 8
+    assert not list((tmp_path / "audit-spool").glob("*.jsonl"))
+
+
+def test_verify_reports_records_still_spooled(engine: Engine, settings: Settings) -> None:
+    audit.append_entries(engine, _entries(2))
+    _spool_as_a_dead_process(settings.data_dir, "gone", 4, 2)
+    done = _cli(settings, "verify")
+    assert done.returncode == 2, done.stderr
+    assert "4 answered exchanges are still spooled" in done.stderr
+    assert "gone.jsonl: 4" in done.stderr
+
+
+def test_spooling_costs_the_same_however_long_the_outage(engine: Engine, tmp_path: Path) -> None:
+    """A record spooled behind 100,000 others costs what it costs behind one: nothing re-reads
+    the spool per batch (and the database is tried once per ``retry_seconds``, not per batch)."""
+
+    async def scenario() -> tuple[float, float]:
+        log = AuditLog(build_engine(_NOWHERE), tmp_path, node="outage", retry_seconds=3600)
+        log.start()
+        await log.record(_entries(1)[0])  # the database is away: spooled
+        assert log.stats.spool_pending
+
+        async def twenty() -> float:
+            started = time.perf_counter()
+            for entry in _entries(20, 1):
+                await log.record(entry)
+            return time.perf_counter() - started
+
+        short = await twenty()
+        line = json.dumps(_entries(1, 99)[0].to_json()) + "\n"
+        with log.spool.path.open("a", encoding="utf-8") as handle:
+            handle.write(line * 100_000)  # a long outage's worth of records
+        long = await twenty()
+        await log.close()
+        return short, long
+
+    short, long = asyncio.run(scenario())
+    assert long < 3 * short + 0.1, (short, long)
+
+
+def test_a_long_spool_is_replayed_in_order_from_its_offset(engine: Engine, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        log = AuditLog(engine, tmp_path, node="n1", retry_seconds=0, max_batch=7)
+        real = log.engine
+        log.engine = build_engine(_NOWHERE)
+        log.start()
+        for start in range(0, 40, 10):
+            await asyncio.gather(*(log.record(e) for e in _entries(10, start)))
+        assert log.stats.spooled == 40
+        log.engine = real
+        await log.record(_entries(1, 40)[0])
+        await log.close()
+        assert log.stats.replayed == 40
+
+    asyncio.run(scenario())
+    with engine.connect() as connection:
+        ids = list(connection.scalars(select(AuditRecord.request_id).order_by(AuditRecord.seq)))
+    assert ids == [f"req-{i}" for i in range(41)]
+    assert not list((tmp_path / "audit-spool").glob("*.jsonl"))
+    assert not list((tmp_path / "audit-spool").glob("*.offset"))
+
+
+def test_checkpoints_are_numbered_and_frequent_across_restarts(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Two processes (one of them restarted) under steady traffic for 3 s with a checkpoint
+    every 0.4 s: numbered 1..N without gaps, never more than 1.5 intervals (and some slack)
+    apart."""
+    signer = _signer(engine, settings)
+    every = 0.4
+
+    async def traffic(name: str, seconds: float) -> None:
+        log = AuditLog(engine, tmp_path, node=name, signer=signer, checkpoint_seconds=every)
+        log.start()
+        deadline = time.monotonic() + seconds
+        count = 0
+        while time.monotonic() < deadline:
+            await asyncio.gather(*(log.record(e) for e in _entries(5, count)))
+            count += 5
+            await asyncio.sleep(0.01)
+        await log.close()
+
+    async def restarting() -> None:
+        await traffic("b", 1.5)
+        await traffic("b-again", 1.5)
+
+    async def scenario() -> None:
+        await asyncio.gather(traffic("a", 3.0), restarting())
+
+    asyncio.run(scenario())
+    with make_sessionmaker(engine)() as session:
+        checkpoints = list(
+            session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.number))
+        )
+    assert [c.number for c in checkpoints] == list(range(1, len(checkpoints) + 1))
+    assert len(checkpoints) >= 4
+    gaps = [
+        (later.signed_at - earlier.signed_at).total_seconds()
+        for earlier, later in itertools.pairwise(checkpoints)
+    ]
+    assert max(gaps) < 1.5 * every + 0.6, gaps  # slack for a busy test machine
+    result = audit_proof.verify(engine)
+    assert result.ok and result.checkpoints == len(checkpoints)
+
+
+def _witnessed_chain(engine: Engine, settings: Settings, batches: int = 4) -> None:
+    """``batches`` batches of 3 records, each batch with its checkpoint witnessed on the disk
+    of the node (``settings.data_dir``), as the gateway writes them."""
+    signer = _signer(engine, settings)
+    witness = NodeWitness(settings.data_dir)
+    for batch in range(batches):
+        audit.append_entries(engine, _entries(3, 3 * batch), signer, timedelta(0), witness=witness)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ("tail_and_its_checkpoints", "truncated"),
+        ("last_checkpoints", "checkpoint_missing"),
+        ("a_checkpoint_in_the_middle", "checkpoint_missing"),
+        ("tail_rewritten", "witness_mismatch"),
+    ],
+)
+def test_deleting_the_end_of_the_chain_is_detected(
+    engine: Engine, settings: Settings, tamper: str, reason: str
+) -> None:
+    _witnessed_chain(engine, settings)  # records 1-12, checkpoints 1-4 at seq 3, 6, 9, 12
+    witnessed = read_head(node_witness_path(settings.data_dir))
+    assert witnessed is not None and (witnessed.number, witnessed.last_seq) == (4, 12)
+    assert _cli(settings, "verify").returncode == 0
+    with engine.begin() as connection:
+        if tamper in {"tail_and_its_checkpoints", "tail_rewritten"}:
+            connection.execute(delete(AuditRecord).where(AuditRecord.seq > 7))
+            connection.execute(delete(AuditCheckpoint).where(AuditCheckpoint.last_seq > 7))
+        elif tamper == "last_checkpoints":
+            connection.execute(delete(AuditCheckpoint).where(AuditCheckpoint.number >= 3))
+        else:
+            connection.execute(delete(AuditCheckpoint).where(AuditCheckpoint.number == 2))
+    if tamper == "tail_rewritten":  # the chain goes on after the cut, with other records
+        audit.append_entries(engine, _entries(5, 100), _signer(engine, settings), timedelta(0))
+    # What is left may look sound on its own; against the witnessed head it is not.
+    result = audit_proof.verify(engine, [("disk", witnessed)])
+    assert not result.ok
+    assert result.reason == reason
+    done = _cli(settings, "verify")
+    assert done.returncode == 1, done.stderr
+    if reason == "truncated":
+        assert "cut short: it ends at seq=7, before the witnessed head at seq=12" in done.stderr
+    elif reason == "checkpoint_missing":
+        missing = 2 if tamper == "a_checkpoint_in_the_middle" else 3
+        assert f"checkpoint number {missing} is missing" in done.stderr
+    else:
+        assert "the record at seq=12 differs from the witnessed head" in done.stderr
+
+
+def test_a_third_party_keeps_the_head_and_verifies_against_it(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    _witnessed_chain(engine, settings, batches=2)
+    (settings.data_dir / "audit-witness" / "head.json").unlink()  # only the third party has it
+    out = tmp_path / "kept-elsewhere.json"
+    done = _cli(settings, "witness", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    kept = json.loads(out.read_text())
+    assert kept["head"]["last_seq"] == 6 and kept["public_jwk"]["kty"] == "OKP"
+    assert _cli(settings, "verify", "--witness", str(out)).returncode == 0
+    with engine.begin() as connection:
+        connection.execute(delete(AuditRecord).where(AuditRecord.seq > 4))
+        connection.execute(delete(AuditCheckpoint).where(AuditCheckpoint.last_seq > 4))
+    assert _cli(settings, "verify").returncode == 0  # nothing on this node's disk any more
+    done = _cli(settings, "verify", "--witness", str(out))
+    assert done.returncode == 1
+    assert "before the witnessed head at seq=6" in done.stderr
+
+
+def test_heads_are_published_in_redis_newest_first(
+    engine: Engine, settings: Settings, redis_server: RedisServer
+) -> None:
+    signer = _signer(engine, settings)
+    heads: list[CheckpointHead] = []
+    for batch in range(3):
+        audit.append_entries(
+            engine, _entries(2, 2 * batch), signer, timedelta(0), witness=heads.append
+        )
+    witness = NodeWitness(settings.data_dir, redis_server.url)
+    for head in (heads[0], heads[2], heads[1]):  # a slower node publishes an older head late
+        witness(head)
+    assert redis_head(redis_server.url) == heads[2]
+    assert read_head(node_witness_path(settings.data_dir)) == heads[2]
+    forged = dataclasses.replace(heads[2], last_seq=2)
+    result = audit_proof.verify(engine, [("forged", forged)])
+    assert not result.ok and result.reason == "witness_unverifiable"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -9,18 +10,21 @@ import pytest
 from sqlalchemy import update
 
 from tests.exchange.conftest import API, SERVICE_PATH, service_payload
-from tinhso.exchange import repository
+from tinhso.exchange import repository, saved_snapshot
+from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.models import ServiceStatus
 from tinhso.exchange.snapshot import exchange_snapshot, path_matches
 from tinhso.registry.models import InformationSystem, SystemStatus
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
 
     from tests.exchange.conftest import ExchangeWorld
+    from tinhso.core.config import Settings
 
 
 @pytest.mark.parametrize(
@@ -107,3 +111,38 @@ def test_changes_notify_gateways_on_postgresql(
         notices = list(listener.notifies(timeout=10, stop_after=1))
     assert [notice.channel for notice in notices] == ["tinhso_exchange"]
     assert int(notices[0].payload) == repository.state_version(session)
+
+
+def test_the_saved_copy_is_the_same_snapshot_and_only_with_its_signature(
+    client: TestClient,
+    exchange_world: ExchangeWorld,
+    approved_grant: dict[str, Any],
+    consumer_secret: tuple[str, str],
+    session: Session,
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    signing_key_service.ensure_active(session, settings)
+    session.commit()
+    snapshot = exchange_snapshot(session, issuer="http://127.0.0.1:8000")
+    path = tmp_path / saved_snapshot.FILE_NAME
+    saved_snapshot.save(path, snapshot, "the platform secret")
+    copy = saved_snapshot.load(path, "the platform secret")
+    assert copy == snapshot  # services, grants, keys, client ids, certificates, version, times
+    service = copy.services[("so-yte", "his", "ho-so-suc-khoe", "v1")]
+    (grant,) = copy.grants_for("ubnd-viet-yen/mot-cua", service.key)
+    assert grant.id == approved_grant["id"] and grant.valid_at(copy.loaded_at)
+    assert copy.public_keys == snapshot.public_keys and copy.public_keys
+    assert copy.client_ids == {consumer_secret[0]}
+
+    with pytest.raises(saved_snapshot.SavedSnapshotError, match="not signed"):
+        saved_snapshot.load(path, "another platform's secret")
+    document = json.loads(path.read_text())
+    body = json.loads(document["snapshot"])
+    body["grants"][0]["paths"] = ["/"]  # widen a grant on disk
+    document["snapshot"] = json.dumps(body, sort_keys=True)
+    path.write_text(json.dumps(document))
+    with pytest.raises(saved_snapshot.SavedSnapshotError, match="not signed"):
+        saved_snapshot.load(path, "the platform secret")
+    with pytest.raises(saved_snapshot.SavedSnapshotError, match="no saved registry snapshot"):
+        saved_snapshot.load(tmp_path / "nothing.json", "the platform secret")

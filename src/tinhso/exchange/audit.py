@@ -18,9 +18,14 @@ Design (several gateway processes, one database, ONE chain):
   while a spool exists new records go behind it, so a node's records keep their order.
 - ``record_hash = SHA-256(canonical JSON of every field and prev_hash)``. Altering, deleting or
   reordering records breaks the chain at the first affected ``seq``: ``verify`` names it.
-- Checkpoints sign ``"tinhso-audit-checkpoint/v1:{last_seq}:{last_hash}"`` with the platform's
-  active Ed25519 key (the JWKS key with the same ``kid``); the writer adds one at most every
-  ``checkpoint_seconds`` and ``tinhso audit checkpoint`` adds one on demand.
+- Checkpoints are numbered 1, 2, 3 ... without gaps (the number is taken under the chain lock)
+  and sign ``"tinhso-audit-checkpoint/v2:{number}:{last_seq}:{last_hash}"`` with the
+  platform's active Ed25519 key (the JWKS key with the same ``kid``); the writers add one
+  about every ``checkpoint_seconds`` of traffic and ``tinhso audit checkpoint`` adds one on
+  demand. (Checkpoints signed before numbering, ``v1:{last_seq}:{last_hash}``, still verify.)
+- The newest checkpoint is also witnessed outside the database (:mod:`.audit_witness`): each
+  gateway node keeps the newest head it signed on its own disk (and in Redis when configured),
+  so deleting the end of the chain, checkpoints included, no longer goes unnoticed.
 """
 
 from __future__ import annotations
@@ -39,12 +44,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from tinhso.core.db import make_sessionmaker, utcnow
 from tinhso.exchange.models import AuditCheckpoint, AuditRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
@@ -54,7 +61,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
-CHECKPOINT_PREFIX = "tinhso-audit-checkpoint/v1"
+CHECKPOINT_PREFIX = "tinhso-audit-checkpoint/v2"
+_LEGACY_CHECKPOINT_PREFIX = "tinhso-audit-checkpoint/v1"
 # pg_advisory_xact_lock key of the chain head ("tinh" in ASCII).
 CHAIN_LOCK_KEY = 0x74696E68
 _RECORDS = cast("Table", AuditRecord.__table__)
@@ -145,8 +153,43 @@ def record_hash(row: dict[str, Any]) -> str:
     return _digest(values)
 
 
-def checkpoint_message(last_seq: int, last_hash: str) -> bytes:
-    return f"{CHECKPOINT_PREFIX}:{last_seq}:{last_hash}".encode()
+def checkpoint_message(last_seq: int, last_hash: str, number: int | None = None) -> bytes:
+    """What a checkpoint signs; without ``number``, the form of checkpoints signed before they
+    were numbered."""
+    if number is None:
+        return f"{_LEGACY_CHECKPOINT_PREFIX}:{last_seq}:{last_hash}".encode()
+    return f"{CHECKPOINT_PREFIX}:{number}:{last_seq}:{last_hash}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointHead:
+    """A signed checkpoint as it is witnessed outside the database (and exported)."""
+
+    number: int
+    last_seq: int
+    last_hash: str
+    signed_at: str  # ISO 8601, UTC (:func:`timestamp`)
+    kid: str
+    signature: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CheckpointHead:
+        return cls(
+            number=int(data["number"]),
+            last_seq=int(data["last_seq"]),
+            last_hash=str(data["last_hash"]),
+            signed_at=str(data["signed_at"]),
+            kid=str(data["kid"]),
+            signature=str(data["signature"]),
+        )
+
+    def signature_valid(self, jwk: dict[str, Any]) -> bool:
+        return checkpoint_signature_valid(
+            self.last_seq, self.last_hash, self.signature, jwk, number=self.number
+        )
 
 
 def _b64url(data: bytes) -> str:
@@ -162,11 +205,12 @@ def public_key_from_jwk(jwk: dict[str, Any]) -> Ed25519PublicKey:
 
 
 def checkpoint_signature_valid(
-    last_seq: int, last_hash: str, signature: str, jwk: dict[str, Any]
+    last_seq: int, last_hash: str, signature: str, jwk: dict[str, Any], number: int | None = None
 ) -> bool:
+    """Whether ``signature`` signs this checkpoint; with ``number``, a numbered (v2) one."""
     try:
         public_key_from_jwk(jwk).verify(
-            _b64url_decode(signature), checkpoint_message(last_seq, last_hash)
+            _b64url_decode(signature), checkpoint_message(last_seq, last_hash, number)
         )
     except (InvalidSignature, ValueError):
         return False
@@ -239,11 +283,13 @@ def append_entries(
     *,
     connection: Any = None,
     prepared: list[PreparedEntry] | None = None,
+    witness: Callable[[CheckpointHead], None] | None = None,
 ) -> int:
     """Chain and insert ``entries`` in one transaction; returns the new head ``seq``.
 
     With ``signer`` and ``checkpoint_every``, also signs a checkpoint of the new head when the
-    last one is older than that (inside the same lock, so nodes do not duplicate it).
+    last one is older than that (inside the same lock, so nodes do not duplicate it), and
+    hands it to ``witness`` once committed.
     Works on the driver connection (no ORM/Core per row; multi-row INSERTs on SQLite, COPY on
     PostgreSQL): this is the gateway's hot write, done while the chain is locked, so everything
     that does not depend on the chain head is in ``prepared`` (made by :func:`prepare` if not
@@ -262,6 +308,7 @@ def append_entries(
         fcntl.flock(chain_lock, fcntl.LOCK_EX)
     raw = connection if connection is not None else open_writer_connection(engine)
     cursor = raw.cursor()
+    signed: CheckpointHead | None = None
     try:
         if sqlite:
             # The write lock now, not at the first INSERT: no other writer can read the head.
@@ -274,7 +321,7 @@ def append_entries(
         seq, prev = _insert_chained(cursor, prepared, seq, prev, sqlite=sqlite)
         if signer is not None and checkpoint_every is not None and seq > 0:
             mark = "?" if sqlite else "%s"
-            _maybe_checkpoint(cursor, dialect, mark, signer, checkpoint_every, seq, prev)
+            signed = _maybe_checkpoint(cursor, dialect, mark, signer, checkpoint_every, seq, prev)
         raw.commit()
     except BaseException:
         with contextlib.suppress(Exception):
@@ -287,6 +334,11 @@ def append_entries(
             raw.close()
         if chain_lock is not None:
             fcntl.flock(chain_lock, fcntl.LOCK_UN)
+    if signed is not None and witness is not None:
+        try:
+            witness(signed)
+        except Exception:
+            log.exception("audit: could not witness checkpoint %d", signed.number)
     return seq
 
 
@@ -368,31 +420,34 @@ def _maybe_checkpoint(
     every: timedelta,
     seq: int,
     head: str,
-) -> None:
+) -> CheckpointHead | None:
     signed_at = _CHECKPOINTS.c.signed_at.type.dialect_impl(dialect)
-    cursor.execute(
-        f"SELECT signed_at, last_seq FROM {_CHECKPOINTS.name} ORDER BY id DESC LIMIT 1"  # noqa: S608
-    )
+    cursor.execute(_LAST_CHECKPOINT_SQL)
     last = cursor.fetchone()
     now = utcnow()
     if last is not None:
         read = signed_at.result_processor(dialect, None)
         when = cast("datetime", read(last[0]) if read is not None else last[0])
         if int(last[1]) >= seq or now - when < every:
-            return
+            return None
+    number = int(last[2]) + 1 if last is not None else 1
     kid, private_key = signer
+    signature = _b64url(private_key.sign(checkpoint_message(seq, head, number)))
     write = signed_at.bind_processor(dialect)
     cursor.execute(
-        f"INSERT INTO {_CHECKPOINTS.name} (last_seq, last_hash, signed_at, kid, signature)"  # noqa: S608
-        f" VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
-        (
-            seq,
-            head,
-            write(now) if write is not None else now,
-            kid,
-            _b64url(private_key.sign(checkpoint_message(seq, head))),
-        ),
+        f"INSERT INTO {_CHECKPOINTS.name}"  # noqa: S608
+        " (number, last_seq, last_hash, signed_at, kid, signature)"
+        f" VALUES ({mark}, {mark}, {mark}, {mark}, {mark}, {mark})",
+        (number, seq, head, write(now) if write is not None else now, kid, signature),
     )
+    return CheckpointHead(number, seq, head, timestamp(now), kid, signature)
+
+
+# The newest checkpoint: when, up to which record, and its number (read under the chain lock).
+_LAST_CHECKPOINT_SQL = (
+    f"SELECT signed_at, last_seq, number FROM {_CHECKPOINTS.name}"  # noqa: S608
+    " ORDER BY number DESC LIMIT 1"
+)
 
 
 # SQLite: rows per INSERT statement, one statement (one driver call) per 64 records of a batch.
@@ -422,20 +477,32 @@ def _insert_rows(rows: int) -> str:
 _HEAD_SQL = f"SELECT seq, record_hash FROM {_RECORDS.name} ORDER BY seq DESC LIMIT 1"  # noqa: S608
 
 
-def _insert_checkpoint(connection: Connection, signer: Signer, seq: int, head: str) -> None:
+def _insert_checkpoint(
+    connection: Connection, signer: Signer, seq: int, head: str
+) -> CheckpointHead:
+    last = connection.scalar(select(func.max(_CHECKPOINTS.c.number)))
+    number = int(last or 0) + 1
     kid, private_key = signer
+    now = utcnow()
+    signature = _b64url(private_key.sign(checkpoint_message(seq, head, number)))
     connection.execute(
         insert(_CHECKPOINTS).values(
+            number=number,
             last_seq=seq,
             last_hash=head,
-            signed_at=utcnow(),
+            signed_at=now,
             kid=kid,
-            signature=_b64url(private_key.sign(checkpoint_message(seq, head))),
+            signature=signature,
         )
     )
+    return CheckpointHead(number, seq, head, timestamp(now), kid, signature)
 
 
-def write_checkpoint(engine: Engine, settings: Settings) -> tuple[int, str] | None:
+def write_checkpoint(
+    engine: Engine,
+    settings: Settings,
+    witness: Callable[[CheckpointHead], None] | None = None,
+) -> CheckpointHead | None:
     """Sign the current chain head now (``tinhso audit checkpoint``); None if the log is empty."""
     from tinhso.exchange.keys import signing_key_service  # noqa: PLC0415 - avoids an import cycle
 
@@ -447,9 +514,11 @@ def write_checkpoint(engine: Engine, settings: Settings) -> tuple[int, str] | No
         if seq == 0:
             connection.rollback()
             return None
-        _insert_checkpoint(connection, signer, seq, head)
+        signed = _insert_checkpoint(connection, signer, seq, head)
         connection.commit()
-    return seq, head
+    if witness is not None:
+        witness(signed)
+    return signed
 
 
 def load_signer(engine: Engine, settings: Settings) -> Signer | None:

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy import select
 
 from tinhso.exchange.audit import (
     AuditEntry,
+    CheckpointHead,
     PreparedEntry,
     Signer,
     append_entries,
@@ -37,23 +37,111 @@ from tinhso.exchange.audit import (
 from tinhso.exchange.models import AuditRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy import Table
     from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
 _RECORDS = cast("Table", AuditRecord.__table__)
+# Batches of orphan spools replayed per pass of the writer (between batches of live traffic).
+_ORPHAN_CHUNKS = 4
 
 
 # -- the spool ------------------------------------------------------------------------------------
-class Spool:
-    """Append-only, fsync'd JSON-lines file of records the database could not take yet."""
+class SpoolFile:
+    """One JSON-lines spool file and how far it was replayed (``<name>.offset``, in bytes).
+
+    Appending is one ``write`` + ``fsync`` at the end of the file, whatever its length; a replay
+    reads the next ``limit`` records from the offset and, once they are committed, moves the
+    offset past them (the file is removed when it is all replayed). Nothing re-reads or
+    rewrites what is already there, so the cost of a record does not grow with the spool.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset_path = path.with_suffix(".offset")
+
+    def append(self, data: bytes) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def offset(self) -> int:
+        try:
+            return int(self.offset_path.read_text(encoding="ascii") or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def pending(self) -> bool:
+        return self.size() > self.offset()
+
+    def read(self, limit: int) -> tuple[list[AuditEntry], int]:
+        """Up to ``limit`` records after the offset, and the offset after them."""
+        entries: list[AuditEntry] = []
+        try:
+            handle = self.path.open("rb")
+        except FileNotFoundError:
+            return entries, 0
+        with handle:
+            position = self.offset()
+            handle.seek(position)
+            while len(entries) < limit:
+                line = handle.readline()
+                if not line.endswith(b"\n"):
+                    # The end, or a torn last line (a crash mid-write): that record was never
+                    # acknowledged to a consumer.
+                    if line:
+                        position += len(line)
+                    break
+                position += len(line)
+                with contextlib.suppress(ValueError, TypeError):
+                    entries.append(AuditEntry.from_json(json.loads(line)))
+        return entries, position
+
+    def count(self) -> int:
+        """Records not yet replayed (reads the file: for ``audit verify``, not the hot path)."""
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset())
+                return sum(1 for line in handle if line.endswith(b"\n"))
+        except FileNotFoundError:
+            return 0
+
+    def advance(self, position: int) -> None:
+        """Mark everything before ``position`` as replayed (durably)."""
+        if position >= self.size():
+            self.remove()
+            return
+        tmp = self.offset_path.with_suffix(".offset-tmp")
+        with tmp.open("w", encoding="ascii") as handle:
+            handle.write(str(position))
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(self.offset_path)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.offset_path.unlink(missing_ok=True)
+
+
+class Spool(SpoolFile):
+    """This process's spool: records the database could not take yet, fsync'd, in order."""
 
     def __init__(self, directory: Path, node: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        super().__init__(directory / f"{node.replace('/', '_')}.jsonl")
         self.directory = directory
-        self.path = directory / f"{node.replace('/', '_')}.jsonl"
-        self._lock = threading.Lock()
         # Held while this process lives: a spool whose lock can be taken belongs to a process
         # that is gone, and another process of the node adopts (replays) it.
         self._owner = _try_lock(self.path.with_suffix(".lock"))
@@ -65,47 +153,47 @@ class Spool:
             os.close(self._owner)
             self._owner = None
 
-    def orphans(self) -> list[tuple[Path, int]]:
+    def orphans(self) -> list[tuple[SpoolFile, int]]:
         """Spool files of processes that are gone, oldest first, each with its lock held."""
         found = []
-        for path in sorted(self.directory.glob("*.jsonl"), key=lambda p: p.stat().st_mtime):
+        for path in sorted(_spool_files(self.directory), key=_mtime):
             if path == self.path:
                 continue
             fd = _try_lock(path.with_suffix(".lock"))
             if fd is not None:
-                found.append((path, fd))
+                found.append((SpoolFile(path), fd))
         return found
 
-    def append(self, entries: list[AuditEntry]) -> None:
-        data = "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in entries)
-        with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, data.encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+    def append_entries(self, entries: list[AuditEntry]) -> None:
+        self.append(
+            "".join(json.dumps(e.to_json(), ensure_ascii=False) + "\n" for e in entries).encode()
+        )
 
-    def pending(self) -> bool:
-        return self.path.exists() and self.path.stat().st_size > 0
 
-    def read(self) -> list[AuditEntry]:
-        with self._lock:
-            return _read_spool(self.path) if self.path.exists() else []
+def _spool_files(directory: Path) -> list[Path]:
+    return list(directory.glob("*.jsonl")) if directory.is_dir() else []
 
-    def drop(self, count_lines: int) -> None:
-        """Remove the first ``count_lines`` records (replayed) keeping any appended since."""
-        with self._lock:
-            lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
-            rest = lines[count_lines:]
-            tmp = self.path.with_suffix(".tmp")
-            with tmp.open("w", encoding="utf-8") as handle:
-                handle.writelines(rest)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(self.path)
-            if not rest:
-                self.path.unlink()
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def spooled_records(data_dir: Path) -> dict[Path, int]:
+    """Records in this node's spools (``data_dir/audit-spool``) not yet in the database.
+
+    Answered exchanges whose records are on this disk only, e.g. for ``tinhso audit verify``:
+    those of a running process waiting for the database, and those of a process that is gone
+    and whose spool no process has adopted yet.
+    """
+    found = {}
+    for path in sorted(_spool_files(data_dir / "audit-spool")):
+        count = SpoolFile(path).count()
+        if count:
+            found[path] = count
+    return found
 
 
 def _try_lock(path: Path) -> int | None:
@@ -116,15 +204,6 @@ def _try_lock(path: Path) -> int | None:
         os.close(fd)
         return None
     return fd
-
-
-def _read_spool(path: Path) -> list[AuditEntry]:
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        # A torn last line (crash mid-write) was never acknowledged to a consumer: skip it.
-        with contextlib.suppress(ValueError, TypeError):
-            entries.append(AuditEntry.from_json(json.loads(line)))
-    return entries
 
 
 def _already_written(engine: Engine, entries: list[AuditEntry]) -> set[str]:
@@ -172,13 +251,21 @@ class AuditLog:
         checkpoint_seconds: float = 60.0,
         max_batch: int = 1000,
         retry_seconds: float = 1.0,
+        orphan_seconds: float = 5.0,
         linger: float = 0.004,
         linger_after: int = 4,
+        witness: Callable[[CheckpointHead], None] | None = None,
     ) -> None:
         """``linger``: under load, at most one commit per this many seconds, so that more
         records share a commit; it holds a commit back only after a batch of at least
         ``linger_after`` records, so that a light load (one consumer calling in sequence, say)
-        has each record committed at once."""
+        has each record committed at once.
+
+        ``retry_seconds``: while the database is away, how often the writer tries to replay
+        the spool (new records go behind it meanwhile, without trying the database);
+        ``orphan_seconds``: how often it looks for spools of processes that are gone, with or
+        without traffic; ``witness``: called with every checkpoint this process signs, after
+        its commit (e.g. :class:`tinhso.exchange.audit_witness.NodeWitness`)."""
         self.engine = engine
         self.node = node or f"{socket.gethostname()}-{os.getpid()}"
         self.spool = Spool(data_dir / "audit-spool", self.node)
@@ -186,6 +273,8 @@ class AuditLog:
         self.checkpoint_every = timedelta(seconds=checkpoint_seconds)
         self.max_batch = max_batch
         self.retry_seconds = retry_seconds
+        self.orphan_seconds = orphan_seconds
+        self.witness = witness
         self.linger = linger
         self.linger_after = linger_after
         self.stats = AuditStats()
@@ -199,7 +288,8 @@ class AuditLog:
         self._next_checkpoint_check = 0.0
         self._last_batch = 0.0
         self._last_batch_size = 0
-        self._orphans_adopted = False
+        self._next_replay = 0.0  # monotonic time of the next replay attempt
+        self._next_orphan_check = 0.0  # at the first pass of the writer: at start-up
         self.stats.spool_pending = self.spool.pending()  # left over from a previous run
         # The writer's own thread and driver connection, kept between batches (no pool
         # check-out/reset per commit); dropped after a failure and opened again.
@@ -246,10 +336,13 @@ class AuditLog:
             if not self._queue:
                 if self._closing:
                     return
-                self._wake.clear()
-                wait = self.retry_seconds if self.stats.spool_pending else None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                # Idle: wake on a timer all the same, to replay this process's spool and
+                # the spools of processes that are gone, whatever the traffic.
+                wait = self._idle_wait()
+                if wait > 0:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait)
                 await asyncio.sleep(0)  # let the requests that are ready join this batch
             # Under load, at most one commit per ``linger`` seconds: bigger groups, fewer
             # commits (the commit, not the row, is what costs). An idle log, or a light load
@@ -279,21 +372,38 @@ class AuditLog:
                 if not future.done():
                     future.set_result(None)
 
+    def _idle_wait(self) -> float:
+        """Seconds until the writer has something to do with no record queued."""
+        now = time.monotonic()
+        due = self._next_orphan_check
+        if self.stats.spool_pending:
+            due = min(due, self._next_replay)
+        return max(0.0, due - now)
+
     def _write(self, entries: list[AuditEntry], prepared: list[PreparedEntry]) -> None:
-        """Blocking: replay the spool if any, then commit ``entries`` (or spool them)."""
-        if self.stats.spool_pending and not self._replay():
-            if entries:
-                self.spool.append(entries)
-                self.stats.spooled += len(entries)
-            self.stats.spool_pending = True
-            return
-        self.stats.spool_pending = False
-        if not self._orphans_adopted:
+        """Blocking: replay the spool if any, then commit ``entries`` (or spool them).
+
+        While the spool is pending, the database is tried at most once per ``retry_seconds``
+        (a replay); in between, records go straight behind the spool (one append and fsync,
+        however long the spool is).
+        """
+        now = time.monotonic()
+        if self.stats.spool_pending:
+            if now < self._next_replay or not self._replay():
+                if entries:
+                    self.spool.append_entries(entries)
+                    self.stats.spooled += len(entries)
+                return
+            self.stats.spool_pending = False
+        if now >= self._next_orphan_check:
             try:
-                self._adopt_orphans()
-                self._orphans_adopted = True
+                finished = self._adopt_orphans()
+                # A long orphan spool is replayed a few batches per pass, between the batches
+                # of this process's own traffic, and the next pass comes at once.
+                self._next_orphan_check = now + (self.orphan_seconds if finished else 0.0)
             except Exception as error:
                 self._note_failure(error)
+                self._next_orphan_check = now + self.retry_seconds
         if not entries:
             return
         try:
@@ -308,13 +418,15 @@ class AuditLog:
                 self._checkpoint_due(),
                 connection=self._connection,
                 prepared=prepared,
+                witness=self.witness,
             )
         except Exception as error:
             self._disconnect()
             self._note_failure(error)
-            self.spool.append(entries)
+            self.spool.append_entries(entries)
             self.stats.spooled += len(entries)
             self.stats.spool_pending = True
+            self._next_replay = time.monotonic() + self.retry_seconds
             return
         self._db_down = False
         self.stats.written += len(entries)
@@ -329,39 +441,57 @@ class AuditLog:
     def _replay(self) -> bool:
         """Move the spool into the database in order; False if the database is still away."""
         try:
-            while True:
-                entries = self.spool.read()
-                if not entries:
-                    return True
-                chunk = entries[: self.max_batch]
-                done = _already_written(self.engine, chunk)
-                fresh = [entry for entry in chunk if entry.request_id not in done]
-                if fresh:
-                    append_entries(self.engine, fresh, self.signer, self._checkpoint_due())
-                self.spool.drop(len(chunk))
-                self.stats.replayed += len(fresh)
-                log.info("audit: replayed %d spooled records", len(fresh))
+            self._replay_file(self.spool)
         except Exception as error:
             self._note_failure(error)
+            self._next_replay = time.monotonic() + self.retry_seconds
             return False
+        return True
 
-    def _adopt_orphans(self) -> None:
-        """Replay the spools of this node's processes that are gone (e.g. after a restart)."""
-        for path, fd in self.spool.orphans():
-            try:
-                entries = _read_spool(path)
-                for start in range(0, len(entries), self.max_batch):
-                    chunk = entries[start : start + self.max_batch]
-                    done = _already_written(self.engine, chunk)
-                    fresh = [entry for entry in chunk if entry.request_id not in done]
-                    if fresh:
-                        append_entries(self.engine, fresh, self.signer, self._checkpoint_due())
-                    self.stats.replayed += len(fresh)
-                path.unlink()
-                path.with_suffix(".lock").unlink(missing_ok=True)
-                log.info("audit: replayed %d records of the orphan spool %s", len(entries), path)
-            finally:
-                os.close(fd)
+    def _replay_file(self, spool: SpoolFile, chunks: int | None = None) -> int | None:
+        """Commit ``spool``'s records after its offset, ``max_batch`` at a time; how many, or
+        None if ``chunks`` batches did not reach its end (the offset says where it stopped)."""
+        replayed = 0
+        done_chunks = 0
+        while True:
+            if chunks is not None and done_chunks >= chunks:
+                return None
+            done_chunks += 1
+            chunk, end = spool.read(self.max_batch)
+            if not chunk:
+                spool.remove()
+                return replayed
+            # Those a previous replay committed before it could move the offset are skipped.
+            done = _already_written(self.engine, chunk)
+            fresh = [entry for entry in chunk if entry.request_id not in done]
+            if fresh:
+                append_entries(
+                    self.engine, fresh, self.signer, self._checkpoint_due(), witness=self.witness
+                )
+            spool.advance(end)
+            replayed += len(fresh)
+            self.stats.replayed += len(fresh)
+            log.info("audit: replayed %d spooled records of %s", len(fresh), spool.path.name)
+
+    def _adopt_orphans(self) -> bool:
+        """Replay the spools of this node's processes that are gone (e.g. after a restart),
+        at most ``_ORPHAN_CHUNKS`` batches per call; False if some are left for the next."""
+        budget = _ORPHAN_CHUNKS
+        orphans = self.spool.orphans()
+        try:
+            for spool, _lock in orphans:
+                if budget <= 0:
+                    return False
+                count = self._replay_file(spool, budget)
+                if count is None:
+                    return False
+                budget -= count // self.max_batch + 1
+                spool.path.with_suffix(".lock").unlink(missing_ok=True)
+                log.info("audit: replayed %d records of the orphan spool %s", count, spool.path)
+        finally:
+            for _, lock in orphans:
+                os.close(lock)
+        return True
 
     def _checkpoint_due(self) -> timedelta | None:
         """The checkpoint interval when this node should look at the last checkpoint (else None:
@@ -369,7 +499,11 @@ class AuditLog:
         now = time.monotonic()
         if self.signer is None or now < self._next_checkpoint_check:
             return None
-        self._next_checkpoint_check = now + self.checkpoint_every.total_seconds()
+        # Half the interval: a node that looks exactly one interval after the last checkpoint
+        # may find it a hair too recent (its own clock, or another node's checkpoint), and would
+        # then wait a whole interval more; looking twice per interval bounds the gap between
+        # checkpoints to 1.5 intervals of traffic, whatever the nodes and their restarts.
+        self._next_checkpoint_check = now + self.checkpoint_every.total_seconds() / 2
         return self.checkpoint_every
 
     def _note_failure(self, error: BaseException) -> None:

@@ -8,7 +8,7 @@ and :func:`verify_export` checks such a document without the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -19,6 +19,7 @@ from tinhso.exchange.audit import (
     CHECKPOINT_PREFIX,
     GENESIS_HASH,
     HASHED_FIELDS,
+    CheckpointHead,
     checkpoint_signature_valid,
     record_hash,
     timestamp,
@@ -43,6 +44,12 @@ class VerifyResult:
     bad_checkpoint_id: int | None = None
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
+    # The first checkpoint number missing from the database (deleted, or never there).
+    missing_checkpoint: int | None = None
+    # The witnessed head the database does not agree with, and where it was kept.
+    witness: str | None = None
+    witnessed_seq: int | None = None
+    witnesses: int = 0  # witnessed heads the database agrees with
 
 
 def check_chain(rows: Iterable[dict[str, Any]], anchor: tuple[int, str]) -> VerifyResult:
@@ -66,8 +73,14 @@ def check_chain(rows: Iterable[dict[str, Any]], anchor: tuple[int, str]) -> Veri
     return VerifyResult(ok=True, records=count, head_seq=expected_seq - 1, head_hash=prev)
 
 
-def verify(engine: Engine) -> VerifyResult:
-    """Prove the whole chain and every checkpoint; names the first broken record."""
+def verify(engine: Engine, witnessed: Sequence[tuple[str, CheckpointHead]] = ()) -> VerifyResult:
+    """Prove the whole chain and every checkpoint; names the first broken record.
+
+    Checkpoints must be numbered 1..N without gaps, each signed and matching its record.
+    ``witnessed``: checkpoint heads kept outside the database (``(where, head)``, see
+    :mod:`tinhso.exchange.audit_witness`); the database must hold each one: its chain must
+    reach the head's ``last_seq`` with the same hash, and its checkpoints its number.
+    """
     with engine.connect() as connection:
         rows = connection.execution_options(yield_per=2000).execute(
             select(_RECORDS).order_by(_RECORDS.c.seq)
@@ -83,8 +96,8 @@ def verify(engine: Engine) -> VerifyResult:
             for row in connection.execute(select(SigningKey.kid, SigningKey.public_jwk))
         }
         hashes: dict[int, str] = {}
-        checkpoints = list(connection.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.id)))
-        wanted = [c.last_seq for c in checkpoints]
+        checkpoints = list(connection.execute(select(_CHECKPOINTS).order_by(_CHECKPOINTS.c.number)))
+        wanted = sorted({c.last_seq for c in checkpoints} | {h.last_seq for _, h in witnessed})
         for start in range(0, len(wanted), 500):
             for seq, digest in connection.execute(
                 select(_RECORDS.c.seq, _RECORDS.c.record_hash).where(
@@ -92,21 +105,75 @@ def verify(engine: Engine) -> VerifyResult:
                 )
             ):
                 hashes[int(seq)] = str(digest)
-    for checkpoint in checkpoints:
+    by_number = {}
+    for expected, checkpoint in enumerate(checkpoints, start=1):
+        if checkpoint.number != expected:
+            result.ok = False
+            result.missing_checkpoint = expected
+            result.reason = "checkpoint_missing"
+            return result
         jwk = keys.get(checkpoint.kid)
         if (
             hashes.get(checkpoint.last_seq) != checkpoint.last_hash
             or jwk is None
-            or not checkpoint_signature_valid(
-                checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk
-            )
+            or not _checkpoint_signed(checkpoint, jwk)
         ):
             result.ok = False
             result.bad_checkpoint_id = checkpoint.id
             result.reason = "checkpoint"
             return result
+        by_number[checkpoint.number] = checkpoint
         result.checkpoints += 1
+    for where, head in witnessed:
+        problem = _disagreement(head, keys, hashes, by_number, result.head_seq)
+        if problem is not None:
+            result.ok = False
+            result.reason = problem
+            result.witness = where
+            result.witnessed_seq = head.last_seq
+            if problem == "truncated":
+                result.first_broken_seq = result.head_seq + 1
+            elif problem == "checkpoint_missing":
+                result.missing_checkpoint = len(checkpoints) + 1
+            elif problem == "witness_mismatch":
+                result.first_broken_seq = head.last_seq
+            return result
+        result.witnesses += 1
     return result
+
+
+def _checkpoint_signed(checkpoint: Any, jwk: dict[str, Any]) -> bool:
+    """Signed as numbered (v2), or as it was before checkpoints had numbers (v1)."""
+    return checkpoint_signature_valid(
+        checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk, checkpoint.number
+    ) or checkpoint_signature_valid(
+        checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk
+    )
+
+
+def _disagreement(
+    head: CheckpointHead,
+    keys: dict[str, dict[str, Any]],
+    hashes: dict[int, str],
+    by_number: dict[int, Any],
+    head_seq: int,
+) -> str | None:
+    """Why the database does not hold the witnessed ``head``; None if it does."""
+    jwk = keys.get(head.kid)
+    if jwk is None or not head.signature_valid(jwk):
+        # Not signed by a platform key the database knows: the witness itself is false, or
+        # the database's keys were changed. Either way nothing is proven.
+        return "witness_unverifiable"
+    if head.last_seq > head_seq:
+        return "truncated"  # the database's chain ends before the witnessed head
+    if hashes.get(head.last_seq) != head.last_hash:
+        return "witness_mismatch"  # the record at the witnessed head was replaced
+    checkpoint = by_number.get(head.number)
+    if checkpoint is None:
+        return "checkpoint_missing"
+    if (checkpoint.last_seq, checkpoint.last_hash) != (head.last_seq, head.last_hash):
+        return "witness_mismatch"
+    return None
 
 
 def export(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
@@ -150,6 +217,7 @@ def export(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
             chosen = list(inside) + ([covering] if covering is not None else [])
             checkpoints.extend(
                 {
+                    "number": row.number,
                     "last_seq": row.last_seq,
                     "last_hash": row.last_hash,
                     "signed_at": timestamp(row.signed_at),
@@ -176,7 +244,10 @@ def export(engine: Engine, start: datetime, end: datetime) -> dict[str, Any]:
             "checkpoints": checkpoints,
             "public_keys": keys,
             "hash": "sha256(canonical JSON array of fields: " + ",".join(HASHED_FIELDS) + ")",
-            "checkpoint_message": f"{CHECKPOINT_PREFIX}:<last_seq>:<last_hash> (Ed25519)",
+            "checkpoint_message": (
+                f"{CHECKPOINT_PREFIX}:<number>:<last_seq>:<last_hash> (Ed25519; checkpoints"
+                " signed before numbering: tinhso-audit-checkpoint/v1:<last_seq>:<last_hash>)"
+            ),
         },
     }
 
@@ -200,8 +271,17 @@ def verify_export(document: dict[str, Any]) -> VerifyResult:
         if (
             (known is not None and known != checkpoint["last_hash"])
             or jwk is None
-            or not checkpoint_signature_valid(
-                seq, checkpoint["last_hash"], checkpoint["signature"], jwk
+            or not (
+                checkpoint_signature_valid(
+                    seq,
+                    checkpoint["last_hash"],
+                    checkpoint["signature"],
+                    jwk,
+                    checkpoint.get("number"),
+                )
+                or checkpoint_signature_valid(
+                    seq, checkpoint["last_hash"], checkpoint["signature"], jwk
+                )
             )
         ):
             result.ok = False

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from tinhso.core.config import Settings
+    from tinhso.exchange.audit import CheckpointHead
+    from tinhso.exchange.audit_proof import VerifyResult
 
 app = typer.Typer(no_args_is_help=True)
 keys_app = typer.Typer(
@@ -156,33 +158,180 @@ def gateway(
         raise typer.Exit(status)
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Kiểm tra chuỗi băm và các điểm kiểm tra đã ký / prove the chain and signed checkpoints."""
-    from tinhso.exchange import audit_proof  # noqa: PLC0415
+def _witnessed_heads(settings: Settings, files: list[str]) -> list[tuple[str, CheckpointHead]]:
+    """Checkpoint heads witnessed outside the database: this node's disk, Redis, ``files``."""
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
 
-    engine = engine_from_settings(_settings())
+    from tinhso.exchange import audit_witness  # noqa: PLC0415
+
+    heads: list[tuple[str, CheckpointHead]] = []
+    local = audit_witness.node_witness_path(settings.data_dir)
     try:
-        result = audit_proof.verify(engine)
+        head = audit_witness.read_head(local)
+    except ValueError as error:
+        console.print(f"[red]Tệp chứng kiến hỏng[/red] / unreadable witness {local}: {error}")
+        raise typer.Exit(1) from None
+    if head is not None:
+        heads.append((str(local), head))
+    if settings.redis_url:
+        try:
+            head = audit_witness.redis_head(settings.redis_url)
+        except Exception as error:
+            console.print(
+                "[yellow]Không đọc được điểm kiểm tra trên Redis[/yellow] / "
+                f"could not read the witnessed head in Redis: {type(error).__name__}"
+            )
+        else:
+            if head is not None:
+                heads.append(("Redis " + audit_witness.REDIS_KEY, head))
+    for name in files:
+        try:
+            head = audit_witness.head_of(json.loads(Path(name).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as error:
+            console.print(f"[red]Không đọc được --witness {name}[/red] / cannot read it: {error}")
+            raise typer.Exit(1) from None
+        heads.append((name, head))
+    return heads
+
+
+@audit_app.command("verify")
+def audit_verify(
+    witness: list[str] = typer.Option(  # noqa: B008 - typer's way
+        [],
+        "--witness",
+        help=(
+            "Tệp điểm kiểm tra do bên thứ ba giữ (`tinhso audit witness`) / a head kept by a "
+            "third party (repeatable)"
+        ),
+    ),
+) -> None:
+    """Kiểm tra chuỗi băm, điểm kiểm tra đã ký và điểm đã chứng kiến / prove the chain.
+
+    Proves the chain, its numbered signed checkpoints, and that the database still holds every
+    head witnessed outside it (this node's disk, Redis, --witness files). Exit 1: broken or
+    cut short; exit 2: the chain is sound but answered exchanges are still in this node's
+    spool, not yet in it.
+    """
+    from tinhso.exchange import audit_proof  # noqa: PLC0415
+    from tinhso.exchange.audit_log import spooled_records  # noqa: PLC0415
+
+    settings = _settings()
+    heads = _witnessed_heads(settings, witness)
+    engine = engine_from_settings(settings)
+    try:
+        result = audit_proof.verify(engine, heads)
     finally:
         engine.dispose()
-    if result.ok:
+    if not result.ok:
+        console.print(_broken(result))
+        raise typer.Exit(1)
+    console.print(
+        f"[green]OK[/green] {result.records} bản ghi / records, "
+        f"{result.checkpoints} điểm kiểm tra / checkpoints, head seq {result.head_seq}, "
+        f"{result.witnesses} điểm đã chứng kiến / witnessed heads"
+    )
+    spooled = spooled_records(settings.data_dir)
+    if spooled:
+        total = sum(spooled.values())
         console.print(
-            f"[green]OK[/green] {result.records} bản ghi / records, "
-            f"{result.checkpoints} điểm kiểm tra / checkpoints, head seq {result.head_seq}"
+            f"[yellow]Chưa đủ: {total} bản ghi còn nằm trong spool của nút này, chưa vào "
+            f"chuỗi[/yellow] / incomplete: {total} answered exchanges are still spooled on this "
+            "node, not yet in the chain:"
         )
-        return
+        for path, count in spooled.items():
+            console.print(f"  {path}: {count}")
+        raise typer.Exit(2)
+
+
+def _broken(result: VerifyResult) -> str:
+    where = f" ({result.witness})" if result.witness else ""
+    if result.reason == "truncated":
+        return (
+            f"[red]Chuỗi bị cắt: kết thúc ở seq={result.head_seq}, trước điểm kiểm tra đã chứng "
+            f"kiến tại seq={result.witnessed_seq}[/red]{where} / the chain was cut short: it ends "
+            f"at seq={result.head_seq}, before the witnessed head at seq={result.witnessed_seq}"
+        )
+    if result.reason == "checkpoint_missing":
+        return (
+            f"[red]Thiếu điểm kiểm tra số {result.missing_checkpoint}[/red]{where} / "
+            f"checkpoint number {result.missing_checkpoint} is missing"
+        )
+    if result.reason == "witness_mismatch":
+        return (
+            f"[red]Bản ghi seq={result.witnessed_seq} khác với điểm đã chứng kiến[/red]{where} / "
+            f"the record at seq={result.witnessed_seq} differs from the witnessed head"
+        )
+    if result.reason == "witness_unverifiable":
+        return (
+            f"[red]Điểm đã chứng kiến không có chữ ký hợp lệ của khóa nào trong cơ sở dữ liệu"
+            f"[/red]{where} / the witnessed head is not signed by any key in the database"
+        )
     if result.bad_checkpoint_id is not None:
-        console.print(
+        return (
             f"[red]Điểm kiểm tra {result.bad_checkpoint_id} không hợp lệ[/red] / "
             f"checkpoint {result.bad_checkpoint_id} is invalid"
         )
-    else:
+    return (
+        f"[red]Chuỗi bị phá vỡ tại bản ghi seq={result.first_broken_seq}[/red] / "
+        f"chain broken at record seq={result.first_broken_seq} ({result.reason})"
+    )
+
+
+@audit_app.command("witness")
+def audit_witness_export(
+    out: str = typer.Option(..., "--out", help="Tệp JSON / output JSON file"),
+) -> None:
+    """Xuất điểm kiểm tra mới nhất để bên thứ ba lưu giữ / export the newest head for a witness.
+
+    The newest signed checkpoint (of the database and of this node's disk) with the public
+    key that signed it. Whoever keeps it can later run `tinhso audit verify --witness FILE`:
+    the database's chain must still reach it.
+    """
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from tinhso.exchange import audit_witness  # noqa: PLC0415
+    from tinhso.exchange.audit import CheckpointHead, timestamp  # noqa: PLC0415
+    from tinhso.exchange.models import AuditCheckpoint, SigningKey  # noqa: PLC0415
+
+    settings = _settings()
+    engine = engine_from_settings(settings)
+    try:
+        with make_sessionmaker(engine)() as session:
+            row = session.scalars(
+                select(AuditCheckpoint).order_by(AuditCheckpoint.number.desc()).limit(1)
+            ).first()
+            heads = [head for _, head in _witnessed_heads(settings, [])]
+            if row is not None:
+                heads.append(
+                    CheckpointHead(
+                        row.number,
+                        row.last_seq,
+                        row.last_hash,
+                        timestamp(row.signed_at),
+                        row.kid,
+                        row.signature,
+                    )
+                )
+            if not heads:
+                console.print("Chưa có điểm kiểm tra / there is no checkpoint yet")
+                raise typer.Exit(1)
+            head = max(heads, key=lambda h: h.number)
+            jwk = session.scalar(select(SigningKey.public_jwk).where(SigningKey.kid == head.kid))
+    finally:
+        engine.dispose()
+    if jwk is None or not head.signature_valid(dict(jwk)):
         console.print(
-            f"[red]Chuỗi bị phá vỡ tại bản ghi seq={result.first_broken_seq}[/red] / "
-            f"chain broken at record seq={result.first_broken_seq} ({result.reason})"
+            f"[red]Điểm kiểm tra số {head.number} không có chữ ký hợp lệ[/red] / "
+            f"checkpoint {head.number} is not validly signed"
         )
-    raise typer.Exit(1)
+        raise typer.Exit(1)
+    text = json.dumps(audit_witness.document(head, dict(jwk)), ensure_ascii=False, indent=1)
+    Path(out).write_text(text, encoding="utf-8")
+    console.print(f"[green]OK[/green] checkpoint {head.number} (seq {head.last_seq}) -> {out}")
 
 
 @audit_app.command("export")
@@ -215,14 +364,20 @@ def audit_export(
 def audit_checkpoint() -> None:
     """Ký ngay một điểm kiểm tra / sign a checkpoint of the chain head now."""
     from tinhso.exchange import audit  # noqa: PLC0415
+    from tinhso.exchange.audit_witness import NodeWitness  # noqa: PLC0415
 
     settings = _settings()
     engine = engine_from_settings(settings)
     try:
-        signed = audit.write_checkpoint(engine, settings)
+        signed = audit.write_checkpoint(
+            engine, settings, NodeWitness(settings.data_dir, settings.redis_url)
+        )
     finally:
         engine.dispose()
     if signed is None:
         console.print("Nhật ký trống / the log is empty")
         return
-    console.print(f"[green]OK[/green] checkpoint at seq {signed[0]} ({signed[1][:16]}…)")
+    console.print(
+        f"[green]OK[/green] checkpoint {signed.number} at seq {signed.last_seq} "
+        f"({signed.last_hash[:16]}…)"
+    )

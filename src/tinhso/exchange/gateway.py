@@ -16,14 +16,16 @@ Also answers ``/healthz`` and ``/metrics`` (Prometheus; loopback or ``TINHSO_MET
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
+import json
 import logging
 import os
 import shutil
 import ssl
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from prometheus_client import values
@@ -32,9 +34,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tinhso.core.config import Settings, load_settings
 from tinhso.core.db import engine_from_settings
+from tinhso.exchange import saved_snapshot
 from tinhso.exchange.admission import TokenCache
 from tinhso.exchange.audit import load_signer
 from tinhso.exchange.audit_log import AuditLog
+from tinhso.exchange.audit_witness import NodeWitness
 from tinhso.exchange.breaker import Breaker
 from tinhso.exchange.client_certificates import ClientCertificates
 from tinhso.exchange.forwarding import (
@@ -54,6 +58,8 @@ from tinhso.exchange.request_body import Uploads
 from tinhso.exchange.upstream import UpstreamPool
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from sqlalchemy.engine import Engine
 
     from tinhso.exchange.gateway_server import Refused
@@ -63,6 +69,7 @@ log = logging.getLogger(__name__)
 
 
 _LIMITS = Limits()
+_SIGNER_RETRY_SECONDS = 5.0
 
 
 class GatewaySettings(BaseSettings):
@@ -71,7 +78,16 @@ class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TINHSO_GATEWAY_", extra="ignore")
 
     poll_seconds: float = 0.5
-    checkpoint_seconds: float = 60.0
+    # A signed checkpoint of the audit chain about this often under traffic (at most 1.5x
+    # apart), each also witnessed on this node's disk and in Redis (tinhso.exchange.audit_witness).
+    checkpoint_seconds: float = 5.0
+    # Spools of this node's processes that are gone are looked for this often, with or without
+    # traffic, and replayed.
+    audit_orphan_seconds: float = 5.0
+    # How long the registry may serve after the database last confirmed it: the copy saved on
+    # this node's disk (to start while the database is down) and the one in memory alike.
+    # Past it, exchanges are refused (503) until the database answers again.
+    registry_max_age_seconds: float = 3600.0
     # Under load, at most one audit commit per this many seconds per process (group size);
     # an idle process commits at once. 2 ms: bigger groups, fewer fsyncs per request.
     audit_linger_seconds: float = 0.002
@@ -135,6 +151,9 @@ class Gateway:
             settings.base_url,
             poll_seconds=options.poll_seconds,
             redis_url=settings.redis_url,
+            saved_copy=settings.data_dir / saved_snapshot.FILE_NAME,
+            secret_key=settings.secret_key.get_secret_value(),
+            max_age_seconds=options.registry_max_age_seconds,
         )
         self.tokens = TokenCache(options.token_cache_entries)
         self.certificates = ClientCertificates(
@@ -147,7 +166,9 @@ class Gateway:
             settings.data_dir,
             node=options.node,
             checkpoint_seconds=options.checkpoint_seconds,
+            orphan_seconds=options.audit_orphan_seconds,
             linger=options.audit_linger_seconds,
+            witness=NodeWitness(settings.data_dir, settings.redis_url),
         )
         self.metrics = Metrics()
         self.uploads = Uploads(options.uploads_per_consumer, options.body_total_seconds)
@@ -168,6 +189,8 @@ class Gateway:
             self.audit.signer = await asyncio.to_thread(load_signer, self.engine, self.settings)
         except Exception as error:
             log.warning("gateway: no signing key for checkpoints yet: %s", error)
+        if self.audit.signer is None:  # no key yet, or no database: keep trying
+            self._in_background(self._await_signer())
         self.audit.start()
         self.registry.changed.append(self._keys_changed)
         self.registry.changed.append(self._services_changed)
@@ -183,9 +206,12 @@ class Gateway:
         kids = frozenset(snapshot.public_keys)
         if kids != self._kids:
             self._kids = kids
-            task = asyncio.get_running_loop().create_task(self._reload_signer())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._in_background(self._reload_signer())
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _services_changed(self, snapshot: ExchangeSnapshot) -> None:
         """Forget the routes built from a service's former settings (base URL, response limit):
@@ -202,6 +228,29 @@ class Gateway:
             self.audit.signer = await asyncio.to_thread(load_signer, self.engine, self.settings)
         except Exception as error:
             log.warning("gateway: could not reload the signing key: %s", error)
+
+    async def _await_signer(self) -> None:
+        """Load the checkpoint signing key once there is one (and a database to read it from)."""
+        while self.audit.signer is None:
+            await asyncio.sleep(_SIGNER_RETRY_SECONDS)
+            with contextlib.suppress(Exception):
+                self.audit.signer = await asyncio.to_thread(load_signer, self.engine, self.settings)
+
+    def health(self) -> tuple[int, bytes]:
+        """``/healthz``: whether this process serves, and from what registry."""
+        registry = self.registry
+        if registry.snapshot is None:
+            return 503, b'{"status":"unavailable","registry":null}'
+        answer = {
+            # "degraded": serving from the copy saved on disk, the database unreachable.
+            "status": "ok" if registry.source == "database" else "degraded",
+            "registry": registry.source,
+            "registry_version": registry.snapshot.version,
+            "registry_age_seconds": round(registry.age_seconds, 1),
+            "registry_max_age_seconds": registry.max_age_seconds,
+            "audit": "spooling" if self.audit.stats.spool_pending else "ok",
+        }
+        return 200, json.dumps(answer, separators=(",", ":")).encode()
 
     async def stop(self) -> None:
         if self._metrics_timer is not None:
@@ -267,7 +316,8 @@ class GatewayApp:
                 gateway = await self._startup()
             path = scope["path"]
             if path == "/healthz":
-                await _plain(send, 200, b'{"status":"ok"}', b"application/json")
+                status, body = gateway.health()
+                await _plain(send, status, body, b"application/json")
             elif path == "/metrics":
                 await _metrics(gateway, scope, send)
             else:

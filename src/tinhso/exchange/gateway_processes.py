@@ -11,12 +11,20 @@ SIGTERM or SIGINT to the supervisor (or to the whole process group) stops the wo
 gracefully: no new connections, idle keep-alive connections closed, answers in progress
 finished within ``grace_seconds``, then the app's lifespan shut-down (the gateway flushes
 its audit log) and exit.
+
+Workers die with their supervisor: a supervisor killed outright (SIGKILL, OOM killer) cannot
+stop them, so each worker asks the kernel for a SIGTERM when its parent dies
+(``PR_SET_PDEATHSIG`` on Linux) and also checks its parent every second (elsewhere, and in
+case the parent died before the request took effect). Orphaned workers would otherwise keep
+the listening socket and the next start would fail with "address already in use".
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import importlib
 import logging
 import os
@@ -34,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STARTUP_FAILED = 3
+_PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal this process gets when its parent dies
+_PARENT_CHECK_SECONDS = 1.0
 _RESTARTS_ALLOWED = 5
 _RESTART_WINDOW = 30.0
 
@@ -95,11 +105,13 @@ class _Supervisor:
         self._restarts: list[float] = []
 
     def spawn(self, number: int) -> None:
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
             status = 1
             try:
-                status = _worker(self.app, self.sock, self.limits, self.grace)
+                _die_with(parent)
+                status = _worker(self.app, self.sock, self.limits, self.grace, parent)
             except BaseException:
                 log.exception("gateway worker %d failed", number)
             finally:
@@ -136,7 +148,20 @@ class _Supervisor:
         return self.status
 
 
-def _worker(app: str | ASGIApp, sock: socket.socket, limits: Limits, grace: float) -> int:
+def _die_with(parent: int) -> None:
+    """In a freshly forked worker: have the kernel send SIGTERM when the supervisor dies."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is not None:
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(libc_name, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the supervisor died before the request took effect
+        os._exit(0)
+
+
+def _worker(
+    app: str | ASGIApp, sock: socket.socket, limits: Limits, grace: float, parent: int
+) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     import uvloop  # noqa: PLC0415 - in the worker, after the fork
@@ -144,28 +169,44 @@ def _worker(app: str | ASGIApp, sock: socket.socket, limits: Limits, grace: floa
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_serve(app, sock, limits, grace))
+        return loop.run_until_complete(_serve(app, sock, limits, grace, parent))
     finally:
         loop.close()
 
 
-async def _serve(app_ref: str | ASGIApp, sock: socket.socket, limits: Limits, grace: float) -> int:
+async def _serve(
+    app_ref: str | ASGIApp, sock: socket.socket, limits: Limits, grace: float, parent: int
+) -> int:
     loop = asyncio.get_running_loop()
     app = load_app(app_ref) if isinstance(app_ref, str) else app_ref
     lifespan = Lifespan(app)
+    # Until the start-up is done, SIGTERM (from the supervisor, or from the kernel when the
+    # supervisor dies) ends this worker at once: it has answered nothing yet.
     if not await lifespan.startup():
         return STARTUP_FAILED
     stopped = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopped.set)
+    watch = loop.create_task(_watch_parent(parent, stopped), name="tinhso-parent")
     server = Server(app, loop, limits)
     listener = await loop.create_server(server.protocol, sock=sock, backlog=4096)
     server.start_sweeping()
     await stopped.wait()
+    watch.cancel()
     listener.close()
     await server.shut_down(grace)
     await lifespan.shutdown()
     return 0
+
+
+async def _watch_parent(parent: int, stopped: asyncio.Event) -> None:
+    """Stop this worker when its supervisor is gone (the portable half of :func:`_die_with`)."""
+    while not stopped.is_set():
+        if os.getppid() != parent:
+            log.warning("gateway: the supervisor %d is gone; this worker stops", parent)
+            stopped.set()
+            return
+        await asyncio.sleep(_PARENT_CHECK_SECONDS)
 
 
 class Lifespan:

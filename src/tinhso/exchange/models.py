@@ -278,12 +278,20 @@ class AuditRecord(Base):
 
 
 class AuditCheckpoint(Base):
-    """A signature over the chain head at ``last_seq`` (Ed25519, key ``kid``)."""
+    """A signature over the chain head at ``last_seq`` (Ed25519, key ``kid``).
+
+    ``number``: 1, 2, 3 ... without gaps, taken under the chain lock and signed with the head,
+    so that a deleted checkpoint shows as a gap and the newest one can be witnessed elsewhere.
+    """
 
     __tablename__ = "exchange_audit_checkpoint"
-    __table_args__ = (Index("ix_exchange_audit_checkpoint_last_seq", "last_seq"),)
+    __table_args__ = (
+        Index("ix_exchange_audit_checkpoint_last_seq", "last_seq"),
+        Index("ux_exchange_audit_checkpoint_number", "number", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(BigId)
     last_seq: Mapped[int] = mapped_column(BigId)
     last_hash: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

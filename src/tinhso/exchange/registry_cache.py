@@ -12,8 +12,15 @@ validators compiled from it) and swaps it atomically when the registry's state v
   query), which is all SQLite without Redis needs and the safety net behind a lost notice.
 A revoked grant therefore stops working on every node within ``poll_seconds`` + load time
 (default 0.5 s; the platform promises 2 s). If the database is unreachable, the last snapshot
-keeps serving; a full reload also happens every ``full_reload_seconds`` (expiring keys).
+keeps serving, for at most ``max_age_seconds`` since the database last confirmed it; after
+that the gateway refuses exchanges (503) until the database answers again. A full reload also
+happens every ``full_reload_seconds`` (expiring keys).
 Both listeners reconnect on failure (Redis with a growing pause, up to 30 s).
+
+Every snapshot loaded from the database is also saved, signed, on the node's disk
+(:mod:`tinhso.exchange.saved_snapshot`); a process that starts while the database is
+unreachable starts from that copy if it is authentic and younger than ``max_age_seconds``,
+and says so (log, ``source``, the gateway's ``/healthz``).
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tinhso.core.db import make_sessionmaker
-from tinhso.exchange import notices, repository
+from tinhso.exchange import notices, repository, saved_snapshot
 from tinhso.exchange.snapshot import ExchangeSnapshot, exchange_snapshot
 from tinhso.exchange.standard import Validators
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -47,7 +56,13 @@ class RegistryCache:
         poll_seconds: float = 0.5,
         full_reload_seconds: float = 60.0,
         redis_url: str | None = None,
+        saved_copy: Path | None = None,
+        secret_key: str | None = None,
+        max_age_seconds: float = 3600.0,
     ) -> None:
+        """``saved_copy``: where this node keeps the signed copy of the last snapshot (signed
+        with a key derived from ``secret_key``); ``max_age_seconds``: how long a snapshot may
+        serve after the database last confirmed it (the copy on disk included)."""
         self.engine = engine
         self.issuer = issuer
         self.redis_url = redis_url
@@ -58,6 +73,13 @@ class RegistryCache:
         self.reloads = 0
         self.failures = 0
         self.notices = 0  # change notices received from Redis
+        self.saved_copy = saved_copy if secret_key else None
+        self.max_age_seconds = max_age_seconds
+        self._secret_key = secret_key or ""
+        # Where the snapshot in use comes from ("database", or "disk" when the process started
+        # without the database) and when (epoch seconds) the database last confirmed it.
+        self.source: str | None = None
+        self.confirmed_at = 0.0
         self._sessions = make_sessionmaker(engine)
         self._loaded_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
@@ -72,14 +94,39 @@ class RegistryCache:
     def _load(self) -> tuple[ExchangeSnapshot, Validators]:
         with self._sessions() as session:
             snapshot = exchange_snapshot(session, issuer=self.issuer)
+        if self.saved_copy is not None:
+            try:
+                saved_snapshot.save(self.saved_copy, snapshot, self._secret_key)
+            except OSError as error:
+                log.warning(
+                    "registry: could not save the snapshot to %s: %s", self.saved_copy, error
+                )
         return snapshot, Validators(list(snapshot.services.values()))
+
+    def _load_saved(self) -> tuple[ExchangeSnapshot, Validators]:
+        assert self.saved_copy is not None  # noqa: S101 - checked by the caller
+        snapshot = saved_snapshot.load(self.saved_copy, self._secret_key)
+        age = time.time() - snapshot.loaded_at.timestamp()
+        if age > self.max_age_seconds:
+            msg = (
+                f"the saved registry snapshot is {age:.0f} s old, more than the maximum age "
+                f"({self.max_age_seconds:.0f} s, TINHSO_GATEWAY_REGISTRY_MAX_AGE_SECONDS)"
+            )
+            raise saved_snapshot.SavedSnapshotError(msg)
+        return snapshot, Validators(list(snapshot.services.values()))
+
+    @property
+    def age_seconds(self) -> float:
+        """Seconds since the database last confirmed the snapshot in use."""
+        return max(0.0, time.time() - self.confirmed_at)
 
     async def refresh(self, *, force: bool = False) -> bool:
         """Reload if the version moved (or ``force``); False if the database is unreachable."""
         try:
             if not force and self.snapshot is not None:
                 version = await asyncio.to_thread(self._version)
-                if version == self.snapshot.version:
+                if version == self.snapshot.version and self.source == "database":
+                    self.confirmed_at = time.time()
                     return True
             snapshot, validators = await asyncio.to_thread(self._load)
         except Exception as error:
@@ -88,18 +135,62 @@ class RegistryCache:
                 log.warning("registry: reload failed, serving the cached snapshot: %s", error)
             return False
         self.failures = 0
+        if self.source != "database":
+            if self.source is not None:
+                log.warning("registry: the database answers again; serving its registry")
+            self.source = "database"
+        self.confirmed_at = time.time()
+        self._use(snapshot, validators)
+        return True
+
+    def _use(self, snapshot: ExchangeSnapshot, validators: Validators) -> None:
         self.snapshot, self.validators = snapshot, validators
         self._loaded_at = time.monotonic()
         self.reloads += 1
         for callback in self.changed:
             callback(snapshot)
+
+    async def _start_from_saved_copy(self) -> bool:
+        """Use the saved copy when the database does not answer at start-up; False if none."""
+        if self.saved_copy is None:
+            return False
+        try:
+            snapshot, validators = await asyncio.to_thread(self._load_saved)
+        except saved_snapshot.SavedSnapshotError as error:
+            log.error("registry: the database is unreachable and %s", error)
+            return False
+        self.source = "disk"
+        self.confirmed_at = snapshot.loaded_at.timestamp()
+        self._use(snapshot, validators)
+        log.warning(
+            "registry: the database is unreachable; serving the signed snapshot saved at %s "
+            "(version %d, %.0f s old, refused after %.0f s) until it answers",
+            snapshot.loaded_at.isoformat(timespec="seconds"),
+            snapshot.version,
+            self.age_seconds,
+            self.max_age_seconds,
+        )
         return True
+
+    def _expire(self) -> None:
+        """Stop serving a snapshot the database has not confirmed for ``max_age_seconds``."""
+        if self.snapshot is not None and self.age_seconds > self.max_age_seconds:
+            log.error(
+                "registry: no answer from the database for %.0f s (maximum age %.0f s); "
+                "refusing exchanges until it is back",
+                self.age_seconds,
+                self.max_age_seconds,
+            )
+            self.snapshot = None
+            self.source = None
 
     # -- watching ---------------------------------------------------------------------------------
     async def start(self, first_load_timeout: float = 30.0) -> None:
         deadline = time.monotonic() + first_load_timeout
-        while not await self.refresh(force=True) and time.monotonic() < deadline:  # noqa: ASYNC110 - retries a load
+        loaded = await self.refresh(force=True) or await self._start_from_saved_copy()
+        while not loaded and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
+            loaded = await self.refresh(force=True)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._watch(), name="tinhso-registry"))
         if self.engine.dialect.name == "postgresql":
@@ -122,7 +213,8 @@ class RegistryCache:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
             self._wake.clear()
             stale = time.monotonic() - self._loaded_at > self.full_reload_seconds
-            await self.refresh(force=stale or self.snapshot is None)
+            if not await self.refresh(force=stale or self.snapshot is None):
+                self._expire()
 
     async def _listen(self) -> None:
         """LISTEN on PostgreSQL; every notification wakes the watcher (reconnects on failure)."""
