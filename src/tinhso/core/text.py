@@ -1,7 +1,7 @@
 """Text that users type in and that files carry out: control characters and formula cells.
 
 At input, control characters are refused in every text field (a comment or a note may
-hold tabs and line breaks, nothing else). At output, a file format that cannot carry a
+hold tabs and line breaks, LF or CR LF, nothing else). At output, a file format that cannot carry a
 character loses it rather than failing the export (XLSX has no C0 controls; UTF-8 has no
 lone surrogates), and a text cell that a spreadsheet would run as a formula (starting
 with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is neutralised.
@@ -16,7 +16,8 @@ from pydantic import AfterValidator
 
 # C0 and C1 controls and DEL; surrogates cannot be encoded at all.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Line breaks are LF or CR LF (browsers send a textarea's line breaks as CR LF).
+_CONTROL_EXCEPT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # What an XLSX cell (XML 1.0) cannot hold; tab, line feed and carriage return it can.
 _NOT_IN_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
