@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from tests.monitoring.support import API
 from tests.monitoring.test_transfer import VI_HEADER, catalogue, csv_bytes, upload
-from tinhso.monitoring.models import DataElement, DataValue
+from tinhso.monitoring.models import DataValue
 from tinhso.monitoring.transfer_export import write_table, write_template
 from tinhso.monitoring.transfer_tables import values_table
 from tinhso.monitoring.values import today_in_vietnam
@@ -283,15 +283,15 @@ def test_stored_control_characters_never_break_an_export_or_the_template(
     session.execute(text("UPDATE data_element SET name_vi = :n"), {"n": "Hộ\x02 gia đình"})
     session.flush()
     for lang in ("vi", "en"):
-        table = values_table(session, lang)  # type: ignore[arg-type]
-        workbook = load_workbook(io.BytesIO(write_table(table, "xlsx", lang)))  # type: ignore[arg-type]
+        table = values_table(session, lang)
+        workbook = load_workbook(io.BytesIO(write_table(table, "xlsx", lang)))
         sheet = workbook.worksheets[0]
-        assert sheet.cell(row=2, column=6).value == "cũ ghi chú"
-        assert "cũ" in write_table(table, "csv", lang).decode("utf-8-sig")  # type: ignore[arg-type]
-        template = load_workbook(io.BytesIO(write_template(session, "xlsx", lang)))  # type: ignore[arg-type]
+        assert sheet.cell(row=2, column=6).value == "cũ ghi chú"  # what XLSX cannot hold: dropped
+        assert "cũ\x01\x0b\x1f ghi chú" in write_table(table, "csv", lang).decode("utf-8-sig")
+        template = load_workbook(io.BytesIO(write_template(session, "xlsx", lang)))
         names = [row[1] for row in template.worksheets[2].iter_rows(min_row=2, values_only=True)]
-        assert "Hộ gia đình" in names or any("Hộ" in str(n) for n in names)
-    assert session.get(DataElement, 1) is not None
+        if lang == "vi":
+            assert "Hộ gia đình" in names
 
 
 # --- item 6: formula-like text cells are neutralised -------------------------------------------
@@ -316,7 +316,7 @@ def test_formula_like_text_is_neutralised_in_csv_and_xlsx_and_numbers_stay_numbe
     value, note = sheet.cell(row=2, column=5), sheet.cell(row=2, column=6)
     assert (value.value, value.data_type) == (-5, "n")
     assert note.data_type == "s"  # text, never a formula
-    assert note.value.replace("\r", "\n") == comment.replace("\r", "\n")  # XML keeps LF
+    assert str(note.value).replace("\r", "\n") == comment.replace("\r", "\n")  # XML keeps LF
     assert note.quotePrefix
 
 
