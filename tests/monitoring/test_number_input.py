@@ -30,7 +30,7 @@ from tinhso.monitoring.transfer_export import write_table
 from tinhso.monitoring.transfer_import import import_file
 from tinhso.monitoring.transfer_tables import values_table
 from tinhso.monitoring.values import Provenance, value_service
-from tinhso.registry.models import Role
+from tinhso.registry.models import AdministrativeUnit, Role
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,6 +61,14 @@ def ratios(client: TestClient, admin: Official, catalogue: None) -> None:
             },
         )
         assert response.status_code == 201, response.text
+
+
+def by_unit(sessions: sessionmaker[Session]) -> dict[str, float]:
+    with sessions() as session:
+        query = select(AdministrativeUnit.code, DataValue.value).join(
+            AdministrativeUnit, AdministrativeUnit.id == DataValue.unit_id
+        )
+        return {row.code: row.value for row in session.execute(query)}
 
 
 def stored_values(sessions: sessionmaker[Session]) -> list[float]:
@@ -98,19 +106,22 @@ def test_a_number_that_can_be_read_two_ways_follows_the_declared_format(
     rows = [["ratio", "07759", "cũ", "2024", "1.234"], ["ratio", "07762", "cũ", "2024", "1,234"]]
     response = upload(client, admin, "vi.csv", csv_bytes(rows, header=VI_HEADER[:5]))
     assert response.status_code == 200, response.text
-    assert stored_values(sessions) == [1.234, 1234.0]  # Vietnamese headers: 1.234 = 1234
+    # Vietnamese headers: «.» groups thousands, «,» is the decimal separator.
+    assert by_unit(sessions) == {"07759": 1234.0, "07762": 1.234}
     response = upload(client, admin, "en.csv", csv_bytes(rows, header=EN_HEADER))
     assert response.status_code == 200, response.text
-    assert stored_values(sessions) == [1.234, 1234.0]  # English: 1.234 decimal, 1,234 = 1234
+    # English headers: the other way round (each a correction of the value above).
+    assert by_unit(sessions) == {"07759": 1.234, "07762": 1234.0}
     # A declared format overrides the headers' (here Vietnamese headers, English numbers).
     response = client.post(
         f"{API}/imports",
         headers=admin.headers,
         params={"number_format": "en"},
-        files={"file": ("en-numbers.csv", csv_bytes(rows[:1], header=VI_HEADER[:5]), "text/csv")},
+        files={"file": ("en-numbers.csv", csv_bytes(rows, header=VI_HEADER[:5]), "text/csv")},
     )
     assert response.status_code == 200, response.text
-    assert 1.234 in stored_values(sessions)
+    assert response.json()["unchanged"] == 2
+    assert by_unit(sessions) == {"07759": 1.234, "07762": 1234.0}
 
 
 def test_the_api_reads_a_text_number_one_way_or_refuses_it_with_both_readings(
