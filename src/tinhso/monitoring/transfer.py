@@ -10,16 +10,22 @@ Vietnamese                              English                      required
 ======================================  ===========================  ==========
 Mã chỉ tiêu dữ liệu                     Data element code            yes
 Mã đơn vị hành chính                    Administrative unit code     yes
-Bộ đơn vị (hiện hành/cũ)                Unit set (current/legacy)    no: current
+Bộ đơn vị (hiện hành/cũ)                Unit set (current/legacy)    no: period's
 Kỳ báo cáo                              Period                       yes
 Giá trị                                 Value                        yes
 Ghi chú                                 Comment                      no
 ======================================  ===========================  ==========
 
-Numbers are read in the Vietnamese format (``1.380`` is one thousand three hundred and
-eighty, ``47,85`` and ``1.380,5`` have decimal commas) or plain (``1380``, ``47.85``): a
-single dot followed by exactly three digits is a thousands separator, any other single
-dot is a decimal point. Periods may be written ``2025``, ``2025-Q3``, ``2025-07``, or the
+Numbers are read as `tinhso.monitoring.number_format` says: a number that can mean only
+one thing is taken as written (``47,85``, ``0.125``, ``1.380,5``); one that can be read
+two ways (``1.380``, ``1,380``) follows the file's declared format: the value column's
+header declares it (``Giá trị``: Vietnamese, ``1.380`` is one thousand three hundred and
+eighty; ``Value``: English, ``1.380`` is 1.38), unless the import names one. XLSX cells
+are read by their type: a percentage cell as the percentage it shows (0.855 shown as
+85,5 % is 85.5, as the text ``85,5%`` is); booleans, dates and error cells in the value
+column are refused with the cell's address. An empty unit set means the set of the
+period (ending before 01/07/2025: legacy; later: current); a code missing from it is
+refused naming the set used. Periods may be written ``2025``, ``2025-Q3``, ``2025-07``, or the
 Vietnamese way (``Năm 2025``, ``Quý 3/2025``, ``Quý III/2025``, ``07/2025``, ``Tháng 7/2025``);
 an Excel date cell means its month. Unit codes whose leading zeros Excel dropped
 (``4`` for ``00004``) are restored when exactly one unit of the set matches.
@@ -39,7 +45,8 @@ Modules
 -------
 This module reads files and cells; `transfer_import` checks and writes the values,
 `transfer_export` writes tables (CSV: UTF-8 with a byte-order mark so Excel shows
-Vietnamese correctly, plain numbers; XLSX) and the template, `transfer_tables` builds the
+Vietnamese correctly, numbers in the headers' format so they import back the same; XLSX;
+text a spreadsheet would run as a formula is neutralised) and the template, `transfer_tables` builds the
 exported tables from the domain's services, `transfer_dhis2` maps DHIS2
 ``dataValueSets`` JSON, and `transfer_api` holds the routes. An export of values starts
 with the import columns, so an exported file can be edited and imported again.

@@ -1,7 +1,10 @@
 """Writing monitoring tables as files: a `Table` as CSV (UTF-8 with a byte-order mark,
-plain numbers) or XLSX, with Vietnamese or English headers, and the import template
+numbers in the headers' format, so a file imports back to the same numbers) or XLSX, with
+Vietnamese or English headers, and the import template
 (headers only as CSV; as XLSX with a guide and the data elements). The exported tables
-themselves are built in `transfer_tables`.
+themselves are built in `transfer_tables`. Text cells that a spreadsheet would run as a
+formula are neutralised, and what a format cannot carry is dropped (`tinhso.core.text`),
+so no stored text can make an export fail.
 """
 
 from __future__ import annotations
