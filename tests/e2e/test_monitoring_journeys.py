@@ -21,6 +21,8 @@ from tests.e2e.conftest import SCREENSHOTS
 from tests.portal.monitoring.support import AS_OF, DEMO_PLAN, load_demo
 from tinhso.monitoring import repository
 from tinhso.monitoring.progress import progress_service
+from tinhso.monitoring.schemas import ValueIn
+from tinhso.monitoring.values import Provenance, value_service
 from tinhso.registry.models import Role
 
 if TYPE_CHECKING:
@@ -230,3 +232,47 @@ def _entry(page: Page, live_server: str, username: str) -> None:
     expect(errors.first).to_contain_text("một nghìn")
     expect(page.get_by_role("alert")).to_contain_text("không có số liệu nào được ghi")
     _shot(page, "import-errors")
+
+
+def test_indicator_page_says_which_value_it_shows_across_the_boundary(
+    browser: BrowserThread,
+    live_server: str,
+    monitoring_data: dict[str, str],
+    sessions: sessionmaker[Session],
+) -> None:
+    """Issue 12: for 2025 (which spans 1 July 2025) values are recorded under legacy Bắc
+    Giang (24) and under current Bắc Ninh (24); the current view shows the recorded one and
+    says which and why."""
+    rows = [
+        ("iot_devices", "legacy", 1_000),
+        ("population", "legacy", 1_900_000),
+        ("iot_devices", "current", 5_000),
+        ("population", "current", 3_600_000),
+    ]
+    items = [
+        ValueIn.model_validate(
+            {
+                "element_code": code,
+                "unit": {"unit_set": unit_set, "code": "24"},
+                "period": "2025",
+                "value": value,
+            }
+        )
+        for code, unit_set, value in rows
+    ]
+    with sessions.begin() as session:
+        value_service.record_many(session, items, Provenance(entered_by_id=None))
+
+    def journey(page: Page) -> None:
+        problems, _requested = _watch(page, live_server)
+        path = "/monitoring/indicators/iot_devices_per_100_people?tree=current&unit=24"
+        _login(page, monitoring_data["viewer"], path)
+        expect(page.locator("#computed-values")).to_contain_text(
+            "không dùng số liệu của đơn vị cũ cho kỳ này"
+        )
+        expect(page.locator("#basis-note")).to_be_visible()
+        expect(page.locator("#basis-note")).to_contain_text("Trang hiển thị số liệu nhập")
+        _shot(page, "indicator-recorded-over-legacy")
+        assert problems == []
+
+    browser.run(journey, live_server)

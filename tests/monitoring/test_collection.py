@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from tests.conftest import TEST_SECRET
 from tests.exchange.conftest import API, service_payload
@@ -33,6 +34,7 @@ from tinhso.monitoring.collection_runs import (
     collection_run_service,
 )
 from tinhso.monitoring.collection_worker import WorkerOptions, _refusal
+from tinhso.monitoring.models import DataValue
 from tinhso.registry.models import Role, UnitSet
 
 if TYPE_CHECKING:
@@ -406,3 +408,48 @@ def test_worker_loop_records_failures_and_stops_on_sigterm(
             process.wait(5)
     assert process.returncode == 0, output
     assert b"khong-duoc-in-ra" not in output
+
+
+# -- issue 12: bounds and rules on the collection path ------------------------------------------
+MONITORING = "/api/v1/monitoring"
+
+
+@pytest.mark.usefixtures("catalogue")
+def test_bounds_and_rules_apply_to_collected_values(
+    client: TestClient, admin: Official, sessions: sessionmaker[Session]
+) -> None:
+    answer = client.patch(
+        f"{MONITORING}/elements/ho_so_truc_tuyen",
+        headers=admin.headers,
+        json={"non_negative": True, "max_value": 1000},
+    )
+    assert answer.status_code == 200, answer.text
+    rule = {
+        "code": "ho-so-toi-da",
+        "name_vi": "Hồ sơ không quá 900",
+        "left_expression": "ho_so_truc_tuyen",
+        "comparison": "<=",
+        "right_expression": "900",
+    }
+    answer = client.post(f"{MONITORING}/validation-rules", headers=admin.headers, json=rule)
+    assert answer.status_code == 201, answer.text
+    source = _payload(unit_set="current", unit_code="24", period_rule="previous_month")
+    assert (
+        client.post(f"{COLLECTION}/sources", json=source, headers=admin.headers).status_code == 201
+    )
+    now = utcnow()
+    for body, why in ((b'{"data": {"online_dossiers": -4}}', "non-negative"),
+                      (b'{"data": {"online_dossiers": 5000}}', "upper bound"),
+                      (b'{"data": {"online_dossiers": 950}}', "breaks rule ho-so-toi-da")):  # fmt: skip
+        with sessions.begin() as session:
+            [source_id] = collection_run_service.due(session, now)
+            plan = collection_run_service.claim(session, source_id, now, timedelta(minutes=5))
+            assert plan is not None
+            fetched = _fetched(body)
+            items = collection_run_service.items(plan, fetched)
+            run = collection_run_service.succeed(session, plan, fetched, items)
+            assert (run.status.value, run.error_code) == ("failed", "values_refused")
+            assert why in (run.error_en or "")
+        now += timedelta(days=1)  # due again after its backoff
+    with sessions() as session:
+        assert session.scalars(select(DataValue)).all() == []  # nothing was written

@@ -158,9 +158,10 @@ class Hub:
             },
             "request_path": path,
             "value_path": value_path,
-            "unit_set": "legacy",
+            "unit_set": "current",
             "unit_code": "24",
-            "period_rule": "current_month",
+            # A month that has ended: the current one takes no actual values (issue 12).
+            "period_rule": "previous_month",
             "interval_minutes": 60,
             **extra,
         }
@@ -328,7 +329,7 @@ def test_worker_once_collects_a_value_that_cites_its_audit_record(hub: Hub) -> N
     assert "succeeded=1" in output
     assert hub.client_secret not in output  # the secret is never printed
 
-    period = period_for(PeriodRule.CURRENT_MONTH, utcnow()).code
+    period = period_for(PeriodRule.PREVIOUS_MONTH, utcnow()).code
     path, query, consumer = hub.provider.seen[-1]
     assert path == "/api/thong-ke/ho-so"
     assert f"ky={period}" in query and f"nam={period[:4]}" in query
@@ -365,7 +366,7 @@ def test_worker_once_collects_a_value_that_cites_its_audit_record(hub: Hub) -> N
     assert response.status_code == 200, response.text
     [shown] = response.json()["items"]
     assert shown["source"] == "automatic"
-    assert shown["unit"] == {"unit_set": "legacy", "code": "24"}
+    assert shown["unit"] == {"unit_set": "current", "code": "24"}
     assert shown["audit_record_id"] == value.audit_record_id
 
     # The next cycle finds nothing due (collected, next run in an hour).
@@ -376,7 +377,7 @@ def test_worker_once_collects_a_value_that_cites_its_audit_record(hub: Hub) -> N
 
 
 def test_rows_with_unit_codes_are_written_all_or_nothing(hub: Hub) -> None:
-    rows = [{"ma": "213", "so": 10}, {"ma": "222", "so": 20}, {"ma": "215", "so": 30}]
+    rows = [{"ma": "24", "so": 10}, {"ma": "01", "so": 20}, {"ma": "04", "so": 30}]
     hub.provider.answers["/api/thong-ke/huyen"] = (200, {"items": rows})
     hub.source(
         "ho-so-huyen",

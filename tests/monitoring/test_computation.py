@@ -214,17 +214,38 @@ def test_boundary_reaggregation_onto_current_units(catalogue: Session) -> None:
     assert _value(session, "devices_per_100", "2024", Tree.LEGACY, "legacy", "222") == (
         pytest.approx(300 / 200_000 * 100)
     )
-    # a value recorded under the current unit wins over re-aggregated legacy values
+    # 2025 spans the change: legacy units take values for it and so do current ones. Where
+    # both exist, the value recorded under the current unit is shown and its basis says the
+    # legacy values were not used (never silently).
     values(
         session,
         [
-            ("devices", "current", "24", "2024", 5000),
-            ("population", "current", "24", "2024", 1_000_000),
+            ("devices", "legacy", "222", "2025", 300),
+            ("population", "legacy", "222", "2025", 200_000),
+            ("devices", "legacy", "07759", "2025", 5),
+            ("population", "legacy", "07759", "2025", 100),
+            ("devices", "current", "24", "2025", 5000),
+            ("population", "current", "24", "2025", 1_000_000),
         ],
     )
-    assert _value(session, "devices_per_100", "2024", Tree.CURRENT, "current", "24") == (
-        pytest.approx(0.5)
+    [both] = progress_service.indicator_values(
+        session,
+        repository.indicator_by_code(session, "devices_per_100"),  # type: ignore[arg-type]
+        ["2025"],
+        Tree.CURRENT,
+        units=[UnitRef(unit_set=UnitSet.CURRENT, code="24")],
     )
+    assert both.value == pytest.approx(0.5)
+    assert both.basis == "recorded_over_legacy"
+    # where only the legacy values exist, they are re-aggregated as before
+    [ward] = progress_service.indicator_values(
+        session,
+        repository.indicator_by_code(session, "devices_per_100"),  # type: ignore[arg-type]
+        ["2025"],
+        Tree.CURRENT,
+        units=[UnitRef(unit_set=UnitSet.CURRENT, code="07774")],
+    )
+    assert ward.basis == "reaggregated"
 
 
 def test_ranking_ties_share_a_rank(catalogue: Session) -> None:

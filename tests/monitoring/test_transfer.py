@@ -161,7 +161,7 @@ def test_csv_import_with_english_headers_and_semicolons(
 ) -> None:
     content = csv_bytes(
         [
-            ["households", "00004", "current", "2025", "2.500", ""],
+            ["households", "00004", "current", "2025", "2,500", ""],  # English grouping
             ["households", "24", "legacy", "2024", "1380", "plain"],
         ],
         header=[

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from tinhso.core.errors import InvalidInput
+from tinhso.monitoring.number_format import NumberFormat
 from tinhso.monitoring.transfer import (
     FileTooLarge,
     UnsupportedFileType,
@@ -46,12 +47,14 @@ from tinhso.registry.models import UnitSet
     ],
 )
 def test_numbers_in_vietnamese_and_plain_format(raw: object, expected: float) -> None:
-    assert parse_number(raw) == expected
+    reading = parse_number(raw, NumberFormat.VI)
+    assert reading is not None
+    assert reading.value == expected
 
 
 @pytest.mark.parametrize("raw", ["một trăm", "", "1.2.3", "12abc", "1,2,3", None, "--1"])
 def test_text_is_not_a_number(raw: object) -> None:
-    assert parse_number(raw) is None
+    assert parse_number(raw, NumberFormat.VI) is None
 
 
 @pytest.mark.parametrize(
@@ -138,7 +141,7 @@ def test_file_checks() -> None:
     assert clean_file_name(None) == "upload"
 
 
-def test_csv_export_has_bom_and_plain_numbers() -> None:
+def test_csv_export_has_bom_and_numbers_in_the_headers_format() -> None:
     from tinhso.monitoring.transfer import IMPORT_COLUMNS  # noqa: PLC0415
 
     table = Table(
@@ -152,4 +155,7 @@ def test_csv_export_has_bom_and_plain_numbers() -> None:
     assert text.startswith(b"\xef\xbb\xbf")
     lines = text.decode("utf-8-sig").splitlines()
     assert lines[1] == "a,24,cũ,2025,1380,"
-    assert lines[2] == 'b,24,cũ,2025,47.85,"x,y"'
+    # Vietnamese headers: a decimal comma and no thousands groups (reads back the same).
+    assert lines[2] == 'b,24,cũ,2025,"47,85","x,y"'
+    english = write_csv(table, "en").decode("utf-8-sig").splitlines()
+    assert english[2] == 'b,24,cũ,2025,47.85,"x,y"'

@@ -187,17 +187,37 @@ def roll_up(
     )
 
 
-def prefer(query: CteQuery, name: str, first: str, second: str, scoped: bool = False) -> None:
+def prefer(
+    query: CteQuery,
+    name: str,
+    first: str,
+    second: str,
+    scoped: bool = False,
+    shadowing: tuple[int, int] | None = None,
+) -> None:
     """Rows of ``first``, and rows of ``second`` for keys ``first`` lacks (an anti-join).
 
     Keys are unique in each: values are unique per (element, unit, period), a value is
     recorded only at its element's period type, and rolls are grouped by the key.
-    ``scoped`` keeps ``second``'s rows to the units of ``m_scope``.
+    ``scoped`` keeps ``second``'s rows to the units of ``m_scope``. ``shadowing`` is
+    (basis, marked basis): a row of ``first`` of that basis for which ``second`` has a row
+    too is given the marked basis, so the choice between the two is never silent.
     """
     scope = " AND s.unit_id IN (SELECT id FROM m_scope)" if scoped else ""
+    if shadowing is None:
+        firsts = f"SELECT element_id, unit_id, period, value, basis FROM {first}"
+    else:
+        basis, marked = shadowing
+        firsts = (
+            "SELECT f.element_id, f.unit_id, f.period, f.value,"
+            f" CASE WHEN f.basis = {int(basis)} AND s.element_id IS NOT NULL"
+            f" THEN {int(marked)} ELSE f.basis END AS basis\n"
+            f"FROM {first} f LEFT JOIN {second} s ON s.element_id = f.element_id"
+            " AND s.unit_id = f.unit_id AND s.period = f.period"
+        )
     query.add(
         name,
-        f"SELECT element_id, unit_id, period, value, basis FROM {first}\n"
+        f"{firsts}\n"
         "UNION ALL\n"
         f"SELECT s.element_id, s.unit_id, s.period, s.value, s.basis FROM {second} s\n"
         f"LEFT JOIN {first} f ON f.element_id = s.element_id AND f.unit_id = s.unit_id"

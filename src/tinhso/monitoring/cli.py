@@ -220,16 +220,32 @@ def _import_failed(error: DomainError) -> typer.Exit:
 def data_import(
     path: Annotated[Path, typer.Argument(help="Tệp .csv hoặc .xlsx / a .csv or .xlsx file")],
     username: AsUser,
+    number_format: Annotated[
+        str | None,
+        typer.Option(
+            "--number-format",
+            help="vi (1.380,5) | en (1,380.5); mặc định theo tiêu đề tệp / default: the headers'",
+        ),
+    ] = None,
 ) -> None:
     """Nhập số liệu từ tệp, tất cả hoặc không gì / import a file of values, all or nothing."""
+    from tinhso.monitoring.number_format import NumberFormat  # noqa: PLC0415
     from tinhso.monitoring.transfer_import import import_file  # noqa: PLC0415
 
+    if number_format not in {None, "vi", "en"}:
+        console.print("[red]--number-format: vi | en[/red]")
+        raise typer.Exit(2)
     engine = engine_from_settings(_settings())
     try:
         with make_sessionmaker(engine).begin() as session:
             user_id, authorise = _official(session, username)
             result = import_file(
-                session, path.name, path.read_bytes(), user_id=user_id, authorise=authorise
+                session,
+                path.name,
+                path.read_bytes(),
+                user_id=user_id,
+                authorise=authorise,
+                number_format=NumberFormat(number_format) if number_format else None,
             )
     except DomainError as error:
         raise _import_failed(error) from error

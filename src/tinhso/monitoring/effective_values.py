@@ -12,7 +12,9 @@ re-aggregated onto it: a legacy commune's value goes to its default successor co
 province's value (recorded, or aggregated from its districts and communes) goes to the
 current province its communes went to, so Bắc Giang's districts add up into the current
 Bắc Ninh province. Legacy district values reach current units only through their
-province. ``basis`` says per row: 0 recorded, 1 aggregated, 2 re-aggregated from legacy.
+province. ``basis`` says per row: 0 recorded, 1 aggregated, 2 re-aggregated from legacy,
+3 recorded where legacy values for the same unit and period exist too (the recorded one
+is shown; see `Basis`).
 
 The SQL reads ``data_value(data_element_id, unit_id, period, value)``,
 ``administrative_unit(id, unit_set, level, parent_id)`` and
@@ -57,6 +59,11 @@ class Basis(enum.IntEnum):
     RECORDED = 0
     AGGREGATED = 1
     REAGGREGATED = 2  # from values recorded under legacy units
+    # Recorded under the current unit, where values recorded under the legacy units for
+    # the same period re-aggregate onto it too: the recorded value is shown (it is the
+    # unit's own figure, reported after the change), and the basis says the legacy
+    # values exist and were not used, so the choice is never silent.
+    RECORDED_OVER_LEGACY = 3
 
 
 def _additive(element: ElementSpec) -> bool:
@@ -285,7 +292,14 @@ def effective_values(
             continue
         mapped = f"m_mapped_{level.value}"
         roll_up(query, mapped, legacy[level], join, parent, reaggregated, elements, sources[level])
-        prefer(query, f"m_final_{level.value}", current[level], mapped, scoped)
+        prefer(
+            query,
+            f"m_final_{level.value}",
+            current[level],
+            mapped,
+            scoped,
+            shadowing=(Basis.RECORDED.value, Basis.RECORDED_OVER_LEGACY.value),
+        )
         finals[level] = f"m_final_{level.value}"
     query.add("m_eff", _union_of(finals, levels))
     return "m_eff"

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     Enum,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -157,6 +159,11 @@ class DataElement(TimestampMixin, Base):
     )
     min_value: Mapped[float | None] = mapped_column(Float)
     max_value: Mapped[float | None] = mapped_column(Float)
+    # Counts, amounts and shares cannot be negative: a negative value is refused.
+    non_negative: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Whether a value may be given for a period that has not ended yet (an estimate);
+    # otherwise only periods that have ended take values.
+    allows_estimates: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Indicator(TimestampMixin, Base):

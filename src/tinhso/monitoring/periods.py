@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from tinhso.core.errors import InvalidInput
 from tinhso.monitoring.models import PeriodType
@@ -41,6 +42,25 @@ class Period:
         if self.type is PeriodType.QUARTER:
             return self.year - 1 + self.index / 4
         return self.year - 1 + self.index / 12
+
+    @property
+    def start(self) -> date:
+        """The first day of the period."""
+        if self.type is PeriodType.YEAR:
+            return date(self.year, 1, 1)
+        if self.type is PeriodType.QUARTER:
+            return date(self.year, 3 * self.index - 2, 1)
+        return date(self.year, self.index, 1)
+
+    @property
+    def end(self) -> date:
+        """The last day of the period."""
+        last_month = {PeriodType.YEAR: 12, PeriodType.QUARTER: 3 * self.index}.get(
+            self.type, self.index
+        )
+        if last_month == 12:
+            return date(self.year, 12, 31)
+        return date(self.year, last_month + 1, 1) - timedelta(days=1)
 
     def within(self, period_type: PeriodType) -> Period | None:
         """The period of a coarser (or the same) type that contains this one; None if finer."""

@@ -46,11 +46,12 @@ from tinhso.registry.units import unit_service
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-BasisName = Literal["recorded", "aggregated", "reaggregated"]
+BasisName = Literal["recorded", "aggregated", "reaggregated", "recorded_over_legacy"]
 _BASIS: dict[Basis, BasisName] = {
     Basis.RECORDED: "recorded",
     Basis.AGGREGATED: "aggregated",
     Basis.REAGGREGATED: "reaggregated",
+    Basis.RECORDED_OVER_LEGACY: "recorded_over_legacy",
 }
 TREE_NOTES = {
     Tree.LEGACY: (

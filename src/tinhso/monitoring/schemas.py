@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from tinhso.core.errors import InvalidInput
+from tinhso.core.text import MultiLine, SingleLine
 from tinhso.monitoring.models import (
     Aggregation,
     Comparison,
@@ -18,8 +20,10 @@ from tinhso.monitoring.models import (
     ValueSource,
     ValueType,
 )
+from tinhso.monitoring.periods import parse_period
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
+from tinhso.registry.unit_catalogue import CURRENT_VALID_FROM
 
 Code = Annotated[
     str,
@@ -32,14 +36,26 @@ ElementCode = Annotated[
     StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]{1,63}$"),
     Field(description="Lower-case identifier: letters, digits and '_' (2-64 characters)"),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=300)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-LongText = Annotated[str, StringConstraints(max_length=8000)]
-FormulaText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+# Every text field refuses control characters (`tinhso.core.text`); notes and comments
+# may hold tabs and line breaks.
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=300), SingleLine
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500), SingleLine
+]
+Short = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), SingleLine
+]
+LongText = Annotated[str, StringConstraints(max_length=8000), MultiLine]
+Reference = Annotated[str, StringConstraints(max_length=8000), SingleLine]
+FormulaText = Annotated[str, StringConstraints(min_length=1, max_length=2000), MultiLine]
 PeriodCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=10)]
 Year = Annotated[int, Field(ge=1990, le=2100)]
 Tree = Literal["legacy", "current"]
+# How a computed value was obtained; "recorded_over_legacy": recorded under the current unit
+# while values of the legacy units for the same period exist too (the recorded one is shown).
+BasisName = Literal["recorded", "aggregated", "reaggregated", "recorded_over_legacy"]
 
 
 class Strict(BaseModel):
@@ -78,6 +94,11 @@ class ElementCreate(Strict):
     )
     min_value: float | None = None
     max_value: float | None = None
+    non_negative: bool = Field(default=False, description="Negative values are refused")
+    allows_estimates: bool = Field(
+        default=False,
+        description="Values may be given for periods that have not ended (estimates)",
+    )
 
 
 class ElementUpdate(Strict):
@@ -92,6 +113,8 @@ class ElementUpdate(Strict):
     period_aggregation: PeriodAggregation | None = None
     min_value: float | None = None
     max_value: float | None = None
+    non_negative: bool | None = None
+    allows_estimates: bool | None = None
 
 
 class ElementOut(BaseModel):
@@ -109,6 +132,8 @@ class ElementOut(BaseModel):
     period_aggregation: PeriodAggregation
     min_value: float | None
     max_value: float | None
+    non_negative: bool
+    allows_estimates: bool
 
 
 class IndicatorCreate(Strict):
@@ -263,12 +288,32 @@ class ValueIn(Strict):
     value: float | int | bool | str
     qualifier: Literal["nearly", "over", "approximately", "under"] | None = None
     source: ValueSource = ValueSource.FORM
-    source_reference: LongText | None = None
-    audit_record_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    comment: LongText | None = None
+    source_reference: Reference | None = None
+    audit_record_id: Annotated[str, StringConstraints(max_length=64), SingleLine] | None = None
+    comment: LongText | None = Field(
+        default=None,
+        description="A note on the value; on a stored value, null keeps it and '' clears it",
+    )
     reason: LongText | None = Field(
         default=None, description="Why an existing value is being corrected"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unit_set_follows_period(cls, data: Any) -> Any:
+        """A unit without its set is in the set of its period: legacy before 01/07/2025,
+        current after (codes repeat between the sets, so it is never guessed as current)."""
+        if not isinstance(data, dict):
+            return data
+        unit, period = data.get("unit"), data.get("period")
+        if isinstance(unit, dict) and "unit_set" not in unit and isinstance(period, str):
+            try:
+                ended = parse_period(period).end
+            except InvalidInput:
+                return data  # the service reports the period
+            unit_set = UnitSet.LEGACY if ended < CURRENT_VALID_FROM else UnitSet.CURRENT
+            return {**data, "unit": {**unit, "unit_set": unit_set.value}}
+        return data
 
 
 class ValueBatch(Strict):
@@ -277,10 +322,15 @@ class ValueBatch(Strict):
 
 class ValueCorrection(Strict):
     value: float | int | bool | str
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000), MultiLine
+    ]
     qualifier: Literal["nearly", "over", "approximately", "under"] | None = None
     source: ValueSource = ValueSource.FORM
-    source_reference: LongText | None = None
+    source_reference: Reference | None = None
+    comment: LongText | None = Field(
+        default=None, description="The value's note: null keeps it, '' clears it"
+    )
 
 
 class ValueOut(BaseModel):
@@ -325,7 +375,7 @@ class ComputedValue(BaseModel):
     unit_name: str
     period: str
     value: float | None
-    basis: Literal["recorded", "aggregated", "reaggregated"]
+    basis: BasisName
 
 
 class TreeNote(BaseModel):
@@ -346,7 +396,7 @@ class RankedUnit(BaseModel):
     unit: UnitRef
     unit_name: str
     value: float
-    basis: Literal["recorded", "aggregated", "reaggregated"]
+    basis: BasisName
 
 
 class RankingPage(TreeNote):

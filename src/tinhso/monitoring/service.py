@@ -163,7 +163,17 @@ class CatalogueService:
                 session, aggregation, weight_code, element.code
             )
         changes.pop("weight_element_code", None)
-        require_values(changes, ("name_vi", "unit_of_measure", "aggregation", "period_aggregation"))
+        require_values(
+            changes,
+            (
+                "name_vi",
+                "unit_of_measure",
+                "aggregation",
+                "period_aggregation",
+                "non_negative",
+                "allows_estimates",
+            ),
+        )
         self._check_bounds(
             changes.get("min_value", element.min_value), changes.get("max_value", element.max_value)
         )

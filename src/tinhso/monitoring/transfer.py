@@ -10,16 +10,22 @@ Vietnamese                              English                      required
 ======================================  ===========================  ==========
 Mã chỉ tiêu dữ liệu                     Data element code            yes
 Mã đơn vị hành chính                    Administrative unit code     yes
-Bộ đơn vị (hiện hành/cũ)                Unit set (current/legacy)    no: current
+Bộ đơn vị (hiện hành/cũ)                Unit set (current/legacy)    no: period's
 Kỳ báo cáo                              Period                       yes
 Giá trị                                 Value                        yes
 Ghi chú                                 Comment                      no
 ======================================  ===========================  ==========
 
-Numbers are read in the Vietnamese format (``1.380`` is one thousand three hundred and
-eighty, ``47,85`` and ``1.380,5`` have decimal commas) or plain (``1380``, ``47.85``): a
-single dot followed by exactly three digits is a thousands separator, any other single
-dot is a decimal point. Periods may be written ``2025``, ``2025-Q3``, ``2025-07``, or the
+Numbers are read as `tinhso.monitoring.number_format` says: a number that can mean only
+one thing is taken as written (``47,85``, ``0.125``, ``1.380,5``); one that can be read
+two ways (``1.380``, ``1,380``) follows the file's declared format: the value column's
+header declares it (``Giá trị``: Vietnamese, ``1.380`` is one thousand three hundred and
+eighty; ``Value``: English, ``1.380`` is 1.38), unless the import names one. XLSX cells
+are read by their type: a percentage cell as the percentage it shows (0.855 shown as
+85,5 % is 85.5, as the text ``85,5%`` is); booleans, dates and error cells in the value
+column are refused with the cell's address. An empty unit set means the set of the
+period (ending before 01/07/2025: legacy; later: current); a code missing from it is
+refused naming the set used. Periods may be written ``2025``, ``2025-Q3``, ``2025-07``, or the
 Vietnamese way (``Năm 2025``, ``Quý 3/2025``, ``Quý III/2025``, ``07/2025``, ``Tháng 7/2025``);
 an Excel date cell means its month. Unit codes whose leading zeros Excel dropped
 (``4`` for ``00004``) are restored when exactly one unit of the set matches.
@@ -39,7 +45,8 @@ Modules
 -------
 This module reads files and cells; `transfer_import` checks and writes the values,
 `transfer_export` writes tables (CSV: UTF-8 with a byte-order mark so Excel shows
-Vietnamese correctly, plain numbers; XLSX) and the template, `transfer_tables` builds the
+Vietnamese correctly, numbers in the headers' format so they import back the same; XLSX;
+text a spreadsheet would run as a formula is neutralised) and the template, `transfer_tables` builds the
 exported tables from the domain's services, `transfer_dhis2` maps DHIS2
 ``dataValueSets`` JSON, and `transfer_api` holds the routes. An export of values starts
 with the import columns, so an exported file can be edited and imported again.
@@ -49,6 +56,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import unicodedata
 import zipfile
@@ -58,10 +66,19 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from tinhso.core.errors import DomainError, FieldError, InvalidInput, Message
 from tinhso.core.i18n import Locale
+from tinhso.monitoring.number_format import (
+    NumberFormat,
+    Reading,
+    percent_of_fraction,
+    read_number,
+)
+from tinhso.monitoring.periods import parse_period
 from tinhso.registry.models import UnitSet
+from tinhso.registry.unit_catalogue import CURRENT_VALID_FROM
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -175,34 +192,42 @@ for _column in IMPORT_COLUMNS:
 
 # --- cell parsing ----------------------------------------------------------------------
 
-_DIGITS = re.compile(r"^[+-]?\d+$")
-_VI_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
-_EN_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3}){2,}$")
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
 
 
-def parse_number(raw: object) -> float | None:
-    """A number from a cell: Vietnamese format (``1.380``, ``47,85``, ``1.380,5``) or plain."""
+@dataclass(frozen=True)
+class ErrorCell:
+    """A spreadsheet error value (``#DIV/0!``, ``#N/A``): never a number."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def declared_number_format(value_title: str | None) -> NumberFormat | None:
+    """The number format a file declares by its value column's header: «Giá trị» (the
+    Vietnamese template) is Vietnamese, «Value» (the English one) English."""
+    key = normalise_header(value_title or "")
+    if key == normalise_header("Giá trị"):
+        return NumberFormat.VI
+    if key == "value":
+        return NumberFormat.EN
+    return None
+
+
+def parse_number(raw: object, declared: NumberFormat | None = None) -> Reading | None:
+    """What a value cell means as a number: a typed number as it is, a text as `read_number`
+    reads it (``declared`` settles ``1.380``), anything else (booleans, dates, error
+    cells) None."""
     if isinstance(raw, bool):
-        return 1.0 if raw else 0.0
+        return None
     if isinstance(raw, int | float):
-        return float(raw)
+        number = float(raw)
+        return Reading(str(raw), number) if math.isfinite(number) else None
     if not isinstance(raw, str):
         return None
-    text = raw.strip().replace("\u00a0", "").replace(" ", "").removesuffix("%")
-    if not text:
-        return None
-    if "," in text and "." in text:
-        decimal = "," if text.rfind(",") > text.rfind(".") else "."
-        grouping = "." if decimal == "," else ","
-        text = text.replace(grouping, "").replace(decimal, ".")
-    elif "," in text:
-        text = text.replace(",", "") if _EN_THOUSANDS.match(text) else text.replace(",", ".")
-    elif "." in text and (text.count(".") > 1 or _VI_THOUSANDS.match(text)):
-        text = text.replace(".", "") if _VI_THOUSANDS.match(text) else "x"
-    if not re.match(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$", text):
-        return None
-    return float(text)
+    return read_number(raw, declared)
 
 
 def parse_period_cell(raw: object) -> str | None:
@@ -240,7 +265,23 @@ def _quarter(text: str) -> int:
     return _ROMAN.get(text) or int(text)
 
 
+def unit_set_given(raw: object) -> bool:
+    """Whether a unit-set cell names a set (an empty one leaves it to the period)."""
+    return raw is not None and normalise_header(str(raw)) != ""
+
+
+def unit_set_of_period(period: str) -> UnitSet:
+    """The unit set in force when a period ends: legacy before 01/07/2025, current after."""
+    try:
+        ends = parse_period(period).end
+    except InvalidInput:
+        return UnitSet.CURRENT  # the period itself is refused when the value is checked
+    return UnitSet.LEGACY if ends < CURRENT_VALID_FROM else UnitSet.CURRENT
+
+
 def parse_unit_set(raw: object) -> UnitSet | None:
+    """The set a cell names; an empty cell means current (callers with a period use
+    `unit_set_of_period` instead)."""
     text = normalise_header(str(raw)) if raw is not None else ""
     if text in {"", "hien hanh", "current", "moi", "new"}:
         return UnitSet.CURRENT
@@ -255,6 +296,8 @@ def cell_text(raw: object) -> str | None:
         return None
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
+    if isinstance(raw, bool):
+        return "TRUE" if raw else "FALSE"
     if isinstance(raw, datetime | date):
         return raw.strftime("%d/%m/%Y")
     return str(raw)
@@ -275,6 +318,7 @@ class Sheet:
 
     header: list[str]
     rows: list[tuple[int, list[object]]]
+    fmt: FileFormat = "csv"
 
 
 def detect_format(file_name: str, content: bytes) -> FileFormat:
@@ -357,8 +401,8 @@ def _read_xlsx(content: bytes) -> Sheet:
             raise _unreadable("không có trang tính", "no worksheet")
         header: list[str] = []
         rows: list[tuple[int, list[object]]] = []
-        for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
-            values = list[object](cells)
+        for number, cells in enumerate(worksheet.iter_rows(), start=1):
+            values = [_xlsx_value(cell) for cell in cells]
             if number == 1:
                 header = [str(c).strip() if c is not None else "" for c in values]
                 continue
@@ -370,7 +414,29 @@ def _read_xlsx(content: bytes) -> Sheet:
         workbook.close()
     if not header:
         raise _unreadable("tệp trống", "the file is empty")
-    return Sheet(header=header, rows=rows)
+    return Sheet(header=header, rows=rows, fmt="xlsx")
+
+
+def _xlsx_value(cell: Any) -> object:
+    """A cell as its type says: an error as `ErrorCell`, a percentage cell as the number it
+    shows (0.855 formatted ``0.0%`` is 85.5, as the text «85,5%» is), others as they are."""
+    value = getattr(cell, "value", None)
+    kind = getattr(cell, "data_type", None)
+    if kind == "e":
+        return ErrorCell(str(value))
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and "%" in str(getattr(cell, "number_format", "") or "")
+        and math.isfinite(value)
+    ):
+        return percent_of_fraction(float(value))
+    return value
+
+
+def cell_address(row: int, position: int) -> str:
+    """The spreadsheet address of a cell: row 5, position 4 (0-based) -> ``E5``."""
+    return f"{get_column_letter(position + 1)}{row}"
 
 
 class ImportErrors:

@@ -21,6 +21,7 @@ from tinhso.core.i18n import Locale
 from tinhso.monitoring import transfer_dhis2 as dhis2
 from tinhso.monitoring.auth import value_writer
 from tinhso.monitoring.effective_values import Tree
+from tinhso.monitoring.number_format import NumberFormat
 from tinhso.monitoring.transfer import MAX_FILE_BYTES, FileFormat, FileTooLarge
 from tinhso.monitoring.transfer_export import Table, write_table, write_template
 from tinhso.monitoring.transfer_import import import_file
@@ -97,6 +98,13 @@ def import_values_file(
     file: Annotated[
         UploadFile, File(description="CSV (UTF-8) or .xlsx file following the template")
     ],
+    number_format: Annotated[
+        NumberFormat | None,
+        Query(
+            description="How numbers are written: vi (1.380,5) or en (1,380.5); "
+            "default: as the value column's header declares (Giá trị: vi, Value: en)"
+        ),
+    ] = None,
 ) -> ImportOut:
     content = file.file.read(MAX_FILE_BYTES + 1)
     if len(content) > MAX_FILE_BYTES:
@@ -111,6 +119,7 @@ def import_values_file(
         content,
         user_id=principal.user_id,
         authorise=_authoriser(session, principal),
+        number_format=number_format,
     )
     return ImportOut(
         file_name=result.file_name,

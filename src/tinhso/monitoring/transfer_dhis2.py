@@ -7,8 +7,9 @@ Mapping
 - ``orgUnit`` is our administrative unit code (GSO code, ``24``, ``00004``). Codes are
   reused between the two unit sets, so the set is given by a prefix on the value
   (``current:00004``, ``legacy:24``) or, for plain codes, by the top-level attribute
-  ``"tinhso:unitSet": "current" | "legacy"`` (or the request's ``unit_set``; default
-  ``current``). In DHIS2, export with ``orgUnitIdScheme=CODE``.
+  ``"tinhso:unitSet": "current" | "legacy"`` (or the request's ``unit_set``); without
+  any of them the set follows the value's period (ending before 01/07/2025: legacy,
+  after: current), never guessed as current. In DHIS2, export with ``orgUnitIdScheme=CODE``.
 - ``period`` is the DHIS2 period: ``2025`` (yearly), ``2025Q3`` (quarterly), ``202507``
   (monthly); other DHIS2 period types (weeks, six-months, financial years) are refused.
 - ``value`` is a string (or a JSON number) in plain notation (``47.85``);
@@ -33,6 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tinhso.core.errors import InvalidInput
+from tinhso.core.text import control_character
 from tinhso.monitoring.transfer import (
     MAX_ROWS,
     FileTooLarge,
@@ -40,6 +42,7 @@ from tinhso.monitoring.transfer import (
     clean_file_name,
     parse_period_cell,
     parse_unit_set,
+    unit_set_of_period,
 )
 from tinhso.monitoring.transfer_import import ImportResult, ParsedRow, import_values
 from tinhso.monitoring.transfer_tables import value_rows
@@ -97,11 +100,15 @@ def _number(raw: object) -> float | None:
     return None
 
 
-def _unit(raw: str, default: UnitSet) -> tuple[UnitSet | None, str]:
+def _unit(raw: str, default: UnitSet | None, period: str) -> tuple[UnitSet | None, str, bool]:
+    """(unit set, code, whether the set was given); without a prefix or a default the set
+    follows the period (`unit_set_of_period`)."""
     prefix, colon, code = raw.partition(":")
     if not colon:
-        return default, raw.strip()
-    return parse_unit_set(prefix) if prefix.strip() else None, code.strip()
+        if default is None:
+            return unit_set_of_period(period), raw.strip(), False
+        return default, raw.strip(), True
+    return parse_unit_set(prefix) if prefix.strip() else None, code.strip(), True
 
 
 def parse_data_value_set(
@@ -125,7 +132,7 @@ def parse_data_value_set(
         dict(_TITLES), prefix="dataValues", row_words=("Mục", "Item"), field_names=_TITLES
     )
     top_set = payload.get(UNIT_SET_KEY)
-    unit_set_default = default_unit_set or UnitSet.CURRENT
+    unit_set_default = default_unit_set  # None: each value's period decides
     if top_set is not None:
         parsed_set = parse_unit_set(top_set)
         if parsed_set is None:
@@ -147,7 +154,7 @@ def _parse_item(
     index: int,
     item: object,
     payload: dict[str, Any],
-    unit_set_default: UnitSet,
+    unit_set_default: UnitSet | None,
     errors: ImportErrors,
 ) -> ParsedRow | None:
     if not isinstance(item, dict):
@@ -197,7 +204,7 @@ def _parse_item(
             f"kỳ DHIS2 «{period_raw}» không được hỗ trợ (dùng 2025, 2025Q3 hoặc 202507)",
             f"DHIS2 period «{period_raw}» is not supported (use 2025, 2025Q3 or 202507)",
         )
-    unit_set, code = _unit(org_unit, unit_set_default)
+    unit_set, code, given = _unit(org_unit, unit_set_default, period or "2025")
     if unit_set is None:
         errors.add(
             index,
@@ -206,9 +213,20 @@ def _parse_item(
             "tiền tố bộ đơn vị phải là «current:» hoặc «legacy:»",
             "the unit set prefix must be «current:» or «legacy:»",
         )
+    comment = item.get("comment")
+    comment_text = str(comment) if comment not in {None, ""} else None
+    found = control_character(comment_text, multiline=True) if comment_text else None
+    if found is not None:
+        errors.add(
+            index,
+            "comment",
+            None,
+            f"chứa ký tự điều khiển {found}, không được phép",
+            f"holds the control character {found}, which is not allowed",
+        )
+        return None
     if period is None or unit_set is None or value is None:
         return None
-    comment = item.get("comment")
     return ParsedRow(
         row=index,
         element_code=element.strip(),
@@ -216,7 +234,8 @@ def _parse_item(
         unit_code=code,
         period=period,
         value=value,
-        comment=str(comment) if comment not in {None, ""} else None,
+        comment=comment_text,
+        unit_set_given=given,
         raw={
             "element_code": element,
             "unit_code": org_unit,

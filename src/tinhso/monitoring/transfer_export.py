@@ -1,13 +1,17 @@
 """Writing monitoring tables as files: a `Table` as CSV (UTF-8 with a byte-order mark,
-plain numbers) or XLSX, with Vietnamese or English headers, and the import template
+numbers in the headers' format, so a file imports back to the same numbers) or XLSX, with
+Vietnamese or English headers, and the import template
 (headers only as CSV; as XLSX with a guide and the data elements). The exported tables
-themselves are built in `transfer_tables`.
+themselves are built in `transfer_tables`. Text cells that a spreadsheet would run as a
+formula are neutralised, and what a format cannot carry is dropped (`tinhso.core.text`),
+so no stored text can make an export fail.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +23,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from tinhso.core.i18n import Locale
+from tinhso.core.text import for_utf8, for_xlsx, is_formula_like, neutralise_formula
 from tinhso.monitoring import repository
+from tinhso.monitoring.number_format import NumberFormat, format_number
 from tinhso.monitoring.transfer import (
     CSV_MEDIA_TYPE,
     DATA_SHEET,
@@ -45,12 +51,21 @@ class Table:
     media_types: ClassVar[dict[str, str]] = {"csv": CSV_MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
 
 
-def csv_number(value: object) -> object:
+def csv_cell(value: object, lang: Locale) -> str:
+    """A cell as CSV text: a number in the headers' format, so the file reads back to the same
+    number (a Vietnamese file writes 215.027 as ``215,027``); a text neutralised if a
+    spreadsheet would run it as a formula, without what UTF-8 cannot carry."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value)
-    return value
+        return format_number(value, NumberFormat(lang)) if math.isfinite(value) else ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return neutralise_formula(for_utf8(str(value)))
 
 
 def write_csv(table: Table, lang: Locale) -> bytes:
@@ -58,7 +73,7 @@ def write_csv(table: Table, lang: Locale) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([c.title(lang) for c in table.columns])
     for row in table.rows:
-        writer.writerow(["" if v is None else csv_number(v) for v in row])
+        writer.writerow([csv_cell(v, lang) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -84,7 +99,7 @@ def write_xlsx(table: Table, lang: Locale) -> bytes:
     sheet.title = (table.sheet_vi if lang == "vi" else table.sheet_en)[:31]
     _style_header(sheet, table.columns, lang)
     for row in table.rows:
-        sheet.append([_xlsx_cell(v) for v in row])
+        _append(sheet, row)
     for position, column in enumerate(table.columns, start=1):
         if column.kind == "text":
             for (cell,) in sheet.iter_rows(
@@ -99,7 +114,26 @@ def write_xlsx(table: Table, lang: Locale) -> bytes:
 def _xlsx_cell(value: object) -> object:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)  # Excel has no time zones: written in UTC
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str):
+        return for_xlsx(value)
     return value
+
+
+def _append(sheet: Any, row: Sequence[object]) -> None:
+    """Append a row; a text that a spreadsheet would run as a formula stays a text cell
+    (string type, shown with Excel's quote prefix), a negative number stays a number."""
+    sheet.append([_xlsx_cell(v) for v in row])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str) and is_formula_like(cell.value):
+            cell.data_type = "s"
+            cell.quotePrefix = True
+        elif isinstance(cell.value, float) and cell.data_type == "n":
+            # openpyxl writes floats with 16 significant digits ("%.16g"), and some doubles
+            # need 17: the cell's XML number is written as repr, the shortest text that
+            # reads back to the same double, so an export imports back to the same number.
+            cell._value = repr(cell.value)
 
 
 def write_table(table: Table, fmt: FileFormat, lang: Locale) -> bytes:
@@ -113,9 +147,10 @@ _GUIDE_VI = [
     "Mỗi dòng của trang «Số liệu» là một giá trị: chỉ tiêu dữ liệu × đơn vị hành chính × kỳ báo cáo.",
     "Mã chỉ tiêu dữ liệu: xem trang «Chỉ tiêu dữ liệu».",
     "Mã đơn vị hành chính: mã GSO (tỉnh 2 chữ số, huyện cũ 3 chữ số, xã 5 chữ số), ví dụ 24 hoặc 00004.",
-    "Bộ đơn vị: «hiện hành» (34 tỉnh, từ 01/07/2025) hoặc «cũ» (63 tỉnh); để trống là hiện hành. Cùng một mã có thể là hai đơn vị khác nhau ở hai bộ.",
+    "Bộ đơn vị: «hiện hành» (34 tỉnh, từ 01/07/2025) hoặc «cũ» (63 tỉnh). Cùng một mã có thể là hai đơn vị khác nhau ở hai bộ.",
     "Kỳ báo cáo: năm 2025; quý 2025-Q3 hoặc Quý 3/2025; tháng 2025-07 hoặc 07/2025 (đúng loại kỳ của chỉ tiêu).",
-    "Giá trị: số theo kiểu Việt Nam (1.380 hoặc 47,85) hoặc kiểu thông thường (1380, 47.85).",
+    "Giá trị: tệp có tiêu đề tiếng Việt dùng định dạng số Việt Nam: dấu chấm phân cách hàng nghìn, dấu phẩy là dấu thập phân (1.380 là một nghìn ba trăm tám mươi; 47,85; 0,125). Số chỉ đọc được một cách (47.85, 0.125) được nhận như viết. Ô phần trăm của Excel (85,5 %) là 85,5.",
+    "Bộ đơn vị để trống: theo kỳ báo cáo (kỳ kết thúc trước 01/07/2025 là bộ cũ, sau đó là bộ hiện hành).",
     "Tệp được kiểm tra toàn bộ trước khi ghi: có lỗi ở bất kỳ dòng nào thì không ghi gì, và danh sách lỗi nêu rõ dòng, cột.",
     "Nhập lại một giá trị đã có với số khác là một lần hiệu chỉnh, được lưu trong lịch sử.",
     "CSV: lưu dạng «CSV UTF-8»; dấu phân cách «,» hoặc «;».",
@@ -125,9 +160,10 @@ _GUIDE_EN = [
     "Each row of the data sheet is one value: data element x administrative unit x period.",
     "Data element code: see the data elements sheet.",
     "Administrative unit code: the GSO code (province 2 digits, legacy district 3, commune 5), e.g. 24 or 00004.",
-    "Unit set: «current» (34 provinces, from 01/07/2025) or «legacy» (63 provinces); empty means current. One code can name different units in the two sets.",
+    "Unit set: «current» (34 provinces, from 01/07/2025) or «legacy» (63 provinces). One code can name different units in the two sets.",
     "Period: year 2025; quarter 2025-Q3 or Quý 3/2025; month 2025-07 or 07/2025 (the element's period type).",
-    "Value: Vietnamese format (1.380 or 47,85) or plain (1380, 47.85).",
+    "Value: a file with English headers uses the English number format: comma groups thousands, dot is the decimal point (1,380 is one thousand three hundred and eighty; 47.85; 0.125). A number that can be read only one way (47,85) is taken as written. An Excel percentage cell (85.5 %) is 85.5.",
+    "An empty unit set follows the period (periods ending before 01/07/2025: legacy; later: current).",
     "The whole file is checked before anything is written: an error on any row writes nothing, and the errors name the row and column.",
     "Importing a different number for a stored value is a correction, kept in the value's history.",
     "English headers are accepted too. CSV: save as «CSV UTF-8»; separator «,» or «;».",
@@ -173,7 +209,8 @@ def write_template(session: Session, fmt: FileFormat, lang: Locale) -> bytes:
     elements = workbook.create_sheet("Chỉ tiêu dữ liệu" if lang == "vi" else "Data elements")
     _style_header(elements, ELEMENT_COLUMNS, lang)
     for element in repository.all_elements(session):
-        elements.append(
+        _append(
+            elements,
             [
                 element.code,
                 element.name_vi if lang == "vi" else (element.name_en or element.name_vi),
@@ -182,7 +219,7 @@ def write_template(session: Session, fmt: FileFormat, lang: Locale) -> bytes:
                 else (element.unit_of_measure_en or element.unit_of_measure),
                 element.value_type.value,
                 element.period_type.value,
-            ]
+            ],
         )
     buffer = io.BytesIO()
     workbook.save(buffer)

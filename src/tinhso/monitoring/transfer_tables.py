@@ -145,6 +145,7 @@ _BASIS_VI = {
     "recorded": "số liệu nhập",
     "aggregated": "tổng hợp",
     "reaggregated": "quy đổi từ đơn vị cũ",
+    "recorded_over_legacy": "số liệu nhập (có cả số liệu đơn vị cũ, không dùng)",
 }
 INDICATOR_VALUE_COLUMNS = (
     Column("indicator_code", "Mã chỉ số", "Indicator code"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import insert
@@ -32,8 +33,10 @@ from tinhso.monitoring.models import (
     ValueSource,
     ValueType,
 )
-from tinhso.monitoring.periods import parse_period
+from tinhso.monitoring.number_format import read_value
+from tinhso.monitoring.periods import Period, parse_period
 from tinhso.registry.models import UnitSet
+from tinhso.registry.unit_catalogue import CURRENT_VALID_FROM, LEGACY_VALID_TO
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -87,6 +90,103 @@ class _Checked:
     value: float
 
 
+VIETNAM = timezone(timedelta(hours=7))
+
+
+def today_in_vietnam() -> date:
+    """The date by which a period has ended or not (the province's own calendar day)."""
+    return datetime.now(VIETNAM).date()
+
+
+def _validity(unit_set: UnitSet) -> tuple[date | None, date | None]:
+    """(valid from, valid to) of the units of a set: the legacy units until 30/06/2025, the
+    current ones from 01/07/2025 (the dates the registry gives every unit of the set; taken
+    from the set, so a batch costs no query per unit)."""
+    if unit_set is UnitSet.LEGACY:
+        return None, LEGACY_VALID_TO
+    return CURRENT_VALID_FROM, None
+
+
+def _outside_validity(
+    period: Period, valid: tuple[date | None, date | None]
+) -> tuple[str, str] | None:
+    """Why a unit takes no value for ``period`` (it did not exist during any of it), or None."""
+    valid_from, valid_to = valid
+    if valid_to is not None and period.start > valid_to:
+        day = valid_to.strftime("%d/%m/%Y")
+        return (
+            f"đơn vị chỉ tồn tại đến {day}, không nhận số liệu kỳ {period.code}",
+            f"the unit existed only until {day} and takes no value for {period.code}",
+        )
+    if valid_from is not None and period.end < valid_from:
+        day = valid_from.strftime("%d/%m/%Y")
+        return (
+            f"đơn vị chỉ tồn tại từ {day}, không nhận số liệu kỳ {period.code}",
+            f"the unit exists only from {day} and takes no value for {period.code}",
+        )
+    return None
+
+
+def _timing_refusal(
+    element: DataElement, period: Period, valid: tuple[date | None, date | None], today: date
+) -> tuple[str, str, str] | None:
+    """(field, vi, en) if the unit did not exist in the period, or the period has not
+    ended (an element allowing estimates takes values for the current period, never for
+    one that has not started)."""
+    outside = _outside_validity(period, valid)
+    if outside is not None:
+        return ("unit", *outside)
+    if period.end < today:
+        return None
+    if period.start > today:
+        return (
+            "period",
+            f"kỳ {period.code} chưa bắt đầu: chỉ nhận số liệu của kỳ đã kết thúc",
+            (
+                f"period {period.code} has not started: only periods that have ended take "
+                "actual values"
+            ),
+        )
+    if element.allows_estimates:
+        return None
+    return (
+        "period",
+        (
+            f"kỳ {period.code} chưa kết thúc: chỉ nhận số liệu thực hiện của kỳ đã kết thúc "
+            "(chỉ tiêu không cho phép số ước tính)"
+        ),
+        (
+            f"period {period.code} has not ended: only periods that have ended take actual "
+            "values (the element does not allow estimates)"
+        ),
+    )
+
+
+def _bounds_refusal(
+    element: DataElement, number: float | None, problem: Message | None
+) -> tuple[str, str] | None:
+    """(vi, en) if the value is not of the element's type or breaks its sign or bounds."""
+    if number is None or problem is not None:
+        message = problem or Message("không hợp lệ", "is not valid")
+        return f"sai kiểu dữ liệu: {message.vi}", f"wrong value type: {message.en}"
+    if element.non_negative and number < 0:
+        return (
+            "là số âm, chỉ tiêu không nhận giá trị âm (quy tắc: không âm)",
+            "is negative, and the element takes no negative values (rule: non-negative)",
+        )
+    if element.min_value is not None and number < element.min_value:
+        return (
+            f"nhỏ hơn giới hạn dưới {element.min_value:g} (quy tắc: giới hạn giá trị)",
+            f"below the lower bound {element.min_value:g} (rule: bounds)",
+        )
+    if element.max_value is not None and number > element.max_value:
+        return (
+            f"lớn hơn giới hạn trên {element.max_value:g} (quy tắc: giới hạn giá trị)",
+            f"above the upper bound {element.max_value:g} (rule: bounds)",
+        )
+    return None
+
+
 def _label(item: ValueIn) -> str:
     return f"{item.element_code} = {item.value!r} ({item.unit.unit_set.value} {item.unit.code}, {item.period})"
 
@@ -103,7 +203,10 @@ def coerce_value(  # noqa: PLR0911 - one return per type check
             return (1.0 if raw else 0.0), None
         return None, expected
     if isinstance(raw, str):
-        return None, expected
+        read, problem = read_value(raw, None, element.value_type)
+        if read is None:
+            return None, problem or expected
+        raw = read
     if not isinstance(raw, int | float):
         return None, expected
     number = float(raw)
@@ -140,6 +243,7 @@ class ValueService:
         units = repository.unit_ids_by_ref(
             session, {(UnitSet(item.unit.unit_set), item.unit.code) for item in items}
         )
+        today = today_in_vietnam()
         checked: list[_Checked] = []
         seen: dict[tuple[int, int, str], int] = {}
         for position, item in enumerate(items):
@@ -175,28 +279,16 @@ class ValueService:
             except InvalidInput as error:
                 fail("period", error.message.vi, error.message.en)
                 continue
+            refusal = _timing_refusal(
+                element, period, _validity(UnitSet(item.unit.unit_set)), today
+            )
+            if refusal is not None:
+                fail(*refusal)
+                continue
             number, problem = coerce_value(element, item.value)
-            if number is None or problem is not None:
-                message = problem or Message("không hợp lệ", "is not valid")
-                fail(
-                    "value",
-                    f"sai kiểu dữ liệu: {message.vi}",
-                    f"wrong value type: {message.en}",
-                )
-                continue
-            if element.min_value is not None and number < element.min_value:
-                fail(
-                    "value",
-                    f"nhỏ hơn giới hạn dưới {element.min_value:g} (quy tắc: giới hạn giá trị)",
-                    f"below the lower bound {element.min_value:g} (rule: bounds)",
-                )
-                continue
-            if element.max_value is not None and number > element.max_value:
-                fail(
-                    "value",
-                    f"lớn hơn giới hạn trên {element.max_value:g} (quy tắc: giới hạn giá trị)",
-                    f"above the upper bound {element.max_value:g} (rule: bounds)",
-                )
+            refused = _bounds_refusal(element, number, problem)
+            if number is None or refused is not None:
+                fail("value", *(refused or ("không hợp lệ", "is not valid")))
                 continue
             source = provenance_source or item.source
             if source is ValueSource.AUTOMATIC and not item.audit_record_id:
@@ -334,7 +426,7 @@ class ValueService:
                         "source": source,
                         "source_reference": c.item.source_reference,
                         "audit_record_id": c.item.audit_record_id,
-                        "comment": c.item.comment,
+                        "comment": c.item.comment or None,
                         "entered_by_id": provenance.entered_by_id,
                         "entered_at": now,
                         "version": 1,
@@ -343,12 +435,18 @@ class ValueService:
                 inserted += 1
                 written.append(key)
                 continue
+            comment = current.comment if c.item.comment is None else (c.item.comment or None)
             if math.isclose(current.value, c.value, rel_tol=0, abs_tol=0) and (
                 current.qualifier == c.item.qualifier
             ):
-                unchanged += 1
+                if comment == current.comment:
+                    unchanged += 1
+                else:  # only the comment changes: corrected in place, no new version
+                    current.comment = comment
+                    corrected += 1
                 written.append(current)
                 continue
+            current.comment = comment
             correction_rows.append(
                 self._correct(
                     current,
@@ -429,8 +527,10 @@ class ValueService:
         qualifier: str | None = None,
         source: ValueSource = ValueSource.FORM,
         source_reference: str | None = None,
+        comment: str | None = None,
     ) -> DataValue:
-        """Correct one stored value (checked like a new one, with the rules)."""
+        """Correct one stored value (checked like a new one, with the rules); ``comment``
+        None keeps the stored comment, ``""`` clears it."""
         from tinhso.monitoring.schemas import ValueIn  # noqa: PLC0415 - runtime model
 
         element = session.get(DataElement, current.data_element_id)
@@ -447,6 +547,7 @@ class ValueService:
                 "qualifier": qualifier,
                 "source": source,
                 "source_reference": source_reference,
+                "comment": comment,
                 "reason": reason,
             }
         )

@@ -162,6 +162,7 @@ def correct_value(
         qualifier=data.qualifier,
         source=data.source,
         source_reference=data.source_reference,
+        comment=data.comment,
     )
     return _values_out(session, [corrected])[0]
 

@@ -21,6 +21,8 @@ from tests.portal.monitoring.support import (
 )
 from tinhso.monitoring import repository
 from tinhso.monitoring.progress import progress_service
+from tinhso.monitoring.schemas import ValueIn
+from tinhso.monitoring.values import Provenance, value_service
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -164,3 +166,35 @@ def test_index_page_renders_a_methodology(viewer: TestClient, data: None) -> Non
     assert answer.status_code == 200
     assert 'name="methodology"' in answer.text
     assert "DTI" in answer.text
+
+
+def test_indicator_page_says_which_value_it_shows_when_recorded_and_legacy_values_meet(
+    viewer: TestClient, data: None, sessions: sessionmaker[Session]
+) -> None:
+    """2025 spans 1 July 2025: values recorded under legacy Bắc Giang (24) and under the
+    current Bắc Ninh (24) for the same year. The page shows the recorded one and says why."""
+    rows = [
+        ("iot_devices", "legacy", "24", 1_000),
+        ("population", "legacy", "24", 1_900_000),
+        ("iot_devices", "current", "24", 5_000),
+        ("population", "current", "24", 3_600_000),
+    ]
+    items = [
+        ValueIn.model_validate(
+            {
+                "element_code": code,
+                "unit": {"unit_set": unit_set, "code": unit},
+                "period": "2025",
+                "value": value,
+            }
+        )
+        for code, unit_set, unit, value in rows
+    ]
+    with sessions.begin() as session:
+        value_service.record_many(session, items, Provenance(entered_by_id=None))
+    html = viewer.get("/monitoring/indicators/iot_devices_per_100_people?tree=current&unit=24").text
+    assert 'id="basis-note"' in html
+    assert "không dùng số liệu của đơn vị cũ cho kỳ này" in html  # the row's basis
+    assert "Trang hiển thị số liệu nhập" in html  # which one it shows, and why
+    legacy = viewer.get("/monitoring/indicators/iot_devices_per_100_people?tree=legacy&unit=24")
+    assert 'id="basis-note"' not in legacy.text

@@ -25,6 +25,7 @@ from tinhso.core.i18n import gettext as _
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import value_writer, writable_unit_roots
 from tinhso.monitoring.models import PeriodType, ValueSource
+from tinhso.monitoring.number_format import NumberFormat
 from tinhso.monitoring.schemas import ValueIn
 from tinhso.monitoring.transfer import MAX_FILE_BYTES, CellError, FileTooLarge, parse_number
 from tinhso.monitoring.transfer_import import import_file
@@ -144,7 +145,10 @@ def _checked_form(form: EntryForm) -> tuple[UnitRef | None, float | None]:
         form.errors["element"] = _("Choose a data element.")
     if not form.period:
         form.errors["period"] = _("Enter the period.")
-    number = parse_number(form.value) if form.value else None
+    # The page's language declares how numbers are written (Vietnamese: 1.380 is 1380).
+    declared = NumberFormat.VI if current_locale.get() == "vi" else NumberFormat.EN
+    reading = parse_number(form.value, declared) if form.value else None
+    number = reading.value if reading is not None else None
     if not form.value:
         form.errors["value"] = _("Enter the value.")
     elif number is None:

@@ -66,6 +66,7 @@ def basis_label(basis: str) -> str:
         "recorded": _("recorded"),
         "aggregated": _("aggregated from units below"),
         "reaggregated": _("re-aggregated from legacy units"),
+        "recorded_over_legacy": _("recorded (legacy units' values for this period not used)"),
     }
     return labels.get(basis, basis)
 
