@@ -5,7 +5,7 @@ shows as a gap and the newest one can be witnessed outside the database. Existin
 are numbered in the order they were written (they keep their unnumbered v1 signatures).
 
 Revision ID: 0012
-Revises: 0008_exchange_audit_indexes
+Revises: 0010
 Create Date: 2026-12-04 08:23:15.200464
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0008_exchange_audit_indexes"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

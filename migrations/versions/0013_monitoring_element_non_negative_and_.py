@@ -4,7 +4,7 @@ A data element may be declared non-negative (negative values are refused) and ma
 estimates (values for periods that have not ended); both are false for existing elements.
 
 Revision ID: 0013
-Revises: 0008_exchange_audit_indexes, 0005_monitoring_collection
+Revises: 0012", "0005_monitoring_collection
 Create Date: 2026-12-04 08:12:31.418536
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 revision = "0013"
 # It alters a monitoring table: it also follows the monitoring branch (a merge point).
-down_revision = ("0008_exchange_audit_indexes", "0005_monitoring_collection")
+down_revision = ("0012", "0005_monitoring_collection")
 branch_labels = None
 depends_on = None
 

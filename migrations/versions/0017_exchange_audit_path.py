@@ -6,7 +6,7 @@ chains written before this revision still verify. Plain ADD COLUMN (no batch mod
 is never copied.
 
 Revision ID: 0017
-Revises: 0008_exchange_audit_indexes
+Revises: 0013
 Create Date: 2026-12-04 08:14:08.445864
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0008_exchange_audit_indexes"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
