@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -35,13 +37,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class Table:
-    """Rows to export, with bilingual column titles."""
+    """Rows to export, with bilingual column titles. ``rows`` may be a generator reading
+    from the database: the writers below consume it once, row by row."""
 
     name: str  # file name stem, e.g. "so-lieu"
     sheet_vi: str
     sheet_en: str
     columns: Sequence[Column]
-    rows: list[list[object]]
+    rows: Iterable[list[object]]
+    row_count: int | None = None  # known before writing when ``rows`` is a generator
     media_types: ClassVar[dict[str, str]] = {"csv": CSV_MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
 
 
@@ -53,17 +57,31 @@ def csv_number(value: object) -> object:
     return value
 
 
+def write_csv_to(table: Table, lang: Locale, out: IO[bytes]) -> None:
+    """The table as CSV (UTF-8 with a byte-order mark) into ``out``, one row at a time."""
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    try:
+        text.write("\ufeff")
+        writer = csv.writer(text, lineterminator="\r\n")
+        writer.writerow([c.title(lang) for c in table.columns])
+        for row in table.rows:
+            writer.writerow(["" if v is None else csv_number(v) for v in row])
+    finally:
+        text.detach()  # ``out`` stays open for the caller
+
+
 def write_csv(table: Table, lang: Locale) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.title(lang) for c in table.columns])
-    for row in table.rows:
-        writer.writerow(["" if v is None else csv_number(v) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    buffer = io.BytesIO()
+    write_csv_to(table, lang, buffer)
+    return buffer.getvalue()
 
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
+
+
+def _column_width(column: Column, lang: Locale) -> int:
+    return max(12, min(48, len(column.title(lang)) + 4))
 
 
 def _style_header(sheet: Any, columns: Sequence[Column], lang: Locale) -> None:
@@ -72,31 +90,48 @@ def _style_header(sheet: Any, columns: Sequence[Column], lang: Locale) -> None:
         cell = sheet.cell(row=1, column=position)
         cell.font = _HEADER_FONT
         cell.fill = _HEADER_FILL
-        width = max(12, min(48, len(column.title(lang)) + 4))
-        sheet.column_dimensions[get_column_letter(position)].width = width
+        sheet.column_dimensions[get_column_letter(position)].width = _column_width(column, lang)
     sheet.freeze_panes = "A2"
 
 
-def write_xlsx(table: Table, lang: Locale) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None  # noqa: S101 - a new workbook always has one sheet
-    sheet.title = (table.sheet_vi if lang == "vi" else table.sheet_en)[:31]
-    _style_header(sheet, table.columns, lang)
-    for row in table.rows:
-        sheet.append([_xlsx_cell(v) for v in row])
+def write_xlsx_to(table: Table, lang: Locale, out: IO[bytes]) -> None:
+    """The table as XLSX into ``out``. openpyxl's write-only mode spools each row to a
+    temporary file as it is appended, so the rows are never all in memory."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet((table.sheet_vi if lang == "vi" else table.sheet_en)[:31])
     for position, column in enumerate(table.columns, start=1):
-        if column.kind == "text":
-            for (cell,) in sheet.iter_rows(
-                min_row=2, min_col=position, max_col=position, max_row=len(table.rows) + 1
-            ):
+        sheet.column_dimensions[get_column_letter(position)].width = _column_width(column, lang)
+    sheet.freeze_panes = "A2"
+    header = []
+    for column in table.columns:
+        cell = WriteOnlyCell(sheet, value=column.title(lang))
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        header.append(cell)
+    sheet.append(header)
+    text_columns = {i for i, column in enumerate(table.columns) if column.kind == "text"}
+    for row in table.rows:
+        cells: list[object] = []
+        for position, value in enumerate(row):
+            if position in text_columns:
+                cell = WriteOnlyCell(sheet, value=_xlsx_cell(value))
                 cell.number_format = "@"
+                cells.append(cell)
+            else:
+                cells.append(_xlsx_cell(value))
+        sheet.append(cells)
+    workbook.save(out)
+
+
+def write_xlsx(table: Table, lang: Locale) -> bytes:
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    write_xlsx_to(table, lang, buffer)
     return buffer.getvalue()
 
 
-def _xlsx_cell(value: object) -> object:
+def _xlsx_cell(value: object) -> Any:
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("", value)  # control characters XLSX cannot carry
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)  # Excel has no time zones: written in UTC
     return value
@@ -104,6 +139,13 @@ def _xlsx_cell(value: object) -> object:
 
 def write_table(table: Table, fmt: FileFormat, lang: Locale) -> bytes:
     return write_csv(table, lang) if fmt == "csv" else write_xlsx(table, lang)
+
+
+def write_table_to(table: Table, fmt: FileFormat, lang: Locale, out: IO[bytes]) -> None:
+    if fmt == "csv":
+        write_csv_to(table, lang, out)
+    else:
+        write_xlsx_to(table, lang, out)
 
 
 # --- template --------------------------------------------------------------------------
@@ -175,13 +217,16 @@ def write_template(session: Session, fmt: FileFormat, lang: Locale) -> bytes:
     for element in repository.all_elements(session):
         elements.append(
             [
-                element.code,
-                element.name_vi if lang == "vi" else (element.name_en or element.name_vi),
-                element.unit_of_measure
-                if lang == "vi"
-                else (element.unit_of_measure_en or element.unit_of_measure),
-                element.value_type.value,
-                element.period_type.value,
+                _xlsx_cell(text)
+                for text in (
+                    element.code,
+                    element.name_vi if lang == "vi" else (element.name_en or element.name_vi),
+                    element.unit_of_measure
+                    if lang == "vi"
+                    else (element.unit_of_measure_en or element.unit_of_measure),
+                    element.value_type.value,
+                    element.period_type.value,
+                )
             ]
         )
     buffer = io.BytesIO()
