@@ -166,13 +166,49 @@ def import_values_file(
     )
 
 
+class ImportCountOut(BaseModel):
+    imported: int
+    updated: int
+    ignored: int
+    deleted: int
+
+
+class ImportConflictOut(BaseModel):
+    object: str
+    value: str
+    valueVi: str  # noqa: N815 - DHIS2's camelCase
+    property: str
+    indexes: list[int]
+
+
+class ImportSummaryOut(BaseModel):
+    """DHIS2's ImportSummary (2.40): ``ignored`` counts the values not imported."""
+
+    responseType: Literal["ImportSummary"]  # noqa: N815
+    status: Literal["SUCCESS", "WARNING", "ERROR"]
+    description: str
+    importOptions: dict[str, Any]  # noqa: N815
+    importCount: ImportCountOut  # noqa: N815
+    conflicts: list[ImportConflictOut]
+
+
 @router.post(
     "/dhis2/dataValueSets",
-    summary="Import a DHIS2 dataValueSets JSON document, all or nothing (officers, for their units)",
+    summary="Import a DHIS2 dataValueSets JSON document as DHIS2 does: conflicts are ignored "
+    "unless atomicMode=ALL; dryRun and importStrategy honoured (officers, for their units)",
+    response_model=ImportSummaryOut,
+    responses={
+        409: {
+            "description": "atomicMode=ALL and some values have conflicts: nothing was written "
+            "(DHIS2 ImportSummary with status ERROR)",
+            "model": ImportSummaryOut,
+        }
+    },
 )
 def import_dhis2(
     session: DbSession,
     principal: CurrentUser,
+    response: Response,
     payload: Annotated[dict[str, Any], Body(description="DHIS2 dataValueSets JSON")],
     unit_set: Annotated[
         UnitSet | None, Query(description="Unit set of plain orgUnit codes (default current)")
@@ -180,16 +216,31 @@ def import_dhis2(
     name: Annotated[
         str, Query(max_length=200, description="Name kept as the values' source reference")
     ] = "api",
+    dry_run: Annotated[
+        bool, Query(alias="dryRun", description="Check and count, write nothing")
+    ] = False,
+    import_strategy: Annotated[
+        dhis2.ImportStrategy, Query(alias="importStrategy", description="DHIS2 import strategy")
+    ] = dhis2.ImportStrategy.CREATE_AND_UPDATE,
+    atomic_mode: Annotated[
+        dhis2.AtomicMode,
+        Query(alias="atomicMode", description="ALL: nothing is written if any value conflicts"),
+    ] = dhis2.AtomicMode.NONE,
 ) -> dict[str, Any]:
-    result = dhis2.import_data_value_set(
+    outcome, reference = dhis2.import_data_value_set_as_dhis2(
         session,
         payload,
         name=name,
         user_id=principal.user_id,
         authorise=_authoriser(session, principal),
         default_unit_set=unit_set,
+        strategy=import_strategy,
+        atomic_mode=atomic_mode,
+        dry_run=dry_run,
     )
-    return dhis2.import_summary(result)
+    if outcome.refused:
+        response.status_code = 409
+    return outcome.summary(reference)
 
 
 @router.get(
