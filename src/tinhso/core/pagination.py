@@ -20,13 +20,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 PAGE_SIZE_DESCRIPTION = "Page size (hard maximum applies)"
-# The largest offset or id a database integer holds (SQLite INTEGER, PostgreSQL BIGINT):
-# beyond it the query cannot even be sent, so it is refused as input.
+# The largest offset a query can carry (SQLite INTEGER, PostgreSQL BIGINT) and the largest
+# id a row has (INTEGER ids: 32 bits on PostgreSQL): beyond them the query cannot even be
+# sent, so they are refused as input (422 naming the parameter), never looked up.
 MAX_DATABASE_INT = 2**63 - 1
+MAX_ROW_ID = 2**31 - 1
 
-
-RowId = Annotated[int, Path(ge=1, le=MAX_DATABASE_INT, description="Numeric id")]
-"""A numeric id in a path: beyond what the database holds it is refused (422), not looked up."""
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Numeric id")]
+"""A numeric id in a path, within what an INTEGER id column holds."""
 
 
 @dataclass(frozen=True)
