@@ -81,6 +81,8 @@ def test_the_largest_id_and_offset_are_looked_up(tolerant: TestClient, admin: Of
         ("/api/v1/monitoring/values?period=" + "9" * 5000, "period"),
         ("/api/v1/monitoring/dhis2/dataValueSets?period=" + "x" * 3000, "period"),
         ("/api/v1/organisations?parent=" + "x" * 300, "parent"),
+        ("/api/v1/monitoring/dhis2/dataValueSets?element=a%00b", "element"),
+        ("/api/v1/units?q=Ba%00", "q"),
     ],
 )
 def test_empty_and_over_long_query_values_are_refused(
@@ -204,3 +206,11 @@ def test_the_document_declares_security_errors_and_the_page_size_maximum(
     integer = limit["schema"]["anyOf"][0]
     assert (integer["type"], integer["minimum"], integer["maximum"]) == ("integer", 1, 200)
     assert "at most 200" in limit["description"]
+
+
+def test_a_position_beyond_an_integer_column_is_refused(
+    tolerant: TestClient, admin: Official
+) -> None:
+    pillar = {"code": "p", "name_vi": "Trụ cột", "position": 2**31}
+    response = tolerant.post("/api/v1/monitoring/pillars", headers=admin.headers, json=pillar)
+    refused(response, "position")

@@ -51,6 +51,8 @@ def check_query_parameters(request: Request) -> None:
             continue
         if not value:
             errors.append(FieldError(name, Message("Không được để trống", "Must not be empty")))
+        elif "\x00" in value:  # no database text holds it (PostgreSQL refuses it)
+            errors.append(FieldError(name, Message("Chứa ký tự NUL", "Contains a NUL character")))
         elif len(value) > QUERY_VALUE_MAX_LENGTH:
             errors.append(
                 FieldError(
