@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -17,7 +17,10 @@ from tinhso.core import migrations
 from tinhso.core.config import Settings, load_settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker
 from tinhso.core.errors import Forbidden, install_problem_handlers
+from tinhso.core.http_methods import HttpMethodsMiddleware
 from tinhso.core.observability import HttpMetrics, RequestContextMiddleware, configure_logging
+from tinhso.core.openapi import describe_api
+from tinhso.core.query_parameters import check_query_parameters
 from tinhso.core.security import same_secret
 from tinhso.exchange.api import router as exchange_router
 from tinhso.exchange.notices import announce_changes
@@ -26,6 +29,7 @@ from tinhso.monitoring.api import router as monitoring_router
 from tinhso.monitoring.collection_api import router as monitoring_collection_router
 from tinhso.monitoring.transfer_api import router as monitoring_transfer_router
 from tinhso.registry.api import router as registry_router
+from tinhso.registry.auth import current_principal
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -62,16 +66,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.metrics = metrics
     install_problem_handlers(app)
-    app.include_router(registry_router)
-    app.include_router(exchange_router)
-    app.include_router(monitoring_router)
-    app.include_router(monitoring_transfer_router)
-    app.include_router(monitoring_collection_router)
+    checked = [Depends(check_query_parameters)]
+    app.include_router(registry_router, dependencies=checked)
+    app.include_router(exchange_router, dependencies=checked)
+    app.include_router(monitoring_router, dependencies=checked)
+    app.include_router(monitoring_transfer_router, dependencies=checked)
+    app.include_router(monitoring_collection_router, dependencies=checked)
 
     from tinhso.portal.pages import install_portal  # noqa: PLC0415 - portal depends on every domain
 
     install_portal(app)
     _install_operations_endpoints(app)
+    app.openapi = lambda: describe_api(  # type: ignore[method-assign]
+        app,
+        requires_official=current_principal,
+        page_size_max=settings.page_size_max,
+        client_authenticated={"/oauth/token"},
+    )
+    app.add_middleware(HttpMethodsMiddleware, routes_of=app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

@@ -1,12 +1,13 @@
 """List endpoints paginate with a hard maximum page size: the request side (:data:`Pagination`),
-the query side (:func:`fetch_page`) and the answer (:class:`Page`)."""
+the query side (:func:`fetch_page`) and the answer (:class:`Page`); numeric ids in paths
+(:data:`RowId`) are bounded like offsets, by what the database can hold."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
@@ -18,6 +19,16 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+PAGE_SIZE_DESCRIPTION = "Page size (hard maximum applies)"
+# The largest offset a query can carry (SQLite INTEGER, PostgreSQL BIGINT) and the largest
+# id a row has (INTEGER ids: 32 bits on PostgreSQL): beyond them the query cannot even be
+# sent, so they are refused as input (422 naming the parameter), never looked up.
+MAX_DATABASE_INT = 2**63 - 1
+MAX_ROW_ID = 2**31 - 1
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Numeric id")]
+"""A numeric id in a path, within what an INTEGER id column holds."""
+
 
 @dataclass(frozen=True)
 class PageParams:
@@ -27,10 +38,8 @@ class PageParams:
 
 def page_params(
     request: Request,
-    limit: Annotated[
-        int | None, Query(ge=1, description="Page size (hard maximum applies)")
-    ] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=1, description=PAGE_SIZE_DESCRIPTION)] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_DATABASE_INT)] = 0,
 ) -> PageParams:
     settings = request.app.state.settings
     if limit is None:

@@ -14,7 +14,7 @@ from sqlalchemy import or_
 
 from tinhso.core.db import DbSession, utcnow
 from tinhso.core.errors import NotFound
-from tinhso.core.pagination import Page, Pagination, fetch_page
+from tinhso.core.pagination import Page, Pagination, RowId, fetch_page
 from tinhso.exchange import auth, repository
 from tinhso.exchange.catalogue import catalogue_service
 from tinhso.exchange.connections import connection_service
@@ -110,7 +110,7 @@ def list_overdue_requests(
 
 
 def _request_and_service(
-    session: DbSession, request_id: int
+    session: DbSession, request_id: RowId
 ) -> tuple[ConnectionRequest, ExchangeService]:
     request = connection_service.get_request(session, request_id)
     service = session.get(ExchangeService, request.service_id)
@@ -125,7 +125,7 @@ def _request_and_service(
     summary="One connection request (officials of the consumer's or the provider's organisation)",
 )
 def get_request(
-    session: DbSession, principal: CurrentUser, request_id: int
+    session: DbSession, principal: CurrentUser, request_id: RowId
 ) -> ConnectionRequestOut:
     request, service = _request_and_service(session, request_id)
     auth.require_request_reader(session, principal, request, service)
@@ -139,7 +139,7 @@ def get_request(
     summary="Approve a request, optionally narrowing methods, paths, validity, quota and rate; creates the grant (admins of the provider's organisation)",
 )
 def approve_request(
-    session: DbSession, principal: CurrentUser, request_id: int, data: ApprovalCreate
+    session: DbSession, principal: CurrentUser, request_id: RowId, data: ApprovalCreate
 ) -> GrantOut:
     request, service = _request_and_service(session, request_id)
     auth.require_decider(session, principal, service)
@@ -153,7 +153,7 @@ def approve_request(
     summary="Refuse a request with a written reason (admins of the provider's organisation)",
 )
 def refuse_request(
-    session: DbSession, principal: CurrentUser, request_id: int, data: RefusalCreate
+    session: DbSession, principal: CurrentUser, request_id: RowId, data: RefusalCreate
 ) -> ConnectionRequestOut:
     request, service = _request_and_service(session, request_id)
     auth.require_decider(session, principal, service)
@@ -167,7 +167,7 @@ def refuse_request(
     summary="Withdraw a pending request (officers of the consumer system's organisation)",
 )
 def withdraw_request(
-    session: DbSession, principal: CurrentUser, request_id: int, data: WithdrawalCreate
+    session: DbSession, principal: CurrentUser, request_id: RowId, data: WithdrawalCreate
 ) -> ConnectionRequestOut:
     request, _service = _request_and_service(session, request_id)
     system = session.get(InformationSystem, request.consumer_system_id)
@@ -206,7 +206,7 @@ def list_grants(
     )
 
 
-def _grant_and_service(session: DbSession, grant_id: int) -> tuple[Grant, ExchangeService]:
+def _grant_and_service(session: DbSession, grant_id: RowId) -> tuple[Grant, ExchangeService]:
     grant = connection_service.get_grant(session, grant_id)
     service = session.get(ExchangeService, grant.service_id)
     if service is None:  # pragma: no cover - foreign key
@@ -219,7 +219,7 @@ def _grant_and_service(session: DbSession, grant_id: int) -> tuple[Grant, Exchan
     tags=GRANTS,
     summary="One grant (officials of the consumer's or the provider's organisation)",
 )
-def get_grant(session: DbSession, principal: CurrentUser, grant_id: int) -> GrantOut:
+def get_grant(session: DbSession, principal: CurrentUser, grant_id: RowId) -> GrantOut:
     grant, service = _grant_and_service(session, grant_id)
     auth.require_reader(session, principal, grant.consumer_system_id, service.provider_system_id)
     return grants_out(session, [grant])[0]
@@ -231,7 +231,7 @@ def get_grant(session: DbSession, principal: CurrentUser, grant_id: int) -> Gran
     summary="Revoke a grant with a reason; gateways stop honouring it within seconds (admins of the provider's or the consumer's organisation)",
 )
 def revoke_grant(
-    session: DbSession, principal: CurrentUser, grant_id: int, data: RevocationCreate
+    session: DbSession, principal: CurrentUser, grant_id: RowId, data: RevocationCreate
 ) -> GrantOut:
     grant, service = _grant_and_service(session, grant_id)
     auth.require_revoker(session, principal, grant, service)

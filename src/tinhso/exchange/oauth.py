@@ -30,7 +30,7 @@ from tinhso.exchange.credentials import ALGORITHMS_BY_KEY
 from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.limits import LIMIT_SCRIPT
 from tinhso.exchange.notices import safe_url, without_password
-from tinhso.exchange.schemas import TokenOut
+from tinhso.exchange.schemas import OAuthErrorOut, TokenOut
 from tinhso.exchange.tokens import OAuthError, token_endpoint_url, token_service
 from tinhso.registry.backoff import address_of
 
@@ -224,9 +224,12 @@ def _new_limiter(settings: Settings) -> AddressLimiter | SharedAddressLimiter:
     response_model=TokenOut,
     summary="OAuth2 client credentials grant: client_secret_basic or private_key_jwt (registered systems)",
     responses={
-        400: {"description": "RFC 6749 error"},
-        401: {"description": "invalid_client"},
-        429: {"description": "Too many requests from this address, or the client_id is locked"},
+        400: {"description": "RFC 6749 error", "model": OAuthErrorOut},
+        401: {"description": "invalid_client", "model": OAuthErrorOut},
+        429: {
+            "description": "Too many requests from this address, or the client_id is locked",
+            "model": OAuthErrorOut,
+        },
     },
 )
 def oauth_token(

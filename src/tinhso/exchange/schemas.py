@@ -259,6 +259,14 @@ class CredentialIssued(CredentialOut):
     )
 
 
+class OAuthErrorOut(BaseModel):
+    """An RFC 6749 §5.2 error answer of the token endpoint (application/json)."""
+
+    error: str
+    error_description: str
+    error_description_vi: str
+
+
 class TokenOut(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a token type, not a secret

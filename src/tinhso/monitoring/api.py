@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 
 from tinhso.core.db import DbSession
-from tinhso.core.pagination import Page, Pagination, fetch_page
+from tinhso.core.pagination import Page, Pagination, RowId, fetch_page
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_catalogue_manager
 from tinhso.monitoring.methodologies import methodology_service
@@ -313,7 +313,7 @@ def create_target(
     summary="Remove a target (platform admin or province admin)",
 )
 def delete_target(
-    session: DbSession, principal: CurrentUser, code: str, target_id: int
+    session: DbSession, principal: CurrentUser, code: str, target_id: RowId
 ) -> Response:
     require_catalogue_manager(session, principal)
     plan = plan_service.get(session, code)

@@ -283,7 +283,7 @@ def data_export(
     lang: Annotated[str, typer.Option(help="vi | en")] = "vi",
 ) -> None:
     """Xuất số liệu đã nhập (nhập lại được) / export recorded values (re-importable)."""
-    from tinhso.monitoring.transfer_export import write_table  # noqa: PLC0415
+    from tinhso.monitoring.transfer_export import write_table_to  # noqa: PLC0415
     from tinhso.monitoring.transfer_tables import values_table  # noqa: PLC0415
     from tinhso.registry.models import UnitSet  # noqa: PLC0415
 
@@ -297,12 +297,13 @@ def data_export(
                 unit_set=UnitSet(unit_set) if unit_set else None,
                 year=year,
             )
-            path.write_bytes(write_table(table, _format(path), _lang(lang)))
+            with path.open("wb") as out:  # rows are read and written one by one
+                write_table_to(table, _format(path), _lang(lang), out)
     except DomainError as error:
         raise _fail(error) from error
     finally:
         engine.dispose()
-    console.print(f"[green]OK[/green] {path}: {len(table.rows):,} rows")
+    console.print(f"[green]OK[/green] {path}: {table.row_count:,} rows")
 
 
 @data_app.command("dhis2-import")

@@ -115,6 +115,7 @@ class ProgressService:
         for period in periods:
             parse_period(period)
         unit_set = UnitSet(tree.value)
+        unit_service.check_level(unit_set, level)
         unit_ids = tuple(self._unit_id(session, ref, "unit") for ref in units) if units else None
         for ref in units or []:
             if ref.unit_set != unit_set:
@@ -164,6 +165,7 @@ class ProgressService:
         parent: UnitRef | None = None,
     ) -> list[RankedUnit]:
         parse_period(period)
+        unit_service.check_level(UnitSet(tree.value), level)
         parent_id = self._unit_id(session, parent, "parent") if parent else None
         rows = computation.ranking(
             computation.sqlalchemy_runner(session),

@@ -66,7 +66,7 @@ class PillarCreate(Strict):
     code: Code
     name_vi: Name
     name_en: Name | None = None
-    position: int = 0
+    position: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0  # an INTEGER column
 
 
 class PillarOut(BaseModel):

@@ -10,10 +10,13 @@ Owners and rules (see `tinhso.monitoring.auth`):
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, File, Query, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from tinhso.core.db import DbSession
@@ -22,8 +25,14 @@ from tinhso.monitoring import transfer_dhis2 as dhis2
 from tinhso.monitoring.auth import value_writer
 from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.number_format import NumberFormat
-from tinhso.monitoring.transfer import MAX_FILE_BYTES, FileFormat, FileTooLarge
-from tinhso.monitoring.transfer_export import Table, write_table, write_template
+from tinhso.monitoring.transfer import (
+    CSV_MEDIA_TYPE,
+    MAX_FILE_BYTES,
+    XLSX_MEDIA_TYPE,
+    FileFormat,
+    FileTooLarge,
+)
+from tinhso.monitoring.transfer_export import Table, write_table_to, write_template
 from tinhso.monitoring.transfer_import import import_file
 from tinhso.monitoring.transfer_tables import (
     index_table,
@@ -52,20 +61,54 @@ class ImportOut(BaseModel):
     unchanged: int
 
 
-def _file(content: bytes, stem: str, fmt: FileFormat) -> Response:
+# A file answer: what the OpenAPI document says the 200 of a download is.
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+FILE_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file (XLSX or CSV, as asked) / Tệp XLSX hoặc CSV",
+        "content": {XLSX_MEDIA_TYPE: _BINARY, CSV_MEDIA_TYPE: _BINARY},
+    }
+}
+# Exports are written to a temporary file (spilling to disk beyond this size), then sent
+# from it in chunks: neither the rows nor the file are held in memory as a whole.
+SPOOL_BYTES = 4 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024
+
+
+def _disposition(stem: str, fmt: FileFormat) -> dict[str, str]:
     name = f"{stem}.{fmt}"
-    return Response(
-        content,
-        media_type=Table.media_types[fmt],
-        headers={
-            "Content-Disposition": f'attachment; filename="{quote(name)}"; '
-            f"filename*=UTF-8''{quote(name)}"
-        },
-    )
+    return {
+        "Content-Disposition": f'attachment; filename="{quote(name)}"; '
+        f"filename*=UTF-8''{quote(name)}"
+    }
+
+
+def _file(content: bytes, stem: str, fmt: FileFormat) -> Response:
+    return Response(content, media_type=Table.media_types[fmt], headers=_disposition(stem, fmt))
 
 
 def _send(table: Table, fmt: FileFormat, lang: Locale) -> Response:
-    return _file(write_table(table, fmt, lang), table.name, fmt)
+    """Write the table (its rows possibly read from the database as they go) to a spooled
+    temporary file, then stream that file. Errors (bad filters, too many rows, the
+    database) happen before the answer starts, so they are still problem+json."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed by chunks()
+    try:
+        write_table_to(table, fmt, lang, spool)
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while chunk := spool.read(CHUNK_BYTES):
+                yield chunk
+        finally:
+            spool.close()
+
+    headers = {**_disposition(table.name, fmt), "Content-Length": str(size)}
+    return StreamingResponse(chunks(), media_type=Table.media_types[fmt], headers=headers)
 
 
 def _authoriser(session: DbSession, principal: Principal) -> Any:
@@ -74,6 +117,8 @@ def _authoriser(session: DbSession, principal: Principal) -> Any:
 
 @router.get(
     "/imports/template",
+    response_class=Response,
+    responses=FILE_ANSWER,
     summary="Download the import template, Vietnamese or English headers (any official)",
 )
 def import_template(
@@ -130,13 +175,49 @@ def import_values_file(
     )
 
 
+class ImportCountOut(BaseModel):
+    imported: int
+    updated: int
+    ignored: int
+    deleted: int
+
+
+class ImportConflictOut(BaseModel):
+    object: str
+    value: str
+    valueVi: str  # noqa: N815 - DHIS2's camelCase
+    property: str
+    indexes: list[int]
+
+
+class ImportSummaryOut(BaseModel):
+    """DHIS2's ImportSummary (2.40): ``ignored`` counts the values not imported."""
+
+    responseType: Literal["ImportSummary"]  # noqa: N815
+    status: Literal["SUCCESS", "WARNING", "ERROR"]
+    description: str
+    importOptions: dict[str, Any]  # noqa: N815
+    importCount: ImportCountOut  # noqa: N815
+    conflicts: list[ImportConflictOut]
+
+
 @router.post(
     "/dhis2/dataValueSets",
-    summary="Import a DHIS2 dataValueSets JSON document, all or nothing (officers, for their units)",
+    summary="Import a DHIS2 dataValueSets JSON document as DHIS2 does: conflicts are ignored "
+    "unless atomicMode=ALL; dryRun and importStrategy honoured (officers, for their units)",
+    response_model=ImportSummaryOut,
+    responses={
+        409: {
+            "description": "atomicMode=ALL and some values have conflicts: nothing was written "
+            "(DHIS2 ImportSummary with status ERROR)",
+            "model": ImportSummaryOut,
+        }
+    },
 )
 def import_dhis2(
     session: DbSession,
     principal: CurrentUser,
+    response: Response,
     payload: Annotated[dict[str, Any], Body(description="DHIS2 dataValueSets JSON")],
     unit_set: Annotated[
         UnitSet | None, Query(description="Unit set of plain orgUnit codes (default current)")
@@ -144,16 +225,31 @@ def import_dhis2(
     name: Annotated[
         str, Query(max_length=200, description="Name kept as the values' source reference")
     ] = "api",
+    dry_run: Annotated[
+        bool, Query(alias="dryRun", description="Check and count, write nothing")
+    ] = False,
+    import_strategy: Annotated[
+        dhis2.ImportStrategy, Query(alias="importStrategy", description="DHIS2 import strategy")
+    ] = dhis2.ImportStrategy.CREATE_AND_UPDATE,
+    atomic_mode: Annotated[
+        dhis2.AtomicMode,
+        Query(alias="atomicMode", description="ALL: nothing is written if any value conflicts"),
+    ] = dhis2.AtomicMode.NONE,
 ) -> dict[str, Any]:
-    result = dhis2.import_data_value_set(
+    outcome, reference = dhis2.import_data_value_set_as_dhis2(
         session,
         payload,
         name=name,
         user_id=principal.user_id,
         authorise=_authoriser(session, principal),
         default_unit_set=unit_set,
+        strategy=import_strategy,
+        atomic_mode=atomic_mode,
+        dry_run=dry_run,
     )
-    return dhis2.import_summary(result)
+    if outcome.refused:
+        response.status_code = 409
+    return outcome.summary(reference)
 
 
 @router.get(
@@ -179,7 +275,12 @@ def export_dhis2(
     )
 
 
-@router.get("/exports/values", summary="Export recorded values as CSV/XLSX (any official)")
+@router.get(
+    "/exports/values",
+    response_class=Response,
+    responses=FILE_ANSWER,
+    summary="Export recorded values as CSV/XLSX (any official)",
+)
 def export_values(
     session: DbSession,
     principal: CurrentUser,
@@ -205,6 +306,8 @@ def export_values(
 
 @router.get(
     "/exports/indicators/{code}/values",
+    response_class=Response,
+    responses=FILE_ANSWER,
     summary="Export computed indicator values as CSV/XLSX (any official)",
 )
 def export_indicator_values(
@@ -227,6 +330,8 @@ def export_indicator_values(
 
 @router.get(
     "/exports/indicators/{code}/ranking",
+    response_class=Response,
+    responses=FILE_ANSWER,
     summary="Export the units' ranking on an indicator as CSV/XLSX (any official)",
 )
 def export_ranking(
@@ -245,6 +350,8 @@ def export_ranking(
 
 @router.get(
     "/exports/plans/{code}/progress",
+    response_class=Response,
+    responses=FILE_ANSWER,
     summary="Export a plan's target achievements as CSV/XLSX (any official)",
 )
 def export_plan_progress(
@@ -260,6 +367,8 @@ def export_plan_progress(
 
 @router.get(
     "/exports/methodologies/{code}/index",
+    response_class=Response,
+    responses=FILE_ANSWER,
     summary="Export the composite index and ranking as CSV/XLSX (any official)",
 )
 def export_index(

@@ -12,12 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -41,13 +42,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class Table:
-    """Rows to export, with bilingual column titles."""
+    """Rows to export, with bilingual column titles. ``rows`` may be a generator reading
+    from the database: the writers below consume it once, row by row."""
 
     name: str  # file name stem, e.g. "so-lieu"
     sheet_vi: str
     sheet_en: str
     columns: Sequence[Column]
-    rows: list[list[object]]
+    rows: Iterable[list[object]]
+    row_count: int | None = None  # known before writing when ``rows`` is a generator
     media_types: ClassVar[dict[str, str]] = {"csv": CSV_MEDIA_TYPE, "xlsx": XLSX_MEDIA_TYPE}
 
 
@@ -68,17 +71,31 @@ def csv_cell(value: object, lang: Locale) -> str:
     return neutralise_formula(for_utf8(str(value)))
 
 
+def write_csv_to(table: Table, lang: Locale, out: IO[bytes]) -> None:
+    """The table as CSV (UTF-8 with a byte-order mark) into ``out``, one row at a time."""
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    try:
+        text.write("\ufeff")
+        writer = csv.writer(text, lineterminator="\r\n")
+        writer.writerow([c.title(lang) for c in table.columns])
+        for row in table.rows:
+            writer.writerow([csv_cell(v, lang) for v in row])
+    finally:
+        text.detach()  # ``out`` stays open for the caller
+
+
 def write_csv(table: Table, lang: Locale) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.title(lang) for c in table.columns])
-    for row in table.rows:
-        writer.writerow([csv_cell(v, lang) for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    buffer = io.BytesIO()
+    write_csv_to(table, lang, buffer)
+    return buffer.getvalue()
 
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
+
+
+def _column_width(column: Column, lang: Locale) -> int:
+    return max(12, min(48, len(column.title(lang)) + 4))
 
 
 def _style_header(sheet: Any, columns: Sequence[Column], lang: Locale) -> None:
@@ -87,31 +104,60 @@ def _style_header(sheet: Any, columns: Sequence[Column], lang: Locale) -> None:
         cell = sheet.cell(row=1, column=position)
         cell.font = _HEADER_FONT
         cell.fill = _HEADER_FILL
-        width = max(12, min(48, len(column.title(lang)) + 4))
-        sheet.column_dimensions[get_column_letter(position)].width = width
+        sheet.column_dimensions[get_column_letter(position)].width = _column_width(column, lang)
     sheet.freeze_panes = "A2"
 
 
-def write_xlsx(table: Table, lang: Locale) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None  # noqa: S101 - a new workbook always has one sheet
-    sheet.title = (table.sheet_vi if lang == "vi" else table.sheet_en)[:31]
-    _style_header(sheet, table.columns, lang)
-    for row in table.rows:
-        _append(sheet, row)
+def write_xlsx_to(table: Table, lang: Locale, out: IO[bytes]) -> None:
+    """The table as XLSX into ``out``. openpyxl's write-only mode spools each row to a
+    temporary file as it is appended, so the rows are never all in memory."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet((table.sheet_vi if lang == "vi" else table.sheet_en)[:31])
     for position, column in enumerate(table.columns, start=1):
-        if column.kind == "text":
-            for (cell,) in sheet.iter_rows(
-                min_row=2, min_col=position, max_col=position, max_row=len(table.rows) + 1
-            ):
-                cell.number_format = "@"
+        sheet.column_dimensions[get_column_letter(position)].width = _column_width(column, lang)
+    sheet.freeze_panes = "A2"
+    header = []
+    for column in table.columns:
+        cell = WriteOnlyCell(sheet, value=column.title(lang))
+        cell.font = _HEADER_FONT
+        cell.fill = _HEADER_FILL
+        header.append(cell)
+    sheet.append(header)
+    text_columns = {i for i, column in enumerate(table.columns) if column.kind == "text"}
+    for row in table.rows:
+        sheet.append(
+            [
+                _xlsx_row_cell(sheet, value, position in text_columns)
+                for position, value in enumerate(row)
+            ]
+        )
+    workbook.save(out)
+
+
+def _xlsx_row_cell(sheet: Any, value: object, text: bool) -> Any:
+    """One cell; a text that a spreadsheet would run as a formula stays a text cell (string
+    type, shown with Excel's quote prefix), a negative number stays a number."""
+    cell = WriteOnlyCell(sheet, value=_xlsx_cell(value))
+    if text:
+        cell.number_format = "@"
+    if isinstance(cell.value, str) and is_formula_like(cell.value):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    elif isinstance(cell.value, float) and cell.data_type == "n":
+        # openpyxl writes floats with 16 significant digits ("%.16g"), and some doubles need
+        # 17: the cell's XML number is written as repr, the shortest text that reads back to
+        # the same double, so an export imports back to the same number.
+        cell._value = repr(cell.value)  # type: ignore[attr-defined]
+    return cell
+
+
+def write_xlsx(table: Table, lang: Locale) -> bytes:
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    write_xlsx_to(table, lang, buffer)
     return buffer.getvalue()
 
 
-def _xlsx_cell(value: object) -> object:
+def _xlsx_cell(value: object) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)  # Excel has no time zones: written in UTC
     if isinstance(value, float) and not math.isfinite(value):
@@ -122,22 +168,23 @@ def _xlsx_cell(value: object) -> object:
 
 
 def _append(sheet: Any, row: Sequence[object]) -> None:
-    """Append a row; a text that a spreadsheet would run as a formula stays a text cell
-    (string type, shown with Excel's quote prefix), a negative number stays a number."""
+    """Append a row to a normal (not write-only) sheet, its cells as in ``_xlsx_row_cell``."""
     sheet.append([_xlsx_cell(v) for v in row])
     for cell in sheet[sheet.max_row]:
         if isinstance(cell.value, str) and is_formula_like(cell.value):
             cell.data_type = "s"
             cell.quotePrefix = True
-        elif isinstance(cell.value, float) and cell.data_type == "n":
-            # openpyxl writes floats with 16 significant digits ("%.16g"), and some doubles
-            # need 17: the cell's XML number is written as repr, the shortest text that
-            # reads back to the same double, so an export imports back to the same number.
-            cell._value = repr(cell.value)
 
 
 def write_table(table: Table, fmt: FileFormat, lang: Locale) -> bytes:
     return write_csv(table, lang) if fmt == "csv" else write_xlsx(table, lang)
+
+
+def write_table_to(table: Table, fmt: FileFormat, lang: Locale, out: IO[bytes]) -> None:
+    if fmt == "csv":
+        write_csv_to(table, lang, out)
+    else:
+        write_xlsx_to(table, lang, out)
 
 
 # --- template --------------------------------------------------------------------------
@@ -212,13 +259,16 @@ def write_template(session: Session, fmt: FileFormat, lang: Locale) -> bytes:
         _append(
             elements,
             [
-                element.code,
-                element.name_vi if lang == "vi" else (element.name_en or element.name_vi),
-                element.unit_of_measure
-                if lang == "vi"
-                else (element.unit_of_measure_en or element.unit_of_measure),
-                element.value_type.value,
-                element.period_type.value,
+                _xlsx_cell(text)
+                for text in (
+                    element.code,
+                    element.name_vi if lang == "vi" else (element.name_en or element.name_vi),
+                    element.unit_of_measure
+                    if lang == "vi"
+                    else (element.unit_of_measure_en or element.unit_of_measure),
+                    element.value_type.value,
+                    element.period_type.value,
+                )
             ],
         )
     buffer = io.BytesIO()

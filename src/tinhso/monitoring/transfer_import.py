@@ -223,7 +223,7 @@ def restore_leading_zeros(session: Session, rows: list[ParsedRow]) -> None:
             r.unit_code = padded.pop()
 
 
-_CORE_FIELDS = {
+CORE_FIELDS = {
     "element_code": "element_code",
     "unit": "unit_code",
     "period": "period",
@@ -273,7 +273,7 @@ def import_values(
         except ValidationError as error:
             for problem in error.errors():
                 name = str(problem["loc"][0]) if problem["loc"] else "value"
-                key_name = _CORE_FIELDS.get(name, name)
+                key_name = CORE_FIELDS.get(name, name)
                 errors.add(
                     r.row,
                     key_name,
@@ -389,7 +389,7 @@ def _add_core_errors(error: InvalidInput, kept: list[ParsedRow], errors: ImportE
         parts = problem.field.split(".")
         if len(parts) >= 3 and parts[0] == "values" and parts[1].isdigit():
             r = kept[int(parts[1])]
-            key = _CORE_FIELDS.get(parts[2], parts[2])
+            key = CORE_FIELDS.get(parts[2], parts[2])
             errors.items.append(
                 CellError(
                     field=errors.field(r.row, key),

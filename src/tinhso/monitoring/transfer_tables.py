@@ -7,12 +7,12 @@ them as CSV or XLSX.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from tinhso.core.errors import InvalidInput
+from tinhso.core.errors import FieldError, InvalidInput, Message
 from tinhso.core.i18n import Locale
 from tinhso.monitoring import repository
 from tinhso.monitoring.effective_values import Tree
@@ -28,9 +28,13 @@ from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
+# An export of recorded values is written row by row to a temporary file (never built in
+# memory); beyond this many rows it is refused with the filters to use.
 MAX_EXPORT_ROWS = 200_000
+EXPORT_CHUNK_ROWS = 1_000
 
 
 def unit_set_label(unit_set: UnitSet, lang: Locale) -> str:
@@ -54,14 +58,26 @@ VALUE_COLUMNS = (
 def _too_many(count: int) -> InvalidInput:
     return InvalidInput(
         f"Có {count:,} dòng, vượt giới hạn {MAX_EXPORT_ROWS:,} dòng mỗi lần xuất: hãy lọc theo "
-        "chỉ tiêu, năm hoặc đơn vị",
-        f"{count:,} rows is over the export limit of {MAX_EXPORT_ROWS:,}: filter by element, "
-        "year or unit",
-        field="limit",
+        "chỉ tiêu (element), năm (year), kỳ (period) hoặc đơn vị (unit)",
+        f"{count:,} rows is over the export limit of {MAX_EXPORT_ROWS:,} rows: filter by "
+        "element, year, period or unit",
+        errors=[
+            FieldError(
+                name,
+                Message(
+                    f"Lọc theo {name} để xuất ít hơn {MAX_EXPORT_ROWS:,} dòng",
+                    f"Filter by {name} to export fewer than {MAX_EXPORT_ROWS:,} rows",
+                ),
+            )
+            for name in ("element", "year", "period", "unit")
+        ],
     )
 
 
-def value_rows(
+ValueRow = tuple[DataValue, DataElement, tuple[UnitSet, str, str], str | None]
+
+
+def values_query(
     session: Session,
     *,
     elements: Sequence[str] = (),
@@ -69,8 +85,8 @@ def value_rows(
     units: Sequence[str] = (),
     periods: Sequence[str] = (),
     year: int | None = None,
-) -> list[tuple[DataValue, DataElement, tuple[UnitSet, str, str], str | None]]:
-    """Stored values (filtered), each with its element, unit (set, code, name) and author."""
+) -> Select[DataValue, DataElement]:
+    """Stored values (filtered), in export order; unknown elements and units are refused."""
     query = select(DataValue, DataElement).join(
         DataElement, DataElement.id == DataValue.data_element_id
     )
@@ -94,21 +110,43 @@ def value_rows(
         query = query.where(DataValue.year == year)
     if unit_set is not None:
         query = query.where(DataValue.unit_id.in_(unit_service.ids_in_set(session, unit_set)))
-    query = query.order_by(DataElement.code, DataValue.unit_id, DataValue.period)
-    rows = [(row[0], row[1]) for row in session.execute(query.limit(MAX_EXPORT_ROWS + 1))]
-    if len(rows) > MAX_EXPORT_ROWS:
-        raise _too_many(len(rows))
-    unit_info = repository.unit_rows(session, {value.unit_id for value, _ in rows})
-    users = usernames(session, {v.entered_by_id for v, _ in rows if v.entered_by_id})
-    return [
-        (
-            value,
-            element,
-            (unit_info[value.unit_id][0], unit_info[value.unit_id][1], unit_info[value.unit_id][2]),
-            users.get(value.entered_by_id or 0),
-        )
-        for value, element in rows
-    ]
+    return query.order_by(DataElement.code, DataValue.unit_id, DataValue.period)
+
+
+def require_exportable(session: Session, query: Select[DataValue, DataElement]) -> int:
+    """The number of rows ``query`` exports, refused (422) beyond `MAX_EXPORT_ROWS`."""
+    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    if count > MAX_EXPORT_ROWS:
+        raise _too_many(count)
+    return count
+
+
+def iter_value_rows(session: Session, query: Select[DataValue, DataElement]) -> Iterator[ValueRow]:
+    """The rows of ``query``, read `EXPORT_CHUNK_ROWS` at a time (a server-side cursor on
+    PostgreSQL), each with its element, unit (set, code, name) and author: the export is
+    never held in memory as a whole."""
+    units: dict[int, tuple[UnitSet, str, str]] = {}
+    users: dict[int, str] = {}
+    result = session.execute(query.execution_options(yield_per=EXPORT_CHUNK_ROWS))
+    for partition in result.partitions():
+        pairs = [(row[0], row[1]) for row in partition]
+        new_units = {value.unit_id for value, _ in pairs} - units.keys()
+        if new_units:
+            units.update(
+                (unit_id, (row[0], row[1], row[2]))
+                for unit_id, row in repository.unit_rows(session, new_units).items()
+            )
+        new_users = {v.entered_by_id for v, _ in pairs if v.entered_by_id} - users.keys()
+        users.update(usernames(session, new_users))
+        for value, element in pairs:
+            yield value, element, units[value.unit_id], users.get(value.entered_by_id or 0)
+
+
+def value_rows(session: Session, **filters: Any) -> list[ValueRow]:
+    """Stored values (filtered) as a list, for the DHIS2 document and the pages."""
+    query = values_query(session, **filters)
+    require_exportable(session, query)
+    return list(iter_value_rows(session, query))
 
 
 def usernames(session: Session, ids: set[int]) -> dict[int, str]:
@@ -119,10 +157,14 @@ def usernames(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def values_table(session: Session, lang: Locale, **filters: Any) -> Table:
-    rows: list[list[object]] = []
-    for value, element, (unit_set, code, unit_name), author in value_rows(session, **filters):
-        rows.append(
-            [
+    """Recorded values as a table whose rows are read from the database as they are
+    written out (`iter_value_rows`), within the export limit."""
+    query = values_query(session, **filters)
+    count = require_exportable(session, query)
+
+    def rows() -> Iterator[list[object]]:
+        for value, element, (unit_set, code, unit_name), author in iter_value_rows(session, query):
+            yield [
                 element.code,
                 code,
                 unit_set_label(unit_set, lang),
@@ -137,8 +179,15 @@ def values_table(session: Session, lang: Locale, **filters: Any) -> Table:
                 value.entered_at.isoformat(timespec="seconds"),
                 value.version,
             ]
-        )
-    return Table("so-lieu" if lang == "vi" else "values", DATA_SHEET, "Data", VALUE_COLUMNS, rows)
+
+    return Table(
+        "so-lieu" if lang == "vi" else "values",
+        DATA_SHEET,
+        "Data",
+        VALUE_COLUMNS,
+        rows(),
+        row_count=count,
+    )
 
 
 _BASIS_VI = {

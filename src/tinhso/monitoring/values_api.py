@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from tinhso.core.db import DbSession
 from tinhso.core.errors import InvalidInput
-from tinhso.core.pagination import Page, Pagination, fetch_page
+from tinhso.core.pagination import Page, Pagination, RowId, fetch_page
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_value_writer, value_writer
 from tinhso.monitoring.models import DataValue
@@ -136,7 +136,7 @@ def record_values(session: DbSession, principal: CurrentUser, data: ValueBatch) 
 
 
 @router.get("/values/{value_id}", summary="One value with its provenance (any official)")
-def get_value(session: DbSession, principal: CurrentUser, value_id: int) -> ValueOut:
+def get_value(session: DbSession, principal: CurrentUser, value_id: RowId) -> ValueOut:
     return _values_out(session, [value_service.get(session, value_id)])[0]
 
 
@@ -145,7 +145,7 @@ def get_value(session: DbSession, principal: CurrentUser, value_id: int) -> Valu
     summary="Correct a value, keeping its history (officers of the unit's organisation)",
 )
 def correct_value(
-    session: DbSession, principal: CurrentUser, value_id: int, data: ValueCorrection
+    session: DbSession, principal: CurrentUser, value_id: RowId, data: ValueCorrection
 ) -> ValueOut:
     current = value_service.get(session, value_id)
     units = repository.unit_rows(session, [current.unit_id])
@@ -172,7 +172,7 @@ def correct_value(
     summary="The corrections history of a value, oldest first (any official)",
 )
 def value_corrections(
-    session: DbSession, principal: CurrentUser, value_id: int
+    session: DbSession, principal: CurrentUser, value_id: RowId
 ) -> list[CorrectionOut]:
     value_service.get(session, value_id)
     rows = list(repository.corrections_of(session, value_id))

@@ -273,7 +273,9 @@ def _is_page_request(request: Request) -> bool:
     path = request.url.path
     if path in _API_PATHS or path.startswith(_API_PREFIXES):
         return False
-    accept = request.headers.get("accept", "")
+    accept = request.headers.get("accept", "").lower()
+    if "json" in accept and "text/html" not in accept:
+        return False  # a client asking for JSON gets problem+json, wherever it asks
     return not accept or "text/html" in accept or "*/*" in accept
 
 

@@ -46,6 +46,7 @@ def list_units(
     parent: Annotated[str | None, Query(max_length=16)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[UnitOut]:
+    unit_service.check_level(unit_set, level)
     parent_id = None
     if parent:
         parent_id = unit_service.get(session, unit_set, parent).id

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from tinhso.registry.schemas import UnitRef
     from tinhso.registry.unit_import import Progress, UnitImportResult
 
+# The levels each set has: the current set (from 01/07/2025) has no districts.
+LEVELS_IN_SET: dict[UnitSet, tuple[UnitLevel, ...]] = {
+    UnitSet.LEGACY: (UnitLevel.PROVINCE, UnitLevel.DISTRICT, UnitLevel.COMMUNE),
+    UnitSet.CURRENT: (UnitLevel.PROVINCE, UnitLevel.COMMUNE),
+}
 _MAX_DEPTH = 10  # the unit tree has three levels; a guard against a cycle in bad data
 _CHUNK = 1000  # ids per IN (...) list
 
@@ -72,6 +77,16 @@ class UnitService:
                 field="code",
             )
         return unit
+
+    def check_level(self, unit_set: UnitSet, level: UnitLevel | None, field: str = "level") -> None:
+        """Refuse a level the set does not have (districts in the current set)."""
+        if level is not None and level not in LEVELS_IN_SET[unit_set]:
+            levels = ", ".join(known.value for known in LEVELS_IN_SET[unit_set])
+            raise InvalidInput(
+                f"Bộ đơn vị {unit_set.value} không có cấp {level.value} (chỉ có: {levels})",
+                f"The {unit_set.value} unit set has no {level.value} level (only: {levels})",
+                field=field,
+            )
 
     def resolve(self, session: Session, ref: UnitRef, field: str) -> AdministrativeUnit:
         unit = repository.unit_by_code(session, ref.unit_set, ref.code)
