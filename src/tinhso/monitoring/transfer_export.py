@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from openpyxl import Workbook
@@ -137,17 +138,18 @@ def write_xlsx_to(table: Table, lang: Locale, out: IO[bytes]) -> None:
 def _xlsx_row_cell(sheet: Any, value: object, text: bool) -> Any:
     """One cell; a text that a spreadsheet would run as a formula stays a text cell (string
     type, shown with Excel's quote prefix), a negative number stays a number."""
-    cell = WriteOnlyCell(sheet, value=_xlsx_cell(value))
+    value = _xlsx_cell(value)
+    if isinstance(value, float):
+        # openpyxl writes floats with 16 significant digits ("%.16g"), and some doubles need
+        # 17: written as the Decimal of their repr (the shortest text that reads back to the
+        # same double), so an export imports back to the same number.
+        value = Decimal(repr(value))
+    cell = WriteOnlyCell(sheet, value=value)
     if text:
         cell.number_format = "@"
     if isinstance(cell.value, str) and is_formula_like(cell.value):
         cell.data_type = "s"
         cell.quotePrefix = True
-    elif isinstance(cell.value, float) and cell.data_type == "n":
-        # openpyxl writes floats with 16 significant digits ("%.16g"), and some doubles need
-        # 17: the cell's XML number is written as repr, the shortest text that reads back to
-        # the same double, so an export imports back to the same number.
-        cell._value = repr(cell.value)  # type: ignore[attr-defined]
     return cell
 
 
