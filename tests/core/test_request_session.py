@@ -160,7 +160,7 @@ def failing_commits(app: FastAPI) -> Iterator[Callable[[Callable[[Session], None
 
 @pytest.mark.parametrize(
     ("fault", "status", "code"),
-    [(_conflict_at_commit, 409, "conflict"), (_outage_at_commit, 503, "unavailable")],
+    [(_conflict_at_commit, 409, "conflict"), (_outage_at_commit, 503, "database_unavailable")],
     ids=["conflict", "outage"],
 )
 def test_a_commit_that_fails_is_answered_as_a_problem_and_stores_nothing(

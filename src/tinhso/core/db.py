@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from tinhso.core.errors import Conflict, DomainError, Unavailable
+from tinhso.core.errors import Conflict, DatabaseUnavailable, DomainError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -30,9 +30,6 @@ if TYPE_CHECKING:
     from tinhso.core.config import Settings
 
 log = logging.getLogger(__name__)
-
-# What a client is told to wait before retrying when the database cannot be reached.
-RETRY_AFTER_SECONDS = 5
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -133,12 +130,7 @@ def storage_problem(error: sa_exc.SQLAlchemyError) -> DomainError | None:
         error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
     ) or (isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated)
     if unreachable:
-        return Unavailable(
-            "Cơ sở dữ liệu tạm thời không truy cập được; yêu cầu chưa được thực hiện, "
-            "vui lòng thử lại sau",
-            "The database cannot be reached right now; nothing was done, please retry later",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return DatabaseUnavailable()
     return None
 
 

@@ -108,10 +108,28 @@ class Forbidden(DomainError):
 
 
 class Unavailable(DomainError):
-    """A dependency (the database) cannot be reached now; the client may retry later."""
+    """A dependency cannot be reached now; the client may retry later."""
 
     status = 503
     code = "unavailable"
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached or cannot answer now: nothing was done, retry later.
+
+    One answer for every path that meets an outage (a query in an endpoint, the commit after
+    it, the portal's pages, the token endpoint): 503, ``database_unavailable``, Retry-After.
+    """
+
+    code = "database_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Cơ sở dữ liệu tạm thời không truy cập được; yêu cầu chưa được thực hiện, "
+            "vui lòng thử lại sau ít phút",
+            "The database cannot be reached right now; nothing was done, please retry shortly",
+            headers={"Retry-After": str(DATABASE_RETRY_SECONDS), "Cache-Control": "no-store"},
+        )
 
 
 @dataclass
@@ -229,15 +247,8 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 
 def database_unavailable_problem() -> Problem:
-    return Problem(
-        503,
-        "database_unavailable",
-        Message(
-            "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau ít phút",
-            "The database is temporarily unavailable; please try again shortly",
-        ),
-        headers={"Retry-After": str(DATABASE_RETRY_SECONDS), "Cache-Control": "no-store"},
-    )
+    error = DatabaseUnavailable()
+    return Problem(error.status, error.code, error.message, headers=error.headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

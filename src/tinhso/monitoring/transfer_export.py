@@ -15,7 +15,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from openpyxl import Workbook
@@ -135,16 +134,29 @@ def write_xlsx_to(table: Table, lang: Locale, out: IO[bytes]) -> None:
     workbook.save(out)
 
 
+class _ShortestNumber:
+    """A number cell's text as ``repr`` writes it: openpyxl writes every number with 16
+    significant digits (``"%.16g"``) and some doubles need 17, so the cell holds this instead,
+    whose ``str`` is the shortest text that reads back to the same double."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, number: float) -> None:
+        self.text = repr(number)
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def _xlsx_row_cell(sheet: Any, value: object, text: bool) -> Any:
     """One cell; a text that a spreadsheet would run as a formula stays a text cell (string
     type, shown with Excel's quote prefix), a negative number stays a number."""
     value = _xlsx_cell(value)
-    if isinstance(value, float):
-        # openpyxl writes floats with 16 significant digits ("%.16g"), and some doubles need
-        # 17: written as the Decimal of their repr (the shortest text that reads back to the
-        # same double), so an export imports back to the same number.
-        value = Decimal(repr(value))
-    cell = WriteOnlyCell(sheet, value=value)
+    cell: Any = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
+    if isinstance(value, float) and math.isfinite(value):
+        # the cell keeps its numeric type ("n"); only the written digits change, so an
+        # export imports back to the same number
+        cell._value = _ShortestNumber(value)
     if text:
         cell.number_format = "@"
     if isinstance(cell.value, str) and is_formula_like(cell.value):

@@ -343,7 +343,9 @@ def _install_error_pages(app: FastAPI) -> None:
         if exc.status == 401:
             return await on_login_required(request, LoginRequired(request.url.path))
         message = exc.message.vi if current_locale.get() == "vi" else exc.message.en
-        return await _error_page(request, exc.status, message)
+        page = await _error_page(request, exc.status, message)
+        page.headers.update(exc.headers)  # Retry-After of a 503 or a 429, as the API sends it
+        return page
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, RequestValidationError) or not _is_page_request(request):
