@@ -5,7 +5,7 @@ Starts, on loopback only:
 * the upstream: nginx, 1 worker, ``return 200`` with a small JSON body (port 18081);
 * nginx as a reverse proxy to it: 2 workers, keep-alive upstream pool (port 18080);
 * each gateway scenario: an ASGI app with N workers (18090), served by the gateway's own
-  server (``tinhso gateway`` for the real gateway, :mod:`tinhso.exchange.gateway_processes`
+  server (``tinhso gateway`` for the real gateway, :mod:`tinhso.exchange.gateway.processes`
   for the bare forwarders), or by granian or uvicorn for comparison (``--matrix``).
 
 Scenarios by default: ``passthrough`` (the lean forwarder, no policy: the ceiling),
@@ -106,7 +106,7 @@ def _full_policy_setup(context: BenchContext) -> Mapping[str, str]:
 
 # The real gateway, every check on every request (see bench/gateway_policy.py): one gateway
 # process, then two (the ratio on the last line is the two-process one: nginx has 2 workers).
-GATEWAY_APP = "tinhso.exchange.gateway:app"
+GATEWAY_APP = "tinhso.exchange.gateway.app:app"
 FULL_POLICY_1W = Scenario("full-policy-1w", GATEWAY_APP, 1, _full_policy_setup)
 FULL_POLICY = Scenario("full-policy", GATEWAY_APP, 2, _full_policy_setup)
 
@@ -253,7 +253,7 @@ def _server_cmd(scenario: Scenario, workdir: Path) -> list[str]:
             command = [sys.executable, "-m", "tinhso.cli", "gateway", "--host", HOST]
             return [*command, "--port", str(GATEWAY_PORT), "--workers", str(scenario.workers)]
         run = (
-            "import sys; from tinhso.exchange.gateway_processes import run;"
+            "import sys; from tinhso.exchange.gateway.processes import run;"
             f" sys.exit(run({scenario.app!r}, {HOST!r}, {GATEWAY_PORT}, {scenario.workers}))"
         )
         return [sys.executable, "-c", run]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tinhso.exchange.audit_log import AuditLog
-from tinhso.exchange.gateway import app
+from tinhso.exchange.audit.log import AuditLog
+from tinhso.exchange.gateway.app import app
 
 if TYPE_CHECKING:
-    from tinhso.exchange.audit import AuditEntry
+    from tinhso.exchange.audit.chain import AuditEntry
 
 __all__ = ["app"]
 

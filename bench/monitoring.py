@@ -10,8 +10,8 @@ It then measures, on the same machine and in the same run:
 
 * **load**: generating and storing the element values (plus units, elements, indicators,
   plan targets);
-* **recompute**, the product's code path (``tinhso.monitoring.analytics.
-  materialise_indicator_values``, the SQL of ``tinhso.monitoring.computation`` on the product's
+* **recompute**, the product's code path (``tinhso.monitoring.computation.analytics.
+  materialise_indicator_values``, the SQL of ``tinhso.monitoring.computation.indicators`` on the product's
   table layout): all 200 indicators for every province and every month, quarter and year, then
   achievements, rankings and the index over those values (see `product_recompute`); checked
   against the special-purpose recompute below;
@@ -19,7 +19,7 @@ It then measures, on the same machine and in the same run:
   and the tables the page queries read): element values summed from communes
   to provinces and the nation for every month, quarter and year; the values of all 200
   indicators for every province, the nation and every period (each formula compiled to SQL by
-  the product's ``tinhso.monitoring.formula.to_sql``, the code path the platform uses);
+  the product's ``tinhso.monitoring.computation.formula.to_sql``, the code path the platform uses);
   achievements of every province and the nation against its yearly plan target; the ranking of
   the provinces for every indicator and period; and a composite index (ratio scoring,
   ``min(value / target, 1) x points``, reciprocal when lower is better, as a percentage of the
@@ -68,7 +68,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from tinhso.monitoring.formula import Formula, parse, to_sql
+from tinhso.monitoring.computation.formula import Formula, parse, to_sql
 from tinhso.registry.unit_catalogue import current_units
 
 REPO = Path(__file__).resolve().parents[1]
@@ -288,7 +288,7 @@ def load(con: duckdb.DuckDBPyConnection, units: Units, specs: list[IndicatorSpec
 
 def product_tables(con: duckdb.DuckDBPyConnection) -> None:
     """The three tables the product's computation reads, as ``tinhso monitoring snapshot``
-    (`tinhso.monitoring.analytics.copy_to_duckdb`) lays them out: the same values, with the
+    (`tinhso.monitoring.computation.analytics.copy_to_duckdb`) lays them out: the same values, with the
     platform's column names and period codes (``2025-12``) instead of the benchmark's ids."""
     con.execute(
         """CREATE OR REPLACE TABLE administrative_unit AS
@@ -311,7 +311,8 @@ def product_tables(con: duckdb.DuckDBPyConnection) -> None:
 def product_catalogue(specs: list[IndicatorSpec]) -> tuple[list[Any], list[Any]]:
     """The benchmark's elements and indicators as the product's computation specs: monthly
     counts, summed up the tree and over time (so quarters and years are computed too)."""
-    from tinhso.monitoring import aggregation, computation  # noqa: PLC0415
+    from tinhso.monitoring.computation import aggregation  # noqa: PLC0415
+    from tinhso.monitoring.computation import indicators as computation  # noqa: PLC0415
     from tinhso.monitoring.models import (  # noqa: PLC0415
         Aggregation,
         Direction,
@@ -344,13 +345,13 @@ def product_recompute(
     con: duckdb.DuckDBPyConnection, units: Units, specs: list[IndicatorSpec]
 ) -> dict[str, float]:
     """The recompute through the product's code: every indicator for every province and every
-    month, quarter and year by ``tinhso.monitoring.analytics.materialise_indicator_values``
-    (the SQL of ``tinhso.monitoring.computation``: communes summed onto provinces, over time,
+    month, quarter and year by ``tinhso.monitoring.computation.analytics.materialise_indicator_values``
+    (the SQL of ``tinhso.monitoring.computation.indicators``: communes summed onto provinces, over time,
     pivoted, the 200 formulas), then achievements, rankings and the index over its values
     (the same SQL as the special-purpose recompute's last steps). Provinces only: the
     product's unit tree has no nation level (the nation's rows come from the special-purpose
     recompute). Tables ``product_*``; returns the seconds of each step."""
-    from tinhso.monitoring import analytics  # noqa: PLC0415
+    from tinhso.monitoring.computation import analytics  # noqa: PLC0415
 
     steps: dict[str, float] = {}
 
@@ -558,7 +559,7 @@ def materialise_communes(con: duckdb.DuckDBPyConnection, specs: list[IndicatorSp
 def product_path(
     con: duckdb.DuckDBPyConnection, units: Units, specs: list[IndicatorSpec], months: int
 ) -> dict[str, Any]:
-    """The platform's own computation (``tinhso.monitoring.computation``) on the same data.
+    """The platform's own computation (``tinhso.monitoring.computation.indicators``) on the same data.
 
     It computes on read from the three tables it expects (``data_value``,
     ``administrative_unit``, ``unit_succession``; made at load, see `product_tables`),
@@ -567,7 +568,8 @@ def product_path(
     ``months`` months, and the ranking of the provinces on one indicator for one month (the
     query behind an indicator page); its values are checked against the recompute's.
     """
-    from tinhso.monitoring import computation, effective_values  # noqa: PLC0415
+    from tinhso.monitoring.computation import effective_values  # noqa: PLC0415
+    from tinhso.monitoring.computation import indicators as computation  # noqa: PLC0415
     from tinhso.registry.models import UnitLevel  # noqa: PLC0415
 
     catalogue, indicators = product_catalogue(specs)
@@ -1087,8 +1089,8 @@ def summary(report: dict[str, Any]) -> str:
         (
             f"recompute: {report['recompute_s']} s (the product's code path: all 200 indicators for"
             " every province and every month, quarter and year by"
-            " tinhso.monitoring.analytics.materialise_indicator_values, i.e. the SQL of"
-            " tinhso.monitoring.computation; then achievements, rankings and the index)"
+            " tinhso.monitoring.computation.analytics.materialise_indicator_values, i.e. the SQL of"
+            " tinhso.monitoring.computation.indicators; then achievements, rankings and the index)"
         ),
     ]
     lines += [f"  {name}: {seconds} s" for name, seconds in report["recompute_steps_s"].items()]
@@ -1099,7 +1101,7 @@ def summary(report: dict[str, Any]) -> str:
     lines.append(
         f"special-purpose recompute, for comparison: {report['special_purpose_recompute_s']} s"
         " (SQL written for the benchmark's own tables: provinces + nation, months/quarters/years;"
-        " formulas compiled by tinhso.monitoring.formula.to_sql; its tables, which include the"
+        " formulas compiled by tinhso.monitoring.computation.formula.to_sql; its tables, which include the"
         " nation, are the ones the page queries read)"
     )
     lines += [
@@ -1114,7 +1116,7 @@ def summary(report: dict[str, Any]) -> str:
         )
     pp = report["product_path"]
     lines.append(
-        f"product path (tinhso.monitoring.computation on DuckDB, computed on read from commune"
+        f"product path (tinhso.monitoring.computation.indicators on DuckDB, computed on read from commune"
         f" values): 200 indicators x {len(pp['months'])} month(s) for every"
         f" province: {pp['all_indicators_provinces_s']} s ({pp['values']:,} values, max"
         f" relative difference from the recompute {pp['max_rel_diff_vs_recompute']});"

@@ -17,7 +17,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from tinhso.exchange.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
+from tinhso.exchange.gateway.upstream import UpstreamError, UpstreamPool, UpstreamTimeout
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

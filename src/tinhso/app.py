@@ -16,18 +16,19 @@ from tinhso import __version__
 from tinhso.core import migrations
 from tinhso.core.config import Settings, load_settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker
-from tinhso.core.errors import Forbidden, install_problem_handlers
+from tinhso.core.errors import Forbidden
 from tinhso.core.http_methods import HttpMethodsMiddleware
 from tinhso.core.observability import HttpMetrics, RequestContextMiddleware, configure_logging
 from tinhso.core.openapi import describe_api
 from tinhso.core.query_parameters import check_query_parameters
 from tinhso.core.security import same_secret
+from tinhso.core.web import install_problem_handlers
 from tinhso.exchange.api import router as exchange_router
 from tinhso.exchange.notices import announce_changes
-from tinhso.exchange.oauth import close_address_limiter
+from tinhso.exchange.oauth.api import close_address_limiter
 from tinhso.monitoring.api import router as monitoring_router
-from tinhso.monitoring.collection_api import router as monitoring_collection_router
-from tinhso.monitoring.transfer_api import router as monitoring_transfer_router
+from tinhso.monitoring.collection.api import router as monitoring_collection_router
+from tinhso.monitoring.transfer.api import router as monitoring_transfer_router
 from tinhso.registry.api import router as registry_router
 from tinhso.registry.auth import current_principal
 

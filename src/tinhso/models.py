@@ -2,8 +2,8 @@
 
 from tinhso.core.db import Base
 from tinhso.exchange import models as exchange_models
-from tinhso.monitoring import collection_models as monitoring_collection_models
 from tinhso.monitoring import models as monitoring_models
+from tinhso.monitoring.collection import models as monitoring_collection_models
 from tinhso.registry import models as registry_models
 
 metadata = Base.metadata

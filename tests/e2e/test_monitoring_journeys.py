@@ -20,9 +20,9 @@ from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import SCREENSHOTS
 from tests.portal.monitoring.support import AS_OF, DEMO_PLAN, load_demo
 from tinhso.monitoring import repository
-from tinhso.monitoring.progress import progress_service
+from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.schemas import ValueIn
-from tinhso.monitoring.values import Provenance, value_service
+from tinhso.monitoring.values.service import Provenance, value_service
 from tinhso.registry.models import Role
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from tests.exchange.conftest import API, SERVICE_PATH, basic_auth, request_paylo
 from tinhso.exchange import repository
 from tinhso.exchange.keys import public_jwk
 from tinhso.exchange.models import ConnectionRequest, ExchangeService, Grant, RequestStatus
-from tinhso.exchange.snapshot import TOKEN_AUDIENCE, exchange_snapshot
+from tinhso.exchange.policy import TOKEN_AUDIENCE
+from tinhso.exchange.snapshot import exchange_snapshot
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import TEST_SECRET
 from tests.exchange.conftest import API, Listener
-from tests.exchange.gateway_harness import (  # noqa: F401 - fixtures
+from tests.exchange.gateway.gateway_harness import (  # noqa: F401 - fixtures
     SERVICE,
     GatewayWorld,
     free_port,
@@ -31,7 +31,7 @@ from tinhso.app import create_app
 from tinhso.core.config import Settings
 from tinhso.core.db import make_sessionmaker
 from tinhso.exchange import notices, repository
-from tinhso.exchange.registry_cache import RegistryCache
+from tinhso.exchange.gateway.registry_cache import RegistryCache
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import update
 
 from tests.exchange.conftest import API, SERVICE_PATH, service_payload
-from tinhso.exchange import repository, saved_snapshot
+from tinhso.exchange import repository
+from tinhso.exchange.gateway import saved_snapshot
 from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.models import ServiceStatus
-from tinhso.exchange.snapshot import exchange_snapshot, path_matches
+from tinhso.exchange.policy import path_matches
+from tinhso.exchange.snapshot import exchange_snapshot
 from tinhso.registry.models import InformationSystem, SystemStatus
 
 if TYPE_CHECKING:

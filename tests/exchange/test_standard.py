@@ -13,7 +13,7 @@ import pytest
 
 from tests.exchange.conftest import API, service_payload
 from tinhso.exchange.models import ExchangeService, ServiceStatus
-from tinhso.exchange.snapshot import ServiceEntry
+from tinhso.exchange.policy import ServiceEntry
 from tinhso.exchange.standard import BodySchema, Validators, validate_body
 
 if TYPE_CHECKING:

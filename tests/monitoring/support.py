@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinhso.monitoring.schemas import ElementCreate, IndicatorCreate, ValueIn
 from tinhso.monitoring.service import catalogue_service
-from tinhso.monitoring.values import Provenance, value_service
+from tinhso.monitoring.values.service import Provenance, value_service
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from tinhso.monitoring import repository
+from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.demo import UnitResolver, load_monitoring_demo, seed_figures
-from tinhso.monitoring.effective_values import Tree
 from tinhso.monitoring.models import DataValue, Target
-from tinhso.monitoring.progress import progress_service
+from tinhso.monitoring.progress.service import progress_service
 from tinhso.registry.demo import load_registry_demo
 
 if TYPE_CHECKING:

@@ -13,10 +13,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.exchange.conftest import API
-from tests.exchange.gateway_harness import SERVICE, GatewayProcess, GatewayWorld, raw_request
+from tests.exchange.gateway.gateway_harness import (
+    SERVICE,
+    GatewayProcess,
+    GatewayWorld,
+    raw_request,
+)
 from tinhso.core.db import make_sessionmaker
 from tinhso.exchange.keys import signing_key_service
-from tinhso.exchange.snapshot import TOKEN_AUDIENCE
+from tinhso.exchange.policy import TOKEN_AUDIENCE
 
 if TYPE_CHECKING:
     from tinhso.core.config import Settings

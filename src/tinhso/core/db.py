@@ -2,19 +2,17 @@
 
 SQLite (embedded default, WAL mode, foreign keys on) and PostgreSQL (psycopg 3)
 are both first-class. Engines are created by the app factory or the CLI; a web
-request's session commits once, after the endpoint and before its answer is sent, and
-services only flush.
+request's session (``tinhso.core.web``) commits once, after the endpoint and before its answer
+is sent, and services only flush. Nothing here imports the web framework: the gateway uses it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -134,64 +132,8 @@ def storage_problem(error: sa_exc.SQLAlchemyError) -> DomainError | None:
     return None
 
 
-def _brief(error: sa_exc.SQLAlchemyError) -> str:
+def brief_error(error: sa_exc.SQLAlchemyError) -> str:
     """The database's own first line of the error: never the statement's parameters."""
     cause = getattr(error, "orig", None) or error
     lines = str(cause).splitlines()
     return f"{type(cause).__name__}: {lines[0] if lines else ''}"
-
-
-def _roll_back(session: Session) -> None:
-    try:
-        session.rollback()
-    except sa_exc.SQLAlchemyError as error:  # the connection is gone: close() discards it
-        log.debug("request session: rollback failed: %s", error)
-
-
-def request_session(request: Request) -> Iterator[Session]:
-    """One session per request: commit once if the endpoint succeeded, roll back otherwise.
-
-    Function-scoped (see :data:`DbSession`): the commit runs when the endpoint has returned
-    and its answer is built, BEFORE the answer is sent, so a client told 200/201 can read its
-    write at once, and a commit that fails is answered as a problem (409, 503 or 500), never
-    as a success.
-    """
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    session = factory()
-    try:
-        try:
-            yield session
-        except sa_exc.SQLAlchemyError as error:
-            _roll_back(session)
-            problem = storage_problem(error)
-            if problem is None:
-                raise
-            log.warning(
-                "request %s %s: database error: %s",
-                request.method,
-                request.url.path,
-                _brief(error),
-            )
-            raise problem from error
-        except BaseException:
-            _roll_back(session)
-            raise
-        try:
-            session.commit()
-        except sa_exc.SQLAlchemyError as error:
-            _roll_back(session)
-            log.warning(
-                "request %s %s: commit failed: %s", request.method, request.url.path, _brief(error)
-            )
-            # Any other failure of the commit is still a problem+json: nothing was saved.
-            raise storage_problem(error) or NotSaved(
-                "Không lưu được thay đổi; vui lòng thử lại",
-                "The change was not saved; please retry",
-            ) from error
-    finally:
-        session.close()
-
-
-# scope="function": FastAPI runs the teardown (the commit) before sending the response; the
-# default ("request") would run it after the response has left.
-DbSession = Annotated[Session, Depends(request_session, scope="function")]

@@ -7,22 +7,15 @@ with the HTTP status the error carries.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
-
-from tinhso.core.i18n import parse_locale
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from fastapi import FastAPI
-    from starlette.requests import Request
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -132,101 +125,6 @@ class DatabaseUnavailable(Unavailable):
         )
 
 
-@dataclass
-class Problem:
-    status: int
-    code: str
-    message: Message
-    errors: list[FieldError] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def response(self, request: Request) -> JSONResponse:
-        locale = parse_locale(
-            request.cookies.get("tinhso_lang") or request.headers.get("accept-language")
-        )
-        body: dict[str, Any] = {
-            "type": f"urn:tinhso:problem:{self.code}",
-            "title": self.message.en,
-            "status": self.status,
-            "detail": self.message.vi if locale == "vi" else self.message.en,
-            "code": self.code,
-            "message": self.message.as_dict(),
-            "instance": request.url.path,
-        }
-        request_id = getattr(request.state, "request_id", None)
-        if request_id:
-            body["request_id"] = request_id
-        if self.errors:
-            body["errors"] = [error.as_dict() for error in self.errors]
-        return JSONResponse(
-            body, status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers
-        )
-
-
-# Vietnamese wording for the validation errors pydantic reports most often.
-_VALIDATION_VI = {
-    "missing": "Thiếu trường bắt buộc",
-    "string_too_short": "Chuỗi quá ngắn",
-    "string_too_long": "Chuỗi quá dài",
-    "string_pattern_mismatch": "Không đúng định dạng",
-    "string_type": "Phải là chuỗi ký tự",
-    "int_parsing": "Phải là số nguyên",
-    "int_type": "Phải là số nguyên",
-    "float_parsing": "Phải là số",
-    "float_type": "Phải là số",
-    "decimal_parsing": "Phải là số",
-    "bool_parsing": "Phải là giá trị đúng/sai",
-    "greater_than_equal": "Giá trị quá nhỏ",
-    "less_than_equal": "Giá trị quá lớn",
-    "greater_than": "Giá trị quá nhỏ",
-    "less_than": "Giá trị quá lớn",
-    "literal_error": "Giá trị không nằm trong danh sách cho phép",
-    "enum": "Giá trị không nằm trong danh sách cho phép",
-    "date_from_datetime_parsing": "Ngày không hợp lệ",
-    "date_parsing": "Ngày không hợp lệ",
-    "url_parsing": "Địa chỉ URL không hợp lệ",
-    "url_scheme": "Giao thức URL không được phép",
-    "json_invalid": "JSON không hợp lệ",
-    "extra_forbidden": "Trường không được phép",
-    "value_error": "Giá trị không hợp lệ",
-    "dict_type": "Phải là đối tượng JSON",
-    "list_type": "Phải là danh sách",
-}
-
-
-def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(part) for part in location]
-    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
-        parts = parts[1:] or parts
-    return ".".join(parts)
-
-
-def validation_problem(exc: RequestValidationError) -> Problem:
-    errors = []
-    for error in exc.errors():
-        vi = _VALIDATION_VI.get(str(error.get("type")), "Giá trị không hợp lệ")
-        errors.append(
-            FieldError(_field_path(error.get("loc", ())), Message(vi, str(error.get("msg", ""))))
-        )
-    fields = ", ".join(e.field for e in errors)
-    return Problem(
-        422,
-        "invalid_input",
-        Message(f"Dữ liệu gửi lên không hợp lệ: {fields}", f"The request is not valid: {fields}"),
-        errors,
-    )
-
-
-_HTTP_MESSAGES = {
-    401: Message("Chưa xác thực", "Not authenticated"),
-    403: Message("Không có quyền", "Forbidden"),
-    404: Message("Không tìm thấy", "Not found"),
-    405: Message("Phương thức không được hỗ trợ", "Method not allowed"),
-    413: Message("Dữ liệu gửi lên quá lớn", "Request body too large"),
-    429: Message("Quá nhiều yêu cầu", "Too many requests"),
-}
-
-
 # The seconds a client is asked to wait when the database cannot be reached.
 DATABASE_RETRY_SECONDS = 5
 
@@ -244,41 +142,3 @@ def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DATABASE_UNAVAILABLE):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
-
-
-def database_unavailable_problem() -> Problem:
-    error = DatabaseUnavailable()
-    return Problem(error.status, error.code, error.message, headers=error.headers)
-
-
-def install_problem_handlers(app: FastAPI) -> None:
-    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
-        if not isinstance(exc, DomainError):  # pragma: no cover - registered for DomainError only
-            raise exc
-        return Problem(exc.status, exc.code, exc.message, exc.errors, exc.headers).response(request)
-
-    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-        if not isinstance(exc, RequestValidationError):  # pragma: no cover
-            raise exc
-        return validation_problem(exc).response(request)
-
-    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-        if not isinstance(exc, StarletteHTTPException):  # pragma: no cover
-            raise exc
-        message = _HTTP_MESSAGES.get(
-            exc.status_code, Message("Yêu cầu không hợp lệ", str(exc.detail or "Bad request"))
-        )
-        return Problem(
-            exc.status_code, f"http_{exc.status_code}", message, headers=dict(exc.headers or {})
-        ).response(request)
-
-    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
-        if not is_database_unavailable(exc):
-            raise exc  # any other database error is a bug: the server error handler answers
-        return database_unavailable_problem().response(request)
-
-    app.add_exception_handler(DomainError, on_domain_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(DBAPIError, on_database_error)
-    app.add_exception_handler(PoolTimeoutError, on_database_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from tinhso.core.config import Settings
-    from tinhso.exchange.audit import CheckpointHead
-    from tinhso.exchange.audit_proof import VerifyResult
+    from tinhso.exchange.audit.chain import CheckpointHead
+    from tinhso.exchange.audit.proof import VerifyResult
 
 app = typer.Typer(no_args_is_help=True)
 keys_app = typer.Typer(
@@ -143,7 +143,7 @@ def gateway(
     workers: int = typer.Option(2, "--workers", min=1, help="Số tiến trình / worker processes"),
 ) -> None:
     """Chạy cổng trao đổi dữ liệu (data plane) / run the exchange gateway."""
-    from tinhso.exchange.gateway import serve  # noqa: PLC0415 - only when serving
+    from tinhso.exchange.gateway.app import serve  # noqa: PLC0415 - only when serving
 
     _settings()  # fail early, with the root CLI's message, on bad settings
     try:
@@ -163,7 +163,7 @@ def _witnessed_heads(settings: Settings, files: list[str]) -> list[tuple[str, Ch
     import json  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from tinhso.exchange import audit_witness  # noqa: PLC0415
+    from tinhso.exchange.audit import witness as audit_witness  # noqa: PLC0415
 
     heads: list[tuple[str, CheckpointHead]] = []
     local = audit_witness.node_witness_path(settings.data_dir)
@@ -213,8 +213,8 @@ def audit_verify(
     cut short; exit 2: the chain is sound but answered exchanges are still in this node's
     spool, not yet in it.
     """
-    from tinhso.exchange import audit_proof  # noqa: PLC0415
-    from tinhso.exchange.audit_log import spooled_records  # noqa: PLC0415
+    from tinhso.exchange.audit import proof as audit_proof  # noqa: PLC0415
+    from tinhso.exchange.audit.log import spooled_records  # noqa: PLC0415
 
     settings = _settings()
     heads = _witnessed_heads(settings, witness)
@@ -293,8 +293,8 @@ def audit_witness_export(
 
     from sqlalchemy import select  # noqa: PLC0415
 
-    from tinhso.exchange import audit_witness  # noqa: PLC0415
-    from tinhso.exchange.audit import CheckpointHead, timestamp  # noqa: PLC0415
+    from tinhso.exchange.audit import witness as audit_witness  # noqa: PLC0415
+    from tinhso.exchange.audit.chain import CheckpointHead, timestamp  # noqa: PLC0415
     from tinhso.exchange.models import AuditCheckpoint, SigningKey  # noqa: PLC0415
 
     settings = _settings()
@@ -345,7 +345,7 @@ def audit_export(
     from datetime import UTC, datetime  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from tinhso.exchange import audit_proof  # noqa: PLC0415
+    from tinhso.exchange.audit import proof as audit_proof  # noqa: PLC0415
 
     def moment(value: str) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -363,8 +363,8 @@ def audit_export(
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Ký ngay một điểm kiểm tra / sign a checkpoint of the chain head now."""
-    from tinhso.exchange import audit  # noqa: PLC0415
-    from tinhso.exchange.audit_witness import NodeWitness  # noqa: PLC0415
+    from tinhso.exchange.audit import chain as audit  # noqa: PLC0415
+    from tinhso.exchange.audit.witness import NodeWitness  # noqa: PLC0415
 
     settings = _settings()
     engine = engine_from_settings(settings)

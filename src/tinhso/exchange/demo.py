@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinhso.core.db import utcnow
 from tinhso.exchange import repository
-from tinhso.exchange.deadlines import answer_due
+from tinhso.exchange.connections.deadlines import answer_due
 from tinhso.exchange.models import (
     Classification,
     ConnectionRequest,

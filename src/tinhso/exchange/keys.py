@@ -25,14 +25,13 @@ from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict
 from tinhso.exchange import repository
 from tinhso.exchange.models import KeyStatus, SigningKey
-from tinhso.exchange.snapshot import TOKEN_AUDIENCE
+from tinhso.exchange.policy import ALGORITHM
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.core.config import Settings
 
-ALGORITHM = "EdDSA"
 # Retired keys stay in JWKS this long after the last token they signed could have expired.
 RETIREMENT_LEEWAY = timedelta(minutes=5)
 
@@ -163,47 +162,6 @@ class SigningKeyService:
     def sign(self, session: Session, settings: Settings, claims: dict[str, Any]) -> str:
         kid, private_key = self.active_signer(session, settings)
         return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid})
-
-
-class InvalidAccessToken(Exception):
-    """An access token that is malformed, expired, not ours or signed by an unknown key."""
-
-
-def verify_access_token(
-    token: str,
-    public_keys: Mapping[str, Mapping[str, Any]],
-    issuer: str | None,
-    audience: str = TOKEN_AUDIENCE,
-    leeway_seconds: int = 5,
-) -> dict[str, Any]:
-    """Verify a platform access token against published keys (e.g. ``snapshot.public_keys``).
-
-    Returns the claims; raises :class:`InvalidAccessToken` otherwise. Only EdDSA is accepted,
-    whatever the token's header says.
-    """
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as error:
-        raise InvalidAccessToken(str(error)) from error
-    if header.get("alg") != ALGORITHM:
-        raise InvalidAccessToken("unexpected algorithm")
-    jwk = public_keys.get(str(header.get("kid")))
-    if jwk is None:
-        raise InvalidAccessToken("unknown key id")
-    try:
-        key = jwt.PyJWK.from_dict(dict(jwk), algorithm=ALGORITHM)
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key.key,
-            algorithms=[ALGORITHM],
-            audience=audience,
-            issuer=issuer,
-            leeway=leeway_seconds,
-            options={"require": ["exp", "iat", "sub", "aud", "iss", "jti"]},
-        )
-    except jwt.PyJWTError as error:
-        raise InvalidAccessToken(str(error)) from error
-    return claims
 
 
 signing_key_service = SigningKeyService()

@@ -5,9 +5,10 @@ credentials as their `*Out` schemas, with systems and services named by their co
 
 from __future__ import annotations
 
-from tinhso.core.db import DbSession, utcnow
+from tinhso.core.db import utcnow
+from tinhso.core.web import DbSession
 from tinhso.exchange import repository
-from tinhso.exchange.connections import is_overdue
+from tinhso.exchange.connections.service import is_overdue
 from tinhso.exchange.models import (
     ConnectionRequest,
     ExchangeService,

@@ -15,7 +15,7 @@ Lookups:
   ``"org/system/code/version"``. Only grants that are not revoked, not expired, whose consumer
   and provider systems are active; ``valid_from`` may still be in the future: check it.
 - ``snapshot.public_keys[kid]`` -> JWK dict (Ed25519, ``alg: EdDSA``) to verify access tokens
-  (``iss == snapshot.issuer``, ``aud == snapshot.audience``); ``keys.verify_access_token``
+  (``iss == snapshot.issuer``, ``aud == snapshot.audience``); ``policy.verify_access_token``
   does the whole check.
 - ``snapshot.client_ids`` -> usable client ids (a token whose ``sub`` is not there was issued to
   a since-revoked credential); ``snapshot.certificates[sha256 hex]`` -> ``"org/system"`` for mTLS.
@@ -23,111 +23,14 @@ Lookups:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from tinhso.core.db import utcnow
 from tinhso.exchange import repository
 from tinhso.exchange.models import ClientAuthKind, ServiceStatus
-
-TOKEN_AUDIENCE = "tinhso-gateway"  # noqa: S105 - an audience, not a secret
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceEntry:
-    id: int
-    organisation: str
-    system: str
-    code: str
-    version: str
-    base_url: str  # no trailing slash; the request path relative to the service is appended
-    timeout_ms: int
-    max_request_bytes: int
-    max_response_bytes: int
-    request_schema: Mapping[str, Any] | None
-    response_schema: Mapping[str, Any] | None
-    classification: str
-    status: ServiceStatus
-    # "org/system/code/version": the service's name in grants and audit records (built once
-    # when the snapshot loads, not on every request).
-    key: str
-    # The published OpenAPI 3 document: when present, the gateway forwards only its operations.
-    openapi: Mapping[str, Any] | None = None
-
-    @property
-    def callable(self) -> bool:
-        return self.status in (ServiceStatus.PUBLISHED, ServiceStatus.DEPRECATED)
-
-
-@dataclass(frozen=True, slots=True)
-class GrantEntry:
-    id: int
-    consumer: str  # "org/system"
-    service: str  # "org/system/code/version"
-    methods: frozenset[str]  # upper-case HTTP methods
-    # Relative to the service: templates with {name} segments ("/citizens/{id}") match one
-    # segment per placeholder and the exact number of segments; a path ending in "/" (or "/*")
-    # is a prefix ("/" alone allows everything).
-    paths: tuple[str, ...]
-    valid_from: datetime
-    valid_until: datetime | None
-    quota_per_day: int | None
-    rate_per_second: int | None
-    burst: int | None
-
-    def valid_at(self, moment: datetime) -> bool:
-        return self.valid_from <= moment and (self.valid_until is None or moment < self.valid_until)
-
-    def allows(self, method: str, path: str) -> bool:
-        """Whether this grant covers ``method`` on ``path`` (relative to the service)."""
-        if method.upper() not in self.methods:
-            return False
-        return any(path_matches(pattern, path) for pattern in self.paths)
-
-
-def path_matches(pattern: str, path: str) -> bool:
-    """Match a request path against a grant's path prefix or template (see GrantEntry.paths)."""
-    if pattern.endswith("/*"):
-        pattern = pattern[:-1]
-    if pattern.endswith("/") and "{" not in pattern:
-        return path.startswith(pattern) or path == pattern.rstrip("/")
-    want = pattern.strip("/").split("/")
-    got = path.strip("/").split("/")
-    if len(want) != len(got):
-        return False
-    for expected, actual in zip(want, got, strict=True):
-        if expected.startswith("{") and expected.endswith("}"):
-            if not actual or actual in {".", ".."}:
-                return False
-        elif expected != actual:
-            return False
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class ExchangeSnapshot:
-    version: int
-    loaded_at: datetime
-    issuer: str | None
-    audience: str
-    services: Mapping[tuple[str, str, str, str], ServiceEntry]
-    grants: Mapping[tuple[str, str], tuple[GrantEntry, ...]]
-    public_keys: Mapping[str, Mapping[str, Any]]
-    client_ids: frozenset[str]
-    certificates: Mapping[str, str] = field(default_factory=dict)
-
-    def service(
-        self, organisation: str, system: str, code: str, version: str
-    ) -> ServiceEntry | None:
-        return self.services.get((organisation, system, code, version))
-
-    def grants_for(self, consumer: str, service_key: str) -> tuple[GrantEntry, ...]:
-        return self.grants.get((consumer, service_key), ())
+from tinhso.exchange.policy import TOKEN_AUDIENCE, ExchangeSnapshot, GrantEntry, ServiceEntry
 
 
 def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSnapshot:

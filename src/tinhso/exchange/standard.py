@@ -28,7 +28,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 if TYPE_CHECKING:
-    from tinhso.exchange.snapshot import ServiceEntry
+    from tinhso.exchange.policy import ServiceEntry
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Monitoring JSON API under /api/v1/monitoring: the catalogue (pillars, data elements,
 indicators, validation rules, plans and targets, methodologies). Values are in
-`values_api.py`, computed results in `progress_api.py`, import/export in `transfer_api.py`.
+`values/api.py`, computed results in `progress/api.py`, import/export in `transfer/api.py`.
 
 Owners and rules (see `tinhso.monitoring.auth`): the catalogue is managed by platform
 admins and admins of the province organisation; values are entered by officers for
@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 
-from tinhso.core.db import DbSession
 from tinhso.core.pagination import Page, Pagination, RowId, fetch_page
+from tinhso.core.web import DbSession
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_catalogue_manager
 from tinhso.monitoring.methodologies import methodology_service
@@ -28,7 +28,7 @@ from tinhso.monitoring.models import (
     ValidationRule,
 )
 from tinhso.monitoring.plans import plan_service
-from tinhso.monitoring.progress_api import router as progress_router
+from tinhso.monitoring.progress.api import router as progress_router
 from tinhso.monitoring.read_models import (
     elements_out,
     indicators_out,
@@ -56,7 +56,7 @@ from tinhso.monitoring.schemas import (
     TargetOut,
 )
 from tinhso.monitoring.service import catalogue_service
-from tinhso.monitoring.values_api import router as values_router
+from tinhso.monitoring.values.api import router as values_router
 from tinhso.registry.auth import CurrentUser
 
 catalogue_router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])

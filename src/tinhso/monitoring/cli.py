@@ -19,7 +19,7 @@ from tinhso.core.commands import settings_or_exit as _settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker
 from tinhso.core.errors import DomainError
 from tinhso.core.i18n import format_number
-from tinhso.monitoring.effective_values import Tree
+from tinhso.monitoring.computation.effective_values import Tree
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -45,7 +45,7 @@ def progress(
 ) -> None:
     """Tiến độ thực hiện mục tiêu của kế hoạch / a plan's target progress."""
     from tinhso.monitoring.plans import plan_service  # noqa: PLC0415
-    from tinhso.monitoring.progress import progress_service  # noqa: PLC0415
+    from tinhso.monitoring.progress.service import progress_service  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
     try:
@@ -86,7 +86,7 @@ def index(
 ) -> None:
     """Chỉ số tổng hợp theo đơn vị / the composite index per unit."""
     from tinhso.monitoring.methodologies import methodology_service  # noqa: PLC0415
-    from tinhso.monitoring.progress import progress_service  # noqa: PLC0415
+    from tinhso.monitoring.progress.service import progress_service  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
     try:
@@ -111,7 +111,7 @@ def snapshot(
     """Sao chép số liệu sang DuckDB để phân tích / copy values into a DuckDB analytics file."""
     import duckdb  # noqa: PLC0415
 
-    from tinhso.monitoring.analytics import copy_to_duckdb  # noqa: PLC0415
+    from tinhso.monitoring.computation.analytics import copy_to_duckdb  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
     duck = duckdb.connect(str(path))
@@ -142,11 +142,11 @@ def recompute(
     import duckdb  # noqa: PLC0415
     from sqlalchemy import select  # noqa: PLC0415
 
-    from tinhso.monitoring.analytics import (  # noqa: PLC0415
+    from tinhso.monitoring.computation.analytics import (  # noqa: PLC0415
         analysis_periods,
         materialise_indicator_values,
     )
-    from tinhso.monitoring.catalogue_specs import element_specs, indicator_spec  # noqa: PLC0415
+    from tinhso.monitoring.computation.specs import element_specs, indicator_spec  # noqa: PLC0415
     from tinhso.monitoring.models import Indicator  # noqa: PLC0415
     from tinhso.registry.models import UnitLevel  # noqa: PLC0415
 
@@ -229,8 +229,8 @@ def data_import(
     ] = None,
 ) -> None:
     """Nhập số liệu từ tệp, tất cả hoặc không gì / import a file of values, all or nothing."""
-    from tinhso.monitoring.number_format import NumberFormat  # noqa: PLC0415
-    from tinhso.monitoring.transfer_import import import_file  # noqa: PLC0415
+    from tinhso.monitoring.transfer.file_import import import_file  # noqa: PLC0415
+    from tinhso.monitoring.values.number_format import NumberFormat  # noqa: PLC0415
 
     if number_format not in {None, "vi", "en"}:
         console.print("[red]--number-format: vi | en[/red]")
@@ -263,7 +263,7 @@ def data_template(
     lang: Annotated[str, typer.Option(help="vi | en")] = "vi",
 ) -> None:
     """Tạo tệp mẫu nhập số liệu / write the import template."""
-    from tinhso.monitoring.transfer_export import write_template  # noqa: PLC0415
+    from tinhso.monitoring.transfer.export import write_template  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
     try:
@@ -283,8 +283,8 @@ def data_export(
     lang: Annotated[str, typer.Option(help="vi | en")] = "vi",
 ) -> None:
     """Xuất số liệu đã nhập (nhập lại được) / export recorded values (re-importable)."""
-    from tinhso.monitoring.transfer_export import write_table_to  # noqa: PLC0415
-    from tinhso.monitoring.transfer_tables import values_table  # noqa: PLC0415
+    from tinhso.monitoring.transfer.export import write_table_to  # noqa: PLC0415
+    from tinhso.monitoring.transfer.tables import values_table  # noqa: PLC0415
     from tinhso.registry.models import UnitSet  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
@@ -315,7 +315,7 @@ def data_dhis2_import(
     """Nhập số liệu DHIS2 dataValueSets / import DHIS2 dataValueSets JSON."""
     import json  # noqa: PLC0415
 
-    from tinhso.monitoring.transfer_dhis2 import import_data_value_set  # noqa: PLC0415
+    from tinhso.monitoring.transfer.dhis2 import import_data_value_set  # noqa: PLC0415
     from tinhso.registry.models import UnitSet  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
@@ -354,7 +354,7 @@ def data_dhis2_export(
     """Xuất số liệu dạng DHIS2 dataValueSets / export values as DHIS2 dataValueSets JSON."""
     import json  # noqa: PLC0415
 
-    from tinhso.monitoring.transfer_dhis2 import export_data_value_set  # noqa: PLC0415
+    from tinhso.monitoring.transfer.dhis2 import export_data_value_set  # noqa: PLC0415
     from tinhso.registry.models import UnitSet  # noqa: PLC0415
 
     engine = engine_from_settings(_settings())
@@ -394,7 +394,7 @@ def worker(
     ] = 30.0,
 ) -> None:
     """Thu thập số liệu tự động qua trục trao đổi / collect values through the exchange hub."""
-    from tinhso.monitoring.collection_worker import run_worker  # noqa: PLC0415
+    from tinhso.monitoring.collection.worker import run_worker  # noqa: PLC0415
 
     settings = _settings()
     engine = engine_from_settings(settings)

@@ -32,7 +32,7 @@ from tinhso.monitoring.schemas import (
     ValueIn,
 )
 from tinhso.monitoring.service import catalogue_service
-from tinhso.monitoring.values import Provenance, value_service
+from tinhso.monitoring.values.service import Provenance, value_service
 from tinhso.registry import repository as registry_repository
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef

@@ -1,6 +1,6 @@
 """Methodologies of a composite index (DTI-style): a tree of components (pillars,
 groups, indicators) with weights, maximum points and a scoring rule each. The index
-itself is computed in `composite_index.py`.
+itself is computed in `computation/composite_index.py`.
 
 Services flush and never commit: the caller owns the transaction.
 """

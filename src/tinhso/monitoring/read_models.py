@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from tinhso.monitoring import formula as formulas
 from tinhso.monitoring import repository
+from tinhso.monitoring.computation import formula as formulas
 from tinhso.monitoring.models import DataElement, Indicator, Methodology, Pillar, Plan, Target
 from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.schemas import (

@@ -1,6 +1,6 @@
 """Monitoring catalogue: pillars, data elements, indicators, validation rules. Plans and
-targets are in `plans.py`, methodologies in `methodologies.py`, values in `values.py`,
-computed results in `progress.py`.
+targets are in `plans.py`, methodologies in `methodologies.py`, values in `values/service.py`,
+computed results in `progress/service.py`.
 
 Services flush and never commit: the caller owns the transaction.
 """
@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from tinhso.core.errors import Conflict, InvalidInput, NotFound, require_values
-from tinhso.monitoring import formula as formulas
 from tinhso.monitoring import repository
+from tinhso.monitoring.computation import formula as formulas
 from tinhso.monitoring.models import (
     Aggregation,
     DataElement,

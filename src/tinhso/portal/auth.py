@@ -22,9 +22,9 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 
-from tinhso.core.db import DbSession
 from tinhso.core.errors import Forbidden
 from tinhso.core.security import new_token, same_secret
+from tinhso.core.web import DbSession
 from tinhso.registry.auth import (
     CSRF_FIELD,
     CSRF_HEADER,

@@ -54,10 +54,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from tinhso.core.db import DbSession
-from tinhso.core.errors import DomainError, database_unavailable_problem, is_database_unavailable
+from tinhso.core.errors import DomainError, is_database_unavailable
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
+from tinhso.core.web import DbSession, database_unavailable_problem
 from tinhso.portal import auth
 from tinhso.portal.auth import CsrfCheckedIfSession, LoginRequired, PortalUser, safe_next
 from tinhso.portal.exchange.pages import router as exchange_router

@@ -8,8 +8,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from tinhso.core.config import Settings
-from tinhso.core.db import DbSession
 from tinhso.core.errors import Forbidden
+from tinhso.core.web import DbSession
 from tinhso.registry import repository
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import CurrentUser, can_administer, require_administrator

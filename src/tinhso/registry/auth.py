@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
-from tinhso.core.db import DbSession
 from tinhso.core.errors import Forbidden, Unauthenticated
 from tinhso.core.security import same_secret
+from tinhso.core.web import DbSession
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import CredentialKind, Role
 from tinhso.registry.organisations import organisation_service

@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 
-from tinhso.core.db import DbSession
 from tinhso.core.errors import Forbidden, InvalidInput
 from tinhso.core.pagination import Page, Pagination, fetch_page
+from tinhso.core.web import DbSession
 from tinhso.registry import repository
 from tinhso.registry.auth import CurrentUser, require_administrator
 from tinhso.registry.models import Organisation, OrganisationKind

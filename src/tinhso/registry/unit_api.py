@@ -9,8 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from tinhso.core.db import DbSession
 from tinhso.core.pagination import Page, Pagination, fetch_page
+from tinhso.core.web import DbSession
 from tinhso.registry import repository
 from tinhso.registry.models import AdministrativeUnit, UnitLevel, UnitSet
 from tinhso.registry.schemas import SuccessionOut, UnitOut

@@ -21,7 +21,7 @@ from tinhso.monitoring.schemas import (
     ValueIn,
 )
 from tinhso.monitoring.service import catalogue_service
-from tinhso.monitoring.values import Provenance, value_service
+from tinhso.monitoring.values.service import Provenance, value_service
 from tinhso.registry.schemas import UnitRef
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tests.portal.monitoring.test_pages import login
 from tinhso.monitoring.models import DataValue
-from tinhso.monitoring.transfer_tables import value_rows
+from tinhso.monitoring.transfer.tables import value_rows
 from tinhso.registry.models import Role, UnitSet
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from tests.portal.monitoring.support import (
     load_test_plan,
 )
 from tinhso.monitoring import repository
-from tinhso.monitoring.progress import progress_service
+from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.schemas import ValueIn
-from tinhso.monitoring.values import Provenance, value_service
+from tinhso.monitoring.values.service import Provenance, value_service
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient

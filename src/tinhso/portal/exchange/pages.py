@@ -15,13 +15,14 @@ from fastapi import APIRouter, Request
 from sqlalchemy import or_
 from starlette.responses import Response
 
-from tinhso.core.db import DbSession, utcnow
+from tinhso.core.db import utcnow
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
+from tinhso.core.web import DbSession
 from tinhso.exchange import auth, repository
-from tinhso.exchange.connections import is_overdue
+from tinhso.exchange.audit.statistics import exchange_statistics
+from tinhso.exchange.connections.service import is_overdue
 from tinhso.exchange.models import Classification, ExchangeService, RequestStatus, ServiceStatus
-from tinhso.exchange.statistics import exchange_statistics
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.registry.auth import administered_organisation_ids

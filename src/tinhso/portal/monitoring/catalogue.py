@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 from tinhso.core.errors import InvalidInput
 from tinhso.core.i18n import current_locale
-from tinhso.monitoring import formula as formulas
 from tinhso.monitoring import repository
-from tinhso.monitoring.effective_values import Tree
+from tinhso.monitoring.computation import formula as formulas
+from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.periods import parse_period
-from tinhso.monitoring.progress import TREE_NOTES, progress_service
+from tinhso.monitoring.progress.service import TREE_NOTES, progress_service
 from tinhso.monitoring.read_models import catalogue_reader
-from tinhso.monitoring.transfer_tables import value_rows
+from tinhso.monitoring.transfer.tables import value_rows
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service

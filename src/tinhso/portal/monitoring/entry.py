@@ -18,18 +18,18 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from tinhso.core.db import DbSession
 from tinhso.core.errors import DomainError, Forbidden, Message
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
+from tinhso.core.web import DbSession
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import value_writer, writable_unit_roots
 from tinhso.monitoring.models import PeriodType, ValueSource
-from tinhso.monitoring.number_format import NumberFormat
 from tinhso.monitoring.schemas import ValueIn
-from tinhso.monitoring.transfer import MAX_FILE_BYTES, CellError, FileTooLarge, parse_number
-from tinhso.monitoring.transfer_import import import_file
-from tinhso.monitoring.values import Provenance, value_service
+from tinhso.monitoring.transfer.file_import import import_file
+from tinhso.monitoring.transfer.formats import MAX_FILE_BYTES, CellError, FileTooLarge, parse_number
+from tinhso.monitoring.values.number_format import NumberFormat
+from tinhso.monitoring.values.service import Provenance, value_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue
 from tinhso.portal.monitoring.catalogue import UnitChoice, localised

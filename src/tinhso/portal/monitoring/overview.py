@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
-from tinhso.monitoring.effective_values import Tree
+from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.models import Comparison, Direction
 from tinhso.monitoring.plans import plan_service
-from tinhso.monitoring.progress import progress_service
+from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.monitoring import catalogue
 from tinhso.portal.monitoring.catalogue import localised, period_key

@@ -19,14 +19,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from tinhso.core.db import DbSession
 from tinhso.core.errors import InvalidInput, NotFound
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
-from tinhso.monitoring.effective_values import Tree
+from tinhso.core.web import DbSession
+from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import Direction
-from tinhso.monitoring.progress import progress_service
+from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue, entry, overview

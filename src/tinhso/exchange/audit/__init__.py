@@ -1,0 +1,1 @@
+"""The audit chain: tamper-evident records of every exchange, checkpoints, proofs and witnesses."""

@@ -1,0 +1,1 @@
+"""The service catalogue: services of information systems with their data standard."""

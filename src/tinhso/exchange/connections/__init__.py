@@ -1,0 +1,1 @@
+"""Decree 194 connection requests, their answers within working days, and grants."""

@@ -1,0 +1,1 @@
+"""The gateway's own HTTP/1.1 server: connection handling, request parsing, request bodies."""

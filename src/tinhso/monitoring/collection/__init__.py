@@ -1,0 +1,1 @@
+"""Automatic collection: data elements filled from exchange services by `tinhso worker`."""

@@ -1,0 +1,1 @@
+"""Computation in SQL: effective values, aggregation, indicators, rankings and the composite index."""

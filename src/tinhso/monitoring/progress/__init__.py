@@ -1,0 +1,1 @@
+"""Plan progress: achievement and trajectory of targets, per unit."""

@@ -1,0 +1,1 @@
+"""Import and export of values: CSV, XLSX and DHIS2 dataValueSets."""

@@ -1,0 +1,1 @@
+"""Values: entry with validation, corrections with history, provenance, numbers as written."""

@@ -1,0 +1,561 @@
+"""Values: entry with validation, corrections with history, provenance.
+
+A batch is all-or-nothing: every value is checked first (type, bounds, period, unit,
+validation rules against the other values of the same unit and period, including the
+batch's own), and if any fails nothing is written and the error lists each failing
+value with the rule it broke, in Vietnamese and English.
+
+Writing a value where one is stored is a correction: the previous value and its
+provenance go to ``data_value_correction`` and the version goes up. Writing the same
+number again changes nothing (imports are idempotent).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from tinhso.core.db import utcnow
+from tinhso.core.errors import Conflict, FieldError, InvalidInput, Message, NotFound
+from tinhso.monitoring import repository
+from tinhso.monitoring.computation import formula as formulas
+from tinhso.monitoring.models import (
+    Comparison,
+    DataElement,
+    DataValue,
+    DataValueCorrection,
+    ValueSource,
+    ValueType,
+)
+from tinhso.monitoring.periods import Period, parse_period
+from tinhso.monitoring.values.number_format import read_value
+from tinhso.registry.models import UnitSet
+from tinhso.registry.unit_catalogue import CURRENT_VALID_FROM, LEGACY_VALID_TO
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tinhso.monitoring.schemas import ValueIn
+
+_COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
+    Comparison.LE: lambda a, b: a <= b + 1e-9,
+    Comparison.LT: lambda a, b: a < b,
+    Comparison.GE: lambda a, b: a + 1e-9 >= b,
+    Comparison.GT: lambda a, b: a > b,
+    Comparison.EQ: lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9),
+}
+_TYPE_VI = {
+    ValueType.INTEGER: "số nguyên",
+    ValueType.NUMBER: "số",
+    ValueType.PERCENTAGE: "tỷ lệ phần trăm (0-100)",
+    ValueType.BOOLEAN: "giá trị có/không (0 hoặc 1)",
+}
+_TYPE_EN = {
+    ValueType.INTEGER: "an integer",
+    ValueType.NUMBER: "a number",
+    ValueType.PERCENTAGE: "a percentage (0-100)",
+    ValueType.BOOLEAN: "a yes/no value (0 or 1)",
+}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who wrote a batch and how; per-value fields (source, reference) override."""
+
+    entered_by_id: int | None
+    source: ValueSource | None = None  # None: each value's own source
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    inserted: int
+    corrected: int
+    unchanged: int
+    values: list[DataValue]
+
+
+@dataclass
+class _Checked:
+    item: ValueIn
+    element: DataElement
+    unit_id: int
+    period: str
+    year: int
+    value: float
+
+
+VIETNAM = timezone(timedelta(hours=7))
+
+
+def today_in_vietnam() -> date:
+    """The date by which a period has ended or not (the province's own calendar day)."""
+    return datetime.now(VIETNAM).date()
+
+
+def _validity(unit_set: UnitSet) -> tuple[date | None, date | None]:
+    """(valid from, valid to) of the units of a set: the legacy units until 30/06/2025, the
+    current ones from 01/07/2025 (the dates the registry gives every unit of the set; taken
+    from the set, so a batch costs no query per unit)."""
+    if unit_set is UnitSet.LEGACY:
+        return None, LEGACY_VALID_TO
+    return CURRENT_VALID_FROM, None
+
+
+def _outside_validity(
+    period: Period, valid: tuple[date | None, date | None]
+) -> tuple[str, str] | None:
+    """Why a unit takes no value for ``period`` (it did not exist during any of it), or None."""
+    valid_from, valid_to = valid
+    if valid_to is not None and period.start > valid_to:
+        day = valid_to.strftime("%d/%m/%Y")
+        return (
+            f"đơn vị chỉ tồn tại đến {day}, không nhận số liệu kỳ {period.code}",
+            f"the unit existed only until {day} and takes no value for {period.code}",
+        )
+    if valid_from is not None and period.end < valid_from:
+        day = valid_from.strftime("%d/%m/%Y")
+        return (
+            f"đơn vị chỉ tồn tại từ {day}, không nhận số liệu kỳ {period.code}",
+            f"the unit exists only from {day} and takes no value for {period.code}",
+        )
+    return None
+
+
+def _timing_refusal(
+    element: DataElement, period: Period, valid: tuple[date | None, date | None], today: date
+) -> tuple[str, str, str] | None:
+    """(field, vi, en) if the unit did not exist in the period, or the period has not
+    ended (an element allowing estimates takes values for the current period, never for
+    one that has not started)."""
+    outside = _outside_validity(period, valid)
+    if outside is not None:
+        return ("unit", *outside)
+    if period.end < today:
+        return None
+    if period.start > today:
+        return (
+            "period",
+            f"kỳ {period.code} chưa bắt đầu: chỉ nhận số liệu của kỳ đã kết thúc",
+            (
+                f"period {period.code} has not started: only periods that have ended take "
+                "actual values"
+            ),
+        )
+    if element.allows_estimates:
+        return None
+    return (
+        "period",
+        (
+            f"kỳ {period.code} chưa kết thúc: chỉ nhận số liệu thực hiện của kỳ đã kết thúc "
+            "(chỉ tiêu không cho phép số ước tính)"
+        ),
+        (
+            f"period {period.code} has not ended: only periods that have ended take actual "
+            "values (the element does not allow estimates)"
+        ),
+    )
+
+
+def _bounds_refusal(
+    element: DataElement, number: float | None, problem: Message | None
+) -> tuple[str, str] | None:
+    """(vi, en) if the value is not of the element's type or breaks its sign or bounds."""
+    if number is None or problem is not None:
+        message = problem or Message("không hợp lệ", "is not valid")
+        return f"sai kiểu dữ liệu: {message.vi}", f"wrong value type: {message.en}"
+    if element.non_negative and number < 0:
+        return (
+            "là số âm, chỉ tiêu không nhận giá trị âm (quy tắc: không âm)",
+            "is negative, and the element takes no negative values (rule: non-negative)",
+        )
+    if element.min_value is not None and number < element.min_value:
+        return (
+            f"nhỏ hơn giới hạn dưới {element.min_value:g} (quy tắc: giới hạn giá trị)",
+            f"below the lower bound {element.min_value:g} (rule: bounds)",
+        )
+    if element.max_value is not None and number > element.max_value:
+        return (
+            f"lớn hơn giới hạn trên {element.max_value:g} (quy tắc: giới hạn giá trị)",
+            f"above the upper bound {element.max_value:g} (rule: bounds)",
+        )
+    return None
+
+
+def _label(item: ValueIn) -> str:
+    return f"{item.element_code} = {item.value!r} ({item.unit.unit_set.value} {item.unit.code}, {item.period})"
+
+
+def coerce_value(  # noqa: PLR0911 - one return per type check
+    element: DataElement, raw: object
+) -> tuple[float | None, Message | None]:
+    """The raw value as a number of the element's type, or why it is not one."""
+    expected = Message(
+        f"phải là {_TYPE_VI[element.value_type]}", f"must be {_TYPE_EN[element.value_type]}"
+    )
+    if isinstance(raw, bool):
+        if element.value_type is ValueType.BOOLEAN:
+            return (1.0 if raw else 0.0), None
+        return None, expected
+    if isinstance(raw, str):
+        read, problem = read_value(raw, None, element.value_type)
+        if read is None:
+            return None, problem or expected
+        raw = read
+    if not isinstance(raw, int | float):
+        return None, expected
+    number = float(raw)
+    if not math.isfinite(number):
+        return None, expected
+    if element.value_type is ValueType.INTEGER and not number.is_integer():
+        return None, expected
+    if element.value_type is ValueType.BOOLEAN and number not in {0.0, 1.0}:
+        return None, expected
+    if element.value_type is ValueType.PERCENTAGE and not 0 <= number <= 100:
+        return None, expected
+    return number, None
+
+
+class ValueService:
+    def get(self, session: Session, value_id: int) -> DataValue:
+        value = session.get(DataValue, value_id)
+        if value is None:
+            raise NotFound(
+                f"Không tìm thấy số liệu {value_id}", f"Value {value_id} not found", field="id"
+            )
+        return value
+
+    def check(
+        self,
+        session: Session,
+        items: Sequence[ValueIn],
+        field_prefix: str = "values",
+        provenance_source: ValueSource | None = None,
+    ) -> list[_Checked]:
+        """Check a batch; raise InvalidInput listing every failing value (nothing is written)."""
+        errors: list[FieldError] = []
+        elements = repository.elements_by_codes(session, {item.element_code for item in items})
+        units = repository.unit_ids_by_ref(
+            session, {(UnitSet(item.unit.unit_set), item.unit.code) for item in items}
+        )
+        today = today_in_vietnam()
+        checked: list[_Checked] = []
+        seen: dict[tuple[int, int, str], int] = {}
+        for position, item in enumerate(items):
+            where = f"{field_prefix}.{position}" if field_prefix else ""
+
+            def fail(name: str, vi: str, en: str, where: str = where, item: ValueIn = item) -> None:
+                errors.append(
+                    FieldError(
+                        f"{where}.{name}" if where else name,
+                        Message(f"{_label(item)}: {vi}", f"{_label(item)}: {en}"),
+                    )
+                )
+
+            element = elements.get(item.element_code)
+            if element is None:
+                fail(
+                    "element_code",
+                    f"chỉ tiêu dữ liệu {item.element_code} không tồn tại",
+                    f"data element {item.element_code} does not exist",
+                )
+                continue
+            unit_id = units.get((UnitSet(item.unit.unit_set), item.unit.code))
+            if unit_id is None:
+                fail(
+                    "unit",
+                    f"đơn vị hành chính {item.unit.code} ({item.unit.unit_set.value}) không tồn tại",
+                    f"administrative unit {item.unit.code} ({item.unit.unit_set.value}) "
+                    "does not exist",
+                )
+                continue
+            try:
+                period = parse_period(item.period, element.period_type)
+            except InvalidInput as error:
+                fail("period", error.message.vi, error.message.en)
+                continue
+            refusal = _timing_refusal(
+                element, period, _validity(UnitSet(item.unit.unit_set)), today
+            )
+            if refusal is not None:
+                fail(*refusal)
+                continue
+            number, problem = coerce_value(element, item.value)
+            refused = _bounds_refusal(element, number, problem)
+            if number is None or refused is not None:
+                fail("value", *(refused or ("không hợp lệ", "is not valid")))
+                continue
+            source = provenance_source or item.source
+            if source is ValueSource.AUTOMATIC and not item.audit_record_id:
+                fail(
+                    "audit_record_id",
+                    "số liệu thu thập tự động phải dẫn chiếu bản ghi nhật ký trao đổi",
+                    "an automatically collected value must cite its exchange audit record",
+                )
+                continue
+            key = (element.id, unit_id, period.code)
+            if key in seen:
+                fail(
+                    "period",
+                    f"trùng với số liệu thứ {seen[key] + 1} trong cùng lô",
+                    f"duplicates value {seen[key] + 1} of the same batch",
+                )
+                continue
+            seen[key] = position
+            checked.append(_Checked(item, element, unit_id, period.code, period.year, number))
+        if not errors:
+            errors.extend(self._check_rules(session, checked, field_prefix))
+        if errors:
+            listed = "; ".join(error.message.vi for error in errors[:5])
+            listed_en = "; ".join(error.message.en for error in errors[:5])
+            more = f" (+{len(errors) - 5})" if len(errors) > 5 else ""
+            raise InvalidInput(
+                f"Số liệu không hợp lệ, không có gì được ghi: {listed}{more}",
+                f"Invalid values, nothing was written: {listed_en}{more}",
+                errors=errors,
+            )
+        return checked
+
+    def _check_rules(
+        self, session: Session, checked: list[_Checked], field_prefix: str
+    ) -> list[FieldError]:
+        rules = repository.all_rules(session)
+        if not rules or not checked:
+            return []
+        parsed = [
+            (rule, formulas.parse(rule.left_expression), formulas.parse(rule.right_expression))
+            for rule in rules
+        ]
+        written = {c.element.code for c in checked}
+        relevant = [
+            (rule, left, right)
+            for rule, left, right in parsed
+            if (left.elements | right.elements) & written
+        ]
+        if not relevant:
+            return []
+        codes = set().union(*(left.elements | right.elements for _, left, right in relevant))
+        elements = repository.elements_by_codes(session, codes)
+        code_of = {element.id: code for code, element in elements.items()}
+        cells = {(c.unit_id, c.period) for c in checked}
+        stored = repository.values_for_cells(session, code_of, cells)
+        table: dict[tuple[int, str], dict[str, float | None]] = {}
+        for (element_id, unit_id, period), number in stored.items():
+            table.setdefault((unit_id, period), {})[code_of[element_id]] = number
+        for c in checked:
+            table.setdefault((c.unit_id, c.period), {})[c.element.code] = c.value
+        found: list[tuple[int, FieldError]] = []
+        reported: set[tuple[int, int, str]] = set()
+        # A broken rule is reported once per unit and period, on the batch's last value
+        # that takes part in it.
+        for position in range(len(checked) - 1, -1, -1):
+            c = checked[position]
+            values = table[(c.unit_id, c.period)]
+            for rule, left, right in relevant:
+                if c.element.code not in left.elements | right.elements:
+                    continue
+                if (rule.id, c.unit_id, c.period) in reported:
+                    continue
+                reported.add((rule.id, c.unit_id, c.period))
+                a, b = formulas.evaluate(left, values), formulas.evaluate(right, values)
+                if a is None or b is None or _COMPARE[rule.comparison](a, b):
+                    continue
+                label = _label(c.item)
+                text = (
+                    f"{rule.left_expression} {rule.comparison.value} {rule.right_expression}"
+                    f" ({a:g} {rule.comparison.value} {b:g})"
+                )
+                found.append(
+                    (
+                        position,
+                        FieldError(
+                            f"{field_prefix}.{position}.value" if field_prefix else "value",
+                            Message(
+                                f"{label}: vi phạm quy tắc {rule.code} «{rule.name_vi}»: {text} không đúng",
+                                f"{label}: breaks rule {rule.code} «{rule.name_en or rule.name_vi}»: "
+                                f"{text} is false",
+                            ),
+                        ),
+                    )
+                )
+        return [error for _, error in sorted(found, key=lambda item: item[0])]
+
+    def record_many(
+        self,
+        session: Session,
+        items: Sequence[ValueIn],
+        provenance: Provenance,
+        field_prefix: str = "values",
+        authorise: Callable[[int, str, str], None] | None = None,
+    ) -> RecordResult:
+        """Check then write a batch (all or nothing). ``authorise(unit_id, label, field)``
+        may raise Forbidden for a unit the writer may not touch."""
+        checked = self.check(session, items, field_prefix, provenance.source)
+        if authorise is not None:
+            for position, c in enumerate(checked):
+                where = f"{field_prefix}.{position}.unit" if field_prefix else "unit"
+                authorise(c.unit_id, f"{c.item.unit.code} ({c.item.unit.unit_set.value})", where)
+        existing = repository.values_at(
+            session, [(c.element.id, c.unit_id, c.period) for c in checked]
+        )
+        inserted = corrected = unchanged = 0
+        # New values and correction records are written with one multi-row INSERT each
+        # (the ORM would send one INSERT per row on SQLite); new rows are read back after.
+        new_rows: list[dict[str, object]] = []
+        correction_rows: list[dict[str, object]] = []
+        written: list[DataValue | tuple[int, int, str]] = []
+        now = utcnow()
+        for c in checked:
+            source = provenance.source or c.item.source
+            key = (c.element.id, c.unit_id, c.period)
+            current = existing.get(key)
+            if current is None:
+                new_rows.append(
+                    {
+                        "data_element_id": c.element.id,
+                        "unit_id": c.unit_id,
+                        "period": c.period,
+                        "year": c.year,
+                        "value": c.value,
+                        "qualifier": c.item.qualifier,
+                        "source": source,
+                        "source_reference": c.item.source_reference,
+                        "audit_record_id": c.item.audit_record_id,
+                        "comment": c.item.comment or None,
+                        "entered_by_id": provenance.entered_by_id,
+                        "entered_at": now,
+                        "version": 1,
+                    }
+                )
+                inserted += 1
+                written.append(key)
+                continue
+            comment = current.comment if c.item.comment is None else (c.item.comment or None)
+            if math.isclose(current.value, c.value, rel_tol=0, abs_tol=0) and (
+                current.qualifier == c.item.qualifier
+            ):
+                if comment == current.comment:
+                    unchanged += 1
+                else:  # only the comment changes: corrected in place, no new version
+                    current.comment = comment
+                    corrected += 1
+                written.append(current)
+                continue
+            current.comment = comment
+            correction_rows.append(
+                self._correct(
+                    current,
+                    c.value,
+                    c.item.qualifier,
+                    source,
+                    c.item.source_reference,
+                    c.item.audit_record_id,
+                    provenance.entered_by_id,
+                    c.item.reason,
+                    now,
+                )
+            )
+            corrected += 1
+            written.append(current)
+        try:
+            if new_rows:
+                session.execute(insert(DataValue), new_rows)
+            if correction_rows:
+                session.execute(insert(DataValueCorrection), correction_rows)
+            session.flush()
+        except IntegrityError as error:
+            raise Conflict(
+                "Số liệu vừa được người khác ghi cùng lúc; hãy tải lại và thử lại",
+                "The values were written by someone else at the same time; reload and retry",
+                field=field_prefix or "value",
+            ) from error
+        created = repository.values_at(
+            session, [entry for entry in written if isinstance(entry, tuple)]
+        )
+        values = [created[entry] if isinstance(entry, tuple) else entry for entry in written]
+        return RecordResult(inserted, corrected, unchanged, values)
+
+    def _correct(
+        self,
+        current: DataValue,
+        value: float,
+        qualifier: str | None,
+        source: ValueSource,
+        source_reference: str | None,
+        audit_record_id: str | None,
+        user_id: int | None,
+        reason: str | None,
+        now: object,
+    ) -> dict[str, object]:
+        """Apply a correction to the stored value; return the record of what it was."""
+        record: dict[str, object] = {
+            "data_value_id": current.id,
+            "version": current.version,
+            "previous_value": current.value,
+            "previous_source": current.source,
+            "previous_source_reference": current.source_reference,
+            "previous_audit_record_id": current.audit_record_id,
+            "previous_entered_by_id": current.entered_by_id,
+            "previous_entered_at": current.entered_at,
+            "new_value": value,
+            "corrected_by_id": user_id,
+            "corrected_at": now,
+            "reason": reason,
+        }
+        current.value = value
+        current.qualifier = qualifier
+        current.source = source
+        current.source_reference = source_reference
+        current.audit_record_id = audit_record_id
+        current.entered_by_id = user_id
+        current.entered_at = now  # type: ignore[assignment]
+        current.version += 1
+        return record
+
+    def correct(
+        self,
+        session: Session,
+        current: DataValue,
+        raw: object,
+        reason: str,
+        user_id: int | None,
+        qualifier: str | None = None,
+        source: ValueSource = ValueSource.FORM,
+        source_reference: str | None = None,
+        comment: str | None = None,
+    ) -> DataValue:
+        """Correct one stored value (checked like a new one, with the rules); ``comment``
+        None keeps the stored comment, ``""`` clears it."""
+        from tinhso.monitoring.schemas import ValueIn  # noqa: PLC0415 - runtime model
+
+        element = session.get(DataElement, current.data_element_id)
+        units = repository.unit_rows(session, [current.unit_id])
+        if element is None or current.unit_id not in units:  # pragma: no cover - FK guarantees
+            raise NotFound("Không tìm thấy số liệu", "Value not found", field="id")
+        unit_set, code, _, _ = units[current.unit_id]
+        item = ValueIn.model_validate(
+            {
+                "element_code": element.code,
+                "unit": {"unit_set": unit_set.value, "code": code},
+                "period": current.period,
+                "value": raw,
+                "qualifier": qualifier,
+                "source": source,
+                "source_reference": source_reference,
+                "comment": comment,
+                "reason": reason,
+            }
+        )
+        self.record_many(
+            session, [item], Provenance(entered_by_id=user_id, source=source), field_prefix=""
+        )
+        session.refresh(current)
+        return current
+
+
+value_service = ValueService()
