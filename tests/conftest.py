@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -132,17 +132,23 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def suite_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """The suite's settings, and what a test changes: the one place they are written."""
     return Settings(
         _env_file=None,  # the suite must not depend on a developer's .env
         environment="test",
         database_url=database_url,
-        data_dir=tmp_path,
+        data_dir=data_dir,
         secret_key=TEST_SECRET,  # type: ignore[arg-type]
         log_json=True,
         log_level="WARNING",
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return suite_settings(database_url, tmp_path)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import redis
 import redis.asyncio as redis_asyncio
 from fastapi.testclient import TestClient
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, suite_settings
 from tests.exchange.conftest import API, Listener
 from tests.exchange.gateway.gateway_harness import (  # noqa: F401 - fixtures
     SERVICE,
@@ -58,17 +58,7 @@ def redis_url(redis_server: RedisServer) -> str:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, redis_url: str) -> Settings:
     """The suite's settings with Redis notices on (and loopback providers, for the gateway)."""
-    return Settings(
-        _env_file=None,
-        environment="test",
-        database_url=database_url,
-        data_dir=tmp_path,
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
-        log_json=True,
-        log_level="WARNING",
-        exchange_allow_loopback=True,
-        redis_url=redis_url,
-    )
+    return suite_settings(database_url, tmp_path, exchange_allow_loopback=True, redis_url=redis_url)
 
 
 @pytest.fixture

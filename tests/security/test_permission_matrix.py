@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import REFERENCE_TABLES, TEST_PASSWORD, TEST_SECRET, Official
+from tests.conftest import REFERENCE_TABLES, TEST_PASSWORD, TEST_SECRET, Official, suite_settings
 from tests.exchange.conftest import OPENAPI, REQUEST_SCHEMA
 from tests.monitoring.support import create_fibre_catalogue
 from tests.security.permission_rules import (
@@ -288,14 +288,8 @@ def _clean_tables() -> None:
 
 @pytest.fixture(scope="module")
 def matrix_app(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    settings = Settings(
-        _env_file=None,
-        environment="test",
-        database_url=engine.url.render_as_string(hide_password=False),
-        data_dir=tmp_path_factory.mktemp("matrix"),
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
-        log_json=True,
-        log_level="WARNING",
+    settings = suite_settings(
+        engine.url.render_as_string(hide_password=False), tmp_path_factory.mktemp("matrix")
     )
     yield create_app(settings, engine)
     _empty(engine)

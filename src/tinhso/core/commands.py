@@ -21,7 +21,9 @@ from tinhso.core.errors import DomainError
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+# Messages (progress, errors) go to stderr; what a command answers (tables, figures) to stdout.
 console = Console(stderr=True)
+output = Console()
 
 
 def settings_or_exit(**overrides: object) -> Settings:

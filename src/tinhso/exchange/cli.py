@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from tinhso.core.commands import console, output
 from tinhso.core.commands import failure as _fail
 from tinhso.core.commands import settings_or_exit as _settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker, utcnow
@@ -33,8 +33,6 @@ keys_app = typer.Typer(
     help="Khóa ký của nền tảng (Ed25519) / platform signing keys", no_args_is_help=True
 )
 app.add_typer(keys_app, name="keys")
-
-console = Console(stderr=True)
 
 
 def _changing_sessions(engine: Engine, settings: Settings) -> sessionmaker[Session]:
@@ -59,7 +57,7 @@ def keys_list() -> None:
                 f"{key.activated_at:%d/%m/%Y %H:%M}" if key.activated_at else "-",
                 f"{key.retire_after:%d/%m/%Y %H:%M}" if key.retire_after else "-",
             )
-        Console().print(table)
+        output.print(table)
     engine.dispose()
 
 
@@ -124,7 +122,7 @@ def overdue_requests() -> None:
                 str(row.service_id),
                 f"{row.due_at:%d/%m/%Y %H:%M}",
             )
-        Console().print(table)
+        output.print(table)
     engine.dispose()
 
 

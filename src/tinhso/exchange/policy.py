@@ -8,13 +8,15 @@ grants and counts consumers. Both must read the same rules the same way, so they
 - what the gateway admits by: :class:`ServiceEntry`, :class:`GrantEntry` (with
   :func:`path_matches`, a grant's path templates) and :class:`ExchangeSnapshot`, built from the
   database by ``tinhso.exchange.snapshot``;
-- the Redis limit script (token bucket and daily quota) and the quota day (UTC+7).
+- the token bucket (:func:`refill`, :func:`seconds_to_token`), the same arithmetic as the
+  Redis limit script (token bucket and daily quota), and the quota day (UTC+7).
 
 Only the standard library, PyJWT and the exchange's enums are imported here.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -204,3 +206,18 @@ if quota >= 0 then
 end
 return {1, 0, '', used}
 """
+
+
+def refill(bucket: list[float], capacity: float, rate: float, now: float) -> float:
+    """Bring a ``[tokens, updated at]`` bucket to ``now`` and return its tokens: ``rate`` tokens
+    a second up to ``capacity``, as :data:`LIMIT_SCRIPT` does in Redis. A caller that admits a
+    request then takes one token (``bucket[0] -= 1``)."""
+    tokens = min(capacity, bucket[0] + (now - bucket[1]) * rate)
+    bucket[0] = tokens
+    bucket[1] = now
+    return tokens
+
+
+def seconds_to_token(tokens: float, rate: float) -> int:
+    """Whole seconds (at least 1) until a bucket holding ``tokens`` has one to give."""
+    return max(1, math.ceil((1.0 - tokens) / rate))

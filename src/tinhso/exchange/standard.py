@@ -27,6 +27,8 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from tinhso.core.http_semantics import OPENAPI_OPERATIONS
+
 if TYPE_CHECKING:
     from tinhso.exchange.policy import ServiceEntry
 
@@ -127,7 +129,6 @@ class Validators:
 
 
 # -- operations of a service's OpenAPI document ----------------------------------------------------
-_OPENAPI_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _DOCUMENT_URI = "urn:tinhso:openapi"
 _PARAMETER = re.compile(r"\{[^{}/]+\}")
 
@@ -273,7 +274,7 @@ def compile_document(
             continue
         path_item = _resolve(document, raw_item)
         methods: dict[str, Operation] = {}
-        for name in _OPENAPI_METHODS:
+        for name in OPENAPI_OPERATIONS:
             operation = path_item.get(name)
             if not isinstance(operation, Mapping):
                 continue

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from tinhso.core.commands import console, output
 from tinhso.core.commands import failure as _fail
 from tinhso.core.commands import settings_or_exit as _settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker
@@ -30,8 +30,6 @@ monitoring_app = typer.Typer(
     help="Giám sát chỉ tiêu, kế hoạch, chỉ số / indicators, plans, index", no_args_is_help=True
 )
 app.add_typer(monitoring_app, name="monitoring")
-
-console = Console(stderr=True)
 
 
 def _number(value: float | None) -> str:
@@ -70,8 +68,8 @@ def progress(
                     item.actual_period or "-",
                     item.status_vi,
                 )
-            Console().print(f"{found.number} — {found.title_vi}")
-            Console().print(table)
+            output.print(f"{found.number} — {found.title_vi}")
+            output.print(table)
     except DomainError as error:
         raise _fail(error) from error
     finally:
@@ -97,7 +95,7 @@ def index(
                 table.add_row(
                     str(item.rank), item.unit_name, _number(item.total), _number(item.normalised)
                 )
-            Console().print(table)
+            output.print(table)
     except DomainError as error:
         raise _fail(error) from error
     finally:

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request
 
 from tinhso.core.errors import Forbidden
+from tinhso.core.http_semantics import SAFE_METHODS
 from tinhso.core.security import new_token, same_secret
 from tinhso.core.web import DbSession
 from tinhso.registry.auth import (
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 LOGIN_CSRF_COOKIE = "tinhso_login_csrf"
 LOGIN_CSRF_SECONDS = 2 * 60 * 60
-_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class LoginRequired(Exception):
@@ -102,7 +102,7 @@ async def submitted_csrf_token(request: Request) -> str:
 
 async def verify_csrf(request: Request) -> None:
     """Refuse an unsafe request that does not carry the CSRF token of its session cookie."""
-    if request.method in _SAFE_METHODS:
+    if request.method in SAFE_METHODS:
         return
     if not request.cookies.get(SESSION_COOKIE):
         raise _csrf_refused()  # refused before reading a (possibly large) form body

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from tinhso.core.errors import Forbidden, Unauthenticated
+from tinhso.core.http_semantics import SAFE_METHODS
 from tinhso.core.security import same_secret
 from tinhso.core.web import DbSession
 from tinhso.registry.accounts import account_service
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 SESSION_COOKIE = "tinhso_session"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
-_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def current_principal(request: Request, session: DbSession) -> Principal:
         raise _unauthenticated()
     if (
         principal.credential is CredentialKind.PORTAL_SESSION
-        and request.method not in _SAFE_METHODS
+        and request.method not in SAFE_METHODS
         and not csrf_token_valid(request, request.headers.get(CSRF_HEADER, ""))
     ):
         raise Forbidden(

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, suite_settings
 from tests.exchange.conftest import API, basic_auth, request_payload, service_payload
 from tinhso.core.config import Settings
 from tinhso.exchange.audit import proof as audit_proof
@@ -285,15 +285,7 @@ class GatewayProcess:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """The suite's settings, with loopback providers allowed (the test provider is local)."""
-    return Settings(
-        environment="test",
-        database_url=database_url,
-        data_dir=tmp_path,
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
-        log_json=True,
-        log_level="WARNING",
-        exchange_allow_loopback=True,
-    )
+    return suite_settings(database_url, tmp_path, exchange_allow_loopback=True)
 
 
 @pytest.fixture

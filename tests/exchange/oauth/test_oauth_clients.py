@@ -25,7 +25,7 @@ from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session
 from sqlalchemy import select
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import suite_settings
 from tests.exchange.conftest import API
 from tests.support.services import free_port
 from tinhso.core.config import Settings
@@ -56,16 +56,7 @@ def port() -> int:
 def settings(database_url: str, tmp_path: Path, port: int) -> Settings:
     """The suite's settings, with the served address as the platform's base URL (the
     libraries address their assertions to the token endpoint they were given)."""
-    return Settings(
-        _env_file=None,
-        environment="test",
-        database_url=database_url,
-        data_dir=tmp_path,
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
-        log_json=True,
-        log_level="WARNING",
-        base_url=f"http://127.0.0.1:{port}",
-    )
+    return suite_settings(database_url, tmp_path, base_url=f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture

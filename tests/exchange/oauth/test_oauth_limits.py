@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import suite_settings
 from tests.exchange.conftest import API, basic_auth
 from tinhso.app import create_app
 from tinhso.core.config import Settings
@@ -38,16 +38,8 @@ MAX_FAILURES = 3
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        environment="test",
-        database_url=database_url,
-        data_dir=tmp_path,
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
-        log_json=True,
-        log_level="WARNING",
-        oauth_max_failed_attempts=MAX_FAILURES,
-        oauth_lockout_seconds=600,
+    return suite_settings(
+        database_url, tmp_path, oauth_max_failed_attempts=MAX_FAILURES, oauth_lockout_seconds=600
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import suite_settings
 from tests.exchange.conftest import basic_auth
 from tests.support.services import RedisServer
 from tinhso.app import create_app
@@ -62,16 +62,7 @@ class PasswordRedisServer(RedisServer):
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """The suite's settings with a token endpoint limit of 3 requests per minute per address
     (no Redis: the apps under test get their Redis URL explicitly)."""
-    return Settings(
-        _env_file=None,
-        environment="test",
-        database_url=database_url,
-        data_dir=tmp_path,
-        secret_key=TEST_SECRET,  # type: ignore[arg-type]
-        log_json=True,
-        log_level="WARNING",
-        oauth_rate_per_minute=PER_MINUTE,
-    )
+    return suite_settings(database_url, tmp_path, oauth_rate_per_minute=PER_MINUTE)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from tinhso.core.db import utcnow
+from tinhso.core.http_semantics import BODY_METHODS, HOP_BY_HOP_HEADERS, IDEMPOTENT_METHODS
 from tinhso.exchange.audit.chain import PATH_MAX, AuditEntry
 from tinhso.exchange.gateway.admission import PathRejected, find_grant, split_path
 from tinhso.exchange.gateway.http.body import (
@@ -97,10 +98,9 @@ PROBLEM_JSON = b"application/problem+json"
 # Symfony read X-Original-URL / X-Rewrite-URL as the path; X-Forwarded-*, X-Real-IP,
 # X-Client-IP and Forwarded as the client; X-SSL-* as a TLS terminator's verdict): whatever a
 # consumer sends there is dropped, the gateway sets its own.
-_DROP_REQUEST = frozenset(
+_DROP_REQUEST = HOP_BY_HOP_HEADERS | frozenset(
     {
-        b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer",
-        b"transfer-encoding", b"upgrade", b"host", b"content-length", b"expect",
+        b"host", b"content-length", b"expect",
         b"authorization", b"proxy-authorization", b"forwarded", b"x-real-ip",
         b"x-client-ip", b"x-original-url", b"x-rewrite-url", b"x-forwarded",
     }
@@ -122,8 +122,8 @@ def _forwardable(name: bytes) -> bool:
     return keep
 
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_IDEMPOTENT = IDEMPOTENT_METHODS
+_BODY_METHODS = BODY_METHODS
 _HTTP1 = frozenset({"1.1", "1.0"})
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _STREAM_REQUEST_OVER = 256 * 1024

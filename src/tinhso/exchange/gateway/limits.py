@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tinhso.exchange.policy import DAY_OFFSET_SECONDS, LIMIT_SCRIPT
+from tinhso.exchange.policy import DAY_OFFSET_SECONDS, LIMIT_SCRIPT, refill, seconds_to_token
 
 if TYPE_CHECKING:
     from tinhso.exchange.policy import GrantEntry
@@ -58,14 +58,10 @@ class LocalLimiter:
             bucket = self._buckets.get(grant.id)
             if bucket is None:
                 bucket = self._buckets[grant.id] = [capacity, now]
-            bucket[0] = min(capacity, bucket[0] + (now - bucket[1]) * rate)  # refilled
-            bucket[1] = now
-            if bucket[0] < 1.0:
-                tokens = bucket[0]
+            tokens = refill(bucket, capacity, rate, now)
+            if tokens < 1.0:
                 return Decision(
-                    allowed=False,
-                    retry_after=max(1, math.ceil((1.0 - tokens) / rate)),
-                    reason="rate",
+                    allowed=False, retry_after=seconds_to_token(tokens, rate), reason="rate"
                 )
         counter = None
         if grant.quota_per_day is not None:

@@ -30,6 +30,11 @@ from typing import TYPE_CHECKING, Final
 
 import httptools
 
+from tinhso.core.http_semantics import (
+    BODY_METHODS_BYTES,
+    HOP_BY_HOP_HEADERS,
+    IDEMPOTENT_METHODS_BYTES,
+)
 from tinhso.exchange.netpolicy import AddressRefused
 
 if TYPE_CHECKING:
@@ -40,15 +45,9 @@ if TYPE_CHECKING:
 
 Headers = list[tuple[bytes, bytes]]
 
-_HOP_BY_HOP: Final = frozenset(
-    {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding"}
-    | {b"upgrade"}
-)
 # The pool writes Host and the framing itself, and hands back an exact content-length.
-_REQUEST_DROP: Final = _HOP_BY_HOP | {b"host", b"content-length", b"expect"}
-_RESPONSE_DROP: Final = _HOP_BY_HOP | {b"content-length"}
-_IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
-_BODY_METHODS: Final = frozenset({b"POST", b"PUT", b"PATCH"})
+_REQUEST_DROP: Final = HOP_BY_HOP_HEADERS | {b"host", b"content-length", b"expect"}
+_RESPONSE_DROP: Final = HOP_BY_HOP_HEADERS | {b"content-length"}
 _STREAM_HIGH_WATER: Final = 256 * 1024
 _STREAM_LOW_WATER: Final = 64 * 1024
 _SINGLE_WRITE_MAX: Final = 64 * 1024
@@ -474,7 +473,11 @@ class UpstreamPool:
             except UpstreamProtocolError:
                 # A kept-alive connection that the upstream closed while idle fails before any
                 # response byte: replay idempotent requests once, on a fresh connection.
-                if conn.received or method not in _IDEMPOTENT or not isinstance(body, bytes):
+                if (
+                    conn.received
+                    or method not in IDEMPOTENT_METHODS_BYTES
+                    or not isinstance(body, bytes)
+                ):
                     raise
         conn = await self._connect(timeout)
         return await conn.exchange(head, body, timeout, now, method == b"HEAD")
@@ -488,7 +491,7 @@ class UpstreamPool:
                 parts.append(b"%s: %s\r\n" % (name, value))
         if not isinstance(body, bytes):
             parts.append(b"transfer-encoding: chunked\r\n")
-        elif body or method in _BODY_METHODS:
+        elif body or method in BODY_METHODS_BYTES:
             parts.append(b"content-length: %d\r\n" % len(body))
         parts.append(b"\r\n")
         head = b"".join(parts)

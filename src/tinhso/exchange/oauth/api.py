@@ -30,7 +30,7 @@ from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.notices import safe_url, without_password
 from tinhso.exchange.oauth.credentials import ALGORITHMS_BY_KEY
 from tinhso.exchange.oauth.tokens import OAuthError, token_endpoint_url, token_service
-from tinhso.exchange.policy import LIMIT_SCRIPT
+from tinhso.exchange.policy import LIMIT_SCRIPT, refill, seconds_to_token
 from tinhso.exchange.schemas import OAuthErrorOut, TokenOut
 from tinhso.registry.backoff import address_of
 
@@ -67,10 +67,9 @@ class AddressLimiter:
                 if len(self._buckets) >= self.max_addresses:
                     self._evict(now)
                 bucket = self._buckets[address] = [self.capacity, now]
-            bucket[0] = min(self.capacity, bucket[0] + (now - bucket[1]) * self.rate)
-            bucket[1] = now
-            if bucket[0] < 1.0:
-                return max(1, math.ceil((1.0 - bucket[0]) / self.rate))
+            tokens = refill(bucket, self.capacity, self.rate, now)
+            if tokens < 1.0:
+                return seconds_to_token(tokens, self.rate)
             bucket[0] -= 1.0
             return 0
 
