@@ -4,29 +4,39 @@ from __future__ import annotations
 
 import secrets
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import SecretStr, ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tinhso.core import migrations
-from tinhso.core.commands import console
+from tinhso.core.commands import console, output
 from tinhso.core.commands import database as _database
 from tinhso.core.commands import failure as _fail
 from tinhso.core.commands import settings_or_exit as _settings
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
+from tinhso.core.jobs.schedule import VIETNAM
 from tinhso.models import metadata
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from tinhso.core.config import Settings
+    from tinhso.core.jobs.runner import Job, JobRunner
 
 app = typer.Typer(help="tinhso — Tỉnh số: nền tảng chuyển đổi số cấp tỉnh", no_args_is_help=True)
 db_app = typer.Typer(help="Cơ sở dữ liệu / database", no_args_is_help=True)
 units_app = typer.Typer(help="Đơn vị hành chính / administrative units", no_args_is_help=True)
 config_app = typer.Typer(help="Cấu hình / configuration", no_args_is_help=True)
+jobs_app = typer.Typer(help="Công việc định kỳ / scheduled jobs", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(units_app, name="units")
 app.add_typer(config_app, name="config")
+app.add_typer(jobs_app, name="jobs")
 
 
 @app.command()
@@ -228,6 +238,125 @@ def _hide_password(url: str) -> str:
         return url
     user = credentials.split(":", 1)[0]
     return f"{scheme}{sep}{user}:***@{host}"
+
+
+# --- jobs: `tinhso worker` runs every domain's jobs ------------------------------------------
+def _domain_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[str]]:
+    """Every domain's jobs this worker can run, and why any other cannot."""
+    from tinhso.monitoring.jobs import monitoring_jobs  # noqa: PLC0415
+
+    jobs: list[Job] = []
+    reasons: list[str] = []
+    for domain_jobs in (monitoring_jobs,):
+        found, skipped = domain_jobs(engine, settings)
+        jobs += found
+        reasons += skipped
+    return jobs, reasons
+
+
+def _vietnam_time(moment: datetime | None) -> str:
+    return moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M") if moment else "—"
+
+
+@app.command()
+def worker(
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once", help="Chạy mỗi công việc một lần rồi dừng / run each job once, exit"
+        ),
+    ] = False,
+    poll_seconds: Annotated[
+        float, typer.Option(min=0.2, help="Giây giữa các lần xét / seconds between polls")
+    ] = 5.0,
+) -> None:
+    """Chạy các công việc định kỳ của mọi miền / run every domain's scheduled jobs."""
+    import asyncio  # noqa: PLC0415
+
+    from tinhso.core.jobs.runner import JobRunner  # noqa: PLC0415
+
+    settings = _settings()
+    with _database(settings) as engine:
+        jobs, reasons = _domain_jobs(engine, settings)
+        for reason in reasons:
+            console.print(f"[yellow]Bỏ qua / skipped:[/yellow] {reason}")
+        if not jobs:
+            console.print("[red]Không có công việc nào chạy được / no job can run[/red]")
+            raise typer.Exit(2)
+        runner = JobRunner(engine, jobs)
+        runner.register()
+        if not once:
+            asyncio.run(_work(runner, poll_seconds))
+            return
+        for job in jobs:
+            runner.run_now(job.name)
+        outcomes = asyncio.run(runner.run_due())
+    for outcome in outcomes:
+        if outcome.status == "succeeded":
+            console.print(f"[green]OK[/green] {outcome.job}: {outcome.summary or ''}")
+        else:
+            console.print(f"[red]LỖI / FAILED[/red] {outcome.job}: {outcome.error}")
+    if any(outcome.status != "succeeded" for outcome in outcomes):
+        raise typer.Exit(1)
+
+
+async def _work(runner: JobRunner, poll_seconds: float) -> None:
+    import asyncio  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    await runner.run_forever(poll_seconds, stop)
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Các công việc, lịch, lần chạy gần nhất và lỗi / jobs, schedules, last runs, failures."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from tinhso.core.jobs.runner import job_views  # noqa: PLC0415
+
+    with _database() as engine, make_sessionmaker(engine)() as session:
+        views = job_views(session, recent=1)
+    table = Table(
+        "Công việc / job", "Lịch / schedule", "Lần tới / next", "Lần cuối / last", "Lỗi / error"
+    )
+    for view in views:
+        job = view.job
+        last = f"{job.last_status or '—'} {_vietnam_time(job.last_finished_at)}"
+        if job.failures:
+            last += f" ({job.failures}×)"
+        table.add_row(
+            f"{job.name}\n{job.title_vi}",
+            view.schedule.describe("vi"),
+            _vietnam_time(job.next_run_at),
+            last,
+            (job.last_error or "")[:200],
+        )
+    output.print(table)
+    if not views:
+        console.print(
+            "Chưa có công việc nào; chạy `tinhso worker` / no job yet; run `tinhso worker`"
+        )
+
+
+@jobs_app.command("run-now")
+def jobs_run_now(name: Annotated[str, typer.Argument(help="Tên công việc / job name")]) -> None:
+    """Cho công việc chạy ngay ở lần xét tới của worker / run a job at the worker's next poll."""
+    from tinhso.core.jobs.runner import make_due  # noqa: PLC0415
+
+    with _database() as engine, make_sessionmaker(engine).begin() as session:
+        found = make_due(session, name)
+    if not found:
+        console.print(
+            f"[red]Lỗi [name]:[/red] không có công việc {name}\n[red]Error [name]:[/red] no job named {name}"
+        )
+        raise typer.Exit(1)
+    console.print(f"[green]OK[/green] {name}: chạy ở lần xét tới / runs at the next poll")
 
 
 def _add_domain_commands() -> None:

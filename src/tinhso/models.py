@@ -1,6 +1,7 @@
 """Every domain's tables, imported in one place for Alembic and drift checks."""
 
 from tinhso.core.db import Base
+from tinhso.core.jobs import models as core_job_models
 from tinhso.exchange import models as exchange_models
 from tinhso.monitoring import models as monitoring_models
 from tinhso.monitoring.collection import models as monitoring_collection_models
@@ -9,6 +10,7 @@ from tinhso.registry import models as registry_models
 metadata = Base.metadata
 
 __all__ = [
+    "core_job_models",
     "exchange_models",
     "metadata",
     "monitoring_collection_models",

@@ -379,34 +379,3 @@ def _format(path: Path) -> Literal["csv", "xlsx"]:
 
 def _lang(lang: str) -> Literal["vi", "en"]:
     return "en" if lang == "en" else "vi"
-
-
-# --- automatic collection (tinhso worker) -----------------------------------------------
-@app.command("worker")
-def worker(
-    once: Annotated[
-        bool, typer.Option("--once", help="Chạy một lượt rồi dừng / run one cycle and exit")
-    ] = False,
-    poll_seconds: Annotated[
-        float, typer.Option(min=1.0, help="Giây giữa các lượt / seconds between cycles")
-    ] = 30.0,
-) -> None:
-    """Thu thập số liệu tự động qua trục trao đổi / collect values through the exchange hub."""
-    from tinhso.monitoring.collection.worker import run_worker  # noqa: PLC0415
-
-    settings = _settings()
-    engine = engine_from_settings(settings)
-    try:
-        result = run_worker(engine, settings, once=once, poll_seconds=poll_seconds)
-    except ValueError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from error
-    finally:
-        engine.dispose()
-    if result is not None:
-        console.print(
-            f"[green]OK[/green] thành công / succeeded={result.succeeded} "
-            f"lỗi / failed={result.failed} bỏ qua / skipped={result.skipped}"
-        )
-        if result.failed:
-            raise typer.Exit(1)

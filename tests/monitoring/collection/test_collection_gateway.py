@@ -37,7 +37,7 @@ from tinhso.core.db import utcnow
 from tinhso.exchange.audit import proof as audit_proof
 from tinhso.monitoring.collection.models import CollectionRun, PeriodRule, RunStatus
 from tinhso.monitoring.collection.rules import period_for
-from tinhso.monitoring.collection.worker import run_worker
+from tinhso.monitoring.collection.worker import collect_once
 from tinhso.monitoring.models import DataValue, ValueSource
 from tinhso.registry.models import Role
 
@@ -370,7 +370,7 @@ def test_worker_once_collects_a_value_that_cites_its_audit_record(hub: Hub) -> N
     assert shown["audit_record_id"] == value.audit_record_id
 
     # The next cycle finds nothing due (collected, next run in an hour).
-    result = run_worker(hub.engine, hub.worker_settings(), once=True)
+    result = collect_once(hub.engine, hub.worker_settings())
     assert result is not None
     assert (result.succeeded, result.failed) == (0, 0)
     assert audit_proof.verify(hub.engine).ok
@@ -387,8 +387,8 @@ def test_rows_with_unit_codes_are_written_all_or_nothing(hub: Hub) -> None:
         unit_code=None,
         unit_code_path="$.ma",
     )
-    result = run_worker(hub.engine, hub.worker_settings(), once=True)
-    assert result is not None and result.succeeded == 1, hub.runs("ho-so-huyen")
+    result = collect_once(hub.engine, hub.worker_settings())
+    assert result.succeeded == 1, hub.runs("ho-so-huyen")
     stored = hub.values()
     assert sorted(v.value for v in stored) == [10, 20, 30]
     assert len({v.audit_record_id for v in stored}) == 1
@@ -396,8 +396,8 @@ def test_rows_with_unit_codes_are_written_all_or_nothing(hub: Hub) -> None:
     # One row with an unknown unit: the whole batch is refused, nothing changes.
     rows[0]["so"], rows[1]["ma"] = 11, "999"
     hub.client.post(f"{COLLECTION}/sources/ho-so-huyen/run", headers=hub.admin.headers)
-    result = run_worker(hub.engine, hub.worker_settings(), once=True)
-    assert result is not None and result.failed == 1
+    result = collect_once(hub.engine, hub.worker_settings())
+    assert result.failed == 1
     assert sorted(v.value for v in hub.values()) == [10, 20, 30]
     latest = hub.runs("ho-so-huyen")[0]
     assert latest["status"] == "failed"
@@ -437,8 +437,8 @@ def test_unusable_answer_fails_the_run_and_writes_nothing(
 ) -> None:
     hub.provider.answers["/api/thong-ke/ho-so"] = (200, answer)
     hub.source("ho-so", "/thong-ke/ho-so", value_path)
-    result = run_worker(hub.engine, hub.worker_settings(), once=True)
-    assert result is not None and (result.succeeded, result.failed) == (0, 1)
+    result = collect_once(hub.engine, hub.worker_settings())
+    assert (result.succeeded, result.failed) == (0, 1)
     assert hub.values() == []
     [run] = hub.runs("ho-so")
     assert run["status"] == "failed"
@@ -451,14 +451,14 @@ def test_unusable_answer_fails_the_run_and_writes_nothing(
     response = hub.client.get(f"{COLLECTION}/sources/ho-so", headers=hub.admin.headers)
     source = response.json()
     assert source["consecutive_failures"] == 1
-    result = run_worker(hub.engine, hub.worker_settings(), once=True)
-    assert result is not None and (result.succeeded, result.failed) == (0, 0)
+    result = collect_once(hub.engine, hub.worker_settings())
+    assert (result.succeeded, result.failed) == (0, 0)
 
     # Fixed at the provider and run again: the second attempt succeeds and resets the count.
     hub.provider.answers["/api/thong-ke/ho-so"] = (200, {"data": {"online_dossiers": 7}})
     hub.client.post(f"{COLLECTION}/sources/ho-so/run", headers=hub.admin.headers)
-    result = run_worker(hub.engine, hub.worker_settings(), once=True)
-    assert result is not None and result.succeeded == 1
+    result = collect_once(hub.engine, hub.worker_settings())
+    assert result.succeeded == 1
     latest = hub.runs("ho-so")[0]
     assert (latest["status"], latest["attempt"]) == ("succeeded", 2)
     assert [v.value for v in hub.values()] == [7]
@@ -491,8 +491,8 @@ def test_revoked_grant_fails_the_run_and_writes_nothing(hub: Hub) -> None:
     assert probe.status_code == 403, probe.text
     seen = len(hub.provider.seen)
 
-    result = run_worker(hub.engine, hub.worker_settings(), once=True)
-    assert result is not None and (result.succeeded, result.failed) == (0, 1)
+    result = collect_once(hub.engine, hub.worker_settings())
+    assert (result.succeeded, result.failed) == (0, 1)
     [run] = hub.runs("ho-so")
     assert run["status"] == "failed"
     assert run["http_status"] == 403
@@ -505,10 +505,10 @@ def test_revoked_grant_fails_the_run_and_writes_nothing(hub: Hub) -> None:
 
 def test_wrong_hub_secret_fails_the_run_without_calling_the_gateway(hub: Hub) -> None:
     hub.source("ho-so", "/thong-ke/ho-so", "$.data.online_dossiers")
-    result = run_worker(
-        hub.engine, hub.worker_settings(collection_client_secret=SecretStr("sai-bi-mat")), once=True
+    result = collect_once(
+        hub.engine, hub.worker_settings(collection_client_secret=SecretStr("sai-bi-mat"))
     )
-    assert result is not None and result.failed == 1
+    assert result.failed == 1
     [run] = hub.runs("ho-so")
     assert run["error_code"] == "token_refused"
     assert run["request_id"] is None

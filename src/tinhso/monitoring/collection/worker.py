@@ -1,6 +1,7 @@
-"""``tinhso worker``: runs due collection sources through the exchange gateway.
+"""Automatic collection: due sources fetched through the exchange gateway and recorded.
 
-Each cycle: find due sources, claim each one (a short transaction; two workers never run
+The ``monitoring.collection`` job (`tinhso worker`, see ``tinhso.monitoring.jobs``) runs one
+cycle a minute. Each cycle: find due sources, claim each one (a short transaction; two workers never run
 the same source at once), call the gateway with the hub's access token over one pooled
 ``aiohttp`` session, then record the values and close the run in one transaction (all
 values of a run or none). Failures are stored on the run with a Vietnamese and English
@@ -164,25 +165,6 @@ class Collector:
         ) as http:
             return await self._cycle(http)
 
-    async def run_forever(self, poll_seconds: float, stop: asyncio.Event) -> None:
-        timeout = aiohttp.ClientTimeout(total=self.options.timeout_seconds)
-        connector = aiohttp.TCPConnector(limit=self.options.concurrency, keepalive_timeout=30)
-        async with aiohttp.ClientSession(
-            timeout=timeout, connector=connector, auto_decompress=False
-        ) as http:
-            while not stop.is_set():
-                try:
-                    result = await self._cycle(http)
-                    if result.succeeded or result.failed:
-                        log.info(
-                            "collection cycle",
-                            extra={"succeeded": result.succeeded, "failed": result.failed},
-                        )
-                except Exception:  # a broken cycle (database down) must not end the worker
-                    log.exception("collection cycle failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), poll_seconds)
-
     async def _cycle(self, http: aiohttp.ClientSession) -> CycleResult:
         now = utcnow()
         due = await asyncio.to_thread(self._due, now)
@@ -300,23 +282,6 @@ def _refusal(fetched: Fetched) -> CollectionFailed:
     )
 
 
-def run_worker(
-    engine: Engine, settings: Settings, *, once: bool, poll_seconds: float = 30.0
-) -> CycleResult | None:
-    """Run one cycle (``once``) or loop until interrupted."""
-    collector = Collector(engine, WorkerOptions.from_settings(settings))
-    if once:
-        return asyncio.run(collector.run_once())
-
-    async def loop() -> None:
-        stop = asyncio.Event()
-        import signal  # noqa: PLC0415
-
-        running = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                running.add_signal_handler(signum, stop.set)
-        await collector.run_forever(poll_seconds, stop)
-
-    asyncio.run(loop())
-    return None
+def collect_once(engine: Engine, settings: Settings) -> CycleResult:
+    """One collection cycle now (the ``monitoring.collection`` job runs the same cycle)."""
+    return asyncio.run(Collector(engine, WorkerOptions.from_settings(settings)).run_once())
