@@ -15,6 +15,10 @@ ASSETS=(
   "echarts/dist/echarts.min.js:echarts.min.js"
 )
 
+# Used by the test suite only (never served): axe-core, the accessibility checker the
+# real-browser tests inject into each page.
+TEST_ASSETS=("axe-core/axe.min.js")
+
 command -v npm >/dev/null || { echo "vendor-assets: npm not found" >&2; exit 1; }
 cd "$ROOT"
 
@@ -23,6 +27,9 @@ need_install=0
 [[ -f "$STAMP" && "$(cat "$STAMP")" == "$lock_sum" ]] || need_install=1
 for entry in "${ASSETS[@]}"; do
   [[ -f "node_modules/${entry%%:*}" ]] || need_install=1
+done
+for path in "${TEST_ASSETS[@]}"; do
+  [[ -f "node_modules/$path" ]] || need_install=1
 done
 
 if (( need_install )); then

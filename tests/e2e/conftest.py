@@ -59,13 +59,16 @@ class BrowserThread:
 
         self._executor.submit(launch).result(timeout=60)
 
-    def run(self, journey: Callable[[Page], None], base_url: str) -> None:
-        """Run ``journey`` in a fresh browser context (cookies, storage) on the browser's thread."""
+    def run(
+        self, journey: Callable[[Page], None], base_url: str, width: int = 1366, height: int = 900
+    ) -> None:
+        """Run ``journey`` in a fresh browser context (cookies, storage) on the browser's thread,
+        in a window ``width`` × ``height`` CSS pixels."""
 
         def in_context() -> None:
             assert self._browser is not None
             context = self._browser.new_context(
-                base_url=base_url, viewport={"width": 1366, "height": 900}, locale="vi-VN"
+                base_url=base_url, viewport={"width": width, "height": height}, locale="vi-VN"
             )
             try:
                 page = context.new_page()
@@ -125,3 +128,23 @@ def live_server(settings: Settings, engine: Engine) -> Iterator[str]:
     yield base_url
     server.should_exit = True
     thread.join(timeout=10)
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_accessibility_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now (none is the goal).
+
+    axe is evaluated through the DevTools protocol, so the portal's Content-Security-Policy
+    (no inline script) stays on while it runs.
+    """
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run `make assets` (scripts/vendor-assets.sh)")
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v.get("impact") in {"serious", "critical"}
+    ]

@@ -1,0 +1,1 @@
+"""Pages for the platform's operators (platform administrators only)."""
