@@ -1,5 +1,6 @@
 """Every domain's tables, imported in one place for Alembic and drift checks."""
 
+from tinhso.core import models as core_models
 from tinhso.core.db import Base
 from tinhso.exchange import models as exchange_models
 from tinhso.monitoring import collection_models as monitoring_collection_models
@@ -9,6 +10,7 @@ from tinhso.registry import models as registry_models
 metadata = Base.metadata
 
 __all__ = [
+    "core_models",
     "exchange_models",
     "metadata",
     "monitoring_collection_models",
