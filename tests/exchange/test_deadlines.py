@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from sqlalchemy.orm import Session
 
+from tinhso.core.calendar import (
+    DayKind,
+    DecidedDay,
+    load_calendar,
+    remove_decided_day,
+    save_decided_day,
+)
 from tinhso.exchange.deadlines import VIETNAM, add_working_days, answer_due, is_working_day
 
 
@@ -100,3 +108,16 @@ def test_deadlines_2025_2026_match_the_old_table_but_for_the_sourced_changes() -
             NOW_WORKING | NOW_OFF)
         for submitted in changed
     )  # fmt: skip
+
+
+def test_a_day_off_added_by_an_operator_moves_the_deadline(session: Session) -> None:
+    # Thursday 10/06/2032: due Monday 14/06; with Friday 11/06 decided off, Tuesday 15/06.
+    at = datetime(2032, 6, 10, 3, 0, tzinfo=UTC)
+    assert answer_due(at, calendar=load_calendar(session)).date() == date(2032, 6, 14)
+    day_off = DecidedDay(date(2032, 6, 11), DayKind.OFF, "Nghỉ thử", "TB thử", "Bộ thử")
+    save_decided_day(session, day_off)
+    try:
+        assert answer_due(at, calendar=load_calendar(session)).date() == date(2032, 6, 15)
+    finally:
+        remove_decided_day(session, day_off.day)
+        session.commit()
