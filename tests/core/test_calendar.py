@@ -21,12 +21,14 @@ from tinhso.core.calendar import (
     OfficeHours,
     WorkingCalendar,
     load_calendar,
+    office_hours,
     remove_decided_day,
     save_decided_day,
     shipped_calendar,
     shipped_decisions,
     statutory_holidays,
 )
+from tinhso.core.config import Settings
 
 SHIPPED = shipped_calendar()
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))
@@ -293,3 +295,14 @@ def test_cli_add_list_check_remove(settings_env: None) -> None:
     again = runner.invoke(app, ["calendar", "remove", "04/01/2099"])
     assert again.exit_code == 1
     assert "Không có ngày 04/01/2099" in again.output
+
+
+def test_office_hours_come_from_the_settings() -> None:
+    configured = Settings(
+        _env_file=None,
+        office_morning_start=time(8, 0),
+        office_afternoon_start=time(13, 30),
+    )
+    hours = office_hours(configured)
+    assert hours == OfficeHours(time(8, 0), time(11, 30), time(13, 30), time(17, 0))
+    assert office_hours(Settings(_env_file=None)) == OfficeHours()
