@@ -36,7 +36,12 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
 
 # Reference data loaded once per run and kept between tests.
-REFERENCE_TABLES = {"administrative_unit", "unit_succession", "alembic_version"}
+REFERENCE_TABLES = {
+    "administrative_unit",
+    "unit_succession",
+    "alembic_version",
+    "calendar_decided_day",
+}
 TEST_PASSWORD = "mat-khau-thu-nghiem-123"
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 

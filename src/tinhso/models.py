@@ -1,5 +1,6 @@
 """Every domain's tables, imported in one place for Alembic and drift checks."""
 
+from tinhso.core import models as core_models
 from tinhso.core.db import Base
 from tinhso.core.jobs import models as core_job_models
 from tinhso.exchange import models as exchange_models
@@ -11,6 +12,7 @@ metadata = Base.metadata
 
 __all__ = [
     "core_job_models",
+    "core_models",
     "exchange_models",
     "metadata",
     "monitoring_collection_models",

@@ -5,6 +5,7 @@ Settings are built in the app factory or the CLI, never at import time.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -53,6 +54,12 @@ class Settings(BaseSettings):
     api_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=200, ge=1, le=1000)
+
+    # Office hours (Vietnam time) for deadlines counted in working hours (core.calendar).
+    office_morning_start: time = time(7, 30)
+    office_morning_end: time = time(11, 30)
+    office_afternoon_start: time = time(13, 0)
+    office_afternoon_end: time = time(17, 0)
 
     # Exchange (LGSP): access tokens and which provider base URLs may be registered.
     exchange_token_seconds: int = Field(default=300, ge=30, le=3600)

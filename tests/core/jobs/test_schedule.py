@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinhso.core.jobs.schedule import VIETNAM, InvalidSchedule, Schedule
+from tinhso.core.calendar import VIETNAM
+from tinhso.core.jobs.schedule import InvalidSchedule, Schedule
 
 moments = st.datetimes(
     min_value=datetime(2020, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds

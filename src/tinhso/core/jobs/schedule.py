@@ -10,10 +10,10 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from typing import Literal
 
-VIETNAM = timezone(timedelta(hours=7), "ICT")
+from tinhso.core.calendar import VIETNAM
 
 _EVERY = re.compile(r"every (\d{1,5})m")
 _DAILY = re.compile(r"daily (\d{2}):(\d{2})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tinhso.core.calendar import load_calendar
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, InvalidInput, NotFound
 from tinhso.exchange import repository
@@ -115,7 +116,7 @@ class ConnectionService:
             requested_methods=sorted(set(data.requested_methods)),
             requested_paths=list(dict.fromkeys(data.requested_paths)),
             status=RequestStatus.PENDING,
-            due_at=answer_due(now),
+            due_at=answer_due(now, calendar=load_calendar(session)),
             created_by_user_id=user_id,
             created_at=now,
         )
