@@ -362,11 +362,12 @@ def _hide_password(url: str) -> str:
 # --- jobs: `tinhso worker` runs every domain's jobs ------------------------------------------
 def _domain_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[str]]:
     """Every domain's jobs this worker can run, and why any other cannot."""
+    from tinhso.core.jobs.platform import platform_jobs  # noqa: PLC0415
     from tinhso.monitoring.jobs import monitoring_jobs  # noqa: PLC0415
 
     jobs: list[Job] = []
     reasons: list[str] = []
-    for domain_jobs in (monitoring_jobs,):
+    for domain_jobs in (platform_jobs, monitoring_jobs):
         found, skipped = domain_jobs(engine, settings)
         jobs += found
         reasons += skipped
@@ -388,6 +389,10 @@ def worker(
     poll_seconds: Annotated[
         float, typer.Option(min=0.2, help="Giây giữa các lần xét / seconds between polls")
     ] = 5.0,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--job", help="Chỉ chạy công việc này / run only this job (repeatable)"),
+    ] = None,
 ) -> None:
     """Chạy các công việc định kỳ của mọi miền / run every domain's scheduled jobs."""
     import asyncio  # noqa: PLC0415
@@ -397,6 +402,18 @@ def worker(
     settings = _settings()
     with _database(settings) as engine:
         jobs, reasons = _domain_jobs(engine, settings)
+        if only:
+            unknown = [name for name in only if name not in {job.name for job in jobs}]
+            for name in unknown:
+                why = [r for r in reasons if r.startswith(f"{name}:")]
+                console.print(
+                    f"[red]Lỗi [job]:[/red] {why[0] if why else f'không có công việc {name}'}"
+                    + ("" if why else f"\n[red]Error [job]:[/red] no job named {name}")
+                )
+            if unknown:
+                raise typer.Exit(2)
+            jobs = [job for job in jobs if job.name in only]
+            reasons = []
         for reason in reasons:
             console.print(f"[yellow]Bỏ qua / skipped:[/yellow] {reason}")
         if not jobs:

@@ -363,7 +363,7 @@ def test_worker_loop_records_failures_and_stops_on_sigterm(
 ) -> None:
     command = [sys.executable, "-m", "tinhso.cli", "worker"]
     done = subprocess.run(
-        [*command, "--once"],
+        [*command, "--once", "--job", "monitoring.collection"],
         env=_cli_env(settings),
         cwd=settings.data_dir,
         capture_output=True,

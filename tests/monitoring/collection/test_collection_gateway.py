@@ -317,7 +317,7 @@ def test_worker_once_collects_a_value_that_cites_its_audit_record(hub: Hub) -> N
         }
     )
     done = subprocess.run(
-        [sys.executable, "-m", "tinhso.cli", "worker", "--once"],
+        [sys.executable, "-m", "tinhso.cli", "worker", "--once", "--job", "monitoring.collection"],
         env=env,
         cwd=hub.settings.data_dir,
         capture_output=True,
