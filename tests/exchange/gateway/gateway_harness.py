@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from tests.exchange.conftest import ExchangeWorld
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SERVICE = "so-yte/his/echo/v1"
 SCHEMA = {
     "type": "object",

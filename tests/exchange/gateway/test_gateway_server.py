@@ -29,7 +29,7 @@ from tinhso.exchange.gateway.http.server import Limits, Refused, Server
 if TYPE_CHECKING:
     from collections.abc import Iterator, MutableMapping
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 seen: list[dict[str, Any]] = []
 
 
