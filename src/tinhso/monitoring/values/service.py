@@ -81,7 +81,7 @@ class RecordResult:
 
 
 @dataclass
-class _Checked:
+class CheckedValue:
     item: ValueIn
     element: DataElement
     unit_id: int
@@ -236,7 +236,7 @@ class ValueService:
         items: Sequence[ValueIn],
         field_prefix: str = "values",
         provenance_source: ValueSource | None = None,
-    ) -> list[_Checked]:
+    ) -> list[CheckedValue]:
         """Check a batch; raise InvalidInput listing every failing value (nothing is written)."""
         errors: list[FieldError] = []
         elements = repository.elements_by_codes(session, {item.element_code for item in items})
@@ -244,7 +244,7 @@ class ValueService:
             session, {(UnitSet(item.unit.unit_set), item.unit.code) for item in items}
         )
         today = today_in_vietnam()
-        checked: list[_Checked] = []
+        checked: list[CheckedValue] = []
         seen: dict[tuple[int, int, str], int] = {}
         for position, item in enumerate(items):
             where = f"{field_prefix}.{position}" if field_prefix else ""
@@ -307,7 +307,7 @@ class ValueService:
                 )
                 continue
             seen[key] = position
-            checked.append(_Checked(item, element, unit_id, period.code, period.year, number))
+            checked.append(CheckedValue(item, element, unit_id, period.code, period.year, number))
         if not errors:
             errors.extend(self._check_rules(session, checked, field_prefix))
         if errors:
@@ -322,7 +322,7 @@ class ValueService:
         return checked
 
     def _check_rules(
-        self, session: Session, checked: list[_Checked], field_prefix: str
+        self, session: Session, checked: list[CheckedValue], field_prefix: str
     ) -> list[FieldError]:
         rules = repository.all_rules(session)
         if not rules or not checked:
