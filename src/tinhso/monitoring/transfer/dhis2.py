@@ -171,7 +171,7 @@ def parse_data_value_set(
     return rows, errors
 
 
-def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
+def _parse_item(
     index: int,
     item: object,
     payload: dict[str, Any],
@@ -185,21 +185,7 @@ def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
         return None
     before = len(errors.items)
     deleting = deletions and item.get("deleted") is True
-    if item.get("deleted") is True and not deletions:
-        errors.add(
-            index, "value", "deleted", "không hỗ trợ xoá giá trị", "deletions are not supported"
-        )
-    for key in ("categoryOptionCombo", "attributeOptionCombo"):
-        combo = item.get(key, payload.get(key) if key == "attributeOptionCombo" else None)
-        if combo is not None and str(combo) not in DEFAULT_COMBOS:
-            errors.titles[key] = key
-            errors.add(
-                index,
-                key,
-                combo,
-                "không hỗ trợ phân tổ (chỉ nhận phân tổ mặc định)",
-                "disaggregations are not supported (only the default combination)",
-            )
+    _check_unsupported(index, item, payload, errors, deletions=deletions)
     element = item.get("dataElement")
     org_unit = item.get("orgUnit", payload.get("orgUnit"))
     period_raw = item.get("period", payload.get("period"))
@@ -207,17 +193,7 @@ def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
         if not isinstance(raw, str) or not raw.strip():
             errors.add(index, key, raw, "thiếu hoặc không phải chuỗi", "missing or not a string")
     raw_value = item.get("value")
-    value = _number(raw_value)
-    if value is None and deleting and raw_value in {None, ""}:
-        value = 0.0  # a deletion needs no value
-    if value is None:
-        errors.add(
-            index,
-            "value",
-            raw_value,
-            f"«{raw_value}» không phải là số (dạng 1380 hoặc 47.85)",
-            f"«{raw_value}» is not a number (like 1380 or 47.85)",
-        )
+    value = _item_value(index, raw_value, errors, deleting=deleting)
     if len(errors.items) > before:
         return None
     assert isinstance(element, str) and isinstance(org_unit, str) and isinstance(period_raw, str)  # noqa: S101
@@ -239,19 +215,8 @@ def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
             "tiền tố bộ đơn vị phải là «current:» hoặc «legacy:»",
             "the unit set prefix must be «current:» or «legacy:»",
         )
-    comment = item.get("comment")
-    comment_text = str(comment) if comment not in {None, ""} else None
-    found = control_character(comment_text, multiline=True) if comment_text else None
-    if found is not None:
-        errors.add(
-            index,
-            "comment",
-            None,
-            f"chứa ký tự điều khiển {found}, không được phép",
-            f"holds the control character {found}, which is not allowed",
-        )
-        return None
-    if period is None or unit_set is None or value is None:
+    comment_ok, comment_text = _item_comment(index, item.get("comment"), errors)
+    if not comment_ok or period is None or unit_set is None or value is None:
         return None
     return ParsedRow(
         row=index,
@@ -270,6 +235,68 @@ def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
             "deleted": deleting,
         },
     )
+
+
+def _check_unsupported(
+    index: int,
+    item: dict[str, Any],
+    payload: dict[str, Any],
+    errors: ImportErrors,
+    *,
+    deletions: bool,
+) -> None:
+    """Refuse what DHIS2 has and we do not: deletions (unless asked for) and
+    disaggregations other than the default combination."""
+    if item.get("deleted") is True and not deletions:
+        errors.add(
+            index, "value", "deleted", "không hỗ trợ xoá giá trị", "deletions are not supported"
+        )
+    for key in ("categoryOptionCombo", "attributeOptionCombo"):
+        combo = item.get(key, payload.get(key) if key == "attributeOptionCombo" else None)
+        if combo is not None and str(combo) not in DEFAULT_COMBOS:
+            errors.titles[key] = key
+            errors.add(
+                index,
+                key,
+                combo,
+                "không hỗ trợ phân tổ (chỉ nhận phân tổ mặc định)",
+                "disaggregations are not supported (only the default combination)",
+            )
+
+
+def _item_value(
+    index: int, raw_value: object, errors: ImportErrors, *, deleting: bool
+) -> float | None:
+    """The item's value as a number (a deletion needs none: 0), or None with the error."""
+    value = _number(raw_value)
+    if value is None and deleting and raw_value in {None, ""}:
+        value = 0.0  # a deletion needs no value
+    if value is None:
+        errors.add(
+            index,
+            "value",
+            raw_value,
+            f"«{raw_value}» không phải là số (dạng 1380 hoặc 47.85)",
+            f"«{raw_value}» is not a number (like 1380 or 47.85)",
+        )
+    return value
+
+
+def _item_comment(index: int, comment: object, errors: ImportErrors) -> tuple[bool, str | None]:
+    """The item's comment (None if empty); False if it holds a control character (the
+    error is added)."""
+    comment_text = str(comment) if comment not in {None, ""} else None
+    found = control_character(comment_text, multiline=True) if comment_text else None
+    if found is not None:
+        errors.add(
+            index,
+            "comment",
+            None,
+            f"chứa ký tự điều khiển {found}, không được phép",
+            f"holds the control character {found}, which is not allowed",
+        )
+        return False, None
+    return True, comment_text
 
 
 def import_data_value_set(
