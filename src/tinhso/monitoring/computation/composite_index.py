@@ -121,34 +121,8 @@ def composite_index(
     children: dict[int | None, list[ComponentSpec]] = {}
     for component in methodology.components:
         children.setdefault(component.parent_id, []).append(component)
-
-    def node_sql(component: ComponentSpec) -> str:
-        if component.indicator_id is not None and component.indicator_id in by_indicator:
-            indicator = by_indicator[component.indicator_id]
-            return _score_sql(component, f"r.i{indicator.id}", indicator.direction)
-        parts = [
-            f"{formulas.sql_number(child.weight)} * {node_sql(child)}"
-            for child in children.get(component.id, [])
-        ]
-        return f"({' + '.join(parts)})" if parts else "0.0"
-
-    def modelled_max(component: ComponentSpec) -> float:
-        if component.indicator_id is not None:
-            return component.max_points if component.indicator_id in by_indicator else 0.0
-        return sum(child.weight * modelled_max(child) for child in children.get(component.id, []))
-
     pillars = children.get(None, [])
-    pillar_columns = []
-    for pillar in pillars:
-        raw = node_sql(pillar)
-        if methodology.normalisation is Normalisation.MODELLED:
-            covered = modelled_max(pillar)
-            raw = (
-                f"({raw} / {formulas.sql_number(covered)} * {formulas.sql_number(pillar.max_points)})"
-                if covered > 0
-                else "0.0"
-            )
-        pillar_columns.append(f"{raw} AS p{pillar.id}")
+    pillar_columns = _pillar_columns(methodology, children, by_indicator)
     has_data = " + ".join(f"(CASE WHEN r.i{i.id} IS NULL THEN 0 ELSE 1 END)" for i in used)
     query.add(
         "m_index_pillars",
@@ -160,18 +134,7 @@ def composite_index(
         "m_index",
         f"SELECT x.*, {total} AS total FROM m_index_pillars x WHERE x.covered > 0",
     )
-    if methodology.normalisation is Normalisation.PERCENT:
-        normalised = f"n.total / {formulas.sql_number(methodology.max_points)} * 100.0"
-    elif methodology.normalisation is Normalisation.MIN_MAX:
-        normalised = (
-            "CASE WHEN MAX(n.total) OVER () = MIN(n.total) OVER () THEN 100.0 ELSE "
-            "(n.total - MIN(n.total) OVER ()) / (MAX(n.total) OVER () - MIN(n.total) OVER ())"
-            " * 100.0 END"
-        )
-    elif methodology.normalisation is Normalisation.MODELLED:
-        normalised = f"n.total / {formulas.sql_number(methodology.max_points)} * 100.0"
-    else:
-        normalised = "n.total"
+    normalised = _normalised_sql(methodology)
     pillar_select = ", ".join(f"n.p{p.id}" for p in pillars) or "0.0"
     rows = run(
         query.render(
@@ -190,3 +153,56 @@ def composite_index(
         )
         for row in rows
     ]
+
+
+def _pillar_columns(
+    methodology: MethodologySpec,
+    children: dict[int | None, list[ComponentSpec]],
+    by_indicator: dict[int, IndicatorSpec],
+) -> list[str]:
+    """One ``<points> AS p<id>`` column per pillar: leaves score their indicator, groups
+    are the weighted sums of their children; MODELLED scales a pillar to the points its
+    modelled components can reach."""
+
+    def node_sql(component: ComponentSpec) -> str:
+        if component.indicator_id is not None and component.indicator_id in by_indicator:
+            indicator = by_indicator[component.indicator_id]
+            return _score_sql(component, f"r.i{indicator.id}", indicator.direction)
+        parts = [
+            f"{formulas.sql_number(child.weight)} * {node_sql(child)}"
+            for child in children.get(component.id, [])
+        ]
+        return f"({' + '.join(parts)})" if parts else "0.0"
+
+    def modelled_max(component: ComponentSpec) -> float:
+        if component.indicator_id is not None:
+            return component.max_points if component.indicator_id in by_indicator else 0.0
+        return sum(child.weight * modelled_max(child) for child in children.get(component.id, []))
+
+    pillar_columns = []
+    for pillar in children.get(None, []):
+        raw = node_sql(pillar)
+        if methodology.normalisation is Normalisation.MODELLED:
+            covered = modelled_max(pillar)
+            raw = (
+                f"({raw} / {formulas.sql_number(covered)} * {formulas.sql_number(pillar.max_points)})"
+                if covered > 0
+                else "0.0"
+            )
+        pillar_columns.append(f"{raw} AS p{pillar.id}")
+    return pillar_columns
+
+
+def _normalised_sql(methodology: MethodologySpec) -> str:
+    """The normalised total of a row ``n`` of ``m_index``, as the methodology says."""
+    if methodology.normalisation is Normalisation.PERCENT:
+        return f"n.total / {formulas.sql_number(methodology.max_points)} * 100.0"
+    if methodology.normalisation is Normalisation.MIN_MAX:
+        return (
+            "CASE WHEN MAX(n.total) OVER () = MIN(n.total) OVER () THEN 100.0 ELSE "
+            "(n.total - MIN(n.total) OVER ()) / (MAX(n.total) OVER () - MIN(n.total) OVER ())"
+            " * 100.0 END"
+        )
+    if methodology.normalisation is Normalisation.MODELLED:
+        return f"n.total / {formulas.sql_number(methodology.max_points)} * 100.0"
+    return "n.total"

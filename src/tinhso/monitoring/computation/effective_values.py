@@ -104,18 +104,11 @@ def _chain(
     others = [e for e in elements if not (timed and _additive(e))]
     names: dict[UnitLevel, str] = {}
     previous: str | None = None
-    parent_join = "JOIN administrative_unit u ON u.id = c.unit_id AND u.parent_id IS NOT NULL"
     first_raw = ""
     for position, level in enumerate(LEVELS[unit_set]):
         rec = f"{prefix}rec_{level.value}"
         raw = f"{prefix}raw_{level.value}" if timed else rec
-        query.add(
-            raw,
-            "SELECT v.data_element_id AS element_id, v.unit_id, v.period, v.value, u.level\n"
-            "FROM data_value v JOIN administrative_unit u ON u.id = v.unit_id\n"
-            f"WHERE u.unit_set = '{unit_set.value}' AND u.level = '{level.value}'"
-            f" AND v.data_element_id IN ({element_ids}) AND v.period IN ({periods}){scope}",
-        )
+        query.add(raw, _recorded_scan(unit_set, level, element_ids, periods, scope))
         name = f"{prefix}eff_{level.value}"
         skip = position == 0 and not lowest and not others
         if timed and not skip:
@@ -132,46 +125,83 @@ def _chain(
             continue
         query.add(f"{prefix}own_{level.value}", recorded)
         roll = f"{prefix}roll_{level.value}"
-        aggregated = str(Basis.AGGREGATED.value)
         if position == 1 and additive:
-            parts = []
-            if others:
-                roll_up(
-                    query,
-                    f"{roll}_o",
-                    str(previous),
-                    parent_join,
-                    "u.parent_id",
-                    aggregated,
-                    others,
-                    exact=False,
-                )
-                parts.append(f"SELECT element_id, unit_id, period, value, basis FROM {roll}_o")
-            only = f" AND c.element_id IN ({sql_ints(e.id for e in additive)})" if others else ""
-            query.add(
-                f"{roll}_p",
-                f"SELECT c.element_id, u.parent_id AS unit_id, c.period, SUM(c.value) AS value\n"
-                f"FROM {first_raw} c {parent_join}{only}\n"
-                "GROUP BY c.element_id, u.parent_id, c.period",
-            )
-            parts.append(
-                f"SELECT element_id, unit_id, period, value, {aggregated} AS basis FROM {roll}_p"
-                " WHERE value IS NOT NULL"
-            )
-            parts.append(
-                f"SELECT r.element_id, r.unit_id, t.target, SUM(r.value), {aggregated}\n"
-                f"FROM {roll}_p r JOIN m_time t ON t.element_id = r.element_id"
-                " AND t.period = r.period\n"
-                "WHERE r.value IS NOT NULL\n"
-                "GROUP BY r.element_id, r.unit_id, t.target"
-            )
-            query.add(roll, "\nUNION ALL\n".join(parts))
+            _roll_additive_first(query, roll, str(previous), first_raw, additive, others)
         else:
-            roll_up(query, roll, str(previous), parent_join, "u.parent_id", aggregated, elements)
+            roll_up(
+                query,
+                roll,
+                str(previous),
+                _PARENT_JOIN,
+                "u.parent_id",
+                str(Basis.AGGREGATED.value),
+                elements,
+            )
         prefer(query, name, f"{prefix}own_{level.value}", roll)
         names[level] = name
         previous = name
     return names
+
+
+_PARENT_JOIN = "JOIN administrative_unit u ON u.id = c.unit_id AND u.parent_id IS NOT NULL"
+
+
+def _recorded_scan(
+    unit_set: UnitSet, level: UnitLevel, element_ids: str, periods: str, scope: str
+) -> str:
+    """The values recorded for the units of one level of a unit set."""
+    return (
+        "SELECT v.data_element_id AS element_id, v.unit_id, v.period, v.value, u.level\n"
+        "FROM data_value v JOIN administrative_unit u ON u.id = v.unit_id\n"
+        f"WHERE u.unit_set = '{unit_set.value}' AND u.level = '{level.value}'"
+        f" AND v.data_element_id IN ({element_ids}) AND v.period IN ({periods}){scope}"
+    )
+
+
+def _roll_additive_first(
+    query: CteQuery,
+    roll: str,
+    previous: str,
+    first_raw: str,
+    additive: Sequence[ElementSpec],
+    others: Sequence[ElementSpec],
+) -> None:
+    """The second level's roll when some elements are summed both up the tree and over
+    time: their lowest-level values of the shorter periods are summed onto the parents
+    first, then over time; the ``others`` roll up from the lowest level's effective values."""
+    aggregated = str(Basis.AGGREGATED.value)
+    parts = []
+    if others:
+        roll_up(
+            query,
+            f"{roll}_o",
+            previous,
+            _PARENT_JOIN,
+            "u.parent_id",
+            aggregated,
+            others,
+            exact=False,
+        )
+        parts.append(f"SELECT element_id, unit_id, period, value, basis FROM {roll}_o")
+    only = f" AND c.element_id IN ({sql_ints(e.id for e in additive)})" if others else ""
+    query.add(
+        f"{roll}_p",
+        f"SELECT c.element_id, u.parent_id AS unit_id, c.period, SUM(c.value) AS value\n"
+        f"FROM {first_raw} c {_PARENT_JOIN}{only}\n"
+        "GROUP BY c.element_id, u.parent_id, c.period",
+    )
+    parts.append(
+        f"SELECT element_id, unit_id, period, value, {aggregated} AS basis FROM {roll}_p"
+        " WHERE value IS NOT NULL"
+    )
+    parts.append(
+        f"SELECT r.element_id, r.unit_id, t.target, SUM(r.value), {aggregated}\n"
+        f"FROM {roll}_p r JOIN m_time t ON t.element_id = r.element_id"
+        " AND t.period = r.period\n"
+        "WHERE r.value IS NOT NULL\n"
+        "GROUP BY r.element_id, r.unit_id, t.target"
+    )
+    query.add(roll, "\nUNION ALL\n".join(parts))
 
 
 def effective_values(
@@ -196,24 +226,7 @@ def effective_values(
     period_list = sql_periods([*periods, *(part for _, part, _ in rollups)])
     timed = bool(rollups)
     if timed:
-        # (element, shorter period, longer period) is the same for every element of one period
-        # type: listed once per type and joined to the elements (a list per element would
-        # be ~50,000 rows of SQL text for 200 monthly elements over ten years).
-        by_id = {element.id: element for element in elements}
-        rows = ", ".join(
-            f"('{PeriodType(period_type).value}', '{parse_period(part).code}',"
-            f" '{parse_period(target).code}')"
-            for period_type, part, target in sorted(
-                {(by_id[e].period_type, part, target) for e, part, target in rollups}
-            )
-        )
-        query.add("m_parts(period_type, period, target)", f"VALUES {rows}")
-        query.add(
-            "m_time(element_id, period, target)",
-            "SELECT m_el.element_id, p.period, p.target FROM m_parts p\n"
-            "JOIN m_el ON m_el.period_type = p.period_type\n"
-            f"WHERE m_el.period_aggregation <> '{PeriodAggregation.NONE.value}'",
-        )
+        _time_parts(query, elements, rollups)
     scoped = root_unit_id is not None
     if scoped:
         query.add(
@@ -244,7 +257,44 @@ def effective_values(
         timed=timed,
         lowest=lowest,
     )
-    commune = f"lc.level = '{UnitLevel.COMMUNE.value}'"
+    _succession_maps(query)
+    finals = _reaggregate_legacy(query, current, legacy, elements, levels, scoped)
+    query.add("m_eff", _union_of(finals, levels))
+    return "m_eff"
+
+
+def _time_parts(
+    query: CteQuery, elements: Sequence[ElementSpec], rollups: Sequence[tuple[int, str, str]]
+) -> None:
+    """``m_time(element_id, period, target)``: which shorter periods make up which longer.
+
+    (element, shorter period, longer period) is the same for every element of one period
+    type: listed once per type and joined to the elements (a list per element would be
+    ~50,000 rows of SQL text for 200 monthly elements over ten years)."""
+    by_id = {element.id: element for element in elements}
+    rows = ", ".join(
+        f"('{PeriodType(period_type).value}', '{parse_period(part).code}',"
+        f" '{parse_period(target).code}')"
+        for period_type, part, target in sorted(
+            {(by_id[e].period_type, part, target) for e, part, target in rollups}
+        )
+    )
+    query.add("m_parts(period_type, period, target)", f"VALUES {rows}")
+    query.add(
+        "m_time(element_id, period, target)",
+        "SELECT m_el.element_id, p.period, p.target FROM m_parts p\n"
+        "JOIN m_el ON m_el.period_type = p.period_type\n"
+        f"WHERE m_el.period_aggregation <> '{PeriodAggregation.NONE.value}'",
+    )
+
+
+_COMMUNE = f"lc.level = '{UnitLevel.COMMUNE.value}'"
+
+
+def _succession_maps(query: CteQuery) -> None:
+    """Where legacy units went: ``m_province_map`` (legacy province -> the current province
+    of its communes, with how many legacy provinces went there) and ``m_commune_sources``
+    (how many legacy communes went to each current commune)."""
     query.add(
         "m_province_map(legacy_id, current_id, sources)",
         "SELECT g.legacy_id, g.current_id, COUNT(*) OVER (PARTITION BY g.current_id)\n"
@@ -254,7 +304,7 @@ def effective_values(
         "  JOIN administrative_unit ld ON ld.id = lc.parent_id\n"
         "  JOIN administrative_unit lp ON lp.id = ld.parent_id\n"
         "  JOIN administrative_unit cc ON cc.id = s.current_unit_id\n"
-        f"  WHERE s.is_default = TRUE AND {commune}\n"
+        f"  WHERE s.is_default = TRUE AND {_COMMUNE}\n"
         "  GROUP BY lp.id) g",
     )
     # A "none" element passes through only where exactly one legacy unit became the unit
@@ -263,35 +313,50 @@ def effective_values(
         "m_commune_sources(current_id, sources)",
         "SELECT s.current_unit_id, COUNT(*) FROM unit_succession s\n"
         "JOIN administrative_unit lc ON lc.id = s.legacy_unit_id\n"
-        f"WHERE s.is_default = TRUE AND {commune}\n"
+        f"WHERE s.is_default = TRUE AND {_COMMUNE}\n"
         "GROUP BY s.current_unit_id",
     )
-    sources = {
-        UnitLevel.COMMUNE: (
-            "CASE WHEN MAX(cs.sources) = 1 THEN MAX(c.value) END",
-            "LEFT JOIN m_commune_sources cs ON cs.current_id = mp.current_unit_id",
-        ),
-        UnitLevel.PROVINCE: ("CASE WHEN MAX(mp.sources) = 1 THEN MAX(c.value) END", ""),
-    }
+
+
+# Per level of the current units: how a "none" element's single source passes through.
+_SOURCES = {
+    UnitLevel.COMMUNE: (
+        "CASE WHEN MAX(cs.sources) = 1 THEN MAX(c.value) END",
+        "LEFT JOIN m_commune_sources cs ON cs.current_id = mp.current_unit_id",
+    ),
+    UnitLevel.PROVINCE: ("CASE WHEN MAX(mp.sources) = 1 THEN MAX(c.value) END", ""),
+}
+# Legacy communes go to their default successor (joined straight on unit_succession, so
+# engines use its index); legacy provinces to the current province of their communes.
+_MAPPINGS = {
+    UnitLevel.COMMUNE: (
+        "JOIN unit_succession mp ON mp.legacy_unit_id = c.unit_id AND mp.is_default = TRUE",
+        "mp.current_unit_id",
+    ),
+    UnitLevel.PROVINCE: (
+        "JOIN m_province_map mp ON mp.legacy_id = c.unit_id",
+        "mp.current_id",
+    ),
+}
+
+
+def _reaggregate_legacy(
+    query: CteQuery,
+    current: dict[UnitLevel, str],
+    legacy: dict[UnitLevel, str],
+    elements: Sequence[ElementSpec],
+    levels: frozenset[UnitLevel] | None,
+    scoped: bool,
+) -> dict[UnitLevel, str]:
+    """Per wanted level of the current units, the legacy values re-aggregated onto them,
+    under the values recorded there; returns level -> CTE name."""
     reaggregated = str(Basis.REAGGREGATED.value)
-    # Legacy communes go to their default successor (joined straight on unit_succession, so
-    # engines use its index); legacy provinces to the current province of their communes.
-    mappings = {
-        UnitLevel.COMMUNE: (
-            "JOIN unit_succession mp ON mp.legacy_unit_id = c.unit_id AND mp.is_default = TRUE",
-            "mp.current_unit_id",
-        ),
-        UnitLevel.PROVINCE: (
-            "JOIN m_province_map mp ON mp.legacy_id = c.unit_id",
-            "mp.current_id",
-        ),
-    }
     finals: dict[UnitLevel, str] = {}
-    for level, (join, parent) in mappings.items():
+    for level, (join, parent) in _MAPPINGS.items():
         if levels is not None and level not in levels:
             continue
         mapped = f"m_mapped_{level.value}"
-        roll_up(query, mapped, legacy[level], join, parent, reaggregated, elements, sources[level])
+        roll_up(query, mapped, legacy[level], join, parent, reaggregated, elements, _SOURCES[level])
         prefer(
             query,
             f"m_final_{level.value}",
@@ -301,8 +366,7 @@ def effective_values(
             shadowing=(Basis.RECORDED.value, Basis.RECORDED_OVER_LEGACY.value),
         )
         finals[level] = f"m_final_{level.value}"
-    query.add("m_eff", _union_of(finals, levels))
-    return "m_eff"
+    return finals
 
 
 def _union_of(names: dict[UnitLevel, str], levels: frozenset[UnitLevel] | None) -> str:

@@ -35,7 +35,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
 from sqlalchemy import delete
 
 from tinhso.core.errors import FieldError, Forbidden, InvalidInput
@@ -47,8 +46,10 @@ from tinhso.monitoring.transfer.file_import import (
     CORE_FIELDS,
     ImportResult,
     ParsedRow,
+    ScreenedRows,
     import_values,
     restore_leading_zeros,
+    screen_rows,
 )
 from tinhso.monitoring.transfer.formats import (
     MAX_ROWS,
@@ -62,9 +63,8 @@ from tinhso.monitoring.transfer.formats import (
     unit_set_of_period,
 )
 from tinhso.monitoring.transfer.tables import value_rows
-from tinhso.monitoring.values.service import Provenance, value_service
+from tinhso.monitoring.values.service import CheckedValue, Provenance, value_service
 from tinhso.registry.models import UnitSet
-from tinhso.registry.schemas import UnitRef
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -171,7 +171,7 @@ def parse_data_value_set(
     return rows, errors
 
 
-def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
+def _parse_item(
     index: int,
     item: object,
     payload: dict[str, Any],
@@ -185,21 +185,7 @@ def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
         return None
     before = len(errors.items)
     deleting = deletions and item.get("deleted") is True
-    if item.get("deleted") is True and not deletions:
-        errors.add(
-            index, "value", "deleted", "không hỗ trợ xoá giá trị", "deletions are not supported"
-        )
-    for key in ("categoryOptionCombo", "attributeOptionCombo"):
-        combo = item.get(key, payload.get(key) if key == "attributeOptionCombo" else None)
-        if combo is not None and str(combo) not in DEFAULT_COMBOS:
-            errors.titles[key] = key
-            errors.add(
-                index,
-                key,
-                combo,
-                "không hỗ trợ phân tổ (chỉ nhận phân tổ mặc định)",
-                "disaggregations are not supported (only the default combination)",
-            )
+    _check_unsupported(index, item, payload, errors, deletions=deletions)
     element = item.get("dataElement")
     org_unit = item.get("orgUnit", payload.get("orgUnit"))
     period_raw = item.get("period", payload.get("period"))
@@ -207,17 +193,7 @@ def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
         if not isinstance(raw, str) or not raw.strip():
             errors.add(index, key, raw, "thiếu hoặc không phải chuỗi", "missing or not a string")
     raw_value = item.get("value")
-    value = _number(raw_value)
-    if value is None and deleting and raw_value in {None, ""}:
-        value = 0.0  # a deletion needs no value
-    if value is None:
-        errors.add(
-            index,
-            "value",
-            raw_value,
-            f"«{raw_value}» không phải là số (dạng 1380 hoặc 47.85)",
-            f"«{raw_value}» is not a number (like 1380 or 47.85)",
-        )
+    value = _item_value(index, raw_value, errors, deleting=deleting)
     if len(errors.items) > before:
         return None
     assert isinstance(element, str) and isinstance(org_unit, str) and isinstance(period_raw, str)  # noqa: S101
@@ -239,19 +215,8 @@ def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
             "tiền tố bộ đơn vị phải là «current:» hoặc «legacy:»",
             "the unit set prefix must be «current:» or «legacy:»",
         )
-    comment = item.get("comment")
-    comment_text = str(comment) if comment not in {None, ""} else None
-    found = control_character(comment_text, multiline=True) if comment_text else None
-    if found is not None:
-        errors.add(
-            index,
-            "comment",
-            None,
-            f"chứa ký tự điều khiển {found}, không được phép",
-            f"holds the control character {found}, which is not allowed",
-        )
-        return None
-    if period is None or unit_set is None or value is None:
+    comment_ok, comment_text = _item_comment(index, item.get("comment"), errors)
+    if not comment_ok or period is None or unit_set is None or value is None:
         return None
     return ParsedRow(
         row=index,
@@ -270,6 +235,68 @@ def _parse_item(  # noqa: PLR0912 - one check per field of a DHIS2 data value
             "deleted": deleting,
         },
     )
+
+
+def _check_unsupported(
+    index: int,
+    item: dict[str, Any],
+    payload: dict[str, Any],
+    errors: ImportErrors,
+    *,
+    deletions: bool,
+) -> None:
+    """Refuse what DHIS2 has and we do not: deletions (unless asked for) and
+    disaggregations other than the default combination."""
+    if item.get("deleted") is True and not deletions:
+        errors.add(
+            index, "value", "deleted", "không hỗ trợ xoá giá trị", "deletions are not supported"
+        )
+    for key in ("categoryOptionCombo", "attributeOptionCombo"):
+        combo = item.get(key, payload.get(key) if key == "attributeOptionCombo" else None)
+        if combo is not None and str(combo) not in DEFAULT_COMBOS:
+            errors.titles[key] = key
+            errors.add(
+                index,
+                key,
+                combo,
+                "không hỗ trợ phân tổ (chỉ nhận phân tổ mặc định)",
+                "disaggregations are not supported (only the default combination)",
+            )
+
+
+def _item_value(
+    index: int, raw_value: object, errors: ImportErrors, *, deleting: bool
+) -> float | None:
+    """The item's value as a number (a deletion needs none: 0), or None with the error."""
+    value = _number(raw_value)
+    if value is None and deleting and raw_value in {None, ""}:
+        value = 0.0  # a deletion needs no value
+    if value is None:
+        errors.add(
+            index,
+            "value",
+            raw_value,
+            f"«{raw_value}» không phải là số (dạng 1380 hoặc 47.85)",
+            f"«{raw_value}» is not a number (like 1380 or 47.85)",
+        )
+    return value
+
+
+def _item_comment(index: int, comment: object, errors: ImportErrors) -> tuple[bool, str | None]:
+    """The item's comment (None if empty); False if it holds a control character (the
+    error is added)."""
+    comment_text = str(comment) if comment not in {None, ""} else None
+    found = control_character(comment_text, multiline=True) if comment_text else None
+    if found is not None:
+        errors.add(
+            index,
+            "comment",
+            None,
+            f"chứa ký tự điều khiển {found}, không được phép",
+            f"holds the control character {found}, which is not allowed",
+        )
+        return False, None
+    return True, comment_text
 
 
 def import_data_value_set(
@@ -404,7 +431,7 @@ def _row_conflict(
     )
 
 
-def import_data_value_set_as_dhis2(  # noqa: PLR0912, PLR0915 - one pass over DHIS2's rules
+def import_data_value_set_as_dhis2(
     session: Session,
     payload: object,
     *,
@@ -433,55 +460,63 @@ def import_data_value_set_as_dhis2(  # noqa: PLR0912, PLR0915 - one pass over DH
     )
     outcome.conflicts.extend(_conflict(errors, e) for e in errors.items)
     restore_leading_zeros(session, rows)
+    screened = screen_rows(
+        rows,
+        row_words=errors.row_words,
+        source_reference=reference,
+        reason="Nhập lại từ DHIS2 / re-imported from DHIS2",
+        set_aside=lambda r: bool(r.raw.get("deleted")) or strategy is ImportStrategy.DELETE,
+    )
+    outcome.conflicts.extend(_screening_conflicts(errors, screened))
+    candidates, checked = _checked_candidates(session, screened.items, errors, outcome)
+    to_delete = _stored_deletions(session, screened.set_aside, errors, outcome)
+    writers = [(c[0][0], c[1].unit_id) for c in zip(candidates, checked, strict=True)]
+    _authorise_units(writers + [(d[0], d[1]) for d in to_delete], authorise, errors)
+    existing = repository.values_at(
+        session,
+        [(c.element.id, c.unit_id, c.period) for c in checked] + [d[2] for d in to_delete],
+    )
+    to_write = _values_to_write(candidates, checked, existing, errors, outcome)
+    doomed = _values_to_delete(to_delete, existing, errors, outcome)
 
-    # Values to write go through the value service's checks; a value it refuses is a
-    # conflict and the others are checked again (a rule may relate values of one batch).
-    seen: dict[tuple[str, UnitSet, str, str], int] = {}
-    candidates: list[tuple[ParsedRow, ValueIn]] = []
-    deletions: list[ParsedRow] = []
-    for r in rows:
-        key = (r.element_code, r.unit_set, r.unit_code, r.period)
-        if key in seen:
-            outcome.conflicts.append(
-                _row_conflict(
-                    errors,
-                    r,
-                    "period",
-                    f"trùng với mục {seen[key]} (cùng chỉ tiêu, đơn vị và kỳ)",
-                    f"duplicates item {seen[key]} (same element, unit and period)",
-                )
-            )
+    if outcome.conflicts and atomic_mode is AtomicMode.ALL:
+        outcome.refused = True
+        return outcome, reference
+    if dry_run:
+        return outcome, reference
+    if to_write:
+        value_service.record_many(
+            session, to_write, Provenance(entered_by_id=user_id, source=ValueSource.FILE)
+        )
+    if doomed:
+        session.execute(delete(DataValue).where(DataValue.id.in_(doomed)))
+        session.flush()
+    return outcome, reference
+
+
+def _screening_conflicts(errors: ImportErrors, screened: ScreenedRows) -> list[ImportConflict]:
+    """The rows `screen_rows` refused: a duplicate, or the first validation problem of a
+    value (on its core column, else on ``value``)."""
+    conflicts: list[ImportConflict] = []
+    reported: set[int] = set()
+    for problem in screened.problems:
+        if problem.row.row in reported:
             continue
-        seen[key] = r.row
-        if r.raw.get("deleted") or strategy is ImportStrategy.DELETE:
-            deletions.append(r)
-            continue
-        try:
-            item = ValueIn(
-                element_code=r.element_code,
-                unit=UnitRef(unit_set=r.unit_set, code=r.unit_code),
-                period=r.period,
-                value=r.value,
-                source=ValueSource.FILE,
-                source_reference=reference,
-                comment=r.comment,
-                reason=f"Nhập lại từ DHIS2 / re-imported from DHIS2: {reference}",
-            )
-        except ValidationError as error:
-            problem = error.errors()[0]
-            name_at_fault = str(problem["loc"][0]) if problem["loc"] else "value"
-            outcome.conflicts.append(
-                _row_conflict(
-                    errors,
-                    r,
-                    CORE_FIELDS.get(name_at_fault, "value"),
-                    "giá trị không hợp lệ",
-                    str(problem["msg"]),
-                )
-            )
-            continue
-        candidates.append((r, item))
-    checked = []
+        reported.add(problem.row.row)
+        key = problem.key if problem.key in CORE_FIELDS.values() else "value"
+        conflicts.append(_row_conflict(errors, problem.row, key, problem.vi, problem.en))
+    return conflicts
+
+
+def _checked_candidates(
+    session: Session,
+    candidates: list[tuple[ParsedRow, ValueIn]],
+    errors: ImportErrors,
+    outcome: DataValueSetImport,
+) -> tuple[list[tuple[ParsedRow, ValueIn]], list[CheckedValue]]:
+    """Values to write go through the value service's checks; a value it refuses is a
+    conflict and the others are checked again (a rule may relate values of one batch)."""
+    checked: list[CheckedValue] = []
     while candidates:
         try:
             checked = value_service.check(session, [item for _, item in candidates], "values")
@@ -506,8 +541,17 @@ def import_data_value_set_as_dhis2(  # noqa: PLR0912, PLR0915 - one pass over DH
                     )
                 )
             candidates = [c for i, c in enumerate(candidates) if i not in refused]
+    return candidates, checked
 
-    # Deletions name a stored value: element and unit must exist.
+
+def _stored_deletions(
+    session: Session,
+    deletions: list[ParsedRow],
+    errors: ImportErrors,
+    outcome: DataValueSetImport,
+) -> list[tuple[ParsedRow, int, tuple[int, int, str]]]:
+    """Deletions name a stored value: element and unit must exist. Each kept deletion
+    with its unit id and the stored value's key (element id, unit id, period)."""
     elements = repository.elements_by_codes(session, {r.element_code for r in deletions})
     units = repository.unit_ids_by_ref(session, {(r.unit_set, r.unit_code) for r in deletions})
     to_delete: list[tuple[ParsedRow, int, tuple[int, int, str]]] = []
@@ -536,32 +580,44 @@ def import_data_value_set_as_dhis2(  # noqa: PLR0912, PLR0915 - one pass over DH
             )
         else:
             to_delete.append((r, unit_id, (element.id, unit_id, r.period)))
+    return to_delete
 
-    # Who may write: checked once per unit; a forbidden unit refuses the whole document.
+
+def _authorise_units(
+    written: list[tuple[ParsedRow, int]],
+    authorise: Callable[[int, str, str], None] | None,
+    errors: ImportErrors,
+) -> None:
+    """Who may write: checked once per unit; a forbidden unit refuses the whole document."""
     allowed: set[int] = set()
-    writers = [(c[0][0], c[1].unit_id) for c in zip(candidates, checked, strict=True)]
-    for written, unit_id in writers + [(d[0], d[1]) for d in to_delete]:
+    for row, unit_id in written:
         if authorise is None or unit_id in allowed:
             continue
-        where = errors.field(written.row, "unit_code")
+        where = errors.field(row.row, "unit_code")
         try:
-            authorise(unit_id, f"{written.unit_code} ({written.unit_set.value})", where)
+            authorise(unit_id, f"{row.unit_code} ({row.unit_set.value})", where)
         except Forbidden as refusal:
             raise Forbidden(
-                f"Mục {written.row}: {refusal.message.vi}",
-                f"Item {written.row}: {refusal.message.en}",
+                f"Mục {row.row}: {refusal.message.vi}",
+                f"Item {row.row}: {refusal.message.en}",
                 field=where,
             ) from refusal
         allowed.add(unit_id)
 
-    existing = repository.values_at(
-        session,
-        [(c.element.id, c.unit_id, c.period) for c in checked] + [d[2] for d in to_delete],
-    )
+
+def _values_to_write(
+    candidates: list[tuple[ParsedRow, ValueIn]],
+    checked: list[CheckedValue],
+    existing: dict[tuple[int, int, str], DataValue],
+    errors: ImportErrors,
+    outcome: DataValueSetImport,
+) -> list[ValueIn]:
+    """The checked values ``importStrategy`` lets through, counted as imported or updated;
+    the others are conflicts."""
     to_write: list[ValueIn] = []
     for (r, item), c in zip(candidates, checked, strict=True):
         stored = (c.element.id, c.unit_id, c.period) in existing
-        if stored and strategy is ImportStrategy.CREATE:
+        if stored and outcome.strategy is ImportStrategy.CREATE:
             outcome.conflicts.append(
                 _row_conflict(
                     errors,
@@ -571,7 +627,7 @@ def import_data_value_set_as_dhis2(  # noqa: PLR0912, PLR0915 - one pass over DH
                     "a value exists and importStrategy is CREATE",
                 )
             )
-        elif not stored and strategy is ImportStrategy.UPDATE:
+        elif not stored and outcome.strategy is ImportStrategy.UPDATE:
             outcome.conflicts.append(
                 _row_conflict(
                     errors,
@@ -587,6 +643,17 @@ def import_data_value_set_as_dhis2(  # noqa: PLR0912, PLR0915 - one pass over DH
                 outcome.updated += 1
             else:
                 outcome.imported += 1
+    return to_write
+
+
+def _values_to_delete(
+    to_delete: list[tuple[ParsedRow, int, tuple[int, int, str]]],
+    existing: dict[tuple[int, int, str], DataValue],
+    errors: ImportErrors,
+    outcome: DataValueSetImport,
+) -> list[int]:
+    """The ids of the stored values the deletions name, counted as deleted; a deletion
+    with nothing stored is a conflict."""
     doomed: list[int] = []
     for r, _, stored_key in to_delete:
         value = existing.get(stored_key)
@@ -599,20 +666,7 @@ def import_data_value_set_as_dhis2(  # noqa: PLR0912, PLR0915 - one pass over DH
         else:
             doomed.append(value.id)
     outcome.deleted = len(doomed)
-
-    if outcome.conflicts and atomic_mode is AtomicMode.ALL:
-        outcome.refused = True
-        return outcome, reference
-    if dry_run:
-        return outcome, reference
-    if to_write:
-        value_service.record_many(
-            session, to_write, Provenance(entered_by_id=user_id, source=ValueSource.FILE)
-        )
-    if doomed:
-        session.execute(delete(DataValue).where(DataValue.id.in_(doomed)))
-        session.flush()
-    return outcome, reference
+    return doomed
 
 
 def export_data_value_set(

@@ -231,6 +231,80 @@ CORE_FIELDS = {
 }
 
 
+@dataclass(frozen=True)
+class RowProblem:
+    """Why a row cannot be imported: the key at fault and the reason, Vietnamese and English."""
+
+    row: ParsedRow
+    key: str
+    vi: str
+    en: str
+
+
+@dataclass
+class ScreenedRows:
+    """Rows checked one by one, before the value service sees them."""
+
+    items: list[tuple[ParsedRow, ValueIn]] = field(default_factory=list)
+    set_aside: list[ParsedRow] = field(default_factory=list)  # the caller's own (deletions)
+    problems: list[RowProblem] = field(default_factory=list)  # in row order
+
+
+def screen_rows(
+    rows: list[ParsedRow],
+    *,
+    row_words: tuple[str, str],
+    source_reference: str,
+    reason: str,
+    set_aside: Callable[[ParsedRow], bool] | None = None,
+) -> ScreenedRows:
+    """The checks every imported row goes through: a second row for the same element, unit
+    and period is refused (naming the first), and each other row becomes a `ValueIn` or
+    its validation problems (one per problem, keyed by column). Rows ``set_aside`` picks
+    after the duplicate check get no `ValueIn`."""
+    screened = ScreenedRows()
+    vi_word, en_word = (word.lower() for word in row_words)
+    seen: dict[tuple[str, UnitSet, str, str], int] = {}
+    for r in rows:
+        key = (r.element_code, r.unit_set, r.unit_code, r.period)
+        if key in seen:
+            screened.problems.append(
+                RowProblem(
+                    r,
+                    "period",
+                    f"trùng với {vi_word} {seen[key]} (cùng chỉ tiêu, đơn vị và kỳ)",
+                    f"duplicates {en_word} {seen[key]} (same element, unit and period)",
+                )
+            )
+            continue
+        seen[key] = r.row
+        if set_aside is not None and set_aside(r):
+            screened.set_aside.append(r)
+            continue
+        try:
+            item = ValueIn(
+                element_code=r.element_code,
+                unit=UnitRef(unit_set=r.unit_set, code=r.unit_code),
+                period=r.period,
+                value=r.value,
+                source=ValueSource.FILE,
+                source_reference=source_reference,
+                comment=r.comment,
+                reason=f"{reason}: {source_reference}",
+            )
+        except ValidationError as error:
+            for problem in error.errors():
+                name = str(problem["loc"][0]) if problem["loc"] else "value"
+                screened.problems.append(
+                    RowProblem(
+                        r, CORE_FIELDS.get(name, name), "giá trị không hợp lệ", str(problem["msg"])
+                    )
+                )
+            continue
+        screened.items.append((r, item))
+    return screened
+
+
 def import_values(
     session: Session,
     rows: list[ParsedRow],
@@ -244,46 +318,22 @@ def import_values(
     restore_leading_zeros(session, rows)
     rows = _settle_readings(session, rows, errors)
     rows = _check_inferred_units(session, rows, errors)
-    seen: dict[tuple[str, UnitSet, str, str], int] = {}
-    items: list[ValueIn] = []
-    kept: list[ParsedRow] = []
-    for r in rows:
-        key = (r.element_code, r.unit_set, r.unit_code, r.period)
-        if key in seen:
-            errors.add(
-                r.row,
-                "period",
-                r.raw.get("period"),
-                f"trùng với dòng {seen[key]} (cùng chỉ tiêu, đơn vị và kỳ)",
-                f"duplicates row {seen[key]} (same element, unit and period)",
-            )
-            continue
-        seen[key] = r.row
-        try:
-            item = ValueIn(
-                element_code=r.element_code,
-                unit=UnitRef(unit_set=r.unit_set, code=r.unit_code),
-                period=r.period,
-                value=r.value,
-                source=ValueSource.FILE,
-                source_reference=source_reference,
-                comment=r.comment,
-                reason=f"Nhập lại từ tệp / re-imported from file: {source_reference}",
-            )
-        except ValidationError as error:
-            for problem in error.errors():
-                name = str(problem["loc"][0]) if problem["loc"] else "value"
-                key_name = CORE_FIELDS.get(name, name)
-                errors.add(
-                    r.row,
-                    key_name,
-                    r.raw.get(key_name),
-                    "giá trị không hợp lệ",
-                    str(problem["msg"]),
-                )
-            continue
-        items.append(item)
-        kept.append(r)
+    screened = screen_rows(
+        rows,
+        row_words=errors.row_words,
+        source_reference=source_reference,
+        reason="Nhập lại từ tệp / re-imported from file",
+    )
+    for problem in screened.problems:
+        errors.add(
+            problem.row.row,
+            problem.key,
+            problem.row.raw.get(problem.key),
+            problem.vi,
+            problem.en,
+        )
+    items = [item for _, item in screened.items]
+    kept = [r for r, _ in screened.items]
     try:
         checked = value_service.check(session, items, "values") if items else []
     except InvalidInput as error:
@@ -294,8 +344,23 @@ def import_values(
             raise InvalidInput("Tệp không có số liệu", "The file holds no values", field="file")
         errors.items.sort(key=lambda e: e.row)
         raise rejected(errors.items)
+    return value_service.record_many(
+        session,
+        items,
+        Provenance(entered_by_id=user_id, source=ValueSource.FILE),
+        field_prefix="values",
+        authorise=_unit_authorisation(authorise, kept, errors),
+    )
 
-    allowed: set[int] = set()  # a file repeats its units: check each unit once
+
+def _unit_authorisation(
+    authorise: Callable[[int, str, str], None] | None,
+    kept: list[ParsedRow],
+    errors: ImportErrors,
+) -> Callable[[int, str, str], None]:
+    """``authorise`` as the value service calls it, once per unit (a file repeats its
+    units); a refusal names the row and its unit cell."""
+    allowed: set[int] = set()
 
     def authorise_row(unit_id: int, label: str, where: str) -> None:
         if authorise is None or unit_id in allowed:
@@ -321,13 +386,7 @@ def import_values(
             ) from error
         allowed.add(unit_id)
 
-    return value_service.record_many(
-        session,
-        items,
-        Provenance(entered_by_id=user_id, source=ValueSource.FILE),
-        field_prefix="values",
-        authorise=authorise_row,
-    )
+    return authorise_row
 
 
 def _settle_readings(

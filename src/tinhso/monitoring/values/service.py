@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -81,13 +81,47 @@ class RecordResult:
 
 
 @dataclass
-class _Checked:
+class CheckedValue:
     item: ValueIn
     element: DataElement
     unit_id: int
     period: str
     year: int
     value: float
+
+
+@dataclass
+class _Writes:
+    """A batch's writes. New values and correction records are written with one multi-row
+    INSERT each (the ORM would send one INSERT per row on SQLite); new rows are read back
+    after, by key, in ``written``."""
+
+    new_rows: list[dict[str, object]] = field(default_factory=list)
+    correction_rows: list[dict[str, object]] = field(default_factory=list)
+    written: list[DataValue | tuple[int, int, str]] = field(default_factory=list)
+    inserted: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+
+
+def _new_value_row(
+    c: CheckedValue, source: ValueSource, provenance: Provenance, now: datetime
+) -> dict[str, object]:
+    return {
+        "data_element_id": c.element.id,
+        "unit_id": c.unit_id,
+        "period": c.period,
+        "year": c.year,
+        "value": c.value,
+        "qualifier": c.item.qualifier,
+        "source": source,
+        "source_reference": c.item.source_reference,
+        "audit_record_id": c.item.audit_record_id,
+        "comment": c.item.comment or None,
+        "entered_by_id": provenance.entered_by_id,
+        "entered_at": now,
+        "version": 1,
+    }
 
 
 VIETNAM = timezone(timedelta(hours=7))
@@ -221,6 +255,62 @@ def coerce_value(  # noqa: PLR0911 - one return per type check
     return number, None
 
 
+def _checked_item(  # noqa: PLR0911 - one return per check, as coerce_value
+    item: ValueIn,
+    position: int,
+    elements: dict[str, DataElement],
+    units: dict[tuple[UnitSet, str], int],
+    today: date,
+    provenance_source: ValueSource | None,
+    seen: dict[tuple[int, int, str], int],
+) -> CheckedValue | tuple[str, str, str]:
+    """One value of a batch checked, or (field, vi, en) saying why it is refused: element
+    and unit exist, the period fits the element and the unit's lifetime and has ended,
+    the value is of the element's type and within its bounds, an automatic value cites its
+    audit record, and the batch holds no other value for the same cell (``seen``)."""
+    element = elements.get(item.element_code)
+    if element is None:
+        return (
+            "element_code",
+            f"chỉ tiêu dữ liệu {item.element_code} không tồn tại",
+            f"data element {item.element_code} does not exist",
+        )
+    unit_id = units.get((UnitSet(item.unit.unit_set), item.unit.code))
+    if unit_id is None:
+        return (
+            "unit",
+            f"đơn vị hành chính {item.unit.code} ({item.unit.unit_set.value}) không tồn tại",
+            f"administrative unit {item.unit.code} ({item.unit.unit_set.value}) does not exist",
+        )
+    try:
+        period = parse_period(item.period, element.period_type)
+    except InvalidInput as error:
+        return ("period", error.message.vi, error.message.en)
+    refusal = _timing_refusal(element, period, _validity(UnitSet(item.unit.unit_set)), today)
+    if refusal is not None:
+        return refusal
+    number, problem = coerce_value(element, item.value)
+    refused = _bounds_refusal(element, number, problem)
+    if number is None or refused is not None:
+        return ("value", *(refused or ("không hợp lệ", "is not valid")))
+    source = provenance_source or item.source
+    if source is ValueSource.AUTOMATIC and not item.audit_record_id:
+        return (
+            "audit_record_id",
+            "số liệu thu thập tự động phải dẫn chiếu bản ghi nhật ký trao đổi",
+            "an automatically collected value must cite its exchange audit record",
+        )
+    key = (element.id, unit_id, period.code)
+    if key in seen:
+        return (
+            "period",
+            f"trùng với số liệu thứ {seen[key] + 1} trong cùng lô",
+            f"duplicates value {seen[key] + 1} of the same batch",
+        )
+    seen[key] = position
+    return CheckedValue(item, element, unit_id, period.code, period.year, number)
+
+
 class ValueService:
     def get(self, session: Session, value_id: int) -> DataValue:
         value = session.get(DataValue, value_id)
@@ -236,7 +326,7 @@ class ValueService:
         items: Sequence[ValueIn],
         field_prefix: str = "values",
         provenance_source: ValueSource | None = None,
-    ) -> list[_Checked]:
+    ) -> list[CheckedValue]:
         """Check a batch; raise InvalidInput listing every failing value (nothing is written)."""
         errors: list[FieldError] = []
         elements = repository.elements_by_codes(session, {item.element_code for item in items})
@@ -244,7 +334,7 @@ class ValueService:
             session, {(UnitSet(item.unit.unit_set), item.unit.code) for item in items}
         )
         today = today_in_vietnam()
-        checked: list[_Checked] = []
+        checked: list[CheckedValue] = []
         seen: dict[tuple[int, int, str], int] = {}
         for position, item in enumerate(items):
             where = f"{field_prefix}.{position}" if field_prefix else ""
@@ -257,57 +347,11 @@ class ValueService:
                     )
                 )
 
-            element = elements.get(item.element_code)
-            if element is None:
-                fail(
-                    "element_code",
-                    f"chỉ tiêu dữ liệu {item.element_code} không tồn tại",
-                    f"data element {item.element_code} does not exist",
-                )
-                continue
-            unit_id = units.get((UnitSet(item.unit.unit_set), item.unit.code))
-            if unit_id is None:
-                fail(
-                    "unit",
-                    f"đơn vị hành chính {item.unit.code} ({item.unit.unit_set.value}) không tồn tại",
-                    f"administrative unit {item.unit.code} ({item.unit.unit_set.value}) "
-                    "does not exist",
-                )
-                continue
-            try:
-                period = parse_period(item.period, element.period_type)
-            except InvalidInput as error:
-                fail("period", error.message.vi, error.message.en)
-                continue
-            refusal = _timing_refusal(
-                element, period, _validity(UnitSet(item.unit.unit_set)), today
-            )
-            if refusal is not None:
-                fail(*refusal)
-                continue
-            number, problem = coerce_value(element, item.value)
-            refused = _bounds_refusal(element, number, problem)
-            if number is None or refused is not None:
-                fail("value", *(refused or ("không hợp lệ", "is not valid")))
-                continue
-            source = provenance_source or item.source
-            if source is ValueSource.AUTOMATIC and not item.audit_record_id:
-                fail(
-                    "audit_record_id",
-                    "số liệu thu thập tự động phải dẫn chiếu bản ghi nhật ký trao đổi",
-                    "an automatically collected value must cite its exchange audit record",
-                )
-                continue
-            key = (element.id, unit_id, period.code)
-            if key in seen:
-                fail(
-                    "period",
-                    f"trùng với số liệu thứ {seen[key] + 1} trong cùng lô",
-                    f"duplicates value {seen[key] + 1} of the same batch",
-                )
-                continue
-            seen[key] = position
-            checked.append(_Checked(item, element, unit_id, period.code, period.year, number))
+            outcome = _checked_item(item, position, elements, units, today, provenance_source, seen)
+            if isinstance(outcome, CheckedValue):
+                checked.append(outcome)
+            else:
+                fail(*outcome)
         if not errors:
             errors.extend(self._check_rules(session, checked, field_prefix))
         if errors:
@@ -322,7 +366,7 @@ class ValueService:
         return checked
 
     def _check_rules(
-        self, session: Session, checked: list[_Checked], field_prefix: str
+        self, session: Session, checked: list[CheckedValue], field_prefix: str
     ) -> list[FieldError]:
         rules = repository.all_rules(session)
         if not rules or not checked:
@@ -403,51 +447,57 @@ class ValueService:
         existing = repository.values_at(
             session, [(c.element.id, c.unit_id, c.period) for c in checked]
         )
-        inserted = corrected = unchanged = 0
-        # New values and correction records are written with one multi-row INSERT each
-        # (the ORM would send one INSERT per row on SQLite); new rows are read back after.
-        new_rows: list[dict[str, object]] = []
-        correction_rows: list[dict[str, object]] = []
-        written: list[DataValue | tuple[int, int, str]] = []
-        now = utcnow()
+        writes = self._plan_writes(checked, existing, provenance, utcnow())
+        try:
+            if writes.new_rows:
+                session.execute(insert(DataValue), writes.new_rows)
+            if writes.correction_rows:
+                session.execute(insert(DataValueCorrection), writes.correction_rows)
+            session.flush()
+        except IntegrityError as error:
+            raise Conflict(
+                "Số liệu vừa được người khác ghi cùng lúc; hãy tải lại và thử lại",
+                "The values were written by someone else at the same time; reload and retry",
+                field=field_prefix or "value",
+            ) from error
+        created = repository.values_at(
+            session, [entry for entry in writes.written if isinstance(entry, tuple)]
+        )
+        values = [created[entry] if isinstance(entry, tuple) else entry for entry in writes.written]
+        return RecordResult(writes.inserted, writes.corrected, writes.unchanged, values)
+
+    def _plan_writes(
+        self,
+        checked: list[CheckedValue],
+        existing: dict[tuple[int, int, str], DataValue],
+        provenance: Provenance,
+        now: datetime,
+    ) -> _Writes:
+        """What a checked batch changes: rows to insert for new values, stored values
+        corrected in place (with the record of what they were), the rest unchanged."""
+        writes = _Writes()
         for c in checked:
             source = provenance.source or c.item.source
             key = (c.element.id, c.unit_id, c.period)
             current = existing.get(key)
             if current is None:
-                new_rows.append(
-                    {
-                        "data_element_id": c.element.id,
-                        "unit_id": c.unit_id,
-                        "period": c.period,
-                        "year": c.year,
-                        "value": c.value,
-                        "qualifier": c.item.qualifier,
-                        "source": source,
-                        "source_reference": c.item.source_reference,
-                        "audit_record_id": c.item.audit_record_id,
-                        "comment": c.item.comment or None,
-                        "entered_by_id": provenance.entered_by_id,
-                        "entered_at": now,
-                        "version": 1,
-                    }
-                )
-                inserted += 1
-                written.append(key)
+                writes.new_rows.append(_new_value_row(c, source, provenance, now))
+                writes.inserted += 1
+                writes.written.append(key)
                 continue
             comment = current.comment if c.item.comment is None else (c.item.comment or None)
             if math.isclose(current.value, c.value, rel_tol=0, abs_tol=0) and (
                 current.qualifier == c.item.qualifier
             ):
                 if comment == current.comment:
-                    unchanged += 1
+                    writes.unchanged += 1
                 else:  # only the comment changes: corrected in place, no new version
                     current.comment = comment
-                    corrected += 1
-                written.append(current)
+                    writes.corrected += 1
+                writes.written.append(current)
                 continue
             current.comment = comment
-            correction_rows.append(
+            writes.correction_rows.append(
                 self._correct(
                     current,
                     c.value,
@@ -460,25 +510,9 @@ class ValueService:
                     now,
                 )
             )
-            corrected += 1
-            written.append(current)
-        try:
-            if new_rows:
-                session.execute(insert(DataValue), new_rows)
-            if correction_rows:
-                session.execute(insert(DataValueCorrection), correction_rows)
-            session.flush()
-        except IntegrityError as error:
-            raise Conflict(
-                "Số liệu vừa được người khác ghi cùng lúc; hãy tải lại và thử lại",
-                "The values were written by someone else at the same time; reload and retry",
-                field=field_prefix or "value",
-            ) from error
-        created = repository.values_at(
-            session, [entry for entry in written if isinstance(entry, tuple)]
-        )
-        values = [created[entry] if isinstance(entry, tuple) else entry for entry in written]
-        return RecordResult(inserted, corrected, unchanged, values)
+            writes.corrected += 1
+            writes.written.append(current)
+        return writes
 
     def _correct(
         self,

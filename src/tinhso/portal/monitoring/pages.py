@@ -14,7 +14,7 @@ Pages computed on the unit tree say which tree (legacy or current) they show.
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -34,6 +34,12 @@ from tinhso.portal.monitoring.catalogue import localised, period_key, period_lab
 from tinhso.portal.rendering import render
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tinhso.monitoring.models import Indicator
+    from tinhso.monitoring.schemas import ComputedValue, IndicatorOut, PlanOut, TargetOut
 
 router = APIRouter()
 router.include_router(entry.router)
@@ -167,72 +173,16 @@ def indicator_detail(
     chosen_tree = _tree(tree, default_tree)
     unit_set = UnitSet(chosen_tree.value)
     parent_code = (parent or "").strip() or None
-    values = catalogue.series(
-        session,
-        indicator,
-        chosen_tree,
-        level=None if parent_code else UnitLevel.PROVINCE,
-        parent=parent_code,
-    )
-    known = {value.unit.code for value in values}
-    asked = [c.strip() for c in unit or [] if c.strip() and c.strip() not in known]
-    if asked:  # units of another level (a district from the entry form): add their series
-        with suppress(InvalidInput):  # an unknown unit code is just not shown
-            values += catalogue.series(session, indicator, chosen_tree, units=asked[:8])
+    values = _indicator_series(session, indicator, chosen_tree, parent_code, unit)
     units_with_data: dict[str, str] = {}
     for value in values:
         units_with_data.setdefault(value.unit.code, value.unit_name)
-    target_units = [
-        t.scope_unit.code
-        for _, t in targets
-        if t.scope_unit is not None and t.scope_unit.unit_set is unit_set
-    ]
-    selected = [c for c in (unit or []) if c in units_with_data][:_MAX_SELECTED_UNITS]
-    if not selected:
-        selected = [c for c in dict.fromkeys(target_units) if c in units_with_data]
-        selected = selected or sorted(units_with_data)[:5]
+    selected = _selected_units(unit, units_with_data, targets, unit_set)
     periods = sorted({v.period for v in values}, key=period_key)
     shown = [v for v in values if v.unit.code in selected]
     table = sorted(shown, key=lambda v: (v.unit.code, -period_key(v.period)))
     stored = catalogue.stored_values(session, out.elements, unit_set, selected)
-    in_scope = [
-        (p, t)
-        for p, t in targets
-        if t.scope_unit_set is unit_set and (t.scope_unit is None or t.scope_unit.code in selected)
-    ]
-    if not in_scope:  # e.g. a district shown against its province's target
-        in_scope = [(p, t) for p, t in targets if t.scope_unit_set is unit_set]
-    target_lines = [
-        {
-            "label": f"{_('Target')} {t.year}",
-            "year": t.year,
-            "value": t.target_value,
-            "low": t.target_low,
-            "high": t.target_high,
-            "plan": p.number,
-        }
-        for p, t in in_scope
-    ]
-    if periods and all(p.isdigit() for p in periods):  # yearly: run the axis to the targets' years
-        last = max(int(p) for p in periods)
-        years = [t.year for _p, t in in_scope]
-        periods += [str(y) for y in range(last + 1, min(max(years, default=last), last + 10) + 1)]
-    chart = {
-        "periods": [period_label(p) for p in periods],
-        "series": [
-            {
-                "name": units_with_data[c],
-                "data": [
-                    next((v.value for v in shown if v.unit.code == c and v.period == p), None)
-                    for p in periods
-                ],
-            }
-            for c in selected
-        ],
-        "targets": target_lines,
-        "unit": localised(out.unit_of_measure, out.unit_of_measure_en),
-        "decimals": out.decimals,
-    }
+    chart = _indicator_chart(out, targets, unit_set, selected, units_with_data, periods, shown)
     parent_name = None
     if parent_code:
         parent_name = next(
@@ -264,6 +214,103 @@ def indicator_detail(
             **_common(request, chosen_tree),
         },
     )
+
+
+def _indicator_series(
+    session: Session,
+    indicator: Indicator,
+    tree: Tree,
+    parent_code: str | None,
+    unit: list[str] | None,
+) -> list[ComputedValue]:
+    """The provinces' series (or the children of ``parent_code``), with those of the units
+    asked for by code that are of another level."""
+    values = catalogue.series(
+        session,
+        indicator,
+        tree,
+        level=None if parent_code else UnitLevel.PROVINCE,
+        parent=parent_code,
+    )
+    known = {value.unit.code for value in values}
+    asked = [c.strip() for c in unit or [] if c.strip() and c.strip() not in known]
+    if asked:  # units of another level (a district from the entry form): add their series
+        with suppress(InvalidInput):  # an unknown unit code is just not shown
+            values += catalogue.series(session, indicator, tree, units=asked[:8])
+    return values
+
+
+def _selected_units(
+    unit: list[str] | None,
+    units_with_data: dict[str, str],
+    targets: list[tuple[PlanOut, TargetOut]],
+    unit_set: UnitSet,
+) -> list[str]:
+    """The units asked for that have data; else those with a target, else the first five."""
+    target_units = [
+        t.scope_unit.code
+        for _, t in targets
+        if t.scope_unit is not None and t.scope_unit.unit_set is unit_set
+    ]
+    selected = [c for c in (unit or []) if c in units_with_data][:_MAX_SELECTED_UNITS]
+    if not selected:
+        selected = [c for c in dict.fromkeys(target_units) if c in units_with_data]
+        selected = selected or sorted(units_with_data)[:5]
+    return selected
+
+
+def _indicator_chart(
+    out: IndicatorOut,
+    targets: list[tuple[PlanOut, TargetOut]],
+    unit_set: UnitSet,
+    selected: list[str],
+    units_with_data: dict[str, str],
+    periods: list[str],
+    shown: list[ComputedValue],
+) -> dict[str, Any]:
+    """The chart's data: one series per selected unit over ``periods`` (yearly: run on to
+    the targets' years) and the target lines of the selected units (else of the set)."""
+    in_scope = [
+        (p, t)
+        for p, t in targets
+        if t.scope_unit_set is unit_set and (t.scope_unit is None or t.scope_unit.code in selected)
+    ]
+    if not in_scope:  # e.g. a district shown against its province's target
+        in_scope = [(p, t) for p, t in targets if t.scope_unit_set is unit_set]
+    target_lines = [
+        {
+            "label": f"{_('Target')} {t.year}",
+            "year": t.year,
+            "value": t.target_value,
+            "low": t.target_low,
+            "high": t.target_high,
+            "plan": p.number,
+        }
+        for p, t in in_scope
+    ]
+    if periods and all(p.isdigit() for p in periods):  # yearly: run the axis to the targets' years
+        last = max(int(p) for p in periods)
+        years = [t.year for _p, t in in_scope]
+        periods = [
+            *periods,
+            *(str(y) for y in range(last + 1, min(max(years, default=last), last + 10) + 1)),
+        ]
+    return {
+        "periods": [period_label(p) for p in periods],
+        "series": [
+            {
+                "name": units_with_data[c],
+                "data": [
+                    next((v.value for v in shown if v.unit.code == c and v.period == p), None)
+                    for p in periods
+                ],
+            }
+            for c in selected
+        ],
+        "targets": target_lines,
+        "unit": localised(out.unit_of_measure, out.unit_of_measure_en),
+        "decimals": out.decimals,
+    }
 
 
 # --- rankings -----------------------------------------------------------------------------
