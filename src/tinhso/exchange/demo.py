@@ -63,6 +63,17 @@ def load_exchange_demo(
     session: Session, progress: Callable[[str, int], None] | None = None
 ) -> None:
     """Create the demo services, one approved grant and one pending request (idempotent)."""
+    services = _demo_services(session)
+    _approved_grant(session, services["lich-su-kham"])
+    _pending_request(session, services["thua-dat"])
+    session.flush()
+    repository.bump_state(session)
+    if progress:
+        progress("exchange", len(DEMO_SERVICES))
+
+
+def _demo_services(session: Session) -> dict[str, ExchangeService]:
+    """The services of :data:`DEMO_SERVICES`, published, by code (created if missing)."""
     services: dict[str, ExchangeService] = {}
     for (
         organisation,
@@ -96,59 +107,67 @@ def load_exchange_demo(
             session.add(service)
             session.flush()
         services[code] = service
+    return services
 
+
+def _approved_grant(session: Session, history: ExchangeService) -> None:
+    """The one-stop shop's approved request for the medical history, and its grant (unless it
+    already has a grant)."""
     one_stop = system_service.get(session, "ttpvhcc-bac-giang", "mot-cua")
-    history = services["lich-su-kham"]
-    if session.scalars(repository.grants_query(consumer_system_ids={one_stop.id})).first() is None:
-        now = utcnow()
-        request = ConnectionRequest(
+    if (
+        session.scalars(repository.grants_query(consumer_system_ids={one_stop.id})).first()
+        is not None
+    ):
+        return
+    now = utcnow()
+    request = ConnectionRequest(
+        consumer_system_id=one_stop.id,
+        service_id=history.id,
+        purpose="Giải quyết thủ tục cấp giấy chứng nhận sức khỏe tại bộ phận một cửa",
+        legal_basis="Nghị định 194/2025/NĐ-CP; Nghị định 13/2023/NĐ-CP",
+        requested_methods=["GET"],
+        requested_paths=["/patients/{id}/visits"],
+        status=RequestStatus.APPROVED,
+        due_at=answer_due(now),
+        decided_at=now,
+        decision_reason="Đồng ý, giới hạn 20 yêu cầu/giây",
+        created_at=now,
+    )
+    session.add(request)
+    session.flush()
+    session.add(
+        Grant(
+            connection_request_id=request.id,
             consumer_system_id=one_stop.id,
             service_id=history.id,
-            purpose="Giải quyết thủ tục cấp giấy chứng nhận sức khỏe tại bộ phận một cửa",
-            legal_basis="Nghị định 194/2025/NĐ-CP; Nghị định 13/2023/NĐ-CP",
-            requested_methods=["GET"],
-            requested_paths=["/patients/{id}/visits"],
-            status=RequestStatus.APPROVED,
-            due_at=answer_due(now),
-            decided_at=now,
-            decision_reason="Đồng ý, giới hạn 20 yêu cầu/giây",
+            allowed_methods=["GET"],
+            allowed_paths=["/patients/{id}/visits"],
+            valid_from=now,
+            quota_per_day=10_000,
+            rate_per_second=20,
+            burst=40,
             created_at=now,
         )
-        session.add(request)
-        session.flush()
-        session.add(
-            Grant(
-                connection_request_id=request.id,
-                consumer_system_id=one_stop.id,
-                service_id=history.id,
-                allowed_methods=["GET"],
-                allowed_paths=["/patients/{id}/visits"],
-                valid_from=now,
-                quota_per_day=10_000,
-                rate_per_second=20,
-                burst=40,
-                created_at=now,
-            )
-        )
+    )
 
+
+def _pending_request(session: Session, parcels: ExchangeService) -> None:
+    """Viet Yen's request for the land parcels, awaiting an answer (unless it has one)."""
     viet_yen = system_service.get(session, "ubnd-viet-yen", "mot-cua-viet-yen")
     pending = repository.requests_query(consumer_system_ids={viet_yen.id})
-    if session.scalars(pending).first() is None:
-        now = utcnow()
-        session.add(
-            ConnectionRequest(
-                consumer_system_id=viet_yen.id,
-                service_id=services["thua-dat"].id,
-                purpose="Xác minh thông tin thửa đất khi giải quyết hồ sơ đất đai cấp xã",
-                legal_basis="Luật Đất đai 2024; Nghị định 194/2025/NĐ-CP",
-                requested_methods=["GET"],
-                requested_paths=["/parcels/"],
-                status=RequestStatus.PENDING,
-                due_at=answer_due(now),
-                created_at=now,
-            )
+    if session.scalars(pending).first() is not None:
+        return
+    now = utcnow()
+    session.add(
+        ConnectionRequest(
+            consumer_system_id=viet_yen.id,
+            service_id=parcels.id,
+            purpose="Xác minh thông tin thửa đất khi giải quyết hồ sơ đất đai cấp xã",
+            legal_basis="Luật Đất đai 2024; Nghị định 194/2025/NĐ-CP",
+            requested_methods=["GET"],
+            requested_paths=["/parcels/"],
+            status=RequestStatus.PENDING,
+            due_at=answer_due(now),
+            created_at=now,
         )
-    session.flush()
-    repository.bump_state(session)
-    if progress:
-        progress("exchange", len(DEMO_SERVICES))
+    )

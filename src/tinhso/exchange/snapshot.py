@@ -24,6 +24,7 @@ Lookups:
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,13 @@ from tinhso.core.db import utcnow
 from tinhso.exchange import repository
 from tinhso.exchange.models import ClientAuthKind, ServiceStatus
 from tinhso.exchange.policy import TOKEN_AUDIENCE, ExchangeSnapshot, GrantEntry, ServiceEntry
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Set
+    from datetime import datetime
+
+    # system id -> (organisation code, system code), as repository.system_labels() gives them
+    Labels = Mapping[int, tuple[str, str]]
 
 
 def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSnapshot:
@@ -43,7 +51,31 @@ def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSn
     version = repository.state_version(session)
     labels = repository.system_labels(session)
     usable = repository.usable_system_ids(session)
+    services, by_id = _service_entries(session, labels, usable)
+    grants = _grant_entries(session, now, by_id, labels, usable)
+    keys = {
+        key.kid: MappingProxyType(dict(key.public_jwk))
+        for key in repository.published_keys(session, now)
+    }
+    client_ids, certificates = _credentials(session, now, labels, usable)
+    return ExchangeSnapshot(
+        version=version,
+        loaded_at=now,
+        issuer=issuer,
+        audience=TOKEN_AUDIENCE,
+        services=MappingProxyType(services),
+        grants=MappingProxyType(grants),
+        public_keys=MappingProxyType(keys),
+        client_ids=frozenset(client_ids),
+        certificates=MappingProxyType(certificates),
+    )
 
+
+def _service_entries(
+    session: Session, labels: Labels, usable: Set[int]
+) -> tuple[dict[tuple[str, str, str, str], ServiceEntry], dict[int, ServiceEntry]]:
+    """Every service but drafts, by route and by id; a service of a system that is no longer
+    usable is retired."""
     services: dict[tuple[str, str, str, str], ServiceEntry] = {}
     by_id: dict[int, ServiceEntry] = {}
     for row in repository.all_services(session):
@@ -70,7 +102,17 @@ def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSn
         )
         services[(organisation, system, row.code, row.version)] = entry
         by_id[row.id] = entry
+    return services, by_id
 
+
+def _grant_entries(
+    session: Session,
+    now: datetime,
+    by_id: Mapping[int, ServiceEntry],
+    labels: Labels,
+    usable: Set[int],
+) -> dict[tuple[str, str], tuple[GrantEntry, ...]]:
+    """The grants active at ``now`` whose consumer is usable, by (consumer, service key)."""
     grants: dict[tuple[str, str], list[GrantEntry]] = {}
     for grant in session.scalars(repository.grants_query(active_at=now)):
         service = by_id.get(grant.service_id)
@@ -91,11 +133,13 @@ def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSn
                 burst=grant.burst,
             )
         )
+    return {key: tuple(value) for key, value in grants.items()}
 
-    keys = {
-        key.kid: MappingProxyType(dict(key.public_jwk))
-        for key in repository.published_keys(session, now)
-    }
+
+def _credentials(
+    session: Session, now: datetime, labels: Labels, usable: Set[int]
+) -> tuple[set[str], dict[str, str]]:
+    """Usable client ids, and the mTLS certificates' fingerprints -> ``"org/system"``."""
     client_ids: set[str] = set()
     certificates: dict[str, str] = {}
     for credential in repository.usable_credentials(session, now):
@@ -104,15 +148,4 @@ def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSn
         client_ids.add(credential.client_id)
         if credential.kind is ClientAuthKind.MTLS and credential.certificate_sha256:
             certificates[credential.certificate_sha256] = "/".join(labels[credential.system_id])
-
-    return ExchangeSnapshot(
-        version=version,
-        loaded_at=now,
-        issuer=issuer,
-        audience=TOKEN_AUDIENCE,
-        services=MappingProxyType(services),
-        grants=MappingProxyType({key: tuple(value) for key, value in grants.items()}),
-        public_keys=MappingProxyType(keys),
-        client_ids=frozenset(client_ids),
-        certificates=MappingProxyType(certificates),
-    )
+    return client_ids, certificates

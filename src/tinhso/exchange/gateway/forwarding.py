@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from tinhso.core.db import utcnow
 from tinhso.core.http_semantics import BODY_METHODS, HOP_BY_HOP_HEADERS, IDEMPOTENT_METHODS
 from tinhso.exchange.audit.chain import PATH_MAX, AuditEntry
-from tinhso.exchange.gateway.admission import PathRejected, find_grant, split_path
+from tinhso.exchange.gateway.admission import PathRejected, RoutedPath, find_grant, split_path
 from tinhso.exchange.gateway.http.body import (
     BodyTimeout,
     BodyTooLarge,
@@ -84,8 +84,12 @@ from tinhso.exchange.policy import InvalidAccessToken
 from tinhso.exchange.standard import validate_body
 
 if TYPE_CHECKING:
-    from tinhso.exchange.gateway.app import Gateway
+    from tinhso.exchange.gateway.app import Gateway, _Route
     from tinhso.exchange.gateway.http.server import Refused
+    from tinhso.exchange.gateway.limits import Decision
+    from tinhso.exchange.gateway.upstream import UpstreamResponse
+    from tinhso.exchange.policy import ExchangeSnapshot, GrantEntry, ServiceEntry
+    from tinhso.exchange.standard import BodySchema
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -147,9 +151,37 @@ class _Exchange:
     """What one request accumulates for its answer, its audit record and its metrics."""
 
     __slots__ = (
-        "at", "bytes_in", "bytes_out", "consumer", "grant_id", "lang_vi", "method", "path",
-        "path_template", "request_id", "request_sha256", "response_sha256", "service", "started",
+        "at",
+        "authorization",
+        "body_required",
+        "bytes_in",
+        "bytes_out",
+        "certificate",
+        "chunked",
+        "consumer",
+        "content_length",
+        "grant_id",
+        "lang_vi",
+        "method",
+        "path",
+        "path_template",
+        "request_id",
+        "request_sha256",
+        "reserved",
+        "response_sha256",
+        "service",
+        "started",
+        "validator",
     )  # fmt: skip
+    # Set by the steps of handle(): read_head() (what the checks need of the request's
+    # headers) and match_operation() (the request schema in force).
+    authorization: bytes | None
+    certificate: bytes | None
+    content_length: bytes | None
+    chunked: bool
+    reserved: bool
+    validator: BodySchema | None
+    body_required: bool | None
 
     def __init__(self, method: str, path: str) -> None:
         self.started = time.perf_counter()
@@ -259,17 +291,94 @@ async def refuse_unparsed(
     return list(answer[0]["headers"]), bytes(answer[1]["body"])
 
 
-# One flat function on purpose: the hot path, in the order of the checks (no call overhead).
-async def handle(  # noqa: PLR0911, PLR0912, PLR0915
-    gateway: Gateway, scope: Scope, receive: Receive, send: Send
-) -> None:
-    """Check and forward one exchange (an ASGI ``http`` scope) and write its audit record."""
-    path: str = scope["path"]
+class _Refuse(Exception):
+    """A step's verdict: the exchange is refused with this problem (and these headers or
+    field errors). Only the steps of :func:`handle` raise it, and only :func:`handle` answers
+    it, so the refusals cost nothing on the way of an allowed exchange."""
+
+    __slots__ = ("errors", "headers", "problem")
+
+    def __init__(
+        self,
+        problem: Refusal,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(problem.code)
+        self.problem, self.headers, self.errors = problem, headers, errors
+
+
+# Headers of refusals that never vary (``_refuse`` copies them, never changes them).
+_RETRY_NOT_READY = [(b"retry-after", b"2")]
+_RETRY_UPLOADS = [(b"retry-after", b"1")]
+_UNAUTHENTICATED = [(b"www-authenticate", b"Bearer")]
+_INVALID_TOKEN = [(b"www-authenticate", b'Bearer error="invalid_token"')]
+
+
+async def handle(gateway: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    """Check and forward one exchange (an ASGI ``http`` scope) and write its audit record.
+
+    The steps, in the order of the checks: the request head, the registry and the path, who
+    calls, which service, the grant, the operation, the declared size, rate limit and quota,
+    the body and its data standard, the provider's breaker, the call, the answer. A step that
+    refuses raises :class:`_Refuse` (or :class:`ConsumerGone` when the consumer has left),
+    answered and audited here; the answer's own failures are :func:`relay_answer`'s.
+    """
     method: str = scope["method"]
-    raw_path: bytes = scope.get("raw_path") or path.encode()
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
     # The audit record keeps the path as received (the server takes only ASCII request paths).
     exchange = _Exchange(method, raw_path[:PATH_MAX].decode("latin-1"))
+    forwarded = read_head(gateway, scope, exchange)
+    try:
+        snapshot = gateway.registry.snapshot
+        if snapshot is None:
+            raise _Refuse(P_NOT_READY, _RETRY_NOT_READY)
+        try:
+            routed = split_path(raw_path)
+        except PathRejected:
+            raise _Refuse(P_BAD_PATH) from None
+        consumer = identify_consumer(gateway, scope, snapshot, exchange)
+        service = find_service(snapshot, routed, exchange)
+        grant = admit_grant(snapshot, consumer, service, routed, exchange)
+        match_operation(gateway, service, routed, exchange)
+        check_declared_size(service, exchange)
+        if gateway.redis_limiter is not None:
+            decision = await gateway.redis_limiter.check(grant)
+        else:
+            decision = gateway.local_limiter.check(grant)
+        apply_limits(gateway, decision, grant, service, consumer)
+        digest = hashlib.sha256()
+        body: bytes | AsyncIterator[bytes]
+        if (
+            exchange.content_length is None
+            and not exchange.chunked
+            and method not in _BODY_METHODS
+            and scope.get("http_version") in _HTTP1
+        ):
+            # HTTP/1.x without Content-Length or Transfer-Encoding: no body (RFC 9112 6.3).
+            body = b""
+            exchange.request_sha256 = _EMPTY_SHA256
+        else:
+            body = await read_request_body(gateway, receive, service, consumer, digest, exchange)
+        route = open_route(gateway, service, consumer, body)
+        target = address_provider(scope, route, routed, consumer, grant, forwarded, exchange)
+        response = await call_provider(
+            gateway, route, target, forwarded, body, service, consumer, digest, exchange
+        )
+    except _Refuse as refusal:
+        await _refuse(
+            gateway, exchange, send, refusal.problem, headers=refusal.headers, errors=refusal.errors
+        )
+        return
+    except ConsumerGone:
+        await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
+        return
+    await relay_answer(gateway, route, response, send, exchange)
 
+
+def read_head(gateway: Gateway, scope: Scope, exchange: _Exchange) -> list[tuple[bytes, bytes]]:
+    """What the checks need of the request's headers (kept on ``exchange``), and the headers
+    that may reach the provider."""
     authorization = content_length = certificate = None
     reserved = chunked = False
     nominated: set[bytes] = set()
@@ -298,20 +407,18 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
             forwarded.append((name, value))
     if nominated:  # headers the Connection header names are hop-by-hop too (RFC 9110 7.6.1)
         forwarded = [(name, value) for name, value in forwarded if name not in nominated]
+    exchange.authorization, exchange.certificate = authorization, certificate
+    exchange.content_length, exchange.chunked, exchange.reserved = content_length, chunked, reserved
+    return forwarded
 
-    snapshot = gateway.registry.snapshot
-    if snapshot is None:
-        await _refuse(gateway, exchange, send, P_NOT_READY, headers=[(b"retry-after", b"2")])
-        return
-    try:
-        routed = split_path(raw_path)
-    except PathRejected:
-        await _refuse(gateway, exchange, send, P_BAD_PATH)
-        return
 
-    # Who is calling: a bearer token, or a client certificate that a trusted TLS terminator
-    # verified (mutual TLS), or both, naming the same system.
+def identify_consumer(
+    gateway: Gateway, scope: Scope, snapshot: ExchangeSnapshot, exchange: _Exchange
+) -> str:
+    """Who is calling: a bearer token, or a client certificate that a trusted TLS terminator
+    verified (mutual TLS), or both, naming the same system."""
     by_certificate: str | None = None
+    certificate = exchange.certificate
     if certificate is not None and gateway.certificates.trusts(scope.get("client")):
         try:
             fingerprint = gateway.certificates.fingerprint(certificate)
@@ -319,13 +426,11 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
             fingerprint = ""
         by_certificate = snapshot.certificates.get(fingerprint)
         if by_certificate is None:
-            await _refuse(gateway, exchange, send, P_UNKNOWN_CERTIFICATE)
-            return
+            raise _Refuse(P_UNKNOWN_CERTIFICATE)
+    authorization = exchange.authorization
     if authorization is None or authorization[:7].lower() != b"bearer ":
         if by_certificate is None:
-            unauthenticated = [(b"www-authenticate", b"Bearer")]
-            await _refuse(gateway, exchange, send, P_UNAUTHENTICATED, headers=unauthenticated)
-            return
+            raise _Refuse(P_UNAUTHENTICATED, _UNAUTHENTICATED)
         consumer = by_certificate
     else:
         try:
@@ -333,161 +438,177 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
                 authorization[7:].strip().decode(), snapshot
             ).consumer
         except (InvalidAccessToken, ValueError, UnicodeDecodeError):
-            await _refuse(
-                gateway,
-                exchange,
-                send,
-                P_INVALID_TOKEN,
-                headers=[(b"www-authenticate", b'Bearer error="invalid_token"')],
-            )
-            return
+            raise _Refuse(P_INVALID_TOKEN, _INVALID_TOKEN) from None
         if by_certificate is not None and by_certificate != consumer:
             exchange.consumer = consumer
-            await _refuse(gateway, exchange, send, P_CERTIFICATE_MISMATCH)
-            return
+            raise _Refuse(P_CERTIFICATE_MISMATCH)
     exchange.consumer = consumer
-    if reserved:
-        await _refuse(gateway, exchange, send, P_RESERVED_HEADER)
-        return
+    if exchange.reserved:
+        raise _Refuse(P_RESERVED_HEADER)
+    return consumer
 
-    # Which service, and may this consumer call it like this.
+
+def find_service(
+    snapshot: ExchangeSnapshot, routed: RoutedPath, exchange: _Exchange
+) -> ServiceEntry:
+    """Which service the path names, if it is still callable."""
     service = snapshot.services.get(routed.route)
     if service is None:
-        await _refuse(gateway, exchange, send, P_NOT_FOUND)
-        return
+        raise _Refuse(P_NOT_FOUND)
     exchange.service = service.key
     if not service.callable:
-        await _refuse(gateway, exchange, send, P_RETIRED)
-        return
+        raise _Refuse(P_RETIRED)
+    return service
+
+
+def admit_grant(
+    snapshot: ExchangeSnapshot,
+    consumer: str,
+    service: ServiceEntry,
+    routed: RoutedPath,
+    exchange: _Exchange,
+) -> GrantEntry:
+    """The grant under which this consumer may call the service like this."""
     grant, pattern, has_any = find_grant(
-        snapshot, consumer, service, method, routed.rest, exchange.at
+        snapshot, consumer, service, exchange.method, routed.rest, exchange.at
     )
     if grant is None:
-        await _refuse(gateway, exchange, send, P_NOT_GRANTED if has_any else P_NO_GRANT)
-        return
+        raise _Refuse(P_NOT_GRANTED if has_any else P_NO_GRANT)
     exchange.grant_id, exchange.path_template = grant.id, pattern
-    # Which operation of the service's OpenAPI document (if it has one).
-    validator = gateway.registry.validators.get(service.id)
-    body_required: bool | None = None
-    operations = gateway.registry.validators.operations.get(service.id)
+    return grant
+
+
+def match_operation(
+    gateway: Gateway, service: ServiceEntry, routed: RoutedPath, exchange: _Exchange
+) -> None:
+    """Which operation of the service's OpenAPI document (if it has one) is called: its
+    request schema (or the service's) and whether it requires a body, kept on ``exchange``."""
+    validators = gateway.registry.validators
+    exchange.validator = validators.get(service.id)
+    exchange.body_required = None
+    operations = validators.operations.get(service.id)
     if operations is not None:
-        operation, path_item = operations.match(method, routed.rest)
+        operation, path_item = operations.match(exchange.method, routed.rest)
         if operation is None:
             if path_item is None:
-                await _refuse(gateway, exchange, send, P_UNKNOWN_OPERATION)
-            else:
-                allow = [(b"allow", path_item.allow)]
-                await _refuse(gateway, exchange, send, P_METHOD_NOT_ALLOWED, headers=allow)
-            return
+                raise _Refuse(P_UNKNOWN_OPERATION)
+            raise _Refuse(P_METHOD_NOT_ALLOWED, [(b"allow", path_item.allow)])
         exchange.path_template = operation.template
-        validator, body_required = operation.validator, operation.body_required
-    if content_length is not None:
+        exchange.validator, exchange.body_required = operation.validator, operation.body_required
+
+
+def check_declared_size(service: ServiceEntry, exchange: _Exchange) -> None:
+    """A declared Content-Length the service would not take is refused before any byte."""
+    if exchange.content_length is not None:
         try:
-            declared = int(content_length)
+            declared = int(exchange.content_length)
         except ValueError:
             declared = -1
         if declared > service.max_request_bytes or declared < 0:
-            await _refuse(gateway, exchange, send, P_TOO_LARGE)
-            return
+            raise _Refuse(P_TOO_LARGE)
 
-    # Rate limit and quota.
-    if gateway.redis_limiter is not None:
-        decision = await gateway.redis_limiter.check(grant)
-    else:
-        decision = gateway.local_limiter.check(grant)
+
+def apply_limits(
+    gateway: Gateway, decision: Decision, grant: GrantEntry, service: ServiceEntry, consumer: str
+) -> None:
+    """The grant's rate limit and daily quota (``decision`` of the limiter in use)."""
     if not decision.allowed:
         problem = P_QUOTA if decision.reason == "quota" else P_RATE
-        retry = [(b"retry-after", str(decision.retry_after).encode())]
-        await _refuse(gateway, exchange, send, problem, headers=retry)
-        return
+        raise _Refuse(problem, [(b"retry-after", str(decision.retry_after).encode())])
     if grant.quota_per_day is not None:
         gateway.metrics.set_quota(service.key, consumer, decision.quota_used)
 
-    # The body: buffered (and validated) unless it is large and unvalidated, then streamed;
-    # while it arrives it counts among the consumer's uploads in progress (bounded in number
-    # and in time).
-    digest = hashlib.sha256()
-    body: bytes | AsyncIterator[bytes]
-    uploads = gateway.uploads
-    uploading = False
-    if (
-        content_length is None
-        and not chunked
-        and method not in _BODY_METHODS
-        and scope.get("http_version") in _HTTP1
-    ):
-        # HTTP/1.x without Content-Length or Transfer-Encoding: no body (RFC 9112 6.3).
-        body = b""
-        exchange.request_sha256 = _EMPTY_SHA256
-    else:
-        try:
-            uploads.begin(consumer)
-        except TooManyUploads:
-            retry = [(b"retry-after", b"1")]
-            await _refuse(gateway, exchange, send, P_TOO_MANY_UPLOADS, headers=retry)
-            return
-        uploading = True
-        limit = service.max_request_bytes
-        try:
-            if (
-                method in _BODY_METHODS
-                and validator is None
-                and (content_length is None or int(content_length) > _STREAM_REQUEST_OVER)
-            ):
-                body, more = await first_part(receive, limit)
-                if more:  # the rest is streamed to the provider as it comes
-                    deadline = time.monotonic() + uploads.left(exchange.started)
-                    body = stream_body(receive, exchange, digest, limit, body, deadline)
-            else:
-                body = await read_body(receive, limit, uploads, exchange.started)
-        except BodyTooLarge:
-            uploads.end(consumer)
-            await _refuse(gateway, exchange, send, P_TOO_LARGE)
-            return
-        except BodyTimeout:
-            uploads.end(consumer)
-            await _refuse(gateway, exchange, send, P_BODY_TIMEOUT)
-            return
-        except ConsumerGone:
-            uploads.end(consumer)
-            await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
-            return
-        except RequestMalformed:
-            uploads.end(consumer)
-            await _refuse(gateway, exchange, send, P_MALFORMED_BODY)
-            return
-        except BaseException:  # cancelled: the count must not leak
-            uploads.end(consumer)
-            raise
-        if isinstance(body, bytes):
-            uploads.end(consumer)
-            uploading = False
-            exchange.bytes_in = len(body)
-            digest.update(body)
-            exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
-            if validator is not None and method in _BODY_METHODS:
-                problems = validate_body(validator, body, body_required)
-                if problems:
-                    errors = [
-                        {
-                            "field": p.field,
-                            "message": {"vi": "Không đúng lược đồ: " + p.message, "en": p.message},
-                        }
-                        for p in problems
-                    ]
-                    await _refuse(gateway, exchange, send, P_SCHEMA, errors=errors)
-                    return
 
-    # The breaker is asked only now: a slow body does not hold the half-open probe.
+async def read_request_body(
+    gateway: Gateway,
+    receive: Receive,
+    service: ServiceEntry,
+    consumer: str,
+    digest: hashlib._Hash,
+    exchange: _Exchange,
+) -> bytes | AsyncIterator[bytes]:
+    """The body: buffered (and validated) unless it is large and unvalidated, then streamed;
+    while it arrives it counts among the consumer's uploads in progress (bounded in number and
+    in time). A streamed body still counts when this returns: the call ends its upload."""
+    uploads = gateway.uploads
+    try:
+        uploads.begin(consumer)
+    except TooManyUploads:
+        raise _Refuse(P_TOO_MANY_UPLOADS, _RETRY_UPLOADS) from None
+    method, content_length, validator = exchange.method, exchange.content_length, exchange.validator
+    limit = service.max_request_bytes
+    body: bytes | AsyncIterator[bytes]
+    try:
+        if (
+            method in _BODY_METHODS
+            and validator is None
+            and (content_length is None or int(content_length) > _STREAM_REQUEST_OVER)
+        ):
+            body, more = await first_part(receive, limit)
+            if more:  # the rest is streamed to the provider as it comes
+                deadline = time.monotonic() + uploads.left(exchange.started)
+                return stream_body(receive, exchange, digest, limit, body, deadline)
+        else:
+            body = await read_body(receive, limit, uploads, exchange.started)
+    except BodyTooLarge:
+        uploads.end(consumer)
+        raise _Refuse(P_TOO_LARGE) from None
+    except BodyTimeout:
+        uploads.end(consumer)
+        raise _Refuse(P_BODY_TIMEOUT) from None
+    except RequestMalformed:
+        uploads.end(consumer)
+        raise _Refuse(P_MALFORMED_BODY) from None
+    except BaseException:  # the consumer gone, or cancelled: the count must not leak
+        uploads.end(consumer)
+        raise
+    uploads.end(consumer)
+    exchange.bytes_in = len(body)
+    digest.update(body)
+    exchange.request_sha256 = digest.hexdigest() if body else _EMPTY_SHA256
+    if validator is not None and method in _BODY_METHODS:
+        validate_request(validator, body, exchange.body_required)
+    return body
+
+
+def validate_request(validator: BodySchema, body: bytes, required: bool | None) -> None:
+    """The body against the service's data standard (its request schema)."""
+    problems = validate_body(validator, body, required)
+    if problems:
+        errors = [
+            {
+                "field": p.field,
+                "message": {"vi": "Không đúng lược đồ: " + p.message, "en": p.message},
+            }
+            for p in problems
+        ]
+        raise _Refuse(P_SCHEMA, errors=errors)
+
+
+def open_route(
+    gateway: Gateway, service: ServiceEntry, consumer: str, body: bytes | AsyncIterator[bytes]
+) -> _Route:
+    """The way to the provider, if its breaker lets the call through. The breaker is asked
+    only now: a slow body does not hold the half-open probe."""
     route = gateway.route(service)
     now = time.monotonic()
     if not route.breaker.allow(now):
-        if uploading:
-            uploads.end(consumer)
-        retry = [(b"retry-after", str(route.breaker.retry_after(now)).encode())]
-        await _refuse(gateway, exchange, send, P_CIRCUIT, headers=retry)
-        return
+        if not isinstance(body, bytes):  # a streamed body still uploading
+            gateway.uploads.end(consumer)
+        raise _Refuse(P_CIRCUIT, [(b"retry-after", str(route.breaker.retry_after(now)).encode())])
+    return route
 
+
+def address_provider(
+    scope: Scope,
+    route: _Route,
+    routed: RoutedPath,
+    consumer: str,
+    grant: GrantEntry,
+    forwarded: list[tuple[bytes, bytes]],
+    exchange: _Exchange,
+) -> bytes:
+    """The provider's request target; the gateway's own headers join the forwarded ones."""
     forwarded.append((b"x-tinhso-consumer", consumer.encode()))
     forwarded.append((b"x-tinhso-request-id", exchange.request_id.encode()))
     forwarded.append((b"x-tinhso-grant", str(grant.id).encode()))
@@ -498,7 +619,23 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
     query: bytes = scope.get("query_string", b"")
     if query:
         target += b"?" + query
+    return target
 
+
+async def call_provider(
+    gateway: Gateway,
+    route: _Route,
+    target: bytes,
+    forwarded: list[tuple[bytes, bytes]],
+    body: bytes | AsyncIterator[bytes],
+    service: ServiceEntry,
+    consumer: str,
+    digest: hashlib._Hash,
+    exchange: _Exchange,
+) -> UpstreamResponse:
+    """The provider's answer (a failed connection retried once for an idempotent request
+    with a buffered body); its failures counted on the breaker only when they are its own."""
+    method = exchange.method
     timeout = service.timeout_ms / 1000
     try:
         try:
@@ -512,57 +649,70 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
                 raise
             response = await route.pool.request(method.encode(), target, forwarded, body, timeout)
         finally:
-            if uploading:
-                uploads.end(consumer)
-    except BodyTooLarge:
-        route.breaker.probing = False
-        await _refuse(gateway, exchange, send, P_TOO_LARGE)
-        return
-    except ConsumerGone:
-        route.breaker.probing = False
-        exchange.request_sha256 = digest.hexdigest()
-        await _finish(gateway, exchange, CLIENT_GONE, "client_disconnected")
-        return
-    except RequestMalformed:  # a streamed body: the provider saw it cut off
-        route.breaker.probing = False
-        exchange.request_sha256 = digest.hexdigest()
-        await _refuse(gateway, exchange, send, P_MALFORMED_BODY)
-        return
-    except BodyTimeout:
-        route.breaker.probing = False
-        exchange.request_sha256 = digest.hexdigest()
-        await _refuse(gateway, exchange, send, P_BODY_TIMEOUT)
-        return
-    except UpstreamAddressRefused:
-        route.breaker.probing = False  # the policy refused it: no provider was contacted
-        await _refuse(gateway, exchange, send, P_ADDRESS_REFUSED)
-        return
-    except UpstreamTimeout:
-        route.breaker.failure(time.monotonic())
-        await _refuse(gateway, exchange, send, P_TIMEOUT)
-        return
-    except UpstreamResponseTooLarge:
-        route.breaker.success()
-        await _refuse(gateway, exchange, send, P_RESPONSE_TOO_LARGE)
-        return
-    except ValueError:  # CR, LF or space in the target or a header: the consumer's doing
-        route.breaker.probing = False
-        await _refuse(gateway, exchange, send, P_BAD_REQUEST)
-        return
-    except UpstreamError as error:
-        if error.consumer_paced:
-            # The provider stopped waiting for a body the consumer was sending too slowly: the
-            # consumer's doing, not a provider failure.
-            route.breaker.probing = False
-            exchange.request_sha256 = digest.hexdigest()
-            await _refuse(gateway, exchange, send, P_BODY_TIMEOUT)
-            return
-        route.breaker.failure(time.monotonic())
-        await _refuse(gateway, exchange, send, P_BAD_GATEWAY)
-        return
+            if not isinstance(body, bytes):  # a streamed body: its upload ends with the call
+                gateway.uploads.end(consumer)
+    except (
+        BodyTooLarge,
+        ConsumerGone,
+        RequestMalformed,
+        BodyTimeout,
+        UpstreamError,
+        ValueError,
+    ) as error:
+        raise judge_failure(route, error, digest, exchange) from None
     if not isinstance(body, bytes):
         exchange.request_sha256 = digest.hexdigest()
+    return response
 
+
+def judge_failure(  # noqa: PLR0911 - one verdict per kind of failure
+    route: _Route, error: Exception, digest: hashlib._Hash, exchange: _Exchange
+) -> Exception:
+    """Whose fault a failed call is (only the provider's count on its breaker) and what to
+    raise for it: the refusal, or :class:`ConsumerGone` when the consumer has left."""
+    if isinstance(error, BodyTooLarge):
+        route.breaker.probing = False
+        return _Refuse(P_TOO_LARGE)
+    if isinstance(error, ConsumerGone):
+        route.breaker.probing = False
+        exchange.request_sha256 = digest.hexdigest()
+        return error
+    if isinstance(error, RequestMalformed):  # a streamed body: the provider saw it cut off
+        route.breaker.probing = False
+        exchange.request_sha256 = digest.hexdigest()
+        return _Refuse(P_MALFORMED_BODY)
+    if isinstance(error, BodyTimeout):
+        route.breaker.probing = False
+        exchange.request_sha256 = digest.hexdigest()
+        return _Refuse(P_BODY_TIMEOUT)
+    if isinstance(error, UpstreamAddressRefused):
+        route.breaker.probing = False  # the policy refused it: no provider was contacted
+        return _Refuse(P_ADDRESS_REFUSED)
+    if isinstance(error, UpstreamTimeout):
+        route.breaker.failure(time.monotonic())
+        return _Refuse(P_TIMEOUT)
+    if isinstance(error, UpstreamResponseTooLarge):
+        route.breaker.success()
+        return _Refuse(P_RESPONSE_TOO_LARGE)
+    if isinstance(
+        error, ValueError
+    ):  # CR, LF or space in the target or a header: the consumer's doing
+        route.breaker.probing = False
+        return _Refuse(P_BAD_REQUEST)
+    if isinstance(error, UpstreamError) and error.consumer_paced:
+        # The provider stopped waiting for a body the consumer was sending too slowly: the
+        # consumer's doing, not a provider failure.
+        route.breaker.probing = False
+        exchange.request_sha256 = digest.hexdigest()
+        return _Refuse(P_BODY_TIMEOUT)
+    route.breaker.failure(time.monotonic())
+    return _Refuse(P_BAD_GATEWAY)
+
+
+async def relay_answer(
+    gateway: Gateway, route: _Route, response: UpstreamResponse, send: Send, exchange: _Exchange
+) -> None:
+    """The provider's answer to the consumer, its record durable before the last of it."""
     headers = response.headers
     headers.append((b"x-tinhso-request-id", exchange.request_id.encode()))
     try:
@@ -587,14 +737,24 @@ async def handle(  # noqa: PLR0911, PLR0912, PLR0915
         await _finish(gateway, exchange, response.status, "ok")
         await send({"type": "http.response.body", "body": data})
         return
+    await relay_stream(gateway, route, response, response.stream, send, exchange)
 
-    # Streamed: the record is made durable before the last chunk goes out. It counts what
-    # was handed to the consumer's connection: if the consumer leaves, the record says so
-    # (499, the bytes sent) and the provider's answer is not read any further.
+
+async def relay_stream(
+    gateway: Gateway,
+    route: _Route,
+    response: UpstreamResponse,
+    stream: AsyncIterator[bytes],
+    send: Send,
+    exchange: _Exchange,
+) -> None:
+    """A streamed answer: the record is made durable before the last chunk goes out. It
+    counts what was handed to the consumer's connection: if the consumer leaves, the record
+    says so (499, the bytes sent) and the provider's answer is not read any further."""
     status, outcome = response.status, "ok"
     out_digest = hashlib.sha256()
     try:
-        async for chunk in response.stream:
+        async for chunk in stream:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             out_digest.update(chunk)
             exchange.bytes_out += len(chunk)
