@@ -143,9 +143,12 @@ def gateway(
     workers: int = typer.Option(2, "--workers", min=1, help="Số tiến trình / worker processes"),
 ) -> None:
     """Chạy cổng trao đổi dữ liệu (data plane) / run the exchange gateway."""
+    from tinhso.core.logging import configure_logging  # noqa: PLC0415
     from tinhso.exchange.gateway import serve  # noqa: PLC0415 - only when serving
 
-    _settings()  # fail early, with the root CLI's message, on bad settings
+    settings = _settings()  # fail early, with the root CLI's message, on bad settings
+    # Before the workers are forked: they inherit it (each line carries its own pid).
+    configure_logging(settings.log_level, json=settings.log_json)
     try:
         status = serve(host, port, workers)
     except OSError as error:  # the port is taken, the address is not this host's, ...

@@ -196,6 +196,12 @@ class Gateway:
         self.registry.changed.append(self._services_changed)
         await self.registry.start()
         self._flush_metrics()
+        snapshot = self.registry.snapshot
+        log.info(
+            "gateway worker started (registry version %s from %s)",
+            snapshot.version if snapshot is not None else "-",
+            self.registry.source,
+        )
 
     def _flush_metrics(self) -> None:
         self.metrics.flush()
@@ -263,6 +269,7 @@ class Gateway:
         if self.redis_limiter is not None:
             await self.redis_limiter.close()
         await asyncio.to_thread(self.engine.dispose)
+        log.info("gateway worker stopped")
 
     def route(self, service: ServiceEntry) -> _Route:
         key = _route_key(service)
@@ -275,7 +282,9 @@ class Gateway:
             breaker = self._breakers.get(of_service)
             if breaker is None:
                 breaker = self._breakers[of_service] = Breaker(
-                    self.options.breaker_failures, self.options.breaker_cooldown_seconds
+                    self.options.breaker_failures,
+                    self.options.breaker_cooldown_seconds,
+                    name=f"{service.id} {of_service[1]}",
                 )
             host = url.hostname or ""
             pool = UpstreamPool(

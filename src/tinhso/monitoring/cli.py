@@ -394,9 +394,11 @@ def worker(
     ] = 30.0,
 ) -> None:
     """Thu thập số liệu tự động qua trục trao đổi / collect values through the exchange hub."""
+    from tinhso.core.logging import configure_logging  # noqa: PLC0415
     from tinhso.monitoring.collection_worker import run_worker  # noqa: PLC0415
 
     settings = _settings()
+    configure_logging(settings.log_level, json=settings.log_json)
     engine = engine_from_settings(settings)
     try:
         result = run_worker(engine, settings, once=once, poll_seconds=poll_seconds)

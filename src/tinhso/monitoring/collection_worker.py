@@ -29,6 +29,7 @@ from urllib.parse import quote_plus
 import aiohttp
 
 from tinhso.core.db import make_sessionmaker, utcnow
+from tinhso.core.logging import bound
 from tinhso.monitoring.collection_runs import (
     CollectionFailed,
     Fetched,
@@ -209,6 +210,12 @@ class Collector:
             plan = await asyncio.to_thread(self._claim, source_id)
         if plan is None:
             return "skipped", None
+        with bound(job_id=plan.run_id):
+            return await self._collect_claimed(http, plan)
+
+    async def _collect_claimed(
+        self, http: aiohttp.ClientSession, plan: RunPlan
+    ) -> tuple[str, int | None]:
         fetched: Fetched | None = None
         try:
             fetched = await self._fetch(http, plan)
@@ -318,5 +325,9 @@ def run_worker(
                 running.add_signal_handler(signum, stop.set)
         await collector.run_forever(poll_seconds, stop)
 
-    asyncio.run(loop())
+    log.info("worker started (a cycle every %.0f s)", poll_seconds)
+    try:
+        asyncio.run(loop())
+    finally:
+        log.info("worker stopped")
     return None
