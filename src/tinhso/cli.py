@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tinhso.core import migrations
@@ -16,6 +16,7 @@ from tinhso.core.commands import console
 from tinhso.core.commands import database as _database
 from tinhso.core.commands import failure as _fail
 from tinhso.core.commands import settings_or_exit as _settings
+from tinhso.core.config import displayed_settings
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
 from tinhso.models import metadata
@@ -200,13 +201,7 @@ def _demo_password(path: Path) -> str:
 def config_check() -> None:
     """Kiểm tra cấu hình (không in bí mật) / validate configuration (secrets are not printed)."""
     settings = _settings()
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        shown: object = value
-        if isinstance(value, SecretStr):
-            shown = "[set]" if value.get_secret_value() else "[not set]"
-        elif name.endswith("_url") and value:
-            shown = _hide_password(str(value))
+    for name, shown in displayed_settings(settings):
         console.print(f"{name} = {shown}", markup=False, highlight=False)
     try:
         with _database(settings) as engine:
@@ -219,15 +214,6 @@ def config_check() -> None:
     console.print(f"database migrated: {up_to_date}")
     if settings.environment == "production" and not settings.base_url.startswith("https://"):
         console.print("[yellow]Cảnh báo / warning: base_url should be https in production[/yellow]")
-
-
-def _hide_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}"
 
 
 def _add_domain_commands() -> None:

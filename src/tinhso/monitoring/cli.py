@@ -390,8 +390,12 @@ def worker(
         bool, typer.Option("--once", help="Chạy một lượt rồi dừng / run one cycle and exit")
     ] = False,
     poll_seconds: Annotated[
-        float, typer.Option(min=1.0, help="Giây giữa các lượt / seconds between cycles")
-    ] = 30.0,
+        float | None,
+        typer.Option(
+            min=1.0,
+            help="Giây giữa các lượt / seconds between cycles (TINHSO_WORKER_POLL_SECONDS)",
+        ),
+    ] = None,
 ) -> None:
     """Thu thập số liệu tự động qua trục trao đổi / collect values through the exchange hub."""
     from tinhso.core.logging import configure_logging  # noqa: PLC0415
@@ -401,7 +405,9 @@ def worker(
     configure_logging(settings.log_level, json=settings.log_json)
     engine = engine_from_settings(settings)
     try:
-        result = run_worker(engine, settings, once=once, poll_seconds=poll_seconds)
+        result = run_worker(
+            engine, settings, once=once, poll_seconds=poll_seconds or settings.worker.poll_seconds
+        )
     except ValueError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error

@@ -84,6 +84,8 @@ class WorkerOptions:
             token_url=token_url,
             client_id=settings.collection_client_id,
             client_secret=settings.collection_client_secret.get_secret_value(),
+            timeout_seconds=settings.worker.timeout_seconds,
+            concurrency=settings.worker.concurrency,
         )
 
 
