@@ -12,13 +12,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 import structlog
+from fastapi.testclient import TestClient
 
+from tinhso.app import create_app
 from tinhso.core.logging import bound, configure_logging, get_logger
 from tinhso.exchange.breaker import Breaker
 from tinhso.exchange.registry_cache import RegistryCache
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from tinhso.core.config import Settings
 
 SECRET = "s3cr3t-Value-9f8e7d"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl"
@@ -156,3 +160,31 @@ async def test_a_registry_reload_logs_at_info(lines: io.StringIO, engine: Engine
     ]
     assert len(reloads) == 2
     assert all(line["registry_version"] == cache.snapshot.version for line in reloads)
+
+
+def test_the_request_log_is_a_line_of_the_same_log(
+    settings: Settings, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(settings.model_copy(update={"log_level": "INFO"}), engine)
+    with TestClient(app) as client:
+        answer = client.get(
+            "/api/v1/units?password=x",
+            headers={"x-request-id": "trace-0001-abcd", "authorization": f"Bearer {SECRET}"},
+        )
+    requests = [
+        json.loads(line)
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("{") and '"logger": "tinhso.http"' in line
+    ]
+    assert answer.headers["x-request-id"] == "trace-0001-abcd"
+    assert len(requests) == 1
+    line = requests[0]
+    assert (line["event"], line["level"], line["request_id"]) == (
+        "request",
+        "info",
+        "trace-0001-abcd",
+    )
+    assert line["status"] == answer.status_code
+    assert line["pid"] == os.getpid()
+    assert "time" in line
+    structlog.reset_defaults()
