@@ -140,9 +140,12 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     # uvicorn configures its own loggers only with a log_config; ours is None: they propagate.
+    # (and anything that configured them before: their level and handlers are the root's).
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
+        server_logger = logging.getLogger(name)
+        server_logger.handlers.clear()
+        server_logger.setLevel(logging.NOTSET)
+        server_logger.propagate, server_logger.disabled = True, False
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
