@@ -18,7 +18,8 @@ from tinhso.core.config import Settings, load_settings
 from tinhso.core.db import engine_from_settings, make_sessionmaker
 from tinhso.core.errors import Forbidden
 from tinhso.core.http_methods import HttpMethodsMiddleware
-from tinhso.core.observability import HttpMetrics, RequestContextMiddleware, configure_logging
+from tinhso.core.logging import configure_logging
+from tinhso.core.observability import HttpMetrics, RequestContextMiddleware
 from tinhso.core.openapi import describe_api
 from tinhso.core.query_parameters import check_query_parameters
 from tinhso.core.security import same_secret

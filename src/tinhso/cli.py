@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tinhso.core import migrations
@@ -26,6 +26,7 @@ from tinhso.core.commands import console, output
 from tinhso.core.commands import database as _database
 from tinhso.core.commands import failure as _fail
 from tinhso.core.commands import settings_or_exit as _settings
+from tinhso.core.config import displayed_settings
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
 from tinhso.models import metadata
@@ -223,13 +224,7 @@ def _demo_password(path: Path) -> str:
 def config_check() -> None:
     """Kiểm tra cấu hình (không in bí mật) / validate configuration (secrets are not printed)."""
     settings = _settings()
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        shown: object = value
-        if isinstance(value, SecretStr):
-            shown = "[set]" if value.get_secret_value() else "[not set]"
-        elif name.endswith("_url") and value:
-            shown = _hide_password(str(value))
+    for name, shown in displayed_settings(settings):
         console.print(f"{name} = {shown}", markup=False, highlight=False)
     try:
         with _database(settings) as engine:
@@ -387,8 +382,12 @@ def worker(
         ),
     ] = False,
     poll_seconds: Annotated[
-        float, typer.Option(min=0.2, help="Giây giữa các lần xét / seconds between polls")
-    ] = 5.0,
+        float | None,
+        typer.Option(
+            min=0.2,
+            help="Giây giữa các lần xét / seconds between polls (TINHSO_WORKER_POLL_SECONDS)",
+        ),
+    ] = None,
     only: Annotated[
         list[str] | None,
         typer.Option("--job", help="Chỉ chạy công việc này / run only this job (repeatable)"),
@@ -398,8 +397,10 @@ def worker(
     import asyncio  # noqa: PLC0415
 
     from tinhso.core.jobs.runner import JobRunner  # noqa: PLC0415
+    from tinhso.core.logging import configure_logging  # noqa: PLC0415
 
     settings = _settings()
+    configure_logging(settings.log_level, json=settings.log_json)
     with _database(settings) as engine:
         jobs, reasons = _domain_jobs(engine, settings)
         if only:
@@ -422,7 +423,7 @@ def worker(
         runner = JobRunner(engine, jobs)
         runner.register()
         if not once:
-            asyncio.run(_work(runner, poll_seconds))
+            asyncio.run(_work(runner, poll_seconds or settings.worker.poll_seconds))
             return
         for job in jobs:
             runner.run_now(job.name)

@@ -1,6 +1,12 @@
 """Settings read from the environment (prefix ``TINHSO_``) or a ``.env`` file.
 
-Settings are built in the app factory or the CLI, never at import time.
+One model, with sections: ``gateway`` (``TINHSO_GATEWAY_*``), ``worker`` (``TINHSO_WORKER_*``),
+``mail`` (``TINHSO_MAIL_*``) and ``storage`` (``TINHSO_STORAGE_*``). A section's variable is
+the section's prefix and the field's name (``TINHSO_GATEWAY_POLL_SECONDS``), read from the
+environment and ``.env`` alike (the environment wins).
+
+Settings are built in the app factory or the CLI, never at import time; the gateway reads its
+section once when a worker starts.
 """
 
 from __future__ import annotations
@@ -9,7 +15,15 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The only secret that is allowed to be a known value, and only in the dev and
@@ -23,12 +37,114 @@ class InsecureSettingsError(ValueError):
     """Raised when production settings keep a development default."""
 
 
+class GatewaySection(BaseModel):
+    """The data plane's tuning (``TINHSO_GATEWAY_*``), see :mod:`tinhso.exchange.gateway.app`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    # Worker processes of `tinhso gateway` (its --workers option wins).
+    workers: int = Field(default=2, ge=1, le=256)
+    poll_seconds: float = Field(default=0.5, gt=0)
+    # A signed checkpoint of the audit chain about this often under traffic (at most 1.5x
+    # apart), each also witnessed on this node's disk and in Redis (tinhso.exchange.audit.witness).
+    checkpoint_seconds: float = Field(default=5.0, gt=0)
+    # Spools of this node's processes that are gone are looked for this often, with or without
+    # traffic, and replayed.
+    audit_orphan_seconds: float = Field(default=5.0, gt=0)
+    # How long the registry may serve after the database last confirmed it: the copy saved on
+    # this node's disk (to start while the database is down) and the one in memory alike.
+    # Past it, exchanges are refused (503) until the database answers again.
+    registry_max_age_seconds: float = Field(default=3600.0, gt=0)
+    # Under load, at most one audit commit per this many seconds per process (group size);
+    # an idle process commits at once. 2 ms: bigger groups, fewer fsyncs per request.
+    audit_linger_seconds: float = Field(default=0.002, ge=0)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=10.0, gt=0)
+    token_cache_entries: int = Field(default=50_000, ge=1)
+    node: str | None = None
+    # Mutual TLS (tinhso.exchange.gateway.client_certificates): the TLS terminators whose client
+    # certificate header is believed (JSON list of networks; none: the mTLS path is off).
+    trusted_proxies: list[str] = []
+    client_certificate_header: str = "x-ssl-client-cert"
+    # What one consumer connection may take (tinhso.exchange.gateway.http.server.Limits); unset:
+    # the server's own defaults.
+    max_head_bytes: int | None = Field(default=None, ge=1024)
+    head_seconds: float | None = Field(default=None, gt=0)
+    keepalive_seconds: float | None = Field(default=None, gt=0)
+    body_seconds: float | None = Field(default=None, gt=0)
+    send_seconds: float | None = Field(default=None, gt=0)
+    # A request body must be whole this many seconds after its request began (408 past it),
+    # and one consumer may have this many bodies in progress at once per worker (429 past it).
+    body_total_seconds: float = Field(default=60.0, gt=0)
+    uploads_per_consumer: int = Field(default=8, ge=1)
+    # A streamed answer: all the provider's waits for its body together (then it is cut).
+    response_total_seconds: float = Field(default=300.0, gt=0)
+    # How long a provider host's checked addresses are kept before it is resolved again.
+    dns_seconds: float = Field(default=30.0, ge=0)
+    # On SIGTERM: how long answers in progress may take before the workers exit.
+    grace_seconds: float = Field(default=30.0, ge=0)
+
+
+class WorkerSection(BaseModel):
+    """`tinhso worker` (``TINHSO_WORKER_*``); its client is ``TINHSO_COLLECTION_*``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    # How often `tinhso worker` looks at the job table for a job that is due.
+    poll_seconds: float = Field(default=5.0, ge=0.2, description="seconds between polls")
+    concurrency: int = Field(default=8, ge=1, le=256)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
+class MailSection(BaseModel):
+    """Outgoing mail (``TINHSO_MAIL_*``); without a host no mail is sent."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    sender: EmailStr | None = None
+    user: str | None = None
+    password: SecretStr | None = None
+    # starttls (port 587), tls (implicit TLS, port 465) or none (a local relay only).
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _complete(self) -> MailSection:
+        if self.host and not self.sender:
+            msg = "TINHSO_MAIL_SENDER must be set with TINHSO_MAIL_HOST (cần địa chỉ người gửi)"
+            raise ValueError(msg)
+        if self.password is not None and not self.user:
+            msg = "TINHSO_MAIL_PASSWORD needs TINHSO_MAIL_USER (mật khẩu cần tên đăng nhập)"
+            raise ValueError(msg)
+        return self
+
+
+class StorageSection(BaseModel):
+    """Uploaded files (``TINHSO_STORAGE_*``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    upload_dir: Path | None = Field(default=None, description="empty: data_dir/uploads")
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
+    max_files_per_upload: int = Field(default=10, ge=1, le=1000)
+
+
+# The secrets of sections and settings, as `tinhso config check` shows them.
+HIDDEN = "**********"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TINHSO_",
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # TINHSO_GATEWAY_POLL_SECONDS -> gateway.poll_seconds: the section's name, then the
+        # field's whole name (never split further).
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
     )
 
     environment: Environment = "dev"
@@ -86,6 +202,11 @@ class Settings(BaseSettings):
     collection_client_id: str | None = None
     collection_client_secret: SecretStr | None = None
 
+    gateway: GatewaySection = GatewaySection()
+    worker: WorkerSection = WorkerSection()
+    mail: MailSection = MailSection()
+    storage: StorageSection = StorageSection()
+
     @model_validator(mode="after")
     def _page_size_default_within_maximum(self) -> Settings:
         if self.page_size_default > self.page_size_max:
@@ -106,6 +227,12 @@ class Settings(BaseSettings):
             if not self.database_url:
                 msg = "TINHSO_DATABASE_URL must be set in production (cần cấu hình cơ sở dữ liệu)"
                 raise InsecureSettingsError(msg)
+            if self.mail.password is not None and self.mail.security == "none":
+                msg = (
+                    "TINHSO_MAIL_SECURITY must be starttls or tls in production when a mail "
+                    "password is set (không gửi mật khẩu thư điện tử khi không mã hoá)"
+                )
+                raise InsecureSettingsError(msg)
         return self
 
     @property
@@ -115,8 +242,45 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'tinhso.sqlite3').resolve()}"
 
     @property
+    def upload_dir(self) -> Path:
+        return self.storage.upload_dir or self.data_dir / "uploads"
+
+    @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
+
+
+def _hide_url_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+def _shown(name: str, value: object) -> str:
+    if isinstance(value, SecretStr):
+        return HIDDEN if value.get_secret_value() else "[not set]"
+    if name.endswith("_url") and value:
+        return _hide_url_password(str(value))
+    return str(value)
+
+
+def displayed_settings(settings: Settings) -> list[tuple[str, str]]:
+    """Every setting, sections as ``section.field``, as ``tinhso config check`` prints them:
+    secrets as ``**********`` (set) or ``[not set]``, URLs without their password."""
+    shown: list[tuple[str, str]] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, BaseModel):
+            shown.extend(
+                (f"{name}.{field}", _shown(field, getattr(value, field)))
+                for field in type(value).model_fields
+            )
+        else:
+            shown.append((name, _shown(name, value)))
+    return shown
 
 
 def load_settings(**overrides: object) -> Settings:

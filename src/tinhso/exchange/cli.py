@@ -138,14 +138,22 @@ app.add_typer(audit_app, name="audit")
 def gateway(
     host: str = typer.Option("127.0.0.1", "--host", help="Địa chỉ lắng nghe / listen address"),
     port: int = typer.Option(8080, "--port", help="Cổng / port"),
-    workers: int = typer.Option(2, "--workers", min=1, help="Số tiến trình / worker processes"),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Số tiến trình / worker processes (mặc định / default: TINHSO_GATEWAY_WORKERS)",
+    ),
 ) -> None:
     """Chạy cổng trao đổi dữ liệu (data plane) / run the exchange gateway."""
+    from tinhso.core.logging import configure_logging  # noqa: PLC0415
     from tinhso.exchange.gateway.app import serve  # noqa: PLC0415 - only when serving
 
-    _settings()  # fail early, with the root CLI's message, on bad settings
+    settings = _settings()  # fail early, with the root CLI's message, on bad settings
+    # Before the workers are forked: they inherit it (each line carries its own pid).
+    configure_logging(settings.log_level, json=settings.log_json)
     try:
-        status = serve(host, port, workers)
+        status = serve(host, port, workers or settings.gateway.workers)
     except OSError as error:  # the port is taken, the address is not this host's, ...
         console.print(
             f"[red]Không thể lắng nghe trên {host}:{port} (--host/--port)[/red] / "

@@ -490,11 +490,12 @@ def test_a_port_in_use_is_a_clear_cli_error(tmp_path: Path) -> None:
 
 
 def test_connection_limits_come_from_the_gateway_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tinhso.exchange.gateway.app import GatewaySettings  # noqa: PLC0415
+    from tinhso.core.config import Settings  # noqa: PLC0415
+    from tinhso.exchange.gateway.app import connection_limits  # noqa: PLC0415
 
     monkeypatch.setenv("TINHSO_GATEWAY_HEAD_SECONDS", "3")
     monkeypatch.setenv("TINHSO_GATEWAY_MAX_HEAD_BYTES", "4096")
-    limits = GatewaySettings().limits()
+    limits = connection_limits(Settings(_env_file=None).gateway)
     assert (limits.head_seconds, limits.max_head_bytes) == (3.0, 4096)
     assert limits.keepalive_seconds == Limits().keepalive_seconds  # unset: the server's default
 

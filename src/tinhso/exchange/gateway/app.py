@@ -9,7 +9,8 @@ grouped audit write.
 
 Serve with ``tinhso gateway --workers N`` (:mod:`tinhso.exchange.gateway.processes`: the
 gateway's own HTTP/1.1 server on uvloop) or any ASGI server: ``tinhso.exchange.gateway.app:app``
-reads settings from the environment at start-up.
+reads settings (its ``gateway`` section: ``TINHSO_GATEWAY_*``) from the environment and
+``.env`` once, at start-up.
 Also answers ``/healthz`` and ``/metrics`` (Prometheus; loopback or ``TINHSO_METRICS_TOKEN``).
 """
 
@@ -29,10 +30,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from prometheus_client import values
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tinhso.core.config import Settings, load_settings
+from tinhso.core.config import GatewaySection, Settings, load_settings
 from tinhso.core.db import engine_from_settings
 from tinhso.exchange.audit.chain import load_signer
 from tinhso.exchange.audit.log import AuditLog
@@ -67,61 +66,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-_LIMITS = Limits()
 _SIGNER_RETRY_SECONDS = 5.0
 
 
-class GatewaySettings(BaseSettings):
-    """Data-plane tuning (``TINHSO_GATEWAY_*``); the platform settings come from ``Settings``."""
-
-    model_config = SettingsConfigDict(env_prefix="TINHSO_GATEWAY_", extra="ignore")
-
-    poll_seconds: float = 0.5
-    # A signed checkpoint of the audit chain about this often under traffic (at most 1.5x
-    # apart), each also witnessed on this node's disk and in Redis (tinhso.exchange.audit.witness).
-    checkpoint_seconds: float = 5.0
-    # Spools of this node's processes that are gone are looked for this often, with or without
-    # traffic, and replayed.
-    audit_orphan_seconds: float = 5.0
-    # How long the registry may serve after the database last confirmed it: the copy saved on
-    # this node's disk (to start while the database is down) and the one in memory alike.
-    # Past it, exchanges are refused (503) until the database answers again.
-    registry_max_age_seconds: float = 3600.0
-    # Under load, at most one audit commit per this many seconds per process (group size);
-    # an idle process commits at once. 2 ms: bigger groups, fewer fsyncs per request.
-    audit_linger_seconds: float = 0.002
-    breaker_failures: int = 5
-    breaker_cooldown_seconds: float = 10.0
-    token_cache_entries: int = 50_000
-    node: str | None = None
-    # Mutual TLS (tinhso.exchange.gateway.client_certificates): the TLS terminators whose client
-    # certificate header is believed (JSON list of networks; none: the mTLS path is off).
-    trusted_proxies: list[str] = []
-    client_certificate_header: str = "x-ssl-client-cert"
-    # What one consumer connection may take: the server's Limits, settable by environment
-    # (the defaults are Limits' own).
-    max_head_bytes: int = _LIMITS.max_head_bytes
-    head_seconds: float = _LIMITS.head_seconds
-    keepalive_seconds: float = _LIMITS.keepalive_seconds
-    body_seconds: float = _LIMITS.body_seconds
-    send_seconds: float = _LIMITS.send_seconds
-    # A request body must be whole this many seconds after its request began (408 past it),
-    # and one consumer may have this many bodies in progress at once per worker (429 past it).
-    body_total_seconds: float = Field(default=60.0, gt=0)
-    uploads_per_consumer: int = Field(default=8, ge=1)
-    # A streamed answer: all the provider's waits for its body together (then it is cut).
-    response_total_seconds: float = Field(default=300.0, gt=0)
-    # How long a provider host's checked addresses are kept before it is resolved again.
-    dns_seconds: float = Field(default=30.0, ge=0)
-    # On SIGTERM: how long answers in progress may take before the workers exit.
-    grace_seconds: float = 30.0
-
-    def limits(self) -> Limits:
-        settable = type(self).model_fields
-        return Limits(
-            **{f.name: getattr(self, f.name) for f in fields(Limits) if f.name in settable}
-        )
+def connection_limits(section: GatewaySection) -> Limits:
+    """What one consumer connection may take: the server's :class:`Limits`, with those the
+    gateway section sets (``TINHSO_GATEWAY_MAX_HEAD_BYTES``, ...) instead of their defaults."""
+    chosen = {f.name: getattr(section, f.name, None) for f in fields(Limits)}
+    return Limits(**{name: value for name, value in chosen.items() if value is not None})
 
 
 @dataclass
@@ -144,7 +96,7 @@ def _is_loopback(scope: Scope) -> bool:
 class Gateway:
     """Everything of one worker process (one event loop)."""
 
-    def __init__(self, settings: Settings, options: GatewaySettings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, options: GatewaySection, engine: Engine) -> None:
         self.settings, self.options, self.engine = settings, options, engine
         self.registry = RegistryCache(
             engine,
@@ -196,6 +148,12 @@ class Gateway:
         self.registry.changed.append(self._services_changed)
         await self.registry.start()
         self._flush_metrics()
+        snapshot = self.registry.snapshot
+        log.info(
+            "gateway worker started (registry version %s from %s)",
+            snapshot.version if snapshot is not None else "-",
+            self.registry.source,
+        )
 
     def _flush_metrics(self) -> None:
         self.metrics.flush()
@@ -263,6 +221,7 @@ class Gateway:
         if self.redis_limiter is not None:
             await self.redis_limiter.close()
         await asyncio.to_thread(self.engine.dispose)
+        log.info("gateway worker stopped")
 
     def route(self, service: ServiceEntry) -> _Route:
         key = _route_key(service)
@@ -275,7 +234,9 @@ class Gateway:
             breaker = self._breakers.get(of_service)
             if breaker is None:
                 breaker = self._breakers[of_service] = Breaker(
-                    self.options.breaker_failures, self.options.breaker_cooldown_seconds
+                    self.options.breaker_failures,
+                    self.options.breaker_cooldown_seconds,
+                    name=f"{service.id} {of_service[1]}",
                 )
             host = url.hostname or ""
             pool = UpstreamPool(
@@ -302,7 +263,7 @@ class GatewayApp:
     """The ASGI callable; one :class:`Gateway` per process, created at lifespan start-up."""
 
     def __init__(
-        self, settings: Settings | None = None, options: GatewaySettings | None = None
+        self, settings: Settings | None = None, options: GatewaySection | None = None
     ) -> None:
         self._settings = settings
         self._options = options
@@ -334,8 +295,9 @@ class GatewayApp:
 
     async def _startup(self) -> Gateway:
         if self.gateway is None:
+            # Read once, when this worker starts: nothing on the request path asks the settings.
             settings = self._settings or load_settings()
-            options = self._options or GatewaySettings()
+            options = self._options or settings.gateway
             self.gateway = Gateway(settings, options, engine_from_settings(settings))
             await self.gateway.start()
         return self.gateway
@@ -402,18 +364,19 @@ def serve(host: str, port: int, workers: int) -> int:
 
     # Workers are forked from here: metrics go to per-process files in one directory so that
     # /metrics, whichever worker answers it, reports the sum over all of them.
-    directory = load_settings().data_dir.resolve() / f"gateway-metrics-{port}"
+    settings = load_settings()
+    directory = settings.data_dir.resolve() / f"gateway-metrics-{port}"
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     os.environ[MULTIPROCESS_ENV] = multiprocess_dir[0] = str(directory)
     values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
-    options = GatewaySettings()
+    options = settings.gateway
     return gateway_processes.run(
         "tinhso.exchange.gateway.app:app",
         host,
         port,
         workers,
-        options.limits(),
+        connection_limits(options),
         grace_seconds=options.grace_seconds,
     )

@@ -85,7 +85,9 @@ def run(
         for number in range(workers):
             supervisor.spawn(number)
         log.info("gateway: %d worker(s) on %s:%d", workers, host, port)
-        return supervisor.watch()
+        status = supervisor.watch()
+        log.info("gateway stopped (exit status %d)", status)
+        return status
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

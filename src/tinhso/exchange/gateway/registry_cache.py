@@ -149,6 +149,12 @@ class RegistryCache:
         self.snapshot, self.validators = snapshot, validators
         self._loaded_at = time.monotonic()
         self.reloads += 1
+        log.info(
+            "registry: snapshot version %d in use (%d services)",
+            snapshot.version,
+            len(snapshot.services),
+            extra={"registry_version": snapshot.version},
+        )
         for callback in self.changed:
             callback(snapshot)
 

@@ -30,6 +30,7 @@ from urllib.parse import quote_plus
 import aiohttp
 
 from tinhso.core.db import make_sessionmaker, utcnow
+from tinhso.core.logging import bound
 from tinhso.monitoring.collection.runs import (
     CollectionFailed,
     Fetched,
@@ -84,6 +85,8 @@ class WorkerOptions:
             token_url=token_url,
             client_id=settings.collection_client_id,
             client_secret=settings.collection_client_secret.get_secret_value(),
+            timeout_seconds=settings.worker.timeout_seconds,
+            concurrency=settings.worker.concurrency,
         )
 
 
@@ -191,6 +194,12 @@ class Collector:
             plan = await asyncio.to_thread(self._claim, source_id)
         if plan is None:
             return "skipped", None
+        with bound(job_id=plan.run_id):
+            return await self._collect_claimed(http, plan)
+
+    async def _collect_claimed(
+        self, http: aiohttp.ClientSession, plan: RunPlan
+    ) -> tuple[str, int | None]:
         fetched: Fetched | None = None
         try:
             fetched = await self._fetch(http, plan)
