@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from tinhso.app import create_app
 from tinhso.core.logging import bound, configure_logging, get_logger
-from tinhso.exchange.breaker import Breaker
-from tinhso.exchange.registry_cache import RegistryCache
+from tinhso.exchange.gateway.breaker import Breaker
+from tinhso.exchange.gateway.registry_cache import RegistryCache
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -67,6 +67,17 @@ def test_structlog_and_stdlib_lines_carry_the_same_fields(lines: io.StringIO) ->
     assert second["request_id"] == "req-12345678"
     assert third["logger"] == "uvicorn.error"
     assert "request_id" not in third  # unbound when the block ended
+
+
+def test_no_terminal_colour_codes_reach_the_json_log(lines: io.StringIO) -> None:
+    # uvicorn logs "Started server process [%d]" with a coloured copy in ``color_message``.
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42, extra={"color_message": "Started [\x1b[36m%d\x1b[0m]"}
+    )
+    (line,) = _read(lines)
+    assert line["event"] == "Started server process [42]"
+    assert "color_message" not in line
+    assert "\x1b" not in lines.getvalue()
 
 
 def test_the_level_filters_both_kinds(lines: io.StringIO) -> None:
@@ -156,7 +167,7 @@ async def test_a_registry_reload_logs_at_info(lines: io.StringIO, engine: Engine
     reloads = [
         line
         for line in _read(lines)
-        if line["logger"] == "tinhso.exchange.registry_cache" and line["level"] == "info"
+        if line["logger"] == "tinhso.exchange.gateway.registry_cache" and line["level"] == "info"
     ]
     assert len(reloads) == 2
     assert all(line["registry_version"] == cache.snapshot.version for line in reloads)

@@ -101,6 +101,8 @@ def _add_pid(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDic
 def _stringify_event(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
     if not isinstance(event.get("event"), str):
         event["event"] = str(event.get("event"))
+    # uvicorn adds a copy of its message with terminal colour codes: not for a JSON log.
+    event.pop("color_message", None)
     return event
 
 
