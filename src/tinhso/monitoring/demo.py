@@ -258,8 +258,6 @@ def _load_values(session: Session, data: dict[str, Any], units: UnitResolver) ->
         comments = [str(value[k]) for k in ("note", "period_note") if value.get(k)]
         if value.get("derived"):
             comments.append(f"Tính từ / derived: {value['derived']}")
-        if value.get("synthetic"):
-            comments.insert(0, SYNTHETIC_LABEL)
         items.append(
             ValueIn(
                 element_code=value["data_element"],

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
 from tinhso.monitoring.computation.effective_values import Tree
+from tinhso.monitoring.demo import SYNTHETIC_LABEL
 from tinhso.monitoring.models import Comparison, Direction
 from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.progress.service import progress_service
@@ -79,6 +80,14 @@ def source_label(source: str) -> str:
         "api": _("Agency system (API)"),
     }
     return labels.get(source, source)
+
+
+def reference_label(reference: str) -> str:
+    """A value's source reference as recorded, but the demo's synthetic marker (stored in
+    both languages for API readers) in the page's language only."""
+    if reference == SYNTHETIC_LABEL:
+        return _("Synthetic demo data, not a reported figure")
+    return reference
 
 
 def direction_label(direction: Direction) -> str:
@@ -176,7 +185,7 @@ def _sources(session: Session, achievement: Achievement, elements: list[str]) ->
     for value in stored:
         text = source_label(value.source)
         if value.source_reference:
-            text = f"{text}: {value.source_reference}"
+            text = f"{text}: {reference_label(value.source_reference)}"
         if text not in texts:
             texts.append(text)
     return texts

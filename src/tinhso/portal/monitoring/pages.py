@@ -96,6 +96,7 @@ def _common(request: Request, tree: Tree) -> dict[str, Any]:
         "status_label": overview.status_label,
         "basis_label": overview.basis_label,
         "source_label": overview.source_label,
+        "reference_label": overview.reference_label,
     }
 
 

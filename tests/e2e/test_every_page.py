@@ -1,0 +1,113 @@
+"""Every portal page, with the monitoring demo loaded, in a real browser at a phone's width
+(390 px) and a wall screen's (1920 px): no serious or critical axe-core violation, nothing
+wider than the window, no console error.
+
+Screenshots: ``test-output/screenshots/page-{name}-{width}.png``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page, expect
+
+from tests.conftest import TEST_PASSWORD
+from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
+from tests.portal.monitoring.support import AS_OF, load_demo
+from tinhso.registry.models import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tests.conftest import MakeOfficial, Official
+    from tests.e2e.conftest import BrowserThread
+
+pytestmark = pytest.mark.e2e
+
+# (screenshot name, path, who opens it, the page's heading)
+PAGES = [
+    ("home", "/", "viewer", None),
+    ("monitoring", f"/monitoring?as_of={AS_OF}", "viewer", None),
+    (
+        "indicator",
+        f"/monitoring/indicators/iot_devices_per_100_people?as_of={AS_OF}",
+        "viewer",
+        None,
+    ),
+    ("rankings", "/monitoring/rankings", "viewer", "Xếp hạng"),
+    ("index", "/monitoring/index", "viewer", "Chỉ số chuyển đổi số"),
+    ("entry", "/monitoring/entry", "officer", None),
+    ("import", "/monitoring/import", "officer", None),
+    ("exchange", "/exchange", "viewer", None),
+    ("exchange-statistics", "/exchange/statistics", "viewer", None),
+    ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
+]
+
+
+@pytest.fixture
+def people(
+    province_tree: dict[str, str],
+    sessions: sessionmaker[Session],
+    make_official: MakeOfficial,
+    admin: Official,
+) -> dict[str, str]:
+    load_demo(sessions)
+    return {
+        "viewer": make_official(Role.VIEWER, "so-tttt", username="tran-thi-binh").username,
+        "officer": make_official(Role.OFFICER, "ubnd-viet-yen", username="le-van-cuong").username,
+        "admin": admin.username,
+    }
+
+
+def _visit(page: Page, people: dict[str, str], width: int) -> list[str]:
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    found: list[str] = []
+    page.goto("/login")
+    shot = SCREENSHOTS / f"page-login-{width}.png"
+    found += [f"/login: {v}" for v in serious_accessibility_violations(page)]
+    page.screenshot(path=str(shot), full_page=True)
+    signed_in: str | None = None
+    for name, path, who, heading in PAGES:
+        if who != signed_in:
+            page.context.clear_cookies()
+            page.goto(f"/login?next={path.split('?')[0]}")
+            page.get_by_label("Tên đăng nhập").fill(people[who])
+            page.get_by_label("Mật khẩu").fill(TEST_PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.wait_for_load_state()
+            signed_in = who
+        response = page.goto(path)
+        assert response is not None
+        assert response.status == 200, f"{path}: {response.status}"
+        page.wait_for_load_state("networkidle")
+        expect(page.locator("h1").first).to_be_visible()
+        if heading:
+            expect(page.locator("h1").first).to_have_text(heading)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            found.append(f"{path}: the page is {overflow} px wider than the window")
+        found += [f"{path}: {v}" for v in serious_accessibility_violations(page)]
+        page.screenshot(path=str(SCREENSHOTS / f"page-{name}-{width}.png"), full_page=True)
+    return found + [f"console: {p}" for p in problems]
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_every_page_passes_axe_and_fits_at_phone_and_wall_widths(
+    browser: BrowserThread, live_server: str, people: dict[str, str], width: int
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    found: list[str] = []
+
+    def journey(page: Page) -> None:
+        found.extend(_visit(page, people, width))
+
+    browser.run(journey, live_server, width=width, height=1000)
+    assert found == []
