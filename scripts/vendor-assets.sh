@@ -13,6 +13,8 @@ STAMP="$ROOT/node_modules/.tinhso-lock.sha256"
 ASSETS=(
   "htmx.org/dist/htmx.min.js:htmx.min.js"
   "echarts/dist/echarts.min.js:echarts.min.js"
+  "swagger-ui-dist/swagger-ui-bundle.js:swagger-ui-bundle.js"
+  "swagger-ui-dist/swagger-ui.css:swagger-ui.css"
 )
 
 # Used by the test suite only (never served): axe-core, the accessibility checker the

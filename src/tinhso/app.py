@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="tinhso — Tỉnh số",
         summary="Nền tảng chuyển đổi số cấp tỉnh / Provincial digital-transformation platform",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the platform's own static files, no CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     install_portal(app)
     _install_operations_endpoints(app)
+    _install_api_docs(app)
     app.openapi = lambda: describe_api(  # type: ignore[method-assign]
         app,
         requires_official=current_principal,
@@ -88,6 +89,34 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(HttpMethodsMiddleware, routes_of=app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+_API_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tinhso API</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui.css">
+<link rel="stylesheet" href="/static/api/docs.css">
+</head>
+<body>
+<main id="swagger-ui" data-openapi="/api/openapi.json"></main>
+<script src="/static/vendor/swagger-ui-bundle.js"></script>
+<script src="/static/api/docs.js"></script>
+</body>
+</html>
+"""
+
+
+def _install_api_docs(app: FastAPI) -> None:
+    from tinhso.portal.rendering import SECURITY_HEADERS  # noqa: PLC0415
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        """Swagger UI over the OpenAPI document (public), every asset served by the platform
+        itself: provincial networks are often offline."""
+        return HTMLResponse(_API_DOCS_PAGE, headers=SECURITY_HEADERS)
 
 
 def _install_operations_endpoints(app: FastAPI) -> None:

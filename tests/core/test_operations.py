@@ -114,3 +114,15 @@ def test_openapi_documents_every_route_with_a_summary(client: TestClient) -> Non
     ]
     assert missing == []
     assert client.get("/api/docs").status_code == 200
+
+
+def test_the_api_documentation_loads_nothing_from_another_host(client: TestClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets, "the page names its assets"
+    assert [a for a in assets if not a.startswith("/")] == []
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    assert "swagger-ui-bundle.js" in page.text
