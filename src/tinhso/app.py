@@ -97,13 +97,13 @@ _API_DOCS_PAGE = """<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tinhso API</title>
-<link rel="stylesheet" href="/static/vendor/swagger-ui.css">
-<link rel="stylesheet" href="/static/api/docs.css">
+<link rel="stylesheet" href="{css}">
+<link rel="stylesheet" href="{own_css}">
 </head>
 <body>
 <main id="swagger-ui" data-openapi="/api/openapi.json"></main>
-<script src="/static/vendor/swagger-ui-bundle.js"></script>
-<script src="/static/api/docs.js"></script>
+<script src="{bundle}"></script>
+<script src="{start}"></script>
 </body>
 </html>
 """
@@ -111,12 +111,19 @@ _API_DOCS_PAGE = """<!doctype html>
 
 def _install_api_docs(app: FastAPI) -> None:
     from tinhso.portal.rendering import SECURITY_HEADERS  # noqa: PLC0415
+    from tinhso.portal.static_files import static_url  # noqa: PLC0415
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
         """Swagger UI over the OpenAPI document (public), every asset served by the platform
         itself: provincial networks are often offline."""
-        return HTMLResponse(_API_DOCS_PAGE, headers=SECURITY_HEADERS)
+        page = _API_DOCS_PAGE.format(
+            css=static_url("vendor/swagger-ui.css"),
+            own_css=static_url("api/docs.css"),
+            bundle=static_url("vendor/swagger-ui-bundle.js"),
+            start=static_url("api/docs.js"),
+        )
+        return HTMLResponse(page, headers=SECURITY_HEADERS)
 
 
 def _install_operations_endpoints(app: FastAPI) -> None:

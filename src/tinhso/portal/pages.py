@@ -33,7 +33,8 @@ How a domain adds pages (the contract)
    Content-Security-Policy allows scripts from ``/static`` only. Put page scripts
    in ``static/<domain>/`` and pass data through ``data-*`` attributes or a
    ``<script type="application/json">`` block; vendored libraries are
-   ``/static/vendor/htmx.min.js`` and ``/static/vendor/echarts.min.js``.
+   ``vendor/htmx.min.js`` and ``vendor/echarts.min.js``. Name every asset with
+   ``{{ static('monitoring/monitoring.js') }}`` (a content-fingerprinted URL).
 6. Raise the usual ``tinhso.core.errors`` exceptions: on portal pages they render
    as a portal error page (404, 403 …) instead of problem+json.
 """
@@ -47,7 +48,6 @@ from urllib.parse import quote_plus
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
@@ -67,10 +67,10 @@ from tinhso.portal.organisations import directory, kind_label
 from tinhso.portal.rendering import (
     LANGUAGE_COOKIE,
     SECURITY_HEADERS,
-    STATIC_DIR,
     LocaleMiddleware,
     render,
 )
+from tinhso.portal.static_files import static_app
 from tinhso.registry.account_api import set_device_cookie
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import CSRF_FIELD, SESSION_COOKIE, identify
@@ -377,6 +377,6 @@ def install_portal(app: FastAPI) -> None:
     app.include_router(router, include_in_schema=False)
     for domain_router in DOMAIN_ROUTERS:
         app.include_router(domain_router, include_in_schema=False)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", static_app(), name="static")
     _install_error_pages(app)
     app.add_middleware(LocaleMiddleware)

@@ -31,6 +31,7 @@ from tinhso.core.i18n import (
     ngettext,
     parse_locale,
 )
+from tinhso.portal.static_files import static_url
 from tinhso.registry.auth import request_csrf_token
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 LANGUAGE_COOKIE = "tinhso_lang"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 # Nothing outside the platform may load; scripts only from our own /static files.
 # Inline style attributes stay allowed because charting libraries set them.
@@ -124,6 +124,7 @@ def environment() -> Environment:
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(number=number, percent=percent, date=date_filter, datetime=datetime_filter)
     env.globals["version"] = __version__
+    env.globals["static"] = static_url
     return env
 
 
