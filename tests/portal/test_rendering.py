@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from tinhso.core.i18n import current_locale
+from tinhso.core.text import fold
 from tinhso.portal.auth import safe_next
-from tinhso.portal.organisations import fold
 from tinhso.portal.rendering import environment
 
 

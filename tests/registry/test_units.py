@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
+from tinhso.core import migrations
+from tinhso.core.db import build_engine
+from tinhso.core.text import fold
 from tinhso.registry.models import AdministrativeUnit, UnitLevel, UnitSet, UnitSuccession
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session
 
@@ -95,3 +101,46 @@ def test_unknown_unit_is_a_404_problem(client: TestClient) -> None:
     response = client.get("/api/v1/units/legacy/99999/successors")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("typed", ["bich dong", "BÍCH ĐỘNG", "Bích  Động", "bích đ"])
+def test_unit_search_folds_diacritics_and_d_on_both_sides(client: TestClient, typed: str) -> None:
+    response = client.get("/api/v1/units", params={"set": "legacy", "q": typed, "limit": 50})
+    assert response.status_code == 200
+    names = {item["name"] for item in response.json()["items"]}
+    assert "Phường Bích Động" in names
+    assert all(fold(typed) in fold(name) for name in names)
+
+
+def test_unit_search_treats_like_wildcards_as_text(client: TestClient) -> None:
+    for typed in ("%", "_", "bich%dong"):
+        response = client.get("/api/v1/units", params={"set": "legacy", "q": typed})
+        assert response.status_code == 200
+        assert response.json()["total"] == 0, typed
+
+
+def test_every_unit_has_its_folded_name(session: Session) -> None:
+    rows = session.execute(
+        select(AdministrativeUnit.name, AdministrativeUnit.search_name).limit(20_000)
+    ).all()
+    assert len(rows) > 10_000
+    assert [name for name, folded in rows if folded != fold(name)] == []
+
+
+def test_the_migration_folds_the_names_of_units_already_stored(tmp_path: Path) -> None:
+    engine = build_engine(f"sqlite:///{tmp_path / 'before-0020.sqlite3'}")
+    try:
+        migrations.upgrade(engine, "0019")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO administrative_unit (unit_set, code, name, kind, level) "
+                    "VALUES ('legacy', '07777', 'Phường Bích Động', 'Phường', 'commune')"
+                )
+            )
+        migrations.upgrade(engine)
+        with engine.connect() as connection:
+            folded = connection.scalar(text("SELECT search_name FROM administrative_unit"))
+        assert folded == "phuong bich dong"
+    finally:
+        engine.dispose()

@@ -10,6 +10,7 @@ with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is neutralised.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -78,3 +79,11 @@ def unneutralise_formula(text: str) -> str:
     if text.startswith("'") and is_formula_like(text[1:]):
         return text[1:]
     return text
+
+
+def fold(text: str) -> str:
+    """Text as people type it when they skip Vietnamese diacritics: lower case, no marks,
+    đ as d, runs of white space as one space ("Bích Động" and "bich  dong" fold alike)."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(plain.lower().split())

@@ -7,12 +7,12 @@ Vietnamese diacritics ("so y te" finds "Sở Y tế").
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
+from tinhso.core.text import fold
 from tinhso.registry.models import OrganisationKind, SystemStatus, UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.systems import system_service
@@ -42,12 +42,6 @@ def status_label(status: SystemStatus) -> str:
         SystemStatus.RETIRED: _("Retired"),
     }
     return labels[status]
-
-
-def fold(text: str) -> str:
-    """Lower-case text without Vietnamese diacritics, for matching what people type."""
-    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 @dataclass(frozen=True)

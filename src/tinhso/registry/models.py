@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     Boolean,
@@ -20,6 +21,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow
+from tinhso.core.text import fold
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.default import DefaultExecutionContext
 
 
 def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
@@ -46,6 +51,10 @@ class UnitLevel(enum.StrEnum):
     COMMUNE = "commune"
 
 
+def _folded_name(context: DefaultExecutionContext) -> str:
+    return fold(str(context.get_current_parameters()["name"]))  # type: ignore[no-untyped-call]
+
+
 class AdministrativeUnit(Base):
     __tablename__ = "administrative_unit"
     __table_args__ = (
@@ -58,6 +67,8 @@ class AdministrativeUnit(Base):
     unit_set: Mapped[UnitSet] = mapped_column(_enum(UnitSet, "unit_set"))
     code: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
+    # The name folded (tinhso.core.text.fold) for search: "bich dong" finds "Bích Động".
+    search_name: Mapped[str] = mapped_column(String(200), default=_folded_name)
     kind: Mapped[str] = mapped_column(String(64))
     level: Mapped[UnitLevel] = mapped_column(_enum(UnitLevel, "unit_level"))
     parent_id: Mapped[int | None] = mapped_column(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from tinhso.core.text import fold
 from tinhso.registry.models import (
     AdministrativeUnit,
     InformationSystem,
@@ -46,7 +47,9 @@ def units_query(
     if parent_id is not None:
         query = query.where(AdministrativeUnit.parent_id == parent_id)
     if name_contains:
-        query = query.where(AdministrativeUnit.name.ilike(f"%{name_contains}%"))
+        query = query.where(
+            AdministrativeUnit.search_name.contains(fold(name_contains), autoescape=True)
+        )
     return query.order_by(AdministrativeUnit.code)
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
 
+from tinhso.core.text import fold
 from tinhso.registry import unit_catalogue
 from tinhso.registry.models import AdministrativeUnit, UnitLevel, UnitSet, UnitSuccession
 
@@ -87,6 +88,7 @@ def _import_set(
                 "unit_set": unit_set,
                 "code": unit.code,
                 "name": unit.name,
+                "search_name": fold(unit.name),
                 "kind": unit.kind,
                 "level": level,
                 "parent_id": parent_id,

@@ -58,7 +58,6 @@ import csv
 import io
 import math
 import re
-import unicodedata
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -70,6 +69,7 @@ from openpyxl.utils import get_column_letter
 
 from tinhso.core.errors import DomainError, FieldError, InvalidInput, Message
 from tinhso.core.i18n import Locale
+from tinhso.core.text import fold
 from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.values.number_format import (
     NumberFormat,
@@ -179,9 +179,7 @@ _ALIASES = {
 
 def normalise_header(text: str) -> str:
     """Lower case, no diacritics (đ -> d), words separated by single spaces."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", fold(text)).split())
 
 
 _HEADER_KEYS: dict[str, str] = {}
