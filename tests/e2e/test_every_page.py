@@ -42,6 +42,7 @@ PAGES = [
     ("exchange", "/exchange", "viewer", None),
     ("exchange-statistics", "/exchange/statistics", "viewer", None),
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
+    ("users", "/admin/users", "admin", "Người dùng"),
 ]
 
 

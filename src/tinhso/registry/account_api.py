@@ -12,7 +12,12 @@ from tinhso.core.errors import Forbidden
 from tinhso.core.web import DbSession
 from tinhso.registry import repository
 from tinhso.registry.accounts import account_service
-from tinhso.registry.auth import CurrentUser, can_administer, require_administrator
+from tinhso.registry.auth import (
+    CurrentUser,
+    can_administer,
+    require_administrator,
+    require_may_create_user,
+)
 from tinhso.registry.backoff import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_SECONDS,
@@ -114,16 +119,7 @@ def who_am_i(session: DbSession, principal: CurrentUser) -> UserOut:
     summary="Create an official (platform admin; organisation admins with roles in their tree)",
 )
 def create_user(session: DbSession, principal: CurrentUser, data: UserCreate) -> UserOut:
-    if not principal.is_platform_admin:
-        if not data.roles:
-            raise Forbidden(
-                "Quản trị viên tổ chức phải gán ít nhất một vai trò trong tổ chức của mình",
-                "Organisation admins must give the new user a role in their own tree",
-                field="roles",
-            )
-        for grant in data.roles:
-            organisation = organisation_service.get(session, grant.organisation_code)
-            require_administrator(session, principal, organisation.id)
+    require_may_create_user(session, principal, data)
     return _user_out(session, account_service.create(session, data))
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.registry.models import User
+    from tinhso.registry.schemas import UserCreate
 
 SESSION_COOKIE = "tinhso_session"
 CSRF_HEADER = "x-csrf-token"
@@ -198,3 +199,19 @@ def require_officer(session: Session, principal: Principal, organisation_id: int
             "Bạn không phải cán bộ của tổ chức này",
             "You are not an officer of this organisation",
         )
+
+
+def require_may_create_user(session: Session, principal: Principal, data: UserCreate) -> None:
+    """Platform admins create anyone; an organisation admin creates officials only with roles
+    in organisations they administer (at least one, so nobody is created outside every tree)."""
+    if principal.is_platform_admin:
+        return
+    if not data.roles:
+        raise Forbidden(
+            "Quản trị viên tổ chức phải gán ít nhất một vai trò trong tổ chức của mình",
+            "Organisation admins must give the new user a role in their own tree",
+            field="roles",
+        )
+    for grant in data.roles:
+        organisation = organisation_service.get(session, grant.organisation_code)
+        require_administrator(session, principal, organisation.id)

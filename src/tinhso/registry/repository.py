@@ -118,6 +118,29 @@ def role_assignments(session: Session, user_id: int) -> list[RoleAssignment]:
     return list(session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user_id)))
 
 
+def officials(
+    session: Session, organisation_ids: set[int] | None
+) -> tuple[list[User], list[RoleAssignment]]:
+    """Users with a role in one of the organisations (None: every user), and all their roles
+    (two queries, whatever the number of users)."""
+    users = select(User).order_by(User.username)
+    if organisation_ids is not None:
+        users = users.where(
+            User.id.in_(
+                select(RoleAssignment.user_id).where(
+                    RoleAssignment.organisation_id.in_(organisation_ids)
+                )
+            )
+        )
+    found = list(session.scalars(users))
+    if not found:
+        return [], []
+    roles = session.scalars(
+        select(RoleAssignment).where(RoleAssignment.user_id.in_([u.id for u in found]))
+    )
+    return found, list(roles)
+
+
 def all_organisations(session: Session) -> list[Organisation]:
     return list(session.scalars(select(Organisation).order_by(Organisation.name_vi)))
 
