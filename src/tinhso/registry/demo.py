@@ -101,6 +101,15 @@ ORGANISATIONS: list[
         "24",
     ),
     (
+        "ubnd-phuong-viet-yen",
+        "UBND phường Việt Yên (từ 01/07/2025)",
+        "Việt Yên Ward People's Committee (from 01/07/2025)",
+        OrganisationKind.COMMUNE_COMMITTEE,
+        "ubnd-bac-ninh",
+        UnitSet.CURRENT,
+        "07777",
+    ),
+    (
         "ubnd-thai-nguyen",
         "UBND tỉnh Thái Nguyên",
         "Thái Nguyên Provincial People's Committee",
@@ -185,6 +194,8 @@ DEMO_USERS: list[tuple[str, str, str, Role]] = [
     ("canbo.tttt", "Nguyễn Văn An", "so-tttt-bac-giang", Role.OFFICER),
     ("quantri.tttt", "Trần Thị Bình", "so-tttt-bac-giang", Role.ORGANISATION_ADMIN),
     ("xem.vietyen", "Lê Văn Cường", "ubnd-viet-yen", Role.VIEWER),
+    # A commune officer of the two-level government (a ward of Bắc Ninh since 01/07/2025).
+    ("canbo.phuongvietyen", "Phạm Thị Dung", "ubnd-phuong-viet-yen", Role.OFFICER),
 ]
 
 
