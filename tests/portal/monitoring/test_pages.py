@@ -159,6 +159,48 @@ def test_rankings_of_units_on_an_indicator(viewer: TestClient, data: None) -> No
     assert table is not None
     assert "Tỉnh Bắc Giang" in table[1]
     assert "45,5" in table[1]
+    # One province has a value: "first of one" is not a rank.
+    assert "Chưa đủ đơn vị để xếp hạng: cần số liệu của ít nhất 3 đơn vị, hiện có 1." in answer.text
+    assert ">Hạng<" not in table[1]
+
+
+def test_ranks_are_shown_once_enough_units_have_values(
+    viewer: TestClient, data: None, sessions: sessionmaker[Session]
+) -> None:
+    # Thái Nguyên (19) and Hà Nội (01) report too: three provinces, ranks mean something.
+    items = [
+        ValueIn.model_validate(
+            {
+                "element_code": "kt_thanh_toan_pct",
+                "unit": {"unit_set": "legacy", "code": code},
+                "period": "2024",
+                "value": value,
+            }
+        )
+        for code, value in (("19", 60), ("01", 30))
+    ]
+    with sessions.begin() as session:
+        value_service.record_many(session, items, Provenance(entered_by_id=None))
+    answer = viewer.get(
+        "/monitoring/rankings?indicator=kt_thanh_toan&period=2024&tree=legacy&level=province"
+    )
+    table = re.search(r'id="ranking">(.*?)</table>', answer.text, re.DOTALL)
+    assert table is not None
+    assert ">Hạng<" in table[1]
+    assert "Chưa đủ đơn vị" not in answer.text
+    order = re.findall(r"<strong>(\d+)</strong></td>\s*<td><a [^>]*>([^<]+)</a>", table[1])
+    assert order == [("1", "Tỉnh Thái Nguyên"), ("2", "Tỉnh Bắc Giang"), ("3", "Thành phố Hà Nội")]
+
+
+def test_a_published_rank_is_shown_as_a_reported_figure_not_re_ranked(
+    viewer: TestClient, data: None
+) -> None:
+    answer = viewer.get("/monitoring/rankings?indicator=dti_ranking&tree=legacy&level=province")
+    assert answer.status_code == 200
+    assert "thứ hạng do nơi khác công bố" in answer.text
+    table = re.search(r'id="ranking">(.*?)</table>', answer.text, re.DOTALL)
+    assert table is not None
+    assert ">Hạng<" not in table[1]
 
 
 def test_index_page_renders_a_methodology(viewer: TestClient, data: None) -> None:
@@ -166,6 +208,12 @@ def test_index_page_renders_a_methodology(viewer: TestClient, data: None) -> Non
     assert answer.status_code == 200
     assert 'name="methodology"' in answer.text
     assert "DTI" in answer.text
+    table = re.search(r'id="index-table">(.*?)</table>', answer.text, re.DOTALL)
+    assert table is not None
+    # The demo's DTI methodology has data for Bắc Giang alone: no rank among one.
+    assert len(re.findall(r'class="unit-cell"', table[1])) == 1
+    assert "Chưa đủ đơn vị để xếp hạng" in answer.text
+    assert ">Hạng<" not in table[1]
 
 
 def test_indicator_page_says_which_value_it_shows_when_recorded_and_legacy_values_meet(

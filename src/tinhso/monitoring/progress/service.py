@@ -82,6 +82,17 @@ TREE_NOTES = {
 }
 
 
+# A rank among fewer units than this says nothing ("first of one"): pages show the values and
+# say there are not enough units to rank.
+MIN_UNITS_TO_RANK = 3
+
+
+def is_published_rank(indicator_unit_en: str | None) -> bool:
+    """Whether an indicator's values are themselves ranks that someone published (the DTI rank
+    of the seeds): reported figures with a source, never re-ranked here as if computed."""
+    return (indicator_unit_en or "").strip().lower() == "rank"
+
+
 class ProgressService:
     def _unit_refs(
         self, session: Session, ids: set[int]

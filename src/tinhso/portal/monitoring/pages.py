@@ -26,7 +26,11 @@ from tinhso.core.web import DbSession
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import Direction
-from tinhso.monitoring.progress.service import progress_service
+from tinhso.monitoring.progress.service import (
+    MIN_UNITS_TO_RANK,
+    is_published_rank,
+    progress_service,
+)
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue, entry, overview
@@ -358,6 +362,7 @@ def rankings(
             )
     ranks = [r.rank for r in ranked]
     tied = {rank for rank in ranks if ranks.count(rank) > 1}
+    published = out is not None and is_published_rank(out.unit_of_measure_en)
     return render(
         request,
         "monitoring/rankings.html",
@@ -369,6 +374,9 @@ def rankings(
             "period": chosen_period,
             "ranked": ranked,
             "tied": tied,
+            "ranks_shown": len(ranked) >= MIN_UNITS_TO_RANK and not published,
+            "published_rank": published,
+            "min_units": MIN_UNITS_TO_RANK,
             "levels": [(lv.value, level_label(lv)) for lv in UnitLevel],
             "level": chosen_level.value,
             "parent": parent_code or "",
@@ -428,6 +436,8 @@ def composite_index(
             "methodology": method,
             "period": chosen_period or "",
             "scores": scores,
+            "ranks_shown": len(scores) >= MIN_UNITS_TO_RANK,
+            "min_units": MIN_UNITS_TO_RANK,
             "pillars": pillars,
             "chart": chart,
             "localised": localised,
