@@ -35,6 +35,7 @@ from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue, entry, overview
 from tinhso.portal.monitoring.catalogue import localised, period_key, period_label, tree_note
+from tinhso.portal.monitoring.progress_export import XLSX_TYPE, progress_workbook
 from tinhso.portal.rendering import render
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
     from tinhso.monitoring.models import Indicator
     from tinhso.monitoring.schemas import ComputedValue, IndicatorOut, PlanOut, TargetOut
+    from tinhso.registry.auth import Principal
 
 router = APIRouter()
 router.include_router(entry.router)
@@ -107,14 +109,10 @@ def _common(request: Request, tree: Tree) -> dict[str, Any]:
 # --- plan overview ------------------------------------------------------------------------
 
 
-@router.get("/monitoring", summary="Plan overview: targets, latest values, statuses (any official)")
-def plan_overview(
-    request: Request,
-    session: DbSession,
-    principal: PortalUser,
-    plan: Code = None,
-    as_of: Annotated[str | None, Query(max_length=4)] = None,
-) -> Response:
+def _plan_progress(
+    session: Session, principal: Principal, plan: str | None, as_of: str | None
+) -> tuple[list[PlanOut], str | None, overview.Overview | None]:
+    """The plans one may see, the one chosen (the request's, else the default) and its progress."""
     as_of_year = int(as_of) if as_of and as_of.isdigit() and 1990 <= int(as_of) <= 2100 else None
     plans = catalogue.plans(session, principal)
     codes = [p.code for p in plans]
@@ -128,6 +126,43 @@ def plan_overview(
     if plan and plan not in codes:
         raise NotFound(f"Không tìm thấy kế hoạch {plan}", f"Plan {plan} not found", field="plan")
     data = overview.build(session, principal, chosen, as_of_year) if chosen else None
+    return plans, chosen, data
+
+
+@router.get(
+    "/monitoring/progress.xlsx",
+    summary="The plan-progress table as an XLSX workbook, headers in the page's language (any official)",
+)
+def plan_progress_workbook(
+    session: DbSession,
+    principal: PortalUser,
+    plan: Code = None,
+    as_of: Annotated[str | None, Query(max_length=4)] = None,
+) -> Response:
+    _plans, chosen, data = _plan_progress(session, principal, plan, as_of)
+    if data is None or chosen is None:
+        raise NotFound("Chưa có kế hoạch nào", "No plan has been recorded yet", field="plan")
+    year = data.as_of_year or ""
+    name = f"tien-do-{chosen}{f'-{year}' if year else ''}.xlsx"
+    return Response(
+        progress_workbook(data),
+        media_type=XLSX_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/monitoring", summary="Plan overview: targets, latest values, statuses (any official)")
+def plan_overview(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    plan: Code = None,
+    as_of: Annotated[str | None, Query(max_length=4)] = None,
+) -> Response:
+    plans, chosen, data = _plan_progress(session, principal, plan, as_of)
     chart = (
         {
             "labels": [overview.status_label(s) for s in overview.STATUS_ORDER],
