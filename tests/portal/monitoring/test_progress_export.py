@@ -57,7 +57,7 @@ def test_the_workbook_holds_the_pages_targets_with_numbers_as_numbers(
     )
     assert {(r[code], r[year], r[latest]) for r in rows[1:]} == expected
     assert any(isinstance(r[latest], float | int) for r in rows[1:])  # numbers, not text
-    about = dict(book["Thông tin báo cáo"].iter_rows(values_only=True))
+    about = {row[0]: row[1] for row in book["Thông tin báo cáo"].iter_rows(values_only=True)}
     assert about["Đánh giá tại năm"] == str(AS_OF)
     assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", str(about["Thời điểm xuất"]))
 
