@@ -4,6 +4,7 @@ from our errors, Vietnamese search without diacritics, private datasets and face
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -13,6 +14,8 @@ from ckanapi import NotAuthorized, NotFound, SearchQueryError, ValidationError
 from tests.opendata.conftest import OTHER, PUBLISHER
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ckanapi import RemoteCKAN
 
     from tests.opendata.conftest import Catalogue
@@ -371,3 +374,51 @@ def test_the_versioned_path_get_and_forms_answer_like_ckan(catalogue: Catalogue)
     )
     assert not_an_object.status_code == 400
     assert not_an_object.json()["success"] is False
+
+
+def test_a_file_uploaded_through_ckanapi_is_stored_and_downloaded(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    created = _dataset(catalogue.officer, "Điểm phát wifi công cộng")
+    content = "ma,ten\r\n1,Quảng trường 3/2\r\n".encode()
+    upload = tmp_path / "Điểm wifi.csv"
+    upload.write_bytes(content)
+    with upload.open("rb") as file:
+        resource = catalogue.officer.action.resource_create(
+            package_id=created["id"], name="Danh sách điểm", upload=file
+        )
+    assert resource["url_type"] == "upload"
+    assert resource["format"] == "CSV"
+    assert resource["size"] == len(content)
+    assert resource["hash"] == "sha256:" + hashlib.sha256(content).hexdigest()
+    assert resource["url"].startswith(catalogue.url + "/dataset/")
+    assert resource["url"].endswith("/download/diem-wifi.csv")
+    downloaded = httpx.get(resource["url"], timeout=10)
+    assert downloaded.status_code == 200
+    assert downloaded.content == content
+    shown = catalogue.anonymous.action.resource_show(id=resource["id"])
+    assert shown["url"] == resource["url"]
+
+    with pytest.raises(ValidationError) as raised:
+        (tmp_path / "rong.csv").write_bytes(b"")
+        with (tmp_path / "rong.csv").open("rb") as empty:
+            catalogue.officer.action.resource_create(package_id=created["id"], upload=empty)
+    assert "upload" in raised.value.error_dict
+    with pytest.raises(NotAuthorized), upload.open("rb") as file:
+        catalogue.other.action.resource_create(package_id=created["id"], upload=file)
+    assert catalogue.anonymous.action.package_show(id=created["id"])["num_resources"] == 1
+
+    # a private dataset's file is as invisible as the dataset
+    catalogue.officer.action.package_patch(id=created["id"], private=True)
+    assert httpx.get(resource["url"], timeout=10).status_code == 404
+    member = httpx.get(
+        resource["url"], headers={"Authorization": catalogue.viewer.apikey}, timeout=10
+    )
+    assert member.status_code == 200
+    wrong_name = resource["url"].rsplit("/", 1)[0] + "/khac.csv"
+    assert (
+        httpx.get(
+            wrong_name, headers={"Authorization": catalogue.viewer.apikey}, timeout=10
+        ).status_code
+        == 404
+    )

@@ -646,6 +646,22 @@ def _opendata_dataset(world: World) -> dict[str, str]:
     return {"id": created["id"], "name": created["name"], "resource": created["resources"][0]["id"]}
 
 
+def _opendata_file(world: World) -> Call:
+    """The module's dataset's uploaded file: its download path's parameters."""
+    found = _opendata_world(world)
+    if "file" not in found:
+        uploaded = world.as_admin(
+            "POST",
+            "/api/3/action/resource_create",
+            data={"package_id": found["id"], "name": "Tệp thử"},
+            files={"upload": ("thu.csv", b"a,b\r\n1,2\r\n", "text/csv")},
+        )["result"]
+        found["file"] = uploaded["id"]
+    return Call(
+        params={"dataset_id": found["id"], "resource_id": found["file"], "filename": "thu.csv"}
+    )
+
+
 def _opendata_world(world: World) -> dict[str, str]:
     """The module's dataset (and the reference themes and licences), made once."""
     found = _OPENDATA_WORLD.get(id(world))
@@ -707,6 +723,9 @@ _OPENDATA_WRITES: dict[str, Callable[[World, dict[str, str]], dict[str, Any]]] =
     "resource_delete": lambda _, found: {"id": found["resource"]},
 }
 
+RULES["GET /dataset/{dataset_id}/resource/{resource_id}/download/{filename}"] = Rule(
+    PUBLIC, call=lambda world, who: _opendata_file(world)
+)
 for _prefix in OPENDATA_PREFIXES:
     for _action, _params in _OPENDATA_READS.items():
         for _method in ("GET", "POST"):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -41,6 +41,8 @@ from tinhso.core.web import DbSession
 from tinhso.opendata.access import Reader, reader_of
 from tinhso.opendata.catalogue import catalogue_service
 from tinhso.opendata.datasets import (
+    UPLOAD_MAX_BYTES,
+    FileUpload,
     dataset_service,
     organisations_by_id,
     package_dict,
@@ -55,11 +57,14 @@ from tinhso.opendata.search import (
     SearchQueryError,
     search,
 )
+from tinhso.opendata.storage import stored_path
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
 from tinhso.registry.models import CredentialKind
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.orm import Session
 
 PREFIXES = ("/api/3/action", "/api/action")
@@ -76,6 +81,7 @@ class Call:
     reader: Reader
     params: Params
     base_url: str
+    data_dir: Path
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ def _package_list(call: Call) -> Any:
 
 def _package_show(call: Call) -> Any:
     dataset = dataset_service.find(call.session, call.reader, call.params.get("id"))
-    return package_dict(dataset, organisations_by_id(call.session))
+    return package_dict(dataset, organisations_by_id(call.session), call.base_url)
 
 
 def _package_search(call: Call) -> Any:
@@ -193,7 +199,7 @@ def _package_search(call: Call) -> Any:
         facet_mincount=_integer(params, "facet.mincount", 1, 0, 1_000_000_000),
         include_private=_flag(params, "include_private"),
     )
-    found = search(call.session, call.reader, query)
+    found = search(call.session, call.reader, query, call.base_url)
     return {
         "count": found.count,
         "sort": found.sort,
@@ -244,6 +250,7 @@ def _with_datasets(call: Call, found: dict[str, Any], facet: str) -> dict[str, A
             call.session,
             call.reader,
             SearchQuery(fq=f'{facet}:"{found["name"]}"', rows=ROWS_MAX, include_private=True),
+            call.base_url,
         )
         found["packages"] = result.results
     return found
@@ -259,23 +266,23 @@ def _license_list(call: Call) -> Any:
 
 def _resource_show(call: Call) -> Any:
     resource = dataset_service.find_resource(call.session, call.reader, call.params.get("id"))
-    return resource_dict(resource, resource.dataset_id)
+    return resource_dict(resource, resource.dataset_id, call.base_url)
 
 
 def _package_create(call: Call) -> Any:
     dataset = dataset_service.create(call.session, call.reader, call.params)
-    return package_dict(dataset, organisations_by_id(call.session))
+    return package_dict(dataset, organisations_by_id(call.session), call.base_url)
 
 
 def _package_update(call: Call) -> Any:
     dataset = dataset_service.update(call.session, call.reader, call.params)
-    return package_dict(dataset, organisations_by_id(call.session))
+    return package_dict(dataset, organisations_by_id(call.session), call.base_url)
 
 
 def _package_patch(call: Call) -> Any:
     organisations = organisations_by_id(call.session)
     dataset = dataset_service.patch(call.session, call.reader, call.params, organisations)
-    return package_dict(dataset, organisations)
+    return package_dict(dataset, organisations, call.base_url)
 
 
 def _package_delete(call: Call) -> Any:
@@ -284,8 +291,24 @@ def _package_delete(call: Call) -> Any:
 
 
 def _resource_create(call: Call) -> Any:
+    upload = call.params.get("upload")
+    if isinstance(upload, FileUpload):
+        resource = dataset_service.attach_file(
+            call.session,
+            call.reader,
+            call.params.get("package_id"),
+            FileUpload(
+                upload.filename,
+                upload.content,
+                name=_string(call.params, "name"),
+                format=_string(call.params, "format")[:32],
+                description=_string(call.params, "description"),
+            ),
+            call.data_dir,
+        )
+        return resource_dict(resource, resource.dataset_id, call.base_url)
     resource = dataset_service.add_resource(call.session, call.reader, call.params)
-    return resource_dict(resource, resource.dataset_id)
+    return resource_dict(resource, resource.dataset_id, call.base_url)
 
 
 def _resource_delete(call: Call) -> Any:
@@ -367,16 +390,20 @@ async def _params(request: Request) -> Params:
         return dict(request.query_params)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in {"multipart/form-data", "application/x-www-form-urlencoded"}:
-        form = await request.form()
         found: Params = {}
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                raise BadRequest(
-                    "Chưa hỗ trợ tải tệp lên; hãy dùng tài nguyên dạng liên kết (url)",
-                    "File uploads are not supported yet; give the resource a url",
-                    field=key,
-                )
-            found[key] = value
+        async with request.form() as form:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    if key != "upload":
+                        raise BadRequest(
+                            f"Tệp chỉ được gửi trong trường upload, không phải {key[:50]}",
+                            f"Files are sent in the upload field only, not {key[:50]}",
+                            field=key,
+                        )
+                    content = await value.read(UPLOAD_MAX_BYTES + 1)
+                    found[key] = FileUpload(value.filename or "tep", content)
+                    continue
+                found[key] = value
         return found
     raw = await request.body()
     if not raw.strip():
@@ -409,7 +436,10 @@ def _reader(request: Request, session: Session) -> Reader:
 
 def _run(action: Action, request: Request, session: Session, params: Params) -> Any:
     base_url = str(request.base_url).rstrip("/")
-    return action.run(Call(session, _reader(request, session), params, base_url))
+    data_dir = request.app.state.settings.data_dir
+    if action.name != "resource_create" and "upload" in params:
+        params = {key: value for key, value in params.items() if key != "upload"}
+    return action.run(Call(session, _reader(request, session), params, base_url, data_dir))
 
 
 def _endpoint(action: Action) -> Callable[..., Any]:
@@ -474,6 +504,41 @@ _BODY = {
         },
     }
 }
+
+
+@router.get(
+    "/dataset/{dataset_id}/resource/{resource_id}/download/{filename}",
+    summary="Tải tệp của tài nguyên / Download a resource's file",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_resource(
+    request: Request, session: DbSession, dataset_id: str, resource_id: str, filename: str
+) -> FileResponse:
+    """The stored file of a resource (anonymous for public datasets, as every read)."""
+    reader = _reader(request, session)
+    dataset = dataset_service.find(session, reader, dataset_id)
+    resource = dataset_service.find_resource(session, reader, resource_id)
+    path = (
+        stored_path(request.app.state.settings.data_dir, resource.stored_path)
+        if resource.dataset_id == dataset.id and resource.stored_path
+        else None
+    )
+    if path is None or path.name != filename:
+        raise NotFound(
+            f"Không tìm thấy tệp {filename}", f"File {filename} not found", field="filename"
+        )
+    return FileResponse(path, filename=path.name, media_type=_MEDIA_TYPES.get(resource.format))
+
+
+_MEDIA_TYPES = {
+    "CSV": "text/csv; charset=utf-8",
+    "JSON": "application/json",
+    "GEOJSON": "application/geo+json",
+    "PDF": "application/pdf",
+    "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
 
 for _action in ACTIONS:
     for _prefix in PREFIXES:

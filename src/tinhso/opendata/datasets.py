@@ -31,11 +31,14 @@ from tinhso.opendata.models import (
     OpendataResource,
     OpendataTag,
 )
+from tinhso.opendata.storage import store
 from tinhso.registry.models import UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.orm import Session
 
     from tinhso.registry.models import Organisation
@@ -160,6 +163,18 @@ def _names(problems: Problems, data: Mapping[str, Any], name: str) -> list[str]:
         if text.strip() not in found:
             found.append(text.strip())
     return found
+
+
+UPLOAD_MAX_BYTES = 50_000_000
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    filename: str
+    content: bytes
+    name: str = ""
+    format: str = ""
+    description: str = ""
 
 
 @dataclass
@@ -306,6 +321,48 @@ class DatasetService:
         problems.raise_any()
         assert found is not None  # noqa: S101 - read_resource returns None only with problems
         resource = _new_resource(found, len(dataset.resources))
+        dataset.resources.append(resource)
+        dataset.updated_at = utcnow()
+        self._index(session, dataset)
+        session.flush()
+        return resource
+
+    def attach_file(
+        self,
+        session: Session,
+        reader: Reader,
+        id_or_name: object,
+        upload: FileUpload,
+        data_dir: Path,
+    ) -> OpendataResource:
+        """Store a file under the data directory as a new resource of the dataset."""
+        dataset = self.find(session, reader, id_or_name)
+        require_publisher(session, reader, dataset.organisation_id)
+        problems = Problems()
+        if not upload.content:
+            problems.add("upload", "Tệp rỗng (0 byte)", "The file is empty (0 bytes)")
+        if len(upload.content) > UPLOAD_MAX_BYTES:
+            problems.add(
+                "upload",
+                f"Tệp lớn quá {UPLOAD_MAX_BYTES // 1_000_000} MB",
+                f"The file is larger than {UPLOAD_MAX_BYTES // 1_000_000} MB",
+            )
+        name = _text(problems, {"name": upload.name}, "name") or ""
+        problems.raise_any()
+        resource_id = str(uuid.uuid4())
+        stored = store(data_dir, resource_id, upload.filename, upload.content)
+        resource = OpendataResource(
+            id=resource_id,
+            position=len(dataset.resources),
+            name=name or stored.filename,
+            description=upload.description,
+            url="",
+            stored_path=stored.relative_path,
+            format=(upload.format or _format_of(stored.filename)).upper()[:32],
+            size=stored.size,
+            sha256=stored.sha256,
+            created_at=utcnow(),
+        )
         dataset.resources.append(resource)
         dataset.updated_at = utcnow()
         self._index(session, dataset)
@@ -653,14 +710,25 @@ def licence_dict(licence: OpendataLicence) -> dict[str, Any]:
     }
 
 
-def resource_dict(resource: OpendataResource, dataset_id: str) -> dict[str, Any]:
+def download_path(resource: OpendataResource, dataset_id: str) -> str:
+    """Where a stored file is downloaded (CKAN's path for uploads)."""
+    filename = resource.stored_path.rsplit("/", 1)[-1]
+    return f"/dataset/{dataset_id}/resource/{resource.id}/download/{filename}"
+
+
+def resource_dict(
+    resource: OpendataResource, dataset_id: str, site_url: str = ""
+) -> dict[str, Any]:
+    """``site_url``: the address the catalogue is reached at (stored files' URLs start with it)."""
     return {
         "id": resource.id,
         "package_id": dataset_id,
         "position": resource.position,
         "name": resource.name,
         "description": resource.description,
-        "url": resource.url,
+        "url": site_url + download_path(resource, dataset_id)
+        if resource.stored_path
+        else resource.url,
         "url_type": "upload" if resource.stored_path else None,
         "format": resource.format,
         "size": resource.size,
@@ -673,7 +741,9 @@ def resource_dict(resource: OpendataResource, dataset_id: str) -> dict[str, Any]
     }
 
 
-def package_dict(dataset: OpendataDataset, organisations: Organisations) -> dict[str, Any]:
+def package_dict(
+    dataset: OpendataDataset, organisations: Organisations, site_url: str = ""
+) -> dict[str, Any]:
     organisation = organisations.get(dataset.organisation_id)
     licence = dataset.licence
     return {
@@ -706,7 +776,9 @@ def package_dict(dataset: OpendataDataset, organisations: Organisations) -> dict
             {"name": tag.name, "display_name": tag.name, "state": "active"} for tag in dataset.tags
         ],
         "groups": [group_dict(group) for group in dataset.groups],
-        "resources": [resource_dict(resource, dataset.id) for resource in dataset.resources],
+        "resources": [
+            resource_dict(resource, dataset.id, site_url) for resource in dataset.resources
+        ],
         "extras": [],
     }
 

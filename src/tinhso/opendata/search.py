@@ -184,7 +184,9 @@ def _order(sort: str, score: ColumnElement[int]) -> list[Any]:
     return order
 
 
-def search(session: Session, reader: Reader, query: SearchQuery) -> SearchResult:
+def search(
+    session: Session, reader: Reader, query: SearchQuery, site_url: str = ""
+) -> SearchResult:
     dataset = OpendataDataset
     organisations = organisations_by_id(session)
     codes = {
@@ -234,7 +236,9 @@ def search(session: Session, reader: Reader, query: SearchQuery) -> SearchResult
             .limit(query.rows)
         )
     )
-    results = [package_dict(found, organisations) for found in load_datasets(session, ids)]
+    results = [
+        package_dict(found, organisations, site_url) for found in load_datasets(session, ids)
+    ]
     facets = {
         name: _facet(session, name, matching, query, organisations) for name in query.facet_fields
     }
