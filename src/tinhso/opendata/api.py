@@ -510,7 +510,17 @@ _BODY = {
     "/dataset/{dataset_id}/resource/{resource_id}/download/{filename}",
     summary="Tải tệp của tài nguyên / Download a resource's file",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        # Outside /api the portal answers errors as a page for browsers.
+        "4XX": {
+            "description": "Not found or not allowed (problem+json, or the portal's page)",
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
+    },
 )
 def download_resource(
     request: Request, session: DbSession, dataset_id: str, resource_id: str, filename: str
