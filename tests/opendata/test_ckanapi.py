@@ -219,6 +219,8 @@ def test_publishers_update_patch_and_delete_their_datasets(catalogue: Catalogue)
     assert patched["notes"] == "Cập nhật năm 2025"
     assert patched["private"] is True
     assert patched["metadata_modified"] >= updated["metadata_modified"]
+    kept = action.package_update(id="truong-hoc", title="Trường học phổ thông", private=True)
+    assert kept["owner_org"] == PUBLISHER  # the publisher is kept when not given
     with pytest.raises(NotFound):
         catalogue.anonymous.action.package_show(id="truong-hoc")
     action.package_patch(id="truong-hoc", private=False)

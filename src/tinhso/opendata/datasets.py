@@ -284,6 +284,9 @@ class DatasetService:
     def update(self, session: Session, reader: Reader, data: Mapping[str, Any]) -> OpendataDataset:
         dataset = self.find(session, reader, data.get("id") or data.get("name"))
         require_publisher(session, reader, dataset.organisation_id)
+        if "owner_org" not in data:  # kept when not given
+            codes = organisation_service.codes(session, {dataset.organisation_id})
+            data = {**data, "owner_org": codes.get(dataset.organisation_id)}
         self._apply(session, reader, dataset, data, creating=False)
         session.flush()
         session.expire(dataset)
