@@ -487,10 +487,17 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "CKAN envelope / Phong bì CKAN",
         "content": {"application/json": {"schema": _SUCCESS_SCHEMA}},
     },
-    "4XX": {
-        "description": "CKAN error: Not Found Error (404), Authorization Error (403), "
-        "Validation Error (409), Search Query Error or Bad Request (400)",
-        "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+    **{
+        status: {
+            "description": f"CKAN error: {kind}",
+            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+        }
+        for status, kind in (
+            (400, "Search Query Error, Bad Request"),
+            (403, "Authorization Error"),
+            (404, "Not Found Error"),
+            (409, "Validation Error"),
+        )
     },
 }
 _BODY = {
