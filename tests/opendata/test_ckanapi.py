@@ -5,6 +5,11 @@ from our errors, Vietnamese search without diacritics, private datasets and face
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -14,8 +19,6 @@ from ckanapi import NotAuthorized, NotFound, SearchQueryError, ValidationError
 from tests.opendata.conftest import OTHER, PUBLISHER
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ckanapi import RemoteCKAN
 
     from tests.opendata.conftest import Catalogue
@@ -424,3 +427,32 @@ def test_a_file_uploaded_through_ckanapi_is_stored_and_downloaded(
         ).status_code
         == 404
     )
+
+
+def _ckanapi(*arguments: str) -> list[dict[str, Any]]:
+    """The ``ckanapi`` command's JSON lines."""
+    scripts = Path(sys.executable).parent  # its workers run "ckanapi" found on PATH
+    path = os.pathsep.join([str(scripts), os.environ.get("PATH", "")])
+    done = subprocess.run(
+        [str(scripts / "ckanapi"), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PATH": path},
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def test_the_ckanapi_command_dumps_and_searches_the_catalogue(catalogue: Catalogue) -> None:
+    _dataset(catalogue.officer, "Chợ Đồng Xuân", tags=[{"name": "chợ"}])
+    _dataset(catalogue.officer, "Dân số Bắc Giang")
+    _dataset(catalogue.officer, "Hồ sơ nội bộ", private=True)
+    dumped = _ckanapi("dump", "datasets", "--all", "-q", "-r", catalogue.url)
+    assert sorted(item["name"] for item in dumped) == ["cho-dong-xuan", "dan-so-bac-giang"]
+    assert {tag["name"] for item in dumped for tag in item["tags"]} == {"chợ"}
+    found = _ckanapi("search", "datasets", "q=dong xuan", "-r", catalogue.url)
+    assert [item["name"] for item in found] == ["cho-dong-xuan"]
+    everything = _ckanapi("search", "datasets", "-r", catalogue.url)
+    assert len(everything) == 2
