@@ -115,9 +115,9 @@ def load_opendata_demo(
             PLATFORM,
             {
                 "name": COMMUNES,
-                "title": f"Danh sách xã, phường của tỉnh {name} từ 01/07/2025 "
+                "title": f"Danh sách xã, phường của {name[:1].lower() + name[1:]} từ 01/07/2025 "
                 "và các đơn vị hành chính cũ hợp thành",
-                "title_en": f"Communes and wards of {name} province from 01/07/2025 "
+                "title_en": f"Communes and wards of {name} from 01/07/2025 "
                 "and the legacy units they were made of",
                 "notes": "Mỗi dòng là một cặp (xã/phường hiện hành, đơn vị cấp xã cũ hợp thành "
                 "nó), theo Nghị quyết sắp xếp đơn vị hành chính cấp xã năm 2025; cột mot_phan "
