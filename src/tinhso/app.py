@@ -30,6 +30,7 @@ from tinhso.exchange.oauth.api import close_address_limiter
 from tinhso.monitoring.api import router as monitoring_router
 from tinhso.monitoring.collection.api import router as monitoring_collection_router
 from tinhso.monitoring.transfer.api import router as monitoring_transfer_router
+from tinhso.opendata.api import router as opendata_router
 from tinhso.registry.api import router as registry_router
 from tinhso.registry.auth import current_principal
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(monitoring_router, dependencies=checked)
     app.include_router(monitoring_transfer_router, dependencies=checked)
     app.include_router(monitoring_collection_router, dependencies=checked)
+    app.include_router(opendata_router, dependencies=checked)
 
     from tinhso.portal.pages import install_portal  # noqa: PLC0415 - portal depends on every domain
 

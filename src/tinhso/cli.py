@@ -201,7 +201,7 @@ def demo(
         sessions = make_sessionmaker(engine)
         announce_changes(sessions, settings.redis_url)  # exchange registry notices (Redis)
         with sessions.begin() as session:
-            load_demo(session, admin_password=password, progress=report)
+            load_demo(session, admin_password=password, progress=report, data_dir=settings.data_dir)
     url = f"http://{settings.host}:{port or settings.port}"
     console.print(
         f"[green]Sẵn sàng / ready[/green]: {url}  API: {url}/api/docs\n"

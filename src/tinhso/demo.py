@@ -6,17 +6,24 @@ from typing import TYPE_CHECKING
 
 from tinhso.exchange.demo import load_exchange_demo
 from tinhso.monitoring.demo import load_monitoring_demo
+from tinhso.opendata.demo import load_opendata_demo
 from tinhso.registry.demo import load_registry_demo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from sqlalchemy.orm import Session
 
 
 def load_demo(
-    session: Session, admin_password: str, progress: Callable[[str, int], None] | None = None
+    session: Session,
+    admin_password: str,
+    progress: Callable[[str, int], None] | None = None,
+    data_dir: Path | None = None,
 ) -> None:
+    """``data_dir``: where the open data demo stores its files (None: no file datasets)."""
     load_registry_demo(session, admin_password, progress)
     load_exchange_demo(session, progress)
     load_monitoring_demo(session, progress)
+    load_opendata_demo(session, data_dir, progress)

@@ -616,3 +616,123 @@ RULES: dict[str, Rule] = {
         ADMINS, PROVINCE, _static(code="nguon-1")
     ),
 }
+
+
+# -- opendata: the CKAN Action API (reads public; writes by the publisher's officers) -----------
+# A refused CKAN action answers 403 "Authorization Error", anonymous callers included.
+
+OPENDATA_PREFIXES = ("/api/3/action", "/api/action")
+_OPENDATA_WORLD: dict[int, dict[str, str]] = {}
+
+
+def _opendata_post(world: World, action: str, body: dict[str, Any]) -> Any:
+    return world.as_admin("POST", f"/api/3/action/{action}", json=body)["result"]
+
+
+def _opendata_dataset(world: World) -> dict[str, str]:
+    """A fresh public dataset of the department, with one link resource."""
+    created = _opendata_post(
+        world,
+        "package_create",
+        {
+            "name": f"bo-du-lieu-{world.number()}",
+            "title": "Bộ dữ liệu thử",
+            "owner_org": DEPARTMENT,
+            "groups": [{"name": "giao-duc"}],
+            "tags": [{"name": "thử"}],
+            "resources": [{"url": "https://example.org/a.csv"}],
+        },
+    )
+    return {"id": created["id"], "name": created["name"], "resource": created["resources"][0]["id"]}
+
+
+def _opendata_file(world: World) -> Call:
+    """The module's dataset's uploaded file: its download path's parameters."""
+    found = _opendata_world(world)
+    if "file" not in found:
+        uploaded = world.as_admin(
+            "POST",
+            "/api/3/action/resource_create",
+            data={"package_id": found["id"], "name": "Tệp thử"},
+            files={"upload": ("thu.csv", b"a,b\r\n1,2\r\n", "text/csv")},
+        )["result"]
+        found["file"] = uploaded["id"]
+    return Call(
+        params={"dataset_id": found["id"], "resource_id": found["file"], "filename": "thu.csv"}
+    )
+
+
+def _opendata_world(world: World) -> dict[str, str]:
+    """The module's dataset (and the reference themes and licences), made once."""
+    found = _OPENDATA_WORLD.get(id(world))
+    if found is None:
+        from tinhso.opendata.reference import load_reference  # noqa: PLC0415
+
+        with world.client.app.state.sessionmaker.begin() as session:  # type: ignore[attr-defined]
+            load_reference(session)
+        found = _OPENDATA_WORLD[id(world)] = _opendata_dataset(world)
+    return found
+
+
+def _opendata_read(params: Callable[[dict[str, str]], dict[str, str]], method: str) -> Prepare:
+    def prepare(world: World, who: str) -> Call:
+        values = params(_opendata_world(world))
+        return Call(query=values) if method == "GET" else Call(json=values)
+
+    return prepare
+
+
+def _opendata_write(body: Callable[[World, dict[str, str]], dict[str, Any]]) -> Prepare:
+    def prepare(world: World, who: str) -> Call:
+        _opendata_world(world)
+        return Call(json=body(world, _opendata_dataset(world)))
+
+    return prepare
+
+
+_OPENDATA_READS: dict[str, Callable[[dict[str, str]], dict[str, str]]] = {
+    "status_show": lambda _: {},
+    "package_list": lambda _: {},
+    "package_show": lambda found: {"id": found["name"]},
+    "package_search": lambda _: {"q": "bo du lieu", "facet.field": '["tags"]'},
+    "organization_list": lambda _: {},
+    "organization_show": lambda _: {"id": DEPARTMENT},
+    "group_list": lambda _: {},
+    "group_show": lambda _: {"id": "giao-duc"},
+    "tag_list": lambda _: {},
+    "license_list": lambda _: {},
+    "resource_show": lambda found: {"id": found["resource"]},
+}
+_OPENDATA_WRITES: dict[str, Callable[[World, dict[str, str]], dict[str, Any]]] = {
+    "package_create": lambda world, _: {
+        "name": f"bo-moi-{world.number()}",
+        "title": "Bộ dữ liệu mới",
+        "owner_org": DEPARTMENT,
+    },
+    "package_update": lambda _, found: {
+        "id": found["id"],
+        "title": "Đã cập nhật",
+        "owner_org": DEPARTMENT,
+    },
+    "package_patch": lambda _, found: {"id": found["id"], "notes": "Đã sửa"},
+    "package_delete": lambda _, found: {"id": found["id"]},
+    "resource_create": lambda _, found: {
+        "package_id": found["id"],
+        "url": "https://example.org/b.json",
+    },
+    "resource_delete": lambda _, found: {"id": found["resource"]},
+}
+
+RULES["GET /dataset/{dataset_id}/resource/{resource_id}/download/{filename}"] = Rule(
+    PUBLIC, call=lambda world, who: _opendata_file(world)
+)
+for _prefix in OPENDATA_PREFIXES:
+    for _action, _params in _OPENDATA_READS.items():
+        for _method in ("GET", "POST"):
+            RULES[f"{_method} {_prefix}/{_action}"] = Rule(
+                PUBLIC, call=_opendata_read(_params, _method)
+            )
+    for _action, _body in _OPENDATA_WRITES.items():
+        RULES[f"POST {_prefix}/{_action}"] = Rule(
+            OFFICERS, DEPARTMENT, _opendata_write(_body), anonymous=403
+        )

@@ -84,6 +84,7 @@ def unneutralise_formula(text: str) -> str:
 def fold(text: str) -> str:
     """Text as people type it when they skip Vietnamese diacritics: lower case, no marks,
     đ as d, runs of white space as one space ("Bích Động" and "bich  dong" fold alike)."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    # NFKD: compatibility forms too (full-width letters, ligatures) become plain letters.
+    decomposed = unicodedata.normalize("NFKD", text.replace("đ", "d").replace("Đ", "D"))
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     return " ".join(plain.lower().split())

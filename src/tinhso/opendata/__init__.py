@@ -1,0 +1,1 @@
+"""Open data catalogue: CKAN-compatible datasets, resources, tags, themes and licences."""

@@ -1,0 +1,579 @@
+"""The CKAN Action API: ``/api/3/action/<name>`` and ``/api/action/<name>`` (ckanapi's path).
+
+Read actions answer GET (parameters in the query string) and POST; write actions POST only.
+A POST carries a JSON object or a form. Every answer is CKAN's envelope
+``{"help", "success", "result"}``, and every refusal ``{"help", "success": false, "error":
+{"__type", "message", field: [messages]}}`` with CKAN's status: 404 "Not Found Error", 403
+"Authorization Error", 409 "Validation Error", 400 "Search Query Error" (or "Bad Request" for a
+body that is not a JSON object). Messages are Vietnamese, or English when the request's
+Accept-Language asks for it.
+
+Reads are anonymous (open data asks no identity). Writes take an official's API token, sent
+as CKAN clients send their API key: ``Authorization: <token>`` (``Bearer <token>`` and
+``X-CKAN-API-Key`` work too). Portal session cookies are not read here, so no cross-site
+request can write through a signed-in browser.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from tinhso import __version__
+from tinhso.core.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    Message,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
+from tinhso.core.i18n import parse_locale
+from tinhso.core.web import DbSession
+from tinhso.opendata.access import Reader, reader_of
+from tinhso.opendata.catalogue import catalogue_service
+from tinhso.opendata.datasets import (
+    UPLOAD_MAX_BYTES,
+    FileUpload,
+    dataset_service,
+    organisations_by_id,
+    package_dict,
+    resource_dict,
+)
+from tinhso.opendata.search import (
+    FACET_FIELDS,
+    FACET_LIMIT_DEFAULT,
+    ROWS_DEFAULT,
+    ROWS_MAX,
+    SearchQuery,
+    SearchQueryError,
+    search,
+)
+from tinhso.opendata.storage import stored_path
+from tinhso.registry.accounts import account_service
+from tinhso.registry.auth import principal_of
+from tinhso.registry.models import CredentialKind
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.orm import Session
+
+PREFIXES = ("/api/3/action", "/api/action")
+CKAN_VERSION = "2.10.0"  # the Action API version this catalogue answers like
+
+router = APIRouter(tags=["opendata"])
+
+Params = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Call:
+    session: Session
+    reader: Reader
+    params: Params
+    base_url: str
+    data_dir: Path
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    reads: bool
+    run: Callable[[Call], Any]
+    summary: str
+
+
+# -- parameters -------------------------------------------------------------------------------
+
+
+def _invalid(name: str, vi: str, en: str) -> InvalidInput:
+    return InvalidInput(vi, en, field=name)
+
+
+def _integer(params: Params, name: str, default: int, low: int, high: int) -> int:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise _invalid(name, "Phải là số nguyên", "Invalid integer") from None
+    if not low <= number <= high:
+        raise _invalid(name, f"Phải từ {low} đến {high}", f"Must be between {low} and {high}")
+    return number
+
+
+def _flag(params: Params, name: str, *, default: bool = False) -> bool:
+    value = params.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "false", "1", "0"}:
+        return value.lower() in {"true", "1"}
+    raise _invalid(name, "Phải là true hoặc false", "Must be true or false")
+
+
+def _string(params: Params, name: str) -> str:
+    value = params.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _invalid(name, "Phải là chuỗi ký tự", "Must be a string")
+    if "\x00" in value or len(value) > 1000:
+        raise _invalid(name, "Chuỗi không hợp lệ", "Not a valid string")
+    return value
+
+
+def _facet_fields(params: Params) -> tuple[str, ...]:
+    value = params.get("facet.field")
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SearchQueryError(
+            "facet.field phải là danh sách JSON",
+            "facet.field must be a JSON list",
+            field="facet.field",
+        )
+    for item in value:
+        if item not in FACET_FIELDS:
+            raise SearchQueryError(
+                f"Không có bộ đếm theo {item[:100]} (được: {', '.join(FACET_FIELDS)})",
+                f"No facet on {item[:100]} (allowed: {', '.join(FACET_FIELDS)})",
+                field="facet.field",
+            )
+    return tuple(dict.fromkeys(value))
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+
+def _status_show(call: Call) -> Any:
+    return {
+        "site_title": "Cổng dữ liệu mở — tinhso",
+        "site_description": "Danh mục dữ liệu mở của tỉnh / The province's open data catalogue",
+        "site_url": call.base_url,
+        "ckan_version": CKAN_VERSION,
+        "tinhso_version": __version__,
+        "error_emails_to": None,
+        "locale_default": "vi",
+        "extensions": [],
+    }
+
+
+def _package_list(call: Call) -> Any:
+    limit = _integer(call.params, "limit", -1, -1, 1_000_000)
+    offset = _integer(call.params, "offset", 0, 0, 1_000_000_000)
+    return dataset_service.names(call.session, None if limit < 0 else limit, offset)
+
+
+def _package_show(call: Call) -> Any:
+    dataset = dataset_service.find(call.session, call.reader, call.params.get("id"))
+    return package_dict(dataset, organisations_by_id(call.session), call.base_url)
+
+
+def _package_search(call: Call) -> Any:
+    params = call.params
+    query = SearchQuery(
+        q=_string(params, "q"),
+        fq=_string(params, "fq"),
+        rows=_integer(params, "rows", ROWS_DEFAULT, 0, ROWS_MAX),
+        start=_integer(params, "start", 0, 0, 1_000_000_000),
+        sort=_string(params, "sort"),
+        facet_fields=_facet_fields(params),
+        facet_limit=_integer(params, "facet.limit", FACET_LIMIT_DEFAULT, -1, 10_000),
+        facet_mincount=_integer(params, "facet.mincount", 1, 0, 1_000_000_000),
+        include_private=_flag(params, "include_private"),
+    )
+    found = search(call.session, call.reader, query, call.base_url)
+    return {
+        "count": found.count,
+        "sort": found.sort,
+        "results": found.results,
+        "facets": {
+            name: {item.name: item.count for item in items} for name, items in found.facets.items()
+        },
+        "search_facets": {
+            name: {
+                "title": name,
+                "items": [
+                    {"name": item.name, "display_name": item.display_name, "count": item.count}
+                    for item in items
+                ],
+            }
+            for name, items in found.facets.items()
+        },
+    }
+
+
+def _names_or_dicts(call: Call, found: list[dict[str, Any]]) -> Any:
+    if _flag(call.params, "all_fields"):
+        return found
+    return [item["name"] for item in found]
+
+
+def _organization_list(call: Call) -> Any:
+    return _names_or_dicts(call, catalogue_service.organisations(call.session, call.reader))
+
+
+def _organization_show(call: Call) -> Any:
+    found = catalogue_service.organisation(call.session, call.reader, call.params.get("id"))
+    return _with_datasets(call, found, "organization")
+
+
+def _group_list(call: Call) -> Any:
+    return _names_or_dicts(call, catalogue_service.groups(call.session, call.reader))
+
+
+def _group_show(call: Call) -> Any:
+    found = catalogue_service.group(call.session, call.reader, call.params.get("id"))
+    return _with_datasets(call, found, "groups")
+
+
+def _with_datasets(call: Call, found: dict[str, Any], facet: str) -> dict[str, Any]:
+    if _flag(call.params, "include_datasets"):
+        result = search(
+            call.session,
+            call.reader,
+            SearchQuery(fq=f'{facet}:"{found["name"]}"', rows=ROWS_MAX, include_private=True),
+            call.base_url,
+        )
+        found["packages"] = result.results
+    return found
+
+
+def _tag_list(call: Call) -> Any:
+    return catalogue_service.tags(call.session, call.reader, _string(call.params, "query"))
+
+
+def _license_list(call: Call) -> Any:
+    return catalogue_service.licences(call.session)
+
+
+def _resource_show(call: Call) -> Any:
+    resource = dataset_service.find_resource(call.session, call.reader, call.params.get("id"))
+    return resource_dict(resource, resource.dataset_id, call.base_url)
+
+
+def _package_create(call: Call) -> Any:
+    dataset = dataset_service.create(call.session, call.reader, call.params)
+    return package_dict(dataset, organisations_by_id(call.session), call.base_url)
+
+
+def _package_update(call: Call) -> Any:
+    dataset = dataset_service.update(call.session, call.reader, call.params)
+    return package_dict(dataset, organisations_by_id(call.session), call.base_url)
+
+
+def _package_patch(call: Call) -> Any:
+    organisations = organisations_by_id(call.session)
+    dataset = dataset_service.patch(call.session, call.reader, call.params, organisations)
+    return package_dict(dataset, organisations, call.base_url)
+
+
+def _package_delete(call: Call) -> Any:
+    dataset_service.delete(call.session, call.reader, call.params.get("id"))
+    return None
+
+
+def _resource_create(call: Call) -> Any:
+    upload = call.params.get("upload")
+    if isinstance(upload, FileUpload):
+        resource = dataset_service.attach_file(
+            call.session,
+            call.reader,
+            call.params.get("package_id"),
+            FileUpload(
+                upload.filename,
+                upload.content,
+                name=_string(call.params, "name"),
+                format=_string(call.params, "format")[:32],
+                description=_string(call.params, "description"),
+            ),
+            call.data_dir,
+        )
+        return resource_dict(resource, resource.dataset_id, call.base_url)
+    resource = dataset_service.add_resource(call.session, call.reader, call.params)
+    return resource_dict(resource, resource.dataset_id, call.base_url)
+
+
+def _resource_delete(call: Call) -> Any:
+    dataset_service.delete_resource(call.session, call.reader, call.params.get("id"))
+    return None
+
+
+def _read(name: str, run: Callable[[Call], Any], summary: str) -> Action:
+    return Action(name, reads=True, run=run, summary=summary)
+
+
+def _write(name: str, run: Callable[[Call], Any], summary: str) -> Action:
+    return Action(name, reads=False, run=run, summary=summary)
+
+
+ACTIONS = (
+    _read("status_show", _status_show, "Trạng thái cổng / Site status"),
+    _read("package_list", _package_list, "Tên các bộ dữ liệu / Dataset names"),
+    _read("package_show", _package_show, "Một bộ dữ liệu / One dataset"),
+    _read("package_search", _package_search, "Tìm bộ dữ liệu / Search datasets"),
+    _read("organization_list", _organization_list, "Tổ chức công bố / Publishers"),
+    _read("organization_show", _organization_show, "Một tổ chức / One publisher"),
+    _read("group_list", _group_list, "Nhóm chủ đề / Themes"),
+    _read("group_show", _group_show, "Một nhóm chủ đề / One theme"),
+    _read("tag_list", _tag_list, "Từ khóa / Tags"),
+    _read("license_list", _license_list, "Giấy phép / Licences"),
+    _read("resource_show", _resource_show, "Một tài nguyên / One resource"),
+    _write("package_create", _package_create, "Tạo bộ dữ liệu / Create a dataset"),
+    _write("package_update", _package_update, "Cập nhật bộ dữ liệu / Update a dataset"),
+    _write("package_patch", _package_patch, "Sửa một phần / Patch a dataset"),
+    _write("package_delete", _package_delete, "Xóa bộ dữ liệu / Delete a dataset"),
+    _write("resource_create", _resource_create, "Thêm tài nguyên / Add a resource"),
+    _write("resource_delete", _resource_delete, "Xóa tài nguyên / Delete a resource"),
+)
+
+# -- the envelope -----------------------------------------------------------------------------
+
+_ERROR_TYPES: tuple[tuple[type[DomainError], str, int], ...] = (
+    (SearchQueryError, "Search Query Error", 400),
+    (NotFound, "Not Found Error", 404),
+    (Forbidden, "Authorization Error", 403),
+    (Unauthenticated, "Authorization Error", 403),
+)
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+
+
+def _help(request: Request, name: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/api/3/action/help_show?name={name}"
+
+
+def _error_response(request: Request, name: str, error: DomainError) -> JSONResponse:
+    english = parse_locale(request.headers.get("accept-language")) == "en"
+
+    def text(message: Message) -> str:
+        return message.en if english else message.vi
+
+    kind, status = "Validation Error", 409
+    if isinstance(error, BadRequest):
+        kind, status = "Bad Request", 400
+    for error_class, error_kind, error_status in _ERROR_TYPES:
+        if isinstance(error, error_class):
+            kind, status = error_kind, error_status
+            break
+    body: dict[str, Any] = {"__type": kind, "message": f"{kind}: {text(error.message)}"}
+    if kind == "Validation Error":
+        for item in error.errors:
+            body.setdefault(item.field, []).append(text(item.message))
+    return JSONResponse(
+        {"help": _help(request, name), "success": False, "error": body}, status_code=status
+    )
+
+
+async def _params(request: Request) -> Params:
+    if request.method == "GET":
+        return dict(request.query_params)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+        found: Params = {}
+        async with request.form() as form:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    if key != "upload":
+                        raise BadRequest(
+                            f"Tệp chỉ được gửi trong trường upload, không phải {key[:50]}",
+                            f"Files are sent in the upload field only, not {key[:50]}",
+                            field=key,
+                        )
+                    content = await value.read(UPLOAD_MAX_BYTES + 1)
+                    found[key] = FileUpload(value.filename or "tep", content)
+                    continue
+                found[key] = value
+        return found
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        decoded = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Nội dung không phải JSON", "Bad request - JSON Error") from None
+    if not isinstance(decoded, dict):
+        raise BadRequest(
+            "Nội dung phải là một đối tượng JSON", "Bad request - the body must be a JSON object"
+        )
+    return decoded
+
+
+def _reader(request: Request, session: Session) -> Reader:
+    header = request.headers.get("authorization") or request.headers.get("x-ckan-api-key") or ""
+    scheme, _, rest = header.strip().partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" else header.strip()
+    if not token:
+        return reader_of(session, None)
+    user = account_service.authenticate(session, token, CredentialKind.API_TOKEN)
+    if user is None:
+        raise Forbidden(
+            "Mã truy cập API không hợp lệ hoặc đã hết hạn",
+            "The API token is not valid or has expired",
+        )
+    return reader_of(session, principal_of(session, user))
+
+
+def _run(action: Action, request: Request, session: Session, params: Params) -> Any:
+    base_url = str(request.base_url).rstrip("/")
+    data_dir = request.app.state.settings.data_dir
+    if action.name != "resource_create" and "upload" in params:
+        params = {key: value for key, value in params.items() if key != "upload"}
+    return action.run(Call(session, _reader(request, session), params, base_url, data_dir))
+
+
+def _endpoint(action: Action) -> Callable[..., Any]:
+    async def endpoint(request: Request, session: DbSession) -> JSONResponse:
+        try:
+            params = await _params(request)
+            result = await run_in_threadpool(_run, action, request, session, params)
+        except Unavailable:
+            raise
+        except DomainError as error:
+            await run_in_threadpool(session.rollback)
+            return _error_response(request, action.name, error)
+        return JSONResponse(
+            {"help": _help(request, action.name), "success": True, "result": result}
+        )
+
+    endpoint.__name__ = f"ckan_{action.name}"
+    return endpoint
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["success", "error"],
+    "properties": {
+        "help": {"type": "string"},
+        "success": {"type": "boolean", "const": False},
+        "error": {
+            "type": "object",
+            "required": ["__type", "message"],
+            "properties": {"__type": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
+}
+_SUCCESS_SCHEMA = {
+    "type": "object",
+    "required": ["help", "success", "result"],
+    "properties": {
+        "help": {"type": "string"},
+        "success": {"type": "boolean", "const": True},
+        "result": {},
+    },
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "CKAN envelope / Phong bì CKAN",
+        "content": {"application/json": {"schema": _SUCCESS_SCHEMA}},
+    },
+    **{
+        status: {
+            "description": f"CKAN error: {kind}",
+            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+        }
+        for status, kind in (
+            (400, "Search Query Error, Bad Request"),
+            (403, "Authorization Error"),
+            (404, "Not Found Error"),
+            (409, "Validation Error"),
+        )
+    },
+}
+_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+            },
+        },
+    }
+}
+
+
+@router.get(
+    "/dataset/{dataset_id}/resource/{resource_id}/download/{filename}",
+    summary="Tải tệp của tài nguyên / Download a resource's file",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        # Outside /api the portal answers errors as a page for browsers.
+        "4XX": {
+            "description": "Not found or not allowed (problem+json, or the portal's page)",
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
+    },
+)
+def download_resource(
+    request: Request, session: DbSession, dataset_id: str, resource_id: str, filename: str
+) -> FileResponse:
+    """The stored file of a resource (anonymous for public datasets, as every read)."""
+    reader = _reader(request, session)
+    dataset = dataset_service.find(session, reader, dataset_id)
+    resource = dataset_service.find_resource(session, reader, resource_id)
+    path = (
+        stored_path(request.app.state.settings.data_dir, resource.stored_path)
+        if resource.dataset_id == dataset.id and resource.stored_path
+        else None
+    )
+    if path is None or path.name != filename:
+        raise NotFound(
+            f"Không tìm thấy tệp {filename}", f"File {filename} not found", field="filename"
+        )
+    return FileResponse(path, filename=path.name, media_type=_MEDIA_TYPES.get(resource.format))
+
+
+_MEDIA_TYPES = {
+    "CSV": "text/csv; charset=utf-8",
+    "JSON": "application/json",
+    "GEOJSON": "application/geo+json",
+    "PDF": "application/pdf",
+    "XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+for _action in ACTIONS:
+    for _prefix in PREFIXES:
+        if _action.reads:
+            router.add_api_route(
+                f"{_prefix}/{_action.name}",
+                _endpoint(_action),
+                methods=["GET"],
+                summary=_action.summary,
+                response_class=JSONResponse,
+                responses=_RESPONSES,
+            )
+        router.add_api_route(
+            f"{_prefix}/{_action.name}",
+            _endpoint(_action),
+            methods=["POST"],
+            summary=_action.summary,
+            response_class=JSONResponse,
+            responses=_RESPONSES,
+            openapi_extra=_BODY,
+        )

@@ -1,0 +1,168 @@
+"""Open data tables: datasets, their resources, tags, themes (groups) and licences.
+
+Publishers are the registry's organisations (referenced by id, never copied). Each dataset
+keeps two folded shadow columns (lower-case ASCII, đ → d, words separated by one space) that
+search matches on both databases: ``search_title`` (name, titles, tags) weighs more than
+``search_text`` (everything a search may find, notes included).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow
+
+
+class DatasetState(enum.StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class OpendataLicence(Base):
+    __tablename__ = "opendata_licence"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    title_vi: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(String(500), default="")
+    attribution_vi: Mapped[str] = mapped_column(Text, default="")
+    attribution_en: Mapped[str] = mapped_column(Text, default="")
+
+
+class OpendataGroup(Base):
+    """A theme (nhóm chủ đề) datasets belong to."""
+
+    __tablename__ = "opendata_group"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title_vi: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str | None] = mapped_column(String(300))
+    description_vi: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OpendataTag(Base):
+    __tablename__ = "opendata_tag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+opendata_dataset_tag = Table(
+    "opendata_dataset_tag",
+    Base.metadata,
+    Column(
+        "dataset_id",
+        ForeignKey("opendata_dataset.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("tag_id", ForeignKey("opendata_tag.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_opendata_dataset_tag_tag", "tag_id"),
+)
+
+opendata_dataset_group = Table(
+    "opendata_dataset_group",
+    Base.metadata,
+    Column(
+        "dataset_id",
+        ForeignKey("opendata_dataset.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("group_id", ForeignKey("opendata_group.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_opendata_dataset_group_group", "group_id"),
+)
+
+
+class OpendataDataset(TimestampMixin, Base):
+    __tablename__ = "opendata_dataset"
+    __table_args__ = (
+        Index("ix_opendata_dataset_organisation", "organisation_id"),
+        Index("ix_opendata_dataset_state_private", "state", "private"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID, as CKAN's ids
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title_vi: Mapped[str] = mapped_column(String(500))
+    title_en: Mapped[str | None] = mapped_column(String(500))
+    notes_vi: Mapped[str] = mapped_column(Text, default="")
+    notes_en: Mapped[str | None] = mapped_column(Text)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    licence_id: Mapped[str | None] = mapped_column(
+        ForeignKey("opendata_licence.id", ondelete="RESTRICT")
+    )
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[DatasetState] = mapped_column(
+        Enum(
+            DatasetState,
+            name="opendata_dataset_state",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda members: [member.value for member in members],
+            validate_strings=True,
+        ),
+        default=DatasetState.ACTIVE,
+    )
+    update_frequency: Mapped[str] = mapped_column(String(32), default="")
+    temporal_start: Mapped[date | None] = mapped_column(Date)
+    temporal_end: Mapped[date | None] = mapped_column(Date)
+    # Spatial coverage: an administrative unit of either unit set ("current"/"legacy", code).
+    spatial_unit_set: Mapped[str] = mapped_column(String(16), default="")
+    spatial_unit_code: Mapped[str] = mapped_column(String(16), default="")
+    contact_point: Mapped[str] = mapped_column(String(300), default="")
+    version: Mapped[str] = mapped_column(String(100), default="")
+    search_title: Mapped[str] = mapped_column(Text, default="")
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    resources: Mapped[list[OpendataResource]] = relationship(
+        lazy="raise",
+        order_by="OpendataResource.position",
+        cascade="all, delete-orphan",
+        back_populates="dataset",
+    )
+    tags: Mapped[list[OpendataTag]] = relationship(
+        secondary=opendata_dataset_tag, lazy="raise", order_by=OpendataTag.name
+    )
+    groups: Mapped[list[OpendataGroup]] = relationship(
+        secondary=opendata_dataset_group, lazy="raise", order_by=OpendataGroup.name
+    )
+    licence: Mapped[OpendataLicence | None] = relationship(lazy="raise")
+
+
+class OpendataResource(Base):
+    """A link or an uploaded file (stored under the data directory) of a dataset."""
+
+    __tablename__ = "opendata_resource"
+    __table_args__ = (Index("ix_opendata_resource_dataset", "dataset_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("opendata_dataset.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    # Relative to the data directory when the file was uploaded; "" for a link.
+    stored_path: Mapped[str] = mapped_column(String(500), default="")
+    format: Mapped[str] = mapped_column(String(32), default="")
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    dataset: Mapped[OpendataDataset] = relationship(lazy="raise", back_populates="resources")

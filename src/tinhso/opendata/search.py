@@ -1,0 +1,323 @@
+"""Dataset search, as CKAN's ``package_search`` answers it: q, fq, sort, paging and facets.
+
+Both sides are folded (lower-case ASCII, đ → d), so "bac giang", "Bắc Giang" and
+"BAC GIANG" find the same datasets and "dong xuan" finds "Đồng Xuân". Each word of the
+query must start a word of the dataset's ``search_text`` (LIKE on the folded shadow column,
+the same on SQLite and PostgreSQL); a word found in the title, the name or a tag
+(``search_title``) scores 3, elsewhere (notes, publisher, themes, resources) 1.
+Full-text indexes (SQLite FTS5, PostgreSQL unaccent + tsvector + pg_trgm) are a later step:
+this scans the catalogue's rows, which is fine for the thousands of datasets of a province.
+
+Private datasets are never counted, listed or faceted for a reader who is not a member of
+their organisation; with ``include_private`` (default off, as CKAN) members see theirs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select
+
+from tinhso.core.errors import InvalidInput
+from tinhso.core.text import fold
+from tinhso.opendata.datasets import (
+    load_datasets,
+    organisations_by_id,
+    package_dict,
+)
+from tinhso.opendata.folding import search_words
+from tinhso.opendata.models import (
+    DatasetState,
+    OpendataDataset,
+    OpendataGroup,
+    OpendataResource,
+    OpendataTag,
+    opendata_dataset_group,
+    opendata_dataset_tag,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tinhso.opendata.access import Reader
+
+ROWS_DEFAULT = 10
+ROWS_MAX = 1000
+FACET_LIMIT_DEFAULT = 50
+FACET_FIELDS = ("organization", "groups", "tags", "res_format", "license_id")
+FILTER_FIELDS = (*FACET_FIELDS, "name", "id", "owner_org")
+_FILTER = re.compile(r'([+-]?)(\w+):(?:"([^"]*)"|(\S+))')
+
+
+class SearchQueryError(InvalidInput):
+    """A query, filter or sort the search cannot read (CKAN's "Search Query Error", 400)."""
+
+    status = 400
+    code = "search_query_error"
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    q: str = ""
+    fq: str = ""
+    rows: int = ROWS_DEFAULT
+    start: int = 0
+    sort: str = ""
+    facet_fields: tuple[str, ...] = ()
+    facet_limit: int = FACET_LIMIT_DEFAULT
+    facet_mincount: int = 1
+    include_private: bool = False
+
+
+@dataclass(frozen=True)
+class FacetItem:
+    name: str
+    display_name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    count: int
+    results: list[dict[str, Any]]
+    facets: dict[str, list[FacetItem]]
+    sort: str
+
+
+def _bad(vi: str, en: str, name: str) -> SearchQueryError:
+    return SearchQueryError(vi, en, field=name)
+
+
+def _filters(text: str, name: str) -> list[tuple[bool, str, str]]:
+    """``field:value`` terms (with an optional leading - to exclude), AND between them."""
+    found: list[tuple[bool, str, str]] = []
+    rest = _FILTER.sub(" ", text)
+    leftover = [word for word in rest.split() if word.upper() not in {"AND", "+"}]
+    if leftover:
+        raise _bad(
+            f"Không đọc được điều kiện lọc: {' '.join(leftover)[:100]}",
+            f"Cannot read the filter: {' '.join(leftover)[:100]}",
+            name,
+        )
+    for match in _FILTER.finditer(text):
+        sign, field_name, quoted, bare = match.groups()
+        if field_name not in FILTER_FIELDS:
+            raise _bad(
+                f"Không lọc được theo trường {field_name} (được: {', '.join(FILTER_FIELDS)})",
+                f"Cannot filter on {field_name} (allowed: {', '.join(FILTER_FIELDS)})",
+                name,
+            )
+        found.append((sign == "-", field_name, quoted if quoted is not None else bare))
+    return found
+
+
+def _tagged(value: str) -> ColumnElement[bool]:
+    return OpendataDataset.id.in_(
+        select(opendata_dataset_tag.c.dataset_id)
+        .join(OpendataTag, OpendataTag.id == opendata_dataset_tag.c.tag_id)
+        .where(OpendataTag.name == value)
+    )
+
+
+def _grouped(value: str) -> ColumnElement[bool]:
+    return OpendataDataset.id.in_(
+        select(opendata_dataset_group.c.dataset_id)
+        .join(OpendataGroup, OpendataGroup.id == opendata_dataset_group.c.group_id)
+        .where(OpendataGroup.name == value)
+    )
+
+
+def _formatted(value: str) -> ColumnElement[bool]:
+    return OpendataDataset.id.in_(
+        select(OpendataResource.dataset_id).where(
+            func.upper(OpendataResource.format) == value.upper()
+        )
+    )
+
+
+_CONDITIONS: dict[str, Callable[[str], ColumnElement[bool]]] = {
+    "name": lambda value: OpendataDataset.name == value,
+    "id": lambda value: OpendataDataset.id == value,
+    "license_id": lambda value: OpendataDataset.licence_id == value,
+    "tags": _tagged,
+    "groups": _grouped,
+    "res_format": _formatted,
+}
+
+
+def _filter_condition(field_name: str, value: str, codes: dict[str, int]) -> ColumnElement[bool]:
+    if field_name in {"organization", "owner_org"}:
+        organisation_id = codes.get(value)
+        return OpendataDataset.organisation_id == organisation_id if organisation_id else false()
+    return _CONDITIONS[field_name](value)
+
+
+_SORTS = {
+    "score": None,
+    "metadata_modified": OpendataDataset.updated_at,
+    "metadata_created": OpendataDataset.created_at,
+    "name": OpendataDataset.name,
+    "title": OpendataDataset.title_vi,
+    "title_string": OpendataDataset.title_vi,
+}
+
+
+def _order(sort: str, score: ColumnElement[int]) -> list[Any]:
+    order: list[Any] = []
+    for part in (sort or "score desc, metadata_modified desc").split(","):
+        words = part.split()
+        if not words:
+            continue
+        field_name, direction = words[0], (words[1].lower() if len(words) > 1 else "asc")
+        if field_name not in _SORTS or direction not in {"asc", "desc"} or len(words) > 2:
+            raise _bad(
+                f"Không sắp xếp được theo: {part.strip()[:100]} (được: {', '.join(_SORTS)})",
+                f"Cannot sort by: {part.strip()[:100]} (allowed: {', '.join(_SORTS)})",
+                "sort",
+            )
+        column = _SORTS[field_name]
+        expression = score if column is None else column
+        order.append(expression.desc() if direction == "desc" else expression.asc())
+    order.append(OpendataDataset.name.asc())
+    return order
+
+
+def search(
+    session: Session, reader: Reader, query: SearchQuery, site_url: str = ""
+) -> SearchResult:
+    dataset = OpendataDataset
+    organisations = organisations_by_id(session)
+    codes = {
+        organisation.code: organisation_id
+        for organisation_id, organisation in organisations.items()
+    }
+    conditions: list[ColumnElement[bool]] = [dataset.state == DatasetState.ACTIVE]
+    if query.include_private and reader.member_of is None:
+        pass  # a platform administrator sees every private dataset
+    elif query.include_private and reader.member_of:
+        conditions.append(or_(~dataset.private, dataset.organisation_id.in_(reader.member_of)))
+    else:
+        conditions.append(~dataset.private)
+
+    text = query.q.strip()
+    if text in {"*:*", "*"}:
+        text = ""
+    # Field terms written in q (CKAN lets q carry them too) are filters.
+    field_terms = [m for m in _FILTER.finditer(text) if m.group(2) in FILTER_FIELDS]
+    for match in reversed(field_terms):
+        text = text[: match.start()] + " " + text[match.end() :]
+    filters = [
+        (match.group(1) == "-", match.group(2), match.group(3) or match.group(4) or "")
+        for match in field_terms
+    ]
+    filters += _filters(query.fq, "fq") if query.fq.strip() else []
+    for negated, field_name, value in filters:
+        condition = _filter_condition(field_name, value, codes)
+        conditions.append(~condition if negated else condition)
+
+    score: ColumnElement[int] = literal(0)
+    for word in search_words(text):
+        pattern = f"% {word}%"
+        conditions.append(dataset.search_text.like(pattern))
+        score = score + case((dataset.search_title.like(pattern), 3), else_=1)
+    if text and not search_words(text) and fold(text).strip():
+        conditions.append(false())  # only punctuation: nothing can match
+
+    matching = select(dataset.id).where(and_(*conditions))
+    count = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
+    ids = list(
+        session.scalars(
+            select(dataset.id)
+            .where(and_(*conditions))
+            .order_by(*_order(query.sort, score))
+            .offset(query.start)
+            .limit(query.rows)
+        )
+    )
+    results = [
+        package_dict(found, organisations, site_url) for found in load_datasets(session, ids)
+    ]
+    facets = {
+        name: _facet(session, name, matching, query, organisations) for name in query.facet_fields
+    }
+    return SearchResult(count, results, facets, query.sort or "score desc, metadata_modified desc")
+
+
+def _facet(
+    session: Session,
+    name: str,
+    matching: Any,
+    query: SearchQuery,
+    organisations: dict[int, Any],
+) -> list[FacetItem]:
+    dataset = OpendataDataset
+    counted = func.count(func.distinct(dataset.id))
+    rows: list[tuple[Any, int]]
+    if name == "organization":
+        rows = [
+            (row[0], row[1])
+            for row in session.execute(
+                select(dataset.organisation_id, counted)
+                .where(dataset.id.in_(matching))
+                .group_by(dataset.organisation_id)
+            )
+        ]
+        items = [
+            FacetItem(organisations[key].code, organisations[key].name_vi, count)
+            for key, count in rows
+            if key in organisations
+        ]
+    elif name == "license_id":
+        rows = [
+            (row[0], row[1])
+            for row in session.execute(
+                select(dataset.licence_id, counted)
+                .where(dataset.id.in_(matching), dataset.licence_id.is_not(None))
+                .group_by(dataset.licence_id)
+            )
+        ]
+        items = [FacetItem(key, key, count) for key, count in rows]
+    elif name == "tags":
+        rows = [
+            (row[0], row[1])
+            for row in session.execute(
+                select(
+                    OpendataTag.name, func.count(func.distinct(opendata_dataset_tag.c.dataset_id))
+                )
+                .join(opendata_dataset_tag, OpendataTag.id == opendata_dataset_tag.c.tag_id)
+                .where(opendata_dataset_tag.c.dataset_id.in_(matching))
+                .group_by(OpendataTag.name)
+            )
+        ]
+        items = [FacetItem(key, key, count) for key, count in rows]
+    elif name == "groups":
+        items = [
+            FacetItem(row[0], row[1], row[2])
+            for row in session.execute(
+                select(
+                    OpendataGroup.name,
+                    OpendataGroup.title_vi,
+                    func.count(func.distinct(opendata_dataset_group.c.dataset_id)),
+                )
+                .join(opendata_dataset_group, OpendataGroup.id == opendata_dataset_group.c.group_id)
+                .where(opendata_dataset_group.c.dataset_id.in_(matching))
+                .group_by(OpendataGroup.name, OpendataGroup.title_vi)
+            )
+        ]
+    else:  # res_format
+        formatted = func.upper(OpendataResource.format)
+        rows = [
+            (row[0], row[1])
+            for row in session.execute(
+                select(formatted, func.count(func.distinct(OpendataResource.dataset_id)))
+                .where(OpendataResource.dataset_id.in_(matching), OpendataResource.format != "")
+                .group_by(formatted)
+            )
+        ]
+        items = [FacetItem(key, key, count) for key, count in rows]
+    items = [item for item in items if item.count >= query.facet_mincount]
+    items.sort(key=lambda item: (-item.count, item.name))
+    return items if query.facet_limit < 0 else items[: query.facet_limit]
