@@ -97,6 +97,10 @@ def _visit(page: Page, people: dict[str, str], width: int) -> list[str]:
             found.append(f"{path}: the page is {overflow} px wider than the window")
         found += [f"{path}: {v}" for v in serious_accessibility_violations(page)]
         page.screenshot(path=str(SCREENSHOTS / f"page-{name}-{width}.png"), full_page=True)
+        if name == "monitoring":  # the first pillar's targets, as cards on a phone
+            page.locator(".targets-table").first.screenshot(
+                path=str(SCREENSHOTS / f"targets-{width}.png")
+            )
     return found + [f"console: {p}" for p in problems]
 
 
@@ -111,4 +115,36 @@ def test_every_page_passes_axe_and_fits_at_phone_and_wall_widths(
         found.extend(_visit(page, people, width))
 
     browser.run(journey, live_server, width=width, height=1000)
+    assert found == []
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_the_main_menu_collapses_behind_a_button_on_a_phone(
+    browser: BrowserThread, live_server: str, people: dict[str, str], width: int
+) -> None:
+    found: list[str] = []
+
+    def journey(page: Page) -> None:
+        page.goto("/login?next=/")
+        page.get_by_label("Tên đăng nhập").fill(people["admin"])
+        page.get_by_label("Mật khẩu").fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Đăng nhập").click()
+        button = page.get_by_role("button", name="Danh mục")
+        monitoring = page.locator(".main-nav").get_by_role("link", name="Giám sát chuyển đổi số")
+        if width < 600:
+            expect(button).to_be_visible()
+            expect(button).to_have_attribute("aria-expanded", "false")
+            expect(monitoring).to_be_hidden()
+            button.click()
+            expect(button).to_have_attribute("aria-expanded", "true")
+            expect(monitoring).to_be_visible()
+            found.extend(serious_accessibility_violations(page))
+            page.screenshot(path=str(SCREENSHOTS / "menu-open-390.png"))
+            monitoring.click()
+            expect(page).to_have_url(f"{live_server}/monitoring")
+        else:
+            expect(button).to_be_hidden()
+            expect(monitoring).to_be_visible()
+
+    browser.run(journey, live_server, width=width, height=900)
     assert found == []

@@ -1,0 +1,14 @@
+/* The portal shell: on a phone the main menu collapses behind a "Menu" button. Without
+   script the menu simply stays open (the button only exists once this file runs). */
+(function () {
+  "use strict";
+  var nav = document.querySelector(".main-nav");
+  var button = document.getElementById("menu-toggle");
+  if (!nav || !button) { return; }
+  document.documentElement.classList.add("js");
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    var open = nav.classList.toggle("open");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+})();
