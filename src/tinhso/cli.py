@@ -292,8 +292,15 @@ def calendar_add(
         issued_on=_parse_day(issued_on) if issued_on else None,
         url=url,
     )
-    with _database() as engine, make_sessionmaker(engine).begin() as session:
-        new = save_decided_day(session, decided)
+    try:
+        with _database() as engine, make_sessionmaker(engine).begin() as session:
+            new = save_decided_day(session, decided)
+    except DomainError as error:
+        for problem in error.errors:
+            console.print(
+                f"  [{problem.field}] {problem.message.vi} / {problem.message.en}", markup=False
+            )
+        raise _fail(error) from error
     verb = "Đã thêm / added" if new else "Đã sửa / updated"
     console.print(f"[green]OK[/green] {verb} {decided.day:%d/%m/%Y} ({kind.value})")
 

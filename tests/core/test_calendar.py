@@ -289,6 +289,13 @@ def test_cli_add_list_check_remove(settings_env: None) -> None:
         bad = runner.invoke(app, ["calendar", "add", "2099-01-04", "--kind", "off",
                                   "--reason", "x", "--source", "x", "--issuer", "x"])  # fmt: skip
         assert bad.exit_code != 0
+        too_long = runner.invoke(app, ["calendar", "add", "05/01/2099", "--kind", "off",
+                                       "--reason", "x" * 501, "--source", "x", "--issuer", "x",
+                                       "--url", "ftp://x"])  # fmt: skip
+        assert too_long.exit_code == 1
+        assert "[reason] Tối đa 500 ký tự / At most 500 characters" in too_long.output
+        assert "[url]" in too_long.output
+        assert "Lỗi [reason, url]: Ngày quyết định không hợp lệ" in too_long.output
     finally:
         removed = runner.invoke(app, ["calendar", "remove", "04/01/2099"])
     assert removed.exit_code == 0, removed.output

@@ -43,6 +43,7 @@ PAGES = [
     ("exchange-statistics", "/exchange/statistics", "viewer", None),
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
     ("users", "/admin/users", "admin", "Người dùng"),
+    ("calendar", "/admin/calendar?year=2026", "admin", "Lịch làm việc"),
 ]
 
 
@@ -94,7 +95,13 @@ def _visit(page: Page, people: dict[str, str], width: int) -> list[str]:
             expect(page.locator("h1").first).to_have_text(heading)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         if overflow > 0:
-            found.append(f"{path}: the page is {overflow} px wider than the window")
+            wide = page.evaluate(
+                """() => [...document.querySelectorAll('body *')]
+                    .filter(e => !(e.parentElement && e.parentElement.closest('.table-scroll')))
+                    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+                    .slice(0, 3).map(e => e.tagName + '.' + e.className + '#' + e.id)"""
+            )
+            found.append(f"{path}: the page is {overflow} px wider than the window: {wide}")
         found += [f"{path}: {v}" for v in serious_accessibility_violations(page)]
         page.screenshot(path=str(SCREENSHOTS / f"page-{name}-{width}.png"), full_page=True)
         if name == "monitoring":  # the first pillar's targets, as cards on a phone

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tinhso.core.config import Settings
+from tinhso.core.errors import FieldError, InvalidInput, Message
 from tinhso.core.models import CalendarDecidedDay
 
 logger = logging.getLogger(__name__)
@@ -286,8 +287,56 @@ def _decided(row: CalendarDecidedDay) -> DecidedDay:
     )
 
 
+# What the table holds (tinhso.core.models.CalendarDecidedDay).
+DECIDED_TEXT_LIMITS = {"reason": 500, "source": 500, "issuer": 200, "url": 1000}
+
+
+def decided_day_problems(decided: DecidedDay) -> list[FieldError]:
+    """Why a decided day cannot be stored as given (empty: it can), field by field."""
+    problems = [
+        FieldError(name, Message("Trường này là bắt buộc", "This field is required"))
+        for name in ("reason", "source", "issuer")
+        if not getattr(decided, name).strip()
+    ]
+    problems += [
+        FieldError(
+            name,
+            Message(f"Tối đa {limit} ký tự", f"At most {limit} characters"),
+        )
+        for name, limit in DECIDED_TEXT_LIMITS.items()
+        if len(getattr(decided, name)) > limit
+    ]
+    if decided.url and not decided.url.startswith(("https://", "http://")):
+        problems.append(
+            FieldError(
+                "url",
+                Message(
+                    "Đường dẫn phải bắt đầu bằng https:// hoặc http://",
+                    "The link must start with https:// or http://",
+                ),
+            )
+        )
+    if decided.issued_on is not None and decided.issued_on > decided.day:
+        problems.append(
+            FieldError(
+                "issued_on",
+                Message(
+                    "Ngày ban hành sau ngày được quyết định",
+                    "The notice is dated after the day it decides",
+                ),
+            )
+        )
+    return problems
+
+
 def save_decided_day(session: Session, decided: DecidedDay) -> bool:
-    """Store (or replace) a decided day; True when the day was new."""
+    """Store (or replace) a decided day; True when the day was new. Refused (InvalidInput,
+    every field's problem) when the row could not be stored as given."""
+    problems = decided_day_problems(decided)
+    if problems:
+        raise InvalidInput(
+            "Ngày quyết định không hợp lệ", "The decided day is not valid", errors=problems
+        )
     row = session.get(CalendarDecidedDay, decided.day)
     new = row is None
     if row is None:

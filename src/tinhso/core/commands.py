@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from tinhso.core.config import InsecureSettingsError, Settings, load_settings
 from tinhso.core.db import engine_from_settings
@@ -48,8 +49,10 @@ def database(settings: Settings | None = None) -> Iterator[Engine]:
 def failure(error: DomainError) -> typer.Exit:
     """Print a domain error in Vietnamese and English, naming its fields; exit status 1."""
     fields = ", ".join(e.field for e in error.errors)
-    where = f" [{fields}]" if fields else ""
+    # Escaped: "[reason]" is the field's name, not rich markup (which would swallow it).
+    where = escape(f" [{fields}]") if fields else ""
     console.print(
-        f"[red]Lỗi{where}:[/red] {error.message.vi}\n[red]Error{where}:[/red] {error.message.en}"
+        f"[red]Lỗi{where}:[/red] {escape(error.message.vi)}\n"
+        f"[red]Error{where}:[/red] {escape(error.message.en)}"
     )
     return typer.Exit(1)

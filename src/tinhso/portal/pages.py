@@ -59,6 +59,7 @@ from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession, database_unavailable_problem
 from tinhso.portal import auth
+from tinhso.portal.admin.calendar import router as calendar_router
 from tinhso.portal.admin.pages import router as admin_router
 from tinhso.portal.admin.users import router as users_router
 from tinhso.portal.auth import CsrfCheckedIfSession, LoginRequired, PortalUser, safe_next
@@ -86,7 +87,7 @@ if TYPE_CHECKING:
     from tinhso.core.config import Settings
 
 router = APIRouter()
-DOMAIN_ROUTERS = (exchange_router, monitoring_router, admin_router, users_router)
+DOMAIN_ROUTERS = (exchange_router, monitoring_router, admin_router, users_router, calendar_router)
 
 # Paths that are API, not pages: their errors stay problem+json.
 _API_PREFIXES = ("/api/", "/oauth/", "/open311/", "/.well-known/", "/static/")
