@@ -155,3 +155,20 @@ def test_the_main_menu_collapses_behind_a_button_on_a_phone(
 
     browser.run(journey, live_server, width=width, height=900)
     assert found == []
+
+
+def test_the_unit_picker_offers_units_as_one_types(
+    browser: BrowserThread, live_server: str, people: dict[str, str]
+) -> None:
+    def journey(page: Page) -> None:
+        page.goto("/login?next=/monitoring/rankings?tree=legacy")
+        page.get_by_label("Tên đăng nhập").fill(people["viewer"])
+        page.get_by_label("Mật khẩu").fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.get_by_label("Trong đơn vị").press_sequentially("viet yen", delay=40)
+        options = page.locator("#parent-options option")
+        expect(options.first).to_have_attribute("value", "222", timeout=10_000)
+        assert "Thị xã Việt Yên" in (options.first.text_content() or "")
+        assert serious_accessibility_violations(page) == []
+
+    browser.run(journey, live_server, width=390, height=900)

@@ -73,6 +73,7 @@ from tinhso.portal.rendering import (
     render,
 )
 from tinhso.portal.static_files import static_app
+from tinhso.portal.units import router as units_router
 from tinhso.registry.account_api import set_device_cookie
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import CSRF_FIELD, SESSION_COOKIE, identify
@@ -87,7 +88,14 @@ if TYPE_CHECKING:
     from tinhso.core.config import Settings
 
 router = APIRouter()
-DOMAIN_ROUTERS = (exchange_router, monitoring_router, admin_router, users_router, calendar_router)
+DOMAIN_ROUTERS = (
+    exchange_router,
+    monitoring_router,
+    admin_router,
+    users_router,
+    calendar_router,
+    units_router,
+)
 
 # Paths that are API, not pages: their errors stay problem+json.
 _API_PREFIXES = ("/api/", "/oauth/", "/open311/", "/.well-known/", "/static/")

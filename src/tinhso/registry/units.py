@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Integer, literal_column, select, tuple_
+from sqlalchemy import Integer, case, literal_column, select, tuple_
 
 from tinhso.core.errors import InvalidInput, NotFound
 from tinhso.registry import repository, unit_import
@@ -77,6 +77,19 @@ class UnitService:
                 field="code",
             )
         return unit
+
+    def search(
+        self, session: Session, unit_set: UnitSet, text: str, limit: int = 20
+    ) -> list[AdministrativeUnit]:
+        """Units whose name contains ``text``, diacritics and đ folded on both sides ("bich
+        dong" finds Phường Bích Động); provinces first, then districts, then communes."""
+        query = repository.units_query(unit_set, None, None, text).order_by(None)
+        rank = case(
+            {UnitLevel.PROVINCE: 0, UnitLevel.DISTRICT: 1, UnitLevel.COMMUNE: 2},
+            value=AdministrativeUnit.level,
+        )
+        query = query.order_by(rank, AdministrativeUnit.name).limit(limit)
+        return list(session.scalars(query))
 
     def check_level(self, unit_set: UnitSet, level: UnitLevel | None, field: str = "level") -> None:
         """Refuse a level the set does not have (districts in the current set)."""

@@ -246,3 +246,33 @@ def test_indicator_page_says_which_value_it_shows_when_recorded_and_legacy_value
     assert "Trang hiển thị số liệu nhập" in html  # which one it shows, and why
     legacy = viewer.get("/monitoring/indicators/iot_devices_per_100_people?tree=legacy&unit=24")
     assert 'id="basis-note"' not in legacy.text
+
+
+def test_the_unit_picker_finds_units_without_diacritics(viewer: TestClient, data: None) -> None:
+    options = viewer.get("/units/options", params={"set": "legacy", "q": "viet yen"})
+    assert options.status_code == 200
+    found = re.findall(r'<option value="(\d+)">([^<]+)</option>', options.text)
+    assert ("222", "Thị xã Việt Yên (222)") in found
+    assert found[0][0] == "222"  # the district before communes of the same name
+    assert viewer.get("/units/options", params={"q": "v"}).text.strip() == ""  # too short
+
+
+def test_rankings_within_a_unit_typed_by_name_one_reading_or_both_shown(
+    viewer: TestClient, data: None
+) -> None:
+    base = "/monitoring/rankings?indicator=kt_thanh_toan&period=2024&tree=legacy&level=district"
+    one = viewer.get(base + "&parent=thanh pho bac giang")
+    assert one.status_code == 200
+    assert 'value="213"' in one.text and 'id="parent-error"' not in one.text
+    by_code = viewer.get(base + "&parent=24")
+    assert 'value="24"' in by_code.text and 'id="parent-error"' not in by_code.text
+    province_or_city = viewer.get(base + "&parent=bac giang")
+    assert "Tỉnh Bắc Giang (24)" in province_or_city.text
+    assert "Thành phố Bắc Giang (213)" in province_or_city.text
+    several = viewer.get(base + "&parent=Việt Yên")
+    assert several.status_code == 200
+    assert "có thể là nhiều đơn vị" in several.text
+    assert "Thị xã Việt Yên (222)" in several.text and "Xã Việt Yên (12091)" in several.text
+    assert 'id="ranking"' not in several.text  # nothing ranked on a guess
+    unknown = viewer.get(base + "&parent=khong ton tai")
+    assert "Không có đơn vị hành chính nào tên" in unknown.text

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from tinhso.core.errors import InvalidInput, NotFound
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
+from tinhso.core.text import fold
 from tinhso.core.web import DbSession
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.methodologies import methodology_service
@@ -39,6 +40,7 @@ from tinhso.portal.monitoring.progress_export import XLSX_TYPE, progress_workboo
 from tinhso.portal.rendering import render
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -356,6 +358,32 @@ def _indicator_chart(
 # --- rankings -----------------------------------------------------------------------------
 
 
+def _unit_typed(session: Session, unit_set: UnitSet, typed: str | None) -> tuple[str | None, str]:
+    """The unit a picker field names: its code, or a name (diacritics optional) that fits one
+    unit only. A name that fits several is refused with every reading; never guessed."""
+    text = (typed or "").strip()
+    if not text:
+        return None, ""
+    with suppress(NotFound):
+        return unit_service.get(session, unit_set, text).code, ""
+    found = unit_service.search(session, unit_set, text, limit=8)
+    exact = [
+        u for u in found if fold(u.name) == fold(text) or fold(u.name).endswith(f" {fold(text)}")
+    ]
+    candidates = exact or found
+    if len(candidates) == 1:
+        return candidates[0].code, ""
+    if not candidates:
+        return None, _("No administrative unit is named “%(text)s”.") % {"text": text[:100]}
+    readings = "; ".join(f"{u.name} ({u.code})" for u in candidates)
+    return None, _(
+        "“%(text)s” could mean several units: %(readings)s. Choose one from the list."
+    ) % {
+        "text": text[:100],
+        "readings": readings,
+    }
+
+
 @router.get(
     "/monitoring/rankings", summary="Units ranked on an indicator for a period (any official)"
 )
@@ -367,14 +395,14 @@ def rankings(
     period: Annotated[str | None, Query(max_length=10)] = None,
     tree: Code = None,
     level: Annotated[str | None, Query(max_length=16)] = None,
-    parent: Code = None,
+    parent: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
     indicators = catalogue.indicators(session, principal)
     codes = {i.code for i in indicators}
     chosen = indicator if indicator in codes else None
     chosen_tree = _tree(tree, Tree.LEGACY)
     chosen_level = _level(level)
-    parent_code = (parent or "").strip() or None
+    parent_code, parent_error = _unit_typed(session, UnitSet(chosen_tree.value), parent)
     periods: list[str] = []
     ranked = []
     chosen_period = None
@@ -384,7 +412,7 @@ def rankings(
         out = next(i for i in indicators if i.code == chosen)
         periods = list(reversed(catalogue.indicator_periods(session, model)))
         chosen_period = period if period in periods else (periods[0] if periods else None)
-        if chosen_period:
+        if chosen_period and not parent_error:
             ranked = progress_service.ranking(
                 session,
                 model,
@@ -414,7 +442,8 @@ def rankings(
             "min_units": MIN_UNITS_TO_RANK,
             "levels": [(lv.value, level_label(lv)) for lv in UnitLevel],
             "level": chosen_level.value,
-            "parent": parent_code or "",
+            "parent": parent_code or (parent or "").strip(),
+            "parent_error": parent_error,
             "higher_better": out is not None and out.direction is Direction.HIGHER_BETTER,
             "direction": overview.direction_label(out.direction) if out else "",
             "localised": localised,
