@@ -2,7 +2,7 @@
 
 ``/exchange``: the services published through the platform (and the official's own drafts),
 and the connection requests waiting for the official's decision, oldest due date first.
-Decisions themselves are taken through the API (``/api/v1/exchange/requests/{id}/...``).
+Each request opens on its own page (``decisions.py``), where the provider's admins decide.
 ``/exchange/statistics``: exchanges per day and per service with error rates, from the audit log.
 """
 

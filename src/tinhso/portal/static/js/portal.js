@@ -2,6 +2,10 @@
    script the menu simply stays open (the button only exists once this file runs). */
 (function () {
   "use strict";
+  // "Print (A4)" buttons: the print stylesheet shapes the page.
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.addEventListener("click", function () { window.print(); });
+  });
   var nav = document.querySelector(".main-nav");
   var button = document.getElementById("menu-toggle");
   if (!nav || !button) { return; }

@@ -4,11 +4,6 @@
 
   var lang = document.documentElement.lang || "vi";
 
-  // "Print (A4)" buttons: the print stylesheet shapes the page.
-  document.querySelectorAll("[data-print]").forEach(function (button) {
-    button.addEventListener("click", function () { window.print(); });
-  });
-
   function viNumber(value, decimals) {
     if (value === null || value === undefined || isNaN(value)) { return "–"; }
     var fixed = Number(value).toFixed(decimals === undefined ? 2 : decimals);

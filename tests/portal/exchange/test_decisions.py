@@ -1,0 +1,112 @@
+"""Connection requests decided in the portal (Decree 194/2025): the provider's admin approves
+(narrowing) or refuses in writing; the page is then the written decision for both parties;
+everyone else is refused, and a refusal without a reason is refused."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from tests.exchange.conftest import API, request_payload
+from tests.portal.test_pages import form_token, log_in
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from tests.exchange.conftest import ExchangeWorld
+
+
+def _pending(client: TestClient, world: ExchangeWorld) -> int:
+    response = client.post(
+        f"{API}/requests", json=request_payload(), headers=world.consumer_officer.headers
+    )
+    assert response.status_code == 201, response.text
+    request_id: int = response.json()["id"]
+    return request_id
+
+
+def _decide(client: TestClient, request_id: int, action: str, **fields: object) -> tuple[int, str]:
+    page = client.get(f"/exchange/requests/{request_id}")
+    answer = client.post(
+        f"/exchange/requests/{request_id}/{action}",
+        data={**fields, "csrf_token": form_token(page)},
+        follow_redirects=False,
+    )
+    return answer.status_code, answer.text
+
+
+def test_the_provider_admin_refuses_in_writing_and_both_parties_read_it(
+    client: TestClient, exchange_world: ExchangeWorld
+) -> None:
+    request_id = _pending(client, exchange_world)
+    assert log_in(client, exchange_world.provider_admin.username).status_code == 303
+    queue = client.get("/exchange").text
+    assert f'href="/exchange/requests/{request_id}"' in queue
+    status, text = _decide(client, request_id, "refuse", reason="ngắn")
+    assert status == 422
+    assert "ít nhất 10 ký tự" in text
+    reason = "Mục đích chưa nêu rõ căn cứ pháp lý cho dữ liệu cá nhân."
+    status, _ = _decide(client, request_id, "refuse", reason=reason)
+    assert status == 303
+    state = client.get(
+        f"{API}/requests/{request_id}", headers=exchange_world.provider_admin.headers
+    )
+    assert state.json()["status"] == "refused"
+    assert state.json()["decision_reason"] == reason
+
+    client.cookies.clear()
+    assert log_in(client, exchange_world.consumer_officer.username).status_code == 303
+    page = client.get(f"/exchange/requests/{request_id}").text
+    assert "Đã từ chối" in page and reason in page
+    assert "Từ chối bằng văn bản" not in page  # no decision form for the requester
+    assert "data-print" in page
+
+
+def test_the_provider_admin_approves_narrowing_the_methods(
+    client: TestClient, exchange_world: ExchangeWorld
+) -> None:
+    request_id = _pending(client, exchange_world)
+    assert log_in(client, exchange_world.provider_admin.username).status_code == 303
+    requested = request_payload()["requested_methods"]
+    status, text = _decide(client, request_id, "approve", methods=["GET"], quota_per_day="1 000")
+    assert status == 422 and 'id="quota-error"' in text
+    status, _ = _decide(client, request_id, "approve", methods=["GET"], quota_per_day="5000")
+    assert status == 303
+    grants = client.get(f"{API}/grants", headers=exchange_world.provider_admin.headers).json()
+    grant = next(g for g in grants["items"] if g["connection_request_id"] == request_id)
+    assert grant["allowed_methods"] == ["GET"]
+    assert grant["quota_per_day"] == 5000
+    assert set(requested) >= {"GET"}
+    again = client.get(f"/exchange/requests/{request_id}").text
+    assert "Đã chấp thuận" in again and "Chấp thuận và cấp quyền" not in again
+
+
+def test_only_the_providers_admins_decide(
+    client: TestClient, exchange_world: ExchangeWorld
+) -> None:
+    request_id = _pending(client, exchange_world)
+    for official in (
+        exchange_world.provider_officer,
+        exchange_world.consumer_admin,
+    ):
+        client.cookies.clear()
+        assert log_in(client, official.username).status_code == 303
+        page = client.get(f"/exchange/requests/{request_id}")
+        assert page.status_code == 200
+        assert "Từ chối bằng văn bản" not in page.text
+        status, text = _decide(
+            client, request_id, "refuse", reason="Không đủ căn cứ pháp lý để chia sẻ."
+        )
+        assert status == 403, official.username
+        assert "Bạn không có quyền quản trị tổ chức này" in text
+    client.cookies.clear()
+    assert log_in(client, exchange_world.outsider.username).status_code == 303
+    assert client.get(f"/exchange/requests/{request_id}").status_code == 403
+    state = client.get(f"{API}/requests/{request_id}", headers=exchange_world.admin.headers)
+    assert state.json()["status"] == "pending"
+
+
+def test_an_unknown_request_is_404(client: TestClient, exchange_world: ExchangeWorld) -> None:
+    assert log_in(client, exchange_world.provider_admin.username).status_code == 303
+    assert client.get("/exchange/requests/999999").status_code == 404
+    assert re.search(r"Không tìm thấy", client.get("/exchange/requests/999999").text)
