@@ -63,3 +63,42 @@ def test_a_provider_refuses_a_request_in_writing(
 
     browser.run(journey, live_server, width=width, height=1000)
     assert found == []
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_a_consumer_requests_and_the_provider_approves(
+    browser: BrowserThread, live_server: str, exchange_world: ExchangeWorld, width: int
+) -> None:
+    found: list[str] = []
+
+    def log_in(page: Page, username: str, next_path: str) -> None:
+        page.context.clear_cookies()
+        page.goto(f"/login?next={next_path}")
+        page.get_by_label("Tên đăng nhập").fill(username)
+        page.get_by_label("Mật khẩu").fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Đăng nhập").click()
+
+    def journey(page: Page) -> None:
+        log_in(page, exchange_world.consumer_officer.username, "/exchange")
+        page.get_by_role("link", name="Đề nghị kết nối").first.click()
+        expect(page.locator("h1")).to_have_text("Đề nghị kết nối")
+        found.extend(serious_accessibility_violations(page))
+        page.get_by_label("Dịch vụ").select_option("so-yte/his/ho-so-suc-khoe/v1")
+        page.get_by_label("Hệ thống khai thác").select_option("ubnd-viet-yen/mot-cua")
+        page.get_by_label("Mục đích").fill("Giải quyết thủ tục hành chính cho công dân")
+        page.get_by_label("Căn cứ pháp lý").fill("Nghị định 194/2025/NĐ-CP")
+        page.get_by_label("Đường dẫn").fill("/citizens/{id}")
+        page.get_by_role("button", name="Gửi đề nghị").click()
+        expect(page.locator("#request-status")).to_have_text("Chờ quyết định")
+        found.extend(serious_accessibility_violations(page))
+        request_path = page.url.removeprefix(live_server)
+
+        log_in(page, exchange_world.provider_admin.username, request_path)
+        page.get_by_role("button", name="Chấp thuận và cấp quyền").click()
+        expect(page.locator("#request-status")).to_have_text("Đã chấp thuận")
+        found.extend(serious_accessibility_violations(page))
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"exchange-approved-{width}.png"), full_page=True)
+
+    browser.run(journey, live_server, width=width, height=1000)
+    assert found == []

@@ -110,3 +110,61 @@ def test_an_unknown_request_is_404(client: TestClient, exchange_world: ExchangeW
     assert log_in(client, exchange_world.provider_admin.username).status_code == 303
     assert client.get("/exchange/requests/999999").status_code == 404
     assert re.search(r"Không tìm thấy", client.get("/exchange/requests/999999").text)
+
+
+def test_a_consumer_officer_requests_a_connection_in_the_portal(
+    client: TestClient, exchange_world: ExchangeWorld
+) -> None:
+    assert log_in(client, exchange_world.consumer_officer.username).status_code == 303
+    home = client.get("/exchange").text
+    key = "so-yte/his/ho-so-suc-khoe/v1"
+    assert f'href="/exchange/requests/new?service={key}"' in home
+    page = client.get(f"/exchange/requests/new?service={key}")
+    assert page.status_code == 200
+    assert 'value="ubnd-viet-yen/mot-cua"' in page.text  # the officer's consumer system
+    assert 'value="so-yte/his"' not in page.text  # not theirs
+    fields = {
+        "service": key,
+        "consumer": "ubnd-viet-yen/mot-cua",
+        "purpose": "ngắn",
+        "legal_basis": "NĐ 194/2025/NĐ-CP",
+        "paths": "citizens/{id}",
+        "csrf_token": form_token(page),
+    }
+    bad = client.post("/exchange/requests/new", data=fields)
+    assert bad.status_code == 422
+    for name in ("purpose", "methods", "paths"):
+        assert f'id="req-{name}-error"' in bad.text, name
+    good = client.post(
+        "/exchange/requests/new",
+        data={
+            **fields,
+            "purpose": "Giải quyết thủ tục hành chính cho công dân tại bộ phận một cửa",
+            "methods": ["GET"],
+            "paths": "/citizens/{id}\n",
+        },
+        follow_redirects=False,
+    )
+    assert good.status_code == 303, good.text
+    request_id = int(good.headers["location"].rsplit("/", 1)[1])
+    state = client.get(f"{API}/requests/{request_id}", headers=exchange_world.admin.headers).json()
+    assert state["status"] == "pending"
+    assert state["requested_paths"] == ["/citizens/{id}"]
+    shown = client.get(f"/exchange/requests/{request_id}").text
+    assert "Chờ quyết định" in shown and "Hạn trả lời" in shown
+    again = client.post(
+        "/exchange/requests/new",
+        data={**fields, "purpose": "Giải quyết thủ tục hành chính", "methods": ["GET"],
+              "paths": "/citizens/{id}", "csrf_token": form_token(client.get("/exchange/requests/new"))},
+    )  # fmt: skip
+    assert again.status_code == 422
+    assert f"đang chờ xử lý (số {request_id})" in again.text
+
+
+def test_someone_without_a_consumer_system_is_told_so(
+    client: TestClient, exchange_world: ExchangeWorld
+) -> None:
+    assert log_in(client, exchange_world.outsider.username).status_code == 303
+    page = client.get("/exchange/requests/new")
+    assert page.status_code == 200
+    assert "không thể đề nghị kết nối" in page.text

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
@@ -17,12 +17,14 @@ from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
 from tinhso.exchange import auth, repository
+from tinhso.exchange.catalogue.service import catalogue_service
 from tinhso.exchange.connections.service import connection_service, is_overdue
-from tinhso.exchange.models import ExchangeService, RequestStatus
-from tinhso.exchange.schemas import ApprovalCreate
+from tinhso.exchange.models import ExchangeService, RequestStatus, ServiceStatus
+from tinhso.exchange.schemas import ApprovalCreate, ConnectionRequestCreate
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
-from tinhso.registry.auth import can_administer
+from tinhso.registry.auth import can_administer, roles_over
+from tinhso.registry.models import Role
 from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
@@ -104,7 +106,7 @@ def _page(
 
 
 @router.get(
-    "/exchange/requests/{request_id}",
+    "/exchange/requests/{request_id:int}",
     summary="A connection request and its decision, printable (officials of either party)",
 )
 def request_page(
@@ -115,7 +117,7 @@ def request_page(
 
 
 @router.post(
-    "/exchange/requests/{request_id}/approve",
+    "/exchange/requests/{request_id:int}/approve",
     summary="Approve a request, optionally narrowing methods and a daily quota (provider's admins; CSRF)",
 )
 def approve(
@@ -155,7 +157,7 @@ def approve(
 
 
 @router.post(
-    "/exchange/requests/{request_id}/refuse",
+    "/exchange/requests/{request_id:int}/refuse",
     summary="Refuse a request with a written reason (provider's admins; CSRF)",
 )
 def refuse(
@@ -183,3 +185,181 @@ def refuse(
         connection, service = _loaded(session, principal, request_id)
         return _page(request, session, principal, connection, service, errors, 422)
     return RedirectResponse(f"/exchange/requests/{request_id}", status_code=303)
+
+
+# --- the consumer's side: asking for a connection ------------------------------------------
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_FIELD_OF = {
+    "consumer": "consumer",
+    "service": "service",
+    "purpose": "purpose",
+    "legal_basis": "legal_basis",
+    "requested_methods": "methods",
+    "requested_paths": "paths",
+}
+
+
+def _requesting_systems(session: Session, principal: Principal) -> list[tuple[str, str]]:
+    """(key "organisation/system", label) of the consumer systems this official may request
+    for: those of organisations where they are an officer or an administrator."""
+    found: list[tuple[str, str]] = []
+    usable = repository.usable_system_ids(session)
+    for system in system_service.list_all(session):
+        if not system.is_consumer or system.id not in usable:
+            continue
+        if principal.is_platform_admin or roles_over(session, principal, system.organisation_id) & {
+            Role.OFFICER,
+            Role.ORGANISATION_ADMIN,
+        }:
+            organisation, code = repository.system_labels(session, {system.id})[system.id]
+            found.append((f"{organisation}/{code}", f"{system.name_vi} ({organisation}/{code})"))
+    return sorted(found)
+
+
+def _published_services(session: Session) -> list[tuple[str, str]]:
+    labels = repository.system_labels(session)
+    english = current_locale.get() == "en"
+    query = repository.services_query(None, None).where(
+        ExchangeService.status == ServiceStatus.PUBLISHED
+    )
+    return sorted(
+        (
+            "/".join((*labels[s.provider_system_id], s.code, s.version)),
+            (
+                f"{(s.name_en or s.name_vi) if english else s.name_vi} "
+                f"({'/'.join((*labels[s.provider_system_id], s.code, s.version))})"
+            ),
+        )
+        for s in session.scalars(query)
+    )
+
+
+def _request_form(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    form: dict[str, object],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "exchange/request_new.html",
+        {
+            "form": form,
+            "errors": errors or {},
+            "systems": _requesting_systems(session, principal),
+            "services": _published_services(session),
+            "methods": _METHODS,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(
+    "/exchange/requests/new",
+    summary="The form to request a connection to a published service (officers of a consumer)",
+)
+def new_request_page(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    service: Annotated[str, Query(max_length=300)] = "",
+) -> Response:
+    form: dict[str, object] = {
+        "service": service,
+        "consumer": "",
+        "purpose": "",
+        "legal_basis": "",
+        "methods": ["GET"],
+        "paths": "",
+    }
+    return _request_form(request, session, principal, form)
+
+
+@router.post(
+    "/exchange/requests/new",
+    summary="Request a connection (officers of the consumer system's organisation; CSRF)",
+)
+def submit_request(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    consumer: Annotated[str, Form(max_length=200)] = "",
+    service: Annotated[str, Form(max_length=300)] = "",
+    purpose: Annotated[str, Form(max_length=4100)] = "",
+    legal_basis: Annotated[str, Form(max_length=4100)] = "",
+    methods: Annotated[list[str] | None, Form(max_length=7)] = None,
+    paths: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    form: dict[str, object] = {
+        "consumer": consumer,
+        "service": service,
+        "purpose": purpose,
+        "legal_basis": legal_basis,
+        "methods": methods or [],
+        "paths": paths,
+    }
+    errors: dict[str, str] = {}
+    consumer_parts = consumer.split("/")
+    service_parts = service.split("/")
+    if len(consumer_parts) != 2:
+        errors["consumer"] = _("Choose the system that will call the service.")
+    if len(service_parts) != 4:
+        errors["service"] = _("Choose a published service.")
+    path_list = [line.strip() for line in paths.splitlines() if line.strip()]
+    data = None
+    if not errors:
+        try:
+            data = ConnectionRequestCreate.model_validate(
+                {
+                    "consumer": dict(
+                        zip(("organisation_code", "system_code"), consumer_parts, strict=True)
+                    ),
+                    "service": dict(
+                        zip(
+                            ("organisation_code", "system_code", "code", "version"),
+                            service_parts,
+                            strict=True,
+                        )
+                    ),
+                    "purpose": purpose,
+                    "legal_basis": legal_basis,
+                    "requested_methods": methods or [],
+                    "requested_paths": path_list,
+                }
+            )
+        except ValidationError as error:
+            for detail in error.errors():
+                name = _FIELD_OF.get(str(detail["loc"][0]) if detail["loc"] else "", "purpose")
+                errors.setdefault(name, _field_message(name))
+    if data is not None and not errors:
+        try:
+            system = system_service.get(session, *consumer_parts)
+            auth.require_requester(session, principal, system)
+            consumer_system = connection_service.consumer_system(session, *consumer_parts)
+            wanted = catalogue_service.get(session, data.service)
+            made = connection_service.submit(
+                session, consumer_system, wanted, data, principal.user_id
+            )
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            field = error.errors[0].field if error.errors else "service"
+            errors[_FIELD_OF.get(field, "service")] = _message(error)
+        else:
+            return RedirectResponse(f"/exchange/requests/{made.id}", status_code=303)
+    return _request_form(request, session, principal, form, errors, 422)
+
+
+def _field_message(name: str) -> str:
+    messages = {
+        "consumer": _("Choose the system that will call the service."),
+        "service": _("Choose a published service."),
+        "purpose": _("Describe the purpose in 10 to 4,000 characters."),
+        "legal_basis": _("Name the legal instrument the use rests on (at least 5 characters)."),
+        "methods": _("Choose at least one method."),
+        "paths": _("One path per line, starting with / (for example /citizens/{id}); at most 50."),
+    }
+    return messages[name]
