@@ -108,7 +108,8 @@ LISTS: dict[str, tuple[str, int]] = {
     f"{API}/grants?limit=100": ("items", 10),
     f"{API}/grants?active=true&limit=100": ("items", 10),
     CREDENTIALS: ("items", 8),
-    "/exchange": ("<tr", 11),  # the portal page: services, and requests awaiting a decision
+    # the portal page: services, requests awaiting a decision, and the own systems' requests
+    "/exchange": ("<tr", 13),
 }
 
 

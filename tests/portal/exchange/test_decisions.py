@@ -152,6 +152,9 @@ def test_a_consumer_officer_requests_a_connection_in_the_portal(
     assert state["requested_paths"] == ["/citizens/{id}"]
     shown = client.get(f"/exchange/requests/{request_id}").text
     assert "Chờ quyết định" in shown and "Hạn trả lời" in shown
+    own = re.search(r'id="own-requests">(.*?)</table>', client.get("/exchange").text, re.DOTALL)
+    assert own is not None
+    assert f'href="/exchange/requests/{request_id}"' in own[1] and "Chờ quyết định" in own[1]
     again = client.post(
         "/exchange/requests/new",
         data={**fields, "purpose": "Giải quyết thủ tục hành chính", "methods": ["GET"],

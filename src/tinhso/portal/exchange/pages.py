@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from sqlalchemy import or_
@@ -24,12 +25,17 @@ from tinhso.exchange.audit.statistics import exchange_statistics
 from tinhso.exchange.connections.service import is_overdue
 from tinhso.exchange.models import Classification, ExchangeService, RequestStatus, ServiceStatus
 from tinhso.portal.auth import PortalUser
+from tinhso.portal.exchange.decisions import request_status_label
 from tinhso.portal.rendering import render
 from tinhso.registry.auth import administered_organisation_ids
 from tinhso.registry.systems import system_service
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 router = APIRouter()
 _MAX_ROWS = 200
+_OWN_ROWS = 50
 
 
 def status_label(status: ServiceStatus) -> str:
@@ -140,8 +146,53 @@ def exchange_home(request: Request, session: DbSession, principal: PortalUser) -
     return render(
         request,
         "exchange/index.html",
-        {"services": services, "waiting": waiting, "overdue": sum(row.overdue for row in waiting)},
+        {
+            "services": services,
+            "waiting": waiting,
+            "overdue": sum(row.overdue for row in waiting),
+            "mine": _own_requests(session, visible, labels, now),
+        },
     )
+
+
+@dataclass(frozen=True)
+class OwnRequestRow:
+    id: int
+    consumer: str
+    service: str
+    status_label: str
+    status: str
+    due_at: datetime
+    overdue: bool
+
+
+def _own_requests(
+    session: Session, visible: set[int] | None, labels: dict[int, tuple[str, str]], now: datetime
+) -> list[OwnRequestRow]:
+    """The latest requests made by the official's own systems (everyone's for platform
+    admins), newest first, to follow their state and due date: two queries whatever the count."""
+    query = repository.requests_query(consumer_system_ids=visible).limit(_OWN_ROWS)
+    rows = list(session.scalars(query))
+    services = repository.services_by_ids(session, {row.service_id for row in rows})
+    found: list[OwnRequestRow] = []
+    for row in rows:
+        service = services.get(row.service_id)
+        if service is None:
+            continue
+        found.append(
+            OwnRequestRow(
+                id=row.id,
+                consumer="/".join(labels[row.consumer_system_id]),
+                service="/".join(
+                    (*labels[service.provider_system_id], service.code, service.version)
+                ),
+                status_label=request_status_label(row.status),
+                status=row.status.value,
+                due_at=row.due_at,
+                overdue=is_overdue(row, now),
+            )
+        )
+    return found
 
 
 @router.get(
