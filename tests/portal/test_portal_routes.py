@@ -1,0 +1,65 @@
+"""Every portal route has an owner: generated from the app's own routes (so a new page without
+a rule fails here), anonymous visitors are sent to the login page, and every form POST is
+refused without a session and its CSRF token. The API's routes are in the permission matrix
+(tests/security), generated from the OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from fastapi.routing import APIRoute, iter_route_contexts
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+# Open to anyone, each for its reason.
+PUBLIC = {
+    ("GET", "/login"),  # the form itself
+    ("POST", "/login"),  # checked by its own login-form token
+    ("POST", "/logout"),  # ends whatever session there is
+    ("GET", "/lang/{locale}"),  # a language cookie
+    ("GET", "/api/docs"),  # the API's documentation
+}
+
+
+def _portal_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """Every route and method the OpenAPI document does not describe: the portal's."""
+    documented = {
+        (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
+    }
+    return [
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.route, APIRoute)
+        for method in sorted((context.methods or set()) - {"HEAD"})
+        if (method, context.path_format) not in documented
+    ]
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[a-z_]+(:int)?\}", lambda m: "1" if m.group(1) else "x", path)
+
+
+def test_every_portal_page_needs_a_login_and_every_form_a_session(
+    app: FastAPI, client: TestClient
+) -> None:
+    routes = _portal_routes(app)
+    assert ("GET", "/admin/users") in routes and ("POST", "/exchange/requests/new") in routes
+    assert len(routes) >= 25, routes
+    wrong = []
+    for method, path in routes:
+        if (method, path) in PUBLIC:
+            continue
+        answer = client.request(method, _concrete(path), follow_redirects=False)
+        location = answer.headers.get("location", "")
+        if method == "GET":
+            ok = answer.status_code == 303 and location.startswith("/login")
+        else:
+            ok = answer.status_code in {303, 403} and (
+                answer.status_code == 403 or location.startswith("/login")
+            )
+        if not ok:
+            wrong.append(f"{method} {path}: {answer.status_code} {location}")
+    assert wrong == []
