@@ -30,7 +30,7 @@ def _portal_routes(app: FastAPI) -> list[tuple[str, str]]:
         (method.upper(), path) for path, item in app.openapi()["paths"].items() for method in item
     }
     return [
-        (method, context.path)
+        (method, str(context.path))
         for context in iter_route_contexts(app.routes)
         if isinstance(context.route, APIRoute)
         for method in sorted((context.methods or set()) - {"HEAD"})
