@@ -171,3 +171,31 @@ def test_someone_without_a_consumer_system_is_told_so(
     page = client.get("/exchange/requests/new")
     assert page.status_code == 200
     assert "không thể đề nghị kết nối" in page.text
+
+
+def test_either_partys_admin_revokes_the_grant_with_a_reason(
+    client: TestClient, exchange_world: ExchangeWorld
+) -> None:
+    request_id = _pending(client, exchange_world)
+    assert log_in(client, exchange_world.provider_admin.username).status_code == 303
+    assert _decide(client, request_id, "approve", methods=["GET"])[0] == 303
+    page = client.get(f"/exchange/requests/{request_id}").text
+    assert "Đang hiệu lực" in page and "Thu hồi quyền" in page
+
+    client.cookies.clear()
+    assert log_in(client, exchange_world.consumer_officer.username).status_code == 303
+    page = client.get(f"/exchange/requests/{request_id}").text
+    assert "Đang hiệu lực" in page and "Thu hồi quyền" not in page  # an officer, not an admin
+    assert _decide(client, request_id, "revoke", reason="Hệ thống ngừng sử dụng dịch vụ")[0] == 403
+
+    client.cookies.clear()
+    assert log_in(client, exchange_world.consumer_admin.username).status_code == 303
+    status, text = _decide(client, request_id, "revoke", reason="ngắn")
+    assert status == 422 and 'id="revoke-error"' in text
+    reason = "Hệ thống một cửa ngừng sử dụng dịch vụ từ tháng sau"
+    assert _decide(client, request_id, "revoke", reason=reason)[0] == 303
+    grants = client.get(f"{API}/grants", headers=exchange_world.admin.headers).json()["items"]
+    grant = next(g for g in grants if g["connection_request_id"] == request_id)
+    assert grant["revoked_at"] is not None
+    page = client.get(f"/exchange/requests/{request_id}").text
+    assert "Đã thu hồi" in page and reason in page

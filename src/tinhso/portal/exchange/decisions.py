@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
+from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from tinhso.core.errors import DomainError, NotFound
@@ -19,7 +20,7 @@ from tinhso.core.web import DbSession
 from tinhso.exchange import auth, repository
 from tinhso.exchange.catalogue.service import catalogue_service
 from tinhso.exchange.connections.service import connection_service, is_overdue
-from tinhso.exchange.models import ExchangeService, RequestStatus, ServiceStatus
+from tinhso.exchange.models import ExchangeService, Grant, RequestStatus, ServiceStatus
 from tinhso.exchange.schemas import ApprovalCreate, ConnectionRequestCreate
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
@@ -85,10 +86,24 @@ def _page(
         and can_administer(session, principal, provider_owner)
     )
     english = current_locale.get() == "en"
+    grant = session.scalars(
+        select(Grant).where(Grant.connection_request_id == connection.id)
+    ).first()
+    consumer_owner = owners.get(connection.consumer_system_id)
+    may_revoke = (
+        grant is not None
+        and grant.revoked_at is None
+        and any(
+            owner is not None and can_administer(session, principal, owner)
+            for owner in (provider_owner, consumer_owner)
+        )
+    )
     return render(
         request,
         "exchange/request.html",
         {
+            "grant": grant,
+            "may_revoke": may_revoke,
             "connection": connection,
             "status_label": request_status_label(connection.status),
             "consumer": "/".join(labels[connection.consumer_system_id]),
@@ -181,6 +196,44 @@ def refuse(
         except DomainError as error:
             session.rollback()
             errors["reason"] = _message(error)
+    if errors:
+        connection, service = _loaded(session, principal, request_id)
+        return _page(request, session, principal, connection, service, errors, 422)
+    return RedirectResponse(f"/exchange/requests/{request_id}", status_code=303)
+
+
+@router.post(
+    "/exchange/requests/{request_id:int}/revoke",
+    summary="Revoke the grant a request gave, with a written reason (either party's admins; CSRF)",
+)
+def revoke(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    request_id: int,
+    reason: Annotated[str, Form(max_length=_MAX_REASON)] = "",
+) -> Response:
+    connection, service = _loaded(session, principal, request_id)
+    grant = session.scalars(
+        select(Grant).where(Grant.connection_request_id == connection.id)
+    ).first()
+    if grant is None:
+        raise NotFound(
+            f"Yêu cầu {request_id} chưa được cấp quyền",
+            f"Request {request_id} has no grant",
+            field="id",
+        )
+    auth.require_revoker(session, principal, grant, service)
+    errors: dict[str, str] = {}
+    if len(reason.strip()) < 10:
+        errors["revoke"] = _("Write the reason for the revocation: at least 10 characters.")
+    else:
+        try:
+            connection_service.revoke(session, grant, reason.strip(), principal.user_id)
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            errors["revoke"] = _message(error)
     if errors:
         connection, service = _loaded(session, principal, request_id)
         return _page(request, session, principal, connection, service, errors, 422)
