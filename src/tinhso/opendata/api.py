@@ -586,9 +586,11 @@ _RDF_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {media: {"schema": {"type": "string"}} for _, media in FORMATS.values()},
     },
     "4XX": {
-        "description": "Not found or bad page (problem+json)",
+        # Outside /api the portal answers errors as a page for browsers.
+        "description": "Not found or bad page (problem+json, or the portal's page)",
         "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+            "text/html": {"schema": {"type": "string"}},
         },
     },
 }
