@@ -736,3 +736,14 @@ for _prefix in OPENDATA_PREFIXES:
         RULES[f"POST {_prefix}/{_action}"] = Rule(
             OFFICERS, DEPARTMENT, _opendata_write(_body), anonymous=403
         )
+
+# -- opendata: the DCAT-AP 3 export (public; private datasets never appear) ------------------
+RULES["GET /catalog.{extension}"] = Rule(
+    PUBLIC, call=lambda world, who: Call(params={"extension": "ttl"})
+)
+RULES["GET /dataset/{name}.{extension}"] = Rule(
+    PUBLIC,
+    call=lambda world, who: Call(
+        params={"name": _opendata_world(world)["name"], "extension": "jsonld"}
+    ),
+)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -48,6 +48,7 @@ from tinhso.opendata.datasets import (
     package_dict,
     resource_dict,
 )
+from tinhso.opendata.dcat import FORMATS, catalogue_graph, dataset_graph, serialise
 from tinhso.opendata.search import (
     FACET_FIELDS,
     FACET_LIMIT_DEFAULT,
@@ -577,3 +578,59 @@ for _action in ACTIONS:
             responses=_RESPONSES,
             openapi_extra=_BODY,
         )
+
+
+_RDF_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "DCAT-AP 3 (Turtle, RDF/XML or JSON-LD)",
+        "content": {media: {"schema": {"type": "string"}} for _, media in FORMATS.values()},
+    },
+    "4XX": {
+        # Outside /api the portal answers errors as a page for browsers.
+        "description": "Not found or bad page (problem+json, or the portal's page)",
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+            "text/html": {"schema": {"type": "string"}},
+        },
+    },
+}
+
+
+def _extension(extension: str) -> str:
+    if extension not in FORMATS:
+        raise NotFound(
+            f"Không có định dạng {extension} (chỉ ttl, rdf, jsonld)",
+            f"No format {extension} (only ttl, rdf, jsonld)",
+            field="format",
+        )
+    return extension
+
+
+@router.get(
+    "/catalog.{extension}",
+    summary="Danh mục DCAT-AP 3 / The DCAT-AP 3 catalogue",
+    response_class=Response,
+    responses=_RDF_RESPONSES,
+)
+def dcat_catalogue(request: Request, session: DbSession, extension: str, page: int = 1) -> Response:
+    """The public catalogue as DCAT-AP 3, 100 datasets a page (Hydra paging)."""
+    extension = _extension(extension)
+    if page < 1 or page > 1_000_000:
+        raise InvalidInput("Trang không hợp lệ", "Invalid page", field="page")
+    site_url = str(request.base_url).rstrip("/")
+    text, media_type = serialise(catalogue_graph(session, site_url, extension, page), extension)
+    return Response(text, media_type=media_type)
+
+
+@router.get(
+    "/dataset/{name}.{extension}",
+    summary="Bộ dữ liệu theo DCAT-AP 3 / A dataset as DCAT-AP 3",
+    response_class=Response,
+    responses=_RDF_RESPONSES,
+)
+def dcat_dataset(request: Request, session: DbSession, name: str, extension: str) -> Response:
+    """One public dataset as DCAT-AP 3."""
+    extension = _extension(extension)
+    site_url = str(request.base_url).rstrip("/")
+    text, media_type = serialise(dataset_graph(session, name, site_url), extension)
+    return Response(text, media_type=media_type)
