@@ -172,6 +172,11 @@ def requests_query(
     return query.order_by(ConnectionRequest.id.desc())
 
 
+def grant_of_request(session: Session, request_id: int) -> Grant | None:
+    """The grant an approved connection request created (None before approval)."""
+    return session.scalars(select(Grant).where(Grant.connection_request_id == request_id)).first()
+
+
 def grants_query(
     *,
     consumer_system_ids: set[int] | None = None,

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from tinhso.core.errors import DomainError, NotFound
@@ -20,7 +19,7 @@ from tinhso.core.web import DbSession
 from tinhso.exchange import auth, repository
 from tinhso.exchange.catalogue.service import catalogue_service
 from tinhso.exchange.connections.service import connection_service, is_overdue
-from tinhso.exchange.models import ExchangeService, Grant, RequestStatus, ServiceStatus
+from tinhso.exchange.models import ExchangeService, RequestStatus, ServiceStatus
 from tinhso.exchange.schemas import ApprovalCreate, ConnectionRequestCreate
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
@@ -86,9 +85,7 @@ def _page(
         and can_administer(session, principal, provider_owner)
     )
     english = current_locale.get() == "en"
-    grant = session.scalars(
-        select(Grant).where(Grant.connection_request_id == connection.id)
-    ).first()
+    grant = repository.grant_of_request(session, connection.id)
     consumer_owner = owners.get(connection.consumer_system_id)
     may_revoke = (
         grant is not None
@@ -214,9 +211,7 @@ def revoke(
     reason: Annotated[str, Form(max_length=_MAX_REASON)] = "",
 ) -> Response:
     connection, service = _loaded(session, principal, request_id)
-    grant = session.scalars(
-        select(Grant).where(Grant.connection_request_id == connection.id)
-    ).first()
+    grant = repository.grant_of_request(session, connection.id)
     if grant is None:
         raise NotFound(
             f"Yêu cầu {request_id} chưa được cấp quyền",
