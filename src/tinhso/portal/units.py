@@ -3,16 +3,23 @@ the list (a ``<datalist>`` filled by HTMX), instead of typing an official unit c
 
 from __future__ import annotations
 
-from typing import Annotated
+from contextlib import suppress
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from tinhso.core.errors import NotFound
+from tinhso.core.i18n import gettext as _
+from tinhso.core.text import fold
 from tinhso.core.web import DbSession
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.registry.models import UnitSet
 from tinhso.registry.units import unit_service
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 router = APIRouter()
 
@@ -35,3 +42,29 @@ def unit_options(
     typed = (q or parent or "").strip()
     units = unit_service.search(session, unit_set, typed) if len(typed) >= 2 else []
     return render(request, "partials/unit_options.html", {"units": units})
+
+
+def unit_typed(session: Session, unit_set: UnitSet, typed: str | None) -> tuple[str | None, str]:
+    """The unit a picker field names: its code, or a name (diacritics optional) that fits one
+    unit only. A name that fits several is refused with every reading; never guessed."""
+    text = (typed or "").strip()
+    if not text:
+        return None, ""
+    with suppress(NotFound):
+        return unit_service.get(session, unit_set, text).code, ""
+    found = unit_service.search(session, unit_set, text, limit=8)
+    exact = [
+        u for u in found if fold(u.name) == fold(text) or fold(u.name).endswith(f" {fold(text)}")
+    ]
+    candidates = exact or found
+    if len(candidates) == 1:
+        return candidates[0].code, ""
+    if not candidates:
+        return None, _("No administrative unit is named “%(text)s”.") % {"text": text[:100]}
+    readings = "; ".join(f"{u.name} ({u.code})" for u in candidates)
+    return None, _(
+        "“%(text)s” could mean several units: %(readings)s. Choose one from the list."
+    ) % {
+        "text": text[:100],
+        "readings": readings,
+    }

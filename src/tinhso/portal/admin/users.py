@@ -87,12 +87,9 @@ def _organisation_name(organisation: Organisation) -> str:
 
 def _context(session: Session, principal: Principal, form: AccountForm) -> dict[str, object]:
     administered = administered_organisation_ids(session, principal)
-    organisations = [
-        o
-        for o in repository.all_organisations(session)
-        if administered is None or o.id in administered
-    ]
-    names = {o.id: _organisation_name(o) for o in repository.all_organisations(session)}
+    every = repository.all_organisations(session)
+    organisations = [o for o in every if administered is None or o.id in administered]
+    names = {o.id: _organisation_name(o) for o in every}
     users, assignments = repository.officials(session, administered)
     roles_of: dict[int, list[tuple[str, str]]] = {}
     for assignment in assignments:

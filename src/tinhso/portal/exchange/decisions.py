@@ -28,6 +28,8 @@ from tinhso.registry.models import Role
 from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session
 
     from tinhso.exchange.models import ConnectionRequest
@@ -117,6 +119,31 @@ def _page(
     )
 
 
+def _decided(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    request_id: int,
+    errors: dict[str, str],
+    action: Callable[[], object],
+    field_of: Callable[[str], str],
+) -> Response:
+    """Carry out a decision the form allowed (no ``errors``) and commit it before answering:
+    back to the request's page; or the page again, 422, with the form's or the service's
+    refusal next to its field (``field_of`` the service's field name), nothing written."""
+    if not errors:
+        try:
+            action()
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            errors[field_of(error.errors[0].field if error.errors else "")] = _message(error)
+    if errors:
+        connection, service = _loaded(session, principal, request_id)
+        return _page(request, session, principal, connection, service, errors, 422)
+    return RedirectResponse(f"/exchange/requests/{request_id}", status_code=303)
+
+
 @router.get(
     "/exchange/requests/{request_id:int}",
     summary="A connection request and its decision, printable (officials of either party)",
@@ -147,6 +174,7 @@ def approve(
     quota = quota_per_day.strip()
     if quota and (not quota.isdigit() or not 1 <= int(quota) <= 1_000_000_000):
         errors["quota_per_day"] = _("Write a whole number of calls per day, or leave it empty.")
+    data = None
     if not errors:
         try:
             data = ApprovalCreate(
@@ -154,18 +182,17 @@ def approve(
                 quota_per_day=int(quota) if quota else None,
                 reason=reason.strip() or None,
             )
-            connection_service.approve(session, connection, data, principal.user_id)
-            session.commit()
         except ValidationError:
             errors["methods"] = _("Choose methods among those requested.")
-        except DomainError as error:
-            session.rollback()
-            field = error.errors[0].field if error.errors else "approve"
-            errors["methods" if field == "allowed_methods" else "approve"] = _message(error)
-    if errors:
-        connection, service = _loaded(session, principal, request_id)
-        return _page(request, session, principal, connection, service, errors, 422)
-    return RedirectResponse(f"/exchange/requests/{request_id}", status_code=303)
+
+    def decide() -> None:
+        assert data is not None  # noqa: S101 - only called without errors
+        connection_service.approve(session, connection, data, principal.user_id)
+
+    return _decided(
+        request, session, principal, request_id, errors, decide,
+        lambda field: "methods" if field == "allowed_methods" else "approve",
+    )  # fmt: skip
 
 
 @router.post(
@@ -186,17 +213,11 @@ def refuse(
         errors["reason"] = _(
             "Write the reason for the refusal (Decree 194/2025): at least 10 characters."
         )
-    else:
-        try:
-            connection_service.refuse(session, connection, reason.strip(), principal.user_id)
-            session.commit()
-        except DomainError as error:
-            session.rollback()
-            errors["reason"] = _message(error)
-    if errors:
-        connection, service = _loaded(session, principal, request_id)
-        return _page(request, session, principal, connection, service, errors, 422)
-    return RedirectResponse(f"/exchange/requests/{request_id}", status_code=303)
+    return _decided(
+        request, session, principal, request_id, errors,
+        lambda: connection_service.refuse(session, connection, reason.strip(), principal.user_id),
+        lambda _field: "reason",
+    )  # fmt: skip
 
 
 @router.post(
@@ -222,17 +243,11 @@ def revoke(
     errors: dict[str, str] = {}
     if len(reason.strip()) < 10:
         errors["revoke"] = _("Write the reason for the revocation: at least 10 characters.")
-    else:
-        try:
-            connection_service.revoke(session, grant, reason.strip(), principal.user_id)
-            session.commit()
-        except DomainError as error:
-            session.rollback()
-            errors["revoke"] = _message(error)
-    if errors:
-        connection, service = _loaded(session, principal, request_id)
-        return _page(request, session, principal, connection, service, errors, 422)
-    return RedirectResponse(f"/exchange/requests/{request_id}", status_code=303)
+    return _decided(
+        request, session, principal, request_id, errors,
+        lambda: connection_service.revoke(session, grant, reason.strip(), principal.user_id),
+        lambda _field: "revoke",
+    )  # fmt: skip
 
 
 # --- the consumer's side: asking for a connection ------------------------------------------

@@ -22,7 +22,6 @@ from starlette.responses import Response
 from tinhso.core.errors import InvalidInput, NotFound
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
-from tinhso.core.text import fold
 from tinhso.core.web import DbSession
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.methodologies import methodology_service
@@ -38,9 +37,9 @@ from tinhso.portal.monitoring import catalogue, entry, overview
 from tinhso.portal.monitoring.catalogue import localised, period_key, period_label, tree_note
 from tinhso.portal.monitoring.progress_export import XLSX_TYPE, progress_workbook
 from tinhso.portal.rendering import render
+from tinhso.portal.units import unit_typed
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
-from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -358,32 +357,6 @@ def _indicator_chart(
 # --- rankings -----------------------------------------------------------------------------
 
 
-def _unit_typed(session: Session, unit_set: UnitSet, typed: str | None) -> tuple[str | None, str]:
-    """The unit a picker field names: its code, or a name (diacritics optional) that fits one
-    unit only. A name that fits several is refused with every reading; never guessed."""
-    text = (typed or "").strip()
-    if not text:
-        return None, ""
-    with suppress(NotFound):
-        return unit_service.get(session, unit_set, text).code, ""
-    found = unit_service.search(session, unit_set, text, limit=8)
-    exact = [
-        u for u in found if fold(u.name) == fold(text) or fold(u.name).endswith(f" {fold(text)}")
-    ]
-    candidates = exact or found
-    if len(candidates) == 1:
-        return candidates[0].code, ""
-    if not candidates:
-        return None, _("No administrative unit is named “%(text)s”.") % {"text": text[:100]}
-    readings = "; ".join(f"{u.name} ({u.code})" for u in candidates)
-    return None, _(
-        "“%(text)s” could mean several units: %(readings)s. Choose one from the list."
-    ) % {
-        "text": text[:100],
-        "readings": readings,
-    }
-
-
 @router.get(
     "/monitoring/rankings", summary="Units ranked on an indicator for a period (any official)"
 )
@@ -402,7 +375,7 @@ def rankings(
     chosen = indicator if indicator in codes else None
     chosen_tree = _tree(tree, Tree.LEGACY)
     chosen_level = _level(level)
-    parent_code, parent_error = _unit_typed(session, UnitSet(chosen_tree.value), parent)
+    parent_code, parent_error = unit_typed(session, UnitSet(chosen_tree.value), parent)
     periods: list[str] = []
     ranked = []
     chosen_period = None
