@@ -33,6 +33,8 @@ from tinhso.monitoring.transfer.api import router as monitoring_transfer_router
 from tinhso.opendata.api import router as opendata_router
 from tinhso.registry.api import router as registry_router
 from tinhso.registry.auth import current_principal
+from tinhso.reports.api import router as reports_router
+from tinhso.reports.open311 import router as open311_router
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(monitoring_transfer_router, dependencies=checked)
     app.include_router(monitoring_collection_router, dependencies=checked)
     app.include_router(opendata_router, dependencies=checked)
+    app.include_router(reports_router, dependencies=checked)
+    app.include_router(open311_router, dependencies=checked)
 
     from tinhso.portal.pages import install_portal  # noqa: PLC0415 - portal depends on every domain
 

@@ -23,6 +23,7 @@ from tinhso.core.config import displayed_settings
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
 from tinhso.models import metadata
+from tinhso.reports.cli import reports_app
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -40,6 +41,7 @@ app.add_typer(units_app, name="units")
 app.add_typer(config_app, name="config")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(calendar_app, name="calendar")
+app.add_typer(reports_app, name="reports")
 
 
 @app.command()

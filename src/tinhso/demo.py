@@ -8,6 +8,7 @@ from tinhso.exchange.demo import load_exchange_demo
 from tinhso.monitoring.demo import load_monitoring_demo
 from tinhso.opendata.demo import load_opendata_demo
 from tinhso.registry.demo import load_registry_demo
+from tinhso.reports.demo import load_reports_demo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,3 +28,4 @@ def load_demo(
     load_exchange_demo(session, progress)
     load_monitoring_demo(session, progress)
     load_opendata_demo(session, data_dir, progress)
+    load_reports_demo(session, progress)

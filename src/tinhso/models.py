@@ -8,6 +8,7 @@ from tinhso.monitoring import models as monitoring_models
 from tinhso.monitoring.collection import models as monitoring_collection_models
 from tinhso.opendata import models as opendata_models
 from tinhso.registry import models as registry_models
+from tinhso.reports import models as reports_models
 
 metadata = Base.metadata
 
@@ -20,4 +21,5 @@ __all__ = [
     "monitoring_models",
     "opendata_models",
     "registry_models",
+    "reports_models",
 ]

@@ -747,3 +747,143 @@ RULES["GET /dataset/{name}.{extension}"] = Rule(
         params={"name": _opendata_world(world)["name"], "extension": "jsonld"}
     ),
 )
+
+# -- reports: officers act on their organisation's reports; operators hold keys and routes ------
+# Open311 reads are public; its POST needs an application's api_key (403 without one, for
+# officials' tokens too: they are not Open311 keys). Rating and reopening need the reporter's
+# key, which no identity here holds (403).
+
+OPERATORS = frozenset({PLATFORM_ADMIN})
+_REPORTS_WORLD: set[int] = set()
+OPEN311 = "/open311/v2"
+
+
+def _reports_world(world: World) -> None:
+    """A category, and the route of every report in current Bắc Ninh (24) to the consumer."""
+    if id(world) in _REPORTS_WORLD:
+        return
+    from tinhso.registry.models import UnitSet  # noqa: PLC0415
+    from tinhso.registry.organisations import organisation_service  # noqa: PLC0415
+    from tinhso.registry.units import unit_service  # noqa: PLC0415
+    from tinhso.reports import routing  # noqa: PLC0415
+    from tinhso.reports.models import ReportCategory, Severity  # noqa: PLC0415
+
+    with world.client.app.state.sessionmaker.begin() as session:  # type: ignore[attr-defined]
+        category = ReportCategory(
+            code="moi-truong",
+            name_vi="Môi trường",
+            name_en="Environment",
+            severity=Severity.NORMAL,
+            attributes=[],
+        )
+        session.add(category)
+        session.flush()
+        province = unit_service.get(session, UnitSet.CURRENT, "24")
+        routing.set_route(
+            session, None, province.id, organisation_service.get(session, CONSUMER).id
+        )
+    _REPORTS_WORLD.add(id(world))
+
+
+def _report(world: World) -> str:
+    """A fresh report, waiting at the consumer's committee: its code."""
+    from tinhso.core.calendar import shipped_calendar  # noqa: PLC0415
+    from tinhso.core.config import ReportsSection  # noqa: PLC0415
+    from tinhso.reports.deadlines import DeadlinePolicy  # noqa: PLC0415
+    from tinhso.reports.models import Channel  # noqa: PLC0415
+    from tinhso.reports.service import Submission, report_service  # noqa: PLC0415
+
+    _reports_world(world)
+    with world.client.app.state.sessionmaker.begin() as session:  # type: ignore[attr-defined]
+        submitted = report_service.submit(
+            session,
+            Submission(
+                category_code="moi-truong",
+                description="Rác",
+                channel=Channel.WEB,
+                unit_code="07777",
+            ),
+            shipped_calendar(),
+            DeadlinePolicy.from_settings(ReportsSection()),
+        )
+        return submitted.report.code
+
+
+def _report_call(**extra: Any) -> Prepare:
+    def prepare(world: World, who: str) -> Call:
+        return Call(params={"code": _report(world)}, **extra)
+
+    return prepare
+
+
+def _open311(**params: str) -> Prepare:
+    def prepare(world: World, who: str) -> Call:
+        _reports_world(world)
+        if params.get("service_request_id") == "fresh":
+            return Call(params={**params, "service_request_id": _report(world)})
+        return Call(params=dict(params))
+
+    return prepare
+
+
+def _open311_post(world: World, who: str) -> Call:
+    _reports_world(world)
+    form = {"service_code": "moi-truong", "description": "Rác", "unit_code": "07777"}
+    return Call(params={"fmt": "json"}, form=form)
+
+
+def _new_key(world: World, who: str) -> Call:
+    made = world.as_admin("POST", "/api/v1/report-keys", json={"name": f"App {world.number()}"})
+    return Call(params={"key_id": str(made["id"])})
+
+
+RULES.update(
+    {
+        "GET /api/v1/reports": Rule(
+            MEMBERS, CONSUMER, lambda world, who: Call(query={"organisation": CONSUMER})
+        ),
+        "GET /api/v1/reports/{code}": Rule(MEMBERS, CONSUMER, _report_call()),
+        "POST /api/v1/reports/{code}/actions": Rule(
+            OFFICERS, CONSUMER, _report_call(json={"action": "accept"})
+        ),
+        "POST /api/v1/reports/{code}/rating": Rule(
+            NOBODY,
+            call=_report_call(json={"key": "not-the-key", "rating": "satisfied"}),
+            anonymous=403,
+            denied=(403,),
+        ),
+        "POST /api/v1/reports/{code}/reopen": Rule(
+            NOBODY,
+            call=_report_call(json={"key": "not-the-key", "reason": "Chưa xử lý"}),
+            anonymous=403,
+            denied=(403,),
+        ),
+        "GET /api/v1/report-keys": Rule(OPERATORS),
+        "POST /api/v1/report-keys": Rule(
+            OPERATORS, call=lambda world, who: Call(json={"name": f"Ứng dụng {world.number()}"})
+        ),
+        "DELETE /api/v1/report-keys/{key_id}": Rule(OPERATORS, call=_new_key),
+        "PUT /api/v1/report-routes": Rule(
+            OPERATORS,
+            call=Call(json={"unit_code": "07777", "organisation_code": CONSUMER}),
+        ),
+        f"GET {OPEN311}/services.{{fmt}}": Rule(PUBLIC, call=_open311(fmt="json")),
+        f"GET {OPEN311}/services/{{service_code}}.{{fmt}}": Rule(
+            PUBLIC, call=_open311(service_code="moi-truong", fmt="xml")
+        ),
+        f"GET {OPEN311}/requests.{{fmt}}": Rule(PUBLIC, call=_open311(fmt="json")),
+        f"GET {OPEN311}/requests/{{service_request_id}}.{{fmt}}": Rule(
+            PUBLIC, call=_open311(service_request_id="fresh", fmt="json")
+        ),
+        # No token is ever issued (every category is realtime): 404 for everyone.
+        f"GET {OPEN311}/tokens/{{token}}.{{fmt}}": Rule(
+            NOBODY, call=_static(token="abc", fmt="json"), anonymous=404, denied=(404,)
+        ),
+        f"POST {OPEN311}/requests.{{fmt}}": Rule(
+            NOBODY,
+            call=_open311_post,
+            anonymous=403,
+            denied=(403,),
+        ),
+    }
+)

@@ -1,7 +1,8 @@
 """Settings read from the environment (prefix ``TINHSO_``) or a ``.env`` file.
 
 One model, with sections: ``gateway`` (``TINHSO_GATEWAY_*``), ``worker`` (``TINHSO_WORKER_*``),
-``mail`` (``TINHSO_MAIL_*``) and ``storage`` (``TINHSO_STORAGE_*``). A section's variable is
+``mail`` (``TINHSO_MAIL_*``), ``storage`` (``TINHSO_STORAGE_*``) and ``reports``
+(``TINHSO_REPORTS_*``). A section's variable is
 the section's prefix and the field's name (``TINHSO_GATEWAY_POLL_SECONDS``), read from the
 environment and ``.env`` alike (the environment wins).
 
@@ -131,6 +132,28 @@ class StorageSection(BaseModel):
     max_files_per_upload: int = Field(default=10, ge=1, le=1000)
 
 
+class ReportsSection(BaseModel):
+    """Citizen field reports (``TINHSO_REPORTS_*``), see :mod:`tinhso.reports.deadlines`.
+
+    Deadlines are counted on the working calendar (office hours, weekends, holidays and
+    decided days): acceptance in working hours for every severity; resolution, after
+    acceptance, in working hours for urgent reports and in working days for the others
+    (iHanoi's rule: accept within 8 working hours, urgent resolved within 4).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    accept_hours: float = Field(default=8, gt=0, le=400)
+    urgent_resolve_hours: float = Field(default=4, gt=0, le=400)
+    normal_resolve_days: int = Field(default=3, ge=1, le=120)
+    complex_resolve_days: int = Field(default=10, ge=1, le=120)
+    # A reporter may reject the answer (mở lại) within this many days of it.
+    reopen_days: int = Field(default=7, ge=0, le=90)
+    # Open311 GET /requests: at most this many reports, from at most this many days back.
+    open311_max_requests: int = Field(default=1000, ge=1, le=10_000)
+    open311_default_days: int = Field(default=90, ge=1, le=3660)
+
+
 # The secrets of sections and settings, as `tinhso config check` shows them.
 HIDDEN = "**********"
 
@@ -206,6 +229,7 @@ class Settings(BaseSettings):
     worker: WorkerSection = WorkerSection()
     mail: MailSection = MailSection()
     storage: StorageSection = StorageSection()
+    reports: ReportsSection = ReportsSection()
 
     @model_validator(mode="after")
     def _page_size_default_within_maximum(self) -> Settings:

@@ -48,6 +48,13 @@ class OrganisationService:
         """Organisation id -> code, in one query."""
         return repository.organisation_codes(session, ids)
 
+    def by_ids(self, session: Session, ids: set[int]) -> dict[int, Organisation]:
+        """Organisation id -> organisation, in one query."""
+        if not ids:
+            return {}
+        found = session.scalars(select(Organisation).where(Organisation.id.in_(ids)))
+        return {organisation.id: organisation for organisation in found}
+
     def list_all(self, session: Session) -> list[Organisation]:
         """Every organisation by Vietnamese name (a province has hundreds, not millions)."""
         return repository.all_organisations(session)
