@@ -1,8 +1,8 @@
-"""reports: field report categories, routing, reports, timeline, api keys
+"""reports: field report categories, routing, reports, their timeline and photos, Open311 API keys
 
 Revision ID: 0022
 Revises: 0021
-Create Date: 2026-12-04 22:34:53.035071
+Create Date: 2026-12-04 22:45:53.075633
 """
 
 from __future__ import annotations
@@ -144,6 +144,8 @@ def upgrade() -> None:
         ),
         sa.Column("rating_comment", sa.Text(), nullable=False),
         sa.Column("synthetic", sa.Boolean(), nullable=False),
+        sa.Column("source_hash", sa.String(length=64), nullable=False),
+        sa.Column("hidden", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
@@ -298,8 +300,33 @@ def upgrade() -> None:
     with op.batch_alter_table("report_event", schema=None) as batch_op:
         batch_op.create_index("ix_report_event_report", ["report_id", "id"], unique=False)
 
+    op.create_table(
+        "report_photo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("report_id", sa.Integer(), nullable=False),
+        sa.Column("stored_path", sa.String(length=300), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["report_id"],
+            ["report.id"],
+            name=op.f("fk_report_photo_report_id_report"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_photo")),
+    )
+    with op.batch_alter_table("report_photo", schema=None) as batch_op:
+        batch_op.create_index("ix_report_photo_report", ["report_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("report_photo", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_photo_report")
+
+    op.drop_table("report_photo")
     with op.batch_alter_table("report_event", schema=None) as batch_op:
         batch_op.drop_index("ix_report_event_report")
 

@@ -167,6 +167,9 @@ class Report(TimestampMixin, Base):
     rating: Mapped[Rating | None] = mapped_column(_enum(Rating, "report_rating"))
     rating_comment: Mapped[str] = mapped_column(Text, default="")
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)  # demo data, labelled
+    # Keyed hash of the submitting address (web form): rate limits without storing the address.
+    source_hash: Mapped[str] = mapped_column(String(64), default="")
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)  # moderated out of public view
 
 
 class ReportEvent(Base):
@@ -190,6 +193,23 @@ class ReportEvent(Base):
     )
     note: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ReportPhoto(Base):
+    """A photo of a report: re-encoded as JPEG, every metadata block (EXIF, GPS, XMP, ICC
+    comments) stripped, at most 2048 px on its longer side; stored under the data directory."""
+
+    __tablename__ = "report_photo"
+    __table_args__ = (Index("ix_report_photo_report", "report_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    stored_path: Mapped[str] = mapped_column(String(300))  # relative to the data directory
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ReportApiKey(Base):

@@ -1,0 +1,133 @@
+"""Photos of reports: decoded, turned upright, re-encoded as JPEG without any metadata, and
+stored under ``<data_dir>/reports/photos/<report id>/``.
+
+Every stored copy is a new JPEG written from pixels only, so EXIF (GPS position, camera,
+owner), XMP, IPTC and comments never reach the disk; ``tests/reports`` reads the stored files
+back with Pillow to check. Before that, with the reporter's consent, the GPS position in the
+EXIF block may pre-fill the report's location (:func:`gps_position`). JPEG, PNG and WebP are
+accepted; HEIC is refused with a message (no HEIF decoder is installed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from typing import TYPE_CHECKING
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tinhso.core.errors import InvalidInput
+from tinhso.reports.models import ReportPhoto
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sqlalchemy.orm import Session
+
+    from tinhso.reports.models import Report
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTOS = 5
+MAX_SIDE = 2048
+MAX_PIXELS = 50_000_000  # a decompression bomb is refused before decoding
+ACCEPTED = {"JPEG", "PNG", "WEBP", "MPO"}
+_GPS_IFD = 0x8825
+
+
+def _refuse(vi: str, en: str) -> InvalidInput:
+    return InvalidInput(vi, en, field="photo")
+
+
+def _open(data: bytes) -> Image.Image:
+    if len(data) > MAX_PHOTO_BYTES:
+        raise _refuse(
+            f"Ảnh lớn quá {MAX_PHOTO_BYTES // 1024 // 1024} MB",
+            f"A photo may be at most {MAX_PHOTO_BYTES // 1024 // 1024} MB",
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.width * image.height > MAX_PIXELS:
+                raise _refuse("Ảnh có quá nhiều điểm ảnh", "The photo has too many pixels")
+            if image.format not in ACCEPTED:
+                raise _refuse(
+                    "Chỉ nhận ảnh JPEG, PNG hoặc WebP", "Only JPEG, PNG or WebP photos are accepted"
+                )
+            image.load()
+    except (
+        UnidentifiedImageError,
+        OSError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        ValueError,
+    ) as error:
+        raise _refuse(
+            "Tệp không phải ảnh đọc được (JPEG, PNG, WebP)",
+            "The file is not a readable photo (JPEG, PNG, WebP)",
+        ) from error
+    return image
+
+
+def _degrees(value: object) -> float:
+    parts = [float(part) for part in value]  # type: ignore[attr-defined]
+    return parts[0] + parts[1] / 60 + parts[2] / 3600
+
+
+def gps_position(data: bytes) -> tuple[float, float] | None:
+    """(latitude, longitude) from the photo's EXIF GPS block, if it has a usable one."""
+    try:
+        gps = Image.open(io.BytesIO(data)).getexif().get_ifd(_GPS_IFD)
+        latitude = _degrees(gps[2]) * (-1 if gps.get(1) == "S" else 1)
+        longitude = _degrees(gps[4]) * (-1 if gps.get(3) == "W" else 1)
+    except (KeyError, TypeError, ValueError, IndexError, OSError, UnidentifiedImageError):
+        return None
+    if -90 <= latitude <= 90 and -180 <= longitude <= 180:
+        return latitude, longitude
+    return None
+
+
+def clean_jpeg(data: bytes) -> tuple[bytes, int, int]:
+    """The photo as a new JPEG of its pixels only (upright, at most MAX_SIDE px)."""
+    image = ImageOps.exif_transpose(_open(data))
+    image = image.convert("RGB")
+    image.thumbnail((MAX_SIDE, MAX_SIDE))
+    pixels_only = Image.new("RGB", image.size)
+    pixels_only.paste(image)
+    output = io.BytesIO()
+    pixels_only.save(output, "JPEG", quality=85, optimize=True)
+    return output.getvalue(), pixels_only.width, pixels_only.height
+
+
+def store_photo(session: Session, report: Report, data: bytes, data_dir: Path) -> ReportPhoto:
+    count = session.query(ReportPhoto).filter(ReportPhoto.report_id == report.id).count()
+    if count >= MAX_PHOTOS:
+        raise _refuse(f"Tối đa {MAX_PHOTOS} ảnh", f"At most {MAX_PHOTOS} photos")
+    cleaned, width, height = clean_jpeg(data)
+    digest = hashlib.sha256(cleaned).hexdigest()
+    relative = f"reports/photos/{report.id}/{digest[:32]}.jpg"
+    target = data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    temporary.write_bytes(cleaned)
+    temporary.replace(target)
+    photo = ReportPhoto(
+        report_id=report.id,
+        stored_path=relative,
+        width=width,
+        height=height,
+        size=len(cleaned),
+        sha256=digest,
+    )
+    session.add(photo)
+    session.flush()
+    return photo
+
+
+def photos_of(session: Session, report: Report) -> list[ReportPhoto]:
+    return list(
+        session.query(ReportPhoto)
+        .filter(ReportPhoto.report_id == report.id)
+        .order_by(ReportPhoto.id)
+    )
