@@ -15,6 +15,7 @@ import uvicorn
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.exchange.conftest import exchange_world  # noqa: F401 - a fixture, used by name
+from tests.reports.conftest import reports_world  # noqa: F401 - a fixture, used by name
 from tinhso.app import create_app
 
 if TYPE_CHECKING:

@@ -21,6 +21,17 @@ PUBLIC = {
     ("POST", "/logout"),  # ends whatever session there is
     ("GET", "/lang/{locale}"),  # a language cookie
     ("GET", "/api/docs"),  # the API's documentation
+    # Citizens' field reports: anyone may report, follow a report and see the statistics.
+    ("GET", "/reports"),
+    ("GET", "/reports/new"),
+    ("POST", "/reports/new"),  # checked by its signed form token and honeypot
+    ("GET", "/reports/track"),
+    ("GET", "/reports/{code}"),
+    ("POST", "/reports/{code}/rating"),  # needs the reporter's secret key
+    ("POST", "/reports/{code}/reopen"),  # needs the reporter's secret key
+    ("GET", "/reports/photos/{photo_id:int}"),
+    ("GET", "/reports/statistics"),
+    ("GET", "/reports/statistics.xlsx"),
 }
 
 

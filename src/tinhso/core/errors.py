@@ -95,6 +95,13 @@ class TooManyAttempts(Unauthenticated):
     code = "too_many_attempts"
 
 
+class TooManyRequests(DomainError):
+    """Too many requests from one source in a while (Retry-After says when to try again)."""
+
+    status = 429
+    code = "too_many_requests"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"

@@ -73,6 +73,8 @@ from tinhso.portal.rendering import (
     LocaleMiddleware,
     render,
 )
+from tinhso.portal.reports.citizen import router as reports_citizen_router
+from tinhso.portal.reports.officer import router as reports_officer_router
 from tinhso.portal.static_files import static_app
 from tinhso.portal.units import router as units_router
 from tinhso.registry.account_api import set_device_cookie
@@ -97,6 +99,8 @@ DOMAIN_ROUTERS = (
     calendar_router,
     units_router,
     decisions_router,
+    reports_officer_router,  # before the citizens' /reports/{code}
+    reports_citizen_router,
 )
 
 # Paths that are API, not pages: their errors stay problem+json.

@@ -59,3 +59,9 @@ def set_route(
     found.organisation_id = organisation_id
     session.flush()
     return found
+
+
+def routed_unit_ids(session: Session) -> set[int]:
+    """The units some route names."""
+    found = session.scalars(select(ReportRoute.unit_id).where(ReportRoute.unit_id.is_not(None)))
+    return {unit_id for unit_id in found if unit_id is not None}

@@ -140,6 +140,9 @@ class ReportService:
             )
         return found
 
+    def category_by_id(self, session: Session, category_id: int) -> ReportCategory:
+        return session.get_one(ReportCategory, category_id)
+
     # -- reports ------------------------------------------------------------------------------
     def get(self, session: Session, code: str) -> Report:
         found = session.scalar(select(Report).where(Report.code == code))

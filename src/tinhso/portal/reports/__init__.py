@@ -1,0 +1,1 @@
+"""Field report pages: the citizens' (public) and the officers' (signed in)."""

@@ -1,0 +1,284 @@
+"""Officers' pages: their organisations' queue sorted by deadline, one report with every
+action its state allows, and the monthly statistics (public, as provinces publish them) with
+their XLSX. Acting follows the same rules as the API (``ReportService.act``)."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from openpyxl import Workbook
+from sqlalchemy import select
+from starlette.responses import RedirectResponse, Response
+
+from tinhso.core.calendar import VIETNAM, load_calendar, office_hours
+from tinhso.core.errors import DomainError, Forbidden
+from tinhso.core.i18n import gettext as _
+from tinhso.core.web import DbSession
+from tinhso.portal.auth import PortalUser
+from tinhso.portal.rendering import render
+from tinhso.portal.reports.citizen import say, say_category, track_context
+from tinhso.registry.auth import roles_over
+from tinhso.registry.organisations import organisation_service
+from tinhso.reports.auth import require_reader
+from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.models import Report
+from tinhso.reports.service import Step, report_service
+from tinhso.reports.states import CLOSED_STATES, STATE_NAMES, TRANSITIONS, Action
+from tinhso.reports.statistics import monthly
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tinhso.registry.auth import Principal
+
+router = APIRouter()
+QUEUE_SIZE = 200
+
+
+def _member_organisations(session: Session, principal: Principal) -> list[Any]:
+    organisations = organisation_service.list_all(session)
+    if principal.is_platform_admin:
+        return organisations
+    return [o for o in organisations if roles_over(session, principal, o.id)]
+
+
+@router.get("/reports/queue", summary="An organisation's field reports by deadline (its members)")
+def queue(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    organisation: Annotated[str, Query(max_length=64)] = "",
+    state: Annotated[str, Query(max_length=16)] = "open",
+) -> Response:
+    choices = _member_organisations(session, principal)
+    if not choices and not principal.is_platform_admin:
+        raise Forbidden(
+            "Bạn không thuộc đơn vị nào xử lý phản ánh",
+            "You are not an official of any organisation that handles reports",
+        )
+    chosen = next((o for o in choices if o.code == organisation), None)
+    triage = organisation == "" and principal.is_platform_admin
+    query = select(Report)
+    if chosen is not None:
+        require_reader(session, principal, chosen.id)
+        query = query.where(Report.organisation_id == chosen.id)
+    elif triage:
+        query = query.where(Report.organisation_id.is_(None))
+    else:
+        chosen = choices[0]
+        query = query.where(Report.organisation_id == chosen.id)
+    closed = Report.state.in_(list(CLOSED_STATES))
+    query = query.where(~closed if state == "open" else closed)
+    reports = list(
+        session.scalars(query.order_by(Report.accept_due_at, Report.id).limit(QUEUE_SIZE))
+    )
+    categories = {c.id: c for c in report_service.categories(session, active_only=False)}
+    reports.sort(
+        key=lambda r: (r.resolve_due_at or r.accept_due_at) if r.accepted_at else r.accept_due_at
+    )
+    rows = [
+        {
+            "report": r,
+            "category": say_category(categories[r.category_id]),
+            "state": say(STATE_NAMES[r.state]),
+            "due": r.resolve_due_at if r.accepted_at else r.accept_due_at,
+            "late": report_service.is_late(r),
+        }
+        for r in reports
+    ]
+    return render(
+        request,
+        "reports/queue.html",
+        {
+            "rows": rows,
+            "choices": choices,
+            "chosen": chosen,
+            "triage": triage,
+            "state": state,
+        },
+    )
+
+
+def _allowed_actions(report: Report) -> list[tuple[str, str, bool]]:
+    """(action, its name, needs a note) for the actions the report's state allows."""
+    found = []
+    for action, transition in TRANSITIONS.items():
+        if report.state not in transition.sources:
+            continue
+        if action is Action.EXTEND and report.extended:
+            continue
+        if report.organisation_id is None and action not in (
+            Action.REROUTE,
+            Action.REFUSE,
+            Action.MARK_DUPLICATE,
+        ):
+            continue
+        found.append((action.value, say(transition.name), transition.needs_note))
+    return found
+
+
+def _handle_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    report: Report,
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    require_reader(session, principal, report.organisation_id)
+    context = track_context(session, report)
+    context["events"] = [(event, name) for event, name in _all_events(session, report)]
+    context.update(
+        actions=_allowed_actions(report),
+        organisations=[(o.code, o.name_vi) for o in organisation_service.list_all(session)],
+        error=error,
+    )
+    return render(request, "reports/handle.html", context, status_code=status)
+
+
+def _all_events(session: Session, report: Report) -> list[tuple[Any, str]]:
+    from tinhso.reports.states import EVENT_NAMES  # noqa: PLC0415
+
+    return [
+        (event, say(EVENT_NAMES.get(event.action, STATE_NAMES[event.to_state])))
+        for event in report_service.timeline(session, report, public_only=False)
+    ]
+
+
+@router.get(
+    "/reports/{code}/handle", summary="Handle one field report (its organisation's members)"
+)
+def handle(request: Request, session: DbSession, principal: PortalUser, code: str) -> Response:
+    return _handle_page(request, session, principal, report_service.get(session, code))
+
+
+@router.post("/reports/{code}/handle", summary="Act on a field report (officers, CSRF-checked)")
+def act(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    code: str,
+    action: Annotated[str, Form(max_length=24)] = "",
+    note: Annotated[str, Form(max_length=8000)] = "",
+    assignee: Annotated[str, Form(max_length=64)] = "",
+    organisation_code: Annotated[str, Form(max_length=64)] = "",
+    duplicate_of: Annotated[str, Form(max_length=32)] = "",
+    extra_working_days: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    report = report_service.get(session, code)
+    settings = request.app.state.settings
+    try:
+        step = Step(
+            Action(action),
+            note,
+            assignee or None,
+            organisation_code or None,
+            duplicate_of.strip().upper() or None,
+            int(extra_working_days) if extra_working_days.isdigit() else None,
+        )
+    except ValueError:
+        return _handle_page(request, session, principal, report, _("Choose an action."), 422)
+    try:
+        report_service.act(
+            session,
+            principal,
+            code,
+            step,
+            load_calendar(session, office_hours(settings)),
+            DeadlinePolicy.from_settings(settings.reports),
+        )
+    except DomainError as error:
+        session.rollback()
+        session.refresh(report)
+        if isinstance(error, Forbidden):
+            raise
+        detail = "; ".join(say(p.message) for p in error.errors) or say(error.message)
+        return _handle_page(request, session, principal, report, detail, error.status)
+    session.commit()
+    return RedirectResponse(f"/reports/{code}/handle", status_code=303)
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+def _month(text: str) -> date:
+    try:
+        return datetime.strptime(text, "%m/%Y").replace(tzinfo=VIETNAM).date()
+    except ValueError:
+        today = datetime.now(VIETNAM).date()
+        return date(today.year, today.month, 1)
+
+
+def _statistics_rows(session: Session, month: date) -> list[dict[str, Any]]:
+    rows = monthly(session, month)
+    names = organisation_service.by_ids(
+        session, {r.organisation_id for r in rows if r.organisation_id is not None}
+    )
+    return [
+        {
+            "name": names[r.organisation_id].name_vi
+            if r.organisation_id in names
+            else _("Operations centre (triage)"),
+            "row": r,
+        }
+        for r in rows
+    ]
+
+
+@router.get("/reports/statistics", summary="Monthly field report statistics (public)")
+def statistics(
+    request: Request, session: DbSession, month: Annotated[str, Query(max_length=7)] = ""
+) -> Response:
+    chosen = _month(month)
+    return render(
+        request,
+        "reports/statistics.html",
+        {"rows": _statistics_rows(session, chosen), "month": chosen},
+    )
+
+
+@router.get("/reports/statistics.xlsx", summary="Monthly field report statistics as XLSX (public)")
+def statistics_xlsx(
+    request: Request, session: DbSession, month: Annotated[str, Query(max_length=7)] = ""
+) -> Response:
+    chosen = _month(month)
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None  # noqa: S101 - a new workbook has its sheet
+    sheet.title = f"{chosen:%m-%Y}"
+    sheet.append(
+        [
+            _("Organisation"),
+            _("Received"),
+            _("Handled"),
+            _("On time"),
+            _("Late"),
+            _("Share on time"),
+            _("Share satisfied"),
+        ]
+    )
+    for item in _statistics_rows(session, chosen):
+        row = item["row"]
+        sheet.append(
+            [
+                item["name"],
+                row.received,
+                row.handled,
+                row.on_time,
+                row.late,
+                round(row.on_time_percent, 1) if row.on_time_percent is not None else None,
+                round(row.satisfaction_percent, 1)
+                if row.satisfaction_percent is not None
+                else None,
+            ]
+        )
+    output = io.BytesIO()
+    book.save(output)
+    return Response(
+        output.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="phan-anh-{chosen:%Y-%m}.xlsx"'},
+    )

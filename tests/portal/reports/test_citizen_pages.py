@@ -1,0 +1,141 @@
+"""Citizens' pages on both databases: a report sent through the form (token, honeypot, rate
+limit), its photo stored without metadata, its code and key shown once, the tracking page and
+the rating; officers' queue and actions in the portal, refused to other organisations."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from typing import TYPE_CHECKING
+
+from openpyxl import load_workbook
+from PIL import Image
+
+from tests.conftest import TEST_SECRET
+from tests.portal.test_pages import form_token, log_in
+from tests.reports.test_photos import _photo_with_gps
+from tinhso.portal.reports.citizen import SUBMISSIONS_PER_HOUR, signed_form_token
+from tinhso.registry.models import Role
+from tinhso.reports.models import ReportPhoto, ReportState
+from tinhso.reports.service import report_service
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tests.conftest import MakeOfficial
+    from tests.reports.conftest import ReportsWorld
+
+WARD = "07777"
+
+
+def _aged_token(seconds: int = 10) -> str:
+    return signed_form_token(TEST_SECRET.encode(), int(time.time()) - seconds)
+
+
+def _send(client: TestClient, token: str | None = None, files: object = None, **fields: str):  # type: ignore[no-untyped-def]
+    data = {
+        "form_token": token or _aged_token(),
+        "category": "dien-nuoc",
+        "description": "Cột điện nghiêng sắp đổ",
+        "unit_code": WARD,
+        **fields,
+    }
+    return client.post("/reports/new", data=data, files=files, follow_redirects=False)  # type: ignore[arg-type]
+
+
+def test_a_citizen_sends_follows_and_rates(
+    client: TestClient,
+    reports_world: ReportsWorld,
+    sessions: sessionmaker[Session],
+    make_official: MakeOfficial,
+    tmp_path: Path,
+) -> None:
+    page = client.get("/reports/new")
+    assert page.status_code == 200 and "Điện, nước" in page.text and "Phường Việt Yên" in page.text
+    # Sent at once after the form was shown: refused, nothing stored.
+    fresh = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert fresh is not None
+    assert _send(client, fresh.group(1)).status_code == 400
+    assert _send(client, website="http://spam").status_code == 403
+    assert _send(client, category="").status_code == 422
+    with sessions() as session:
+        assert report_service.categories(session) and not session.query(ReportPhoto).count()
+
+    sent = _send(
+        client,
+        files=[("photos", ("anh.jpg", _photo_with_gps(), "image/jpeg"))],
+        use_photo_position="1",
+        latitude="",
+        longitude="",
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.headers["cache-control"] == "no-store"
+    code = re.search(r'id="tracking-code">([^<]+)<', sent.text).group(1)  # type: ignore[union-attr]
+    key = re.search(r'id="reporter-key">([^<]+)<', sent.text).group(1)  # type: ignore[union-attr]
+    with sessions() as session:
+        report = report_service.get(session, code)
+        assert report.latitude is not None and abs(report.latitude - 21.2735) < 1e-3  # from EXIF
+        assert report.source_hash
+        photo = session.query(ReportPhoto).filter_by(report_id=report.id).one()
+    image = client.get(f"/reports/photos/{photo.id}")
+    assert image.status_code == 200
+    assert not Image.open(io.BytesIO(image.content)).getexif()
+
+    track = client.get(f"/reports/{code.lower()}")
+    assert track.status_code == 200 and "Chờ tiếp nhận" in track.text
+
+    officer = make_official(Role.OFFICER, reports_world.ward_org)
+    stranger = make_official(Role.OFFICER, reports_world.outsider)
+    log_in(client, stranger.username)
+    assert client.get(f"/reports/{code}/handle").status_code == 403
+    client.post("/logout", data={"csrf_token": form_token(client.get("/reports/queue"))})
+    log_in(client, officer.username)
+    queue = client.get("/reports/queue")
+    assert queue.status_code == 200 and code in queue.text
+    handle = client.get(f"/reports/{code}/handle")
+    token = form_token(handle)
+    for action, note in (("answer", "Đã xong"), ("accept", ""), ("answer", "")):
+        answer = client.post(
+            f"/reports/{code}/handle",
+            data={"csrf_token": token, "action": action, "note": note},
+            follow_redirects=False,
+        )
+        assert answer.status_code in (409, 303, 422), (action, answer.status_code)
+    assert (
+        client.post(
+            f"/reports/{code}/handle",
+            data={"csrf_token": token, "action": "answer", "note": "Đã chằng chống cột điện"},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
+    with sessions() as session:
+        assert report_service.get(session, code).state is ReportState.RESOLVED
+
+    wrong = client.post(f"/reports/{code}/rating", data={"key": "sai", "rating": "satisfied"})
+    assert wrong.status_code == 422 and "Mã bí mật" in wrong.text
+    rated = client.post(
+        f"/reports/{code}/rating", data={"key": key, "rating": "satisfied"}, follow_redirects=False
+    )
+    assert rated.status_code == 303
+    assert "Hài lòng" in client.get(f"/reports/{code}").text
+
+    statistics = client.get("/reports/statistics")
+    assert statistics.status_code == 200 and "UBND phường Việt Yên" in statistics.text
+    book = load_workbook(io.BytesIO(client.get("/reports/statistics.xlsx").content))
+    rows = list(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    ward = next(row for row in rows if row[0] == "UBND phường Việt Yên")
+    assert ward[1:5] == (1, 1, 1, 0) and ward[6] == 100
+
+
+def test_submissions_are_limited_per_address(
+    client: TestClient, reports_world: ReportsWorld
+) -> None:
+    for _ in range(SUBMISSIONS_PER_HOUR):
+        assert _send(client).status_code == 201
+    refused = _send(client)
+    assert refused.status_code == 429 and refused.headers.get("retry-after") == "3600"
