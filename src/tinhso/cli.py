@@ -244,10 +244,11 @@ def _domain_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[st
     """Every domain's jobs this worker can run, and why any other cannot."""
     from tinhso.core.jobs.platform import platform_jobs  # noqa: PLC0415
     from tinhso.monitoring.jobs import monitoring_jobs  # noqa: PLC0415
+    from tinhso.reports.jobs import reports_jobs  # noqa: PLC0415
 
     jobs: list[Job] = []
     reasons: list[str] = []
-    for domain_jobs in (platform_jobs, monitoring_jobs):
+    for domain_jobs in (platform_jobs, monitoring_jobs, reports_jobs):
         found, skipped = domain_jobs(engine, settings)
         jobs += found
         reasons += skipped

@@ -145,7 +145,7 @@ def test_the_whole_path_and_its_timeline(
         report_service.rate(session, code, key, Rating.UNSATISFIED, "Vẫn yếu")
         with pytest.raises(Forbidden):
             report_service.rate(session, code, "wrong-key", Rating.SATISFIED)
-        reopened = report_service.reopen(session, code, key, "Nước vẫn yếu", POLICY)
+        reopened = report_service.reopen(session, code, key, "Nước vẫn yếu", CALENDAR, POLICY)
         assert reopened.state is ReportState.REOPENED
         actions = [e.action for e in report_service.timeline(session, reopened, public_only=True)]
         assert actions == ["submit", "accept", "assign", "start", "answer", "rate", "reopen"]

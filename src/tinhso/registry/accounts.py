@@ -113,6 +113,28 @@ class AccountService:
         session.delete(assignment)
         session.flush()
 
+    def emails_in(
+        self, session: Session, organisation_id: int, roles: frozenset[Role]
+    ) -> list[str]:
+        """E-mail addresses of the active officials holding one of ``roles`` in an
+        organisation (those without an address are skipped)."""
+        found = session.scalars(
+            select(User.email)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(
+                RoleAssignment.organisation_id == organisation_id,
+                RoleAssignment.role.in_(roles),
+                User.is_active.is_(True),
+                User.email.is_not(None),
+            )
+            .order_by(User.id)
+        )
+        return [email for email in found if email]
+
+    def email_of(self, session: Session, user_id: int) -> str | None:
+        user = session.get(User, user_id)
+        return user.email if user is not None and user.is_active else None
+
     def roles(self, session: Session, user: User) -> dict[int, Role]:
         return {a.organisation_id: a.role for a in repository.role_assignments(session, user.id)}
 

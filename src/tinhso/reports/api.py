@@ -138,8 +138,10 @@ def rate(request: Request, session: DbSession, code: str, body: RatingIn) -> dic
 
 @router.post("/reports/{code}/reopen", summary="Người phản ánh mở lại / The reporter reopens")
 def reopen(request: Request, session: DbSession, code: str, body: ReopenIn) -> dict[str, str]:
-    policy = DeadlinePolicy.from_settings(request.app.state.settings.reports)
-    report = report_service.reopen(session, code, body.key, body.reason, policy)
+    settings = request.app.state.settings
+    calendar = load_calendar(session, office_hours(settings))
+    policy = DeadlinePolicy.from_settings(settings.reports)
+    report = report_service.reopen(session, code, body.key, body.reason, calendar, policy)
     return {"code": report.code, "state": report.state.value}
 
 

@@ -170,6 +170,9 @@ class Report(TimestampMixin, Base):
     # Keyed hash of the submitting address (web form): rate limits without storing the address.
     source_hash: Mapped[str] = mapped_column(String(64), default="")
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)  # moderated out of public view
+    # When the deadline reminder and the overdue notice went out (each once per deadline).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReportEvent(Base):
@@ -210,6 +213,27 @@ class ReportPhoto(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReportNotification(Base):
+    """An e-mail to send (an outbox row written in the transaction of what it tells about),
+    sent by the ``reports.mail`` job and kept with its outcome."""
+
+    __tablename__ = "report_notification"
+    __table_args__ = (Index("ix_report_notification_pending", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))  # state, assigned, reminder, overdue
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    # The page the mail points to, joined to the platform's base URL when it is sent.
+    link_path: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
 
 
 class ReportApiKey(Base):

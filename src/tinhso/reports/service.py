@@ -21,7 +21,7 @@ from tinhso.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import require_administrator, require_officer
 from tinhso.registry.organisations import organisation_service
-from tinhso.reports import routing
+from tinhso.reports import notifications, routing
 from tinhso.reports.attributes import checked_attributes
 from tinhso.reports.models import (
     Channel,
@@ -212,6 +212,7 @@ class ReportService:
         session.flush()
         report.code = f"PA-{now.year}-{report.id:06d}"
         self._record(session, report, "submit", None, None, "", now, actor_label="reporter")
+        notifications.state_changed(session, report, "")
         session.flush()
         return Submitted(report, key)
 
@@ -306,6 +307,10 @@ class ReportService:
             report.closed_at = now
         report.updated_at = now
         self._record(session, report, step.action.value, from_state, principal, note, now)
+        if report.state is not from_state or step.action is Action.EXTEND:
+            notifications.state_changed(session, report, note)
+        if step.action is Action.ASSIGN:
+            notifications.assigned(session, report)
         session.flush()
         return report
 
@@ -321,6 +326,7 @@ class ReportService:
     ) -> None:
         report.accepted_at = now
         report.resolve_due_at = policy.resolve_due(calendar, now, report.severity)
+        report.reminded_at = report.overdue_notified_at = None
 
     def _refuse(self, *_: Any) -> None:
         return None
@@ -383,6 +389,7 @@ class ReportService:
         report.accepted_at = None
         report.resolve_due_at = None
         report.accept_due_at = policy.accept_due(calendar, now)
+        report.reminded_at = report.overdue_notified_at = None
 
     def _extend(
         self,
@@ -409,6 +416,7 @@ class ReportService:
         due = report.resolve_due_at or policy.resolve_due(calendar, now, report.severity)
         report.resolve_due_at = calendar.add_working_hours(due, calendar.hours.per_day * days)
         report.extended = True
+        report.reminded_at = report.overdue_notified_at = None
 
     # -- the reporter -------------------------------------------------------------------------
     def _reporter(self, session: Session, code: str, key: str) -> Report:
@@ -460,6 +468,7 @@ class ReportService:
         code: str,
         key: str,
         reason: str,
+        calendar: WorkingCalendar,
         policy: DeadlinePolicy,
         now: datetime | None = None,
     ) -> Report:
@@ -482,6 +491,9 @@ class ReportService:
             raise InvalidInput("Cần ghi lý do", "A reason is needed", field="reason")
         report.state = ReportState.REOPENED
         report.closed_at = None
+        # Handled again, with a new resolution deadline counted from now.
+        report.resolve_due_at = policy.resolve_due(calendar, now, report.severity)
+        report.reminded_at = report.overdue_notified_at = None
         report.updated_at = now
         self._record(
             session,

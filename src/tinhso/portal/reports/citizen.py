@@ -372,9 +372,11 @@ def reopen(
     reason: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     report = _public_report(session, code)
-    policy = DeadlinePolicy.from_settings(request.app.state.settings.reports)
+    settings = request.app.state.settings
+    calendar = load_calendar(session, office_hours(settings))
+    policy = DeadlinePolicy.from_settings(settings.reports)
     try:
-        report_service.reopen(session, report.code, key, reason, policy)
+        report_service.reopen(session, report.code, key, reason, calendar, policy)
     except DomainError as error:
         session.rollback()
         return _track_error(request, session, report, say(error.message))
