@@ -24,7 +24,7 @@ from tinhso.registry.models import Role
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.conftest import MakeOfficial
+    from tests.conftest import MakeOfficial, Official
     from tests.e2e.conftest import BrowserThread
     from tests.reports.conftest import ReportsWorld
 
@@ -110,6 +110,32 @@ def test_from_a_phone_to_an_answer_and_a_rating(
         _check(page, "statistics", width, found)
         page.goto("/reports")
         _check(page, "list", width, found)
+
+    browser.run(journey, live_server, width=width, height=900)
+    assert found == []
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_the_operators_page(
+    browser: BrowserThread,
+    live_server: str,
+    reports_world: ReportsWorld,
+    admin: Official,
+    width: int,
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    found: list[str] = []
+
+    def journey(page: Page) -> None:
+        page.goto("/login?next=/reports/operators")
+        page.get_by_label("Tên đăng nhập").fill(admin.username)
+        page.get_by_label("Mật khẩu").fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Đăng nhập").click()
+        expect(page.locator("h1")).to_have_text("Phản ánh hiện trường: khoá ứng dụng và phân luồng")
+        page.get_by_label("Tên ứng dụng").fill("Ứng dụng Bắc Ninh số")
+        page.get_by_role("button", name="Cấp khoá").click()
+        expect(page.locator("#issued-key")).to_contain_text("pa_")
+        _check(page, "operators", width, found)
 
     browser.run(journey, live_server, width=width, height=900)
     assert found == []

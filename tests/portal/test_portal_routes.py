@@ -26,6 +26,7 @@ PUBLIC = {
     ("GET", "/reports/new"),
     ("POST", "/reports/new"),  # checked by its signed form token and honeypot
     ("GET", "/reports/track"),
+    ("GET", "/reports/nearby"),
     ("GET", "/reports/{code}"),
     ("POST", "/reports/{code}/rating"),  # needs the reporter's secret key
     ("POST", "/reports/{code}/reopen"),  # needs the reporter's secret key

@@ -284,3 +284,19 @@ def test_bad_submissions_are_refused_with_the_field(
             ),
         )
         assert answered.attributes == {"muc-do": "lon", "loai": ["a", "b"], "dien-tich": "12.5"}
+
+
+def test_open_reports_nearby_are_offered(
+    sessions: sessionmaker[Session], reports_world: ReportsWorld, make_official: MakeOfficial
+) -> None:
+    officer = make_official(Role.OFFICER, reports_world.ward_org).username
+    with sessions.begin() as session:
+        here = _submit(session, latitude=21.2735, longitude=106.1946)
+        near = _submit(session, latitude=21.2738, longitude=106.1946)  # about 33 m north
+        _submit(session, latitude=21.2760, longitude=106.1946)  # about 280 m: too far
+        _submit(session, category_code="y-te", latitude=21.2735, longitude=106.1946)
+        closed = _submit(session, latitude=21.2735, longitude=106.1947)
+        _act(session, officer, closed, Step(Action.REFUSE, "Trùng địa bàn khác"))
+        found = report_service.nearby_open(session, "dien-nuoc", 21.27351, 106.19460)
+        assert [report.code for report, _ in found] == [here, near]
+        assert found[1][1] == pytest.approx(32.2, abs=1.5)

@@ -75,6 +75,7 @@ from tinhso.portal.rendering import (
 )
 from tinhso.portal.reports.citizen import router as reports_citizen_router
 from tinhso.portal.reports.officer import router as reports_officer_router
+from tinhso.portal.reports.operators import router as reports_operators_router
 from tinhso.portal.static_files import static_app
 from tinhso.portal.units import router as units_router
 from tinhso.registry.account_api import set_device_cookie
@@ -100,6 +101,7 @@ DOMAIN_ROUTERS = (
     units_router,
     decisions_router,
     reports_officer_router,  # before the citizens' /reports/{code}
+    reports_operators_router,
     reports_citizen_router,
 )
 

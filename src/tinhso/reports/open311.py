@@ -403,7 +403,11 @@ def _filters(request: Request, settings: Settings) -> Filters:
 
 
 def _matching(session: Session, filters: Filters) -> list[Report]:
-    query = select(Report).order_by(Report.created_at.desc(), Report.id.desc())
+    query = (
+        select(Report)
+        .where(Report.hidden.is_(False))
+        .order_by(Report.created_at.desc(), Report.id.desc())
+    )
     if filters.ids is not None:  # overrides every other filter, as the specification says
         query = query.where(Report.code.in_(filters.ids[:1000]))
     else:
@@ -471,6 +475,12 @@ async def request_one(
     def work() -> Response:
         locale = _locale(request)
         report = report_service.get(session, service_request_id)
+        if report.hidden:  # moderated out of every public view
+            raise Open311Error(
+                404,
+                f"Không có phản ánh mã {service_request_id}",
+                f"There is no report with the code {service_request_id}",
+            )
         names = _names(session, [report], locale)
         row = _request_row(session, report, names, locale, extensions == "true")
         return _answer(fmt, "service_requests", "request", [row])

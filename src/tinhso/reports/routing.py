@@ -65,3 +65,9 @@ def routed_unit_ids(session: Session) -> set[int]:
     """The units some route names."""
     found = session.scalars(select(ReportRoute.unit_id).where(ReportRoute.unit_id.is_not(None)))
     return {unit_id for unit_id in found if unit_id is not None}
+
+
+def routes(session: Session) -> list[ReportRoute]:
+    return list(
+        session.scalars(select(ReportRoute).order_by(ReportRoute.category_id, ReportRoute.unit_id))
+    )

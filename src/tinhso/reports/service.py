@@ -120,6 +120,15 @@ def _coordinates(latitude: float | None, longitude: float | None) -> None:
         )
 
 
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine, mean Earth radius)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(a))
+
+
 class ReportService:
     # -- categories ---------------------------------------------------------------------------
     def categories(self, session: Session, *, active_only: bool = True) -> list[ReportCategory]:
@@ -418,6 +427,38 @@ class ReportService:
         report.extended = True
         report.reminded_at = report.overdue_notified_at = None
 
+    def moderate(
+        self,
+        session: Session,
+        principal: Principal,
+        code: str,
+        *,
+        hidden: bool,
+        reason: str,
+        now: datetime | None = None,
+    ) -> Report:
+        """Hide a report from every public view (abuse, personal data), or show it again:
+        platform admins and the administrators of its organisation; the reason is kept in the
+        (internal) timeline."""
+        now = now or utcnow()
+        report = self.get(session, code)
+        if not principal.is_platform_admin:
+            if report.organisation_id is None:
+                raise Forbidden(
+                    "Chỉ trung tâm điều hành kiểm duyệt phản ánh chưa phân loại",
+                    "Only the operations centre moderates reports not yet routed",
+                )
+            require_administrator(session, principal, report.organisation_id)
+        reason = _text(reason, MAX_NOTE, "note", "Lý do", "The reason")
+        if not reason:
+            raise InvalidInput("Cần ghi lý do", "A reason is needed", field="note")
+        report.hidden = hidden
+        report.updated_at = now
+        action = "hide" if hidden else "unhide"
+        self._record(session, report, action, report.state, principal, reason, now, public=False)
+        session.flush()
+        return report
+
     # -- the reporter -------------------------------------------------------------------------
     def _reporter(self, session: Session, code: str, key: str) -> Report:
         report = self.get(session, code)
@@ -514,6 +555,39 @@ class ReportService:
         if public_only:
             query = query.where(ReportEvent.public.is_(True))
         return list(session.scalars(query.order_by(ReportEvent.id)))
+
+    def nearby_open(
+        self,
+        session: Session,
+        category_code: str,
+        latitude: float,
+        longitude: float,
+        limit: int = 5,
+    ) -> list[tuple[Report, float]]:
+        """Open reports of the category within its duplicate radius of a point, nearest first,
+        with their distance in metres: offered to a reporter as "follow this one instead"."""
+        category = self.category(session, category_code, "category")
+        _coordinates(latitude, longitude)
+        radius = category.duplicate_radius_m
+        # A box around the point narrows the rows in SQL; the distance decides.
+        dlat = radius / 111_320
+        dlon = radius / (111_320 * max(math.cos(math.radians(latitude)), 0.01))
+        candidates = session.scalars(
+            select(Report).where(
+                Report.category_id == category.id,
+                Report.state.not_in(list(CLOSED_STATES)),
+                Report.hidden.is_(False),
+                Report.latitude.between(latitude - dlat, latitude + dlat),
+                Report.longitude.between(longitude - dlon, longitude + dlon),
+            )
+        )
+        found = [
+            (report, distance_m(latitude, longitude, report.latitude, report.longitude))
+            for report in candidates
+            if report.latitude is not None and report.longitude is not None
+        ]
+        found = [(report, metres) for report, metres in found if metres <= radius]
+        return sorted(found, key=lambda pair: pair[1])[:limit]
 
     def is_late(self, report: Report, now: datetime | None = None) -> bool:
         """Past its deadline: not accepted in time, or not closed in time."""

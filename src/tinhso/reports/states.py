@@ -138,5 +138,7 @@ EVENT_NAMES: dict[str, Message] = {
     "submit": Message("Gửi phản ánh", "Submitted"),
     "reopen": Message("Người phản ánh mở lại", "Reopened by the reporter"),
     "rate": Message("Người phản ánh đánh giá", "Rated by the reporter"),
+    "hide": Message("Ẩn khỏi công khai", "Hidden from the public"),
+    "unhide": Message("Hiện lại công khai", "Shown to the public again"),
     **{action.value: transition.name for action, transition in TRANSITIONS.items()},
 }

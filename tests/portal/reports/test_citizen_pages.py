@@ -139,3 +139,15 @@ def test_submissions_are_limited_per_address(
         assert _send(client).status_code == 201
     refused = _send(client)
     assert refused.status_code == 429 and refused.headers.get("retry-after") == "3600"
+
+
+def test_nearby_reports_are_offered_on_the_form(
+    client: TestClient, reports_world: ReportsWorld
+) -> None:
+    assert _send(client, latitude="21.2735", longitude="106.1946").status_code == 201
+    near = client.get("/reports/nearby?category=dien-nuoc&latitude=21.27352&longitude=106.19462")
+    assert near.status_code == 200 and "PA-" in near.text and "cách" in near.text
+    far = client.get("/reports/nearby?category=dien-nuoc&latitude=21.30&longitude=106.19462")
+    assert "PA-" not in far.text
+    bad = client.get("/reports/nearby?category=khong-co&latitude=x&longitude=1")
+    assert bad.status_code == 200 and "PA-" not in bad.text

@@ -329,6 +329,24 @@ def say_category(category: Any) -> str:
     return str(category.name_vi if current_locale.get() == "vi" else category.name_en)
 
 
+@router.get("/reports/nearby", summary="Open reports of a category near a point (public, HTMX)")
+def nearby(
+    request: Request,
+    session: DbSession,
+    category: Annotated[str, Query(max_length=64)] = "",
+    latitude: Annotated[str, Query(max_length=32)] = "",
+    longitude: Annotated[str, Query(max_length=32)] = "",
+) -> Response:
+    lat, lon = _number(latitude), _number(longitude)
+    found: list[tuple[Report, float]] = []
+    if category and lat is not None and lon is not None:
+        try:
+            found = report_service.nearby_open(session, category, lat, lon)
+        except DomainError:
+            found = []
+    return render(request, "reports/_nearby.html", {"found": found})
+
+
 @router.get("/reports/track", summary="Find a report by its code (public)")
 def find_report(code: Annotated[str, Query(max_length=40)] = "") -> Response:
     return RedirectResponse(f"/reports/{code.strip().upper()[:32] or 'x'}", status_code=303)

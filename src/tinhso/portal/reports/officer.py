@@ -20,7 +20,7 @@ from tinhso.core.web import DbSession
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.portal.reports.citizen import say, say_category, track_context
-from tinhso.registry.auth import roles_over
+from tinhso.registry.auth import can_administer, roles_over
 from tinhso.registry.organisations import organisation_service
 from tinhso.reports.auth import require_reader
 from tinhso.reports.deadlines import DeadlinePolicy
@@ -120,7 +120,7 @@ def _allowed_actions(report: Report) -> list[tuple[str, str, bool]]:
     return found
 
 
-def _handle_page(
+def handle_page(
     request: Request,
     session: Session,
     principal: Principal,
@@ -132,6 +132,11 @@ def _handle_page(
     context = track_context(session, report)
     context["events"] = [(event, name) for event, name in _all_events(session, report)]
     context.update(
+        may_moderate=principal.is_platform_admin
+        or (
+            report.organisation_id is not None
+            and can_administer(session, principal, report.organisation_id)
+        ),
         actions=_allowed_actions(report),
         organisations=[(o.code, o.name_vi) for o in organisation_service.list_all(session)],
         error=error,
@@ -152,7 +157,7 @@ def _all_events(session: Session, report: Report) -> list[tuple[Any, str]]:
     "/reports/{code}/handle", summary="Handle one field report (its organisation's members)"
 )
 def handle(request: Request, session: DbSession, principal: PortalUser, code: str) -> Response:
-    return _handle_page(request, session, principal, report_service.get(session, code))
+    return handle_page(request, session, principal, report_service.get(session, code))
 
 
 @router.post("/reports/{code}/handle", summary="Act on a field report (officers, CSRF-checked)")
@@ -180,7 +185,7 @@ def act(
             int(extra_working_days) if extra_working_days.isdigit() else None,
         )
     except ValueError:
-        return _handle_page(request, session, principal, report, _("Choose an action."), 422)
+        return handle_page(request, session, principal, report, _("Choose an action."), 422)
     try:
         report_service.act(
             session,
@@ -196,7 +201,7 @@ def act(
         if isinstance(error, Forbidden):
             raise
         detail = "; ".join(say(p.message) for p in error.errors) or say(error.message)
-        return _handle_page(request, session, principal, report, detail, error.status)
+        return handle_page(request, session, principal, report, detail, error.status)
     session.commit()
     return RedirectResponse(f"/reports/{code}/handle", status_code=303)
 

@@ -1,0 +1,124 @@
+"""Operators' page (keys and routing) and moderation, on both databases: platform admins
+issue and revoke Open311 keys and route categories; a hidden report disappears from every
+public view (page, list, Open311) but stays in the officers' queue."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from tests.portal.test_pages import form_token, log_in
+from tinhso.registry.models import Role
+from tinhso.registry.organisations import organisation_service
+from tinhso.reports import keys
+from tinhso.reports.models import Report
+
+from .test_citizen_pages import _send
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tests.conftest import MakeOfficial, Official
+    from tests.reports.conftest import ReportsWorld
+
+
+def test_operators_issue_keys_and_route(
+    client: TestClient,
+    admin: Official,
+    reports_world: ReportsWorld,
+    sessions: sessionmaker[Session],
+    make_official: MakeOfficial,
+) -> None:
+    officer = make_official(Role.ORGANISATION_ADMIN, reports_world.ward_org)
+    log_in(client, officer.username)
+    assert client.get("/reports/operators").status_code == 403
+    client.post("/logout", data={"csrf_token": form_token(client.get("/reports/queue"))})
+    log_in(client, admin.username)
+    page = client.get("/reports/operators")
+    assert page.status_code == 200
+    token = form_token(page)
+    issued = client.post(
+        "/reports/operators/keys", data={"csrf_token": token, "name": "Tổng đài 1022"}
+    )
+    assert issued.status_code == 201 and issued.headers["cache-control"] == "no-store"
+    key = re.search(r'id="issued-key">([^<]+)<', issued.text).group(1)  # type: ignore[union-attr]
+    with sessions() as session:
+        record = keys.valid_key(session, key)
+        assert record is not None and record.name == "Tổng đài 1022"
+        key_id = record.id
+    twice = client.post(
+        "/reports/operators/keys", data={"csrf_token": token, "name": "Tổng đài 1022"}
+    )
+    assert twice.status_code == 409
+    assert (
+        client.post(
+            f"/reports/operators/keys/{key_id}/revoke",
+            data={"csrf_token": token},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
+    with sessions() as session:
+        assert keys.valid_key(session, key) is None
+    bad = client.post(
+        "/reports/operators/routes",
+        data={"csrf_token": token, "organisation": reports_world.health},
+    )
+    assert bad.status_code == 422
+    routed = client.post(
+        "/reports/operators/routes",
+        data={
+            "csrf_token": token,
+            "category": "dien-nuoc",
+            "unit_code": "07228",
+            "organisation": reports_world.health,
+        },
+        follow_redirects=False,
+    )
+    assert routed.status_code == 303
+    assert "Sở Y tế tỉnh Bắc Ninh" in client.get("/reports/operators").text
+    client.cookies.clear()
+    assert _send(client, unit_code="07228").status_code == 201
+    with sessions() as session:
+        [report] = session.query(Report).all()
+        assert report.organisation_id == organisation_service.get(session, reports_world.health).id
+
+
+def test_a_hidden_report_leaves_every_public_view(
+    client: TestClient,
+    reports_world: ReportsWorld,
+    make_official: MakeOfficial,
+) -> None:
+    sent = _send(client)
+    code = re.search(r'id="tracking-code">([^<]+)<', sent.text).group(1)  # type: ignore[union-attr]
+    officer = make_official(Role.OFFICER, reports_world.ward_org)
+    head = make_official(Role.ORGANISATION_ADMIN, reports_world.ward_org)
+    log_in(client, officer.username)
+    token = form_token(client.get(f"/reports/{code}/handle"))
+    refused = client.post(
+        f"/reports/{code}/moderate",
+        data={"csrf_token": token, "hidden": "1", "note": "Lộ thông tin cá nhân"},
+    )
+    assert refused.status_code == 403
+    client.post("/logout", data={"csrf_token": token})
+    log_in(client, head.username)
+    token = form_token(client.get(f"/reports/{code}/handle"))
+    assert (
+        client.post(
+            f"/reports/{code}/moderate", data={"csrf_token": token, "hidden": "1", "note": ""}
+        ).status_code
+        == 422
+    )
+    hidden = client.post(
+        f"/reports/{code}/moderate",
+        data={"csrf_token": token, "hidden": "1", "note": "Lộ thông tin cá nhân"},
+        follow_redirects=False,
+    )
+    assert hidden.status_code == 303
+    assert code in client.get("/reports/queue").text  # the officers still see it
+    client.cookies.clear()
+    assert client.get(f"/reports/{code}").status_code == 404
+    assert f'/reports/{code}"' not in client.get("/reports").text
+    assert client.get(f"/open311/v2/requests/{code}.json").status_code == 404
+    assert code not in client.get("/open311/v2/requests.json").text
