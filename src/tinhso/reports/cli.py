@@ -6,6 +6,7 @@ key is shown only then (only its hash is stored).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -15,7 +16,7 @@ from tinhso.core.commands import database as _database
 from tinhso.core.commands import failure as _fail
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
-from tinhso.reports import keys
+from tinhso.reports import indicators, keys
 
 reports_app = typer.Typer(help="Phản ánh hiện trường / citizen field reports", no_args_is_help=True)
 api_key_app = typer.Typer(
@@ -73,3 +74,29 @@ def api_key_revoke(
     except DomainError as error:
         raise _fail(error) from error
     console.print(f"Đã thu hồi khoá của “{name}” / revoked the key of “{name}”", markup=False)
+
+
+@reports_app.command("publish-statistics")
+def publish_statistics(
+    month: Annotated[
+        str | None, typer.Option(help="mm/yyyy; mặc định tháng trước / default: last month")
+    ] = None,
+) -> None:
+    """Đưa số liệu phản ánh của một tháng vào giám sát / write a month's figures to monitoring."""
+    try:
+        chosen = (
+            datetime.strptime(month, "%m/%Y").date()  # noqa: DTZ007 - a calendar month
+            if month
+            else indicators.previous_month()
+        )
+    except ValueError as error:
+        raise typer.BadParameter(f"mm/yyyy: {month}", param_hint="--month") from error
+    try:
+        with _database() as engine, make_sessionmaker(engine).begin() as session:
+            written = indicators.publish_month(session, chosen)
+    except DomainError as error:
+        raise _fail(error) from error
+    console.print(
+        f"Đã ghi {written} số liệu tháng {chosen:%m/%Y} / wrote {written} values for {chosen:%m/%Y}",
+        markup=False,
+    )

@@ -4,7 +4,8 @@ every state, so the queues, the Open311 feed and the statistics have something t
 
 Every demo report is marked ``synthetic`` (shown as such in the Open311 extensions): they are
 made up, not citizens' reports. They have no map point (the registry keeps no coordinates);
-their address is their commune. Idempotent: nothing is added when categories exist.
+their address is their commune. The two months before this one go into monitoring as values
+(:mod:`tinhso.reports.indicators`). Idempotent: nothing is added when categories exist.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from tinhso.registry.auth import principal_of
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
-from tinhso.reports import routing
+from tinhso.reports import indicators, routing
 from tinhso.reports.deadlines import DeadlinePolicy
-from tinhso.reports.models import Channel, ReportCategory, Severity
+from tinhso.reports.models import Channel, Rating, ReportCategory, Severity
 from tinhso.reports.service import Step, Submission, report_service
 from tinhso.reports.states import Action
 
@@ -284,5 +285,13 @@ def load_reports_demo(session: Session, progress: Callable[[str, int], None] | N
                 policy,
                 now=moment,
             )
+            if action is Action.ANSWER and pick.random() < 0.6:  # most reporters rate
+                rating = Rating.SATISFIED if pick.random() < 0.8 else Rating.UNSATISFIED
+                report_service.rate(
+                    session, submitted.report.code, submitted.reporter_key, rating, now=moment
+                )
+    last = indicators.previous_month()
+    for month in (indicators.previous_month(last), last):  # the IOC shows them at once
+        indicators.publish_month(session, month)
     if progress:
         progress("reports", SYNTHETIC_REPORTS)

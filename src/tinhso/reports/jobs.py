@@ -3,7 +3,9 @@
 - ``reports.deadlines`` (every 15 minutes): reminders before a deadline and notices once it
   has passed (:func:`tinhso.reports.notifications.deadlines`);
 - ``reports.mail`` (every minute): sends the outbox through the ``mail`` settings' SMTP
-  server; skipped, with the reason, when no mail host is set.
+  server; skipped, with the reason, when no mail host is set;
+- ``reports.statistics`` (the 1st of each month, 06:00): last month's figures per commune
+  as monitoring values (:mod:`tinhso.reports.indicators`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from tinhso.core.calendar import load_calendar, office_hours
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.jobs.runner import Job, JobContext
 from tinhso.core.jobs.schedule import Schedule
-from tinhso.reports import notifications
+from tinhso.reports import indicators, notifications
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from tinhso.core.config import Settings
 
 DEADLINES = "reports.deadlines"
+STATISTICS = "reports.statistics"
 MAIL = "reports.mail"
 
 
@@ -46,7 +49,20 @@ def reports_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[st
             raise MailNotSent(msg)
         return f"{sent} e-mails sent"
 
+    async def publish_statistics(context: JobContext) -> str:
+        month = indicators.previous_month()
+        with sessions.begin() as session:
+            written = indicators.publish_month(session, month)
+        return f"{written} values for {month:%m/%Y}"
+
     jobs = [
+        Job(
+            name=STATISTICS,
+            schedule=Schedule.monthly(1, 6, 0),
+            handler=publish_statistics,
+            title_vi="Đưa số liệu phản ánh hiện trường tháng trước vào giám sát",
+            title_en="Last month's field report figures into monitoring",
+        ),
         Job(
             name=DEADLINES,
             schedule=Schedule.every(15),

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class MonthRow:
-    organisation_id: int | None
+    key: int | None  # the organisation's id, or the unit's (None: no organisation or unit)
     received: int = 0
     handled: int = 0
     on_time: int = 0
@@ -66,8 +66,9 @@ def _overdue_at(report: Report, moment: datetime) -> bool:
     return report.resolve_due_at is not None and moment > report.resolve_due_at
 
 
-def monthly(session: Session, month: date) -> list[MonthRow]:
-    """One row per organisation with any report in the month (None: the triage queue)."""
+def monthly(session: Session, month: date, *, by_unit: bool = False) -> list[MonthRow]:
+    """One row per organisation with any report in the month (None: the triage queue), or
+    with ``by_unit`` per administrative unit the reports are in (None: no unit given)."""
     start, end = month_bounds(month)
     handled_states = [ReportState.RESOLVED, ReportState.REFUSED]
     reports = session.scalars(
@@ -80,7 +81,8 @@ def monthly(session: Session, month: date) -> list[MonthRow]:
     rows: dict[int | None, MonthRow] = {}
     judged_at = min(end, utcnow())  # an open report is late once its deadline has passed
     for report in reports:
-        row = rows.setdefault(report.organisation_id, MonthRow(report.organisation_id))
+        key = report.unit_id if by_unit else report.organisation_id
+        row = rows.setdefault(key, MonthRow(key))
         if report.created_at >= start:
             row.received += 1
         closed_in_month = report.closed_at is not None and start <= report.closed_at < end
@@ -97,4 +99,4 @@ def monthly(session: Session, month: date) -> list[MonthRow]:
             report, judged_at
         ):
             row.late += 1
-    return sorted(rows.values(), key=lambda r: (r.organisation_id is None, -r.received))
+    return sorted(rows.values(), key=lambda r: (r.key is None, -r.received))

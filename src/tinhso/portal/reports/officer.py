@@ -219,14 +219,10 @@ def _month(text: str) -> date:
 
 def _statistics_rows(session: Session, month: date) -> list[dict[str, Any]]:
     rows = monthly(session, month)
-    names = organisation_service.by_ids(
-        session, {r.organisation_id for r in rows if r.organisation_id is not None}
-    )
+    names = organisation_service.by_ids(session, {r.key for r in rows if r.key is not None})
     return [
         {
-            "name": names[r.organisation_id].name_vi
-            if r.organisation_id in names
-            else _("Operations centre (triage)"),
+            "name": names[r.key].name_vi if r.key in names else _("Operations centre (triage)"),
             "row": r,
         }
         for r in rows
