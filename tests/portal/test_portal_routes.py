@@ -33,6 +33,7 @@ PUBLIC = {
     ("GET", "/reports/photos/{photo_id:int}"),
     ("GET", "/reports/statistics"),
     ("GET", "/reports/statistics.xlsx"),
+    ("GET", "/reports/statistics.csv"),
 }
 
 

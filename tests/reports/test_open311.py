@@ -10,11 +10,15 @@ from georeport import GeoReport
 from typer.testing import CliRunner
 
 from tinhso.cli import app as cli
+from tinhso.core.config import ReportsSection
 from tinhso.reports import keys
+from tinhso.reports.photos import store_photo
 
 from .conftest import WARD
+from .test_photos import _photo_with_gps
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from sqlalchemy.orm import Session, sessionmaker
 
     from .conftest import ReportsWorld
@@ -73,7 +77,7 @@ def test_services_and_definitions(served: str, reports_world: ReportsWorld) -> N
 
 
 def test_post_then_read_back(
-    served: str, reports_world: ReportsWorld, sessions: sessionmaker[Session]
+    served: str, reports_world: ReportsWorld, sessions: sessionmaker[Session], app: FastAPI
 ) -> None:
     api_key = _key(sessions)
     answer = requests.post(
@@ -112,6 +116,11 @@ def test_post_then_read_back(
         stored = report_service.get(session, code)
         assert stored.attributes == {"muc-do": "lon", "loai": ["a", "b"]}
         assert stored.reporter_name == "Nguyễn Văn An"
+        photo = store_photo(session, stored, _photo_with_gps(800, 600), app.state.settings.data_dir)
+    media = client.get_service_request(code)["media_url"]
+    assert media == f"{served}/reports/photos/{photo.id}"
+    image = requests.get(media, timeout=10)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
 
 
 def test_errors_are_open311_errors(
@@ -185,3 +194,19 @@ def test_a_revoked_key_and_the_cli_key(
         ).status_code
         == 403
     )
+
+
+def test_one_key_cannot_flood_the_queue(
+    served: str, reports_world: ReportsWorld, sessions: sessionmaker[Session], app: FastAPI
+) -> None:
+    app.state.settings = app.state.settings.model_copy(
+        update={"reports": ReportsSection(open311_reports_per_key_hour=2)}
+    )
+    api_key = _key(sessions)
+    base = f"{served}/open311/v2/requests.json"
+    for _ in range(2):
+        assert requests.post(base, data={**FORM, "api_key": api_key}, timeout=10).status_code == 201
+    flooded = requests.post(base, data={**FORM, "api_key": api_key}, timeout=10)
+    assert flooded.status_code == 429 and flooded.json()[0]["code"] == 429
+    other = _key(sessions, "Ứng dụng khác")  # another application is not harmed
+    assert requests.post(base, data={**FORM, "api_key": other}, timeout=10).status_code == 201

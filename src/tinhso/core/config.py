@@ -152,6 +152,8 @@ class ReportsSection(BaseModel):
     # Open311 GET /requests: at most this many reports, from at most this many days back.
     open311_max_requests: int = Field(default=1000, ge=1, le=10_000)
     open311_default_days: int = Field(default=90, ge=1, le=3660)
+    # Reports one application key may send an hour (a runaway client cannot flood the queue).
+    open311_reports_per_key_hour: int = Field(default=600, ge=1, le=100_000)
 
 
 # The secrets of sections and settings, as `tinhso config check` shows them.

@@ -36,6 +36,7 @@ from tinhso.registry.units import unit_service
 from tinhso.reports import keys
 from tinhso.reports.deadlines import DeadlinePolicy
 from tinhso.reports.models import Channel, Report, ReportCategory, ReportState
+from tinhso.reports.photos import first_photos
 from tinhso.reports.service import Submission, report_service
 from tinhso.reports.states import EVENT_NAMES, STATE_NAMES, open311_status
 
@@ -240,9 +241,11 @@ class Names:
     categories: dict[int, ReportCategory]
     organisations: dict[int, str]
     units: dict[int, tuple[str, str]]  # id -> (code, name)
+    photos: dict[int, int]  # report id -> its first photo's id
+    base_url: str
 
 
-def _names(session: Session, reports: list[Report], locale: Locale) -> Names:
+def _names(session: Session, reports: list[Report], locale: Locale, base_url: str) -> Names:
     categories = {c.id: c for c in report_service.categories(session, active_only=False)}
     organisations = organisation_service.by_ids(
         session, {r.organisation_id for r in reports if r.organisation_id is not None}
@@ -255,6 +258,8 @@ def _names(session: Session, reports: list[Report], locale: Locale) -> Names:
             for key, o in organisations.items()
         },
         {key: (node.code, node.name) for key, node in nodes.items()},
+        first_photos(session, [r.id for r in reports]),
+        base_url.rstrip("/"),
     )
 
 
@@ -286,7 +291,11 @@ def _request_row(
         "zipcode": "",
         "lat": report.latitude,
         "long": report.longitude,
-        "media_url": "",
+        "media_url": (
+            f"{names.base_url}/reports/photos/{names.photos[report.id]}"
+            if report.id in names.photos
+            else ""
+        ),
     }
     if report.reporter_public and report.reporter_name:
         row["requestor_name"] = report.reporter_name
@@ -450,7 +459,7 @@ async def requests_list(
         locale = _locale(request)
         filters = _filters(request, request.app.state.settings)
         reports = _matching(session, filters)
-        names = _names(session, reports, locale)
+        names = _names(session, reports, locale, str(request.base_url))
         wanted = extensions == "true"
         rows = [_request_row(session, r, names, locale, wanted) for r in reports]
         return _answer(fmt, "service_requests", "request", rows)
@@ -481,7 +490,7 @@ async def request_one(
                 f"Không có phản ánh mã {service_request_id}",
                 f"There is no report with the code {service_request_id}",
             )
-        names = _names(session, [report], locale)
+        names = _names(session, [report], locale, str(request.base_url))
         row = _request_row(session, report, names, locale, extensions == "true")
         return _answer(fmt, "service_requests", "request", [row])
 
@@ -600,6 +609,16 @@ async def requests_create(request: Request, session: DbSession, fmt: Format = _F
                 403,
                 "api_key không hợp lệ; không thể tạo phản ánh",
                 "Invalid api_key received -- can't proceed with create_request.",
+            )
+        limit = settings.reports.open311_reports_per_key_hour
+        if (
+            report_service.sent_by_key_since(session, key.id, utcnow() - timedelta(hours=1))
+            >= limit
+        ):
+            raise Open311Error(
+                429,
+                f"Khoá này đã gửi {limit} phản ánh trong một giờ; vui lòng thử lại sau",
+                f"This key has sent {limit} reports within an hour; please retry later",
             )
         calendar = load_calendar(session, office_hours(settings))
         policy = DeadlinePolicy.from_settings(settings.reports)

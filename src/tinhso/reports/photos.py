@@ -16,6 +16,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import func, select
 
 from tinhso.core.errors import InvalidInput
 from tinhso.reports.models import ReportPhoto
@@ -131,3 +132,15 @@ def photos_of(session: Session, report: Report) -> list[ReportPhoto]:
         .filter(ReportPhoto.report_id == report.id)
         .order_by(ReportPhoto.id)
     )
+
+
+def first_photos(session: Session, report_ids: list[int]) -> dict[int, int]:
+    """Report id -> the id of its first photo, for the reports that have one."""
+    if not report_ids:
+        return {}
+    rows = session.execute(
+        select(ReportPhoto.report_id, func.min(ReportPhoto.id))
+        .where(ReportPhoto.report_id.in_(report_ids))
+        .group_by(ReportPhoto.report_id)
+    )
+    return {int(row[0]): int(row[1]) for row in rows}

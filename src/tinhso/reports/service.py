@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -555,6 +555,15 @@ class ReportService:
         if public_only:
             query = query.where(ReportEvent.public.is_(True))
         return list(session.scalars(query.order_by(ReportEvent.id)))
+
+    def sent_by_key_since(self, session: Session, key_id: int, since: datetime) -> int:
+        """Reports an application key has sent since a moment."""
+        count = session.scalar(
+            select(func.count(Report.id)).where(
+                Report.api_key_id == key_id, Report.created_at >= since
+            )
+        )
+        return int(count or 0)
 
     def nearby_open(
         self,

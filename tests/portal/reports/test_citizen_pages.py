@@ -151,3 +151,19 @@ def test_nearby_reports_are_offered_on_the_form(
     assert "PA-" not in far.text
     bad = client.get("/reports/nearby?category=khong-co&latitude=x&longitude=1")
     assert bad.status_code == 200 and "PA-" not in bad.text
+
+
+def test_statistics_by_unit_and_their_exports(
+    client: TestClient, reports_world: ReportsWorld
+) -> None:
+    assert _send(client).status_code == 201
+    page = client.get("/reports/statistics?by=unit")
+    assert page.status_code == 200 and "Phường Việt Yên" in page.text
+    exported = client.get("/reports/statistics.csv?by=unit")
+    assert exported.status_code == 200
+    text = exported.content.decode("utf-8")
+    assert text.startswith("\ufeffĐơn vị;Tiếp nhận;Đã xử lý;")
+    assert "Phường Việt Yên;1;0;0;" in text
+    wrong = client.get("/reports/statistics?month=13-2026")
+    assert wrong.status_code == 422 and "mm/yyyy" in wrong.text
+    assert client.get("/reports/statistics.xlsx?month=2026/11").status_code == 422

@@ -4,7 +4,9 @@ their XLSX. Acting follows the same rules as the API (``ReportService.act``)."""
 
 from __future__ import annotations
 
+import csv
 import io
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,20 +16,23 @@ from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from tinhso.core.calendar import VIETNAM, load_calendar, office_hours
-from tinhso.core.errors import DomainError, Forbidden
+from tinhso.core.errors import DomainError, Forbidden, InvalidInput
+from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
+from tinhso.core.text import for_xlsx, neutralise_formula
 from tinhso.core.web import DbSession
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.portal.reports.citizen import say, say_category, track_context
 from tinhso.registry.auth import can_administer, roles_over
 from tinhso.registry.organisations import organisation_service
+from tinhso.registry.units import unit_service
 from tinhso.reports.auth import require_reader
 from tinhso.reports.deadlines import DeadlinePolicy
 from tinhso.reports.models import Report
 from tinhso.reports.service import Step, report_service
 from tinhso.reports.states import CLOSED_STATES, STATE_NAMES, TRANSITIONS, Action
-from tinhso.reports.statistics import monthly
+from tinhso.reports.statistics import MonthRow, monthly
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -209,77 +214,149 @@ def act(
 # -- statistics ------------------------------------------------------------------------------
 
 
-def _month(text: str) -> date:
+@dataclass(frozen=True)
+class StatisticsQuery:
+    month: date
+    by_unit: bool
+    error: str = ""
+
+
+def _statistics_query(month: str, by: str) -> StatisticsQuery:
+    today = datetime.now(VIETNAM).date()
+    this_month = date(today.year, today.month, 1)
+    by_unit = by == "unit"
+    if not month:
+        return StatisticsQuery(this_month, by_unit)
     try:
-        return datetime.strptime(text, "%m/%Y").replace(tzinfo=VIETNAM).date()
+        chosen = datetime.strptime(month.strip(), "%m/%Y").replace(tzinfo=VIETNAM).date()
     except ValueError:
-        today = datetime.now(VIETNAM).date()
-        return date(today.year, today.month, 1)
+        return StatisticsQuery(
+            this_month, by_unit, _("The month must be written mm/yyyy, for example 11/2026.")
+        )
+    return StatisticsQuery(chosen, by_unit)
 
 
-def _statistics_rows(session: Session, month: date) -> list[dict[str, Any]]:
-    rows = monthly(session, month)
-    names = organisation_service.by_ids(session, {r.key for r in rows if r.key is not None})
+def _statistics_rows(session: Session, query: StatisticsQuery) -> list[dict[str, Any]]:
+    rows = monthly(session, query.month, by_unit=query.by_unit)
+    keys = {r.key for r in rows if r.key is not None}
+    if query.by_unit:
+        units = unit_service.nodes(session, keys)
+        names = {key: node.name for key, node in units.items()}
+        missing = _("No unit given")
+    else:
+        organisations = organisation_service.by_ids(session, keys)
+        names = {key: organisation.name_vi for key, organisation in organisations.items()}
+        missing = _("Operations centre (triage)")
+    return [{"name": names.get(r.key, missing) if r.key else missing, "row": r} for r in rows]
+
+
+def _headers(by_unit: bool) -> list[str]:
     return [
-        {
-            "name": names[r.key].name_vi if r.key in names else _("Operations centre (triage)"),
-            "row": r,
-        }
-        for r in rows
+        _("Unit") if by_unit else _("Organisation"),
+        _("Received"),
+        _("Handled"),
+        _("On time"),
+        _("Late"),
+        _("Share on time"),
+        _("Share satisfied"),
+    ]
+
+
+def _figures(row: MonthRow) -> list[float | int | None]:
+    def share(value: float | None) -> float | None:
+        return round(value, 1) if value is not None else None
+
+    return [
+        row.received,
+        row.handled,
+        row.on_time,
+        row.late,
+        share(row.on_time_percent),
+        share(row.satisfaction_percent),
     ]
 
 
 @router.get("/reports/statistics", summary="Monthly field report statistics (public)")
 def statistics(
-    request: Request, session: DbSession, month: Annotated[str, Query(max_length=7)] = ""
+    request: Request,
+    session: DbSession,
+    month: Annotated[str, Query(max_length=7)] = "",
+    by: Annotated[str, Query(max_length=16)] = "organisation",
 ) -> Response:
-    chosen = _month(month)
+    query = _statistics_query(month, by)
     return render(
         request,
         "reports/statistics.html",
-        {"rows": _statistics_rows(session, chosen), "month": chosen},
+        {
+            "rows": [] if query.error else _statistics_rows(session, query),
+            "month": query.month,
+            "by_unit": query.by_unit,
+            "error": query.error,
+            "typed": month,
+        },
+        status_code=422 if query.error else 200,
     )
+
+
+def _export_query(month: str, by: str) -> StatisticsQuery:
+    query = _statistics_query(month, by)
+    if query.error:
+        raise InvalidInput(
+            "Tháng phải viết dạng mm/yyyy, ví dụ 11/2026",
+            "The month must be written mm/yyyy, for example 11/2026",
+            field="month",
+        )
+    return query
 
 
 @router.get("/reports/statistics.xlsx", summary="Monthly field report statistics as XLSX (public)")
 def statistics_xlsx(
-    request: Request, session: DbSession, month: Annotated[str, Query(max_length=7)] = ""
+    request: Request,
+    session: DbSession,
+    month: Annotated[str, Query(max_length=7)] = "",
+    by: Annotated[str, Query(max_length=16)] = "organisation",
 ) -> Response:
-    chosen = _month(month)
+    query = _export_query(month, by)
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # noqa: S101 - a new workbook has its sheet
-    sheet.title = f"{chosen:%m-%Y}"
-    sheet.append(
-        [
-            _("Organisation"),
-            _("Received"),
-            _("Handled"),
-            _("On time"),
-            _("Late"),
-            _("Share on time"),
-            _("Share satisfied"),
-        ]
-    )
-    for item in _statistics_rows(session, chosen):
-        row = item["row"]
-        sheet.append(
-            [
-                item["name"],
-                row.received,
-                row.handled,
-                row.on_time,
-                row.late,
-                round(row.on_time_percent, 1) if row.on_time_percent is not None else None,
-                round(row.satisfaction_percent, 1)
-                if row.satisfaction_percent is not None
-                else None,
-            ]
-        )
+    sheet.title = f"{query.month:%m-%Y}"
+    sheet.append(_headers(query.by_unit))
+    for item in _statistics_rows(session, query):
+        sheet.append([for_xlsx(neutralise_formula(item["name"])), *_figures(item["row"])])
     output = io.BytesIO()
     book.save(output)
     return Response(
         output.getvalue(),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="phan-anh-{chosen:%Y-%m}.xlsx"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="phan-anh-{query.month:%Y-%m}.xlsx"'
+        },
+    )
+
+
+@router.get("/reports/statistics.csv", summary="Monthly field report statistics as CSV (public)")
+def statistics_csv(
+    request: Request,
+    session: DbSession,
+    month: Annotated[str, Query(max_length=7)] = "",
+    by: Annotated[str, Query(max_length=16)] = "organisation",
+) -> Response:
+    """UTF-8 with a BOM; on Vietnamese pages ``;``-separated with decimal commas (as a
+    Vietnamese spreadsheet opens it), on English ones ``,`` and decimal points."""
+    query = _export_query(month, by)
+    vietnamese = current_locale.get() == "vi"
+    output = io.StringIO()
+    writer = csv.writer(output, delimiter=";" if vietnamese else ",", lineterminator="\r\n")
+    writer.writerow(_headers(query.by_unit))
+    for item in _statistics_rows(session, query):
+        figures = [
+            ("" if value is None else str(value).replace(".", ",") if vietnamese else str(value))
+            for value in _figures(item["row"])
+        ]
+        writer.writerow([neutralise_formula(item["name"]), *figures])
+    return Response(
+        ("\ufeff" + output.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="phan-anh-{query.month:%Y-%m}.csv"'},
     )
