@@ -3,7 +3,7 @@ Open311 API keys
 
 Revision ID: 0022
 Revises: 0021
-Create Date: 2026-12-04 22:57:23.430073
+Create Date: 2026-12-04 23:06:45.190037
 """
 
 from __future__ import annotations
@@ -337,6 +337,15 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("redacted_path", sa.String(length=300), nullable=True),
+        sa.Column("redacted_by_id", sa.Integer(), nullable=True),
+        sa.Column("redacted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["redacted_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_report_photo_redacted_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
         sa.ForeignKeyConstraint(
             ["report_id"],
             ["report.id"],

@@ -213,6 +213,13 @@ class ReportPhoto(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The copy the public sees once staff covered areas of it (faces, number plates); the
+    # stored copy above is then seen only by the officials handling the report.
+    redacted_path: Mapped[str | None] = mapped_column(String(300))
+    redacted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReportNotification(Base):

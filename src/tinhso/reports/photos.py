@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select
 
+from tinhso.core.db import utcnow
 from tinhso.core.errors import InvalidInput
 from tinhso.reports.models import ReportPhoto
 
@@ -124,6 +126,58 @@ def store_photo(session: Session, report: Report, data: bytes, data_dir: Path) -
     session.add(photo)
     session.flush()
     return photo
+
+
+@dataclass(frozen=True)
+class Area:
+    """A rectangle of a photo in percent of its width and height (0-100)."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+
+    def check(self) -> None:
+        values = (self.left, self.top, self.width, self.height)
+        if not all(0 <= value <= 100 for value in values) or self.width <= 0 or self.height <= 0:
+            raise InvalidInput(
+                "Vùng che phải nằm trong ảnh (phần trăm từ 0 đến 100, rộng và cao lớn hơn 0)",
+                "The area must lie in the photo (percent 0-100, width and height above 0)",
+                field="area",
+            )
+
+
+def redact(
+    session: Session, photo: ReportPhoto, area: Area, data_dir: Path, user_id: int
+) -> ReportPhoto:
+    """Cover an area of the public copy (black), keeping the stored copy for staff."""
+    area.check()
+    source = data_dir / (photo.redacted_path or photo.stored_path)
+    with Image.open(source) as opened:
+        image = opened.convert("RGB")
+    box = (
+        round(image.width * area.left / 100),
+        round(image.height * area.top / 100),
+        round(image.width * min(area.left + area.width, 100) / 100),
+        round(image.height * min(area.top + area.height, 100) / 100),
+    )
+    ImageDraw.Draw(image).rectangle(box, fill=(0, 0, 0))
+    output = io.BytesIO()
+    image.save(output, "JPEG", quality=85)
+    relative = f"{photo.stored_path.removesuffix('.jpg')}.public.jpg"
+    temporary = (data_dir / relative).with_suffix(".tmp")
+    temporary.write_bytes(output.getvalue())
+    temporary.replace(data_dir / relative)
+    photo.redacted_path = relative
+    photo.redacted_by_id = user_id
+    photo.redacted_at = utcnow()
+    session.flush()
+    return photo
+
+
+def public_path(photo: ReportPhoto) -> str:
+    """The copy anyone may see: the redacted one once staff covered something."""
+    return photo.redacted_path or photo.stored_path
 
 
 def photos_of(session: Session, report: Report) -> list[ReportPhoto]:

@@ -4,8 +4,11 @@ public view (page, list, Open311) but stays in the officers' queue."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TYPE_CHECKING
+
+from PIL import Image
 
 from tests.portal.test_pages import form_token, log_in
 from tinhso.registry.models import Role
@@ -122,3 +125,44 @@ def test_a_hidden_report_leaves_every_public_view(
     assert f'/reports/{code}"' not in client.get("/reports").text
     assert client.get(f"/open311/v2/requests/{code}.json").status_code == 404
     assert code not in client.get("/open311/v2/requests.json").text
+
+
+def test_staff_cover_an_area_and_the_public_sees_only_the_covered_copy(
+    client: TestClient, reports_world: ReportsWorld, make_official: MakeOfficial
+) -> None:
+    from tests.reports.test_photos import _photo_with_gps  # noqa: PLC0415
+
+    sent = _send(client, files=[("photos", ("a.jpg", _photo_with_gps(400, 300), "image/jpeg"))])
+    code = re.search(r'id="tracking-code">([^<]+)<', sent.text).group(1)  # type: ignore[union-attr]
+    track = client.get(f"/reports/{code}").text
+    photo_id = re.search(r'src="/reports/photos/(\d+)"', track).group(1)  # type: ignore[union-attr]
+    assert (
+        client.get(f"/reports/photos/{photo_id}/original", follow_redirects=False).status_code
+        == 303
+    )
+
+    stranger = make_official(Role.OFFICER, reports_world.outsider)
+    log_in(client, stranger.username)
+    assert client.get(f"/reports/photos/{photo_id}/original").status_code == 403
+    client.cookies.clear()
+    officer = make_official(Role.OFFICER, reports_world.ward_org)
+    log_in(client, officer.username)
+    token = form_token(client.get(f"/reports/{code}/handle"))
+    area = {"left": "25", "top": "25", "width": "50", "height": "50"}
+    bad = client.post(
+        f"/reports/photos/{photo_id}/redact", data={"csrf_token": token, **area, "width": "0"}
+    )
+    assert bad.status_code == 422
+    covered = client.post(
+        f"/reports/photos/{photo_id}/redact",
+        data={"csrf_token": token, **area},
+        follow_redirects=False,
+    )
+    assert covered.status_code == 303
+    original = Image.open(io.BytesIO(client.get(f"/reports/photos/{photo_id}/original").content))
+    client.cookies.clear()
+    public = Image.open(io.BytesIO(client.get(f"/reports/photos/{photo_id}").content))
+    middle = (public.width // 2, public.height // 2)
+    assert max(public.convert("RGB").getpixel(middle)) < 20  # black where covered
+    assert max(original.convert("RGB").getpixel(middle)) > 100  # the original is untouched
+    assert max(public.convert("RGB").getpixel((5, 5))) > 100  # the rest stays

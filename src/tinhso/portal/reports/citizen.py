@@ -33,7 +33,7 @@ from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.units import unit_service
 from tinhso.reports.deadlines import DeadlinePolicy
 from tinhso.reports.models import Channel, Rating, Report, ReportPhoto
-from tinhso.reports.photos import MAX_PHOTOS, gps_position, photos_of, store_photo
+from tinhso.reports.photos import MAX_PHOTOS, gps_position, photos_of, public_path, store_photo
 from tinhso.reports.service import Submission, report_service
 from tinhso.reports.states import CLOSED_STATES, EVENT_NAMES, RATING_NAMES, STATE_NAMES
 
@@ -417,7 +417,7 @@ def photo(request: Request, session: DbSession, photo_id: int) -> Response:
     report = session.get(Report, found.report_id) if found else None
     if found is None or report is None or report.hidden:
         raise NotFound(f"Không có ảnh {photo_id}", f"There is no photo {photo_id}")
-    path = request.app.state.settings.data_dir / found.stored_path
+    path = request.app.state.settings.data_dir / public_path(found)
     return FileResponse(
         path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"}
     )
