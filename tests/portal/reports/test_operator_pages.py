@@ -172,3 +172,46 @@ def test_staff_cover_an_area_and_the_public_sees_only_the_covered_copy(
     assert brightness(public, middle) < 20  # black where covered
     assert brightness(original, middle) > 100  # the original is untouched
     assert brightness(public, (5, 5)) > 100  # the rest stays
+
+
+def test_bulk_actions_are_all_or_nothing(
+    client: TestClient,
+    admin: Official,
+    reports_world: ReportsWorld,
+    sessions: sessionmaker[Session],
+    make_official: MakeOfficial,
+) -> None:
+    codes = []
+    for _ in range(3):
+        sent = _send(client, unit_code="", address="Chợ đầu mối, không rõ xã")
+        codes.append(re.search(r'id="tracking-code">([^<]+)<', sent.text).group(1))  # type: ignore[union-attr]
+    officer = make_official(Role.OFFICER, reports_world.ward_org)
+    log_in(client, officer.username)
+    assert client.get(f"/reports/queue?organisation={reports_world.health}").status_code == 403
+    client.cookies.clear()
+    log_in(client, admin.username)
+    triage = client.get("/reports/queue")
+    assert all(code in triage.text for code in codes)
+    token = form_token(triage)
+    moved = client.post(
+        "/reports/queue/bulk",
+        data={
+            "csrf_token": token,
+            "code": codes[:2],
+            "action": "reroute",
+            "organisation_code": reports_world.ward_org,
+            "note": "Thuộc phường Việt Yên",
+        },
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303 and "bulk=2" in moved.headers["location"]
+    # The third cannot be accepted (no organisation yet): nothing changes, the page says which.
+    refused = client.post(
+        "/reports/queue/bulk",
+        data={"csrf_token": token, "code": [codes[2]], "action": "accept"},
+    )
+    assert refused.status_code in (409, 422) and codes[2] in refused.text
+    with sessions() as session:
+        ward = organisation_service.get(session, reports_world.ward_org).id
+        found = {r.code: r.organisation_id for r in session.query(Report)}
+    assert found == {codes[0]: ward, codes[1]: ward, codes[2]: None}

@@ -24,7 +24,7 @@ from tinhso.core.web import DbSession
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.portal.reports.citizen import say, say_category, track_context
-from tinhso.registry.auth import can_administer, roles_over
+from tinhso.registry.auth import administered_organisation_ids, can_administer
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
 from tinhso.reports.auth import require_reader
@@ -44,10 +44,14 @@ QUEUE_SIZE = 200
 
 
 def _member_organisations(session: Session, principal: Principal) -> list[Any]:
+    """The organisations whose reports the official reads: their own, and every one below an
+    organisation they administer (platform admins: all), in two queries at most."""
     organisations = organisation_service.list_all(session)
-    if principal.is_platform_admin:
+    administered = administered_organisation_ids(session, principal)
+    if administered is None:
         return organisations
-    return [o for o in organisations if roles_over(session, principal, o.id)]
+    readable = administered | set(principal.roles)
+    return [o for o in organisations if o.id in readable]
 
 
 @router.get("/reports/queue", summary="An organisation's field reports by deadline (its members)")
@@ -65,6 +69,11 @@ def queue(
             "You are not an official of any organisation that handles reports",
         )
     chosen = next((o for o in choices if o.code == organisation), None)
+    if organisation and chosen is None:
+        raise Forbidden(
+            f"Bạn không xem được phản ánh của đơn vị {organisation}",
+            f"You may not read the reports of {organisation}",
+        )
     triage = organisation == "" and principal.is_platform_admin
     query = select(Report)
     if chosen is not None:
@@ -103,8 +112,60 @@ def queue(
             "chosen": chosen,
             "triage": triage,
             "state": state,
+            "bulk_actions": [(a.value, say(TRANSITIONS[a].name)) for a in BULK_ACTIONS],
+            "organisations": [(o.code, o.name_vi) for o in organisation_service.list_all(session)],
         },
     )
+
+
+BULK_ACTIONS = (Action.ACCEPT, Action.REFUSE, Action.REROUTE)
+
+
+@router.post("/reports/queue/bulk", summary="One action on several reports (officers, CSRF)")
+def bulk(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    codes: Annotated[list[str] | None, Form(alias="code")] = None,
+    action: Annotated[str, Form(max_length=24)] = "",
+    note: Annotated[str, Form(max_length=8000)] = "",
+    organisation_code: Annotated[str, Form(max_length=64)] = "",
+    back: Annotated[str, Form(max_length=300)] = "/reports/queue",
+) -> Response:
+    """All or nothing: when one report cannot take the action, none is changed and the page
+    says which one and why."""
+    chosen = [code.strip() for code in (codes or []) if code.strip()][:QUEUE_SIZE]
+    target = back if back.startswith("/reports/queue") else "/reports/queue"
+    settings = request.app.state.settings
+    try:
+        step_action = Action(action)
+        if step_action not in BULK_ACTIONS or not chosen:
+            raise ValueError(action)
+    except ValueError:
+        return RedirectResponse(f"{target}{'&' if '?' in target else '?'}bulk=none", 303)
+    calendar = load_calendar(session, office_hours(settings))
+    policy = DeadlinePolicy.from_settings(settings.reports)
+    for code in chosen:
+        try:
+            report_service.act(
+                session,
+                principal,
+                code,
+                Step(step_action, note, organisation_code=organisation_code or None),
+                calendar,
+                policy,
+            )
+        except DomainError as error:
+            session.rollback()
+            if isinstance(error, Forbidden):
+                raise
+            raise InvalidInput(
+                f"{code}: {error.message.vi} — không phản ánh nào được thay đổi",
+                f"{code}: {error.message.en} — no report was changed",
+                field="code",
+            ) from error
+    session.commit()
+    return RedirectResponse(f"{target}{'&' if '?' in target else '?'}bulk={len(chosen)}", 303)
 
 
 def _allowed_actions(report: Report) -> list[tuple[str, str, bool]]:
