@@ -35,7 +35,7 @@ from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
 from tinhso.reports import keys
 from tinhso.reports.deadlines import DeadlinePolicy
-from tinhso.reports.models import Channel, Report, ReportCategory, ReportState
+from tinhso.reports.models import Channel, Report, ReportCategory, ReportEvent, ReportState
 from tinhso.reports.photos import first_photos
 from tinhso.reports.service import Submission, report_service
 from tinhso.reports.states import EVENT_NAMES, STATE_NAMES, open311_status
@@ -243,9 +243,17 @@ class Names:
     units: dict[int, tuple[str, str]]  # id -> (code, name)
     photos: dict[int, int]  # report id -> its first photo's id
     base_url: str
+    timelines: dict[int, list[ReportEvent]]  # only when the extensions are asked for
 
 
-def _names(session: Session, reports: list[Report], locale: Locale, base_url: str) -> Names:
+def _names(
+    session: Session,
+    reports: list[Report],
+    locale: Locale,
+    base_url: str,
+    *,
+    extensions: bool = False,
+) -> Names:
     categories = {c.id: c for c in report_service.categories(session, active_only=False)}
     organisations = organisation_service.by_ids(
         session, {r.organisation_id for r in reports if r.organisation_id is not None}
@@ -260,6 +268,7 @@ def _names(session: Session, reports: list[Report], locale: Locale, base_url: st
         {key: (node.code, node.name) for key, node in nodes.items()},
         first_photos(session, [r.id for r in reports]),
         base_url.rstrip("/"),
+        report_service.timelines(session, [r.id for r in reports]) if extensions else {},
     )
 
 
@@ -312,7 +321,8 @@ def _request_row(
                 ),
                 "type": event.action,
             }
-            for event in report_service.timeline(session, report, public_only=True)
+            for event in names.timelines.get(report.id, [])
+            if event.public
         ]
     return row
 
@@ -459,8 +469,8 @@ async def requests_list(
         locale = _locale(request)
         filters = _filters(request, request.app.state.settings)
         reports = _matching(session, filters)
-        names = _names(session, reports, locale, str(request.base_url))
         wanted = extensions == "true"
+        names = _names(session, reports, locale, str(request.base_url), extensions=wanted)
         rows = [_request_row(session, r, names, locale, wanted) for r in reports]
         return _answer(fmt, "service_requests", "request", rows)
 
@@ -490,8 +500,9 @@ async def request_one(
                 f"Không có phản ánh mã {service_request_id}",
                 f"There is no report with the code {service_request_id}",
             )
-        names = _names(session, [report], locale, str(request.base_url))
-        row = _request_row(session, report, names, locale, extensions == "true")
+        wanted = extensions == "true"
+        names = _names(session, [report], locale, str(request.base_url), extensions=wanted)
+        row = _request_row(session, report, names, locale, wanted)
         return _answer(fmt, "service_requests", "request", [row])
 
     return await _run(request, fmt, work)

@@ -598,6 +598,20 @@ class ReportService:
         found = [(report, metres) for report, metres in found if metres <= radius]
         return sorted(found, key=lambda pair: pair[1])[:limit]
 
+    def timelines(self, session: Session, report_ids: list[int]) -> dict[int, list[ReportEvent]]:
+        """Every event of several reports, in one query."""
+        found: dict[int, list[ReportEvent]] = {}
+        if not report_ids:
+            return found
+        events = session.scalars(
+            select(ReportEvent)
+            .where(ReportEvent.report_id.in_(report_ids))
+            .order_by(ReportEvent.report_id, ReportEvent.id)
+        )
+        for event in events:
+            found.setdefault(event.report_id, []).append(event)
+        return found
+
     def is_late(self, report: Report, now: datetime | None = None) -> bool:
         """Past its deadline: not accepted in time, or not closed in time."""
         now = now or utcnow()

@@ -1,0 +1,93 @@
+"""Query budgets of the reports' lists: the public list, the officers' queue, the officers'
+API and the Open311 feed send as many statements for many reports as for few."""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import TYPE_CHECKING
+
+from tests.portal.test_pages import log_in
+from tinhso.core.calendar import shipped_calendar
+from tinhso.core.config import ReportsSection
+from tinhso.registry.accounts import account_service
+from tinhso.registry.auth import principal_of
+from tinhso.registry.models import Role
+from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.models import Channel
+from tinhso.reports.service import Step, Submission, report_service
+from tinhso.reports.states import Action
+
+from .conftest import OTHER_COMMUNE, WARD
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tests.conftest import MakeOfficial
+    from tests.registry.queries import QueryBudget
+
+    from .conftest import ReportsWorld
+
+
+def test_report_lists_stay_flat_as_reports_grow(
+    client: TestClient,
+    reports_world: ReportsWorld,
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
+    query_budget: QueryBudget,
+) -> None:
+    officer = make_official(Role.ORGANISATION_ADMIN, reports_world.province_org)
+    numbers = count(1)
+
+    def grow() -> None:
+        with sessions.begin() as session:
+            acting = principal_of(session, account_service.get(session, officer.username))
+            for _ in range(6):
+                number = next(numbers)
+                code = report_service.submit(
+                    session,
+                    Submission(
+                        category_code="dien-nuoc",
+                        description=f"Mất điện {number}",
+                        channel=Channel.WEB,
+                        unit_code=OTHER_COMMUNE if number % 2 else WARD,
+                    ),
+                    shipped_calendar(),
+                    DeadlinePolicy.from_settings(ReportsSection()),
+                ).report.code
+                if number % 3 == 0:
+                    report_service.act(
+                        session,
+                        acting,
+                        code,
+                        Step(Action.ACCEPT),
+                        shipped_calendar(),
+                        DeadlinePolicy.from_settings(ReportsSection()),
+                    )
+
+    grow()
+    log_in(client, officer.username)
+    sizes: dict[str, list[int]] = {}
+    lists: dict[str, tuple[str, int]] = {
+        "/reports": ("<tr", 6),
+        f"/reports/queue?organisation={reports_world.province_org}": ("<tr", 8),
+        f"/api/v1/reports?organisation={reports_world.province_org}": ("json", 9),
+        "/open311/v2/requests.json?extensions=true": ("json", 6),
+    }
+
+    def fetcher(path: str) -> Callable[[], None]:
+        def fetch() -> None:
+            answer = client.get(path, headers=officer.headers if path.startswith("/api") else {})
+            assert answer.status_code == 200, answer.text
+            shown = answer.text.count("<tr") if lists[path][0] == "<tr" else len(answer.json())
+            sizes.setdefault(path, []).append(shown)
+
+        return fetch
+
+    query_budget.flat_each(
+        {path: fetcher(path) for path in lists}, grow, {path: b for path, (_, b) in lists.items()}
+    )
+    for path, seen in sizes.items():
+        assert seen[-1] > seen[0], f"{path}: the rows did not grow ({seen})"
