@@ -887,3 +887,22 @@ RULES.update(
         ),
     }
 )
+
+
+# -- registry: disabling, resetting, unlocking officials (admins of all their organisations) ----
+def _fresh_user(**extra: Any) -> Prepare:
+    def prepare(world: World, who: str) -> Call:
+        return Call(params={"username": world.new_user(who)}, **extra)
+
+    return prepare
+
+
+RULES.update(
+    {
+        "PATCH /api/v1/users/{username}": Rule(
+            ADMINS, CONSUMER, _fresh_user(json={"is_active": False})
+        ),
+        "POST /api/v1/users/{username}/password-reset": Rule(ADMINS, CONSUMER, _fresh_user()),
+        "POST /api/v1/users/{username}/unlock": Rule(ADMINS, CONSUMER, _fresh_user()),
+    }
+)

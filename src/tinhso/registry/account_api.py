@@ -17,6 +17,7 @@ from tinhso.registry.auth import (
     can_administer,
     require_administrator,
     require_may_create_user,
+    require_may_manage_user,
 )
 from tinhso.registry.backoff import (
     DEVICE_COOKIE,
@@ -27,7 +28,15 @@ from tinhso.registry.backoff import (
 )
 from tinhso.registry.models import CredentialKind, User
 from tinhso.registry.organisations import organisation_service
-from tinhso.registry.schemas import RoleGrant, TokenOut, TokenRequest, UserCreate, UserOut
+from tinhso.registry.schemas import (
+    PasswordResetOut,
+    RoleGrant,
+    TokenOut,
+    TokenRequest,
+    UserCreate,
+    UserOut,
+    UserStatusIn,
+)
 
 router = APIRouter(prefix="/api/v1")
 
@@ -164,4 +173,45 @@ def remove_role(
     organisation = organisation_service.get(session, organisation_code)
     require_administrator(session, principal, organisation.id)
     account_service.remove_role(session, user, organisation.id)
+    return _user_out(session, user)
+
+
+@router.patch(
+    "/users/{username}",
+    tags=["users"],
+    summary="Disable or enable an official (admins of all their organisations; not oneself)",
+)
+def set_user_status(
+    session: DbSession, principal: CurrentUser, username: str, body: UserStatusIn
+) -> UserOut:
+    user = account_service.get(session, username)
+    require_may_manage_user(session, principal, user)
+    account_service.set_active(session, user, active=body.is_active)
+    return _user_out(session, user)
+
+
+@router.post(
+    "/users/{username}/password-reset",
+    tags=["users"],
+    summary="A new one-time password for an official; their sessions end (their admins)",
+)
+def reset_user_password(
+    response: Response, session: DbSession, principal: CurrentUser, username: str
+) -> PasswordResetOut:
+    user = account_service.get(session, username)
+    require_may_manage_user(session, principal, user)
+    password = account_service.reset_password(session, user)
+    response.headers["Cache-Control"] = "no-store"
+    return PasswordResetOut(username=user.username, password=password)
+
+
+@router.post(
+    "/users/{username}/unlock",
+    tags=["users"],
+    summary="Lift the lock after too many wrong passwords (their admins)",
+)
+def unlock_user(session: DbSession, principal: CurrentUser, username: str) -> UserOut:
+    user = account_service.get(session, username)
+    require_may_manage_user(session, principal, user)
+    account_service.unlock(session, user)
     return _user_out(session, user)

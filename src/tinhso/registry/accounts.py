@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from tinhso.core.db import utcnow
@@ -24,6 +25,7 @@ from tinhso.registry.models import (
     CredentialKind,
     Role,
     RoleAssignment,
+    SignInFailure,
     User,
     UserCredential,
 )
@@ -134,6 +136,44 @@ class AccountService:
     def email_of(self, session: Session, user_id: int) -> str | None:
         user = session.get(User, user_id)
         return user.email if user is not None and user.is_active else None
+
+    def _revoke_all(self, session: Session, user: User) -> int:
+        """End every session and API token of the user; how many were live."""
+        result = session.execute(
+            update(UserCredential)
+            .where(UserCredential.user_id == user.id, UserCredential.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def set_active(self, session: Session, user: User, *, active: bool) -> User:
+        """Disable an account (its sessions and tokens end at once) or enable it again."""
+        user.is_active = active
+        if not active:
+            self._revoke_all(session, user)
+        session.flush()
+        return user
+
+    def reset_password(self, session: Session, user: User) -> str:
+        """A new random password (returned once, to hand over), every session and token
+        ended, and the lock lifted."""
+        password = secrets.token_urlsafe(12)
+        user.password_hash = hash_password(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        self._revoke_all(session, user)
+        session.flush()
+        return password
+
+    def unlock(self, session: Session, user: User) -> User:
+        """Lift the lock after too many wrong passwords: the account's own and the waits of
+        the addresses it was tried from (the counters start again)."""
+        user.failed_logins = 0
+        user.locked_until = None
+        account = backoff.user_account(user.id)
+        session.execute(delete(SignInFailure).where(SignInFailure.account == account))
+        session.flush()
+        return user
 
     def roles(self, session: Session, user: User) -> dict[int, Role]:
         return {a.organisation_id: a.role for a in repository.role_assignments(session, user.id)}

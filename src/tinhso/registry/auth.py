@@ -201,6 +201,32 @@ def require_officer(session: Session, principal: Principal, organisation_id: int
         )
 
 
+def require_may_manage_user(session: Session, principal: Principal, user: User) -> None:
+    """Who may disable, enable, unlock an official or reset their password: platform admins;
+    an organisation admin only for officials whose every role lies in organisations they
+    administer (so nobody manages an official who also works elsewhere), never for a platform
+    admin; and nobody disables or resets themselves here."""
+    if user.id == principal.user_id:
+        raise Forbidden(
+            "Không thể tự khoá hoặc đặt lại mật khẩu của chính mình ở đây",
+            "You cannot disable or reset your own account here",
+        )
+    if principal.is_platform_admin:
+        return
+    roles = account_service.roles(session, user)
+    if user.is_platform_admin or not roles:
+        raise Forbidden(
+            "Chỉ quản trị viên nền tảng quản lý được tài khoản này",
+            "Only platform administrators may manage this account",
+        )
+    administered = administered_organisation_ids(session, principal) or set()
+    if not set(roles) <= administered:
+        raise Forbidden(
+            "Cán bộ này có vai trò ở tổ chức bạn không quản trị",
+            "This official has a role in an organisation you do not administer",
+        )
+
+
 def require_may_create_user(session: Session, principal: Principal, data: UserCreate) -> None:
     """Platform admins create anyone; an organisation admin creates officials only with roles
     in organisations they administer (at least one, so nobody is created outside every tree)."""

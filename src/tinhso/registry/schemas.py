@@ -141,6 +141,15 @@ class UserOut(BaseModel):
     roles: list[RoleGrant]
 
 
+class UserStatusIn(Strict):
+    is_active: bool
+
+
+class PasswordResetOut(BaseModel):
+    username: str
+    password: str  # shown once, to hand over in person or by phone
+
+
 class TokenRequest(Strict):
     username: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=64)]
     password: Annotated[str, StringConstraints(max_length=200)]

@@ -152,3 +152,44 @@ def test_the_page_in_english(client: TestClient, admin: Official) -> None:
     text = client.get("/admin/users").text
     assert "New account" in text and "Create the account" in text
     assert "Tài khoản mới" not in text
+
+
+def test_an_admin_disables_resets_and_unlocks_in_the_portal(
+    client: TestClient, province_tree: dict[str, str], make_official: MakeOfficial
+) -> None:
+    admin = make_official(Role.ORGANISATION_ADMIN, "so-tttt")
+    officer = make_official(Role.OFFICER, "so-tttt")
+    elsewhere = make_official(Role.OFFICER, "so-yte")
+    assert log_in(client, admin.username).status_code == 303
+    page = client.get("/admin/users")
+    token = form_token(page)
+    assert f'action="/admin/users/{admin.username}/manage"' not in page.text  # not oneself
+    disabled = client.post(
+        f"/admin/users/{officer.username}/manage", data={"csrf_token": token, "change": "disable"}
+    )
+    assert disabled.status_code == 200 and "đã bị khoá" in disabled.text
+    assert client.get("/api/v1/users/me", headers=officer.headers).status_code == 401
+    reset = client.post(
+        f"/admin/users/{officer.username}/manage", data={"csrf_token": token, "change": "password"}
+    )
+    assert reset.status_code == 200 and reset.headers["cache-control"] == "no-store"
+    password = re.search(r'id="reset-password">([^<]+)<', reset.text)
+    assert password is not None
+    client.post(
+        f"/admin/users/{officer.username}/manage", data={"csrf_token": token, "change": "enable"}
+    )
+    signed = client.post(
+        "/api/v1/auth/tokens", json={"username": officer.username, "password": password.group(1)}
+    )
+    assert signed.status_code in (200, 201)
+    outside = client.post(
+        f"/admin/users/{elsewhere.username}/manage", data={"csrf_token": token, "change": "disable"}
+    )
+    assert outside.status_code == 403
+    assert (
+        client.post(
+            f"/admin/users/{officer.username}/manage",
+            data={"csrf_token": token, "change": "explode"},
+        ).status_code
+        == 422
+    )

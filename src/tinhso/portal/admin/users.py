@@ -26,7 +26,11 @@ from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.registry import repository
 from tinhso.registry.accounts import account_service
-from tinhso.registry.auth import administered_organisation_ids, require_may_create_user
+from tinhso.registry.auth import (
+    administered_organisation_ids,
+    require_may_create_user,
+    require_may_manage_user,
+)
 from tinhso.registry.models import Role
 from tinhso.registry.schemas import Name, RoleGrant, UserCreate, Username
 
@@ -111,6 +115,10 @@ def _context(session: Session, principal: Principal, form: AccountForm) -> dict[
     return {
         "form": form,
         "created": None,
+        "managed": None,
+        "reset": None,
+        "error": None,
+        "me": principal.username,
         "officials": rows,
         "organisations": [(o.code, _organisation_name(o)) for o in organisations],
         "roles": [(role.value, role_label(role)) for role in Role],
@@ -214,3 +222,58 @@ def create_user(
             }
             return render(request, "admin/users.html", context, status_code=201)
     return render(request, "admin/users.html", _context(session, principal, form), status_code=422)
+
+
+def _managed_page(
+    request: Request, session: Session, principal: Principal, **extra: object
+) -> Response:
+    context = _context(session, principal, AccountForm())
+    context.update(extra)
+    status = 422 if extra.get("error") else 200
+    answer = render(request, "admin/users.html", context, status_code=status)
+    if extra.get("reset"):
+        answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
+def _manage(
+    request: Request, session: Session, principal: Principal, username: str, change: str
+) -> Response:
+    """Disable, enable, unlock or reset under the API's rule (``require_may_manage_user``)."""
+    _require_some_administrator(principal)
+    user = account_service.get(session, username)
+    require_may_manage_user(session, principal, user)
+    reset = None
+    if change in ("disable", "enable"):
+        account_service.set_active(session, user, active=change == "enable")
+    elif change == "unlock":
+        account_service.unlock(session, user)
+    elif change == "password":
+        reset = {
+            "username": user.username,
+            "password": account_service.reset_password(session, user),
+        }
+    else:
+        return _managed_page(request, session, principal, error=_("Choose an action."))
+    session.commit()
+    done = {
+        "disable": _("The account %(username)s is disabled; its sessions have ended."),
+        "enable": _("The account %(username)s is enabled again."),
+        "unlock": _("The account %(username)s can sign in again."),
+        "password": _("The password of %(username)s was reset; its sessions have ended."),
+    }[change] % {"username": user.username}
+    return _managed_page(request, session, principal, managed=done, reset=reset)
+
+
+@router.post(
+    "/admin/users/{username}/manage",
+    summary="Disable, enable, unlock an official or reset their password (their admins; CSRF)",
+)
+def manage_user(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    username: str,
+    change: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    return _manage(request, session, principal, username, change)
