@@ -146,6 +146,7 @@ def test_every_section_is_displayed_with_its_secrets_hidden(
         "worker",
         "mail",
         "storage",
+        "reports",
     }
     assert shown["mail.password"] == "**********"
     assert shown["secret_key"] == "**********"

@@ -44,6 +44,12 @@ PAGES = [
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
     ("users", "/admin/users", "admin", "Người dùng"),
     ("calendar", "/admin/calendar?year=2026", "admin", "Lịch làm việc"),
+    ("organisations", "/admin/organisations", "admin", "Tổ chức"),
+    ("organisation", "/admin/organisations/so-tttt", "admin", "Sở Thông tin và Truyền thông"),
+    ("reports", "/reports", "viewer", "Phản ánh hiện trường"),
+    ("reports-statistics", "/reports/statistics?by=unit", "viewer", None),
+    ("reports-queue", "/reports/queue", "admin", "Phản ánh cần xử lý"),
+    ("reports-operators", "/reports/operators", "admin", None),
 ]
 
 

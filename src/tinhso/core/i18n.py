@@ -3,8 +3,9 @@
 Messages are Babel/gettext catalogues under ``tinhso/locales/<locale>/LC_MESSAGES/``,
 one ``.po`` file per domain (``portal.po``, ``exchange.po``, ``monitoring.po``). They
 are the source of truth and are compiled in memory on first use, so no build
-artefact is committed. Dates are shown as dd/mm/yyyy and numbers in the
-Vietnamese format (``1.380,5``) whatever the language.
+artefact is committed. Dates are shown as dd/mm/yyyy whatever the language; numbers in
+the Vietnamese format (``1.380,5``) on Vietnamese pages and the English one (``1,380.5``) on
+English pages.
 """
 
 from __future__ import annotations
@@ -71,15 +72,17 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 def format_number(value: float | int | Decimal | None, decimals: int | None = None) -> str:
-    """Vietnamese number format: ``.`` groups thousands, ``,`` marks decimals."""
+    """The number in the language of the rendering: Vietnamese ``1.380,5`` (``.`` groups
+    thousands, ``,`` marks decimals), English ``1,380.5``."""
     if value is None:
         return "–"
+    locale = current_locale.get()
     # Officials expect 87,25 → 87,3 (half up), not banker's rounding.
     with localcontext(rounding=ROUND_HALF_UP):
         if decimals is None:
-            return format_decimal(value, locale="vi")
+            return format_decimal(value, locale=locale)
         pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-        return format_decimal(Decimal(str(value)), format=pattern, locale="vi")
+        return format_decimal(Decimal(str(value)), format=pattern, locale=locale)
 
 
 def format_date(value: date | datetime | None) -> str:

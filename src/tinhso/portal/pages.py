@@ -60,6 +60,7 @@ from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession, database_unavailable_problem
 from tinhso.portal import auth
 from tinhso.portal.admin.calendar import router as calendar_router
+from tinhso.portal.admin.organisations import router as organisations_admin_router
 from tinhso.portal.admin.pages import router as admin_router
 from tinhso.portal.admin.users import router as users_router
 from tinhso.portal.auth import CsrfCheckedIfSession, LoginRequired, PortalUser, safe_next
@@ -97,6 +98,7 @@ DOMAIN_ROUTERS = (
     monitoring_router,
     admin_router,
     users_router,
+    organisations_admin_router,
     calendar_router,
     units_router,
     decisions_router,

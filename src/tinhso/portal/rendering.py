@@ -96,10 +96,11 @@ def number(value: float | int | Decimal | None, decimals: int | None = None) -> 
 
 
 def percent(value: float | int | Decimal | None, decimals: int = 1) -> str:
-    """A ratio already in percent: ``87.25`` → ``87,3 %``."""
+    """A ratio already in percent: ``87.25`` → ``87,3 %`` (Vietnamese), ``87.3%`` (English)."""
     if value is None:
         return "–"
-    return f"{format_number(value, decimals)}\u00a0%"
+    space = "\u00a0" if current_locale.get() == "vi" else ""
+    return f"{format_number(value, decimals)}{space}%"
 
 
 def date_filter(value: date | datetime | None) -> str:

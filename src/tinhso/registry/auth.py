@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
-from tinhso.core.errors import Forbidden, Unauthenticated
+from tinhso.core.errors import Forbidden, InvalidInput, Unauthenticated
 from tinhso.core.http_semantics import SAFE_METHODS
 from tinhso.core.security import same_secret
 from tinhso.core.web import DbSession
+from tinhso.registry import repository
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import CredentialKind, Role
 from tinhso.registry.organisations import organisation_service
@@ -199,6 +200,30 @@ def require_officer(session: Session, principal: Principal, organisation_id: int
             "Bạn không phải cán bộ của tổ chức này",
             "You are not an officer of this organisation",
         )
+
+
+def require_may_place_organisation(
+    session: Session, principal: Principal, parent_code: str | None
+) -> None:
+    """Who may put an organisation under ``parent_code`` (creating or moving it): platform
+    admins anywhere, top level included; an organisation admin only under an organisation
+    they administer."""
+    if parent_code is None:
+        if not principal.is_platform_admin:
+            raise Forbidden(
+                "Chỉ quản trị viên nền tảng được đặt tổ chức ở cấp cao nhất",
+                "Only platform administrators may place an organisation at the top level",
+                field="parent_code",
+            )
+        return
+    parent = repository.organisation_by_code(session, parent_code)
+    if parent is None:
+        raise InvalidInput(
+            f"Tổ chức cấp trên {parent_code} không tồn tại",
+            f"Parent organisation {parent_code} does not exist",
+            field="parent_code",
+        )
+    require_administrator(session, principal, parent.id)
 
 
 def require_may_manage_user(session: Session, principal: Principal, user: User) -> None:

@@ -10,11 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import select
 
-from tinhso.core.errors import Forbidden, InvalidInput
+from tinhso.core.errors import Forbidden
 from tinhso.core.pagination import Page, Pagination, fetch_page
 from tinhso.core.web import DbSession
 from tinhso.registry import repository
-from tinhso.registry.auth import CurrentUser, require_administrator
+from tinhso.registry.auth import (
+    CurrentUser,
+    require_administrator,
+    require_may_place_organisation,
+)
 from tinhso.registry.models import Organisation, OrganisationKind
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import (
@@ -90,22 +94,7 @@ def list_organisations(
 def create_organisation(
     session: DbSession, principal: CurrentUser, data: OrganisationCreate
 ) -> OrganisationOut:
-    if data.parent_code is None:
-        if not principal.is_platform_admin:
-            raise Forbidden(
-                "Chỉ quản trị viên nền tảng được tạo tổ chức cấp cao nhất",
-                "Only platform administrators may create top-level organisations",
-                field="parent_code",
-            )
-    else:
-        parent = repository.organisation_by_code(session, data.parent_code)
-        if parent is None:
-            raise InvalidInput(
-                f"Tổ chức cấp trên {data.parent_code} không tồn tại",
-                f"Parent organisation {data.parent_code} does not exist",
-                field="parent_code",
-            )
-        require_administrator(session, principal, parent.id)
+    require_may_place_organisation(session, principal, data.parent_code)
     organisation = organisation_service.create(session, data)
     return _organisations_out(session, [organisation])[0]
 
@@ -128,15 +117,7 @@ def update_organisation(
     organisation = organisation_service.get(session, code)
     require_administrator(session, principal, organisation.id)
     if "parent_code" in data.model_fields_set:
-        if data.parent_code is None and not principal.is_platform_admin:
-            raise Forbidden(
-                "Chỉ quản trị viên nền tảng được đưa tổ chức lên cấp cao nhất",
-                "Only platform administrators may make an organisation top-level",
-                field="parent_code",
-            )
-        if data.parent_code is not None:
-            target = organisation_service.get(session, data.parent_code)
-            require_administrator(session, principal, target.id)
+        require_may_place_organisation(session, principal, data.parent_code)
     organisation = organisation_service.update(session, organisation, data)
     return _organisations_out(session, [organisation])[0]
 
