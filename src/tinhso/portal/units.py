@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from tinhso.core.errors import NotFound
 from tinhso.core.i18n import gettext as _
-from tinhso.core.text import fold
 from tinhso.core.web import DbSession
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
@@ -52,11 +51,9 @@ def unit_typed(session: Session, unit_set: UnitSet, typed: str | None) -> tuple[
         return None, ""
     with suppress(NotFound):
         return unit_service.get(session, unit_set, text).code, ""
-    found = unit_service.search(session, unit_set, text, limit=8)
-    exact = [
-        u for u in found if fold(u.name) == fold(text) or fold(u.name).endswith(f" {fold(text)}")
-    ]
-    candidates = exact or found
+    candidates = unit_service.named(session, unit_set, text)[:8] or unit_service.search(
+        session, unit_set, text, limit=8
+    )
     if len(candidates) == 1:
         return candidates[0].code, ""
     if not candidates:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Integer, case, literal_column, select, tuple_
 
 from tinhso.core.errors import InvalidInput, NotFound
+from tinhso.core.text import fold
 from tinhso.registry import repository, unit_import
 from tinhso.registry.models import AdministrativeUnit, UnitLevel, UnitSet
 
@@ -90,6 +91,18 @@ class UnitService:
         )
         query = query.order_by(rank, AdministrativeUnit.name).limit(limit)
         return list(session.scalars(query))
+
+    def named(self, session: Session, unit_set: UnitSet, text: str) -> list[AdministrativeUnit]:
+        """Units whose whole name, or whose name after its kind ("Phường Việt Yên" for "việt
+        yên"), is ``text`` with diacritics and đ folded: the readings of a typed name."""
+        wanted = fold(text)
+        if not wanted:
+            return []
+        return [
+            unit
+            for unit in self.search(session, unit_set, text, 50)
+            if fold(unit.name) == wanted or fold(unit.name).endswith(f" {wanted}")
+        ]
 
     def check_level(self, unit_set: UnitSet, level: UnitLevel | None, field: str = "level") -> None:
         """Refuse a level the set does not have (districts in the current set)."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tinhso.core.errors import InvalidInput
-from tinhso.core.text import fold
 from tinhso.registry.models import AdministrativeUnit, UnitSet
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
@@ -25,18 +24,6 @@ if TYPE_CHECKING:
 class Place:
     unit: AdministrativeUnit
     as_typed: str  # the legacy name the reporter typed, when it was carried over ("")
-
-
-def _fits(unit: AdministrativeUnit, wanted: str) -> bool:
-    name = fold(unit.name)
-    return name == wanted or name.endswith(" " + wanted)
-
-
-def _named(session: Session, unit_set: UnitSet, text: str) -> list[AdministrativeUnit]:
-    wanted = fold(text)
-    return [
-        unit for unit in unit_service.search(session, unit_set, text, 50) if _fits(unit, wanted)
-    ]
 
 
 def _reading(unit: AdministrativeUnit, parents: dict[int, str]) -> str:
@@ -72,12 +59,12 @@ def place_of(
         return Place(unit_service.resolve(session, ref, field), "")
     if not unit_name or not unit_name.strip():
         return None
-    current = _named(session, UnitSet.CURRENT, unit_name)
+    current = unit_service.named(session, UnitSet.CURRENT, unit_name)
     if len(current) > 1:
         _ambiguous(session, unit_name, current, field)
     if current:
         return Place(current[0], "")
-    legacy = _named(session, UnitSet.LEGACY, unit_name)
+    legacy = unit_service.named(session, UnitSet.LEGACY, unit_name)
     if len(legacy) > 1:
         _ambiguous(session, unit_name, legacy, field)
     if not legacy:
