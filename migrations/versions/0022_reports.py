@@ -3,7 +3,7 @@ Open311 API keys
 
 Revision ID: 0022
 Revises: 0021
-Create Date: 2026-12-04 23:06:45.190037
+Create Date: 2026-12-04 23:32:45.216451
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def upgrade() -> None:
                 name="report_severity",
                 native_enum=False,
                 create_constraint=True,
-                length=24,
+                length=32,
             ),
             nullable=False,
         ),
@@ -81,7 +81,7 @@ def upgrade() -> None:
                 name="report_channel",
                 native_enum=False,
                 create_constraint=True,
-                length=24,
+                length=32,
             ),
             nullable=False,
         ),
@@ -100,7 +100,7 @@ def upgrade() -> None:
                 name="report_severity",
                 native_enum=False,
                 create_constraint=True,
-                length=24,
+                length=32,
             ),
             nullable=False,
         ),
@@ -118,7 +118,7 @@ def upgrade() -> None:
                 name="report_state",
                 native_enum=False,
                 create_constraint=True,
-                length=24,
+                length=32,
             ),
             nullable=False,
         ),
@@ -139,7 +139,7 @@ def upgrade() -> None:
                 name="report_rating",
                 native_enum=False,
                 create_constraint=True,
-                length=24,
+                length=32,
             ),
             nullable=True,
         ),
@@ -253,7 +253,7 @@ def upgrade() -> None:
                 name="report_event_from_state",
                 native_enum=False,
                 create_constraint=True,
-                length=24,
+                length=32,
             ),
             nullable=True,
         ),
@@ -271,7 +271,7 @@ def upgrade() -> None:
                 name="report_event_to_state",
                 native_enum=False,
                 create_constraint=True,
-                length=24,
+                length=32,
             ),
             nullable=False,
         ),

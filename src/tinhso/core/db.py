@@ -8,12 +8,13 @@ is sent, and services only flush. Nothing here imports the web framework: the ga
 
 from __future__ import annotations
 
+import enum
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -66,6 +67,20 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def value_enum(enum_class: type[enum.Enum], name: str, length: int = 32) -> Enum:
+    """A column type storing an enum by its value, as a CHECK-constrained string (portable
+    across SQLite and PostgreSQL, and readable in the database)."""
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
 
 
 class TimestampMixin:

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -24,23 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow
+from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow, value_enum
 
 # Integer on SQLite so that the column is a rowid alias; BIGINT on PostgreSQL.
 BigId = BigInteger().with_variant(Integer, "sqlite")
-
-
-def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    """Store enums by value, as a CHECK-constrained string (portable across SQLite/PostgreSQL)."""
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 class Classification(enum.StrEnum):
@@ -99,13 +85,13 @@ class ExchangeService(TimestampMixin, Base):
     description_vi: Mapped[str | None] = mapped_column(Text)
     description_en: Mapped[str | None] = mapped_column(Text)
     classification: Mapped[Classification] = mapped_column(
-        _enum(Classification, "exchange_classification"), default=Classification.INTERNAL
+        value_enum(Classification, "exchange_classification"), default=Classification.INTERNAL
     )
     timeout_ms: Mapped[int] = mapped_column(Integer, default=10_000)
     max_request_bytes: Mapped[int] = mapped_column(Integer, default=1024 * 1024)
     max_response_bytes: Mapped[int] = mapped_column(Integer, default=16 * 1024 * 1024)
     status: Mapped[ServiceStatus] = mapped_column(
-        _enum(ServiceStatus, "exchange_service_status"), default=ServiceStatus.DRAFT
+        value_enum(ServiceStatus, "exchange_service_status"), default=ServiceStatus.DRAFT
     )
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -131,7 +117,7 @@ class ConnectionRequest(Base):
     requested_methods: Mapped[list[str]] = mapped_column(JSON)
     requested_paths: Mapped[list[str]] = mapped_column(JSON)
     status: Mapped[RequestStatus] = mapped_column(
-        _enum(RequestStatus, "exchange_request_status"), default=RequestStatus.PENDING
+        value_enum(RequestStatus, "exchange_request_status"), default=RequestStatus.PENDING
     )
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -193,7 +179,7 @@ class SystemCredential(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     system_id: Mapped[int] = mapped_column(ForeignKey("information_system.id", ondelete="CASCADE"))
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[ClientAuthKind] = mapped_column(_enum(ClientAuthKind, "exchange_client_auth"))
+    kind: Mapped[ClientAuthKind] = mapped_column(value_enum(ClientAuthKind, "exchange_client_auth"))
     secret_hash: Mapped[str | None] = mapped_column(String(200))
     public_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     certificate_sha256: Mapped[str | None] = mapped_column(String(64))
@@ -238,7 +224,7 @@ class SigningKey(Base):
     # PKCS#8 PEM encrypted with a key derived from settings.secret_key.
     private_key_pem: Mapped[str] = mapped_column(Text)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[KeyStatus] = mapped_column(_enum(KeyStatus, "exchange_key_status"))
+    status: Mapped[KeyStatus] = mapped_column(value_enum(KeyStatus, "exchange_key_status"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

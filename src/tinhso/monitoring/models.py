@@ -17,7 +17,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -29,21 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow
+from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow, value_enum
 from tinhso.registry.models import UnitLevel, UnitSet
-
-
-def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    """Store enums by value, as a CHECK-constrained string (portable across databases)."""
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 class ValueType(enum.StrEnum):
@@ -146,14 +132,14 @@ class DataElement(TimestampMixin, Base):
     description_en: Mapped[str | None] = mapped_column(Text)
     unit_of_measure: Mapped[str] = mapped_column(String(64))
     unit_of_measure_en: Mapped[str | None] = mapped_column(String(64))
-    value_type: Mapped[ValueType] = mapped_column(_enum(ValueType, "value_type"))
-    aggregation: Mapped[Aggregation] = mapped_column(_enum(Aggregation, "aggregation"))
+    value_type: Mapped[ValueType] = mapped_column(value_enum(ValueType, "value_type"))
+    aggregation: Mapped[Aggregation] = mapped_column(value_enum(Aggregation, "aggregation"))
     weight_element_id: Mapped[int | None] = mapped_column(
         ForeignKey("data_element.id", ondelete="RESTRICT")
     )
-    period_type: Mapped[PeriodType] = mapped_column(_enum(PeriodType, "period_type"))
+    period_type: Mapped[PeriodType] = mapped_column(value_enum(PeriodType, "period_type"))
     period_aggregation: Mapped[PeriodAggregation] = mapped_column(
-        _enum(PeriodAggregation, "period_aggregation"),
+        value_enum(PeriodAggregation, "period_aggregation"),
         default=PeriodAggregation.NONE,
         server_default=PeriodAggregation.NONE.value,
     )
@@ -181,7 +167,7 @@ class Indicator(TimestampMixin, Base):
     formula: Mapped[str] = mapped_column(Text)
     unit_of_measure: Mapped[str] = mapped_column(String(64))
     unit_of_measure_en: Mapped[str | None] = mapped_column(String(64))
-    direction: Mapped[Direction] = mapped_column(_enum(Direction, "direction"))
+    direction: Mapped[Direction] = mapped_column(value_enum(Direction, "direction"))
     pillar_id: Mapped[int | None] = mapped_column(
         ForeignKey("monitoring_pillar.id", ondelete="RESTRICT")
     )
@@ -202,7 +188,7 @@ class ValidationRule(TimestampMixin, Base):
     name_vi: Mapped[str] = mapped_column(String(300))
     name_en: Mapped[str | None] = mapped_column(String(300))
     left_expression: Mapped[str] = mapped_column(Text)
-    comparison: Mapped[Comparison] = mapped_column(_enum(Comparison, "comparison"))
+    comparison: Mapped[Comparison] = mapped_column(value_enum(Comparison, "comparison"))
     right_expression: Mapped[str] = mapped_column(Text)
 
 
@@ -252,12 +238,12 @@ class Target(TimestampMixin, Base):
     scope_unit_id: Mapped[int | None] = mapped_column(
         ForeignKey("administrative_unit.id", ondelete="RESTRICT")
     )
-    scope_unit_set: Mapped[UnitSet] = mapped_column(_enum(UnitSet, "unit_set"))
-    scope_level: Mapped[UnitLevel | None] = mapped_column(_enum(UnitLevel, "unit_level"))
+    scope_unit_set: Mapped[UnitSet] = mapped_column(value_enum(UnitSet, "unit_set"))
+    scope_level: Mapped[UnitLevel | None] = mapped_column(value_enum(UnitLevel, "unit_level"))
     year: Mapped[int] = mapped_column(Integer)
     # How the value is compared with the target (with a range: with its low end, or its
     # high end when lower is better); None means "as the indicator's direction says".
-    comparison: Mapped[Comparison | None] = mapped_column(_enum(Comparison, "comparison"))
+    comparison: Mapped[Comparison | None] = mapped_column(value_enum(Comparison, "comparison"))
     target_value: Mapped[float | None] = mapped_column(Float)
     target_low: Mapped[float | None] = mapped_column(Float)
     target_high: Mapped[float | None] = mapped_column(Float)
@@ -285,7 +271,7 @@ class DataValue(Base):
     value: Mapped[float] = mapped_column(Float)
     # The source's hedging kept with the number: nearly, over, approximately.
     qualifier: Mapped[str | None] = mapped_column(String(32))
-    source: Mapped[ValueSource] = mapped_column(_enum(ValueSource, "value_source"))
+    source: Mapped[ValueSource] = mapped_column(value_enum(ValueSource, "value_source"))
     source_reference: Mapped[str | None] = mapped_column(Text)  # file name, URL, quote
     audit_record_id: Mapped[str | None] = mapped_column(String(64))  # exchange audit record
     comment: Mapped[str | None] = mapped_column(Text)
@@ -306,7 +292,7 @@ class DataValueCorrection(Base):
     data_value_id: Mapped[int] = mapped_column(ForeignKey("data_value.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)  # the version this correction replaced
     previous_value: Mapped[float] = mapped_column(Float)
-    previous_source: Mapped[ValueSource] = mapped_column(_enum(ValueSource, "value_source"))
+    previous_source: Mapped[ValueSource] = mapped_column(value_enum(ValueSource, "value_source"))
     previous_source_reference: Mapped[str | None] = mapped_column(Text)
     previous_audit_record_id: Mapped[str | None] = mapped_column(String(64))
     previous_entered_by_id: Mapped[int | None] = mapped_column(
@@ -335,10 +321,10 @@ class Methodology(TimestampMixin, Base):
     issued_on: Mapped[date | None] = mapped_column(Date)
     # Units the index ranks (province for the provincial DTI).
     unit_level: Mapped[UnitLevel] = mapped_column(
-        _enum(UnitLevel, "unit_level"), default=UnitLevel.PROVINCE
+        value_enum(UnitLevel, "unit_level"), default=UnitLevel.PROVINCE
     )
     normalisation: Mapped[Normalisation] = mapped_column(
-        _enum(Normalisation, "normalisation"), default=Normalisation.NONE
+        value_enum(Normalisation, "normalisation"), default=Normalisation.NONE
     )
     max_points: Mapped[float] = mapped_column(Float)
 
@@ -369,7 +355,7 @@ class MethodologyComponent(Base):
     )
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     max_points: Mapped[float] = mapped_column(Float)
-    scoring: Mapped[Scoring] = mapped_column(_enum(Scoring, "scoring"))
+    scoring: Mapped[Scoring] = mapped_column(value_enum(Scoring, "scoring"))
     reference_value: Mapped[float | None] = mapped_column(Float)  # for ratio scoring
     # For threshold scoring: [{"min": bound, "points": p}, ...] (higher-better: the highest
     # band whose min <= value) or [{"max": bound, "points": p}, ...] (lower-better: the

@@ -10,7 +10,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -20,24 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow
+from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow, value_enum
 from tinhso.core.text import fold
 
 if TYPE_CHECKING:
     from sqlalchemy.engine.default import DefaultExecutionContext
-
-
-def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    """Store enums by value, as a CHECK-constrained string (portable across SQLite/PostgreSQL)."""
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 class UnitSet(enum.StrEnum):
@@ -64,13 +50,13 @@ class AdministrativeUnit(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    unit_set: Mapped[UnitSet] = mapped_column(_enum(UnitSet, "unit_set"))
+    unit_set: Mapped[UnitSet] = mapped_column(value_enum(UnitSet, "unit_set"))
     code: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
     # The name folded (tinhso.core.text.fold) for search: "bich dong" finds "Bích Động".
     search_name: Mapped[str] = mapped_column(String(200), default=_folded_name)
     kind: Mapped[str] = mapped_column(String(64))
-    level: Mapped[UnitLevel] = mapped_column(_enum(UnitLevel, "unit_level"))
+    level: Mapped[UnitLevel] = mapped_column(value_enum(UnitLevel, "unit_level"))
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("administrative_unit.id", ondelete="RESTRICT")
     )
@@ -125,7 +111,9 @@ class Organisation(TimestampMixin, Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name_vi: Mapped[str] = mapped_column(String(300))
     name_en: Mapped[str | None] = mapped_column(String(300))
-    kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind, "organisation_kind"))
+    kind: Mapped[OrganisationKind] = mapped_column(
+        value_enum(OrganisationKind, "organisation_kind")
+    )
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT")
     )
@@ -164,7 +152,7 @@ class InformationSystem(TimestampMixin, Base):
     is_consumer: Mapped[bool] = mapped_column(Boolean, default=True)
     is_provider: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[SystemStatus] = mapped_column(
-        _enum(SystemStatus, "system_status"), default=SystemStatus.ACTIVE
+        value_enum(SystemStatus, "system_status"), default=SystemStatus.ACTIVE
     )
 
     organisation: Mapped[Organisation] = relationship(lazy="raise")
@@ -204,7 +192,7 @@ class RoleAssignment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"))
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    role: Mapped[Role] = mapped_column(value_enum(Role, "role"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(lazy="raise")
@@ -223,7 +211,7 @@ class UserCredential(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
-    kind: Mapped[CredentialKind] = mapped_column(_enum(CredentialKind, "credential_kind"))
+    kind: Mapped[CredentialKind] = mapped_column(value_enum(CredentialKind, "credential_kind"))
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

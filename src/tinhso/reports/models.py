@@ -16,7 +16,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    Enum,
     Float,
     ForeignKey,
     Index,
@@ -27,19 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow
-
-
-def _enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    return Enum(
-        enum_class,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=24,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
+from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow, value_enum
 
 
 class Severity(enum.StrEnum):
@@ -83,7 +70,7 @@ class ReportCategory(Base):
     description_en: Mapped[str] = mapped_column(Text, default="")
     group_vi: Mapped[str] = mapped_column(String(200), default="")
     keywords: Mapped[str] = mapped_column(String(500), default="")
-    severity: Mapped[Severity] = mapped_column(_enum(Severity, "report_severity"))
+    severity: Mapped[Severity] = mapped_column(value_enum(Severity, "report_severity"))
     # Open311 attributes: [{"code", "datatype", "required", "description", "order", "values"}]
     attributes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # Open reports of this category within this radius are offered as possible duplicates.
@@ -137,7 +124,7 @@ class Report(TimestampMixin, Base):
     # As the reporter typed it, when it was a legacy (pre-01/07/2025) commune name.
     unit_as_typed: Mapped[str] = mapped_column(String(200), default="")
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "report_channel"))
+    channel: Mapped[Channel] = mapped_column(value_enum(Channel, "report_channel"))
     api_key_id: Mapped[int | None] = mapped_column(
         ForeignKey("report_api_key.id", ondelete="RESTRICT")
     )
@@ -147,8 +134,8 @@ class Report(TimestampMixin, Base):
     reporter_public: Mapped[bool] = mapped_column(Boolean, default=False)
     # sha256 of the reporter's key (shown once at submission): it rates and reopens.
     reporter_key_hash: Mapped[str] = mapped_column(String(64))
-    severity: Mapped[Severity] = mapped_column(_enum(Severity, "report_severity"))
-    state: Mapped[ReportState] = mapped_column(_enum(ReportState, "report_state"))
+    severity: Mapped[Severity] = mapped_column(value_enum(Severity, "report_severity"))
+    state: Mapped[ReportState] = mapped_column(value_enum(ReportState, "report_state"))
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT")
     )
@@ -164,7 +151,7 @@ class Report(TimestampMixin, Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("report.id", ondelete="SET NULL")
     )
-    rating: Mapped[Rating | None] = mapped_column(_enum(Rating, "report_rating"))
+    rating: Mapped[Rating | None] = mapped_column(value_enum(Rating, "report_rating"))
     rating_comment: Mapped[str] = mapped_column(Text, default="")
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)  # demo data, labelled
     # Keyed hash of the submitting address (web form): rate limits without storing the address.
@@ -186,9 +173,9 @@ class ReportEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     action: Mapped[str] = mapped_column(String(24))
     from_state: Mapped[ReportState | None] = mapped_column(
-        _enum(ReportState, "report_event_from_state")
+        value_enum(ReportState, "report_event_from_state")
     )
-    to_state: Mapped[ReportState] = mapped_column(_enum(ReportState, "report_event_to_state"))
+    to_state: Mapped[ReportState] = mapped_column(value_enum(ReportState, "report_event_to_state"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     actor_label: Mapped[str] = mapped_column(String(200), default="")  # "reporter", an app
     organisation_id: Mapped[int | None] = mapped_column(

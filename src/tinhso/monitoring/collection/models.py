@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow
-from tinhso.monitoring.models import _enum
+from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow, value_enum
 from tinhso.registry.models import UnitSet
 
 
@@ -63,10 +62,10 @@ class CollectionSource(TimestampMixin, Base):
     # JSON path of a list of rows (one value per row); None: the answer is one value.
     rows_path: Mapped[str | None] = mapped_column(String(500))
     value_path: Mapped[str] = mapped_column(String(500))
-    unit_set: Mapped[UnitSet] = mapped_column(_enum(UnitSet, "unit_set"))
+    unit_set: Mapped[UnitSet] = mapped_column(value_enum(UnitSet, "unit_set"))
     unit_code: Mapped[str | None] = mapped_column(String(16))  # a fixed unit
     unit_code_path: Mapped[str | None] = mapped_column(String(500))  # or read from the answer
-    period_rule: Mapped[PeriodRule] = mapped_column(_enum(PeriodRule, "period_rule"))
+    period_rule: Mapped[PeriodRule] = mapped_column(value_enum(PeriodRule, "period_rule"))
     interval_minutes: Mapped[int] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(default=True)
     next_run_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -86,7 +85,7 @@ class CollectionRun(Base):
     )
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus, "collection_run_status"))
+    status: Mapped[RunStatus] = mapped_column(value_enum(RunStatus, "collection_run_status"))
     period: Mapped[str | None] = mapped_column(String(10))
     attempt: Mapped[int] = mapped_column(Integer, default=1)  # 1 + failures before it
     http_status: Mapped[int | None] = mapped_column(Integer)
