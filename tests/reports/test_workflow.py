@@ -251,6 +251,8 @@ def test_bad_submissions_are_refused_with_the_field(
         cases: list[tuple[dict[str, Any], str]] = [
             ({"description": "x" * 4001}, "description"),
             ({"description": "  "}, "description"),
+            ({"description": "Mất điện\x07"}, "description"),
+            ({"reporter_email": "khong-phai-thu"}, "email"),
             ({"latitude": 91.0, "longitude": 105.0}, "lat"),
             ({"latitude": 21.0}, "long"),
             ({"unit_code": None}, "lat"),

@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import func, select
 
+from tinhso.core.calendar import VIETNAM
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tinhso.core.text import control_character
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import require_administrator, require_officer
 from tinhso.registry.organisations import organisation_service
@@ -89,6 +92,8 @@ class Step:
 
 
 def _text(value: str, limit: int, field_name: str, vi: str, en: str) -> str:
+    """Plain text, stripped, at most ``limit`` characters, with no control character (line
+    breaks and tabs allowed)."""
     value = value.strip()
     if len(value) > limit:
         raise InvalidInput(
@@ -96,6 +101,31 @@ def _text(value: str, limit: int, field_name: str, vi: str, en: str) -> str:
             f"{en} is longer than {limit} characters ({len(value)})",
             field=field_name,
         )
+    found = control_character(value, multiline=True)
+    if found is not None:
+        raise InvalidInput(
+            f"{vi} chứa ký tự điều khiển {found}",
+            f"{en} contains the control character {found}",
+            field=field_name,
+        )
+    return value
+
+
+_EMAIL = TypeAdapter(EmailStr)
+
+
+def _email(value: str) -> str:
+    value = _text(value, 254, "email", "Thư điện tử", "The e-mail address")
+    if not value:
+        return ""
+    try:
+        _EMAIL.validate_python(value)
+    except ValidationError:
+        raise InvalidInput(
+            f"“{value}” không phải địa chỉ thư điện tử",
+            f"“{value}” is not an e-mail address",
+            field="email",
+        ) from None
     return value
 
 
@@ -205,7 +235,7 @@ class ReportService:
             channel=submission.channel,
             api_key_id=submission.api_key_id,
             reporter_name=_text(submission.reporter_name, 200, "first_name", "Họ tên", "The name"),
-            reporter_email=_text(submission.reporter_email, 254, "email", "Thư điện tử", "E-mail"),
+            reporter_email=_email(submission.reporter_email),
             reporter_phone=_text(submission.reporter_phone, 32, "phone", "Số điện thoại", "Phone"),
             reporter_public=submission.reporter_public,
             reporter_key_hash=key_hash(key),
@@ -219,7 +249,7 @@ class ReportService:
         )
         session.add(report)
         session.flush()
-        report.code = f"PA-{now.year}-{report.id:06d}"
+        report.code = f"PA-{now.astimezone(VIETNAM).year}-{report.id:06d}"
         self._record(session, report, "submit", None, None, "", now, actor_label="reporter")
         notifications.state_changed(session, report, "")
         session.flush()
