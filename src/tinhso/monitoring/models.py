@@ -362,3 +362,36 @@ class MethodologyComponent(Base):
     # lowest band whose max >= value); no band reached gives 0 points.
     thresholds: Mapped[list[Any] | None] = mapped_column(JSON)
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SubmissionState(enum.StrEnum):
+    """A unit's report for a period: sent for review, accepted, or sent back. With no row the
+    report is a draft its unit's officers may change."""
+
+    SUBMITTED = "submitted"  # đã gửi, chờ duyệt
+    APPROVED = "approved"  # đã duyệt
+    RETURNED = "returned"  # trả lại để sửa
+
+
+class ReportSubmission(TimestampMixin, Base):
+    """A unit's values for one period sent to the unit above for review. While submitted or
+    approved, the unit's values of that period cannot be changed by any path."""
+
+    __tablename__ = "monitoring_submission"
+    __table_args__ = (UniqueConstraint("unit_id", "period", name="uq_monitoring_submission"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_unit.id", ondelete="RESTRICT"))
+    period: Mapped[str] = mapped_column(String(10))
+    state: Mapped[SubmissionState] = mapped_column(
+        value_enum(SubmissionState, "monitoring_submission_state")
+    )
+    comment: Mapped[str] = mapped_column(Text, default="")
+    submitted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

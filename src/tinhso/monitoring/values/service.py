@@ -34,6 +34,7 @@ from tinhso.monitoring.models import (
     ValueType,
 )
 from tinhso.monitoring.periods import Period, parse_period
+from tinhso.monitoring.submissions import locked_cells
 from tinhso.monitoring.values.number_format import read_value
 from tinhso.registry.models import UnitSet
 from tinhso.registry.unit_catalogue import CURRENT_VALID_FROM, LEGACY_VALID_TO
@@ -444,6 +445,7 @@ class ValueService:
             for position, c in enumerate(checked):
                 where = f"{field_prefix}.{position}.unit" if field_prefix else "unit"
                 authorise(c.unit_id, f"{c.item.unit.code} ({c.item.unit.unit_set.value})", where)
+        self._refuse_locked(session, checked, field_prefix)
         existing = repository.values_at(
             session, [(c.element.id, c.unit_id, c.period) for c in checked]
         )
@@ -465,6 +467,32 @@ class ValueService:
         )
         values = [created[entry] if isinstance(entry, tuple) else entry for entry in writes.written]
         return RecordResult(writes.inserted, writes.corrected, writes.unchanged, values)
+
+    @staticmethod
+    def _refuse_locked(
+        session: Session, checked: Sequence[CheckedValue], field_prefix: str
+    ) -> None:
+        """No value of a unit's period whose report is submitted or approved is written."""
+        locked = locked_cells(session, [(c.unit_id, c.period) for c in checked])
+        if not locked:
+            return
+        errors = [
+            FieldError(
+                f"{field_prefix}.{position}.period" if field_prefix else "period",
+                Message(
+                    f"{_label(c.item)}: báo cáo kỳ này của đơn vị đã gửi duyệt hoặc đã duyệt",
+                    f"{_label(c.item)}: the unit's report for this period is submitted or approved",
+                ),
+            )
+            for position, c in enumerate(checked)
+            if (c.unit_id, c.period) in locked
+        ]
+        raise Conflict(
+            "Không ghi được: báo cáo kỳ này đã gửi duyệt hoặc đã duyệt; cần trả lại trước khi sửa",
+            "Nothing was written: the period's report is submitted or approved; it must be "
+            "sent back before a change",
+            errors=errors,
+        )
 
     def _plan_writes(
         self,

@@ -1,0 +1,125 @@
+"""A unit's report for a period, reviewed by the unit above: submit, approve, send back.
+
+An officer who may enter the unit's values submits them; an officer who may enter values
+for a unit above it (the province over its communes), or a platform admin, approves or sends
+them back with a comment. While a report is submitted or approved, the unit's values of that
+period cannot be changed by any path (form, grid, file, API, DHIS2, collection): the value
+service refuses the write (:func:`locked_cells`). Sending back unlocks them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, tuple_
+
+from tinhso.core.db import utcnow
+from tinhso.core.errors import Conflict, Forbidden, InvalidInput
+from tinhso.monitoring.auth import value_writer
+from tinhso.monitoring.models import ReportSubmission, SubmissionState
+from tinhso.registry.units import unit_service
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sqlalchemy.orm import Session
+
+    from tinhso.registry.auth import Principal
+
+LOCKING = (SubmissionState.SUBMITTED, SubmissionState.APPROVED)
+MAX_COMMENT = 2000
+
+
+def submission_of(session: Session, unit_id: int, period: str) -> ReportSubmission | None:
+    return session.scalar(
+        select(ReportSubmission).where(
+            ReportSubmission.unit_id == unit_id, ReportSubmission.period == period
+        )
+    )
+
+
+def locked_cells(session: Session, cells: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+    """The (unit id, period) pairs among ``cells`` whose report is submitted or approved."""
+    wanted = list(set(cells))
+    found: set[tuple[int, str]] = set()
+    for start in range(0, len(wanted), 500):
+        rows = session.execute(
+            select(ReportSubmission.unit_id, ReportSubmission.period).where(
+                tuple_(ReportSubmission.unit_id, ReportSubmission.period).in_(
+                    wanted[start : start + 500]
+                ),
+                ReportSubmission.state.in_(LOCKING),
+            )
+        )
+        found |= {(row.unit_id, row.period) for row in rows}
+    return found
+
+
+def may_review(session: Session, principal: Principal, unit_id: int) -> bool:
+    """Officers who may enter values for a unit strictly above this one, and platform admins."""
+    if principal.is_platform_admin:
+        return True
+    writer = value_writer(session, principal)
+    above = unit_service.ancestor_ids(session, unit_id)[1:]
+    return any(writer.allows(ancestor) for ancestor in above)
+
+
+def submit(session: Session, principal: Principal, unit_id: int, period: str) -> ReportSubmission:
+    value_writer(session, principal)(unit_id, str(unit_id), "unit")
+    found = submission_of(session, unit_id, period)
+    if found is not None and found.state in LOCKING:
+        raise Conflict(
+            "Báo cáo kỳ này đã được gửi",
+            "This period's report has already been submitted",
+            field="period",
+        )
+    if found is None:
+        found = ReportSubmission(unit_id=unit_id, period=period)
+        session.add(found)
+    found.state = SubmissionState.SUBMITTED
+    found.submitted_by_id = principal.user_id
+    found.submitted_at = utcnow()
+    session.flush()
+    return found
+
+
+def review(
+    session: Session,
+    principal: Principal,
+    unit_id: int,
+    period: str,
+    *,
+    approve: bool,
+    comment: str,
+) -> ReportSubmission:
+    if not may_review(session, principal, unit_id):
+        raise Forbidden(
+            "Chỉ cán bộ đơn vị cấp trên được duyệt báo cáo này",
+            "Only an officer of a unit above may review this report",
+        )
+    found = submission_of(session, unit_id, period)
+    if found is None or found.state is not SubmissionState.SUBMITTED:
+        raise Conflict(
+            "Báo cáo kỳ này chưa được gửi để duyệt",
+            "This period's report has not been submitted for review",
+            field="period",
+        )
+    comment = comment.strip()
+    if len(comment) > MAX_COMMENT:
+        raise InvalidInput(
+            f"Nhận xét dài quá {MAX_COMMENT} ký tự",
+            f"The comment is longer than {MAX_COMMENT} characters",
+            field="comment",
+        )
+    if not approve and not comment:
+        raise InvalidInput(
+            "Khi trả lại cần ghi lý do để đơn vị sửa",
+            "Say what to correct when sending a report back",
+            field="comment",
+        )
+    found.state = SubmissionState.APPROVED if approve else SubmissionState.RETURNED
+    found.comment = comment
+    found.reviewed_by_id = principal.user_id
+    found.reviewed_at = utcnow()
+    session.flush()
+    return found
