@@ -39,6 +39,8 @@ PAGES = [
     ("index", "/monitoring/index", "viewer", "Chỉ số chuyển đổi số"),
     ("entry", "/monitoring/entry", "officer", None),
     ("import", "/monitoring/import", "officer", None),
+    ("grid", "/monitoring/grid?period=2026-Q3", "officer", "Bảng nhập số liệu kỳ báo cáo"),
+    ("reporting", "/monitoring/reporting?period=2026-Q3", "officer", "Tình hình báo cáo"),
     ("exchange", "/exchange", "viewer", None),
     ("exchange-statistics", "/exchange/statistics", "viewer", None),
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),

@@ -9,14 +9,15 @@ service refuses the write (:func:`locked_cells`). Sending back unlocks them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, Forbidden, InvalidInput
 from tinhso.monitoring.auth import value_writer
-from tinhso.monitoring.models import ReportSubmission, SubmissionState
+from tinhso.monitoring.models import DataValue, ReportSubmission, SubmissionState
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
@@ -53,6 +54,48 @@ def locked_cells(session: Session, cells: Iterable[tuple[int, str]]) -> set[tupl
         )
         found |= {(row.unit_id, row.period) for row in rows}
     return found
+
+
+@dataclass(frozen=True)
+class UnitStatus:
+    """How far a unit is with its report for a period."""
+
+    unit_id: int
+    filled: int  # elements of the period's type with a value for the unit
+    expected: int  # elements of the period's type
+    state: SubmissionState | None  # None: a draft
+
+
+def reporting_status(
+    session: Session, unit_ids: list[int], period: str, element_ids: list[int]
+) -> list[UnitStatus]:
+    """For each unit, its filled elements and its report's state, in two queries."""
+    if not unit_ids:
+        return []
+    filled: dict[int, int] = {}
+    if element_ids:
+        rows = session.execute(
+            select(DataValue.unit_id, func.count(DataValue.id))
+            .where(
+                DataValue.unit_id.in_(unit_ids),
+                DataValue.period == period,
+                DataValue.data_element_id.in_(element_ids),
+            )
+            .group_by(DataValue.unit_id)
+        )
+        filled = {int(unit_id): int(count) for unit_id, count in rows}
+    states = {
+        row.unit_id: row.state
+        for row in session.scalars(
+            select(ReportSubmission).where(
+                ReportSubmission.unit_id.in_(unit_ids), ReportSubmission.period == period
+            )
+        )
+    }
+    return [
+        UnitStatus(unit_id, filled.get(unit_id, 0), len(element_ids), states.get(unit_id))
+        for unit_id in unit_ids
+    ]
 
 
 def may_review(session: Session, principal: Principal, unit_id: int) -> bool:

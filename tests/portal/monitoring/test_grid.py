@@ -142,3 +142,26 @@ def test_fill_submit_send_back_and_approve(
     final = client.get(f"/monitoring/grid?unit={WARD}&period={PERIOD}")
     assert re.search(r'id="grid-state">Đã duyệt<', final.text)
     assert _values(sessions) == {monthly[0]: 1250, monthly[1]: 95}
+
+
+def test_the_reporting_calendar_shows_each_unit_below(
+    client: TestClient,
+    reports_world: ReportsWorld,
+    make_official: MakeOfficial,
+    monthly: list[str],
+) -> None:
+    province = make_official(Role.OFFICER, reports_world.province_org)
+    ward = make_official(Role.OFFICER, reports_world.ward_org)
+    log_in(client, ward.username)
+    assert _post(client, "/monitoring/grid", **{f"value:{monthly[0]}": "12"}).status_code == 303
+    assert _post(client, "/monitoring/grid/submit").status_code == 303
+    client.cookies.clear()
+    log_in(client, province.username)
+    page = client.get(f"/monitoring/reporting?unit=current:24&period={PERIOD}")
+    assert page.status_code == 200
+    row = re.search(r"<tr>(?:(?!</tr>).)*Phường Việt Yên(?:(?!</tr>).)*</tr>", page.text, re.S)
+    assert row is not None
+    assert "Đã gửi, chờ duyệt" in row.group(0) and "1 / 2" in row.group(0)
+    other = re.search(r"<tr>(?:(?!</tr>).)*Phường Đa Mai(?:(?!</tr>).)*</tr>", page.text, re.S)
+    assert other is not None and "0 / 2" in other.group(0) and "Bản nháp" in other.group(0)
+    assert client.get("/monitoring/reporting?unit=current:24&period=2026-13").status_code == 422

@@ -299,3 +299,61 @@ def review_grid(
         return _page(request, session, principal, grid, error.status)
     session.commit()
     return RedirectResponse(_location(grid, decision), status_code=303)
+
+
+@router.get(
+    "/monitoring/reporting",
+    summary="Which units below have filled and submitted a period's report (officers)",
+)
+def reporting(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    unit: Annotated[str, Query(max_length=40)] = "",
+    period: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """The reporting calendar of one unit's children (or of the unit itself when it has none):
+    how many of the period's elements each has filled, and its report's state."""
+    choices = allowed_units(session, principal)
+    if not choices:
+        raise Forbidden(
+            "Bạn không được nhập số liệu cho đơn vị nào", "You may not enter values for any unit"
+        )
+    grid = Grid(unit=unit or unit_key(choices[0]), period=period or _default_period())
+    cell = _cell(session, principal, grid)
+    rows: list[dict[str, Any]] = []
+    if cell is not None:
+        subtree = catalogue.unit_subtrees(session, [cell.unit_id]).get(cell.unit_id, [])
+        children = [u for u in subtree if u.depth == 1] or [u for u in subtree if u.depth == 0]
+        elements = [e.id for e in _elements(session, cell.period)]
+        statuses = {
+            s.unit_id: s
+            for s in submissions.reporting_status(
+                session, [u.id for u in children], cell.period.code, elements
+            )
+        }
+        for child in children:
+            found = statuses[child.id]
+            rows.append(
+                {
+                    "unit": child,
+                    "key": unit_key(child),
+                    "filled": found.filled,
+                    "expected": found.expected,
+                    "state": _say(STATE_NAMES[found.state]) if found.state else _("Draft"),
+                    "done": found.state is SubmissionState.APPROVED,
+                    "late": found.state is None and found.filled < found.expected,
+                }
+            )
+    return render(
+        request,
+        "monitoring/reporting.html",
+        {
+            "grid": grid,
+            "cell": cell,
+            "rows": rows,
+            "units": [(unit_key(u), u) for u in choices],
+            "unit_set_label": {"current": _("current"), "legacy": _("legacy")},
+        },
+        status_code=422 if grid.errors else 200,
+    )
