@@ -1,9 +1,8 @@
-"""reports: field report categories, routing, reports, their timeline, photos and e-mail outbox,
-Open311 API keys
+"""reports: field report categories, routing, reports, their timeline and photos, Open311 API keys
 
 Revision ID: 0022
 Revises: 0021
-Create Date: 2026-12-04 23:32:45.216451
+Create Date: 2026-12-04 23:48:05.486261
 """
 
 from __future__ import annotations
@@ -304,30 +303,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_report_event_report", ["report_id", "id"], unique=False)
 
     op.create_table(
-        "report_notification",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("report_id", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.String(length=24), nullable=False),
-        sa.Column("recipient", sa.String(length=254), nullable=False),
-        sa.Column("subject", sa.String(length=300), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("link_path", sa.String(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["report_id"],
-            ["report.id"],
-            name=op.f("fk_report_notification_report_id_report"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_report_notification")),
-    )
-    with op.batch_alter_table("report_notification", schema=None) as batch_op:
-        batch_op.create_index("ix_report_notification_pending", ["sent_at", "id"], unique=False)
-
-    op.create_table(
         "report_photo",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("report_id", sa.Integer(), nullable=False),
@@ -363,10 +338,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_report_photo_report")
 
     op.drop_table("report_photo")
-    with op.batch_alter_table("report_notification", schema=None) as batch_op:
-        batch_op.drop_index("ix_report_notification_pending")
-
-    op.drop_table("report_notification")
     with op.batch_alter_table("report_event", schema=None) as batch_op:
         batch_op.drop_index("ix_report_event_report")
 

@@ -14,15 +14,17 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from tests.support.services import free_port
+from tinhso.core import mail as outbox
 from tinhso.core.calendar import VIETNAM, shipped_calendar
 from tinhso.core.config import MailSection, ReportsSection
+from tinhso.core.jobs.platform import MAIL, platform_jobs
+from tinhso.core.models import OutgoingMail
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
 from tinhso.registry.models import Role, User
 from tinhso.reports import notifications
 from tinhso.reports.deadlines import DeadlinePolicy
-from tinhso.reports.jobs import MAIL, reports_jobs
-from tinhso.reports.models import Channel, ReportNotification
+from tinhso.reports.models import Channel
 from tinhso.reports.service import Step, Submission, report_service
 from tinhso.reports.states import Action
 
@@ -69,7 +71,7 @@ def _with_email(sessions: sessionmaker[Session], username: str, email: str) -> N
 
 
 def _outbox(session: Session) -> list[tuple[str, str]]:
-    rows = session.scalars(select(ReportNotification).order_by(ReportNotification.id))
+    rows = session.scalars(select(OutgoingMail).order_by(OutgoingMail.id))
     return [(row.kind, row.recipient) for row in rows]
 
 
@@ -127,8 +129,8 @@ def test_the_outbox_follows_the_report_and_the_job_sends_it(
         ]
     mail = MailSection(host="127.0.0.1", port=port, sender="phananh@tinhso.vn", security="none")
     with sessions.begin() as session:
-        assert notifications.send_pending(session, mail, "https://tinhso.bacninh.gov.vn") == (6, 0)
-        assert all(row.sent_at for row in session.scalars(select(ReportNotification)))
+        assert outbox.send_pending(session, mail, "https://tinhso.bacninh.gov.vn") == (6, 0)
+        assert all(row.sent_at for row in session.scalars(select(OutgoingMail)))
     assert len(sink.messages) == 6
     overdue = sink.messages[-1]
     assert overdue["To"] == "chu.tich@phuongvietyen.gov.vn"
@@ -138,7 +140,7 @@ def test_the_outbox_follows_the_report_and_the_job_sends_it(
         in overdue.get_payload(decode=True).decode()
     )
     with sessions.begin() as session:  # nothing is sent twice
-        assert notifications.send_pending(session, mail, "https://x") == (0, 0)
+        assert outbox.send_pending(session, mail, "https://x") == (0, 0)
 
 
 def test_a_failing_server_keeps_the_mail(
@@ -162,17 +164,17 @@ def test_a_failing_server_keeps_the_mail(
         host="127.0.0.1", port=free_port(), sender="a@b.vn", security="none", timeout_seconds=2
     )
     with pytest.raises(OSError), sessions.begin() as session:
-        notifications.send_pending(session, dead, "https://x")
+        outbox.send_pending(session, dead, "https://x")
     with sessions() as session:
-        [row] = session.scalars(select(ReportNotification))
+        [row] = session.scalars(select(OutgoingMail))
         assert row.sent_at is None
 
 
 def test_the_mail_job_runs_only_with_a_mail_host(engine: Engine, settings: Settings) -> None:
-    jobs, reasons = reports_jobs(engine, settings)
+    jobs, reasons = platform_jobs(engine, settings)
     assert MAIL not in {job.name for job in jobs} and "TINHSO_MAIL_HOST" in reasons[0]
     with_mail = settings.model_copy(
         update={"mail": MailSection(host="127.0.0.1", sender="a@b.vn", security="none")}
     )
-    jobs, reasons = reports_jobs(engine, with_mail)
+    jobs, reasons = platform_jobs(engine, with_mail)
     assert MAIL in {job.name for job in jobs} and reasons == []

@@ -4,7 +4,9 @@ An officer who may enter the unit's values submits them; an officer who may ente
 for a unit above it (the province over its communes), or a platform admin, approves or sends
 them back with a comment. While a report is submitted or approved, the unit's values of that
 period cannot be changed by any path (form, grid, file, API, DHIS2, collection): the value
-service refuses the write (:func:`locked_cells`). Sending back unlocks them.
+service refuses the write (:func:`locked_cells`). Sending back unlocks them. On the 5th of each
+month the officers of units that have neither filled nor submitted last month's report are
+reminded by e-mail (:func:`queue_reminders`, the ``monitoring.reporting_reminders`` job).
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, tuple_
 
+from tinhso.core import mail
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, Forbidden, InvalidInput
 from tinhso.monitoring.auth import value_writer
 from tinhso.monitoring.models import DataValue, ReportSubmission, SubmissionState
+from tinhso.registry.accounts import account_service
+from tinhso.registry.models import Role, UnitSet
+from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
@@ -166,3 +172,54 @@ def review(
     found.reviewed_at = utcnow()
     session.flush()
     return found
+
+
+REMINDED_ROLES = frozenset({Role.OFFICER, Role.ORGANISATION_ADMIN})
+
+
+def queue_reminders(session: Session, period: str, element_ids: list[int]) -> int:
+    """Mail the officers of every organisation tied to a current unit whose report for
+    ``period`` is neither submitted nor approved and lacks values: the number of units
+    reminded. Sent by the ``core.mail`` job."""
+    tied = {
+        o.id: o.administrative_unit_id
+        for o in organisation_service.list_all(session)
+        if o.administrative_unit_id is not None
+    }
+    nodes = unit_service.nodes(session, set(tied.values()))
+    current = {
+        organisation_id: nodes[unit_id]
+        for organisation_id, unit_id in tied.items()
+        if unit_id in nodes and nodes[unit_id].unit_set is UnitSet.CURRENT
+    }
+    statuses = {
+        s.unit_id: s
+        for s in reporting_status(
+            session, sorted({node.id for node in current.values()}), period, element_ids
+        )
+    }
+    reminded = 0
+    for organisation_id, node in current.items():
+        status = statuses[node.id]
+        if status.state in LOCKING or status.filled >= status.expected:
+            continue
+        link = f"/monitoring/grid?unit=current:{node.code}&period={period}"
+        for recipient in account_service.emails_in(session, organisation_id, REMINDED_ROLES):
+            mail.queue(
+                session,
+                mail.Mail(
+                    "monitoring",
+                    f"{node.code}:{period}",
+                    "reporting_reminder",
+                    recipient,
+                    f"Nhắc báo cáo kỳ {period}: {node.name} / Report due for {period}",
+                    f"{node.name} mới nhập {status.filled}/{status.expected} chỉ tiêu của kỳ "
+                    f"{period} và chưa gửi duyệt.\n\n"
+                    f"{node.name} has filled {status.filled} of {status.expected} elements for "
+                    f"{period} and has not submitted them.\n",
+                    link,
+                ),
+            )
+        reminded += 1
+    session.flush()
+    return reminded

@@ -2,8 +2,6 @@
 
 - ``reports.deadlines`` (every 15 minutes): reminders before a deadline and notices once it
   has passed (:func:`tinhso.reports.notifications.deadlines`);
-- ``reports.mail`` (every minute): sends the outbox through the ``mail`` settings' SMTP
-  server; skipped, with the reason, when no mail host is set;
 - ``reports.statistics`` (the 1st of each month, 06:00): last month's figures per commune
   as monitoring values (:mod:`tinhso.reports.indicators`).
 """
@@ -25,11 +23,6 @@ if TYPE_CHECKING:
 
 DEADLINES = "reports.deadlines"
 STATISTICS = "reports.statistics"
-MAIL = "reports.mail"
-
-
-class MailNotSent(RuntimeError):
-    """Some queued mail could not be sent (it is tried again, up to its attempts)."""
 
 
 def reports_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[str]]:
@@ -40,14 +33,6 @@ def reports_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[st
             calendar = load_calendar(session, office_hours(settings))
             reminders, overdue = notifications.deadlines(session, calendar)
         return f"{reminders} reminders, {overdue} overdue notices"
-
-    async def send_mail(context: JobContext) -> str:
-        with sessions.begin() as session:
-            sent, failed = notifications.send_pending(session, settings.mail, settings.base_url)
-        if failed:
-            msg = f"{failed} e-mails not sent ({sent} sent); they are tried again"
-            raise MailNotSent(msg)
-        return f"{sent} e-mails sent"
 
     async def publish_statistics(context: JobContext) -> str:
         month = indicators.previous_month()
@@ -71,15 +56,4 @@ def reports_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[st
             title_en="Field report deadline reminders and overdue notices",
         ),
     ]
-    if not settings.mail.host:
-        return jobs, [f"{MAIL}: no mail host (TINHSO_MAIL_HOST) / chưa cấu hình máy chủ thư"]
-    jobs.append(
-        Job(
-            name=MAIL,
-            schedule=Schedule.every(1),
-            handler=send_mail,
-            title_vi="Gửi thư điện tử về phản ánh",
-            title_en="Send field report e-mail",
-        )
-    )
     return jobs, []

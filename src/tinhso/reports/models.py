@@ -209,27 +209,6 @@ class ReportPhoto(Base):
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class ReportNotification(Base):
-    """An e-mail to send (an outbox row written in the transaction of what it tells about),
-    sent by the ``reports.mail`` job and kept with its outcome."""
-
-    __tablename__ = "report_notification"
-    __table_args__ = (Index("ix_report_notification_pending", "sent_at", "id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(24))  # state, assigned, reminder, overdue
-    recipient: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    # The page the mail points to, joined to the platform's base URL when it is sent.
-    link_path: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
-
-
 class ReportApiKey(Base):
     """A client application's Open311 key (a city app, the hotline's system)."""
 

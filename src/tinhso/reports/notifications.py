@@ -2,28 +2,25 @@
 when a report is assigned to them, to the assignee (or the organisation's officers) before a
 deadline, and to the organisation's administrators once it has passed.
 
-Messages are written to an outbox (``report_notification``) in the transaction of the change
-they tell about, and sent by the ``reports.mail`` job through the SMTP server of the ``mail``
-settings (:mod:`tinhso.reports.jobs`), so a failed or slow mail server never loses nor delays
-a report. The reporter's mail is in Vietnamese with the English below it (they chose no
+Messages go to the platform's outbox (:mod:`tinhso.core.mail`) in the transaction of the
+change they tell about, and the ``core.mail`` job sends them, so a failed or slow mail server
+never loses nor delays a report. The reporter's mail is in Vietnamese with the English below it (they chose no
 language); officials get the same.
 """
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from tinhso.core import mail
 from tinhso.core.calendar import VIETNAM
 from tinhso.core.db import utcnow
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import Role
-from tinhso.reports.models import Report, ReportNotification, ReportState
+from tinhso.reports.models import Report, ReportState
 from tinhso.reports.states import CLOSED_STATES, STATE_NAMES
 
 if TYPE_CHECKING:
@@ -32,9 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.core.calendar import WorkingCalendar
-    from tinhso.core.config import MailSection
 
-MAX_ATTEMPTS = 5
 REMINDER_BEFORE = timedelta(hours=2)  # of office time before a deadline
 _OPEN = [s for s in ReportState if s not in CLOSED_STATES]
 
@@ -48,15 +43,9 @@ def _add(
     link_path: str,
 ) -> None:
     subject, body = text
-    session.add(
-        ReportNotification(
-            report_id=report.id,
-            kind=kind,
-            recipient=recipient,
-            subject=subject,
-            body=body,
-            link_path=link_path,
-        )
+    mail.queue(
+        session,
+        mail.Mail("reports", report.code, kind, recipient, subject, body, link_path),
     )
 
 
@@ -171,56 +160,3 @@ def deadlines(
 
 def _local(moment: datetime) -> str:
     return f"{moment.astimezone(VIETNAM):%H:%M %d/%m/%Y}"
-
-
-def send_pending(
-    session: Session, mail: MailSection, base_url: str, limit: int = 100
-) -> tuple[int, int]:
-    """Send queued mail through the SMTP server: (sent, failed). Without a mail host nothing
-    is sent and the rows wait."""
-    if not mail.host or not mail.sender:
-        return 0, 0
-    pending = list(
-        session.scalars(
-            select(ReportNotification)
-            .where(ReportNotification.sent_at.is_(None), ReportNotification.attempts < MAX_ATTEMPTS)
-            .order_by(ReportNotification.id)
-            .limit(limit)
-        )
-    )
-    if not pending:
-        return 0, 0
-    sent = failed = 0
-    with _connect(mail) as smtp:
-        for row in pending:
-            message = EmailMessage()
-            message["From"] = str(mail.sender)
-            message["To"] = row.recipient
-            message["Subject"] = row.subject
-            message.set_content(f"{row.body}\n{base_url.rstrip('/')}{row.link_path}\n")
-            row.attempts += 1
-            try:
-                smtp.send_message(message)
-            except smtplib.SMTPException as error:
-                row.last_error = str(error)[:500]
-                failed += 1
-                continue
-            row.sent_at = utcnow()
-            sent += 1
-    session.flush()
-    return sent, failed
-
-
-def _connect(mail: MailSection) -> smtplib.SMTP:
-    assert mail.host is not None  # noqa: S101 - checked by the caller
-    if mail.security == "tls":
-        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-            mail.host, mail.port, timeout=mail.timeout_seconds, context=ssl.create_default_context()
-        )
-    else:
-        smtp = smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout_seconds)
-        if mail.security == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
-    if mail.user and mail.password is not None:
-        smtp.login(mail.user, mail.password.get_secret_value())
-    return smtp

@@ -165,3 +165,42 @@ def test_the_reporting_calendar_shows_each_unit_below(
     other = re.search(r"<tr>(?:(?!</tr>).)*Phường Đa Mai(?:(?!</tr>).)*</tr>", page.text, re.S)
     assert other is not None and "0 / 2" in other.group(0) and "Bản nháp" in other.group(0)
     assert client.get("/monitoring/reporting?unit=current:24&period=2026-13").status_code == 422
+
+
+def test_units_that_have_not_reported_are_reminded(
+    client: TestClient,
+    reports_world: ReportsWorld,
+    make_official: MakeOfficial,
+    monthly: list[str],
+    sessions: sessionmaker[Session],
+) -> None:
+    from sqlalchemy import update  # noqa: PLC0415
+
+    from tinhso.core.models import OutgoingMail  # noqa: PLC0415
+    from tinhso.monitoring.submissions import queue_reminders  # noqa: PLC0415
+    from tinhso.registry.models import User  # noqa: PLC0415
+
+    ward = make_official(Role.OFFICER, reports_world.ward_org)
+    province = make_official(Role.OFFICER, reports_world.province_org)
+    with sessions.begin() as session:
+        for official, email in ((ward, "phuong@vietyen.gov.vn"), (province, "tinh@bacninh.gov.vn")):
+            session.execute(
+                update(User).where(User.username == official.username).values(email=email)
+            )
+        element_ids = list(
+            session.scalars(select(DataElement.id).where(DataElement.code.in_(monthly)))
+        )
+        assert queue_reminders(session, PERIOD, element_ids) == 2
+        assert sorted(m.recipient for m in session.scalars(select(OutgoingMail))) == [
+            "phuong@vietyen.gov.vn",
+            "tinh@bacninh.gov.vn",
+        ]
+    log_in(client, ward.username)
+    _post(client, "/monitoring/grid", **{f"value:{monthly[0]}": "3", f"value:{monthly[1]}": "4"})
+    _post(client, "/monitoring/grid/submit")
+    with sessions.begin() as session:
+        session.query(OutgoingMail).delete()
+        assert queue_reminders(session, PERIOD, element_ids) == 1  # only the province now
+        [reminder] = session.scalars(select(OutgoingMail))
+        assert reminder.recipient == "tinh@bacninh.gov.vn"
+        assert reminder.link_path == f"/monitoring/grid?unit=current:24&period={PERIOD}"

@@ -1,4 +1,6 @@
-"""The platform's own jobs (beside each domain's): today the calendar's coverage check.
+"""The platform's own jobs (beside each domain's): the calendar's coverage check, and
+``core.mail``, which sends the outbox every minute (:mod:`tinhso.core.mail`) when a mail host
+is set.
 
 ``core.calendar_coverage`` runs daily and fails, with the year to add, while the decided
 calendar (days off and make-up days of the government's yearly notice) covers less than a year
@@ -11,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tinhso.core import mail
 from tinhso.core.calendar import VIETNAM, load_calendar
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.jobs.runner import Job, JobContext
@@ -22,10 +25,15 @@ if TYPE_CHECKING:
     from tinhso.core.config import Settings
 
 CALENDAR_COVERAGE = "core.calendar_coverage"
+MAIL = "core.mail"
 
 
 class CalendarRunsShort(RuntimeError):
     """The decided calendar ends within a year."""
+
+
+class MailNotSent(RuntimeError):
+    """Some queued mail could not be sent (it is tried again, up to its attempts)."""
 
 
 def platform_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[str]]:
@@ -56,4 +64,23 @@ def platform_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[s
         title_en="Check that the decided calendar covers a year ahead",
         max_attempts=1,
     )
-    return [coverage], []
+
+    async def send_mail(context: JobContext) -> str:
+        with sessions.begin() as session:
+            sent, failed = mail.send_pending(session, settings.mail, settings.base_url)
+        if failed:
+            msg = f"{failed} e-mails not sent ({sent} sent); they are tried again"
+            raise MailNotSent(msg)
+        return f"{sent} e-mails sent"
+
+    if not settings.mail.host:
+        reason = f"{MAIL}: no mail host (TINHSO_MAIL_HOST) / chưa cấu hình máy chủ thư"
+        return [coverage], [reason]
+    sender = Job(
+        name=MAIL,
+        schedule=Schedule.every(1),
+        handler=send_mail,
+        title_vi="Gửi thư điện tử",
+        title_en="Send e-mail",
+    )
+    return [coverage, sender], []
