@@ -63,6 +63,7 @@ from tinhso.portal.admin.calendar import router as calendar_router
 from tinhso.portal.admin.pages import router as admin_router
 from tinhso.portal.admin.users import router as users_router
 from tinhso.portal.auth import CsrfCheckedIfSession, LoginRequired, PortalUser, safe_next
+from tinhso.portal.exchange.catalogue import router as catalogue_router
 from tinhso.portal.exchange.decisions import router as decisions_router
 from tinhso.portal.exchange.pages import router as exchange_router
 from tinhso.portal.monitoring.pages import router as monitoring_router
@@ -97,6 +98,7 @@ DOMAIN_ROUTERS = (
     calendar_router,
     units_router,
     decisions_router,
+    catalogue_router,
 )
 
 # Paths that are API, not pages: their errors stay problem+json.

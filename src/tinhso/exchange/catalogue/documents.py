@@ -112,9 +112,7 @@ def read_openapi(text: str) -> dict[str, Any]:
         )
     if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
         raise DocumentProblem(
-            Message(
-                "Tài liệu OpenAPI dài quá 2 MB", "The OpenAPI document is larger than 2 MB"
-            )
+            Message("Tài liệu OpenAPI dài quá 2 MB", "The OpenAPI document is larger than 2 MB")
         )
     data, node = _parsed(text)
     if not isinstance(data, dict):
