@@ -577,7 +577,8 @@ def _submitted(
             openapi = read_openapi(text)
         except DocumentProblem as problem:
             errors["document"] = (
-                _("Line %(line)s: %(message)s", line=problem.line, message=_message(problem))
+                _("Line %(line)s: %(message)s")
+                % {"line": problem.line, "message": _message(problem)}
                 if problem.line
                 else _message(problem)
             )
