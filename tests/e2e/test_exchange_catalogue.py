@@ -21,6 +21,8 @@ from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
 from tests.portal.exchange.test_catalogue import BROKEN_LINE, BROKEN_YAML, DOCUMENT_YAML
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.e2e.conftest import BrowserThread
     from tests.exchange.conftest import ExchangeWorld
 
@@ -34,9 +36,15 @@ def _fits(page: Page) -> list[str]:
 
 @pytest.mark.parametrize("width", [390, 1920])
 def test_a_provider_publishes_from_openapi_and_a_consumer_finds_it_without_diacritics(
-    browser: BrowserThread, live_server: str, exchange_world: ExchangeWorld, width: int
+    browser: BrowserThread,
+    live_server: str,
+    exchange_world: ExchangeWorld,
+    width: int,
+    tmp_path: Path,
 ) -> None:
     found: list[str] = []
+    upload = tmp_path / "dang-ky-kinh-doanh.yaml"
+    upload.write_text(BROKEN_YAML, encoding="utf-8")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def log_in(page: Page, username: str, next_path: str) -> None:
@@ -60,15 +68,7 @@ def test_a_provider_publishes_from_openapi_and_a_consumer_finds_it_without_diacr
         page.get_by_label("Hệ thống cung cấp").select_option("so-yte/his")
         page.get_by_label("Mã dịch vụ").fill("dang-ky-kinh-doanh")
         page.get_by_label("Địa chỉ đích của cổng kết nối").fill("https://10.20.30.41/api")
-        page.get_by_label("Tải lên tệp (.json, .yaml)").set_input_files(
-            files=[
-                {
-                    "name": "dang-ky-kinh-doanh.yaml",
-                    "mimeType": "application/yaml",
-                    "buffer": BROKEN_YAML.encode(),
-                }
-            ]
-        )
+        page.get_by_label("Tải lên tệp (.json, .yaml)").set_input_files(upload)
         page.get_by_role("button", name="Kiểm tra và đăng ký bản nháp").click()
         error = page.locator("#svc-document-error")
         expect(error).to_contain_text(f"Dòng {BROKEN_LINE}:")

@@ -170,3 +170,29 @@ def test_the_migration_folds_the_services_already_stored(tmp_path: Path) -> None
         assert folded == "hs ho so suc khoe dang ky kham"
     finally:
         engine.dispose()
+
+
+def test_aliases_and_deep_nesting_are_refused_not_expanded() -> None:
+    laughs = "openapi: 3.1.0\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a]\n"
+    with pytest.raises(DocumentProblem) as refused:
+        read_openapi(laughs)
+    assert refused.value.line == 3 and "aliases" in refused.value.message.en
+    for deep in ("[" * 5000 + "]" * 5000, "a:\n" + "".join(" " * i + "- \n" for i in range(3000))):
+        with pytest.raises(DocumentProblem):
+            read_openapi(deep)
+
+
+def test_a_schema_that_refers_to_itself_reads_as_a_finite_table() -> None:
+    document: dict[str, Any] = {
+        "components": {
+            "schemas": {
+                "Vong": {"allOf": [{"$ref": "#/components/schemas/Vong"}], "type": "object"},
+                "Mang": {"type": "array", "items": {"$ref": "#/components/schemas/Mang"}},
+                "Mot": {"oneOf": [{"$ref": "#/components/schemas/Mot"}]},
+            }
+        }
+    }
+    for name in ("Vong", "Mang", "Mot"):
+        schema = {"type": "object", "properties": {"x": {"$ref": f"#/components/schemas/{name}"}}}
+        rows = schema_fields(document, schema)
+        assert rows[0].name == "x" and len(rows) <= 200

@@ -41,10 +41,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases: ``*name`` would let a small text expand into an
+    enormous document (the "billion laughs"), and an OpenAPI document has no use for them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def _compose(text: str) -> yaml.Node | None:
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        return yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, RecursionError):
         return None
 
 
@@ -72,6 +85,15 @@ def line_of(node: yaml.Node | None, path: list[str | int]) -> int | None:
 
 
 def _parsed(text: str) -> tuple[Any, yaml.Node | None]:
+    try:
+        return _parsed_text(text)
+    except RecursionError as error:
+        raise DocumentProblem(
+            Message("Tài liệu lồng nhau quá sâu", "The document is nested too deeply")
+        ) from error
+
+
+def _parsed_text(text: str) -> tuple[Any, yaml.Node | None]:
     if text.lstrip().startswith(("{", "[")):
         try:
             data = json.loads(text)
@@ -83,7 +105,7 @@ def _parsed(text: str) -> tuple[Any, yaml.Node | None]:
         # Tabs are white space in JSON, not in YAML; one for one, the lines stay the same.
         return data, _compose(text.replace("\t", " "))
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None

@@ -72,17 +72,19 @@ def _resolved(document: Mapping[str, Any], node: Any) -> dict[str, Any]:
     return node if isinstance(node, dict) else {}
 
 
-def _type_of(document: Mapping[str, Any], schema: dict[str, Any]) -> str:
+def _type_of(document: Mapping[str, Any], schema: dict[str, Any], depth: int = 0) -> str:
+    if depth >= MAX_DEPTH:
+        return "…"
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = " | ".join(str(item) for item in kind)
     if kind == "array":
         items = _resolved(document, schema.get("items"))
-        return f"array<{_type_of(document, items) or 'any'}>"
+        return f"array<{_type_of(document, items, depth + 1) or 'any'}>"
     for combiner in ("oneOf", "anyOf"):
         if isinstance(schema.get(combiner), list):
             return " | ".join(
-                _type_of(document, _resolved(document, option)) or "any"
+                _type_of(document, _resolved(document, option), depth + 1) or "any"
                 for option in schema[combiner]
             )
     if kind is None and "properties" in schema:
@@ -107,15 +109,16 @@ def _constraint(schema: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _merged(document: Mapping[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """``allOf`` parts folded into one schema (their properties and required lists joined)."""
-    if not isinstance(schema.get("allOf"), list):
+def _merged(document: Mapping[str, Any], schema: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    """``allOf`` parts folded into one schema (their properties and required lists joined);
+    an ``allOf`` that refers back to itself stops at ``MAX_DEPTH``."""
+    if not isinstance(schema.get("allOf"), list) or depth >= MAX_DEPTH:
         return schema
     merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
     properties = dict(merged.get("properties") or {})
     required = list(merged.get("required") or [])
     for part in schema["allOf"]:
-        resolved = _merged(document, _resolved(document, part))
+        resolved = _merged(document, _resolved(document, part), depth + 1)
         properties.update(resolved.get("properties") or {})
         required.extend(resolved.get("required") or [])
         merged.setdefault("type", resolved.get("type"))
