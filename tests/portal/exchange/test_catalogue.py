@@ -335,3 +335,51 @@ def test_the_catalogue_sends_as_many_queries_for_many_services_as_for_few(
 
         query_budget.flat(fetch, grow, budget=14)
         assert sizes[1] > sizes[0]
+
+
+def test_the_provider_changes_the_limits_and_others_may_not(
+    client: TestClient, exchange_world: ExchangeWorld
+) -> None:
+    assert log_in(client, exchange_world.provider_officer.username).status_code == 303
+    service_id = _service_id(client, "so-yte", "his", "ho-so-suc-khoe")
+
+    def change(**limits: str) -> Any:
+        token = form_token(client.get(f"/exchange/catalogue/{service_id}"))
+        return client.post(
+            f"/exchange/catalogue/{service_id}/limits",
+            data={**limits, "csrf_token": token},
+            follow_redirects=False,
+        )
+
+    refused = change(timeout_ms="50", max_request_bytes="2048", max_response_bytes="4096")
+    assert refused.status_code == 422 and 'id="lim-timeout_ms-error"' in refused.text
+    assert 'value="50"' in refused.text  # the typed values stay in the form
+    assert (
+        change(timeout_ms="abc", max_request_bytes="1", max_response_bytes="1").status_code == 422
+    )
+    state = client.get(SERVICE_PATH, headers=exchange_world.admin.headers).json()
+    assert state["timeout_ms"] == 10_000  # nothing written
+    assert (
+        change(timeout_ms="5.000", max_request_bytes="2048", max_response_bytes="4096").status_code
+        == 303
+    )
+    state = client.get(SERVICE_PATH, headers=exchange_world.admin.headers).json()
+    assert (state["timeout_ms"], state["max_request_bytes"], state["max_response_bytes"]) == (
+        5000,
+        2048,
+        4096,
+    )
+    assert "5.000 ms" in client.get(f"/exchange/catalogue/{service_id}").text
+
+    client.cookies.clear()
+    assert log_in(client, exchange_world.consumer_admin.username).status_code == 303
+    page = client.get(f"/exchange/catalogue/{service_id}")
+    assert 'id="limits-form"' not in page.text
+    refused = client.post(
+        f"/exchange/catalogue/{service_id}/limits",
+        data={"timeout_ms": "200", "csrf_token": form_token(page)},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    state = client.get(SERVICE_PATH, headers=exchange_world.admin.headers).json()
+    assert state["timeout_ms"] == 5000

@@ -10,6 +10,7 @@ and so are the effects (``catalogue_service.browse/create/transition``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -34,7 +35,7 @@ from tinhso.exchange.catalogue.documents import (
 )
 from tinhso.exchange.catalogue.service import TRANSITIONS, catalogue_service
 from tinhso.exchange.models import Classification, ExchangeService, ServiceStatus
-from tinhso.exchange.schemas import ServiceCreate
+from tinhso.exchange.schemas import ServiceCreate, ServiceUpdate
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.exchange.pages import classification_label, status_label
 from tinhso.portal.rendering import render
@@ -240,6 +241,7 @@ def _service_page(
     service: ExchangeService,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    limits: dict[str, str] | None = None,
 ) -> Response:
     organisation_code, system_code = repository.system_labels(
         session, {service.provider_system_id}
@@ -293,6 +295,7 @@ def _service_page(
                 for target in sorted(TRANSITIONS[service.status], key=_move_order)
             ],
             "errors": errors or {},
+            "limits": limits or {name: str(getattr(service, name)) for name in _LIMITS},
         },
         status_code=status_code,
     )
@@ -394,6 +397,57 @@ def transition(
         return RedirectResponse(f"/exchange/catalogue/{service_id}", status_code=303)
     service = _readable(session, principal, service_id)
     return _service_page(request, session, principal, service, {"status": message}, 409)
+
+
+_LIMITS = ("timeout_ms", "max_request_bytes", "max_response_bytes")
+
+
+@router.post(
+    "/exchange/catalogue/{service_id:int}/limits",
+    summary="Change a service's time-out and size limits (officers of the provider system's organisation; CSRF)",
+)
+def change_limits(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    service_id: int,
+    timeout_ms: Annotated[str, Form(max_length=20)] = "",
+    max_request_bytes: Annotated[str, Form(max_length=20)] = "",
+    max_response_bytes: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    if service_id > 2**31 - 1:
+        raise NotFound(
+            f"Không tìm thấy dịch vụ {service_id}", f"Service {service_id} not found", field="id"
+        )
+    service = _readable(session, principal, service_id)
+    organisation_code, system_code = repository.system_labels(
+        session, {service.provider_system_id}
+    )[service.provider_system_id]
+    auth.require_service_manager(
+        session, principal, system_service.get(session, organisation_code, system_code)
+    )
+    typed = {"timeout_ms": timeout_ms, "max_request_bytes": max_request_bytes}
+    typed["max_response_bytes"] = max_response_bytes
+    errors: dict[str, str] = {}
+    data = None
+    try:
+        data = ServiceUpdate.model_validate({name: _number(value) for name, value in typed.items()})
+    except ValidationError as error:
+        for detail in error.errors():
+            name = str(detail["loc"][0]) if detail["loc"] else "timeout_ms"
+            errors.setdefault(name if name in _LIMITS else "timeout_ms", _field_message(name))
+    if data is not None:
+        settings: Settings = request.app.state.settings
+        try:
+            catalogue_service.update(session, settings, service, data)
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            errors["timeout_ms"] = _message(error)
+        else:
+            return RedirectResponse(f"/exchange/catalogue/{service_id}#limits-title", 303)
+    service = _readable(session, principal, service_id)
+    return _service_page(request, session, principal, service, errors, 422, typed)
 
 
 # --- publishing from an OpenAPI document ---------------------------------------------------
@@ -507,9 +561,16 @@ async def _document_text(upload: UploadFile | None, pasted: str) -> tuple[str, s
     return pasted, None
 
 
+_WHOLE_NUMBER = re.compile(r"\d+|\d{1,3}(?:([., \u00a0])\d{3})(?:\1\d{3})*")
+
+
 def _number(value: str) -> int | str:
-    value = value.strip().replace(".", "").replace(",", "").replace(" ", "")
-    return int(value) if value.isdigit() and len(value) < 12 else value
+    """A whole number as people type it ("16777216", "16.777.216", "16 777 216"); anything
+    else is passed on as text for the schema to refuse."""
+    value = value.strip()
+    if _WHOLE_NUMBER.fullmatch(value) and len(value) < 16:
+        return int(re.sub(r"\D", "", value))
+    return value
 
 
 @router.post(
