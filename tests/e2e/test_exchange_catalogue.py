@@ -78,6 +78,8 @@ def test_a_provider_publishes_from_openapi_and_a_consumer_finds_it_without_diacr
         page.screenshot(path=str(SCREENSHOTS / f"catalogue-error-{width}.png"), full_page=True)
         document = page.get_by_label("hoặc dán vào đây")
         expect(document).to_have_value(BROKEN_YAML)  # shown again to correct in place
+        selected = document.evaluate("a => a.value.slice(a.selectionStart, a.selectionEnd)")
+        assert selected.strip() == "in: duong-dan"  # the faulty line, selected
         document.fill(DOCUMENT_YAML)
         page.get_by_role("button", name="Kiểm tra và đăng ký bản nháp").click()
         expect(page.locator("#service-status")).to_have_text("Bản nháp")
