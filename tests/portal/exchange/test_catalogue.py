@@ -383,3 +383,14 @@ def test_the_provider_changes_the_limits_and_others_may_not(
     assert refused.status_code == 403
     state = client.get(SERVICE_PATH, headers=exchange_world.admin.headers).json()
     assert state["timeout_ms"] == 5000
+
+
+def test_the_catalogue_reads_in_english(client: TestClient, exchange_world: ExchangeWorld) -> None:
+    assert log_in(client, exchange_world.consumer_officer.username).status_code == 303
+    client.get("/lang/en", follow_redirects=False)
+    listing = client.get("/exchange/catalogue?q=health").text
+    assert "Service catalogue" in listing and "Health record lookup" in listing
+    assert "Danh mục dịch vụ" not in listing
+    service_id = _service_id(client, "so-yte", "his", "ho-so-suc-khoe")
+    page = client.get(f"/exchange/catalogue/{service_id}").text
+    assert "Who may use it" in page and "Data standard" in page and "Chuẩn dữ liệu" not in page
