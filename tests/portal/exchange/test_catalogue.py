@@ -394,3 +394,18 @@ def test_the_catalogue_reads_in_english(client: TestClient, exchange_world: Exch
     service_id = _service_id(client, "so-yte", "his", "ho-so-suc-khoe")
     page = client.get(f"/exchange/catalogue/{service_id}").text
     assert "Who may use it" in page and "Data standard" in page and "Chuẩn dữ liệu" not in page
+
+
+def test_a_renamed_service_is_found_by_its_new_name(
+    client: TestClient, exchange_world: ExchangeWorld
+) -> None:
+    renamed = client.patch(
+        SERVICE_PATH,
+        json={"name_vi": "Tra cứu sổ khám bệnh điện tử", "description_vi": "Dành cho Đoàn xã"},
+        headers=exchange_world.provider_officer.headers,
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert log_in(client, exchange_world.consumer_officer.username).status_code == 303
+    for query, found in (("so kham benh", True), ("doan xa", True), ("khám bệnh", True), ("thue dat", False)):
+        page = client.get("/exchange/catalogue", params={"q": query}).text
+        assert ("Tra cứu sổ khám bệnh điện tử" in page) is found, query
