@@ -406,6 +406,11 @@ def test_a_renamed_service_is_found_by_its_new_name(
     )
     assert renamed.status_code == 200, renamed.text
     assert log_in(client, exchange_world.consumer_officer.username).status_code == 303
-    for query, found in (("so kham benh", True), ("doan xa", True), ("khám bệnh", True), ("thue dat", False)):
+    for query, found in (
+        ("so kham benh", True),
+        ("doan xa", True),
+        ("khám bệnh", True),
+        ("thue dat", False),
+    ):
         page = client.get("/exchange/catalogue", params={"q": query}).text
         assert ("Tra cứu sổ khám bệnh điện tử" in page) is found, query
