@@ -14,8 +14,14 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
+from tests.portal.exchange.test_catalogue import DOCUMENT_YAML
 from tests.portal.monitoring.support import AS_OF, load_demo
+from tinhso.core.db import utcnow
+from tinhso.exchange.catalogue.documents import read_openapi
+from tinhso.exchange.models import ExchangeService, ServiceStatus
 from tinhso.registry.models import Role
+from tinhso.registry.schemas import SystemCreate
+from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +49,9 @@ PAGES = [
     ("reporting", "/monitoring/reporting?period=2026-Q3", "officer", "Tình hình báo cáo"),
     ("exchange", "/exchange", "viewer", None),
     ("exchange-statistics", "/exchange/statistics", "viewer", None),
+    ("catalogue", "/exchange/catalogue", "viewer", "Danh mục dịch vụ"),
+    ("catalogue-service", "/exchange/catalogue/1", "viewer", None),  # see `people`
+    ("catalogue-new", "/exchange/catalogue/new", "admin", "Công bố dịch vụ"),
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
     ("users", "/admin/users", "admin", "Người dùng"),
     ("calendar", "/admin/calendar?year=2026", "admin", "Lịch làm việc"),
@@ -63,6 +72,29 @@ def people(
     admin: Official,
 ) -> dict[str, str]:
     load_demo(sessions)
+    with sessions.begin() as session:  # a published service with a data standard, id 1
+        system = system_service.create(
+            session,
+            SystemCreate(
+                code="csdl-dkkd",
+                organisation_code="so-tttt",
+                name_vi="CSDL đăng ký kinh doanh",
+                is_provider=True,
+            ),
+        )
+        service = ExchangeService(
+            provider_system_id=system.id,
+            code="dang-ky-kinh-doanh",
+            version="v1",
+            name_vi="Tra cứu đăng ký kinh doanh",
+            base_url="https://10.0.0.5/api",
+            openapi=read_openapi(DOCUMENT_YAML),
+            status=ServiceStatus.PUBLISHED,
+            published_at=utcnow(),
+        )
+        session.add(service)
+        session.flush()
+        assert service.id == 1, "the catalogue-service page expects the first service"
     return {
         "viewer": make_official(Role.VIEWER, "so-tttt", username="tran-thi-binh").username,
         "officer": make_official(Role.OFFICER, "ubnd-viet-yen", username="le-van-cuong").username,

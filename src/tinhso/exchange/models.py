@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow, value_enum
+from tinhso.core.text import fold
 
 # Integer on SQLite so that the column is a rowid alias; BIGINT on PostgreSQL.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -61,6 +62,19 @@ class KeyStatus(enum.StrEnum):
     RETIRED = "retired"  # published until retire_after, then dropped from JWKS
 
 
+SEARCHED_FIELDS = ("code", "name_vi", "name_en", "description_vi", "description_en")
+
+
+def service_search_text(values: dict[str, Any]) -> str:
+    """The code, names and descriptions of a service folded (tinhso.core.text.fold) as one
+    text, so that "ho so suc khoe" finds "Hồ sơ sức khỏe"."""
+    return fold(" ".join(str(values[name]) for name in SEARCHED_FIELDS if values.get(name)))
+
+
+def _searched(context: Any) -> str:
+    return service_search_text(context.get_current_parameters())
+
+
 class ExchangeService(TimestampMixin, Base):
     """An API a provider system offers through the gateway, one row per version."""
 
@@ -93,6 +107,8 @@ class ExchangeService(TimestampMixin, Base):
     status: Mapped[ServiceStatus] = mapped_column(
         value_enum(ServiceStatus, "exchange_service_status"), default=ServiceStatus.DRAFT
     )
+    # SEARCHED_FIELDS folded, for the catalogue's search (kept by the catalogue service).
+    search_text: Mapped[str] = mapped_column(Text, default=_searched)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -16,12 +16,20 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from openapi_spec_validator import validate as validate_openapi
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, InvalidInput, NotFound, require_values
+from tinhso.core.text import fold
 from tinhso.exchange import repository
-from tinhso.exchange.models import ExchangeService, ServiceStatus
+from tinhso.exchange.models import (
+    SEARCHED_FIELDS,
+    ExchangeService,
+    ServiceStatus,
+    service_search_text,
+)
 from tinhso.exchange.netpolicy import NetworkPolicy
 from tinhso.registry.models import InformationSystem, SystemStatus
 from tinhso.registry.systems import system_service
@@ -187,6 +195,9 @@ class CatalogueService:
         )
         for name, value in changes.items():
             setattr(service, name, value)
+        service.search_text = service_search_text(
+            {name: getattr(service, name) for name in SEARCHED_FIELDS}
+        )
         service.updated_at = utcnow()
         self._flush(session, service.code)
         repository.bump_state(session)
@@ -211,6 +222,45 @@ class CatalogueService:
         session.flush()
         repository.bump_state(session)
         return service
+
+    def browse(
+        self,
+        session: Session,
+        *,
+        visible_system_ids: set[int] | None,
+        provider_system_ids: set[int] | None = None,
+        text: str = "",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[ExchangeService], int]:
+        """A page of the catalogue and how many services match, in two queries: services of
+        the given provider systems (None: all) whose code, names or descriptions hold
+        ``text`` with or without diacritics; drafts only of the ``visible_system_ids`` (None:
+        every draft, for platform administrators). Newest first; documents not loaded."""
+        query = select(ExchangeService)
+        if provider_system_ids is not None:
+            query = query.where(ExchangeService.provider_system_id.in_(provider_system_ids))
+        if visible_system_ids is not None:
+            query = query.where(
+                or_(
+                    ExchangeService.status != ServiceStatus.DRAFT,
+                    ExchangeService.provider_system_id.in_(visible_system_ids),
+                )
+            )
+        for word in fold(text).split():
+            query = query.where(ExchangeService.search_text.contains(word, autoescape=True))
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(
+            query.options(
+                defer(ExchangeService.openapi),
+                defer(ExchangeService.request_schema),
+                defer(ExchangeService.response_schema),
+            )
+            .order_by(ExchangeService.name_vi, ExchangeService.version, ExchangeService.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows), total
 
     def _check_documents(
         self,
