@@ -472,13 +472,7 @@ class ReportService:
         (internal) timeline."""
         now = now or utcnow()
         report = self.get(session, code)
-        if not principal.is_platform_admin:
-            if report.organisation_id is None:
-                raise Forbidden(
-                    "Chỉ trung tâm điều hành kiểm duyệt phản ánh chưa phân loại",
-                    "Only the operations centre moderates reports not yet routed",
-                )
-            require_administrator(session, principal, report.organisation_id)
+        self._may_moderate(session, principal, report)
         reason = _text(reason, MAX_NOTE, "note", "Lý do", "The reason")
         if not reason:
             raise InvalidInput("Cần ghi lý do", "A reason is needed", field="note")
@@ -488,6 +482,47 @@ class ReportService:
         self._record(session, report, action, report.state, principal, reason, now, public=False)
         session.flush()
         return report
+
+    def edit_description(
+        self,
+        session: Session,
+        principal: Principal,
+        code: str,
+        *,
+        description: str,
+        reason: str,
+        now: datetime | None = None,
+    ) -> Report:
+        """Moderators rewrite a report's public text (personal data, insults); the text as
+        it was and the reason stay in the internal timeline."""
+        now = now or utcnow()
+        report = self.get(session, code)
+        self._may_moderate(session, principal, report)
+        text = _text(description, MAX_DESCRIPTION, "description", "Nội dung", "The description")
+        reason = _text(reason, MAX_NOTE, "note", "Lý do", "The reason")
+        if not text or not reason:
+            raise InvalidInput(
+                "Cần nội dung mới và lý do sửa",
+                "The new text and the reason are needed",
+                field="description" if not text else "note",
+            )
+        before = report.description
+        report.description = text
+        report.updated_at = now
+        note = f"{reason}\n— Nội dung trước khi sửa / text before the edit:\n{before}"
+        self._record(session, report, "edit", report.state, principal, note, now, public=False)
+        session.flush()
+        return report
+
+    def _may_moderate(self, session: Session, principal: Principal, report: Report) -> None:
+        if principal.is_platform_admin:
+            return
+        if report.organisation_id is None:
+            raise Forbidden(
+                "Chỉ trung tâm điều hành kiểm duyệt phản ánh chưa phân loại",
+                "Only the operations centre moderates reports not yet routed",
+            )
+        require_administrator(session, principal, report.organisation_id)
 
     # -- the reporter -------------------------------------------------------------------------
     def _reporter(self, session: Session, code: str, key: str) -> Report:

@@ -140,5 +140,6 @@ EVENT_NAMES: dict[str, Message] = {
     "rate": Message("Người phản ánh đánh giá", "Rated by the reporter"),
     "hide": Message("Ẩn khỏi công khai", "Hidden from the public"),
     "unhide": Message("Hiện lại công khai", "Shown to the public again"),
+    "edit": Message("Kiểm duyệt sửa nội dung", "Text edited by a moderator"),
     **{action.value: transition.name for action, transition in TRANSITIONS.items()},
 }

@@ -215,3 +215,31 @@ def test_bulk_actions_are_all_or_nothing(
         ward = organisation_service.get(session, reports_world.ward_org).id
         found = {r.code: r.organisation_id for r in session.query(Report)}
     assert found == {codes[0]: ward, codes[1]: ward, codes[2]: None}
+
+
+def test_a_moderator_edits_the_text_and_the_old_one_stays_for_staff(
+    client: TestClient, reports_world: ReportsWorld, make_official: MakeOfficial
+) -> None:
+    sent = _send(client, description="Ông Nguyễn Văn B số 0912345678 đổ rác")
+    code = re.search(r'id="tracking-code">([^<]+)<', sent.text).group(1)  # type: ignore[union-attr]
+    officer = make_official(Role.OFFICER, reports_world.ward_org)
+    head = make_official(Role.ORGANISATION_ADMIN, reports_world.ward_org)
+    log_in(client, officer.username)
+    token = form_token(client.get(f"/reports/{code}/handle"))
+    data = {"csrf_token": token, "description": "Có người đổ rác", "note": "Lộ số điện thoại"}
+    assert client.post(f"/reports/{code}/edit", data=data).status_code == 403
+    client.cookies.clear()
+    log_in(client, head.username)
+    token = form_token(client.get(f"/reports/{code}/handle"))
+    missing = {"csrf_token": token, "description": "Có người đổ rác", "note": ""}
+    assert client.post(f"/reports/{code}/edit", data=missing).status_code == 422
+    data["csrf_token"] = token
+    assert (
+        client.post(f"/reports/{code}/edit", data=data, follow_redirects=False).status_code == 303
+    )
+    staff = client.get(f"/reports/{code}/handle").text
+    assert "0912345678" in staff and "Lộ số điện thoại" in staff  # in the internal timeline
+    client.cookies.clear()
+    public = client.get(f"/reports/{code}").text
+    assert "Có người đổ rác" in public and "0912345678" not in public
+    assert "0912345678" not in client.get(f"/open311/v2/requests/{code}.json?extensions=true").text

@@ -228,3 +228,28 @@ def _photo_and_report(session: Session, photo_id: int) -> tuple[ReportPhoto, Rep
     if photo is None or report is None:
         raise NotFound(f"Không có ảnh {photo_id}", f"There is no photo {photo_id}")
     return photo, report
+
+
+@router.post("/reports/{code}/edit", summary="A moderator rewrites a report's text (CSRF)")
+def edit(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    code: str,
+    description: Annotated[str, Form(max_length=8000)] = "",
+    note: Annotated[str, Form(max_length=8000)] = "",
+) -> Response:
+    try:
+        report_service.edit_description(
+            session, principal, code, description=description, reason=note
+        )
+    except DomainError as error:
+        session.rollback()
+        if isinstance(error, Forbidden):
+            raise
+        from tinhso.portal.reports.officer import handle_page  # noqa: PLC0415
+
+        report = report_service.get(session, code)
+        return handle_page(request, session, principal, report, say(error.message), error.status)
+    session.commit()
+    return RedirectResponse(f"/reports/{code}/handle", status_code=303)
