@@ -17,7 +17,7 @@ from tests.portal.test_pages import form_token, log_in
 from tests.reports.test_photos import _photo_with_gps
 from tinhso.portal.reports.citizen import SUBMISSIONS_PER_HOUR, signed_form_token
 from tinhso.registry.models import Role
-from tinhso.reports.models import ReportPhoto, ReportState
+from tinhso.reports.models import Report, ReportPhoto, ReportState
 from tinhso.reports.service import report_service
 
 if TYPE_CHECKING:
@@ -167,3 +167,16 @@ def test_statistics_by_unit_and_their_exports(
     wrong = client.get("/reports/statistics?month=13-2026")
     assert wrong.status_code == 422 and "mm/yyyy" in wrong.text
     assert client.get("/reports/statistics.xlsx?month=2026/11").status_code == 422
+
+
+def test_an_oversized_photo_is_refused_without_storing_the_report(
+    client: TestClient, reports_world: ReportsWorld, sessions: sessionmaker[Session]
+) -> None:
+    from tinhso.reports.photos import MAX_PHOTO_BYTES  # noqa: PLC0415
+
+    huge = b"\xff\xd8\xff" + b"\x00" * (MAX_PHOTO_BYTES + 10)
+    answer = _send(client, files=[("photos", ("to.jpg", huge, "image/jpeg"))])
+    assert answer.status_code == 422 and "10 MB" in answer.text
+    with sessions() as session:
+        assert session.query(ReportPhoto).count() == 0
+        assert session.query(Report).count() == 0

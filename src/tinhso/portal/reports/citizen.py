@@ -33,7 +33,14 @@ from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.units import unit_service
 from tinhso.reports.deadlines import DeadlinePolicy
 from tinhso.reports.models import Channel, Rating, Report, ReportPhoto
-from tinhso.reports.photos import MAX_PHOTOS, gps_position, photos_of, public_path, store_photo
+from tinhso.reports.photos import (
+    MAX_PHOTO_BYTES,
+    MAX_PHOTOS,
+    gps_position,
+    photos_of,
+    public_path,
+    store_photo,
+)
 from tinhso.reports.service import Submission, report_service
 from tinhso.reports.states import CLOSED_STATES, EVENT_NAMES, RATING_NAMES, STATE_NAMES
 
@@ -165,6 +172,7 @@ _FIELD_OF = {
     "unit": "unit_code",
     "first_name": "name",
     "address_string": "address",
+    "photo": "photos",
 }
 
 
@@ -203,7 +211,8 @@ async def send_report(
         bool(public_name),
     )
     files = [photo for photo in (photos or []) if photo.filename]
-    images = [await photo.read() for photo in files[: MAX_PHOTOS + 1]]
+    # At most one byte more than a photo may have: a bigger one is refused without reading it.
+    images = [await photo.read(MAX_PHOTO_BYTES + 1) for photo in files[: MAX_PHOTOS + 1]]
     problem = form_token_problem(request, form_token_value) or (
         _("The form could not be sent.") if website else None
     )
