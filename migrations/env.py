@@ -17,6 +17,17 @@ def render_item(type_: str, obj: Any, _context: Any) -> str | Literal[False]:
     return False
 
 
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any
+) -> bool:
+    """Leave out the datastore's tables (``ds_…``): tinhso.opendata.datastore makes them at
+    run time, one per loaded resource, so no revision knows them."""
+    if type_ in {"table", "index"} and reflected and name and name.startswith(("ds_", "ix_ds_")):
+        return False
+    table = getattr(obj, "table", None)
+    return not (reflected and table is not None and str(table.name).startswith("ds_"))
+
+
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:  # pragma: no cover - always run through tinhso.core.migrations
@@ -30,6 +41,7 @@ with engine.connect() as connection:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -662,6 +662,28 @@ def _opendata_file(world: World) -> Call:
     )
 
 
+def _opendata_table(world: World, dataset_id: str) -> str:
+    """A CSV uploaded to the dataset (its rows in the datastore): the resource's id."""
+    uploaded = world.as_admin(
+        "POST",
+        "/api/3/action/resource_create",
+        data={"package_id": dataset_id, "name": "Bảng thử"},
+        files={"upload": ("bang.csv", b"ma,so\r\nx,1\r\ny,2\r\n", "text/csv")},
+    )["result"]
+    return str(uploaded["id"])
+
+
+def _opendata_datastore_read(method: str) -> Prepare:
+    def prepare(world: World, who: str) -> Call:
+        found = _opendata_world(world)
+        if "table" not in found:
+            found["table"] = _opendata_table(world, found["id"])
+        values = {"resource_id": found["table"], "id": found["table"]}
+        return Call(query=values) if method == "GET" else Call(json=values)
+
+    return prepare
+
+
 def _opendata_world(world: World) -> dict[str, str]:
     """The module's dataset (and the reference themes and licences), made once."""
     found = _OPENDATA_WORLD.get(id(world))
@@ -721,6 +743,19 @@ _OPENDATA_WRITES: dict[str, Callable[[World, dict[str, str]], dict[str, Any]]] =
         "url": "https://example.org/b.json",
     },
     "resource_delete": lambda _, found: {"id": found["resource"]},
+    "resource_update": lambda _, found: {
+        "id": found["resource"],
+        "url": "https://example.org/c.csv",
+    },
+    "datastore_create": lambda world, found: {
+        "resource_id": _opendata_table(world, found["id"]),
+        "fields": [{"id": "so", "type": "text"}],
+        "force": True,
+    },
+    "datastore_delete": lambda world, found: {
+        "resource_id": _opendata_table(world, found["id"]),
+        "force": True,
+    },
 }
 
 RULES["GET /dataset/{dataset_id}/resource/{resource_id}/download/{filename}"] = Rule(
@@ -731,6 +766,11 @@ for _prefix in OPENDATA_PREFIXES:
         for _method in ("GET", "POST"):
             RULES[f"{_method} {_prefix}/{_action}"] = Rule(
                 PUBLIC, call=_opendata_read(_params, _method)
+            )
+    for _method in ("GET", "POST"):
+        for _action in ("datastore_search", "datastore_info"):
+            RULES[f"{_method} {_prefix}/{_action}"] = Rule(
+                PUBLIC, call=_opendata_datastore_read(_method)
             )
     for _action, _body in _OPENDATA_WRITES.items():
         RULES[f"POST {_prefix}/{_action}"] = Rule(

@@ -38,6 +38,7 @@ from tinhso.core.errors import (
 )
 from tinhso.core.i18n import parse_locale
 from tinhso.core.web import DbSession
+from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import Reader, reader_of
 from tinhso.opendata.catalogue import catalogue_service
 from tinhso.opendata.datasets import (
@@ -48,6 +49,15 @@ from tinhso.opendata.datasets import (
     package_dict,
     resource_dict,
 )
+from tinhso.opendata.datastore.columns import FieldType
+from tinhso.opendata.datastore.search import (
+    LIMIT_DEFAULT,
+    LIMIT_MAX,
+    RECORDS_FORMATS,
+    DatastoreQuery,
+    search_rows,
+)
+from tinhso.opendata.datastore.service import datastore_service
 from tinhso.opendata.dcat import FORMATS, catalogue_graph, dataset_graph, serialise
 from tinhso.opendata.search import (
     FACET_FIELDS,
@@ -67,6 +77,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from sqlalchemy.orm import Session
+
+    from tinhso.opendata.models import OpendataDatastore, OpendataResource
 
 PREFIXES = ("/api/3/action", "/api/action")
 CKAN_VERSION = "2.10.0"  # the Action API version this catalogue answers like
@@ -298,18 +310,171 @@ def _resource_create(call: Call) -> Any:
             call.session,
             call.reader,
             call.params.get("package_id"),
-            FileUpload(
-                upload.filename,
-                upload.content,
-                name=_string(call.params, "name"),
-                format=_string(call.params, "format")[:32],
-                description=_string(call.params, "description"),
-            ),
+            _upload_of(call, upload),
             call.data_dir,
         )
         return resource_dict(resource, resource.dataset_id, call.base_url)
     resource = dataset_service.add_resource(call.session, call.reader, call.params)
     return resource_dict(resource, resource.dataset_id, call.base_url)
+
+
+def _upload_of(call: Call, upload: FileUpload) -> FileUpload:
+    return FileUpload(
+        upload.filename,
+        upload.content,
+        name=_string(call.params, "name"),
+        format=_string(call.params, "format")[:32],
+        description=_string(call.params, "description"),
+        number_format=_number_format(call.params),
+    )
+
+
+def _number_format(params: Params) -> NumberFormat | None:
+    value = _string(params, "number_format")
+    if not value:
+        return None
+    try:
+        return NumberFormat(value)
+    except ValueError:
+        raise _invalid(
+            "number_format",
+            "Phải là vi (1.380,5) hoặc en (1,380.5)",
+            "Must be vi (1.380,5) or en (1,380.5)",
+        ) from None
+
+
+def _resource_update(call: Call) -> Any:
+    upload = call.params.get("upload")
+    if isinstance(upload, FileUpload):
+        resource = dataset_service.replace_file(
+            call.session,
+            call.reader,
+            call.params.get("id"),
+            _upload_of(call, upload),
+            call.data_dir,
+        )
+    else:
+        resource = dataset_service.update_resource(call.session, call.reader, call.params)
+    return resource_dict(resource, resource.dataset_id, call.base_url)
+
+
+def _json_param(params: Params, name: str) -> Any:
+    value = params.get(name)
+    if isinstance(value, str) and value.strip()[:1] in {"{", "["}:
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise _invalid(name, "JSON không hợp lệ", "Not valid JSON") from None
+    return value
+
+
+def _datastore_query(params: Params) -> DatastoreQuery:
+    filters = _json_param(params, "filters") or {}
+    if not isinstance(filters, dict):
+        raise _invalid("filters", "Phải là đối tượng JSON", "Must be a JSON object")
+    q = _json_param(params, "q") or ""
+    if not isinstance(q, str | dict):
+        raise _invalid("q", "Phải là chuỗi hoặc đối tượng JSON", "Must be a string or an object")
+    if isinstance(q, str):
+        q = _string(params, "q")
+    fields = _json_param(params, "fields")
+    if isinstance(fields, str):
+        fields = [name.strip() for name in fields.split(",") if name.strip()]
+    if fields is not None and (
+        not isinstance(fields, list) or not all(isinstance(name, str) for name in fields)
+    ):
+        raise _invalid("fields", "Phải là danh sách tên trường", "Must be a list of field names")
+    records_format = _string(params, "records_format") or "objects"
+    if records_format not in RECORDS_FORMATS:
+        raise _invalid(
+            "records_format",
+            f"Chỉ nhận {', '.join(RECORDS_FORMATS)}",
+            f"Only {', '.join(RECORDS_FORMATS)}",
+        )
+    return DatastoreQuery(
+        filters=filters,
+        q=q,
+        limit=_integer(params, "limit", LIMIT_DEFAULT, 0, LIMIT_MAX),
+        offset=_integer(params, "offset", 0, 0, 1_000_000_000),
+        sort=_string(params, "sort"),
+        fields=fields or None,
+        include_total=_flag(params, "include_total", default=True),
+        records_format=records_format,
+    )
+
+
+def _datastore_of(call: Call) -> tuple[OpendataResource, OpendataDatastore]:
+    resource_id = call.params.get("resource_id") or call.params.get("id")
+    resource = dataset_service.find_resource(call.session, call.reader, resource_id)
+    store = datastore_service.find(call.session, resource.id)
+    if store is None:
+        raise NotFound(
+            f"Tài nguyên {resource_id} không có dữ liệu trong kho dữ liệu",
+            f"Resource {resource_id} has no datastore table",
+            field="resource_id",
+        )
+    return resource, store
+
+
+def _datastore_search(call: Call) -> Any:
+    query = _datastore_query(call.params)
+    _, store = _datastore_of(call)
+    return search_rows(call.session, store, query, "/api/3/action/datastore_search")
+
+
+def _datastore_info(call: Call) -> Any:
+    _, store = _datastore_of(call)
+    return datastore_service.info(store)
+
+
+def _field_types(params: Params) -> dict[str, FieldType]:
+    fields = _json_param(params, "fields") or []
+    if not isinstance(fields, list):
+        raise _invalid("fields", "Phải là danh sách", "Must be a list")
+    found: dict[str, FieldType] = {}
+    for item in fields:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise _invalid("fields", "Mỗi trường cần id", "Each field needs an id")
+        try:
+            found[item["id"]] = FieldType(str(item.get("type") or "text"))
+        except ValueError:
+            raise _invalid(
+                "fields",
+                f"Kiểu của {item['id'][:60]} phải là một trong {', '.join(FieldType)}",
+                f"The type of {item['id'][:60]} must be one of {', '.join(FieldType)}",
+            ) from None
+    return found
+
+
+def _datastore_create(call: Call) -> Any:
+    """Set column types and load the resource's stored file again (records are not taken:
+    rows come from the file, so the file and the table never disagree)."""
+    if call.params.get("records"):
+        raise _invalid(
+            "records",
+            "Kho dữ liệu chỉ nạp từ tệp của tài nguyên: hãy tải tệp mới (resource_update)",
+            "The datastore loads only from the resource's file: upload a new file "
+            "(resource_update)",
+        )
+    overrides = _field_types(call.params)
+    resource = dataset_service.find_resource(
+        call.session, call.reader, call.params.get("resource_id")
+    )
+    content = dataset_service.file_content(call.session, call.reader, resource, call.data_dir)
+    store = datastore_service.retype(call.session, resource, content, overrides)
+    return {"resource_id": resource.id, **datastore_service.info(store)}
+
+
+def _datastore_delete(call: Call) -> Any:
+    if call.params.get("filters"):
+        raise _invalid(
+            "filters",
+            "Không xoá từng dòng: dữ liệu đến từ tệp, hãy tải tệp mới",
+            "Rows are not deleted one by one: the data comes from the file, upload a new one",
+        )
+    resource, _ = _datastore_of(call)
+    dataset_service.drop_datastore(call.session, call.reader, resource)
+    return {"resource_id": resource.id}
 
 
 def _resource_delete(call: Call) -> Any:
@@ -337,12 +502,17 @@ ACTIONS = (
     _read("tag_list", _tag_list, "Từ khóa / Tags"),
     _read("license_list", _license_list, "Giấy phép / Licences"),
     _read("resource_show", _resource_show, "Một tài nguyên / One resource"),
+    _read("datastore_search", _datastore_search, "Tìm dòng dữ liệu / Search a datastore table"),
+    _read("datastore_info", _datastore_info, "Cấu trúc bảng dữ liệu / A datastore table's fields"),
     _write("package_create", _package_create, "Tạo bộ dữ liệu / Create a dataset"),
     _write("package_update", _package_update, "Cập nhật bộ dữ liệu / Update a dataset"),
     _write("package_patch", _package_patch, "Sửa một phần / Patch a dataset"),
     _write("package_delete", _package_delete, "Xóa bộ dữ liệu / Delete a dataset"),
     _write("resource_create", _resource_create, "Thêm tài nguyên / Add a resource"),
+    _write("resource_update", _resource_update, "Cập nhật tài nguyên / Update a resource"),
     _write("resource_delete", _resource_delete, "Xóa tài nguyên / Delete a resource"),
+    _write("datastore_create", _datastore_create, "Đặt kiểu cột, nạp lại / Set column types"),
+    _write("datastore_delete", _datastore_delete, "Xóa bảng dữ liệu / Drop a datastore table"),
 )
 
 # -- the envelope -----------------------------------------------------------------------------
@@ -438,7 +608,7 @@ def _reader(request: Request, session: Session) -> Reader:
 def _run(action: Action, request: Request, session: Session, params: Params) -> Any:
     base_url = str(request.base_url).rstrip("/")
     data_dir = request.app.state.settings.data_dir
-    if action.name != "resource_create" and "upload" in params:
+    if action.name not in {"resource_create", "resource_update"} and "upload" in params:
         params = {key: value for key, value in params.items() if key != "upload"}
     return action.run(Call(session, _reader(request, session), params, base_url, data_dir))
 

@@ -21,7 +21,9 @@ from sqlalchemy.orm import selectinload
 from tinhso.core.db import utcnow
 from tinhso.core.errors import FieldError, InvalidInput, Message, NotFound
 from tinhso.core.text import control_character
+from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import Reader, require_publisher
+from tinhso.opendata.datastore.service import datastore_service, is_tabular
 from tinhso.opendata.folding import NAME_PATTERN, search_column, slug
 from tinhso.opendata.models import (
     DatasetState,
@@ -31,7 +33,7 @@ from tinhso.opendata.models import (
     OpendataResource,
     OpendataTag,
 )
-from tinhso.opendata.storage import store
+from tinhso.opendata.storage import safe_filename, store, stored_path
 from tinhso.registry.models import UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
@@ -175,6 +177,7 @@ class FileUpload:
     name: str = ""
     format: str = ""
     description: str = ""
+    number_format: NumberFormat | None = None  # how the datastore reads «1.234»
 
 
 @dataclass
@@ -338,35 +341,124 @@ class DatasetService:
         upload: FileUpload,
         data_dir: Path,
     ) -> OpendataResource:
-        """Store a file under the data directory as a new resource of the dataset."""
+        """Store a file under the data directory as a new resource of the dataset (a CSV or
+        XLSX file's rows go into the datastore; a file the datastore refuses is not stored)."""
         dataset = self.find(session, reader, id_or_name)
         require_publisher(session, reader, dataset.organisation_id)
         problems = Problems()
-        if not upload.content:
-            problems.add("upload", "Tệp rỗng (0 byte)", "The file is empty (0 bytes)")
-        if len(upload.content) > UPLOAD_MAX_BYTES:
-            problems.add(
-                "upload",
-                f"Tệp lớn quá {UPLOAD_MAX_BYTES // 1_000_000} MB",
-                f"The file is larger than {UPLOAD_MAX_BYTES // 1_000_000} MB",
-            )
+        _check_upload(problems, upload)
         name = _text(problems, {"name": upload.name}, "name") or ""
         problems.raise_any()
-        resource_id = str(uuid.uuid4())
-        stored = store(data_dir, resource_id, upload.filename, upload.content)
         resource = OpendataResource(
-            id=resource_id,
+            id=str(uuid.uuid4()),
             position=len(dataset.resources),
-            name=name or stored.filename,
+            name=name,
             description=upload.description,
             url="",
-            stored_path=stored.relative_path,
-            format=(upload.format or _format_of(stored.filename)).upper()[:32],
-            size=stored.size,
-            sha256=stored.sha256,
             created_at=utcnow(),
         )
         dataset.resources.append(resource)
+        self._put_file(session, dataset, resource, upload, data_dir)
+        return resource
+
+    def replace_file(
+        self,
+        session: Session,
+        reader: Reader,
+        resource_id: object,
+        upload: FileUpload,
+        data_dir: Path,
+    ) -> OpendataResource:
+        """A new version of a resource's file (CKAN's ``resource_update`` with an upload).
+
+        The new file is checked (and its rows loaded) before anything is switched; refused,
+        the previous file and its datastore rows stay as they were."""
+        resource = self.find_resource(session, reader, resource_id)
+        dataset = self.find(session, reader, resource.dataset_id)
+        require_publisher(session, reader, dataset.organisation_id)
+        problems = Problems()
+        _check_upload(problems, upload)
+        name = _text(problems, {"name": upload.name}, "name")
+        problems.raise_any()
+        if name:
+            resource.name = name
+        if upload.description:
+            resource.description = upload.description
+        resource.url = ""
+        self._put_file(session, dataset, resource, upload, data_dir)
+        return resource
+
+    def _put_file(
+        self,
+        session: Session,
+        dataset: OpendataDataset,
+        resource: OpendataResource,
+        upload: FileUpload,
+        data_dir: Path,
+    ) -> None:
+        filename = safe_filename(upload.filename)
+        resource.format = (upload.format or _format_of(filename)).upper()[:32]
+        resource.name = resource.name or filename
+        if is_tabular(resource.format):
+            session.flush()
+            datastore_service.load(
+                session, resource, upload.content, number_format=upload.number_format
+            )
+        elif resource.datastore_active:
+            datastore_service.drop(session, resource)
+        stored = store(data_dir, resource.id, upload.filename, upload.content)
+        resource.stored_path = stored.relative_path
+        resource.size = stored.size
+        resource.sha256 = stored.sha256
+        resource.last_modified = utcnow()
+        dataset.updated_at = utcnow()
+        self._index(session, dataset)
+        session.flush()
+
+    def file_content(
+        self, session: Session, reader: Reader, resource: OpendataResource, data_dir: Path
+    ) -> bytes:
+        """The stored file of a resource its publisher may change (for loading it again)."""
+        dataset = self.find(session, reader, resource.dataset_id)
+        require_publisher(session, reader, dataset.organisation_id)
+        path = stored_path(data_dir, resource.stored_path) if resource.stored_path else None
+        if path is None:
+            raise InvalidInput(
+                "Tài nguyên không có tệp đã tải lên để nạp vào kho dữ liệu",
+                "The resource has no uploaded file to load into the datastore",
+                field="resource_id",
+            )
+        return path.read_bytes()
+
+    def drop_datastore(self, session: Session, reader: Reader, resource: OpendataResource) -> None:
+        dataset = self.find(session, reader, resource.dataset_id)
+        require_publisher(session, reader, dataset.organisation_id)
+        datastore_service.drop(session, resource)
+        session.flush()
+
+    def update_resource(
+        self, session: Session, reader: Reader, data: Mapping[str, Any]
+    ) -> OpendataResource:
+        """CKAN's ``resource_update`` without a file: a link resource's fields, or the name
+        and description of an uploaded one (its file changes only by a new upload)."""
+        resource = self.find_resource(session, reader, data.get("id"))
+        dataset = self.find(session, reader, resource.dataset_id)
+        require_publisher(session, reader, dataset.organisation_id)
+        problems = Problems()
+        if resource.stored_path:
+            name = _text(problems, data, "name")
+            description = _text(problems, data, "description", max_length=NOTES_MAX, multiline=True)
+            problems.raise_any()
+            resource.name = name or resource.name
+            resource.description = description or ""
+        else:
+            found = read_resource(problems, dict(data))
+            problems.raise_any()
+            assert found is not None  # noqa: S101 - read_resource returns None only with problems
+            resource.name, resource.url, resource.format = found.name, found.url, found.format
+            resource.description, resource.size = found.description, found.size
+            resource.sha256 = found.sha256
+        resource.last_modified = utcnow()
         dataset.updated_at = utcnow()
         self._index(session, dataset)
         session.flush()
@@ -376,6 +468,8 @@ class DatasetService:
         resource = self.find_resource(session, reader, resource_id)
         dataset = self.find(session, reader, resource.dataset_id)
         require_publisher(session, reader, dataset.organisation_id)
+        if resource.datastore_active:
+            datastore_service.drop(session, resource)
         dataset.resources.remove(resource)
         dataset.updated_at = utcnow()
         self._index(session, dataset)
@@ -464,6 +558,17 @@ class DatasetService:
             organisation.code,
             *(group.title_vi for group in dataset.groups),
             *(f"{resource.name} {resource.format}" for resource in dataset.resources),
+        )
+
+
+def _check_upload(problems: Problems, upload: FileUpload) -> None:
+    if not upload.content:
+        problems.add("upload", "Tệp rỗng (0 byte)", "The file is empty (0 bytes)")
+    if len(upload.content) > UPLOAD_MAX_BYTES:
+        problems.add(
+            "upload",
+            f"Tệp lớn quá {UPLOAD_MAX_BYTES // 1_000_000} MB",
+            f"The file is larger than {UPLOAD_MAX_BYTES // 1_000_000} MB",
         )
 
 
@@ -739,8 +844,8 @@ def resource_dict(
         "mimetype": None,
         "state": "active",
         "created": _timestamp(resource.created_at),
-        "last_modified": None,
-        "datastore_active": False,
+        "last_modified": _timestamp(resource.last_modified) if resource.last_modified else None,
+        "datastore_active": resource.datastore_active,
     }
 
 

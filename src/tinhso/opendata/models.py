@@ -12,6 +12,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -164,5 +165,29 @@ class OpendataResource(Base):
     size: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_modified: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Its rows are in the datastore (an OpendataDatastore row says where).
+    datastore_active: Mapped[bool] = mapped_column(Boolean, default=False)
 
     dataset: Mapped[OpendataDataset] = relationship(lazy="raise", back_populates="resources")
+
+
+class OpendataDatastore(Base):
+    """Where a tabular resource's rows are: its current table and the table's fields.
+
+    ``fields`` is a list of ``{"id", "type", "column", "number_format"}`` in the file's
+    order. ``generation`` grows with every ingestion; the table's name carries it, so a new
+    upload fills a new table and switches to it in one transaction.
+    """
+
+    __tablename__ = "opendata_datastore"
+
+    resource_id: Mapped[str] = mapped_column(
+        ForeignKey("opendata_resource.id", ondelete="CASCADE"), primary_key=True
+    )
+    table_name: Mapped[str] = mapped_column(String(80))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    fields: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    row_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    number_format: Mapped[str] = mapped_column(String(2), default="")
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,4 +1,9 @@
-"""Resource files stored under the data directory: ``opendata/resources/<resource id>/<file>``.
+"""Resource files stored under the data directory:
+``opendata/resources/<resource id>/<first 16 hex digits of its SHA-256>/<file>``.
+
+Each version of a resource's file has a directory of its own, so storing a new upload never
+overwrites the file the committed resource still points to (if the new version is refused or
+its transaction fails, the previous one is intact).
 
 A file is written to a temporary name and renamed into place, so a reader never sees half a
 file; its size and SHA-256 are computed as it is written. Only names this module made are
@@ -36,14 +41,15 @@ def safe_filename(name: str) -> str:
 
 def store(data_dir: Path, resource_id: str, filename: str, content: bytes) -> StoredFile:
     name = safe_filename(filename)
-    relative = STORAGE_DIR / resource_id / name
+    digest = hashlib.sha256(content).hexdigest()
+    relative = STORAGE_DIR / resource_id / digest[:16] / name
     target = data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
     with os.fdopen(handle, "wb") as output:
         output.write(content)
     Path(temporary).replace(target)
-    return StoredFile(relative.as_posix(), name, len(content), hashlib.sha256(content).hexdigest())
+    return StoredFile(relative.as_posix(), name, len(content), digest)
 
 
 def stored_path(data_dir: Path, relative_path: str) -> Path | None:

@@ -1,0 +1,77 @@
+"""The physical tables of the datastore: one per ingestion of a resource.
+
+A table is named ``ds_<resource id without dashes>_<generation>`` and has ``_id`` (the
+row's number in the file, from 1), one column per field (``c0``, ``c1``…, typed) and
+``_search`` (the row's text folded: lower case, no diacritics, đ → d) for ``q``. Columns
+are indexed after the rows are in (up to ``INDEXED_COLUMNS`` of them), so filters and
+sorts deep in a large table use an index. Nothing here commits: the caller's transaction
+creates, fills and switches tables together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    insert,
+)
+
+from tinhso.opendata.datastore.columns import Field, FieldType
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+    from sqlalchemy.types import TypeEngine
+
+INDEXED_COLUMNS = 30
+_TYPES: dict[FieldType, type[TypeEngine[Any]]] = {
+    FieldType.INT: BigInteger,
+    FieldType.NUMERIC: Float,
+    FieldType.DATE: Date,
+    FieldType.TIMESTAMP: DateTime,
+    FieldType.TEXT: Text,
+}
+
+
+def table_name(resource_id: str, generation: int) -> str:
+    return f"ds_{resource_id.replace('-', '')[:32]}_{generation}"
+
+
+def table_of(name: str, fields: Sequence[Field]) -> Table:
+    """The SQLAlchemy table for ``name`` (built in its own metadata, never the app's)."""
+    return Table(
+        name,
+        MetaData(),
+        Column("_id", BigInteger, primary_key=True, autoincrement=False),
+        *(Column(item.column, _TYPES[item.type]()) for item in fields),
+        Column("_search", Text, nullable=False, default=""),
+    )
+
+
+def create(session: Session, table: Table) -> None:
+    table.create(session.connection())
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(table), rows)
+
+
+def add_indexes(session: Session, table: Table, fields: Sequence[Field]) -> None:
+    connection = session.connection()
+    for position, item in enumerate(fields[:INDEXED_COLUMNS]):
+        Index(f"ix_{table.name}_{position}", table.c[item.column]).create(connection)
+
+
+def drop(session: Session, name: str) -> None:
+    """Drop the table if it exists (its indexes go with it)."""
+    Table(name, MetaData()).drop(session.connection(), checkfirst=True)
