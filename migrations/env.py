@@ -7,6 +7,7 @@ from typing import Any, Literal
 from alembic import context
 
 from tinhso.core.db import UTCDateTime
+from tinhso.core.migrations import include_object
 from tinhso.models import metadata
 
 
@@ -15,17 +16,6 @@ def render_item(type_: str, obj: Any, _context: Any) -> str | Literal[False]:
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any
-) -> bool:
-    """Leave out the datastore's tables (``ds_…``): tinhso.opendata.datastore makes them at
-    run time, one per loaded resource, so no revision knows them."""
-    if type_ in {"table", "index"} and reflected and name and name.startswith(("ds_", "ix_ds_")):
-        return False
-    table = getattr(obj, "table", None)
-    return not (reflected and table is not None and str(table.name).startswith("ds_"))
 
 
 config = context.config

@@ -23,6 +23,7 @@ from tinhso.core.config import displayed_settings
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
 from tinhso.models import metadata
+from tinhso.opendata.cli import opendata_app
 from tinhso.reports.cli import reports_app
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(reports_app, name="reports")
+app.add_typer(opendata_app, name="opendata")
 
 
 @app.command()
@@ -244,11 +246,12 @@ def _domain_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[st
     """Every domain's jobs this worker can run, and why any other cannot."""
     from tinhso.core.jobs.platform import platform_jobs  # noqa: PLC0415
     from tinhso.monitoring.jobs import monitoring_jobs  # noqa: PLC0415
+    from tinhso.opendata.jobs import opendata_jobs  # noqa: PLC0415
     from tinhso.reports.jobs import reports_jobs  # noqa: PLC0415
 
     jobs: list[Job] = []
     reasons: list[str] = []
-    for domain_jobs in (platform_jobs, monitoring_jobs, reports_jobs):
+    for domain_jobs in (platform_jobs, monitoring_jobs, reports_jobs, opendata_jobs):
         found, skipped = domain_jobs(engine, settings)
         jobs += found
         reasons += skipped

@@ -48,6 +48,23 @@ def is_up_to_date(engine: Engine) -> bool:
     return current_revisions(engine) == head_revisions(engine)
 
 
+# Tables a domain makes at run time, which no revision knows: the open data datastore's
+# tables (one per loaded resource, tinhso.opendata.datastore.tables) and their indexes.
+RUNTIME_TABLE_PREFIXES = ("ds_",)
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any
+) -> bool:
+    """Alembic's filter: leave out the tables made at run time (and their indexes)."""
+    if not reflected:
+        return True
+    if type_ == "table":
+        return not (name or "").startswith(RUNTIME_TABLE_PREFIXES)
+    table = getattr(obj, "table", None)
+    return table is None or not str(table.name).startswith(RUNTIME_TABLE_PREFIXES)
+
+
 def model_drift(engine: Engine, metadata: MetaData) -> list[Any]:
     """Differences between the models and the migrated schema (empty when they agree).
 
@@ -57,6 +74,10 @@ def model_drift(engine: Engine, metadata: MetaData) -> list[Any]:
     with engine.connect() as connection:
         context = MigrationContext.configure(
             connection,
-            opts={"compare_type": True, "render_as_batch": engine.dialect.name == "sqlite"},
+            opts={
+                "compare_type": True,
+                "render_as_batch": engine.dialect.name == "sqlite",
+                "include_object": include_object,
+            },
         )
         return list(compare_metadata(context, metadata))

@@ -172,6 +172,11 @@ class Indicator(TimestampMixin, Base):
         ForeignKey("monitoring_pillar.id", ondelete="RESTRICT")
     )
     decimals: Mapped[int] = mapped_column(Integer, default=2)
+    # Published as open data by this organisation (its values by unit and period become a
+    # dataset of the open data catalogue); None: not published.
+    open_data_publisher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT")
+    )
 
 
 class ValidationRule(TimestampMixin, Base):

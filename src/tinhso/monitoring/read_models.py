@@ -48,6 +48,9 @@ def indicators_out(session: Session, indicators: list[Indicator]) -> list[Indica
     pillars = repository.codes_by_id(
         session, Pillar, {i.pillar_id for i in indicators if i.pillar_id}
     )
+    publishers = organisation_service.codes(
+        session, {i.open_data_publisher_id for i in indicators if i.open_data_publisher_id}
+    )
     return [
         IndicatorOut(
             code=i.code,
@@ -62,6 +65,7 @@ def indicators_out(session: Session, indicators: list[Indicator]) -> list[Indica
             direction=i.direction,
             pillar_code=pillars.get(i.pillar_id or 0),
             decimals=i.decimals,
+            open_data_publisher=publishers.get(i.open_data_publisher_id or 0),
         )
         for i in indicators
     ]

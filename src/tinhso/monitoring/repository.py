@@ -75,6 +75,27 @@ def indicators_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Indicat
     }
 
 
+def all_indicators(session: Session) -> Sequence[Indicator]:
+    return session.scalars(select(Indicator).order_by(Indicator.code)).all()
+
+
+def elements_with_values(session: Session) -> Sequence[str]:
+    """Codes of the data elements with at least one stored value."""
+    return session.scalars(
+        select(DataElement.code).where(
+            select(DataValue.id).where(DataValue.data_element_id == DataElement.id).exists()
+        )
+    ).all()
+
+
+def published_indicators(session: Session) -> Sequence[Indicator]:
+    return session.scalars(
+        select(Indicator)
+        .where(Indicator.open_data_publisher_id.is_not(None))
+        .order_by(Indicator.code)
+    ).all()
+
+
 def indicators_reading(session: Session, element_code: str) -> list[Indicator]:
     """Indicators whose formula may read an element (a text match, checked by the caller)."""
     return list(session.scalars(select(Indicator).where(Indicator.formula.contains(element_code))))

@@ -148,6 +148,10 @@ class IndicatorCreate(Strict):
     direction: Direction = Direction.HIGHER_BETTER
     pillar_code: Code | None = None
     decimals: Annotated[int, Field(ge=0, le=6)] = 2
+    open_data_publisher: Code | None = Field(
+        default=None,
+        description="Organisation code that publishes the indicator's values as open data",
+    )
 
 
 class IndicatorUpdate(Strict):
@@ -161,6 +165,7 @@ class IndicatorUpdate(Strict):
     direction: Direction | None = None
     pillar_code: Code | None = None
     decimals: Annotated[int, Field(ge=0, le=6)] | None = None
+    open_data_publisher: Code | None = None
 
 
 class IndicatorOut(BaseModel):
@@ -176,6 +181,7 @@ class IndicatorOut(BaseModel):
     direction: Direction
     pillar_code: str | None
     decimals: int
+    open_data_publisher: str | None = None
 
 
 class RuleCreate(Strict):

@@ -24,6 +24,7 @@ from tinhso.monitoring.models import (
     Pillar,
     ValidationRule,
 )
+from tinhso.registry.organisations import organisation_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -245,9 +246,10 @@ class CatalogueService:
         parsed = self.check_formula(session, data.formula, "formula")
         pillar = self.pillar(session, data.pillar_code) if data.pillar_code else None
         indicator = Indicator(
-            **data.model_dump(exclude={"pillar_code", "formula"}),
+            **data.model_dump(exclude={"pillar_code", "formula", "open_data_publisher"}),
             formula=parsed.text,
             pillar_id=pillar.id if pillar else None,
+            open_data_publisher_id=self._publisher_id(session, data.open_data_publisher),
         )
         session.add(indicator)
         flush_or_conflict(session, f"chỉ số {data.code}", f"Indicator {data.code}")
@@ -264,11 +266,41 @@ class CatalogueService:
         if "pillar_code" in changes:
             code = changes.pop("pillar_code")
             indicator.pillar_id = self.pillar(session, code).id if code else None
+        if "open_data_publisher" in changes:
+            publisher = changes.pop("open_data_publisher")
+            indicator.open_data_publisher_id = self._publisher_id(session, publisher)
         require_values(changes, ("name_vi", "unit_of_measure", "direction", "decimals"))
         for name, value in changes.items():
             setattr(indicator, name, value)
         flush_or_conflict(session, f"chỉ số {indicator.code}", f"Indicator {indicator.code}")
         return indicator
+
+    @staticmethod
+    def _publisher_id(session: Session, code: str | None) -> int | None:
+        """The organisation that publishes an indicator as open data (its code given)."""
+        if code is None:
+            return None
+        try:
+            return organisation_service.get(session, code).id
+        except NotFound:
+            raise InvalidInput(
+                f"Không có tổ chức {code} để công bố chỉ số là dữ liệu mở",
+                f"No organisation {code} to publish the indicator as open data",
+                field="open_data_publisher",
+            ) from None
+
+    def indicators_with_values(self, session: Session) -> list[Indicator]:
+        """The indicators with at least one stored value of one of their elements, by code."""
+        with_values = set(repository.elements_with_values(session))
+        return [
+            indicator
+            for indicator in repository.all_indicators(session)
+            if formulas.parse(indicator.formula).elements & with_values
+        ]
+
+    def published_indicators(self, session: Session) -> list[Indicator]:
+        """The indicators published as open data, by code."""
+        return list(repository.published_indicators(session))
 
     def delete_indicator(self, session: Session, indicator: Indicator) -> None:
         session.delete(indicator)

@@ -23,6 +23,7 @@ from tinhso.core.errors import FieldError, InvalidInput, Message, NotFound
 from tinhso.core.text import control_character
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import Reader, require_publisher
+from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.datastore.service import datastore_service, is_tabular
 from tinhso.opendata.folding import NAME_PATTERN, search_column, slug
 from tinhso.opendata.models import (
@@ -178,6 +179,7 @@ class FileUpload:
     format: str = ""
     description: str = ""
     number_format: NumberFormat | None = None  # how the datastore reads «1.234»
+    field_types: Mapping[str, FieldType] = field(default_factory=dict)  # columns' types set
 
 
 @dataclass
@@ -402,7 +404,11 @@ class DatasetService:
         if is_tabular(resource.format):
             session.flush()
             datastore_service.load(
-                session, resource, upload.content, number_format=upload.number_format
+                session,
+                resource,
+                upload.content,
+                overrides=upload.field_types,
+                number_format=upload.number_format,
             )
         elif resource.datastore_active:
             datastore_service.drop(session, resource)

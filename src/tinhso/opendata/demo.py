@@ -17,9 +17,12 @@ from sqlalchemy import select
 
 from tinhso.core.errors import NotFound
 from tinhso.core.text import neutralise_formula
+from tinhso.monitoring.schemas import IndicatorUpdate
+from tinhso.monitoring.service import catalogue_service
 from tinhso.opendata.access import PLATFORM
 from tinhso.opendata.datasets import FileUpload, dataset_service
 from tinhso.opendata.models import OpendataDataset
+from tinhso.opendata.publication import publish_indicators
 from tinhso.opendata.reference import LICENCES, THEMES, load_reference
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.organisations import organisation_service
@@ -167,5 +170,17 @@ def load_opendata_demo(
             data_dir,
         )
         count += 1
+    count += _publish_indicators(session, data_dir)
     if progress:
         progress("opendata", count)
+
+
+def _publish_indicators(session: Session, data_dir: Path) -> int:
+    """The seeds' indicators published as open data by the demo publisher."""
+    for indicator in catalogue_service.indicators_with_values(session):
+        if indicator.open_data_publisher_id is None:
+            catalogue_service.update_indicator(
+                session, indicator, IndicatorUpdate(open_data_publisher=PUBLISHER)
+            )
+    done = publish_indicators(session, data_dir)
+    return len(done.created)

@@ -87,3 +87,16 @@ def test_numbers_written_in_either_convention_read_back_exactly(
     assert convert(text, FieldType.NUMERIC, fmt) == pytest.approx(
         abs(number) * (1 if number >= 0 else -1), abs=1e-9
     )
+
+
+def test_an_ambiguous_cell_read_as_a_fraction_makes_the_column_numeric() -> None:
+    from tinhso.opendata.datastore.loading import Scan, settle_fields  # noqa: PLC0415
+
+    evidence = ColumnEvidence()
+    for row, cell in enumerate(("42", "42,028", "7"), start=2):
+        evidence.see(row, cell)
+    found = Scan(["Giá trị"], [evidence], rows=3)
+    (vietnamese,) = settle_fields(found, {}, NumberFormat.VI)
+    assert vietnamese.type is FieldType.NUMERIC
+    (english,) = settle_fields(found, {}, NumberFormat.EN)
+    assert english.type is FieldType.INT

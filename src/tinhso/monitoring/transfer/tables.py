@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 from tinhso.core.errors import FieldError, InvalidInput, Message
 from tinhso.core.i18n import Locale
 from tinhso.monitoring import repository
+from tinhso.monitoring.computation import formula as formulas
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import DataElement, DataValue
+from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.service import catalogue_service
@@ -25,6 +27,7 @@ from tinhso.monitoring.transfer.export import Table
 from tinhso.monitoring.transfer.formats import DATA_SHEET, IMPORT_COLUMNS, Column
 from tinhso.registry.models import UnitLevel, UnitSet, User
 from tinhso.registry.schemas import UnitRef
+from tinhso.registry.unit_catalogue import CURRENT_VALID_FROM
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
@@ -258,6 +261,45 @@ def indicator_values_table(
         "Indicator values",
         INDICATOR_VALUE_COLUMNS,
         rows,
+    )
+
+
+PUBLISHED_VALUE_COLUMNS = (
+    Column("unit_set", "Bộ đơn vị (hiện hành/cũ)", "Unit set (current/legacy)"),
+    *INDICATOR_VALUE_COLUMNS,
+)
+# Levels published in each tree: the legacy tree keeps its districts.
+_PUBLISHED_LEVELS = {
+    Tree.CURRENT: (UnitLevel.PROVINCE, UnitLevel.COMMUNE),
+    Tree.LEGACY: (UnitLevel.PROVINCE, UnitLevel.DISTRICT, UnitLevel.COMMUNE),
+}
+
+
+def indicator_periods(session: Session, code: str) -> list[str]:
+    """Every period with a stored value of one of the indicator's elements, in time order."""
+    indicator = catalogue_service.indicator(session, code)
+    codes = formulas.parse(indicator.formula).elements
+    ids = [element.id for element in repository.elements_by_codes(session, codes).values()]
+    periods = repository.periods_with_values(session, ids)
+    return sorted(periods, key=lambda text: (parse_period(text).end, text))
+
+
+def published_indicator_table(session: Session, code: str) -> Table:
+    """An indicator's values for open data: every period with values, by province and
+    commune of the current units (legacy values re-aggregated onto them), and, for periods
+    that ended before 01/07/2025, by the legacy units as recorded; in Vietnamese."""
+    periods = indicator_periods(session, code)
+    legacy_periods = [p for p in periods if parse_period(p).end < CURRENT_VALID_FROM]
+    rows: list[list[object]] = []
+    for tree, tree_periods in ((Tree.CURRENT, periods), (Tree.LEGACY, legacy_periods)):
+        if not tree_periods:
+            continue
+        label = unit_set_label(UnitSet(tree.value), "vi")
+        for level in _PUBLISHED_LEVELS[tree]:
+            table = indicator_values_table(session, "vi", code, tree_periods, tree, level=level)
+            rows.extend([label, *row] for row in table.rows if row[5] is not None)
+    return Table(
+        f"chi-so-{code}", "Giá trị chỉ số", "Indicator values", PUBLISHED_VALUE_COLUMNS, rows
     )
 
 

@@ -118,6 +118,7 @@ class ColumnEvidence:
     )
     formats: set[NumberFormat] = field(default_factory=set)
     ambiguous: tuple[int, Reading] | None = None  # the first ambiguous cell: row, reading
+    ambiguous_separators: set[str] = field(default_factory=set)  # "." and/or ","
     filled: int = 0
 
     def see(self, row: int, cell: object) -> None:
@@ -159,6 +160,7 @@ class ColumnEvidence:
         if role is not None:
             self.formats.add(role)
         if reading.ambiguous:
+            self.ambiguous_separators.add(reading.separator)
             if self.ambiguous is None:
                 self.ambiguous = (row, reading)
         elif not reading.value.is_integer() or abs(reading.value) > INT_LIMIT:
@@ -176,6 +178,13 @@ class Field:
     type: FieldType
     column: str  # c0, c1, …: headers may be any text, physical names never are
     number_format: NumberFormat | None = None
+
+
+def whole_numbers_in(evidence: ColumnEvidence, number_format: NumberFormat) -> bool:
+    """Whether the column's ambiguous cells are whole numbers when read in ``number_format``
+    (``42,028`` is 42.028 in Vietnamese: not whole; 42028 in English)."""
+    decimal = "," if number_format is NumberFormat.VI else "."
+    return decimal not in evidence.ambiguous_separators
 
 
 def infer_type(evidence: ColumnEvidence) -> FieldType:

@@ -25,6 +25,7 @@ from tinhso.opendata.datastore.columns import (
     FieldType,
     convert,
     infer_type,
+    whole_numbers_in,
 )
 from tinhso.opendata.datastore.reading import (
     MAX_COLUMNS,
@@ -170,6 +171,13 @@ def settle_fields(
             if number_format is None and evidence.ambiguous is not None:
                 row, reading = evidence.ambiguous
                 problems.append(cell_error(row, position, reading.both_readings()))
+            elif (
+                number_format is not None
+                and kind is FieldType.INT
+                and name not in overrides
+                and not whole_numbers_in(evidence, number_format)
+            ):
+                kind = FieldType.NUMERIC
         fields.append(Field(name, kind, f"c{position}", number_format))
     if problems:
         raise _refused(problems)
