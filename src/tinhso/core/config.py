@@ -43,6 +43,10 @@ class GatewaySection(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    # The gateway's address as consumers reach it (https://lgsp.example.gov.vn): the
+    # endpoint of each service in the open data catalogue's DCAT DataService entries.
+    # Unset: the platform's own address.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     # Worker processes of `tinhso gateway` (its --workers option wins).
     workers: int = Field(default=2, ge=1, le=256)
     poll_seconds: float = Field(default=0.5, gt=0)

@@ -788,7 +788,9 @@ def dcat_catalogue(request: Request, session: DbSession, extension: str, page: i
     if page < 1 or page > 1_000_000:
         raise InvalidInput("Trang không hợp lệ", "Invalid page", field="page")
     site_url = str(request.base_url).rstrip("/")
-    text, media_type = serialise(catalogue_graph(session, site_url, extension, page), extension)
+    gateway_url = request.app.state.settings.gateway.public_url
+    graph = catalogue_graph(session, site_url, extension, page, gateway_url)
+    text, media_type = serialise(graph, extension)
     return Response(text, media_type=media_type)
 
 

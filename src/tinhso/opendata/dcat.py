@@ -1,5 +1,9 @@
 """DCAT-AP 3 export of the public catalogue (rdflib): Turtle, RDF/XML and JSON-LD.
 
+The catalogue also describes the data-sharing platform's services (published or deprecated)
+as ``dcat:DataService`` entries: title, description, provider, the gateway endpoint and
+restricted access rights; metadata only, nothing that needs a grant.
+
 ``/catalog.{ttl,rdf,jsonld}`` pages the catalogue 100 datasets at a time with a Hydra
 ``PartialCollectionView`` (first/next/last); ``/dataset/{name}.{ttl,rdf,jsonld}`` is one
 dataset. Only active public datasets appear: the export reads as an anonymous reader.
@@ -12,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 
+from tinhso.exchange.catalogue.service import AnnouncedService, catalogue_service
+from tinhso.exchange.models import ServiceStatus
 from tinhso.opendata.access import reader_of
 from tinhso.opendata.datasets import dataset_service, organisations_by_id, package_dict
 
@@ -19,6 +25,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 HYDRA = Namespace("http://www.w3.org/ns/hydra/core#")
+ADMS = Namespace("http://www.w3.org/ns/adms#")
+ADMS_STATUS = "http://purl.org/adms/status/"
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 PAGE_SIZE = 100
 CATALOGUE_TITLE = ("Danh mục dữ liệu mở của tỉnh", "The province's open data catalogue")
@@ -43,6 +51,7 @@ def _graph() -> Graph:
         ("foaf", FOAF),
         ("hydra", HYDRA),
         ("spdx", SPDX),
+        ("adms", ADMS),
     ):
         graph.bind(prefix, namespace)
     return graph
@@ -142,8 +151,52 @@ def dataset_graph(session: Session, name: str, site_url: str) -> Graph:
     return graph
 
 
-def catalogue_graph(session: Session, site_url: str, extension: str, page: int) -> Graph:
-    """The catalogue with page ``page`` (from 1) of its public datasets, Hydra-paged."""
+# EU access-rights vocabulary: calling an LGSP service needs a grant (Decree 194/2025).
+RESTRICTED = URIRef("http://publications.europa.eu/resource/authority/access-right/RESTRICTED")
+
+
+def _add_exchange_service(
+    graph: Graph, service: AnnouncedService, site_url: str, gateway_url: str
+) -> URIRef:
+    """A service of the data-sharing platform as a DataService: what it is, who provides it
+    and where the gateway serves it; never its provider's address, schemas or data."""
+    subject = URIRef(f"{site_url}/exchange/catalogue/{service.id}")
+    graph.add((subject, RDF.type, DCAT.DataService))
+    _texts(graph, subject, DCTERMS.title, service.name_vi, service.name_en)
+    _texts(
+        graph,
+        subject,
+        DCTERMS.description,
+        service.description_vi or service.name_vi,
+        service.description_en or (None if service.description_vi else service.name_en),
+    )
+    graph.add((subject, DCAT.endpointURL, URIRef(f"{gateway_url}/{service.key}")))
+    graph.add((subject, DCTERMS.identifier, Literal(service.key)))
+    graph.add((subject, DCAT.landingPage, subject))
+    graph.add((subject, DCTERMS.accessRights, RESTRICTED))
+    graph.add(
+        (
+            subject,
+            DCTERMS.publisher,
+            _agent(graph, (service.provider_name_vi, service.provider_name_en)),
+        )
+    )
+    if service.published_at is not None:
+        issued = service.published_at.replace(tzinfo=None).isoformat(timespec="seconds")
+        graph.add((subject, DCTERMS.issued, Literal(issued, datatype=XSD.dateTime)))
+    graph.add((subject, DCAT.keyword, Literal("LGSP", lang="vi")))
+    if service.status is ServiceStatus.DEPRECATED:
+        graph.add((subject, ADMS.status, URIRef(f"{ADMS_STATUS}Deprecated")))
+    return subject
+
+
+def catalogue_graph(
+    session: Session, site_url: str, extension: str, page: int, gateway_url: str | None = None
+) -> Graph:
+    """The catalogue with page ``page`` (from 1) of its public datasets, Hydra-paged, and the
+    data-sharing platform's services as DataService entries (``gateway_url``: where the
+    gateway is reached; None: ``site_url``)."""
+    gateway_url = (gateway_url or site_url).rstrip("/")
     graph = _graph()
     catalogue = URIRef(f"{site_url}/catalog")
     graph.add((catalogue, RDF.type, DCAT.Catalog))
@@ -155,6 +208,14 @@ def catalogue_graph(session: Session, site_url: str, extension: str, page: int) 
     _texts(graph, service, DCTERMS.title, "API CKAN của danh mục", "The catalogue's CKAN API")
     graph.add((service, DCAT.endpointURL, service))
     graph.add((catalogue, DCAT.service, service))
+    for announced in catalogue_service.announced(session):
+        graph.add(
+            (
+                catalogue,
+                DCAT.service,
+                _add_exchange_service(graph, announced, site_url, gateway_url),
+            )
+        )
     names = dataset_service.names(session, None, 0)
     last = max(1, -(-len(names) // PAGE_SIZE))
     organisations = organisations_by_id(session)

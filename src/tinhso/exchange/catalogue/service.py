@@ -9,6 +9,8 @@ version in the same transaction; the data plane loads it with ``exchange_snapsho
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
@@ -26,12 +28,14 @@ from tinhso.core.text import fold
 from tinhso.exchange import repository
 from tinhso.exchange.models import (
     SEARCHED_FIELDS,
+    Classification,
     ExchangeService,
     ServiceStatus,
     service_search_text,
 )
 from tinhso.exchange.netpolicy import NetworkPolicy
 from tinhso.registry.models import InformationSystem, SystemStatus
+from tinhso.registry.organisations import organisation_service
 from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
@@ -98,6 +102,23 @@ def _check_json_schema(schema: dict[str, Any], field: str) -> None:
 def service_key(service: ExchangeService, labels: dict[int, tuple[str, str]]) -> str:
     organisation, system = labels[service.provider_system_id]
     return f"{organisation}/{system}/{service.code}/{service.version}"
+
+
+@dataclass(frozen=True)
+class AnnouncedService:
+    """A service as open catalogues describe it: no address of the provider, no schema."""
+
+    id: int
+    key: str  # organisation/system/service/version: its path on the gateway
+    name_vi: str
+    name_en: str | None
+    description_vi: str | None
+    description_en: str | None
+    status: ServiceStatus
+    classification: Classification
+    provider_name_vi: str
+    provider_name_en: str | None
+    published_at: datetime | None
 
 
 class CatalogueService:
@@ -261,6 +282,47 @@ class CatalogueService:
             .offset(offset)
         )
         return list(rows), total
+
+    def announced(self, session: Session) -> list[AnnouncedService]:
+        """The services anyone may know of (published or deprecated: not drafts, not retired),
+        with their provider, for open catalogues (metadata only: calling one needs a grant)."""
+        services = list(
+            session.scalars(
+                select(ExchangeService)
+                .where(
+                    ExchangeService.status.in_((ServiceStatus.PUBLISHED, ServiceStatus.DEPRECATED))
+                )
+                .options(
+                    defer(ExchangeService.openapi),
+                    defer(ExchangeService.request_schema),
+                    defer(ExchangeService.response_schema),
+                )
+                .order_by(ExchangeService.id)
+            )
+        )
+        system_ids = {service.provider_system_id for service in services}
+        labels = system_service.labels(session, system_ids)
+        owners = system_service.owners(session, system_ids)
+        organisations = organisation_service.by_ids(session, set(owners.values()))
+        found: list[AnnouncedService] = []
+        for service in services:
+            organisation = organisations[owners[service.provider_system_id]]
+            found.append(
+                AnnouncedService(
+                    id=service.id,
+                    key=service_key(service, labels),
+                    name_vi=service.name_vi,
+                    name_en=service.name_en,
+                    description_vi=service.description_vi,
+                    description_en=service.description_en,
+                    status=service.status,
+                    classification=service.classification,
+                    provider_name_vi=organisation.name_vi,
+                    provider_name_en=organisation.name_en,
+                    published_at=service.published_at,
+                )
+            )
+        return found
 
     def _check_documents(
         self,
