@@ -758,6 +758,17 @@ _OPENDATA_WRITES: dict[str, Callable[[World, dict[str, str]], dict[str, Any]]] =
     },
 }
 
+
+def _opendata_dump(world: World) -> Call:
+    found = _opendata_world(world)
+    if "table" not in found:
+        found["table"] = _opendata_table(world, found["id"])
+    return Call(params={"resource_id": found["table"]})
+
+
+RULES["GET /datastore/dump/{resource_id}"] = Rule(
+    PUBLIC, call=lambda world, who: _opendata_dump(world)
+)
 RULES["GET /dataset/{dataset_id}/resource/{resource_id}/download/{filename}"] = Rule(
     PUBLIC, call=lambda world, who: _opendata_file(world)
 )

@@ -17,12 +17,13 @@ request can write through a signed-in browser.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -50,6 +51,7 @@ from tinhso.opendata.datasets import (
     resource_dict,
 )
 from tinhso.opendata.datastore.columns import FieldType
+from tinhso.opendata.datastore.dump import DUMP_FORMATS, dump
 from tinhso.opendata.datastore.search import (
     LIMIT_DEFAULT,
     LIMIT_MAX,
@@ -74,8 +76,6 @@ from tinhso.registry.auth import principal_of
 from tinhso.registry.models import CredentialKind
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from sqlalchemy.orm import Session
 
     from tinhso.opendata.models import OpendataDatastore, OpendataResource
@@ -748,6 +748,56 @@ for _action in ACTIONS:
             responses=_RESPONSES,
             openapi_extra=_BODY,
         )
+
+
+@router.get(
+    "/datastore/dump/{resource_id}",
+    summary="Tải bảng dữ liệu (CSV, JSON, XLSX) / Download a datastore table",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {media: {} for media in DUMP_FORMATS.values()}},
+        "4XX": {
+            "description": "Not found, not allowed or a bad format (problem+json, or a page)",
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        },
+    },
+)
+def datastore_dump(
+    request: Request,
+    session: DbSession,
+    resource_id: str,
+    format: str = "csv",
+    bom: bool = True,
+) -> StreamingResponse:
+    """A resource's datastore table as a file (anonymous for public datasets, as every read)."""
+    reader = _reader(request, session)
+    resource = dataset_service.find_resource(session, reader, resource_id)
+    store = datastore_service.find(session, resource.id)
+    if store is None:
+        raise NotFound(
+            f"Tài nguyên {resource_id} không có dữ liệu trong kho dữ liệu",
+            f"Resource {resource_id} has no datastore table",
+            field="resource_id",
+        )
+    file_format = format.lower()
+    output = dump(session, store, file_format, bom=bom)
+    stem = Path(resource.stored_path).stem if resource.stored_path else resource.id
+    return StreamingResponse(
+        _chunks(output),
+        media_type=DUMP_FORMATS[file_format],
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{file_format}"'},
+    )
+
+
+def _chunks(output: IO[bytes]) -> Iterator[bytes]:
+    try:
+        while chunk := output.read(64 * 1024):
+            yield chunk
+    finally:
+        output.close()
 
 
 _RDF_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from ckanapi import NotAuthorized, NotFound, ValidationError
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from tests.opendata.conftest import PUBLISHER
 from tinhso.opendata import api as opendata_api
@@ -238,3 +238,35 @@ def test_a_non_tabular_file_has_no_table(catalogue: Catalogue, tmp_path: Path) -
     assert resource["format"] == "GEOJSON" and resource["datastore_active"] is False
     with pytest.raises(NotFound):
         catalogue.anonymous.action.datastore_search(resource_id=resource["id"])
+
+
+def test_a_table_downloads_as_csv_json_and_xlsx(
+    catalogue: Catalogue, communes: dict[str, Any], tmp_path: Path
+) -> None:
+    rid = communes["id"]
+    base = f"{catalogue.url}/datastore/dump/{rid}"
+    as_csv = httpx.get(base, timeout=10)
+    assert as_csv.status_code == 200
+    assert as_csv.headers["content-disposition"].endswith('.csv"')
+    lines = as_csv.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "Mã xã,Tên xã,Dân số,Diện tích (km2),Ngày thành lập"
+    assert lines[1] == "07204,Phường Bắc Giang,1234567,12.5,2025-07-01"
+    assert len(lines) == 5
+    as_json = httpx.get(base, params={"format": "json"}, timeout=10).json()
+    assert as_json["fields"][2] == {"id": "Dân số", "type": "int"}
+    assert as_json["records"][1] == ["07210", "Xã Đồng Việt", 8200, 45.25, "2025-07-01"]
+    as_xlsx = httpx.get(base, params={"format": "xlsx"}, timeout=10)
+    sheet = load_workbook(io.BytesIO(as_xlsx.content), read_only=True).worksheets[0]
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert rows[1][:3] == ["07204", "Phường Bắc Giang", 1234567]
+    assert httpx.get(base, params={"format": "xml"}, timeout=10).status_code == 422
+
+    formula = 'Mã;Ghi chú\r\na;=HYPERLINK("http://x")\r\n'.encode()
+    _upload(catalogue.officer, tmp_path, "cong-thuc.csv", formula, id=rid)
+    neutral = httpx.get(base, timeout=10).content.decode("utf-8-sig").splitlines()[1]
+    assert neutral.startswith("a,\"'=HYPERLINK")
+
+    catalogue.officer.action.package_patch(id=communes["package_id"], private=True)
+    assert httpx.get(base, timeout=10).status_code == 404
+    member = httpx.get(base, headers={"Authorization": catalogue.viewer.apikey}, timeout=10)
+    assert member.status_code == 200
