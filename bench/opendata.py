@@ -114,6 +114,7 @@ def _dataset_rows(
         organisation_id, code, name = rng.choice(organisations)
         chosen_tags = rng.sample(tags, 3)
         themes = rng.sample(range(12), rng.randint(1, 2))
+        search_title = search_column(f"bo du lieu {number:05d}", title, *chosen_tags)
         row = {
             "id": str(uuid.UUID(int=rng.getrandbits(128))),
             "name": f"bo-du-lieu-{number:05d}",
@@ -132,10 +133,9 @@ def _dataset_rows(
             "version": "",
             "created_at": now,
             "updated_at": now,
-            "search_title": search_column(f"bo du lieu {number:05d}", title, *chosen_tags),
-            "search_text": "",
+            "search_title": search_title,
+            "search_text": search_column(search_title, notes, name, code),
         }
-        row["search_text"] = search_column(row["search_title"], notes, name, code)
         yield row, chosen_tags, themes
 
 
