@@ -34,7 +34,7 @@ from tinhso.opendata.api import router as opendata_router
 from tinhso.registry.api import router as registry_router
 from tinhso.registry.auth import current_principal
 from tinhso.reports.api import router as reports_router
-from tinhso.reports.open311 import router as open311_router
+from tinhso.reports.open311.api import router as open311_router
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -13,7 +13,7 @@ from tinhso.registry.models import OrganisationKind, UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import OrganisationCreate, UnitRef
 from tinhso.registry.units import unit_service
-from tinhso.reports import routing
+from tinhso.reports.handling import routing
 from tinhso.reports.models import ReportCategory, Severity
 
 if TYPE_CHECKING:

@@ -12,10 +12,10 @@ from tinhso.core.config import ReportsSection
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
 from tinhso.registry.models import Role
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.handling.states import Action
 from tinhso.reports.models import Channel
 from tinhso.reports.service import Step, Submission, report_service
-from tinhso.reports.states import Action
 
 from .conftest import OTHER_COMMUNE, WARD
 

@@ -23,10 +23,10 @@ from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
 from tinhso.registry.models import Role, User
 from tinhso.reports import notifications
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.handling.states import Action
 from tinhso.reports.models import Channel
 from tinhso.reports.service import Step, Submission, report_service
-from tinhso.reports.states import Action
 
 from .conftest import WARD
 

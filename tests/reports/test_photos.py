@@ -12,7 +12,7 @@ from PIL import Image
 from tinhso.core.calendar import shipped_calendar
 from tinhso.core.config import ReportsSection
 from tinhso.core.errors import InvalidInput
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.models import Channel
 from tinhso.reports.photos import MAX_SIDE, gps_position, store_photo
 from tinhso.reports.service import Submission, report_service

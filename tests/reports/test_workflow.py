@@ -16,10 +16,10 @@ from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
 from tinhso.registry.models import Role
 from tinhso.registry.organisations import organisation_service
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.handling.states import Action
 from tinhso.reports.models import Channel, Rating, ReportState
 from tinhso.reports.service import Step, Submission, report_service
-from tinhso.reports.states import Action
 
 from .conftest import OTHER_COMMUNE, WARD
 

@@ -816,7 +816,7 @@ def _reports_world(world: World) -> None:
     from tinhso.registry.models import UnitSet  # noqa: PLC0415
     from tinhso.registry.organisations import organisation_service  # noqa: PLC0415
     from tinhso.registry.units import unit_service  # noqa: PLC0415
-    from tinhso.reports import routing  # noqa: PLC0415
+    from tinhso.reports.handling import routing  # noqa: PLC0415
     from tinhso.reports.models import ReportCategory, Severity  # noqa: PLC0415
 
     with world.client.app.state.sessionmaker.begin() as session:  # type: ignore[attr-defined]
@@ -840,7 +840,7 @@ def _report(world: World) -> str:
     """A fresh report, waiting at the consumer's committee: its code."""
     from tinhso.core.calendar import shipped_calendar  # noqa: PLC0415
     from tinhso.core.config import ReportsSection  # noqa: PLC0415
-    from tinhso.reports.deadlines import DeadlinePolicy  # noqa: PLC0415
+    from tinhso.reports.handling.deadlines import DeadlinePolicy  # noqa: PLC0415
     from tinhso.reports.models import Channel  # noqa: PLC0415
     from tinhso.reports.service import Submission, report_service  # noqa: PLC0415
 

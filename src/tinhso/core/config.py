@@ -137,7 +137,7 @@ class StorageSection(BaseModel):
 
 
 class ReportsSection(BaseModel):
-    """Citizen field reports (``TINHSO_REPORTS_*``), see :mod:`tinhso.reports.deadlines`.
+    """Citizen field reports (``TINHSO_REPORTS_*``), see :mod:`tinhso.reports.handling.deadlines`.
 
     Deadlines are counted on the working calendar (office hours, weekends, holidays and
     decided days): acceptance in working hours for every severity; resolution, after

@@ -22,10 +22,11 @@ from tinhso.registry.models import UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
-from tinhso.reports import keys, routing
 from tinhso.reports.auth import require_reader
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.handling import routing
+from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.models import Report, ReportApiKey, ReportState
+from tinhso.reports.open311 import keys
 from tinhso.reports.schemas import (
     ApiKeyIn,
     ApiKeyOut,

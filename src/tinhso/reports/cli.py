@@ -16,7 +16,8 @@ from tinhso.core.commands import database as _database
 from tinhso.core.commands import failure as _fail
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
-from tinhso.reports import indicators, keys
+from tinhso.reports.figures import indicators
+from tinhso.reports.open311 import keys
 
 reports_app = typer.Typer(help="Phản ánh hiện trường / citizen field reports", no_args_is_help=True)
 api_key_app = typer.Typer(

@@ -5,7 +5,7 @@ every state, so the queues, the Open311 feed and the statistics have something t
 Every demo report is marked ``synthetic`` (shown as such in the Open311 extensions): they are
 made up, not citizens' reports. They have no map point (the registry keeps no coordinates);
 their address is their commune. The two months before this one go into monitoring as values
-(:mod:`tinhso.reports.indicators`). Idempotent: nothing is added when categories exist.
+(:mod:`tinhso.reports.figures.indicators`). Idempotent: nothing is added when categories exist.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from tinhso.registry.auth import principal_of
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
-from tinhso.reports import indicators, routing
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.figures import indicators
+from tinhso.reports.handling import routing
+from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.handling.states import Action
 from tinhso.reports.models import Channel, Rating, ReportCategory, Severity
 from tinhso.reports.service import Step, Submission, report_service
-from tinhso.reports.states import Action
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -3,7 +3,7 @@
 - ``reports.deadlines`` (every 15 minutes): reminders before a deadline and notices once it
   has passed (:func:`tinhso.reports.notifications.deadlines`);
 - ``reports.statistics`` (the 1st of each month, 06:00): last month's figures per commune
-  as monitoring values (:mod:`tinhso.reports.indicators`).
+  as monitoring values (:mod:`tinhso.reports.figures.indicators`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from tinhso.core.calendar import load_calendar, office_hours
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.jobs.runner import Job, JobContext
 from tinhso.core.jobs.schedule import Schedule
-from tinhso.reports import indicators, notifications
+from tinhso.reports import notifications
+from tinhso.reports.figures import indicators
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -20,8 +20,8 @@ from tinhso.core.calendar import VIETNAM
 from tinhso.core.db import utcnow
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import Role
+from tinhso.reports.handling.states import CLOSED_STATES, STATE_NAMES
 from tinhso.reports.models import Report, ReportState
-from tinhso.reports.states import CLOSED_STATES, STATE_NAMES
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from tinhso.reports.handling.states import Action
 from tinhso.reports.models import Channel, Rating, ReportState, Severity
-from tinhso.reports.states import Action
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 

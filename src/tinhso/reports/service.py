@@ -1,7 +1,7 @@
 """Field reports: submitting, the officers' actions, the reporter's rating and reopening.
 
 Every change is one :class:`ReportEvent` in the same transaction as the change itself, so
-the timeline is exactly what happened. Deadlines come from :mod:`tinhso.reports.deadlines`
+the timeline is exactly what happened. Deadlines come from :mod:`tinhso.reports.handling.deadlines`
 on the working calendar the caller passes in (``core.calendar.load_calendar``).
 """
 
@@ -24,8 +24,9 @@ from tinhso.core.text import control_character
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import require_administrator, require_officer
 from tinhso.registry.organisations import organisation_service
-from tinhso.reports import notifications, routing
-from tinhso.reports.attributes import checked_attributes
+from tinhso.reports import notifications
+from tinhso.reports.handling import routing
+from tinhso.reports.handling.states import CLOSED_STATES, STATE_NAMES, TRANSITIONS, Action, Who
 from tinhso.reports.models import (
     Channel,
     Rating,
@@ -34,15 +35,15 @@ from tinhso.reports.models import (
     ReportEvent,
     ReportState,
 )
+from tinhso.reports.open311.attributes import checked_attributes
 from tinhso.reports.places import place_of
-from tinhso.reports.states import CLOSED_STATES, STATE_NAMES, TRANSITIONS, Action, Who
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.core.calendar import WorkingCalendar
     from tinhso.registry.auth import Principal
-    from tinhso.reports.deadlines import DeadlinePolicy
+    from tinhso.reports.handling.deadlines import DeadlinePolicy
 
 MAX_DESCRIPTION = 4000
 # What the operations centre does with a report no route matched.

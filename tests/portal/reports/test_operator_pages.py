@@ -13,8 +13,8 @@ from PIL import Image
 from tests.portal.test_pages import form_token, log_in
 from tinhso.registry.models import Role
 from tinhso.registry.organisations import organisation_service
-from tinhso.reports import keys
 from tinhso.reports.models import Report
+from tinhso.reports.open311 import keys
 
 from .test_citizen_pages import _send
 

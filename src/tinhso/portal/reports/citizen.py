@@ -31,7 +31,8 @@ from tinhso.core.web import DbSession
 from tinhso.portal.rendering import render
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.units import unit_service
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.handling.states import CLOSED_STATES, EVENT_NAMES, RATING_NAMES, STATE_NAMES
 from tinhso.reports.models import Channel, Rating, Report, ReportPhoto
 from tinhso.reports.photos import (
     MAX_PHOTO_BYTES,
@@ -42,7 +43,6 @@ from tinhso.reports.photos import (
     store_photo,
 )
 from tinhso.reports.service import Submission, report_service
-from tinhso.reports.states import CLOSED_STATES, EVENT_NAMES, RATING_NAMES, STATE_NAMES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -99,7 +99,7 @@ def _source_hash(request: Request) -> str:
 
 def _communes(session: Session) -> list[tuple[str, str]]:
     """(code, name) of the communes of every province the routing covers (current set)."""
-    from tinhso.reports.routing import routed_unit_ids  # noqa: PLC0415
+    from tinhso.reports.handling.routing import routed_unit_ids  # noqa: PLC0415
 
     provinces = [
         node

@@ -28,11 +28,11 @@ from tinhso.registry.auth import administered_organisation_ids, can_administer
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
 from tinhso.reports.auth import require_reader
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.figures.statistics import MonthRow, monthly
+from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.handling.states import CLOSED_STATES, STATE_NAMES, TRANSITIONS, Action
 from tinhso.reports.models import Report
 from tinhso.reports.service import Step, report_service
-from tinhso.reports.states import CLOSED_STATES, STATE_NAMES, TRANSITIONS, Action
-from tinhso.reports.statistics import MonthRow, monthly
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -211,7 +211,7 @@ def handle_page(
 
 
 def _all_events(session: Session, report: Report) -> list[tuple[Any, str]]:
-    from tinhso.reports.states import EVENT_NAMES  # noqa: PLC0415
+    from tinhso.reports.handling.states import EVENT_NAMES  # noqa: PLC0415
 
     return [
         (event, say(EVENT_NAMES.get(event.action, STATE_NAMES[event.to_state])))

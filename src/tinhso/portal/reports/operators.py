@@ -21,9 +21,10 @@ from tinhso.registry.models import UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
-from tinhso.reports import keys, routing
 from tinhso.reports.auth import require_reader
+from tinhso.reports.handling import routing
 from tinhso.reports.models import Report, ReportPhoto
+from tinhso.reports.open311 import keys
 from tinhso.reports.photos import Area, redact
 from tinhso.reports.service import report_service
 

@@ -30,7 +30,7 @@ from tinhso.monitoring.values.service import Provenance, today_in_vietnam, value
 from tinhso.registry.models import UnitSet
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
-from tinhso.reports.statistics import MonthRow, monthly
+from tinhso.reports.figures.statistics import MonthRow, monthly
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

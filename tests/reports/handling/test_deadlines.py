@@ -10,7 +10,7 @@ import pytest
 
 from tinhso.core.calendar import VIETNAM, shipped_calendar
 from tinhso.core.config import ReportsSection
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.models import Severity
 
 CALENDAR = shipped_calendar()

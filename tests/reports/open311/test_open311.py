@@ -9,19 +9,18 @@ import requests
 from georeport import GeoReport
 from typer.testing import CliRunner
 
+from tests.reports.conftest import WARD
+from tests.reports.test_photos import _photo_with_gps
 from tinhso.cli import app as cli
 from tinhso.core.config import ReportsSection
-from tinhso.reports import keys
+from tinhso.reports.open311 import keys
 from tinhso.reports.photos import store_photo
-
-from .conftest import WARD
-from .test_photos import _photo_with_gps
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy.orm import Session, sessionmaker
 
-    from .conftest import ReportsWorld
+    from tests.reports.conftest import ReportsWorld
 
 FORM = {
     "service_code": "moi-truong",

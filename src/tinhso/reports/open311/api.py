@@ -33,12 +33,12 @@ from tinhso.core.i18n import parse_locale
 from tinhso.core.web import DbSession
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
-from tinhso.reports import keys
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.handling.states import EVENT_NAMES, STATE_NAMES, open311_status
 from tinhso.reports.models import Channel, Report, ReportCategory, ReportEvent, ReportState
+from tinhso.reports.open311 import keys
 from tinhso.reports.photos import first_photos
 from tinhso.reports.service import Submission, report_service
-from tinhso.reports.states import EVENT_NAMES, STATE_NAMES, open311_status
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
+from tests.reports.conftest import OTHER_COMMUNE, WARD
 from tinhso.core.calendar import VIETNAM, shipped_calendar
 from tinhso.core.config import ReportsSection
 from tinhso.core.errors import InvalidInput
@@ -18,20 +19,17 @@ from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
 from tinhso.registry.models import Role, UnitSet
 from tinhso.registry.units import unit_service
-from tinhso.reports import indicators
-from tinhso.reports.deadlines import DeadlinePolicy
+from tinhso.reports.figures import indicators
+from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.handling.states import Action
 from tinhso.reports.models import Channel
 from tinhso.reports.service import Step, Submission, report_service
-from tinhso.reports.states import Action
-
-from .conftest import OTHER_COMMUNE, WARD
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial
-
-    from .conftest import ReportsWorld
+    from tests.reports.conftest import ReportsWorld
 
 CALENDAR = shipped_calendar()
 POLICY = DeadlinePolicy.from_settings(ReportsSection())
