@@ -52,6 +52,7 @@ PAGES = [
     ("catalogue", "/exchange/catalogue", "viewer", "Danh mục dịch vụ"),
     ("catalogue-service", "/exchange/catalogue/1", "viewer", None),  # see `people`
     ("catalogue-new", "/exchange/catalogue/new", "admin", "Công bố dịch vụ"),
+    ("credentials", "/exchange/credentials", "admin", "Thông tin xác thực ứng dụng"),
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
     ("users", "/admin/users", "admin", "Người dùng"),
     ("calendar", "/admin/calendar?year=2026", "admin", "Lịch làm việc"),

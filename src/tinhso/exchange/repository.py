@@ -237,6 +237,22 @@ def credentials_of_system(system_id: int) -> Select[SystemCredential]:
     )
 
 
+def credentials_of_systems(
+    session: Session, system_ids: set[int]
+) -> dict[int, list[SystemCredential]]:
+    """Each system's credentials, newest first, in one query."""
+    found: dict[int, list[SystemCredential]] = {}
+    if not system_ids:
+        return found
+    for credential in session.scalars(
+        select(SystemCredential)
+        .where(SystemCredential.system_id.in_(system_ids))
+        .order_by(SystemCredential.id.desc())
+    ):
+        found.setdefault(credential.system_id, []).append(credential)
+    return found
+
+
 def usable_credentials(session: Session, now: datetime) -> list[SystemCredential]:
     return list(
         session.scalars(

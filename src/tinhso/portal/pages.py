@@ -65,6 +65,7 @@ from tinhso.portal.admin.pages import router as admin_router
 from tinhso.portal.admin.users import router as users_router
 from tinhso.portal.auth import CsrfCheckedIfSession, LoginRequired, PortalUser, safe_next
 from tinhso.portal.exchange.catalogue import router as catalogue_router
+from tinhso.portal.exchange.credentials import router as credentials_router
 from tinhso.portal.exchange.decisions import router as decisions_router
 from tinhso.portal.exchange.pages import router as exchange_router
 from tinhso.portal.monitoring.pages import router as monitoring_router
@@ -107,6 +108,7 @@ DOMAIN_ROUTERS = (
     reports_operators_router,
     reports_citizen_router,
     catalogue_router,
+    credentials_router,
 )
 
 # Paths that are API, not pages: their errors stay problem+json.

@@ -6,6 +6,18 @@
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
+  // "Copy" buttons: data-copy names the element whose text goes to the clipboard.
+  document.querySelectorAll("[data-copy]").forEach(function (copy) {
+    copy.hidden = false;
+    copy.addEventListener("click", function () {
+      var source = document.querySelector(copy.getAttribute("data-copy"));
+      if (!source || !navigator.clipboard) { return; }
+      navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+        var done = copy.getAttribute("data-copied");
+        if (done) { copy.textContent = done; }
+      });
+    });
+  });
   var nav = document.querySelector(".main-nav");
   var button = document.getElementById("menu-toggle");
   if (!nav || !button) { return; }
