@@ -717,6 +717,7 @@ _OPENDATA_READS: dict[str, Callable[[dict[str, str]], dict[str, str]]] = {
     "package_list": lambda _: {},
     "package_show": lambda found: {"id": found["name"]},
     "package_search": lambda _: {"q": "bo du lieu", "facet.field": '["tags"]'},
+    "package_activity_list": lambda found: {"id": found["name"]},
     "organization_list": lambda _: {},
     "organization_show": lambda _: {"id": DEPARTMENT},
     "group_list": lambda _: {},

@@ -318,6 +318,27 @@ def _resource_create(call: Call) -> Any:
     return resource_dict(resource, resource.dataset_id, call.base_url)
 
 
+def _package_activity_list(call: Call) -> Any:
+    found = dataset_service.activities(
+        call.session,
+        call.reader,
+        call.params.get("id"),
+        limit=_integer(call.params, "limit", 31, 1, 100),
+        offset=_integer(call.params, "offset", 0, 0, 1_000_000),
+    )
+    return [
+        {
+            "id": activity.id,
+            "timestamp": activity.timestamp.replace(tzinfo=None).isoformat(),
+            "user_id": str(activity.user_id) if activity.user_id is not None else None,
+            "object_id": activity.dataset_id,
+            "activity_type": activity.activity_type,
+            "data": activity.data,
+        }
+        for activity in found
+    ]
+
+
 def _upload_of(call: Call, upload: FileUpload) -> FileUpload:
     return FileUpload(
         upload.filename,
@@ -495,6 +516,11 @@ ACTIONS = (
     _read("package_list", _package_list, "Tên các bộ dữ liệu / Dataset names"),
     _read("package_show", _package_show, "Một bộ dữ liệu / One dataset"),
     _read("package_search", _package_search, "Tìm bộ dữ liệu / Search datasets"),
+    _read(
+        "package_activity_list",
+        _package_activity_list,
+        "Lịch sử thay đổi bộ dữ liệu / A dataset's changes",
+    ),
     _read("organization_list", _organization_list, "Tổ chức công bố / Publishers"),
     _read("organization_show", _organization_show, "Một tổ chức / One publisher"),
     _read("group_list", _group_list, "Nhóm chủ đề / Themes"),

@@ -22,12 +22,13 @@ from tinhso.core.db import utcnow
 from tinhso.core.errors import FieldError, InvalidInput, Message, NotFound
 from tinhso.core.text import control_character
 from tinhso.monitoring.values.number_format import NumberFormat
-from tinhso.opendata.access import Reader, require_publisher
+from tinhso.opendata.access import PLATFORM, Reader, require_publisher
 from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.datastore.service import datastore_service, is_tabular
 from tinhso.opendata.folding import NAME_PATTERN, search_column, slug
 from tinhso.opendata.models import (
     DatasetState,
+    OpendataActivity,
     OpendataDataset,
     OpendataGroup,
     OpendataLicence,
@@ -169,6 +170,8 @@ def _names(problems: Problems, data: Mapping[str, Any], name: str) -> list[str]:
 
 
 UPLOAD_MAX_BYTES = 50_000_000
+# CKAN's activity types
+NEW, CHANGED, DELETED = "new package", "changed package", "deleted package"
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,7 @@ class DatasetService:
         self._apply(session, reader, dataset, data, creating=True)
         session.add(dataset)
         session.flush()
-        return self.find(session, reader, dataset.id)
+        return self._changed(session, reader, dataset.id, NEW)
 
     def update(self, session: Session, reader: Reader, data: Mapping[str, Any]) -> OpendataDataset:
         dataset = self.find(session, reader, data.get("id") or data.get("name"))
@@ -295,7 +298,7 @@ class DatasetService:
         self._apply(session, reader, dataset, data, creating=False)
         session.flush()
         session.expire(dataset)
-        return self.find(session, reader, dataset.id)
+        return self._changed(session, reader, dataset.id, CHANGED)
 
     def patch(
         self,
@@ -318,6 +321,7 @@ class DatasetService:
         dataset.state = DatasetState.DELETED
         dataset.updated_at = utcnow()
         session.flush()
+        self._changed(session, PLATFORM, dataset.id, DELETED, reader)
 
     def add_resource(
         self, session: Session, reader: Reader, data: Mapping[str, Any]
@@ -333,6 +337,7 @@ class DatasetService:
         dataset.updated_at = utcnow()
         self._index(session, dataset)
         session.flush()
+        self._changed(session, reader, dataset.id, CHANGED)
         return resource
 
     def attach_file(
@@ -361,6 +366,7 @@ class DatasetService:
         )
         dataset.resources.append(resource)
         self._put_file(session, dataset, resource, upload, data_dir)
+        self._changed(session, reader, dataset.id, CHANGED)
         return resource
 
     def replace_file(
@@ -388,6 +394,7 @@ class DatasetService:
             resource.description = upload.description
         resource.url = ""
         self._put_file(session, dataset, resource, upload, data_dir)
+        self._changed(session, reader, dataset.id, CHANGED)
         return resource
 
     def _put_file(
@@ -468,6 +475,7 @@ class DatasetService:
         dataset.updated_at = utcnow()
         self._index(session, dataset)
         session.flush()
+        self._changed(session, reader, dataset.id, CHANGED)
         return resource
 
     def delete_resource(self, session: Session, reader: Reader, resource_id: object) -> None:
@@ -480,6 +488,49 @@ class DatasetService:
         dataset.updated_at = utcnow()
         self._index(session, dataset)
         session.flush()
+        self._changed(session, reader, dataset.id, CHANGED)
+
+    def _changed(
+        self,
+        session: Session,
+        reader: Reader,
+        dataset_id: str,
+        kind: str,
+        actor: Reader | None = None,
+    ) -> OpendataDataset:
+        """Record the dataset as it is now in its activity stream; the dataset, reloaded."""
+        loaded = session.get(OpendataDataset, dataset_id)
+        if loaded is not None:
+            session.expire(loaded)  # its collections as stored now
+        dataset = self.find(session, reader, dataset_id)
+        who = (actor or reader).principal
+        session.add(
+            OpendataActivity(
+                id=str(uuid.uuid4()),
+                dataset_id=dataset.id,
+                timestamp=utcnow(),
+                user_id=who.user_id if who is not None else None,
+                activity_type=kind,
+                data={"package": package_dict(dataset, organisations_by_id(session))},
+            )
+        )
+        session.flush()
+        return dataset
+
+    def activities(
+        self, session: Session, reader: Reader, id_or_name: object, limit: int, offset: int
+    ) -> list[OpendataActivity]:
+        """The dataset's changes, newest first (as its readers may see the dataset)."""
+        dataset = self.find(session, reader, id_or_name)
+        return list(
+            session.scalars(
+                select(OpendataActivity)
+                .where(OpendataActivity.dataset_id == dataset.id)
+                .order_by(OpendataActivity.timestamp.desc(), OpendataActivity.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        )
 
     def _apply(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -191,3 +192,18 @@ class OpendataDatastore(Base):
     row_count: Mapped[int] = mapped_column(BigInteger, default=0)
     number_format: Mapped[str] = mapped_column(String(2), default="")
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OpendataActivity(Base):
+    """One change of a dataset, with the whole dataset as it was after it (CKAN's activity
+    stream): the metadata's version history."""
+
+    __tablename__ = "opendata_activity"
+    __table_args__ = (Index("ix_opendata_activity_dataset", "dataset_id", "timestamp"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("opendata_dataset.id", ondelete="CASCADE"))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    activity_type: Mapped[str] = mapped_column(String(32))  # new/changed/deleted package
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
