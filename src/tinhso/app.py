@@ -31,6 +31,7 @@ from tinhso.monitoring.api import router as monitoring_router
 from tinhso.monitoring.collection.api import router as monitoring_collection_router
 from tinhso.monitoring.transfer.api import router as monitoring_transfer_router
 from tinhso.opendata.api import router as opendata_router
+from tinhso.opendata.list_api import router as opendata_lists_router
 from tinhso.registry.api import router as registry_router
 from tinhso.registry.auth import current_principal
 from tinhso.reports.api import router as reports_router
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(monitoring_transfer_router, dependencies=checked)
     app.include_router(monitoring_collection_router, dependencies=checked)
     app.include_router(opendata_router, dependencies=checked)
+    app.include_router(opendata_lists_router, dependencies=checked)
     app.include_router(reports_router, dependencies=checked)
     app.include_router(open311_router, dependencies=checked)
 

@@ -789,6 +789,16 @@ for _prefix in OPENDATA_PREFIXES:
             OFFICERS, DEPARTMENT, _opendata_write(_body), anonymous=403
         )
 
+# -- opendata: the agencies' open-data lists (members read; officers record a review) --------
+RULES["GET /api/v1/opendata/lists/{organisation_code}"] = Rule(
+    MEMBERS, DEPARTMENT, _static(organisation_code=DEPARTMENT)
+)
+RULES["POST /api/v1/opendata/lists/{organisation_code}/reviews"] = Rule(
+    OFFICERS,
+    DEPARTMENT,
+    Call(params={"organisation_code": DEPARTMENT}, json={"note": "Rà soát định kỳ"}),
+)
+
 # -- opendata: the DCAT-AP 3 export (public; private datasets never appear) ------------------
 RULES["GET /catalog.{extension}"] = Rule(
     PUBLIC, call=lambda world, who: Call(params={"extension": "ttl"})

@@ -207,3 +207,18 @@ class OpendataActivity(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     activity_type: Mapped[str] = mapped_column(String(32))  # new/changed/deleted package
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class OpendataListReview(Base):
+    """An agency's officers reviewed its open-data list (due at least every six months)."""
+
+    __tablename__ = "opendata_list_review"
+    __table_args__ = (Index("ix_opendata_list_review_organisation", "organisation_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    note: Mapped[str] = mapped_column(Text, default="")
