@@ -52,10 +52,12 @@ from sqlalchemy import event, insert, select, text
 from tinhso.core.db import build_engine, make_sessionmaker, utcnow
 from tinhso.core.migrations import alembic_config
 from tinhso.opendata.access import ANONYMOUS, PLATFORM
-from tinhso.opendata.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.folding import search_column
+from tinhso.opendata.catalogue.reference import load_reference
+from tinhso.opendata.catalogue.search import FACET_FIELDS, SearchQuery, search
 from tinhso.opendata.datastore.search import DatastoreQuery, search_rows
 from tinhso.opendata.datastore.service import datastore_service
-from tinhso.opendata.folding import search_column
 from tinhso.opendata.models import (
     DatasetState,
     OpendataDataset,
@@ -66,8 +68,6 @@ from tinhso.opendata.models import (
     opendata_dataset_group,
     opendata_dataset_tag,
 )
-from tinhso.opendata.reference import load_reference
-from tinhso.opendata.search import FACET_FIELDS, SearchQuery, search
 from tinhso.registry.demo import load_registry_demo
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.unit_catalogue import current_units

@@ -31,7 +31,7 @@ from tinhso.monitoring.api import router as monitoring_router
 from tinhso.monitoring.collection.api import router as monitoring_collection_router
 from tinhso.monitoring.transfer.api import router as monitoring_transfer_router
 from tinhso.opendata.api import router as opendata_router
-from tinhso.opendata.list_api import router as opendata_lists_router
+from tinhso.opendata.stewardship.api import router as opendata_lists_router
 from tinhso.registry.api import router as registry_router
 from tinhso.registry.auth import current_principal
 from tinhso.reports.api import router as reports_router

@@ -13,7 +13,7 @@ import uvicorn
 from ckanapi import RemoteCKAN
 
 from tests.support.services import free_port
-from tinhso.opendata.reference import load_reference
+from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.registry.models import Role
 
 if TYPE_CHECKING:

@@ -688,7 +688,7 @@ def _opendata_world(world: World) -> dict[str, str]:
     """The module's dataset (and the reference themes and licences), made once."""
     found = _OPENDATA_WORLD.get(id(world))
     if found is None:
-        from tinhso.opendata.reference import load_reference  # noqa: PLC0415
+        from tinhso.opendata.catalogue.reference import load_reference  # noqa: PLC0415
 
         with world.client.app.state.sessionmaker.begin() as session:  # type: ignore[attr-defined]
             load_reference(session)

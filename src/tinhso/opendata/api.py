@@ -41,8 +41,7 @@ from tinhso.core.i18n import parse_locale
 from tinhso.core.web import DbSession
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import Reader, reader_of
-from tinhso.opendata.catalogue import catalogue_service
-from tinhso.opendata.datasets import (
+from tinhso.opendata.catalogue.datasets import (
     UPLOAD_MAX_BYTES,
     FileUpload,
     dataset_service,
@@ -50,6 +49,17 @@ from tinhso.opendata.datasets import (
     package_dict,
     resource_dict,
 )
+from tinhso.opendata.catalogue.listings import catalogue_service
+from tinhso.opendata.catalogue.search import (
+    FACET_FIELDS,
+    FACET_LIMIT_DEFAULT,
+    ROWS_DEFAULT,
+    ROWS_MAX,
+    SearchQuery,
+    SearchQueryError,
+    search,
+)
+from tinhso.opendata.catalogue.storage import stored_path
 from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.datastore.dump import DUMP_FORMATS, dump
 from tinhso.opendata.datastore.search import (
@@ -60,17 +70,7 @@ from tinhso.opendata.datastore.search import (
     search_rows,
 )
 from tinhso.opendata.datastore.service import datastore_service
-from tinhso.opendata.dcat import FORMATS, catalogue_graph, dataset_graph, serialise
-from tinhso.opendata.search import (
-    FACET_FIELDS,
-    FACET_LIMIT_DEFAULT,
-    ROWS_DEFAULT,
-    ROWS_MAX,
-    SearchQuery,
-    SearchQueryError,
-    search,
-)
-from tinhso.opendata.storage import stored_path
+from tinhso.opendata.publishing.dcat import FORMATS, catalogue_graph, dataset_graph, serialise
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
 from tinhso.registry.models import CredentialKind

@@ -10,7 +10,7 @@ from tinhso.core.commands import database as _database
 from tinhso.core.commands import failure as _fail
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
-from tinhso.opendata.publication import publish_indicators
+from tinhso.opendata.publishing.indicators import publish_indicators
 
 opendata_app = typer.Typer(help="Dữ liệu mở / open data", no_args_is_help=True)
 

@@ -20,10 +20,10 @@ from tinhso.core.text import neutralise_formula
 from tinhso.monitoring.schemas import IndicatorUpdate
 from tinhso.monitoring.service import catalogue_service
 from tinhso.opendata.access import PLATFORM
-from tinhso.opendata.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.reference import LICENCES, THEMES, load_reference
 from tinhso.opendata.models import OpendataDataset
-from tinhso.opendata.publication import publish_indicators
-from tinhso.opendata.reference import LICENCES, THEMES, load_reference
+from tinhso.opendata.publishing.indicators import publish_indicators
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service

@@ -2,9 +2,9 @@
 
 - ``opendata.publish_indicators`` (every 15 minutes): the datasets of the indicators
   published as open data, refreshed when their values changed
-  (:func:`tinhso.opendata.publication.publish_indicators`);
+  (:func:`tinhso.opendata.publishing.indicators.publish_indicators`);
 - ``opendata.stewardship`` (the 1st of each month, 06:30): stale datasets and overdue list
-  reviews as monitoring values (:func:`tinhso.opendata.agency_lists.publish_month`).
+  reviews as monitoring values (:func:`tinhso.opendata.stewardship.agency_lists.publish_month`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.jobs.runner import Job, JobContext
 from tinhso.core.jobs.schedule import Schedule
-from tinhso.opendata.agency_lists import end_of_month_before, publish_month
-from tinhso.opendata.publication import publish_indicators
+from tinhso.opendata.publishing.indicators import publish_indicators
+from tinhso.opendata.stewardship.agency_lists import end_of_month_before, publish_month
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

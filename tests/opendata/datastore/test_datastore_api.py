@@ -15,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 
 from tests.opendata.conftest import PUBLISHER
 from tinhso.opendata import api as opendata_api
-from tinhso.opendata import datasets as opendata_datasets
+from tinhso.opendata.catalogue import datasets as opendata_datasets
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -23,12 +23,12 @@ from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, sel
 
 from tinhso.core.errors import InvalidInput
 from tinhso.core.text import fold
-from tinhso.opendata.datasets import (
+from tinhso.opendata.catalogue.datasets import (
     load_datasets,
     organisations_by_id,
     package_dict,
 )
-from tinhso.opendata.folding import search_words
+from tinhso.opendata.catalogue.folding import search_words
 from tinhso.opendata.models import (
     DatasetState,
     OpendataDataset,

@@ -11,8 +11,8 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF
 
 from tests.exchange.conftest import API, exchange_world, service_payload  # noqa: F401
-from tests.opendata.test_dcat import _conforms
-from tinhso.opendata.dcat import RESTRICTED
+from tests.opendata.publishing.test_dcat import _conforms
+from tinhso.opendata.publishing.dcat import RESTRICTED
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient

@@ -15,9 +15,9 @@ from tinhso.monitoring.models import Aggregation, PeriodType, ValueSource, Value
 from tinhso.monitoring.schemas import ElementCreate, IndicatorCreate, IndicatorUpdate, ValueIn
 from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values.service import Provenance, value_service
+from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.demo import PUBLISHER
-from tinhso.opendata.publication import dataset_name, publish_indicators
-from tinhso.opendata.reference import load_reference
+from tinhso.opendata.publishing.indicators import dataset_name, publish_indicators
 from tinhso.registry.demo import load_registry_demo
 from tinhso.registry.models import UnitSet
 from tinhso.registry.schemas import UnitRef

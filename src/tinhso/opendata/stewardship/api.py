@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from tinhso.core.web import DbSession
 from tinhso.opendata.access import reader_of
-from tinhso.opendata.agency_lists import AgencyList, agency_list_service
+from tinhso.opendata.stewardship.agency_lists import AgencyList, agency_list_service
 from tinhso.registry.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/opendata", tags=["opendata: agency lists"])

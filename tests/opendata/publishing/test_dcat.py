@@ -13,7 +13,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF
 
 from tests.opendata.conftest import PUBLISHER
-from tinhso.opendata.dcat import HYDRA, SPDX
+from tinhso.opendata.publishing.dcat import HYDRA, SPDX
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -133,7 +133,7 @@ def test_the_catalogue_pages_with_hydra_first_next_and_last(
     catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two datasets a page instead of 100, so that five datasets make three pages.
-    monkeypatch.setattr("tinhso.opendata.dcat.PAGE_SIZE", 2)
+    monkeypatch.setattr("tinhso.opendata.publishing.dcat.PAGE_SIZE", 2)
     names = {_dataset(catalogue, f"Bộ dữ liệu số {number}")["name"] for number in range(5)}
     seen: set[str] = set()
     url: str | None = f"{catalogue.url}/catalog.ttl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tinhso.core.text import fold
-from tinhso.opendata.folding import NAME_PATTERN, search_column, search_words, slug
+from tinhso.opendata.catalogue.folding import NAME_PATTERN, search_column, search_words, slug
 
 
 @pytest.mark.parametrize(

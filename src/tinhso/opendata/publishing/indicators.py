@@ -28,9 +28,9 @@ from tinhso.monitoring.transfer.tables import (
 )
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import PLATFORM
-from tinhso.opendata.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.folding import slug
 from tinhso.opendata.datastore.columns import FieldType
-from tinhso.opendata.folding import slug
 from tinhso.opendata.models import DatasetState, OpendataDataset
 from tinhso.registry.organisations import organisation_service
 

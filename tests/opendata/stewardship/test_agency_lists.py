@@ -13,13 +13,13 @@ from sqlalchemy import select, update
 from tests.opendata.conftest import PUBLISHER
 from tinhso.core.db import utcnow
 from tinhso.monitoring.models import DataElement, DataValue
-from tinhso.opendata.agency_lists import (
+from tinhso.opendata.models import OpendataDataset
+from tinhso.opendata.stewardship.agency_lists import (
     OVERDUE_ELEMENT,
     STALE_ELEMENT,
     end_of_month_before,
     publish_month,
 )
-from tinhso.opendata.models import OpendataDataset
 from tinhso.registry.models import Organisation, UnitSet
 from tinhso.registry.units import unit_service
 

@@ -23,9 +23,10 @@ from tinhso.core.errors import FieldError, InvalidInput, Message, NotFound
 from tinhso.core.text import control_character
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import PLATFORM, Reader, require_publisher
+from tinhso.opendata.catalogue.folding import NAME_PATTERN, search_column, slug
+from tinhso.opendata.catalogue.storage import safe_filename, store, stored_path
 from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.datastore.service import datastore_service, is_tabular
-from tinhso.opendata.folding import NAME_PATTERN, search_column, slug
 from tinhso.opendata.models import (
     DatasetState,
     OpendataActivity,
@@ -35,7 +36,6 @@ from tinhso.opendata.models import (
     OpendataResource,
     OpendataTag,
 )
-from tinhso.opendata.storage import safe_filename, store, stored_path
 from tinhso.registry.models import UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
