@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("table_name", sa.String(length=80), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("indexes", sa.JSON(), nullable=False),
         sa.Column("row_count", sa.BigInteger(), nullable=False),
         sa.Column("number_format", sa.String(length=2), nullable=False),
         sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),

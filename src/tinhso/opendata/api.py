@@ -467,6 +467,26 @@ def _field_types(params: Params) -> dict[str, FieldType]:
     return found
 
 
+def _indexes(params: Params) -> list[list[str]] | None:
+    """CKAN's ``indexes``: a comma-separated string of field ids (one index each), or a list
+    whose items are a field id or several (a list, or a comma-separated string: a composite
+    index). Every column already has an index of its own. None: keep the declared ones."""
+    value = _json_param(params, "indexes")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [[name] for name in value.split(",")]
+    if not isinstance(value, list) or not all(isinstance(item, str | list) for item in value):
+        raise _invalid("indexes", "Phải là danh sách", "Must be a list")
+    found: list[list[str]] = []
+    for item in value:
+        names = item.split(",") if isinstance(item, str) else item
+        if not all(isinstance(name, str) for name in names):
+            raise _invalid("indexes", "Tên trường phải là chuỗi", "Field ids must be strings")
+        found.append([name.strip() for name in names if name.strip()])
+    return found
+
+
 def _datastore_create(call: Call) -> Any:
     """Set column types and load the resource's stored file again (records are not taken:
     rows come from the file, so the file and the table never disagree)."""
@@ -478,11 +498,12 @@ def _datastore_create(call: Call) -> Any:
             "(resource_update)",
         )
     overrides = _field_types(call.params)
+    indexes = _indexes(call.params)
     resource = dataset_service.find_resource(
         call.session, call.reader, call.params.get("resource_id")
     )
     content = dataset_service.file_content(call.session, call.reader, resource, call.data_dir)
-    store = datastore_service.retype(call.session, resource, content, overrides)
+    store = datastore_service.retype(call.session, resource, content, overrides, indexes)
     return {"resource_id": resource.id, **datastore_service.info(store)}
 
 

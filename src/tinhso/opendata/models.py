@@ -189,6 +189,9 @@ class OpendataDatastore(Base):
     table_name: Mapped[str] = mapped_column(String(80))
     generation: Mapped[int] = mapped_column(Integer, default=1)
     fields: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # Composite indexes the publisher declared (datastore_create's ``indexes``): lists of
+    # field ids, kept across new uploads.
+    indexes: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     row_count: Mapped[int] = mapped_column(BigInteger, default=0)
     number_format: Mapped[str] = mapped_column(String(2), default="")
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -270,3 +270,23 @@ def test_a_table_downloads_as_csv_json_and_xlsx(
     assert httpx.get(base, timeout=10).status_code == 404
     member = httpx.get(base, headers={"Authorization": catalogue.viewer.apikey}, timeout=10)
     assert member.status_code == 200
+
+
+def test_a_declared_composite_index_is_kept_across_uploads(
+    catalogue: Catalogue, communes: dict[str, Any], tmp_path: Path
+) -> None:
+    remote, rid = catalogue.officer, communes["id"]
+    declared = remote.action.datastore_create(
+        resource_id=rid, indexes=["Ngày thành lập,Dân số"], force=True
+    )
+    assert declared["indexes"] == ["Ngày thành lập,Dân số"]
+    with pytest.raises(ValidationError):
+        remote.action.datastore_create(resource_id=rid, indexes=[["Không có"]], force=True)
+    newer = COMMUNES.replace(b"8.200", b"8.300")
+    _upload(remote, tmp_path, "Xã phường 2.csv", newer, id=rid)
+    info = catalogue.anonymous.action.datastore_info(id=rid)
+    assert info["indexes"] == ["Ngày thành lập,Dân số"]
+    found = catalogue.anonymous.action.datastore_search(
+        resource_id=rid, filters={"Ngày thành lập": "2025-07-01"}, sort="Dân số desc"
+    )
+    assert [row["Dân số"] for row in found["records"]] == [1234567, 9870, 8300]

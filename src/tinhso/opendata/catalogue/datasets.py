@@ -183,6 +183,7 @@ class FileUpload:
     description: str = ""
     number_format: NumberFormat | None = None  # how the datastore reads «1.234»
     field_types: Mapping[str, FieldType] = field(default_factory=dict)  # columns' types set
+    indexes: list[list[str]] | None = None  # composite indexes (None: keep the declared)
 
 
 @dataclass
@@ -416,6 +417,7 @@ class DatasetService:
                 upload.content,
                 overrides=upload.field_types,
                 number_format=upload.number_format,
+                indexes=upload.indexes,
             )
         elif resource.datastore_active:
             datastore_service.drop(session, resource)

@@ -138,7 +138,10 @@ def _conditions(
 
 
 def _order(table: Table, columns: _Columns, sort: str) -> list[Any]:
+    """The sort's columns, then ``_id`` in the last one's direction (a composite index on the
+    filter and sort columns, which ends with ``_id``, is then read in one direction)."""
     order: list[Any] = []
+    descending = False
     for part in _split_sort(sort):
         matched = _SORT_PART.match(part)
         if matched is None:
@@ -149,7 +152,7 @@ def _order(table: Table, columns: _Columns, sort: str) -> list[Any]:
         column = table.c[columns.get("sort", name).column]
         descending = (matched[3] or "asc").lower() == "desc"
         order.append(column.desc() if descending else column.asc())
-    order.append(table.c["_id"].asc())
+    order.append(table.c["_id"].desc() if descending else table.c["_id"].asc())
     return order
 
 

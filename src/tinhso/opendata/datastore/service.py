@@ -18,7 +18,12 @@ from tinhso.core.db import utcnow
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.datastore import loading, tables
 from tinhso.opendata.datastore.columns import Field, FieldType
-from tinhso.opendata.datastore.reading import TABULAR_FORMATS, FileRefused, open_tabular
+from tinhso.opendata.datastore.reading import (
+    TABULAR_FORMATS,
+    FileRefused,
+    open_tabular,
+    refused,
+)
 from tinhso.opendata.models import OpendataDatastore, OpendataResource
 
 if TYPE_CHECKING:
@@ -49,6 +54,28 @@ def _field_dicts(fields: list[Field]) -> list[dict[str, str]]:
     ]
 
 
+MAX_COMPOSITES = 5
+
+
+def _composites(fields: list[Field], declared: list[list[str]]) -> list[list[Field]]:
+    """The declared composite indexes as fields; a name not in the table is refused."""
+    by_id = {item.id: item for item in fields}
+    if len(declared) > MAX_COMPOSITES:
+        raise refused(
+            f"tối đa {MAX_COMPOSITES} chỉ mục ghép", f"at most {MAX_COMPOSITES} composite indexes"
+        )
+    found: list[list[Field]] = []
+    for names in declared:
+        unknown = [name for name in names if name not in by_id]
+        if unknown or not 1 <= len(names) <= 4:
+            raise refused(
+                f"chỉ mục {', '.join(names)[:200]}: cần 1 đến 4 trường có trong bảng",
+                f"index {', '.join(names)[:200]}: needs 1 to 4 fields of the table",
+            )
+        found.append([by_id[name] for name in names])
+    return found
+
+
 def is_tabular(resource_format: str) -> bool:
     return resource_format.upper() in TABULAR_FORMATS
 
@@ -65,12 +92,16 @@ class DatastoreService:
         *,
         overrides: Mapping[str, FieldType] | None = None,
         number_format: NumberFormat | None = None,
+        indexes: list[list[str]] | None = None,
     ) -> OpendataDatastore:
-        """Replace the resource's rows by the file's (in the caller's transaction)."""
+        """Replace the resource's rows by the file's (in the caller's transaction).
+        ``indexes``: composite indexes (field ids); None keeps the declared ones."""
         tabular = open_tabular(resource.format.upper(), content)
         found = loading.scan(tabular)
         fields = loading.settle_fields(found, overrides or {}, number_format)
         store = self.find(session, resource.id)
+        declared = indexes if indexes is not None else (store.indexes if store else [])
+        composites = _composites(fields, declared)
         previous = store.table_name if store is not None else None
         generation = store.generation + 1 if store is not None else 1
         if store is None:
@@ -80,6 +111,7 @@ class DatastoreService:
         store.table_name = name
         store.generation = generation
         store.fields = _field_dicts(fields)
+        store.indexes = [[item.id for item in columns] for columns in composites]
         store.number_format = number_format.value if number_format else ""
         store.loaded_at = utcnow()
         resource.datastore_active = True
@@ -92,7 +124,7 @@ class DatastoreService:
         except FileRefused:
             tables.drop(session, name)
             raise
-        tables.add_indexes(session, table, fields)
+        tables.add_indexes(session, table, fields, composites)
         if previous is not None and previous != name:
             tables.drop(session, previous)
         session.flush()
@@ -104,15 +136,22 @@ class DatastoreService:
         resource: OpendataResource,
         content: bytes,
         overrides: Mapping[str, FieldType],
+        indexes: list[list[str]] | None = None,
     ) -> OpendataDatastore:
-        """Load the resource's file again with some columns' types set by the publisher."""
+        """Load the resource's file again with some columns' types (and composite indexes)
+        set by the publisher."""
         store = self.find(session, resource.id)
         declared = (
             NumberFormat(store.number_format) if store is not None and store.number_format else None
         )
         kept = {item.id: item.type for item in fields_of(store)} if store is not None else {}
         return self.load(
-            session, resource, content, overrides={**kept, **overrides}, number_format=declared
+            session,
+            resource,
+            content,
+            overrides={**kept, **overrides},
+            number_format=declared,
+            indexes=indexes,
         )
 
     def drop(self, session: Session, resource: OpendataResource) -> None:
@@ -157,6 +196,7 @@ class DatastoreService:
                 for item in fields
             ],
             "schema": {item.id: item.type.value for item in fields},
+            "indexes": [",".join(names) for names in store.indexes],
         }
 
 
