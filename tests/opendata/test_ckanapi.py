@@ -456,3 +456,19 @@ def test_the_ckanapi_command_dumps_and_searches_the_catalogue(catalogue: Catalog
     assert [item["name"] for item in found] == ["cho-dong-xuan"]
     everything = _ckanapi("search", "datasets", "-r", catalogue.url)
     assert len(everything) == 2
+
+
+def test_the_unit_facet_tells_the_two_unit_sets_apart(catalogue: Catalogue) -> None:
+    for title, unit_set in (("Dân số tỉnh hiện hành", "current"), ("Dân số tỉnh cũ", "legacy")):
+        _dataset(catalogue.officer, title, spatial_unit_set=unit_set, spatial_unit_code="24")
+    found = catalogue.anonymous.action.package_search(q="dan so", **{"facet.field": '["unit"]'})
+    items = {
+        item["name"]: (item["display_name"], item["count"])
+        for item in found["search_facets"]["unit"]["items"]
+    }
+    assert items == {
+        "current:24": ("Tỉnh Bắc Ninh", 1),
+        "legacy:24": ("Tỉnh Bắc Giang (trước 01/07/2025)", 1),
+    }
+    legacy = catalogue.anonymous.action.package_search(fq='unit:"legacy:24"')
+    assert _names(legacy) == ["dan-so-tinh-cu"]

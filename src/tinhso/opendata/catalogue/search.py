@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select
 
-from tinhso.core.errors import InvalidInput
+from tinhso.core.errors import InvalidInput, NotFound
 from tinhso.core.text import fold
 from tinhso.opendata.catalogue.datasets import (
     load_datasets,
@@ -40,6 +40,8 @@ from tinhso.opendata.models import (
     opendata_dataset_group,
     opendata_dataset_tag,
 )
+from tinhso.registry.models import UnitSet
+from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 ROWS_DEFAULT = 10
 ROWS_MAX = 1000
 FACET_LIMIT_DEFAULT = 50
-FACET_FIELDS = ("organization", "groups", "tags", "res_format", "license_id")
+FACET_FIELDS = ("organization", "groups", "tags", "res_format", "license_id", "unit")
 FILTER_FIELDS = (*FACET_FIELDS, "name", "id", "owner_org")
 _FILTER = re.compile(r'([+-]?)(\w+):(?:"([^"]*)"|(\S+))')
 
@@ -140,7 +142,16 @@ def _formatted(value: str) -> ColumnElement[bool]:
     )
 
 
+def _in_unit(value: str) -> ColumnElement[bool]:
+    """``unit:"current:24"``: datasets covering that unit (set and code: codes repeat)."""
+    unit_set, _, code = value.partition(":")
+    return and_(
+        OpendataDataset.spatial_unit_set == unit_set, OpendataDataset.spatial_unit_code == code
+    )
+
+
 _CONDITIONS: dict[str, Callable[[str], ColumnElement[bool]]] = {
+    "unit": _in_unit,
     "name": lambda value: OpendataDataset.name == value,
     "id": lambda value: OpendataDataset.id == value,
     "license_id": lambda value: OpendataDataset.licence_id == value,
@@ -218,6 +229,8 @@ def search(
             dataset.organisation_id,
             dataset.licence_id,
             dataset.name,
+            dataset.spatial_unit_set,
+            dataset.spatial_unit_code,
             *(
                 (score if column is None else column).label(f"k{position}")
                 for position, (column, _) in enumerate(keys)
@@ -244,6 +257,7 @@ def search(
 
 
 _ID_LIST_MAX = 5_000
+_FIRST_KEY = 6  # the matched rows: id, publisher, licence, name, unit set, unit code, keys
 
 
 def _sort_keys(sort: str) -> list[tuple[Any, bool]]:
@@ -269,7 +283,7 @@ def _ordered(matched: Sequence[Any], keys: list[tuple[Any, bool]]) -> list[Any]:
     Text sorts as Vietnamese readers expect (folded: "Đồng" with "Dong", not after "Z")."""
     rows = sorted(matched, key=lambda row: str(row[3]))
     for position in reversed(range(len(keys))):
-        rows.sort(key=partial(_key_at, 4 + position), reverse=keys[position][1])
+        rows.sort(key=partial(_key_at, _FIRST_KEY + position), reverse=keys[position][1])
     return rows
 
 
@@ -281,6 +295,14 @@ def _sortable(value: Any) -> Any:
     if isinstance(value, str):
         return (0, fold(value), value)
     return (0 if value is not None else 1, value if value is not None else 0, "")
+
+
+def _unit_name(session: Session, unit_set: str, code: str) -> str:
+    try:
+        unit = unit_service.get(session, UnitSet(unit_set), code)
+    except (NotFound, ValueError):
+        return code
+    return unit.name if unit_set == UnitSet.CURRENT.value else f"{unit.name} (trước 01/07/2025)"
 
 
 def _facet(
@@ -302,6 +324,12 @@ def _facet(
     elif name == "license_id":
         counts = Counter(row[2] for row in matched if row[2] is not None)
         items = [FacetItem(key, key, count) for key, count in counts.items()]
+    elif name == "unit":
+        units = Counter((row[4], row[5]) for row in matched if row[4] and row[5])
+        items = [
+            FacetItem(f"{unit_set}:{code}", _unit_name(session, unit_set, code), count)
+            for (unit_set, code), count in units.items()
+        ]
     elif name == "tags":
         rows = [
             (row[0], row[1])
