@@ -53,6 +53,7 @@ PAGES = [
     ("catalogue-service", "/exchange/catalogue/1", "viewer", None),  # see `people`
     ("catalogue-new", "/exchange/catalogue/new", "admin", "Công bố dịch vụ"),
     ("credentials", "/exchange/credentials", "admin", "Thông tin xác thực ứng dụng"),
+    ("audit", "/exchange/audit", "admin", "Nhật ký trao đổi dữ liệu"),
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
     ("users", "/admin/users", "admin", "Người dùng"),
     ("calendar", "/admin/calendar?year=2026", "admin", "Lịch làm việc"),

@@ -64,6 +64,7 @@ from tinhso.portal.admin.organisations import router as organisations_admin_rout
 from tinhso.portal.admin.pages import router as admin_router
 from tinhso.portal.admin.users import router as users_router
 from tinhso.portal.auth import CsrfCheckedIfSession, LoginRequired, PortalUser, safe_next
+from tinhso.portal.exchange.audit import router as audit_router
 from tinhso.portal.exchange.catalogue import router as catalogue_router
 from tinhso.portal.exchange.credentials import router as credentials_router
 from tinhso.portal.exchange.decisions import router as decisions_router
@@ -109,6 +110,7 @@ DOMAIN_ROUTERS = (
     reports_citizen_router,
     catalogue_router,
     credentials_router,
+    audit_router,
 )
 
 # Paths that are API, not pages: their errors stay problem+json.

@@ -116,7 +116,7 @@ def verify(engine: Engine, witnessed: Sequence[tuple[str, CheckpointHead]] = ())
         if (
             hashes.get(checkpoint.last_seq) != checkpoint.last_hash
             or jwk is None
-            or not _checkpoint_signed(checkpoint, jwk)
+            or not checkpoint_signed(checkpoint, jwk)
         ):
             result.ok = False
             result.bad_checkpoint_id = checkpoint.id
@@ -142,7 +142,7 @@ def verify(engine: Engine, witnessed: Sequence[tuple[str, CheckpointHead]] = ())
     return result
 
 
-def _checkpoint_signed(checkpoint: Any, jwk: dict[str, Any]) -> bool:
+def checkpoint_signed(checkpoint: Any, jwk: dict[str, Any]) -> bool:
     """Signed as numbered (v2), or as it was before checkpoints had numbers (v1)."""
     return checkpoint_signature_valid(
         checkpoint.last_seq, checkpoint.last_hash, checkpoint.signature, jwk, checkpoint.number
