@@ -219,9 +219,9 @@ def search(
     if text and not search_words(text) and fold(text).strip():
         conditions.append(false())  # only punctuation: nothing can match
 
-    # One pass over the catalogue: every match with what ordering and two facets need; the
-    # other facets then count over these ids (an id list, or the conditions again for a broad
-    # match), so the text conditions are evaluated once, not once per facet.
+    # One pass over the catalogue: every match with what ordering and three facets need; the
+    # other facets then count over these ids, a chunk at a time, so the text conditions are
+    # evaluated once, not once per facet.
     keys = _sort_keys(query.sort)
     matched = session.execute(
         select(
@@ -242,11 +242,7 @@ def search(
     results = [
         package_dict(found, organisations, site_url) for found in load_datasets(session, ids)
     ]
-    matching: Any = (
-        [row[0] for row in matched]
-        if len(matched) <= _ID_LIST_MAX
-        else select(dataset.id).where(and_(*conditions))
-    )
+    matching = [row[0] for row in matched]
     facets = {
         name: _facet(session, name, matching, matched, query, organisations)
         for name in query.facet_fields
@@ -256,7 +252,7 @@ def search(
     )
 
 
-_ID_LIST_MAX = 5_000
+_ID_CHUNK = 5_000  # ids per facet query (bound parameters stay far below every limit)
 _FIRST_KEY = 6  # the matched rows: id, publisher, licence, name, unit set, unit code, keys
 
 
@@ -305,15 +301,29 @@ def _unit_name(session: Session, unit_set: str, code: str) -> str:
     return unit.name if unit_set == UnitSet.CURRENT.value else f"{unit.name} (trước 01/07/2025)"
 
 
+def _counted(
+    session: Session,
+    matching: list[str],
+    column: Any,
+    statement: Callable[[ColumnElement[bool]], Any],
+) -> Counter[tuple[Any, ...]]:
+    """A facet's counts over the matched ids, a chunk of ids per query (each dataset is in
+    one chunk, so the counts add up)."""
+    counts: Counter[tuple[Any, ...]] = Counter()
+    for start in range(0, len(matching), _ID_CHUNK):
+        for row in session.execute(statement(column.in_(matching[start : start + _ID_CHUNK]))):
+            counts[tuple(row[:-1])] += int(row[-1])
+    return counts
+
+
 def _facet(
     session: Session,
     name: str,
-    matching: Any,
+    matching: list[str],
     matched: Sequence[Any],
     query: SearchQuery,
     organisations: dict[int, Any],
 ) -> list[FacetItem]:
-    rows: list[tuple[Any, int]]
     if name == "organization":
         counts = Counter(row[1] for row in matched)
         items = [
@@ -331,43 +341,60 @@ def _facet(
             for (unit_set, code), count in units.items()
         ]
     elif name == "tags":
-        rows = [
-            (row[0], row[1])
-            for row in session.execute(
-                select(
-                    OpendataTag.name, func.count(func.distinct(opendata_dataset_tag.c.dataset_id))
-                )
-                .join(opendata_dataset_tag, OpendataTag.id == opendata_dataset_tag.c.tag_id)
-                .where(opendata_dataset_tag.c.dataset_id.in_(matching))
-                .group_by(OpendataTag.name)
-            )
-        ]
-        items = [FacetItem(key, key, count) for key, count in rows]
-    elif name == "groups":
+        tagged = opendata_dataset_tag.c.dataset_id
         items = [
-            FacetItem(row[0], row[1], row[2])
-            for row in session.execute(
-                select(
-                    OpendataGroup.name,
-                    OpendataGroup.title_vi,
-                    func.count(func.distinct(opendata_dataset_group.c.dataset_id)),
-                )
-                .join(opendata_dataset_group, OpendataGroup.id == opendata_dataset_group.c.group_id)
-                .where(opendata_dataset_group.c.dataset_id.in_(matching))
-                .group_by(OpendataGroup.name, OpendataGroup.title_vi)
-            )
+            FacetItem(key[0], key[0], count)
+            for key, count in _counted(
+                session,
+                matching,
+                tagged,
+                lambda ids: (
+                    select(OpendataTag.name, func.count(func.distinct(tagged)))
+                    .join(opendata_dataset_tag, OpendataTag.id == opendata_dataset_tag.c.tag_id)
+                    .where(ids)
+                    .group_by(OpendataTag.name)
+                ),
+            ).items()
+        ]
+    elif name == "groups":
+        grouped = opendata_dataset_group.c.dataset_id
+        items = [
+            FacetItem(key[0], key[1], count)
+            for key, count in _counted(
+                session,
+                matching,
+                grouped,
+                lambda ids: (
+                    select(
+                        OpendataGroup.name,
+                        OpendataGroup.title_vi,
+                        func.count(func.distinct(grouped)),
+                    )
+                    .join(
+                        opendata_dataset_group,
+                        OpendataGroup.id == opendata_dataset_group.c.group_id,
+                    )
+                    .where(ids)
+                    .group_by(OpendataGroup.name, OpendataGroup.title_vi)
+                ),
+            ).items()
         ]
     else:  # res_format
         formatted = func.upper(OpendataResource.format)
-        rows = [
-            (row[0], row[1])
-            for row in session.execute(
-                select(formatted, func.count(func.distinct(OpendataResource.dataset_id)))
-                .where(OpendataResource.dataset_id.in_(matching), OpendataResource.format != "")
-                .group_by(formatted)
-            )
+        owner = OpendataResource.dataset_id
+        items = [
+            FacetItem(key[0], key[0], count)
+            for key, count in _counted(
+                session,
+                matching,
+                owner,
+                lambda ids: (
+                    select(formatted, func.count(func.distinct(owner)))
+                    .where(ids, OpendataResource.format != "")
+                    .group_by(formatted)
+                ),
+            ).items()
         ]
-        items = [FacetItem(key, key, count) for key, count in rows]
     items = [item for item in items if item.count >= query.facet_mincount]
     items.sort(key=lambda item: (-item.count, item.name))
     return items if query.facet_limit < 0 else items[: query.facet_limit]
