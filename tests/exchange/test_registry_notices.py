@@ -422,3 +422,45 @@ def test_a_gateway_follows_system_suspension_and_retirement_at_once_through_redi
     assert _until_status(gateway.url, target, auth, refused) == 404
     response = raw_request(gateway.url, "GET", target, auth)
     assert response.json()["code"] == "service_unavailable"
+
+
+def test_suspending_resuming_and_narrowing_a_grant_reach_the_gateway_at_once(
+    gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
+    redis_url: str,
+) -> None:
+    world = gateway_world
+    auth = {"Authorization": f"Bearer {world.token()}"}
+    gateway = world.gateway(TINHSO_REDIS_URL=redis_url, TINHSO_GATEWAY_POLL_SECONDS="3600")
+    target = f"/{SERVICE}/citizens/1"
+    assert raw_request(gateway.url, "GET", target, auth).status == 200
+    admin = world.world.provider_admin.headers
+    consumer_admin = world.world.consumer_admin.headers
+    grant = f"{API}/grants/{world.grant_id}"
+
+    no_reason = world.client.post(f"{grant}/suspend", json={"reason": ""}, headers=admin)
+    assert no_reason.status_code == 422
+    suspended = world.client.post(
+        f"{grant}/suspend", json={"reason": "Nghi lộ thông tin xác thực"}, headers=consumer_admin
+    )
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json()["suspended_reason"] == "Nghi lộ thông tin xác thực"
+    assert _until_status(gateway.url, target, auth, lambda status: status == 403) == 403
+    again = world.client.post(f"{grant}/suspend", json={"reason": "Lần nữa"}, headers=admin)
+    assert again.status_code == 409
+    resumed = world.client.post(f"{grant}/resume", headers=admin)
+    assert resumed.status_code == 200 and resumed.json()["suspended_at"] is None
+    assert _until_status(gateway.url, target, auth, lambda status: status == 200) == 200
+
+    wider = world.client.post(
+        f"{grant}/narrow", json={"allowed_methods": ["GET", "DELETE"]}, headers=admin
+    )
+    assert wider.status_code == 422  # narrowing never widens
+    by_consumer = world.client.post(
+        f"{grant}/narrow", json={"allowed_methods": ["POST"]}, headers=consumer_admin
+    )
+    assert by_consumer.status_code == 403  # the provider decides what it grants
+    narrowed = world.client.post(
+        f"{grant}/narrow", json={"allowed_methods": ["POST"]}, headers=admin
+    )
+    assert narrowed.status_code == 200 and narrowed.json()["allowed_methods"] == ["POST"]
+    assert _until_status(gateway.url, target, auth, lambda status: status == 403) == 403

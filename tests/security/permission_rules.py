@@ -103,6 +103,16 @@ def _grant(world: World, who: str) -> Call:
     )
 
 
+def _suspended_grant(world: World, who: str) -> Call:
+    grant_id = world.new_grant(who)
+    world.as_admin("POST", f"{EX}/grants/{grant_id}/suspend", json={"reason": "Kiểm tra an ninh"})
+    return Call(params={"grant_id": str(grant_id)})
+
+
+def _narrowed_grant(world: World, who: str) -> Call:
+    return Call(params={"grant_id": str(world.new_grant(who))}, json={"quota_per_day": 10})
+
+
 def _credential(world: World, who: str) -> Call:
     return Call(params={"client_id": world.new_credential()})
 
@@ -408,6 +418,15 @@ RULES: dict[str, Rule] = {
     ),
     "POST /api/v1/exchange/grants/{grant_id}/revoke": Rule(
         ADMINS | {COUNTERPART_ADMIN}, CONSUMER, _grant, counterpart=PROVIDER
+    ),
+    "POST /api/v1/exchange/grants/{grant_id}/suspend": Rule(
+        ADMINS | {COUNTERPART_ADMIN}, CONSUMER, _grant, counterpart=PROVIDER
+    ),
+    "POST /api/v1/exchange/grants/{grant_id}/resume": Rule(
+        ADMINS | {COUNTERPART_ADMIN}, CONSUMER, _suspended_grant, counterpart=PROVIDER
+    ),
+    "POST /api/v1/exchange/grants/{grant_id}/narrow": Rule(
+        ADMINS, PROVIDER, _narrowed_grant, counterpart=CONSUMER
     ),
     # -- exchange: client credentials and OAuth2 -----------------------------------------------------
     "GET /api/v1/exchange/systems/{organisation_code}/{system_code}/credentials": Rule(

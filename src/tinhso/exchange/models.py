@@ -174,6 +174,12 @@ class Grant(Base):
     burst: Mapped[int | None] = mapped_column(Integer)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_reason: Mapped[str | None] = mapped_column(Text)
+    # Suspended: not honoured until resumed (an incident, an audit); a revocation is final.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspended_reason: Mapped[str | None] = mapped_column(Text)
+    suspended_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
     revoked_by_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )

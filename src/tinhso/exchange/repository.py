@@ -191,6 +191,7 @@ def grants_query(
     if active_at is not None:
         query = query.where(
             Grant.revoked_at.is_(None),
+            Grant.suspended_at.is_(None),
             (Grant.valid_until.is_(None)) | (Grant.valid_until > active_at),
         )
     return query.order_by(Grant.id.desc())

@@ -117,6 +117,8 @@ def grants_out(session: DbSession, rows: list[Grant]) -> list[GrantOut]:
             burst=row.burst,
             revoked_at=row.revoked_at,
             revoked_reason=row.revoked_reason,
+            suspended_at=row.suspended_at,
+            suspended_reason=row.suspended_reason,
             created_at=row.created_at,
         )
         for row in rows

@@ -207,11 +207,26 @@ class GrantOut(BaseModel):
     burst: int | None
     revoked_at: datetime | None
     revoked_reason: str | None
+    suspended_at: datetime | None = None
+    suspended_reason: str | None = None
     created_at: datetime
 
 
 class RevocationCreate(Strict):
     reason: Reason = Field(description="Lý do thu hồi (bắt buộc) / why the grant is revoked")
+
+
+class SuspensionCreate(Strict):
+    reason: Reason = Field(description="Lý do tạm dừng (bắt buộc) / why the grant is suspended")
+
+
+class NarrowingCreate(Strict):
+    allowed_methods: list[HttpMethod] | None = Field(
+        default=None, description="The methods kept (a subset of those granted)"
+    )
+    quota_per_day: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="A lower daily quota"
+    )
 
 
 class CredentialCreate(Strict):

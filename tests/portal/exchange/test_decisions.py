@@ -199,3 +199,44 @@ def test_either_partys_admin_revokes_the_grant_with_a_reason(
     assert grant["revoked_at"] is not None
     page = client.get(f"/exchange/requests/{request_id}").text
     assert "Đã thu hồi" in page and reason in page
+
+
+def _grant_of(client: TestClient, world: ExchangeWorld, request_id: int) -> dict[str, object]:
+    grants = client.get(f"{API}/grants", headers=world.admin.headers).json()["items"]
+    found: dict[str, object] = next(g for g in grants if g["connection_request_id"] == request_id)
+    return found
+
+
+def test_the_grant_is_suspended_resumed_and_narrowed_in_the_portal(
+    client: TestClient, exchange_world: ExchangeWorld
+) -> None:
+    request_id = _pending(client, exchange_world)
+    assert log_in(client, exchange_world.provider_admin.username).status_code == 303
+    assert (
+        _decide(client, request_id, "approve", methods=["GET", "POST"], quota_per_day="500")[0]
+        == 303
+    )
+
+    client.cookies.clear()
+    assert log_in(client, exchange_world.consumer_admin.username).status_code == 303
+    page = client.get(f"/exchange/requests/{request_id}").text
+    assert "Tạm dừng quyền khai thác" in page
+    assert "Thu hẹp quyền khai thác" not in page  # the provider narrows what it grants
+    assert _decide(client, request_id, "narrow", methods=["GET"])[0] == 403
+    status, text = _decide(client, request_id, "suspend", reason="ngắn")
+    assert status == 422 and 'id="suspend-error"' in text
+    reason = "Nghi lộ khoá bí mật, đang rà soát"
+    assert _decide(client, request_id, "suspend", reason=reason)[0] == 303
+    assert _grant_of(client, exchange_world, request_id)["suspended_reason"] == reason
+    page = client.get(f"/exchange/requests/{request_id}").text
+    assert reason in page and "Cho khai thác trở lại" in page
+    assert _decide(client, request_id, "resume")[0] == 303
+    assert _grant_of(client, exchange_world, request_id)["suspended_at"] is None
+
+    client.cookies.clear()
+    assert log_in(client, exchange_world.provider_admin.username).status_code == 303
+    status, text = _decide(client, request_id, "narrow", methods=["GET"], quota_per_day="900")
+    assert status == 422 and 'id="narrow-error"' in text and "500" in text  # never widened
+    assert _decide(client, request_id, "narrow", methods=["GET"], quota_per_day="100")[0] == 303
+    narrowed = _grant_of(client, exchange_world, request_id)
+    assert narrowed["allowed_methods"] == ["GET"] and narrowed["quota_per_day"] == 100

@@ -26,8 +26,10 @@ from tinhso.exchange.schemas import (
     ConnectionRequestCreate,
     ConnectionRequestOut,
     GrantOut,
+    NarrowingCreate,
     RefusalCreate,
     RevocationCreate,
+    SuspensionCreate,
     WithdrawalCreate,
 )
 from tinhso.registry.auth import CurrentUser
@@ -237,4 +239,45 @@ def revoke_grant(
     grant, service = _grant_and_service(session, grant_id)
     auth.require_revoker(session, principal, grant, service)
     connection_service.revoke(session, grant, data.reason, principal.user_id)
+    return grants_out(session, [grant])[0]
+
+
+@router.post(
+    "/grants/{grant_id}/suspend",
+    tags=GRANTS,
+    summary="Suspend a grant with a reason; gateways stop honouring it within seconds until it is resumed (admins of the provider's or the consumer's organisation)",
+)
+def suspend_grant(
+    session: DbSession, principal: CurrentUser, grant_id: RowId, data: SuspensionCreate
+) -> GrantOut:
+    grant, service = _grant_and_service(session, grant_id)
+    auth.require_revoker(session, principal, grant, service)
+    connection_service.suspend(session, grant, data.reason, principal.user_id)
+    return grants_out(session, [grant])[0]
+
+
+@router.post(
+    "/grants/{grant_id}/resume",
+    tags=GRANTS,
+    summary="Resume a suspended grant (admins of the provider's or the consumer's organisation)",
+)
+def resume_grant(session: DbSession, principal: CurrentUser, grant_id: RowId) -> GrantOut:
+    grant, service = _grant_and_service(session, grant_id)
+    auth.require_revoker(session, principal, grant, service)
+    connection_service.resume(session, grant)
+    return grants_out(session, [grant])[0]
+
+
+@router.post(
+    "/grants/{grant_id}/narrow",
+    tags=GRANTS,
+    summary="Narrow a grant: keep fewer methods or lower its daily quota, never widen it (admins of the provider's organisation)",
+)
+def narrow_grant(
+    session: DbSession, principal: CurrentUser, grant_id: RowId, data: NarrowingCreate
+) -> GrantOut:
+    grant, service = _grant_and_service(session, grant_id)
+    auth.require_decider(session, principal, service)
+    methods = [str(method) for method in data.allowed_methods] if data.allowed_methods else None
+    connection_service.narrow(session, grant, methods, data.quota_per_day)
     return grants_out(session, [grant])[0]

@@ -238,6 +238,79 @@ class ConnectionService:
         repository.bump_state(session)
         return grant
 
+    def suspend(self, session: Session, grant: Grant, reason: str, user_id: int | None) -> Grant:
+        """Stop honouring the grant until it is resumed (gateways within seconds)."""
+        self._require_live(grant)
+        if grant.suspended_at is not None:
+            raise Conflict(
+                "Quyền khai thác đang bị tạm dừng", "The grant is already suspended", field="id"
+            )
+        if not reason.strip():
+            raise InvalidInput(
+                "Phải nêu lý do tạm dừng", "A reason for the suspension is required", field="reason"
+            )
+        grant.suspended_at = utcnow()
+        grant.suspended_reason = reason.strip()
+        grant.suspended_by_user_id = user_id
+        session.flush()
+        repository.bump_state(session)
+        return grant
+
+    def resume(self, session: Session, grant: Grant) -> Grant:
+        self._require_live(grant)
+        if grant.suspended_at is None:
+            raise Conflict(
+                "Quyền khai thác không bị tạm dừng", "The grant is not suspended", field="id"
+            )
+        grant.suspended_at = None
+        grant.suspended_reason = None
+        grant.suspended_by_user_id = None
+        session.flush()
+        repository.bump_state(session)
+        return grant
+
+    def narrow(
+        self,
+        session: Session,
+        grant: Grant,
+        methods: list[str] | None,
+        quota_per_day: int | None,
+    ) -> Grant:
+        """Take methods away or lower the daily quota; a grant is never widened here (that is
+        a new request, decided again)."""
+        self._require_live(grant)
+        if methods is not None:
+            wanted = list(dict.fromkeys(method.upper() for method in methods))
+            wider = sorted(set(wanted) - set(grant.allowed_methods))
+            if not wanted or wider:
+                raise InvalidInput(
+                    "Chỉ được bớt phương thức đã cấp (còn ít nhất một): "
+                    + ", ".join(grant.allowed_methods),
+                    "Only granted methods may be kept (at least one): "
+                    + ", ".join(grant.allowed_methods),
+                    field="allowed_methods",
+                )
+            grant.allowed_methods = wanted
+        if quota_per_day is not None:
+            if quota_per_day < 1 or (
+                grant.quota_per_day is not None and quota_per_day > grant.quota_per_day
+            ):
+                raise InvalidInput(
+                    f"Hạn mức mới phải từ 1 đến {grant.quota_per_day or 'không giới hạn'}",
+                    f"The new quota must be from 1 to {grant.quota_per_day or 'unlimited'}",
+                    field="quota_per_day",
+                )
+            grant.quota_per_day = quota_per_day
+        session.flush()
+        repository.bump_state(session)
+        return grant
+
+    def _require_live(self, grant: Grant) -> None:
+        if grant.revoked_at is not None:
+            raise Conflict(
+                "Quyền khai thác đã bị thu hồi", "The grant has been revoked", field="id"
+            )
+
     def _require_pending(self, request: ConnectionRequest) -> None:
         if request.status is not RequestStatus.PENDING:
             raise Conflict(

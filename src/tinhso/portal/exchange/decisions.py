@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
-    from tinhso.exchange.models import ConnectionRequest
+    from tinhso.exchange.models import ConnectionRequest, Grant
     from tinhso.registry.auth import Principal
 
 router = APIRouter()
@@ -97,12 +97,19 @@ def _page(
             for owner in (provider_owner, consumer_owner)
         )
     )
+    may_narrow = (
+        grant is not None
+        and grant.revoked_at is None
+        and provider_owner is not None
+        and can_administer(session, principal, provider_owner)
+    )
     return render(
         request,
         "exchange/request.html",
         {
             "grant": grant,
             "may_revoke": may_revoke,
+            "may_narrow": may_narrow,
             "connection": connection,
             "status_label": request_status_label(connection.status),
             "consumer": "/".join(labels[connection.consumer_system_id]),
@@ -247,6 +254,87 @@ def revoke(
         request, session, principal, request_id, errors,
         lambda: connection_service.revoke(session, grant, reason.strip(), principal.user_id),
         lambda _field: "revoke",
+    )  # fmt: skip
+
+
+def _granted(
+    session: Session, principal: Principal, request_id: int
+) -> tuple[Grant, ExchangeService]:
+    connection, service = _loaded(session, principal, request_id)
+    grant = repository.grant_of_request(session, connection.id)
+    if grant is None:
+        raise NotFound(
+            f"Yêu cầu {request_id} chưa được cấp quyền",
+            f"Request {request_id} has no grant",
+            field="id",
+        )
+    return grant, service
+
+
+@router.post(
+    "/exchange/requests/{request_id:int}/suspend",
+    summary="Suspend the grant a request gave, with a written reason (either party's admins; CSRF)",
+)
+def suspend(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    request_id: int,
+    reason: Annotated[str, Form(max_length=_MAX_REASON)] = "",
+) -> Response:
+    grant, service = _granted(session, principal, request_id)
+    auth.require_revoker(session, principal, grant, service)
+    errors: dict[str, str] = {}
+    if len(reason.strip()) < 10:
+        errors["suspend"] = _("Write the reason for the suspension: at least 10 characters.")
+    return _decided(
+        request, session, principal, request_id, errors,
+        lambda: connection_service.suspend(session, grant, reason.strip(), principal.user_id),
+        lambda _field: "suspend",
+    )  # fmt: skip
+
+
+@router.post(
+    "/exchange/requests/{request_id:int}/resume",
+    summary="Resume a suspended grant (either party's admins; CSRF)",
+)
+def resume(
+    request: Request, session: DbSession, principal: PortalUser, request_id: int
+) -> Response:
+    grant, service = _granted(session, principal, request_id)
+    auth.require_revoker(session, principal, grant, service)
+    return _decided(
+        request, session, principal, request_id, {},
+        lambda: connection_service.resume(session, grant),
+        lambda _field: "suspend",
+    )  # fmt: skip
+
+
+@router.post(
+    "/exchange/requests/{request_id:int}/narrow",
+    summary="Narrow the grant: fewer methods or a lower daily quota (the provider's admins; CSRF)",
+)
+def narrow(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    request_id: int,
+    methods: Annotated[list[str] | None, Form(max_length=7)] = None,
+    quota_per_day: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    grant, service = _granted(session, principal, request_id)
+    auth.require_decider(session, principal, service)
+    errors: dict[str, str] = {}
+    quota = None
+    if quota_per_day.strip():
+        if not quota_per_day.strip().isdigit():
+            errors["narrow"] = _("The daily quota is a whole number.")
+        else:
+            quota = int(quota_per_day.strip())
+    return _decided(
+        request, session, principal, request_id, errors,
+        lambda: connection_service.narrow(session, grant, methods or [], quota),
+        lambda _field: "narrow",
     )  # fmt: skip
 
 
