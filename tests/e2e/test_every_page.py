@@ -54,6 +54,7 @@ PAGES = [
     ("catalogue-new", "/exchange/catalogue/new", "admin", "Công bố dịch vụ"),
     ("credentials", "/exchange/credentials", "admin", "Thông tin xác thực ứng dụng"),
     ("audit", "/exchange/audit", "admin", "Nhật ký trao đổi dữ liệu"),
+    ("opendata", "/opendata", "viewer", "Dữ liệu mở"),
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
     ("users", "/admin/users", "admin", "Người dùng"),
     ("calendar", "/admin/calendar?year=2026", "admin", "Lịch làm việc"),

@@ -32,6 +32,9 @@ PUBLIC = {
     ("POST", "/reports/{code}/reopen"),  # needs the reporter's secret key
     ("GET", "/reports/photos/{photo_id:int}"),
     ("GET", "/reports/statistics"),
+    # Open data: anyone may read public datasets, with no account (the open data rules).
+    ("GET", "/opendata"),
+    ("GET", "/opendata/datasets/{name}"),
     ("GET", "/reports/statistics.xlsx"),
     ("GET", "/reports/statistics.csv"),
 }

@@ -70,6 +70,7 @@ from tinhso.portal.exchange.credentials import router as credentials_router
 from tinhso.portal.exchange.decisions import router as decisions_router
 from tinhso.portal.exchange.pages import router as exchange_router
 from tinhso.portal.monitoring.pages import router as monitoring_router
+from tinhso.portal.opendata.pages import router as opendata_router
 from tinhso.portal.organisations import directory, kind_label
 from tinhso.portal.rendering import (
     LANGUAGE_COOKIE,
@@ -111,6 +112,7 @@ DOMAIN_ROUTERS = (
     catalogue_router,
     credentials_router,
     audit_router,
+    opendata_router,
 )
 
 # Paths that are API, not pages: their errors stay problem+json.

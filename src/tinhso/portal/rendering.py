@@ -111,6 +111,17 @@ def datetime_filter(value: datetime | None) -> str:
     return format_datetime(value)
 
 
+def isodate_filter(value: str | None) -> str:
+    """An ISO date or timestamp text (``2026-12-05…``, as the CKAN dictionaries hold them) as
+    the page's date: ``05/12/2026``."""
+    if not value:
+        return "–"
+    try:
+        return format_date(date.fromisoformat(value[:10]))
+    except ValueError:
+        return value
+
+
 @cache
 def environment() -> Environment:
     """The portal's Jinja2 environment: autoescaped, translated through the catalogues."""
@@ -123,7 +134,13 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(number=number, percent=percent, date=date_filter, datetime=datetime_filter)
+    env.filters.update(
+        number=number,
+        percent=percent,
+        date=date_filter,
+        datetime=datetime_filter,
+        isodate=isodate_filter,
+    )
     env.globals["version"] = __version__
     env.globals["static"] = static_url
     return env

@@ -1,0 +1,1 @@
+"""Portal pages of open data: the public catalogue and dataset pages."""

@@ -1,0 +1,83 @@
+"""The open data portal in a real browser, in Vietnamese, without signing in, at 390 and
+1920 px: a citizen searches "truong hoc" without diacritics, narrows by a facet, opens the
+dataset a publisher uploaded as CSV and reads its preview. axe-core on every page visited.
+Screenshots: ``opendata-search-{390,1920}.png``, ``opendata-dataset-{390,1920}.png``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
+from tests.portal.opendata.test_pages import SCHOOLS
+from tinhso.opendata.access import PLATFORM
+from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.reference import load_reference
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tests.e2e.conftest import BrowserThread
+    from tinhso.core.config import Settings
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_a_citizen_finds_a_dataset_without_diacritics_and_previews_it(
+    browser: BrowserThread,
+    live_server: str,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    province_tree: dict[str, str],
+    width: int,
+) -> None:
+    with sessions.begin() as session:
+        load_reference(session)
+        dataset = dataset_service.create(
+            session,
+            PLATFORM,
+            {
+                "title": "Danh sách trường học tiểu học",
+                "owner_org": "so-tttt",
+                "notes": "Các trường tiểu học và số học sinh năm học 2025–2026.",
+                "license_id": "cc-by-4.0",
+                "groups": [{"name": "giao-duc"}],
+                "tags": [{"name": "giáo dục"}],
+            },
+        )
+        dataset_service.attach_file(
+            session,
+            PLATFORM,
+            dataset.id,
+            FileUpload("truong-hoc.csv", SCHOOLS, name="Danh sách trường", format="CSV"),
+            settings.data_dir,
+        )
+    found: list[str] = []
+
+    def journey(page: Page) -> None:
+        page.goto("/opendata")
+        expect(page.locator("h1")).to_have_text("Dữ liệu mở")
+        found.extend(serious_accessibility_violations(page))
+        page.get_by_label("Tìm bộ dữ liệu").fill("truong hoc")
+        page.get_by_role("button", name="Tìm kiếm").click()
+        expect(page.locator("#results-title")).to_have_text("Tìm thấy 1 bộ dữ liệu")
+        page.get_by_role("link", name="Giáo dục và đào tạo").click()
+        expect(page.get_by_role("link", name="Danh sách trường học tiểu học")).to_be_visible()
+        found.extend(serious_accessibility_violations(page))
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow} px wider than the window"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"opendata-search-{width}.png"), full_page=True)
+        page.get_by_role("link", name="Danh sách trường học tiểu học").click()
+        expect(page.locator("table.preview-table")).to_contain_text("Trường Tiểu học Đồng Xuân")
+        expect(page.locator("table.preview-table")).to_contain_text("1.502,5")
+        found.extend(serious_accessibility_violations(page))
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow} px wider than the window"
+        page.screenshot(path=str(SCREENSHOTS / f"opendata-dataset-{width}.png"), full_page=True)
+
+    browser.run(journey, live_server, width=width, height=1000)
+    assert found == []
