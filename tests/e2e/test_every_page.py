@@ -55,6 +55,7 @@ PAGES = [
     ("credentials", "/exchange/credentials", "admin", "Thông tin xác thực ứng dụng"),
     ("audit", "/exchange/audit", "admin", "Nhật ký trao đổi dữ liệu"),
     ("opendata", "/opendata", "viewer", "Dữ liệu mở"),
+    ("opendata-publish", "/opendata/publish", "officer", "Công bố bộ dữ liệu"),
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
     ("users", "/admin/users", "admin", "Người dùng"),
     ("calendar", "/admin/calendar?year=2026", "admin", "Lịch làm việc"),

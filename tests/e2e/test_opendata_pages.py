@@ -10,15 +10,20 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
 from tests.portal.opendata.test_pages import SCHOOLS
 from tinhso.opendata.access import PLATFORM
 from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
 from tinhso.opendata.catalogue.reference import load_reference
+from tinhso.registry.models import Role
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.orm import Session, sessionmaker
 
+    from tests.conftest import MakeOfficial
     from tests.e2e.conftest import BrowserThread
     from tinhso.core.config import Settings
 
@@ -78,6 +83,57 @@ def test_a_citizen_finds_a_dataset_without_diacritics_and_previews_it(
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"the page is {overflow} px wider than the window"
         page.screenshot(path=str(SCREENSHOTS / f"opendata-dataset-{width}.png"), full_page=True)
+
+    browser.run(journey, live_server, width=width, height=1000)
+    assert found == []
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_an_officer_publishes_a_csv_and_sees_its_preview(
+    browser: BrowserThread,
+    live_server: str,
+    sessions: sessionmaker[Session],
+    make_official: MakeOfficial,
+    province_tree: dict[str, str],
+    tmp_path: Path,
+    width: int,
+) -> None:
+    with sessions.begin() as session:
+        load_reference(session)
+    officer = make_official(Role.OFFICER, "so-tttt")
+    csv_file = tmp_path / "truong-hoc.csv"
+    csv_file.write_bytes(SCHOOLS)
+    ragged = tmp_path / "le.csv"
+    ragged.write_bytes(b"a;b;c\r\n1;2;3\r\n4;5\r\n")
+    found: list[str] = []
+
+    def journey(page: Page) -> None:
+        page.goto("/login?next=/opendata/publish")
+        page.get_by_label("Tên đăng nhập").fill(officer.username)
+        page.get_by_label("Mật khẩu").fill(TEST_PASSWORD)
+        page.get_by_role("button", name="Đăng nhập").click()
+        expect(page.locator("h1")).to_have_text("Công bố bộ dữ liệu")
+        page.get_by_label("Tiêu đề").fill("Trường học tiểu học")
+        page.locator("#od-owner_org").select_option("so-tttt")
+        page.get_by_role("button", name="Công bố", exact=True).click()
+        expect(page.locator("h1")).to_have_text("Trường học tiểu học")
+        page.get_by_label("Tệp (CSV, XLSX, JSON, GeoJSON, PDF; tối đa 50 MB)").set_input_files(
+            str(ragged)
+        )
+        page.get_by_role("button", name="Công bố tệp").click()
+        expect(page.locator("#upload-error")).to_contain_text("dòng 3")
+        found.extend(serious_accessibility_violations(page))
+        page.get_by_label("Tệp (CSV, XLSX, JSON, GeoJSON, PDF; tối đa 50 MB)").set_input_files(
+            str(csv_file)
+        )
+        page.get_by_role("button", name="Công bố tệp").click()
+        expect(page.locator("#upload-done")).to_be_visible()
+        expect(page.locator("table.preview-table")).to_contain_text("Trường Tiểu học Việt Yên")
+        found.extend(serious_accessibility_violations(page))
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow} px wider than the window"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"opendata-published-{width}.png"), full_page=True)
 
     browser.run(journey, live_server, width=width, height=1000)
     assert found == []

@@ -71,6 +71,7 @@ from tinhso.portal.exchange.decisions import router as decisions_router
 from tinhso.portal.exchange.pages import router as exchange_router
 from tinhso.portal.monitoring.pages import router as monitoring_router
 from tinhso.portal.opendata.pages import router as opendata_router
+from tinhso.portal.opendata.publishing import router as opendata_publishing_router
 from tinhso.portal.organisations import directory, kind_label
 from tinhso.portal.rendering import (
     LANGUAGE_COOKIE,
@@ -112,6 +113,7 @@ DOMAIN_ROUTERS = (
     catalogue_router,
     credentials_router,
     audit_router,
+    opendata_publishing_router,  # before /opendata/datasets/{name}
     opendata_router,
 )
 

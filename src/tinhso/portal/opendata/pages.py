@@ -13,11 +13,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from tinhso.core.errors import DomainError
+from tinhso.core.errors import DomainError, Forbidden
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
-from tinhso.opendata.access import reader_of
+from tinhso.opendata.access import reader_of, require_publisher
 from tinhso.opendata.catalogue.datasets import (
     dataset_service,
     organisations_by_id,
@@ -172,7 +172,34 @@ def _preview(session: Session, resource: dict[str, Any]) -> dict[str, Any] | Non
     "/opendata/datasets/{name}",
     summary="A dataset: its description, licence, how to cite it, resources, a preview and downloads (public)",
 )
-def opendata_dataset(request: Request, session: DbSession, name: str) -> Response:
+def opendata_dataset(
+    request: Request,
+    session: DbSession,
+    name: str,
+    uploaded: Annotated[str, Query(max_length=1)] = "",
+) -> Response:
+    return dataset_page(request, session, name, uploaded=uploaded == "1")
+
+
+def _may_publish(session: Session, reader: Reader, organisation_id: int) -> bool:
+    if reader.principal is None:
+        return False
+    try:
+        require_publisher(session, reader, organisation_id)
+    except Forbidden:
+        return False
+    return True
+
+
+def dataset_page(
+    request: Request,
+    session: Session,
+    name: str,
+    *,
+    upload_problems: list[str] | None = None,
+    status_code: int = 200,
+    uploaded: bool = False,
+) -> Response:
     reader = _reader(request, session)
     dataset = dataset_service.find(session, reader, name)
     site = str(request.base_url).rstrip("/")
@@ -182,15 +209,18 @@ def opendata_dataset(request: Request, session: DbSession, name: str) -> Respons
         for resource in found["resources"]
         if resource["datastore_active"]
     }
-    licence = dataset.licence
     return render(
         request,
         "opendata/dataset.html",
         {
             "dataset": found,
-            "licence": licence,
+            "licence": dataset.licence,
             "previews": previews,
             "site": site,
             "year": dataset.created_at.year,
+            "may_publish": _may_publish(session, reader, dataset.organisation_id),
+            "upload_problems": upload_problems or [],
+            "uploaded": uploaded,
         },
+        status_code=status_code,
     )

@@ -1,0 +1,197 @@
+"""Publishing open data in the portal: an agency's officers create a dataset (its URL name
+suggested by folding the title, "Trường học" → truong-hoc) and upload its files; a CSV or
+XLSX file is loaded into the datastore, and a refused one lists each row and cell, with
+nothing stored. The rules are the CKAN API's (``opendata.access.require_publisher``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from starlette.responses import RedirectResponse, Response
+
+from tinhso.core.errors import DomainError, Forbidden
+from tinhso.core.i18n import current_locale
+from tinhso.core.web import DbSession
+from tinhso.monitoring.values.number_format import NumberFormat
+from tinhso.opendata.access import reader_of
+from tinhso.opendata.catalogue.datasets import (
+    UPDATE_FREQUENCIES,
+    UPLOAD_MAX_BYTES,
+    FileUpload,
+    dataset_service,
+)
+from tinhso.opendata.catalogue.listings import catalogue_service
+from tinhso.portal.auth import PortalUser
+from tinhso.portal.rendering import render
+from tinhso.registry.auth import roles_over
+from tinhso.registry.models import Role
+from tinhso.registry.organisations import organisation_service
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tinhso.registry.auth import Principal
+
+router = APIRouter()
+_FIELDS = ("title", "name", "notes", "owner_org", "license_id", "update_frequency", "tags")
+
+
+def _message(error: DomainError) -> str:
+    return error.message.vi if current_locale.get() == "vi" else error.message.en
+
+
+def _publishing_organisations(session: Session, principal: Principal) -> list[tuple[str, str]]:
+    """(code, name) of the organisations the official publishes for (officer or admin)."""
+    return [
+        (organisation.code, organisation.name_vi)
+        for organisation in organisation_service.list_all(session)
+        if principal.is_platform_admin
+        or roles_over(session, principal, organisation.id) & {Role.OFFICER, Role.ORGANISATION_ADMIN}
+    ]
+
+
+def _form_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    form: dict[str, object],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "opendata/publish.html",
+        {
+            "form": form,
+            "errors": errors or {},
+            "organisations": _publishing_organisations(session, principal),
+            "licences": catalogue_service.licences(session),
+            "themes": catalogue_service.groups(session, reader_of(session, principal)),
+            "frequencies": UPDATE_FREQUENCIES,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get(
+    "/opendata/publish",
+    summary="The form to publish a dataset (officers of a publishing organisation)",
+)
+def publish_page(request: Request, session: DbSession, principal: PortalUser) -> Response:
+    form: dict[str, object] = dict.fromkeys(_FIELDS, "") | {"groups": [], "private": False}
+    form["license_id"] = "cc-by-4.0"
+    return _form_page(request, session, principal, form)
+
+
+@router.post(
+    "/opendata/publish",
+    summary="Publish a dataset (officers of the publishing organisation; CSRF)",
+)
+def publish(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    title: Annotated[str, Form(max_length=600)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    notes: Annotated[str, Form(max_length=20_100)] = "",
+    owner_org: Annotated[str, Form(max_length=100)] = "",
+    license_id: Annotated[str, Form(max_length=100)] = "",
+    update_frequency: Annotated[str, Form(max_length=32)] = "",
+    tags: Annotated[str, Form(max_length=2000)] = "",
+    groups: Annotated[list[str] | None, Form(max_length=12)] = None,
+    private: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    form: dict[str, object] = {
+        "title": title,
+        "name": name,
+        "notes": notes,
+        "owner_org": owner_org,
+        "license_id": license_id,
+        "update_frequency": update_frequency,
+        "tags": tags,
+        "groups": groups or [],
+        "private": private == "1",
+    }
+    data: dict[str, object] = {
+        "title": title,
+        "notes": notes,
+        "owner_org": owner_org,
+        "license_id": license_id or None,
+        "update_frequency": update_frequency,
+        "tags": [{"name": tag.strip()} for tag in tags.split(",") if tag.strip()],
+        "groups": [{"name": group} for group in groups or []],
+        "private": private == "1",
+    }
+    if name.strip():
+        data["name"] = name.strip()
+    errors: dict[str, str] = {}
+    try:
+        dataset = dataset_service.create(session, reader_of(session, principal), data)
+        session.commit()
+    except DomainError as error:
+        session.rollback()
+        for item in error.errors or []:
+            key = item.field.split(".", 1)[0]
+            text = item.message.vi if current_locale.get() == "vi" else item.message.en
+            errors.setdefault(key if key in form else "title", text)
+        if not errors:
+            errors["owner_org"] = _message(error)
+        return _form_page(request, session, principal, form, errors, 422)
+    return RedirectResponse(f"/opendata/datasets/{dataset.name}", status_code=303)
+
+
+@router.post(
+    "/opendata/datasets/{name}/resources",
+    summary="Upload a file to a dataset; CSV/XLSX rows go into the datastore (its publisher's officers; CSRF)",
+)
+async def upload_resource(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    name: str,
+    upload: Annotated[UploadFile | None, File()] = None,
+    resource_name: Annotated[str, Form(max_length=500)] = "",
+    number_format: Annotated[str, Form(max_length=2)] = "",
+) -> Response:
+    from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
+
+    content = await upload.read(UPLOAD_MAX_BYTES + 1) if upload is not None else b""
+    filename = (upload.filename if upload is not None else "") or "tep"
+    return await run_in_threadpool(
+        _store_upload,
+        request,
+        session,
+        principal,
+        name,
+        FileUpload(
+            filename,
+            content,
+            name=resource_name.strip(),
+            number_format=NumberFormat(number_format) if number_format in {"vi", "en"} else None,
+        ),
+    )
+
+
+def _store_upload(
+    request: Request, session: Session, principal: Principal, name: str, upload: FileUpload
+) -> Response:
+    from tinhso.portal.opendata.pages import dataset_page  # noqa: PLC0415 - one page, two routes
+
+    reader = reader_of(session, principal)
+    try:
+        dataset_service.attach_file(
+            session, reader, name, upload, request.app.state.settings.data_dir
+        )
+        session.commit()
+    except Forbidden:
+        session.rollback()
+        raise  # the portal's 403 page: this official does not publish for the dataset
+    except DomainError as error:
+        session.rollback()
+        problems = [
+            item.message.vi if current_locale.get() == "vi" else item.message.en
+            for item in error.errors
+        ] or [_message(error)]
+        return dataset_page(request, session, name, upload_problems=problems, status_code=422)
+    return RedirectResponse(f"/opendata/datasets/{name}?uploaded=1", status_code=303)

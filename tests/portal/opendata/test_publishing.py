@@ -1,0 +1,89 @@
+"""Publishing in the portal: an officer creates a dataset (its name folded from the title) and
+uploads a CSV that the datastore loads; a bad file lists its rows and cells and changes
+nothing; officials of other organisations are refused."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from tests.portal.opendata.test_pages import SCHOOLS
+from tests.portal.test_pages import form_token, log_in
+from tinhso.opendata.catalogue.reference import load_reference
+from tinhso.opendata.models import OpendataResource
+from tinhso.registry.models import Role
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tests.conftest import MakeOfficial
+
+
+def test_an_officer_publishes_a_dataset_and_a_csv_bad_files_change_nothing(
+    client: TestClient,
+    province_tree: dict[str, str],
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        load_reference(session)
+    officer = make_official(Role.OFFICER, "so-tttt")
+    assert log_in(client, officer.username).status_code == 303
+    page = client.get("/opendata/publish")
+    assert page.status_code == 200 and 'value="so-tttt"' in page.text
+    token = form_token(page)
+    missing = client.post("/opendata/publish", data={"csrf_token": token, "owner_org": "so-tttt"})
+    assert missing.status_code == 422 and 'id="od-title-error"' in missing.text
+    created = client.post(
+        "/opendata/publish",
+        data={
+            "csrf_token": token,
+            "title": "Trường học tiểu học",
+            "owner_org": "so-tttt",
+            "license_id": "cc-by-4.0",
+            "tags": "giáo dục, trường học",
+            "groups": ["giao-duc"],
+            "update_frequency": "annual",
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    assert created.headers["location"] == "/opendata/datasets/truong-hoc-tieu-hoc"
+
+    dataset = client.get("/opendata/datasets/truong-hoc-tieu-hoc")
+    assert dataset.status_code == 200 and "Thêm tệp" in dataset.text
+    upload_token = form_token(dataset)
+    ragged = client.post(
+        "/opendata/datasets/truong-hoc-tieu-hoc/resources",
+        data={"csrf_token": upload_token},
+        files={"upload": ("le.csv", b"a;b;c\r\n1;2;3\r\n4;5\r\n", "text/csv")},
+    )
+    assert ragged.status_code == 422
+    assert 'id="upload-error"' in ragged.text and "dòng 3" in ragged.text
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OpendataResource)) == 0
+    uploaded = client.post(
+        "/opendata/datasets/truong-hoc-tieu-hoc/resources",
+        data={"csrf_token": upload_token, "resource_name": "Danh sách trường"},
+        files={"upload": ("truong-hoc.csv", SCHOOLS, "text/csv")},
+        follow_redirects=False,
+    )
+    assert uploaded.status_code == 303
+    shown = client.get(uploaded.headers["location"]).text
+    assert 'id="upload-done"' in shown and "Trường Tiểu học Đồng Xuân" in shown
+
+    client.cookies.clear()
+    other = make_official(Role.OFFICER, "so-yte")
+    assert log_in(client, other.username).status_code == 303
+    foreign = client.get("/opendata/datasets/truong-hoc-tieu-hoc")
+    assert "Thêm tệp" not in foreign.text
+    refused = client.post(
+        "/opendata/datasets/truong-hoc-tieu-hoc/resources",
+        data={"csrf_token": form_token(foreign)},
+        files={"upload": ("x.csv", b"a\r\n1\r\n", "text/csv")},
+    )
+    assert refused.status_code == 403
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(OpendataResource)) == 1
