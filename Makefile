@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tinhso-installed
 
-.PHONY: help demo test install install-system assets lint typecheck check lock bench-gateway bench-monitoring
+.PHONY: help demo test install install-system assets lint typecheck check lock bench-gateway bench-monitoring bench-opendata
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,3 +52,6 @@ bench-gateway: install-system install ## Gateway throughput and latency against 
 
 bench-monitoring: install ## Monitoring at national scale (bench/results/)
 	$(BIN)/python -m bench.monitoring
+
+bench-opendata: install-system install ## Open data search and datastore through the HTTP API, SQLite and PostgreSQL (bench/results/)
+	$(BIN)/python -m bench.opendata
