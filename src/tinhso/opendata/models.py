@@ -97,6 +97,14 @@ class OpendataDataset(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_opendata_dataset_organisation", "organisation_id"),
         Index("ix_opendata_dataset_state_private", "state", "private"),
+        # PostgreSQL: a trigram index (pg_trgm) serves search's word-start LIKE '% word%'
+        # without reading every row; SQLite keeps a plain index of the column.
+        Index(
+            "ix_opendata_dataset_search_text",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID, as CKAN's ids
