@@ -52,7 +52,6 @@ import gc
 import importlib.metadata
 import json
 import os
-import platform
 import random
 import resource
 import statistics
@@ -68,6 +67,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from bench.machine import describe_machine
 from tinhso.monitoring.computation.formula import Formula, parse, to_sql
 from tinhso.registry.unit_catalogue import current_units
 
@@ -856,26 +856,11 @@ def pandas_recompute(
 
 
 def machine() -> dict[str, Any]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    meminfo = Path("/proc/meminfo").read_text().splitlines()
-    total_kb = int(next(line.split()[1] for line in meminfo if line.startswith("MemTotal")))
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(total_kb / 1024**2, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
+        **describe_machine(),
         "duckdb": importlib.metadata.version("duckdb"),
         "pandas": importlib.metadata.version("pandas"),
         "numpy": importlib.metadata.version("numpy"),
-        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
     }
 
 

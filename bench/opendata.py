@@ -32,7 +32,6 @@ import datetime as dt
 import io
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -49,6 +48,7 @@ import httpx
 import yaml
 from sqlalchemy import event, insert, select, text
 
+from bench.machine import describe_machine
 from tinhso.core.db import build_engine, make_sessionmaker, utcnow
 from tinhso.core.migrations import alembic_config
 from tinhso.opendata.access import ANONYMOUS, PLATFORM
@@ -516,24 +516,7 @@ def measure_database(
 
 
 def machine() -> dict[str, Any]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    meminfo = Path("/proc/meminfo").read_text().splitlines()
-    total_kb = int(next(line.split()[1] for line in meminfo if line.startswith("MemTotal")))
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "ram_gib": round(total_kb / 1024**2, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
-    }
+    return describe_machine()
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
