@@ -220,8 +220,7 @@ def search(
         conditions.append(false())  # only punctuation: nothing can match
 
     # One pass over the catalogue: every match with what ordering and three facets need; the
-    # other facets then count over these ids, a chunk at a time, so the text conditions are
-    # evaluated once, not once per facet.
+    # other facets count over these matches.
     keys = _sort_keys(query.sort)
     matched = session.execute(
         select(
@@ -242,7 +241,13 @@ def search(
     results = [
         package_dict(found, organisations, site_url) for found in load_datasets(session, ids)
     ]
-    matching = [row[0] for row in matched]
+    # A few matches: their ids; many: the conditions as a semi-join (a long list of bound ids
+    # costs PostgreSQL more to plan than the indexed conditions cost to run again).
+    matching: list[str] | Any = (
+        [row[0] for row in matched]
+        if len(matched) <= _ID_LIST_MAX
+        else select(dataset.id).where(and_(*conditions))
+    )
     facets = {
         name: _facet(session, name, matching, matched, query, organisations)
         for name in query.facet_fields
@@ -252,7 +257,7 @@ def search(
     )
 
 
-_ID_CHUNK = 5_000  # ids per facet query (bound parameters stay far below every limit)
+_ID_LIST_MAX = 1_000
 _FIRST_KEY = 6  # the matched rows: id, publisher, licence, name, unit set, unit code, keys
 
 
@@ -303,23 +308,21 @@ def _unit_name(session: Session, unit_set: str, code: str) -> str:
 
 def _counted(
     session: Session,
-    matching: list[str],
+    matching: list[str] | Any,
     column: Any,
     statement: Callable[[ColumnElement[bool]], Any],
 ) -> Counter[tuple[Any, ...]]:
-    """A facet's counts over the matched ids, a chunk of ids per query (each dataset is in
-    one chunk, so the counts add up)."""
+    """A facet's counts over the matches (their ids, or the select of them)."""
     counts: Counter[tuple[Any, ...]] = Counter()
-    for start in range(0, len(matching), _ID_CHUNK):
-        for row in session.execute(statement(column.in_(matching[start : start + _ID_CHUNK]))):
-            counts[tuple(row[:-1])] += int(row[-1])
+    for row in session.execute(statement(column.in_(matching))):
+        counts[tuple(row[:-1])] += int(row[-1])
     return counts
 
 
 def _facet(
     session: Session,
     name: str,
-    matching: list[str],
+    matching: list[str] | Any,
     matched: Sequence[Any],
     query: SearchQuery,
     organisations: dict[int, Any],
