@@ -40,6 +40,11 @@ XLSX_MAX_ROWS = 200_000
 _CHUNK = 5_000
 
 
+def _vi(number: int) -> str:
+    """A count written the Vietnamese way: 200.000."""
+    return f"{number:,}".replace(",", ".")
+
+
 def _rows(session: Session, store: OpendataDatastore) -> Iterator[list[Any]]:
     fields = fields_of(store)
     table = tables.table_of(store.table_name, fields)
@@ -79,7 +84,7 @@ def dump(
         )
     if file_format == "xlsx" and store.row_count > XLSX_MAX_ROWS:
         raise InvalidInput(
-            f"Bảng có {store.row_count:,} dòng, quá {XLSX_MAX_ROWS:,} dòng của một tệp XLSX: "
+            f"Bảng có {_vi(store.row_count)} dòng, quá {_vi(XLSX_MAX_ROWS)} dòng của một tệp XLSX: "
             "hãy tải CSV",
             f"The table has {store.row_count:,} rows, over the {XLSX_MAX_ROWS:,} of an XLSX "
             "file: download CSV",

@@ -123,7 +123,7 @@ def scan(tabular: TabularFile) -> Scan:
             continue
         found.rows += 1
         if found.rows > MAX_ROWS:
-            raise refused(f"quá {MAX_ROWS:,} dòng", f"over {MAX_ROWS:,} rows")
+            raise refused(f"quá {MAX_ROWS:,} dòng".replace(",", "."), f"over {MAX_ROWS:,} rows")
         width = len(found.header)
         if len(cells) < width or any(not _blank(cell) for cell in cells[width:]):
             found.problem(
