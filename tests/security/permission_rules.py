@@ -944,6 +944,25 @@ RULES.update(
             OPERATORS, call=lambda world, who: Call(json={"name": f"Ứng dụng {world.number()}"})
         ),
         "DELETE /api/v1/report-keys/{key_id}": Rule(OPERATORS, call=_new_key),
+        "GET /api/v1/report-categories": Rule(OPERATORS),
+        "POST /api/v1/report-categories": Rule(
+            OPERATORS,
+            call=lambda world, who: Call(
+                json={
+                    "code": f"loai-{world.number()}",
+                    "name_vi": "Cây xanh",
+                    "name_en": "Trees",
+                    "severity": "normal",
+                }
+            ),
+        ),
+        "PUT /api/v1/report-categories/{code}": Rule(
+            OPERATORS,
+            call=Call(
+                params={"code": "moi-truong"},
+                json={"name_vi": "Môi trường", "name_en": "Environment", "severity": "normal"},
+            ),
+        ),
         "PUT /api/v1/report-routes": Rule(
             OPERATORS,
             call=Call(json={"unit_code": "07777", "organisation_code": CONSUMER}),

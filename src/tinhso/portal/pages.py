@@ -79,6 +79,7 @@ from tinhso.portal.rendering import (
     LocaleMiddleware,
     render,
 )
+from tinhso.portal.reports.categories import router as reports_categories_router
 from tinhso.portal.reports.citizen import router as reports_citizen_router
 from tinhso.portal.reports.officer import router as reports_officer_router
 from tinhso.portal.reports.operators import router as reports_operators_router
@@ -109,6 +110,7 @@ DOMAIN_ROUTERS = (
     decisions_router,
     reports_officer_router,  # before the citizens' /reports/{code}
     reports_operators_router,
+    reports_categories_router,
     reports_citizen_router,
     catalogue_router,
     credentials_router,

@@ -4,14 +4,15 @@
 - ``GET /reports/{code}`` and ``POST /reports/{code}/actions``: one report with its whole
   timeline and reporter contact, and an officer's action (``tinhso.reports.auth``).
 - ``POST /reports/{code}/rating`` and ``/reopen``: the reporter, with the key they were given.
-- ``/report-keys`` and ``PUT /report-routes``: platform administrators (the operators).
+- ``/report-keys``, ``/report-categories`` and ``PUT /report-routes``: platform administrators
+  (the operators).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from sqlalchemy import select
 
 from tinhso.core.calendar import load_calendar, office_hours
@@ -23,13 +24,16 @@ from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 from tinhso.reports.auth import require_reader
-from tinhso.reports.handling import routing
+from tinhso.reports.handling import categories, routing
 from tinhso.reports.handling.deadlines import DeadlinePolicy
-from tinhso.reports.models import Report, ReportApiKey, ReportState
+from tinhso.reports.models import Report, ReportApiKey, ReportCategory, ReportState
 from tinhso.reports.open311 import keys
 from tinhso.reports.schemas import (
     ApiKeyIn,
     ApiKeyOut,
+    CategoryCreate,
+    CategoryIn,
+    CategoryOut,
     EventOut,
     RatingIn,
     ReopenIn,
@@ -215,3 +219,53 @@ def put_route(session: DbSession, _: PlatformAdmin, body: RouteIn) -> dict[str, 
         "unit_code": body.unit_code,
         "organisation_code": organisation.code,
     }
+
+
+def _category_out(category: ReportCategory) -> CategoryOut:
+    return CategoryOut(
+        code=category.code,
+        name_vi=category.name_vi,
+        name_en=category.name_en,
+        severity=category.severity,
+        description_vi=category.description_vi,
+        description_en=category.description_en,
+        group_vi=category.group_vi,
+        keywords=category.keywords,
+        duplicate_radius_m=category.duplicate_radius_m,
+        active=category.active,
+        attributes=category.attributes,
+    )
+
+
+def _draft(body: CategoryIn) -> categories.CategoryDraft:
+    fields = body.model_dump(exclude={"code"})
+    return categories.CategoryDraft(**fields)
+
+
+@router.get(
+    "/report-categories", summary="Loại phản ánh / Report categories, retired ones included"
+)
+def list_categories(session: DbSession, _: PlatformAdmin) -> list[CategoryOut]:
+    return [_category_out(category) for category in categories.listed(session)]
+
+
+@router.post(
+    "/report-categories",
+    status_code=status.HTTP_201_CREATED,
+    summary="Thêm loại phản ánh / Create a report category",
+)
+def create_category(session: DbSession, _: PlatformAdmin, body: CategoryCreate) -> CategoryOut:
+    return _category_out(categories.create(session, body.code, _draft(body)))
+
+
+@router.put(
+    "/report-categories/{code}",
+    summary="Sửa hoặc ngừng loại phản ánh / Change or retire a report category",
+)
+def change_category(
+    session: DbSession,
+    _: PlatformAdmin,
+    code: Annotated[str, Path(max_length=64)],
+    body: CategoryIn,
+) -> CategoryOut:
+    return _category_out(categories.change(session, code, _draft(body)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -93,3 +93,52 @@ class RouteIn(Strict):
     category_code: Code | None = None
     unit_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
     organisation_code: Code
+
+
+class ChoiceIn(Strict):
+    key: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class QuestionIn(Strict):
+    """One extra question of a category (an Open311 attribute); ``order`` is its position."""
+
+    code: str = Field(min_length=1, max_length=64)
+    datatype: str = Field(max_length=32)
+    required: bool = False
+    description: str = Field(min_length=1, max_length=500)
+    description_en: str = Field(default="", max_length=500)
+    values: list[ChoiceIn] = Field(default_factory=list, max_length=50)
+
+
+class CategoryIn(Strict):
+    """A category as an operator writes it (``PUT`` replaces every field but the code)."""
+
+    name_vi: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    severity: Severity
+    description_vi: str = Field(default="", max_length=4000)
+    description_en: str = Field(default="", max_length=4000)
+    group_vi: str = Field(default="", max_length=200)
+    keywords: str = Field(default="", max_length=500)
+    duplicate_radius_m: int = Field(default=100, ge=0, le=5000)
+    active: bool = True
+    attributes: list[QuestionIn] = Field(default_factory=list, max_length=20)
+
+
+class CategoryCreate(CategoryIn):
+    code: Code
+
+
+class CategoryOut(BaseModel):
+    code: str
+    name_vi: str
+    name_en: str
+    severity: Severity
+    description_vi: str
+    description_en: str
+    group_vi: str
+    keywords: str
+    duplicate_radius_m: int
+    active: bool
+    attributes: list[dict[str, Any]]

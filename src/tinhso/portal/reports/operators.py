@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 router = APIRouter()
 
 
-def _operator(principal: Principal) -> None:
+def operator_only(principal: Principal) -> None:
     if not principal.is_platform_admin:
         raise Forbidden(
             "Chỉ quản trị viên nền tảng (trung tâm điều hành) được làm việc này",
@@ -78,7 +78,7 @@ def _page(
 
 @router.get("/reports/operators", summary="Open311 keys and routing (platform admins)")
 def operators(request: Request, session: DbSession, principal: PortalUser) -> Response:
-    _operator(principal)
+    operator_only(principal)
     return _page(request, session)
 
 
@@ -89,7 +89,7 @@ def issue_key(
     principal: PortalUser,
     name: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
-    _operator(principal)
+    operator_only(principal)
     try:
         issued = keys.issue(session, name)
     except DomainError as error:
@@ -108,7 +108,7 @@ def issue_key(
 def revoke_key(
     request: Request, session: DbSession, principal: PortalUser, key_id: int
 ) -> Response:
-    _operator(principal)
+    operator_only(principal)
     keys.revoke(session, key_id)
     session.commit()
     return RedirectResponse("/reports/operators", status_code=303)
@@ -125,7 +125,7 @@ def add_route(
     unit_code: Annotated[str, Form(max_length=16)] = "",
     organisation: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    _operator(principal)
+    operator_only(principal)
     try:
         found = report_service.category(session, category, "category").id if category else None
         unit = (

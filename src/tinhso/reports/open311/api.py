@@ -151,7 +151,10 @@ def _service(category: ReportCategory, locale: Locale) -> dict[str, Any]:
     }
 
 
-def _attribute(attribute: dict[str, Any]) -> dict[str, Any]:
+def _attribute(attribute: dict[str, Any], locale: Locale) -> dict[str, Any]:
+    description = attribute.get("description", "")
+    if locale != "vi" and attribute.get("description_en"):
+        description = attribute["description_en"]
     found = {
         "variable": attribute.get("variable", True),
         "code": attribute["code"],
@@ -159,7 +162,7 @@ def _attribute(attribute: dict[str, Any]) -> dict[str, Any]:
         "required": bool(attribute.get("required", False)),
         "datatype_description": attribute.get("datatype_description", ""),
         "order": attribute["order"],
-        "description": attribute.get("description", ""),
+        "description": description,
     }
     if attribute["datatype"] in ("singlevaluelist", "multivaluelist"):
         found["values"] = [
@@ -216,9 +219,10 @@ async def service_definition(
 ) -> Response:
     def work() -> Response:
         category = report_service.category(session, service_code)
+        locale = _locale(request)
         definition = {
             "service_code": category.code,
-            "attributes": [_attribute(a) for a in sorted(category.attributes, key=_order)],
+            "attributes": [_attribute(a, locale) for a in sorted(category.attributes, key=_order)],
         }
         if fmt == "xml":
             top = etree.Element("service_definition")
