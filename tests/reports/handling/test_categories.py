@@ -105,11 +105,28 @@ def test_bad_questions_are_refused_each_at_its_field_and_nothing_is_stored(
     before = client.get(PATH, headers=admin.headers).json()
     changed = client.put(
         f"{PATH}/moi-truong",
-        json={"name_vi": " ", "name_en": "Environment", "severity": "normal"},
+        json={
+            "name_vi": " ",
+            "name_en": "Environ\x00ment",
+            "severity": "normal",
+            "attributes": [
+                {
+                    "code": "x",
+                    "datatype": "singlevaluelist",
+                    "description": "Chọn\x07",
+                    "values": [{"key": "a", "name": "A\x00"}],
+                }
+            ],
+        },
         headers=admin.headers,
     )
     assert changed.status_code == 422
-    assert {e["field"] for e in changed.json()["errors"]} == {"name_vi"}
+    assert {e["field"] for e in changed.json()["errors"]} == {
+        "name_vi",
+        "name_en",
+        "attributes[0].description",
+        "attributes[0].values",
+    }
     assert client.get(PATH, headers=admin.headers).json() == before
     missing = client.put(
         f"{PATH}/khong-co",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from tinhso.core.errors import Conflict, FieldError, InvalidInput, Message, NotFound
+from tinhso.core.text import control_character
 from tinhso.reports.models import ReportCategory, Severity
 from tinhso.reports.open311.attributes import DATATYPES
 
@@ -50,6 +51,14 @@ def _problem(where: str, vi: str, en: str) -> FieldError:
     return FieldError(where, Message(vi, en))
 
 
+def _control(where: str, control: str) -> FieldError:
+    return _problem(
+        where,
+        f"Văn bản chứa ký tự điều khiển {control}, không được phép",
+        f"The text holds the control character {control}, which is not allowed",
+    )
+
+
 def _text_problems(draft: CategoryDraft) -> list[FieldError]:
     problems = []
     for name, value, limit in (
@@ -60,7 +69,10 @@ def _text_problems(draft: CategoryDraft) -> list[FieldError]:
         ("description_vi", draft.description_vi, 4000),
         ("description_en", draft.description_en, 4000),
     ):
-        if name in ("name_vi", "name_en") and not value.strip():
+        control = control_character(value, multiline=name.startswith("description"))
+        if control is not None:
+            problems.append(_control(name, control))
+        elif name in ("name_vi", "name_en") and not value.strip():
             problems.append(_problem(name, "Cần điền trường này", "This field is required"))
         elif len(value) > limit:
             problems.append(
@@ -99,7 +111,10 @@ def _choices(where: str, values: object) -> tuple[list[dict[str, str]], list[Fie
     for value in values:
         key = str(value.get("key", "")).strip() if isinstance(value, dict) else ""
         name = str(value.get("name", "")).strip() if isinstance(value, dict) else ""
-        if not _KEY.match(key) or not name or len(name) > 200:
+        control = control_character(name)
+        if control is not None:
+            problems.append(_control(f"{where}.values", control))
+        elif not _KEY.match(key) or not name or len(name) > 200:
             problems.append(
                 _problem(
                     f"{where}.values",
@@ -140,7 +155,10 @@ def _question(
                 f"The answer type must be one of: {', '.join(DATATYPES)}",
             )
         )
-    if not description or len(description) > 500 or len(description_en) > 500:
+    control = control_character(description) or control_character(description_en)
+    if control is not None:
+        problems.append(_control(f"{where}.description", control))
+    elif not description or len(description) > 500 or len(description_en) > 500:
         problems.append(
             _problem(
                 f"{where}.description",
