@@ -1,9 +1,10 @@
 """Report categories in a real browser, in Vietnamese, at 390 and 1920 px: a platform admin
 opens the categories from the operators' page, creates one whose list question has no
 choice (the problem is marked at the field, nothing is stored), adds the choices and saves;
-the new category is on the list. axe-core on every page visited.
+the new category is on the list, and the citizens' form asks its question once it is
+chosen. axe-core on every page visited.
 
-Screenshots: ``report-categories-{390,1920}.png``, ``report-category-{390,1920}.png``.
+Screenshots: ``report-categories-{390,1920}.png``, ``report-category-{390,1920}.png``, ``report-questions-{390,1920}.png``.
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ def test_an_operator_creates_a_category_with_a_list_question(
         page.get_by_role("link", name="Loại phản ánh", exact=True).first.click()
         expect(page.locator('tr[data-code="cay-xanh"]')).to_contain_text("Khẩn")
         _check(page, "report-categories", width, found)
+        # The citizens' form asks the new category's question once it is chosen (HTMX).
+        page.goto("/reports/new")
+        expect(page.locator("#rep-attribute-tinh-trang")).to_have_count(0)
+        page.get_by_label("Phản ánh về lĩnh vực nào?").select_option(label="Cây xanh")
+        question = page.get_by_label("Tình trạng cây (bắt buộc)")
+        expect(question).to_be_visible()
+        question.select_option(label="Nghiêng nguy hiểm")
+        _check(page, "report-questions", width, found)
 
     browser.run(journey, live_server, width=width, height=1000)
     assert found == []

@@ -27,6 +27,7 @@ PUBLIC = {
     ("POST", "/reports/new"),  # checked by its signed form token and honeypot
     ("GET", "/reports/track"),
     ("GET", "/reports/nearby"),
+    ("GET", "/reports/new/questions"),
     ("GET", "/reports/{code}"),
     ("POST", "/reports/{code}/rating"),  # needs the reporter's secret key
     ("POST", "/reports/{code}/reopen"),  # needs the reporter's secret key

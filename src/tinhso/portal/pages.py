@@ -83,6 +83,7 @@ from tinhso.portal.reports.categories import router as reports_categories_router
 from tinhso.portal.reports.citizen import router as reports_citizen_router
 from tinhso.portal.reports.officer import router as reports_officer_router
 from tinhso.portal.reports.operators import router as reports_operators_router
+from tinhso.portal.reports.questions import router as reports_questions_router
 from tinhso.portal.static_files import static_app
 from tinhso.portal.units import router as units_router
 from tinhso.registry.account_api import set_device_cookie
@@ -111,6 +112,7 @@ DOMAIN_ROUTERS = (
     reports_officer_router,  # before the citizens' /reports/{code}
     reports_operators_router,
     reports_categories_router,
+    reports_questions_router,  # before the citizens' /reports/{code}
     reports_citizen_router,
     catalogue_router,
     credentials_router,

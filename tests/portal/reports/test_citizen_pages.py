@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session, sessionmaker
 
-    from tests.conftest import MakeOfficial
+    from tests.conftest import MakeOfficial, Official
     from tests.reports.conftest import ReportsWorld
 
 WARD = "07777"
@@ -180,3 +180,46 @@ def test_an_oversized_photo_is_refused_without_storing_the_report(
     with sessions() as session:
         assert session.query(ReportPhoto).count() == 0
         assert session.query(Report).count() == 0
+
+
+def test_the_form_asks_the_categorys_questions_and_officers_read_the_answers(
+    client: TestClient,
+    reports_world: ReportsWorld,
+    sessions: sessionmaker[Session],
+    admin: Official,
+) -> None:
+    asked = client.get("/reports/new/questions?category=moi-truong")
+    assert asked.status_code == 200
+    assert 'name="attribute[muc-do]"' in asked.text and "Diện tích" in asked.text
+    assert asked.text.count('type="checkbox" name="attribute[loai]"') == 2
+    assert client.get("/reports/new/questions?category=khong-co").text.strip() == ""
+    unanswered = _send(client, category="moi-truong", **{"attribute[dien-tich]": "1.234"})
+    assert unanswered.status_code == 422
+    assert 'id="rep-attribute-muc-do-error"' in unanswered.text
+    assert "1234 hoặc 1.234" in unanswered.text  # both readings of the ambiguous number
+    assert 'value="1.234"' in unanswered.text  # what was typed is kept
+    with sessions() as session:
+        assert session.query(Report).count() == 0
+    sent = client.post(
+        "/reports/new",
+        data={
+            "form_token": _aged_token(),
+            "category": "moi-truong",
+            "description": "Bãi rác tự phát",
+            "unit_code": WARD,
+            "attribute[muc-do]": "lon",
+            "attribute[loai]": ["a", "b"],
+            "attribute[dien-tich]": "12,5",
+            "attribute[khong-hoi]": "left from another category",
+        },
+    )
+    assert sent.status_code == 201, sent.text
+    code = re.search(r'id="tracking-code">([^<]+)<', sent.text).group(1)  # type: ignore[union-attr]
+    with sessions() as session:
+        stored = report_service.get(session, code)
+        assert stored.attributes == {"muc-do": "lon", "loai": ["a", "b"], "dien-tich": "12.5"}
+    log_in(client, admin.username)
+    page = client.get(f"/reports/{code}/handle")
+    assert page.status_code == 200
+    assert "<dt>Mức độ</dt><dd>Lớn</dd>" in page.text
+    assert "<dt>Loại</dt><dd>A, B</dd>" in page.text

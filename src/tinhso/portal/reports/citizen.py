@@ -29,6 +29,7 @@ from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
 from tinhso.portal.rendering import render
+from tinhso.portal.reports.questions import asked, chosen, sent_answers
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.units import unit_service
 from tinhso.reports.handling.deadlines import DeadlinePolicy
@@ -130,6 +131,7 @@ class ReportForm:
     email: str = ""
     phone: str = ""
     public_name: bool = False
+    answers: dict[str, str | list[str]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -145,6 +147,7 @@ def _form_page(request: Request, session: Session, form: ReportForm, status: int
             "form": form,
             "errors": form.errors,
             "categories": categories,
+            "questions": asked(chosen(session, form.category), form.answers, form.errors),
             "communes": _communes(session),
             "form_token": form_token(request),
             "max_photos": MAX_PHOTOS,
@@ -210,6 +213,7 @@ async def send_report(
         phone,
         bool(public_name),
     )
+    form.answers = sent_answers(await request.form(), chosen(session, category))
     files = [photo for photo in (photos or []) if photo.filename]
     # At most one byte more than a photo may have: a bigger one is refused without reading it.
     images = [await photo.read(MAX_PHOTO_BYTES + 1) for photo in files[: MAX_PHOTOS + 1]]
@@ -263,6 +267,7 @@ def _submitted(
                 reporter_email=form.email,
                 reporter_phone=form.phone,
                 reporter_public=form.public_name,
+                attributes=dict(form.answers),
             ),
             load_calendar(session, office_hours(settings)),
             DeadlinePolicy.from_settings(settings.reports),

@@ -24,6 +24,7 @@ from tinhso.core.web import DbSession
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.portal.reports.citizen import say, say_category, track_context
+from tinhso.portal.reports.questions import answered
 from tinhso.registry.auth import administered_organisation_ids, can_administer
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
@@ -204,6 +205,9 @@ def handle_page(
             and can_administer(session, principal, report.organisation_id)
         ),
         actions=_allowed_actions(report),
+        answers=answered(
+            report_service.category_by_id(session, report.category_id), report.attributes
+        ),
         organisations=[(o.code, o.name_vi) for o in organisation_service.list_all(session)],
         error=error,
     )
