@@ -33,11 +33,12 @@ from tinhso.monitoring.progress.service import (
 )
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
-from tinhso.portal.monitoring import catalogue, entry, grid, overview
+from tinhso.portal.monitoring import catalogue, entry, grid, overview, standings
 from tinhso.portal.monitoring.catalogue import localised, period_key, period_label, tree_note
-from tinhso.portal.monitoring.progress_export import XLSX_TYPE, progress_workbook
+from tinhso.portal.monitoring.progress_export import progress_workbook
 from tinhso.portal.rendering import render
 from tinhso.portal.units import unit_typed
+from tinhso.portal.workbooks import download
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 
@@ -146,14 +147,7 @@ def plan_progress_workbook(
         raise NotFound("Chưa có kế hoạch nào", "No plan has been recorded yet", field="plan")
     year = data.as_of_year or ""
     name = f"tien-do-{chosen}{f'-{year}' if year else ''}.xlsx"
-    return Response(
-        progress_workbook(data),
-        media_type=XLSX_TYPE,
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(progress_workbook(data), name)
 
 
 @router.get("/monitoring", summary="Plan overview: targets, latest values, statuses (any official)")
@@ -358,19 +352,16 @@ def _indicator_chart(
 # --- rankings -----------------------------------------------------------------------------
 
 
-@router.get(
-    "/monitoring/rankings", summary="Units ranked on an indicator for a period (any official)"
-)
-def rankings(
-    request: Request,
-    session: DbSession,
-    principal: PortalUser,
-    indicator: Code = None,
-    period: Annotated[str | None, Query(max_length=10)] = None,
-    tree: Code = None,
-    level: Annotated[str | None, Query(max_length=16)] = None,
-    parent: Annotated[str | None, Query(max_length=100)] = None,
-) -> Response:
+def _rankings_view(
+    session: Session,
+    principal: Principal,
+    indicator: str | None,
+    period: str | None,
+    tree: str | None,
+    level: str | None,
+    parent: str | None,
+) -> dict[str, Any]:
+    """What the rankings page shows, and its XLSX export holds."""
     indicators = catalogue.indicators(session, principal)
     codes = {i.code for i in indicators}
     chosen = indicator if indicator in codes else None
@@ -398,46 +389,90 @@ def rankings(
                 else None,
             )
     ranks = [r.rank for r in ranked]
-    tied = {rank for rank in ranks if ranks.count(rank) > 1}
     published = out is not None and is_published_rank(out.unit_of_measure_en)
+    return {
+        "indicators": sorted(indicators, key=lambda i: localised(i.name_vi, i.name_en)),
+        "chosen": chosen,
+        "indicator": out,
+        "periods": periods,
+        "period": chosen_period,
+        "ranked": ranked,
+        "tied": {rank for rank in ranks if ranks.count(rank) > 1},
+        "ranks_shown": len(ranked) >= MIN_UNITS_TO_RANK and not published,
+        "published_rank": published,
+        "min_units": MIN_UNITS_TO_RANK,
+        "levels": [(lv.value, level_label(lv)) for lv in UnitLevel],
+        "level": chosen_level.value,
+        "parent": parent_code or (parent or "").strip(),
+        "parent_error": parent_error,
+        "higher_better": out is not None and out.direction is Direction.HIGHER_BETTER,
+        "direction": overview.direction_label(out.direction) if out else "",
+        "localised": localised,
+        "chosen_tree": chosen_tree,
+    }
+
+
+Period = Annotated[str | None, Query(max_length=10)]
+Level = Annotated[str | None, Query(max_length=16)]
+Parent = Annotated[str | None, Query(max_length=100)]
+
+
+@router.get(
+    "/monitoring/rankings", summary="Units ranked on an indicator for a period (any official)"
+)
+def rankings(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    indicator: Code = None,
+    period: Period = None,
+    tree: Code = None,
+    level: Level = None,
+    parent: Parent = None,
+) -> Response:
+    view = _rankings_view(session, principal, indicator, period, tree, level, parent)
+    export = request.url.replace(path="/monitoring/rankings.xlsx")
+    view["export_url"] = f"{export.path}?{export.query}"
     return render(
-        request,
-        "monitoring/rankings.html",
-        {
-            "indicators": sorted(indicators, key=lambda i: localised(i.name_vi, i.name_en)),
-            "chosen": chosen,
-            "indicator": out,
-            "periods": periods,
-            "period": chosen_period,
-            "ranked": ranked,
-            "tied": tied,
-            "ranks_shown": len(ranked) >= MIN_UNITS_TO_RANK and not published,
-            "published_rank": published,
-            "min_units": MIN_UNITS_TO_RANK,
-            "levels": [(lv.value, level_label(lv)) for lv in UnitLevel],
-            "level": chosen_level.value,
-            "parent": parent_code or (parent or "").strip(),
-            "parent_error": parent_error,
-            "higher_better": out is not None and out.direction is Direction.HIGHER_BETTER,
-            "direction": overview.direction_label(out.direction) if out else "",
-            "localised": localised,
-            **_common(request, chosen_tree),
-        },
+        request, "monitoring/rankings.html", {**view, **_common(request, view["chosen_tree"])}
     )
+
+
+@router.get(
+    "/monitoring/rankings.xlsx",
+    summary="The rankings table as XLSX, headers in the page's language (any official)",
+)
+def rankings_workbook(
+    session: DbSession,
+    principal: PortalUser,
+    indicator: Code = None,
+    period: Period = None,
+    tree: Code = None,
+    level: Level = None,
+    parent: Parent = None,
+) -> Response:
+    view = _rankings_view(session, principal, indicator, period, tree, level, parent)
+    out = view["indicator"]
+    if out is None or view["period"] is None:
+        raise NotFound(
+            "Chọn một chỉ số có số liệu để xuất bảng xếp hạng",
+            "Choose an indicator with values to export its ranking",
+            field="indicator",
+        )
+    return download(standings.ranking_workbook(view), f"xep-hang-{out.code}-{view['period']}.xlsx")
 
 
 # --- composite index ----------------------------------------------------------------------
 
 
-@router.get("/monitoring/index", summary="Composite index per unit by pillar (any official)")
-def composite_index(
-    request: Request,
-    session: DbSession,
-    principal: PortalUser,
-    methodology: Code = None,
-    period: Annotated[str | None, Query(max_length=10)] = None,
-    tree: Code = None,
-) -> Response:
+def _index_view(
+    session: Session,
+    principal: Principal,
+    methodology: str | None,
+    period: str | None,
+    tree: str | None,
+) -> dict[str, Any]:
+    """What the index page shows, and its XLSX export holds."""
     methods = catalogue.methodologies(session, principal)
     codes = [m.code for m in methods]
     chosen = methodology if methodology in codes else (codes[-1] if codes else None)
@@ -465,20 +500,58 @@ def composite_index(
             for p in pillars
         ],
     }
+    return {
+        "methodologies": methods,
+        "chosen": chosen,
+        "methodology": method,
+        "period": chosen_period or "",
+        "scores": scores,
+        "ranks_shown": len(scores) >= MIN_UNITS_TO_RANK,
+        "min_units": MIN_UNITS_TO_RANK,
+        "pillars": pillars,
+        "chart": chart,
+        "localised": localised,
+        "chosen_tree": chosen_tree,
+    }
+
+
+@router.get("/monitoring/index", summary="Composite index per unit by pillar (any official)")
+def composite_index(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    methodology: Code = None,
+    period: Period = None,
+    tree: Code = None,
+) -> Response:
+    view = _index_view(session, principal, methodology, period, tree)
+    view["export_url"] = (
+        f"/monitoring/index.xlsx?methodology={view['chosen'] or ''}"
+        f"&period={view['period']}&tree={view['chosen_tree'].value}"
+    )
     return render(
-        request,
-        "monitoring/index.html",
-        {
-            "methodologies": methods,
-            "chosen": chosen,
-            "methodology": method,
-            "period": chosen_period or "",
-            "scores": scores,
-            "ranks_shown": len(scores) >= MIN_UNITS_TO_RANK,
-            "min_units": MIN_UNITS_TO_RANK,
-            "pillars": pillars,
-            "chart": chart,
-            "localised": localised,
-            **_common(request, chosen_tree),
-        },
+        request, "monitoring/index.html", {**view, **_common(request, view["chosen_tree"])}
+    )
+
+
+@router.get(
+    "/monitoring/index.xlsx",
+    summary="The composite-index table as XLSX, headers in the page's language (any official)",
+)
+def index_workbook(
+    session: DbSession,
+    principal: PortalUser,
+    methodology: Code = None,
+    period: Period = None,
+    tree: Code = None,
+) -> Response:
+    view = _index_view(session, principal, methodology, period, tree)
+    if view["methodology"] is None:
+        raise NotFound(
+            "Chưa có phương pháp tính chỉ số nào",
+            "No methodology has been recorded yet",
+            field="methodology",
+        )
+    return download(
+        standings.index_workbook(view), f"chi-so-{view['chosen']}-{view['period']}.xlsx"
     )

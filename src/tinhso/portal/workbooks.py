@@ -1,0 +1,89 @@
+"""A page's table as an XLSX workbook: sheet 1 the table with the page's headers (in the
+page's language), sheet 2 what the table is (filters, sources, when it was exported).
+
+Numbers stay numbers (a spreadsheet can sum them); a text cell that a spreadsheet would take
+for a formula is neutralised, and characters an XLSX cell cannot hold are dropped, so the
+export cannot fail on what users typed.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from starlette.responses import Response
+
+from tinhso.core.i18n import LOCAL_TIMEZONE, current_locale
+from tinhso.core.i18n import gettext as _
+from tinhso.core.text import for_xlsx, neutralise_formula
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def cell(value: Any) -> Any:
+    """A value as a cell: text made safe, numbers and dates as they are."""
+    if isinstance(value, str):
+        return neutralise_formula(for_xlsx(value)) if value else value
+    return value
+
+
+def exported_at() -> str:
+    return datetime.now(LOCAL_TIMEZONE).strftime("%d/%m/%Y %H:%M")
+
+
+def table_workbook(
+    sheet_title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    about: Sequence[tuple[str, str]],
+    *,
+    title: str,
+    widths: Sequence[int] = (),
+    freeze: str = "B2",
+) -> bytes:
+    """The workbook's bytes; ``about`` is the second sheet's (label, value) lines, to which
+    the moment of export is added."""
+    book = Workbook()
+    book.remove(book.worksheets[0])
+    sheet = book.create_sheet(sheet_title[:31])
+    sheet.append([cell(header) for header in headers])
+    for header in sheet[1]:
+        header.font = Font(bold=True)
+        header.alignment = Alignment(wrap_text=True, vertical="top")
+    for row in rows:
+        sheet.append([cell(value) for value in row])
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = freeze
+    sheet.auto_filter.ref = f"A1:{get_column_letter(max(len(headers), 1))}{sheet.max_row}"
+    sheet_about = book.create_sheet(_("About this report")[:31])
+    for label, value in [*about, (_("Exported at"), exported_at())]:
+        sheet_about.append([cell(label), cell(value)])
+    sheet_about.column_dimensions["A"].width = 28
+    sheet_about.column_dimensions["B"].width = 100
+    for label_cell in sheet_about["A"]:
+        label_cell.font = Font(bold=True)
+    book.properties.title = for_xlsx(title)[:255]
+    book.properties.language = current_locale.get()
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def download(content: bytes, filename: str) -> Response:
+    """An XLSX download (never cached: it holds the figures of the moment)."""
+    return Response(
+        content,
+        media_type=XLSX_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
