@@ -28,7 +28,9 @@ def _book(client: TestClient, path: str) -> tuple[list[tuple[object, ...]], dict
     assert answer.headers["cache-control"] == "no-store"
     book = load_workbook(io.BytesIO(answer.content))
     first, about = book.worksheets
-    return list(first.iter_rows(values_only=True)), dict(about.iter_rows(values_only=True))
+    return list(first.iter_rows(values_only=True)), {
+        r[0]: r[1] for r in about.iter_rows(values_only=True)
+    }
 
 
 def test_the_ranking_workbook_is_the_pages_table(
