@@ -9,6 +9,7 @@ export cannot fail on what users typed.
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from tinhso.core.text import for_xlsx, neutralise_formula
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+# Characters a sheet's name cannot hold.
+_NOT_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -52,7 +55,7 @@ def table_workbook(
     the moment of export is added."""
     book = Workbook()
     book.remove(book.worksheets[0])
-    sheet = book.create_sheet(sheet_title[:31])
+    sheet = book.create_sheet(_NOT_IN_SHEET_NAME.sub("-", for_xlsx(sheet_title))[:31] or "1")
     sheet.append([cell(header) for header in headers])
     for header in sheet[1]:
         header.font = Font(bold=True)

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from tests.portal.monitoring.test_pages import data, viewer  # noqa: F401 - fixtures
 from tinhso.monitoring.schemas import ValueIn
 from tinhso.monitoring.values.service import Provenance, value_service
+from tinhso.portal.workbooks import table_workbook
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -93,3 +94,28 @@ def test_nothing_to_export_is_a_404(
 ) -> None:
     assert viewer.get("/monitoring/rankings.xlsx?indicator=khong_co").status_code == 404
     assert viewer.get("/monitoring/index.xlsx").status_code == 404
+
+
+def test_the_indicator_workbook_is_the_pages_values_table(
+    viewer: TestClient,  # noqa: F811
+    data: None,  # noqa: F811
+) -> None:
+    page = viewer.get("/monitoring/indicators/kt_thanh_toan?tree=legacy")
+    assert page.status_code == 200
+    link = re.search(r'id="export-xlsx" href="([^"]+)"', page.text)
+    assert link is not None
+    table = re.search(r'id="computed-values">(.*?)</table>', page.text, re.DOTALL)
+    assert table is not None
+    shown = table[1].count("<tr") - 1  # the header row
+    rows, about = _book(viewer, link[1].replace("&amp;", "&"))
+    assert rows[0] == ("Đơn vị", "Mã đơn vị", "Kỳ báo cáo", "Giá trị", "Cơ sở tính")
+    assert len(rows) - 1 == shown > 0
+    assert ("Tỉnh Bắc Giang", "24", "2024", 45.5) in [r[:4] for r in rows[1:]]
+    assert "kt_thanh_toan" in str(about["Chỉ số"])
+    assert viewer.get("/monitoring/indicators/khong_co.xlsx").status_code == 404
+
+
+def test_a_sheet_name_loses_what_excel_refuses() -> None:
+    content = table_workbook("Thiết bị IoT/100 dân [ước tính]", ["A"], [[1]], [], title="T")
+    book = load_workbook(io.BytesIO(content))
+    assert book.sheetnames[0] == "Thiết bị IoT-100 dân -ước tính-"

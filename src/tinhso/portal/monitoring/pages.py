@@ -16,7 +16,7 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from tinhso.core.errors import InvalidInput, NotFound
@@ -188,19 +188,15 @@ def plan_overview(
 # --- indicator detail ---------------------------------------------------------------------
 
 
-@router.get(
-    "/monitoring/indicators/{code}",
-    summary="An indicator's values against its targets, by unit, with provenance (any official)",
-)
-def indicator_detail(
-    request: Request,
-    session: DbSession,
-    principal: PortalUser,
+def _indicator_view(
+    session: Session,
+    principal: Principal,
     code: str,
-    tree: Code = None,
-    parent: Code = None,
-    unit: Annotated[list[str] | None, Query(max_length=16)] = None,
-) -> Response:
+    tree: str | None,
+    parent: str | None,
+    unit: list[str] | None,
+) -> dict[str, Any]:
+    """What the indicator page shows, and its XLSX export holds."""
     indicator = catalogue_service.indicator(session, code)
     out = next(i for i in catalogue.indicators(session, principal) if i.code == indicator.code)
     targets = catalogue.indicator_targets(session, principal, indicator.code)
@@ -216,9 +212,6 @@ def indicator_detail(
     selected = _selected_units(unit, units_with_data, targets, unit_set)
     periods = sorted({v.period for v in values}, key=period_key)
     shown = [v for v in values if v.unit.code in selected]
-    table = sorted(shown, key=lambda v: (v.unit.code, -period_key(v.period)))
-    stored = catalogue.stored_values(session, out.elements, unit_set, selected)
-    chart = _indicator_chart(out, targets, unit_set, selected, units_with_data, periods, shown)
     parent_name = None
     if parent_code:
         parent_name = next(
@@ -229,26 +222,64 @@ def indicator_detail(
             ),
             parent_code,
         )
+    return {
+        "indicator": out,
+        "name": localised(out.name_vi, out.name_en),
+        "description": localised(out.description_vi or "", out.description_en),
+        "unit_of_measure": localised(out.unit_of_measure, out.unit_of_measure_en),
+        "direction": overview.direction_label(out.direction),
+        "targets": targets,
+        "units_with_data": sorted(units_with_data.items(), key=lambda item: item[1]),
+        "selected": selected,
+        "table": sorted(shown, key=lambda v: (v.unit.code, -period_key(v.period))),
+        "stored": catalogue.stored_values(session, out.elements, unit_set, selected),
+        "chart": _indicator_chart(
+            out, targets, unit_set, selected, units_with_data, periods, shown
+        ),
+        "parent": parent_code or "",
+        "parent_name": parent_name,
+        "comparison_text": overview.COMPARISON_TEXT,
+        "chosen_tree": chosen_tree,
+    }
+
+
+Units = Annotated[list[str] | None, Query(max_length=16)]
+
+
+@router.get(
+    "/monitoring/indicators/{code}.xlsx",
+    summary="An indicator's values table as XLSX, headers in the page's language (any official)",
+)
+def indicator_workbook(
+    session: DbSession,
+    principal: PortalUser,
+    code: Annotated[str, Path(max_length=64)],
+    tree: Code = None,
+    parent: Code = None,
+    unit: Units = None,
+) -> Response:
+    view = _indicator_view(session, principal, code, tree, parent, unit)
+    return download(standings.indicator_workbook(view), f"chi-so-{code}.xlsx")
+
+
+@router.get(
+    "/monitoring/indicators/{code}",
+    summary="An indicator's values against its targets, by unit, with provenance (any official)",
+)
+def indicator_detail(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    code: str,
+    tree: Code = None,
+    parent: Code = None,
+    unit: Units = None,
+) -> Response:
+    view = _indicator_view(session, principal, code, tree, parent, unit)
+    export = request.url.replace(path=f"/monitoring/indicators/{view['indicator'].code}.xlsx")
+    view["export_url"] = f"{export.path}?{export.query}" if export.query else export.path
     return render(
-        request,
-        "monitoring/indicator.html",
-        {
-            "indicator": out,
-            "name": localised(out.name_vi, out.name_en),
-            "description": localised(out.description_vi or "", out.description_en),
-            "unit_of_measure": localised(out.unit_of_measure, out.unit_of_measure_en),
-            "direction": overview.direction_label(out.direction),
-            "targets": targets,
-            "units_with_data": sorted(units_with_data.items(), key=lambda item: item[1]),
-            "selected": selected,
-            "table": table,
-            "stored": stored,
-            "chart": chart,
-            "parent": parent_code or "",
-            "parent_name": parent_name,
-            "comparison_text": overview.COMPARISON_TEXT,
-            **_common(request, chosen_tree),
-        },
+        request, "monitoring/indicator.html", {**view, **_common(request, view["chosen_tree"])}
     )
 
 

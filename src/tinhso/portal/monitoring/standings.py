@@ -1,4 +1,4 @@
-"""The rankings and composite-index tables as XLSX workbooks, with the page's figures and
+"""The indicator, rankings and composite-index tables as XLSX workbooks, with the page's figures and
 headers in the page's language. A rank column is there only when the page shows ranks (enough
 units have values, and the values are not ranks published by others)."""
 
@@ -112,4 +112,35 @@ def index_workbook(view: dict[str, Any]) -> bytes:
         about,
         title=f"{name} — {view['period']}",
         widths=[*([8] if shown else []), 40, 10, *[14] * len(pillars), 12, 12, 12],
+    )
+
+
+def indicator_workbook(view: dict[str, Any]) -> bytes:
+    indicator = view["indicator"]
+    decimals = min(int(indicator.decimals), 4)
+    headers = [_("Unit"), _("Unit code"), _("Period"), _("Value"), _("Basis")]
+    rows = [
+        [
+            v.unit_name,
+            v.unit.code,
+            period_label(v.period),
+            round(v.value, decimals) if v.value is not None else None,
+            basis_label(v.basis),
+        ]
+        for v in view["table"]
+    ]
+    targets = "; ".join(
+        f"{plan.number} {target.year}: {target.target_value:g}"
+        for plan, target in view["targets"]
+        if target.target_value is not None
+    )
+    about = [
+        (_("Indicator"), f"{view['name']} ({indicator.code})"),
+        (_("Unit of measure"), view["unit_of_measure"] or ""),
+        (_("Direction"), str(view["direction"])),
+        (_("Targets"), targets or "—"),
+        (_("Administrative units"), tree_note(view["chosen_tree"])),
+    ]
+    return table_workbook(
+        view["name"], headers, rows, about, title=view["name"], widths=[40, 10, 14, 14, 40]
     )
