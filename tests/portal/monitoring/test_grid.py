@@ -5,10 +5,12 @@ the ward corrects and submits again, and the province approves."""
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TYPE_CHECKING
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.portal.test_pages import form_token, log_in
@@ -165,6 +167,23 @@ def test_the_reporting_calendar_shows_each_unit_below(
     other = re.search(r"<tr>(?:(?!</tr>).)*Phường Đa Mai(?:(?!</tr>).)*</tr>", page.text, re.S)
     assert other is not None and "0 / 2" in other.group(0) and "Bản nháp" in other.group(0)
     assert client.get("/monitoring/reporting?unit=current:24&period=2026-13").status_code == 422
+    exported = client.get(f"/monitoring/reporting.xlsx?unit=current:24&period={PERIOD}")
+    assert exported.status_code == 200 and 'href="/monitoring/reporting.xlsx?unit=current%3A24' in (
+        page.text
+    )
+    sheet = load_workbook(io.BytesIO(exported.content)).worksheets[0]
+    rows = {r[1]: r for r in sheet.iter_rows(values_only=True)}
+    assert rows["Mã đơn vị"] == (
+        "Địa bàn",
+        "Mã đơn vị",
+        "Trạng thái",
+        "Đã nhập",
+        "Cần nhập",
+    )
+    assert rows["07777"][2:] == ("Đã gửi, chờ duyệt", 1, 2)
+    assert rows["07228"][2:] == ("Bản nháp", 0, 2)
+    bad = client.get("/monitoring/reporting.xlsx?unit=current:24&period=2026-13")
+    assert bad.status_code == 422
 
 
 def test_units_that_have_not_reported_are_reminded(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from tinhso.core.errors import DomainError, Forbidden, Message
+from tinhso.core.errors import DomainError, Forbidden, InvalidInput, Message
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
@@ -31,6 +31,7 @@ from tinhso.portal.monitoring import catalogue
 from tinhso.portal.monitoring.catalogue import localised
 from tinhso.portal.monitoring.entry import allowed_units, unit_key
 from tinhso.portal.rendering import number, render
+from tinhso.portal.workbooks import download, table_workbook
 from tinhso.registry.schemas import UnitRef
 
 if TYPE_CHECKING:
@@ -301,17 +302,9 @@ def review_grid(
     return RedirectResponse(_location(grid, decision), status_code=303)
 
 
-@router.get(
-    "/monitoring/reporting",
-    summary="Which units below have filled and submitted a period's report (officers)",
-)
-def reporting(
-    request: Request,
-    session: DbSession,
-    principal: PortalUser,
-    unit: Annotated[str, Query(max_length=40)] = "",
-    period: Annotated[str, Query(max_length=20)] = "",
-) -> Response:
+def _reporting_rows(
+    session: Session, principal: Principal, unit: str, period: str
+) -> tuple[Grid, Any, list[dict[str, Any]], list[Any]]:
     """The reporting calendar of one unit's children (or of the unit itself when it has none):
     how many of the period's elements each has filled, and its report's state."""
     choices = allowed_units(session, principal)
@@ -345,6 +338,25 @@ def reporting(
                     "late": found.state is None and found.filled < found.expected,
                 }
             )
+    return grid, cell, rows, choices
+
+
+UnitQuery = Annotated[str, Query(max_length=40)]
+PeriodQuery = Annotated[str, Query(max_length=20)]
+
+
+@router.get(
+    "/monitoring/reporting",
+    summary="Which units below have filled and submitted a period's report (officers)",
+)
+def reporting(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    unit: UnitQuery = "",
+    period: PeriodQuery = "",
+) -> Response:
+    grid, cell, rows, choices = _reporting_rows(session, principal, unit, period)
     return render(
         request,
         "monitoring/reporting.html",
@@ -357,3 +369,31 @@ def reporting(
         },
         status_code=422 if grid.errors else 200,
     )
+
+
+@router.get(
+    "/monitoring/reporting.xlsx",
+    summary="The reporting calendar as XLSX, headers in the page's language (officers)",
+)
+def reporting_workbook(
+    session: DbSession, principal: PortalUser, unit: UnitQuery = "", period: PeriodQuery = ""
+) -> Response:
+    _grid, cell, rows, _choices = _reporting_rows(session, principal, unit, period)
+    if cell is None:
+        raise InvalidInput(
+            "Chọn một đơn vị và một kỳ báo cáo hợp lệ",
+            "Choose a valid unit and reporting period",
+            field="period",
+        )
+    content = table_workbook(
+        _("Reporting calendar"),
+        [_("Administrative unit"), _("Unit code"), _("State"), _("Filled"), _("Expected")],
+        [
+            [row["unit"].name, row["unit"].code, row["state"], row["filled"], row["expected"]]
+            for row in rows
+        ],
+        [(_("Period"), cell.period.code)],
+        title=f"{_('Reporting calendar')} {cell.period.code}",
+        widths=[40, 10, 20, 10, 10],
+    )
+    return download(content, f"tinh-hinh-bao-cao-{cell.period.code}.xlsx")
