@@ -50,22 +50,17 @@ def table_workbook(
     title: str,
     widths: Sequence[int] = (),
     freeze: str = "B2",
+    more: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]] = (),
 ) -> bytes:
-    """The workbook's bytes; ``about`` is the second sheet's (label, value) lines, to which
-    the moment of export is added."""
+    """The workbook's bytes; ``more`` are further tables (title, headers, rows) after the
+    first; ``about`` is the last sheet's (label, value) lines, to which the moment of export
+    is added."""
     book = Workbook()
     book.remove(book.worksheets[0])
-    sheet = book.create_sheet(_NOT_IN_SHEET_NAME.sub("-", for_xlsx(sheet_title))[:31] or "1")
-    sheet.append([cell(header) for header in headers])
-    for header in sheet[1]:
-        header.font = Font(bold=True)
-        header.alignment = Alignment(wrap_text=True, vertical="top")
-    for row in rows:
-        sheet.append([cell(value) for value in row])
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = freeze
-    sheet.auto_filter.ref = f"A1:{get_column_letter(max(len(headers), 1))}{sheet.max_row}"
+    for index, (name, table_headers, table_rows) in enumerate(
+        [(sheet_title, headers, rows), *more]
+    ):
+        _table(book, name, table_headers, table_rows, widths if index == 0 else (), freeze)
     sheet_about = book.create_sheet(_("About this report")[:31])
     for label, value in [*about, (_("Exported at"), exported_at())]:
         sheet_about.append([cell(label), cell(value)])
@@ -78,6 +73,27 @@ def table_workbook(
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _table(
+    book: Workbook,
+    title: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    widths: Sequence[int],
+    freeze: str,
+) -> None:
+    sheet = book.create_sheet(_NOT_IN_SHEET_NAME.sub("-", for_xlsx(title))[:31] or "1")
+    sheet.append([cell(header) for header in headers])
+    for header in sheet[1]:
+        header.font = Font(bold=True)
+        header.alignment = Alignment(wrap_text=True, vertical="top")
+    for row in rows:
+        sheet.append([cell(value) for value in row])
+    for index, width in enumerate(widths or [24] * len(headers), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = freeze
+    sheet.auto_filter.ref = f"A1:{get_column_letter(max(len(headers), 1))}{sheet.max_row}"
 
 
 def download(content: bytes, filename: str) -> Response:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import TYPE_CHECKING
+
+from openpyxl import load_workbook
 
 from tinhso.core.db import utcnow
 from tinhso.exchange.audit.chain import AuditEntry, append_entries
@@ -67,3 +70,18 @@ def test_statistics_page(
     assert "33,3 %" in page.text  # Vietnamese number format
     assert HIS in page.text
     assert '"exchanges": [2, 7]' in page.text  # the chart's data block
+    link = 'id="export-xlsx" href="/exchange/statistics.xlsx?days=30"'
+    assert link in page.text
+    exported = client.get("/exchange/statistics.xlsx?days=30", headers=viewer.headers)
+    assert exported.status_code == 200
+    book = load_workbook(io.BytesIO(exported.content))
+    assert book.sheetnames == [
+        "Lượt trao đổi theo ngày",
+        "Lượt trao đổi theo dịch vụ",
+        "Thông tin báo cáo",
+    ]
+    per_day = list(book.worksheets[0].iter_rows(values_only=True))
+    assert [row[1] for row in per_day[1:]] == [2, 7]  # numbers, not text
+    per_service = {row[0]: row for row in book.worksheets[1].iter_rows(values_only=True)}
+    assert per_service[HIS][1:] == (5, 1, 20.0, 1.6)
+    assert client.get("/exchange/statistics.xlsx", follow_redirects=False).status_code == 303

@@ -17,7 +17,7 @@ from sqlalchemy import or_
 from starlette.responses import Response
 
 from tinhso.core.db import utcnow
-from tinhso.core.i18n import current_locale
+from tinhso.core.i18n import current_locale, format_date
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
 from tinhso.exchange import auth, repository
@@ -27,6 +27,7 @@ from tinhso.exchange.models import Classification, ExchangeService, RequestStatu
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.exchange.decisions import request_status_label
 from tinhso.portal.rendering import render
+from tinhso.portal.workbooks import download, table_workbook
 from tinhso.registry.auth import administered_organisation_ids
 from tinhso.registry.systems import system_service
 
@@ -215,3 +216,47 @@ def exchange_statistics_page(
         "exchange/statistics.html",
         {"statistics": statistics, "days": days, "chart": chart},
     )
+
+
+@router.get(
+    "/exchange/statistics.xlsx",
+    summary="Exchange statistics as XLSX: per day and per service (officials; counts only)",
+)
+def exchange_statistics_workbook(
+    session: DbSession, principal: PortalUser, days: int = 30
+) -> Response:
+    days = min(max(days, 1), 366)
+    statistics = exchange_statistics(session, days)
+    counts = [_("Exchanges"), _("Errors"), _("Error rate (%)")]
+    content = table_workbook(
+        _("Exchanges per day"),
+        [_("Day"), *counts],
+        [
+            [format_date(d.day), d.exchanges, d.errors, round(d.error_rate, 1)]
+            for d in statistics.days
+        ],
+        [
+            (_("Since"), format_date(statistics.since)),
+            (_("Days"), str(days)),
+            (_("Source"), _("The audit log of the data-sharing platform (counts only).")),
+        ],
+        title=_("Exchange statistics"),
+        widths=[14, 14, 14, 14],
+        more=[
+            (
+                _("Exchanges per service"),
+                [_("Service"), *counts, _("Mean latency (ms)")],
+                [
+                    [
+                        s.service or _("(unknown service)"),
+                        s.exchanges,
+                        s.errors,
+                        round(s.error_rate, 1),
+                        round(s.mean_latency_ms, 1),
+                    ]
+                    for s in statistics.services
+                ],
+            )
+        ],
+    )
+    return download(content, f"trao-doi-du-lieu-{days}-ngay.xlsx")
