@@ -53,6 +53,8 @@ PAGES = [
     ("catalogue-service", "/exchange/catalogue/1", "viewer", None),  # see `people`
     ("catalogue-new", "/exchange/catalogue/new", "admin", "Công bố dịch vụ"),
     ("credentials", "/exchange/credentials", "admin", "Thông tin xác thực ứng dụng"),
+    ("systems", "/exchange/systems", "admin", "Hệ thống thông tin"),
+    ("report-categories", "/reports/operators/categories", "admin", "Loại phản ánh"),
     ("audit", "/exchange/audit", "admin", "Nhật ký trao đổi dữ liệu"),
     ("opendata", "/opendata", "viewer", "Dữ liệu mở"),
     ("opendata-publish", "/opendata/publish", "officer", "Công bố bộ dữ liệu"),

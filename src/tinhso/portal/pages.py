@@ -69,6 +69,7 @@ from tinhso.portal.exchange.catalogue import router as catalogue_router
 from tinhso.portal.exchange.credentials import router as credentials_router
 from tinhso.portal.exchange.decisions import router as decisions_router
 from tinhso.portal.exchange.pages import router as exchange_router
+from tinhso.portal.exchange.systems import router as systems_router
 from tinhso.portal.monitoring.pages import router as monitoring_router
 from tinhso.portal.opendata.pages import router as opendata_router
 from tinhso.portal.opendata.publishing import router as opendata_publishing_router
@@ -116,6 +117,7 @@ DOMAIN_ROUTERS = (
     reports_citizen_router,
     catalogue_router,
     credentials_router,
+    systems_router,
     audit_router,
     opendata_publishing_router,  # before /opendata/datasets/{name}
     opendata_router,
