@@ -33,8 +33,18 @@ def test_page_token_is_the_one_the_portal_and_the_api_accept(
     assert log_in(client, official.username).status_code == 303
     session_token = client.cookies.get(SESSION_COOKIE)
     assert session_token
-    token = form_token(client.get("/"))
-    assert token == csrf_token_for(settings.secret_key.get_secret_value(), session_token)
+    page = client.get("/")
+    token = form_token(page)
+    expected = csrf_token_for(settings.secret_key.get_secret_value(), session_token)
+    # Each page carries the session's token under a fresh mask (pages are gzip-compressed:
+    # no byte of the token repeats from page to page for BREACH to guess).
+    assert page.headers["content-encoding"] == "gzip"
+    raw = bytes.fromhex(token)
+    assert bytes(a ^ b for a, b in zip(raw[32:], raw[:32], strict=True)).hex() == expected
+    again = form_token(client.get("/"))
+    assert again != token and len(again) == len(token) == 128
+    plain = client.get("/", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and form_token(plain) not in (token, again)
 
     # the API refuses a cookie write without the token, or with another session's token
     assert client.post("/api/v1/organisations", json=NEW_DEPARTMENT).status_code == 403
@@ -44,7 +54,15 @@ def test_page_token_is_the_one_the_portal_and_the_api_accept(
     )
     assert refused.status_code == 403
     assert [e["field"] for e in refused.json()["errors"]] == ["x-csrf-token"]
-    # ...and accepts the page's token
+    # ...and accepts the page's token, masked or not
+    assert (
+        client.post(
+            "/api/v1/organisations",
+            json={**NEW_DEPARTMENT, "code": "so-khac"},
+            headers={"X-CSRF-Token": expected},
+        ).status_code
+        == 201
+    )
     created = client.post(
         "/api/v1/organisations", json=NEW_DEPARTMENT, headers={"X-CSRF-Token": token}
     )

@@ -9,6 +9,7 @@ shown the Vietnamese way (``1.380,5``, ``21/11/2026``), whatever the language.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,7 +33,7 @@ from tinhso.core.i18n import (
     parse_locale,
 )
 from tinhso.portal.static_files import static_url
-from tinhso.registry.auth import request_csrf_token
+from tinhso.registry.auth import masked_csrf_token
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -147,8 +148,9 @@ def environment() -> Environment:
 
 
 def csrf_token(request: Request) -> str:
-    """The CSRF token for forms and HTMX requests of the request's portal session ("" if none)."""
-    return request_csrf_token(request)
+    """The CSRF token for forms and HTMX requests of the request's portal session ("" if none),
+    masked afresh for each page (pages are compressed: see `render`)."""
+    return masked_csrf_token(request)
 
 
 def has_route(request: Request, path: str) -> bool:
@@ -182,7 +184,23 @@ def render(
         "is_htmx": request.headers.get("hx-request") == "true",
     }
     values.update(context or {})
-    body = environment().get_template(template).render(values)
-    return HTMLResponse(
-        body, status_code=status_code, headers={**SECURITY_HEADERS, **(headers or {})}
-    )
+    body = environment().get_template(template).render(values).encode()
+    all_headers = {**SECURITY_HEADERS, **(headers or {}), "Vary": "Accept-Encoding, Cookie"}
+    if len(body) >= _COMPRESS_FROM and _accepts_gzip(request):
+        # Safe to compress: the only secret a page holds, its CSRF token, is masked afresh.
+        body = gzip.compress(body, compresslevel=6)
+        all_headers["Content-Encoding"] = "gzip"
+    return HTMLResponse(body, status_code=status_code, headers=all_headers)
+
+
+_COMPRESS_FROM = 1024  # bytes; smaller pages are sent as they are
+
+
+def _accepts_gzip(request: Request) -> bool:
+    """Whether the client takes gzip (``gzip;q=0`` refuses it)."""
+    for coding in request.headers.get("accept-encoding", "").split(","):
+        name, _, parameters = coding.strip().partition(";")
+        if name.strip().lower() in ("gzip", "*"):
+            quality = parameters.strip().removeprefix("q=")
+            return not (parameters and quality.replace("0", "").strip(".") == "")
+    return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
@@ -62,10 +63,39 @@ def request_csrf_token(request: Request) -> str:
     return csrf_token_for(request.app.state.settings.secret_key.get_secret_value(), session_token)
 
 
+_TOKEN_BYTES = 32  # a SHA-256 HMAC
+
+
+def masked_csrf_token(request: Request) -> str:
+    """The session's CSRF token under a fresh random mask (hex of mask + token XOR mask).
+
+    Every page carries different bytes for the same token, so a compressed page cannot be
+    used as an oracle to guess it byte by byte (BREACH); `csrf_token_valid` takes it back."""
+    token = request_csrf_token(request)
+    if not token:
+        return ""
+    raw = bytes.fromhex(token)
+    mask = secrets.token_bytes(len(raw))
+    return (mask + bytes(a ^ b for a, b in zip(raw, mask, strict=True))).hex()
+
+
+def _unmasked(submitted: str) -> str:
+    """A masked token's token; any other text as it is (it then simply does not match)."""
+    if len(submitted) != 4 * _TOKEN_BYTES:
+        return submitted
+    try:
+        data = bytes.fromhex(submitted)
+    except ValueError:
+        return submitted
+    mask, masked = data[:_TOKEN_BYTES], data[_TOKEN_BYTES:]
+    return bytes(a ^ b for a, b in zip(masked, mask, strict=True)).hex()
+
+
 def csrf_token_valid(request: Request, submitted: str) -> bool:
-    """Whether a submitted token is the one of the request's session cookie."""
+    """Whether a submitted token (masked, as pages carry it, or not) is the one of the
+    request's session cookie."""
     expected = request_csrf_token(request)
-    return bool(expected) and bool(submitted) and same_secret(submitted, expected)
+    return bool(expected) and bool(submitted) and same_secret(_unmasked(submitted), expected)
 
 
 def _bearer_token(request: Request) -> str | None:
