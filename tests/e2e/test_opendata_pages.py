@@ -134,6 +134,14 @@ def test_an_officer_publishes_a_csv_and_sees_its_preview(
         assert overflow <= 0, f"the page is {overflow} px wider than the window"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"opendata-published-{width}.png"), full_page=True)
+        page.get_by_role("link", name="Sửa thông tin mô tả").click()
+        expect(page.locator("h1")).to_have_text("Sửa thông tin mô tả bộ dữ liệu")
+        page.get_by_label("Tiêu đề").fill("Trường tiểu học năm học 2025-2026")
+        found.extend(serious_accessibility_violations(page))
+        page.screenshot(path=str(SCREENSHOTS / f"opendata-edit-{width}.png"), full_page=True)
+        page.get_by_role("button", name="Lưu thay đổi").click()
+        expect(page.locator("#change-done")).to_be_visible()
+        expect(page.locator("h1")).to_have_text("Trường tiểu học năm học 2025-2026")
 
     browser.run(journey, live_server, width=width, height=1000)
     assert found == []

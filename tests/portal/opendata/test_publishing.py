@@ -87,3 +87,53 @@ def test_an_officer_publishes_a_dataset_and_a_csv_bad_files_change_nothing(
     assert refused.status_code == 403
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(OpendataResource)) == 1
+
+
+def test_an_officer_changes_a_datasets_description_and_its_history_keeps_the_old_one(
+    client: TestClient,
+    province_tree: dict[str, str],
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        load_reference(session)
+    officer = make_official(Role.OFFICER, "so-tttt")
+    assert log_in(client, officer.username).status_code == 303
+    token = form_token(client.get("/opendata/publish"))
+    base = {"csrf_token": token, "owner_org": "so-tttt", "license_id": "cc-by-4.0"}
+    client.post("/opendata/publish", data={**base, "title": "Trạm sạc", "tags": "điện"})
+    page = client.get("/opendata/datasets/tram-sac")
+    assert 'id="edit-dataset"' in page.text
+    form = client.get("/opendata/datasets/tram-sac/edit")
+    assert (
+        form.status_code == 200
+        and 'value="Trạm sạc"' in form.text
+        and "<code>tram-sac</code>" in form.text
+    )
+    empty = client.post("/opendata/datasets/tram-sac/edit", data={**base, "title": ""})
+    assert empty.status_code == 422 and 'id="od-title-error"' in empty.text
+    changed = client.post(
+        "/opendata/datasets/tram-sac/edit",
+        data={**base, "title": "Trạm sạc xe điện", "tags": "điện, giao thông", "notes": "Vị trí"},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    assert changed.headers["location"] == "/opendata/datasets/tram-sac?changed=1"
+    shown = client.get(changed.headers["location"]).text
+    assert 'id="change-done"' in shown and "Trạm sạc xe điện" in shown
+    found = client.get("/api/3/action/package_show?id=tram-sac").json()["result"]
+    assert found["title"] == "Trạm sạc xe điện" and found["notes"] == "Vị trí"
+    assert sorted(tag["name"] for tag in found["tags"]) == ["giao thông", "điện"]
+    history = client.get("/api/3/action/package_activity_list?id=tram-sac").json()["result"]
+    assert len(history) == 2  # created, then changed
+
+    client.cookies.clear()
+    other = make_official(Role.OFFICER, "so-yte")
+    assert log_in(client, other.username).status_code == 303
+    assert 'id="edit-dataset"' not in client.get("/opendata/datasets/tram-sac").text
+    assert client.get("/opendata/datasets/tram-sac/edit").status_code == 403
+    refused = client.post(
+        "/opendata/datasets/tram-sac/edit",
+        data={**base, "csrf_token": form_token(client.get("/opendata")), "title": "Khác"},
+    )
+    assert refused.status_code == 403

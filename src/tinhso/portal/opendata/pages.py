@@ -177,8 +177,9 @@ def opendata_dataset(
     session: DbSession,
     name: str,
     uploaded: Annotated[str, Query(max_length=1)] = "",
+    changed: Annotated[str, Query(max_length=1)] = "",
 ) -> Response:
-    return dataset_page(request, session, name, uploaded=uploaded == "1")
+    return dataset_page(request, session, name, uploaded=uploaded == "1", changed=changed == "1")
 
 
 def _may_publish(session: Session, reader: Reader, organisation_id: int) -> bool:
@@ -199,6 +200,7 @@ def dataset_page(
     upload_problems: list[str] | None = None,
     status_code: int = 200,
     uploaded: bool = False,
+    changed: bool = False,
 ) -> Response:
     reader = _reader(request, session)
     dataset = dataset_service.find(session, reader, name)
@@ -221,6 +223,7 @@ def dataset_page(
             "may_publish": _may_publish(session, reader, dataset.organisation_id),
             "upload_problems": upload_problems or [],
             "uploaded": uploaded,
+            "changed": changed,
         },
         status_code=status_code,
     )
