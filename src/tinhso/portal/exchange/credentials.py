@@ -25,16 +25,14 @@ from tinhso.exchange.models import ClientAuthKind
 from tinhso.exchange.oauth.credentials import credential_service
 from tinhso.exchange.schemas import CredentialCreate
 from tinhso.portal.auth import PortalUser
+from tinhso.portal.exchange.systems import administered_systems
 from tinhso.portal.rendering import render
-from tinhso.registry.auth import administered_organisation_ids
-from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.exchange.models import SystemCredential
     from tinhso.registry.auth import Principal
-    from tinhso.registry.models import InformationSystem
 
 router = APIRouter()
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -97,18 +95,9 @@ def _row(credential: SystemCredential, now: datetime) -> CredentialRow:
     )
 
 
-def _administered_systems(session: Session, principal: Principal) -> list[InformationSystem]:
-    administered = administered_organisation_ids(session, principal)
-    return [
-        system
-        for system in system_service.list_all(session)
-        if administered is None or system.organisation_id in administered
-    ]
-
-
 def _overview(session: Session, principal: Principal) -> list[SystemCredentials]:
     """The systems the official administers, each with its credentials (two queries)."""
-    systems = _administered_systems(session, principal)
+    systems = administered_systems(session, principal)
     labels = repository.system_labels(session, {system.id for system in systems})
     by_system = repository.credentials_of_systems(session, {system.id for system in systems})
     now = utcnow()
@@ -280,7 +269,7 @@ def create_credential(
     }
     errors: dict[str, str] = {}
     chosen = next(
-        (s for s in _administered_systems(session, principal) if str(s.id) == system), None
+        (s for s in administered_systems(session, principal) if str(s.id) == system), None
     )
     if chosen is None:
         errors["system"] = _("Choose one of the systems you administer.")

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.registry.auth import Principal
+    from tinhso.registry.models import InformationSystem
 
 router = APIRouter()
 _FIELDS = ("organisation", "code", "name_vi", "name_en", "description")
@@ -60,14 +61,18 @@ def _roles(is_consumer: bool, is_provider: bool) -> str:
     return ", ".join(roles) or "—"
 
 
-def _rows(session: Session, principal: Principal) -> list[SystemRow]:
+def administered_systems(session: Session, principal: Principal) -> list[InformationSystem]:
     """The systems of the organisations one administers (every system for platform admins)."""
     administered = administered_organisation_ids(session, principal)
-    systems = [
+    return [
         system
         for system in system_service.list_all(session)
         if administered is None or system.organisation_id in administered
     ]
+
+
+def _rows(session: Session, principal: Principal) -> list[SystemRow]:
+    systems = administered_systems(session, principal)
     owners = organisation_service.by_ids(session, {s.organisation_id for s in systems})
     vietnamese = current_locale.get() == "vi"
     return sorted(
