@@ -580,6 +580,23 @@ RULES: dict[str, Rule] = {
             params={"code": "households-fibre-rate"}, query={"period": "2024", "tree": "legacy"}
         ),
     ),
+    "GET /api/v1/monitoring/map": Rule(
+        OFFICIALS,
+        call=Call(query={"indicator": "households-fibre-rate", "period": "2024"}),
+    ),
+    "PUT /api/v1/monitoring/boundaries": Rule(
+        frozenset({PLATFORM_ADMIN}),
+        call=Call(
+            query={"level": "province"},
+            files={
+                "file": (
+                    "ranh-gioi.geojson",
+                    b'{"type": "FeatureCollection", "features": []}',
+                    "application/geo+json",
+                )
+            },
+        ),
+    ),
     "GET /api/v1/monitoring/indicators/{code}/ranking": Rule(
         OFFICIALS,
         call=Call(

@@ -379,3 +379,56 @@ def _format(path: Path) -> Literal["csv", "xlsx"]:
 
 def _lang(lang: str) -> Literal["vi", "en"]:
     return "en" if lang == "en" else "vi"
+
+
+boundaries_app = typer.Typer(
+    help="Ranh giới đơn vị cho bản đồ / units' boundaries for the maps", no_args_is_help=True
+)
+monitoring_app.add_typer(boundaries_app, name="boundaries")
+
+
+@boundaries_app.command("load")
+def boundaries_load(
+    path: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection, khoá theo mã đơn vị")],
+    level: Annotated[str, typer.Option(help="province | commune")] = "province",
+    parent: Annotated[
+        str | None, typer.Option(help="Mã tỉnh khi tải ranh giới xã / a province's code")
+    ] = None,
+) -> None:
+    """Tải ranh giới đơn vị (bộ hiện hành) / load the current set's boundaries of a level."""
+    from tinhso.monitoring.maps.boundaries import load_upload  # noqa: PLC0415
+    from tinhso.registry.models import UnitLevel  # noqa: PLC0415
+
+    if level not in {"province", "commune"}:
+        console.print("[red]--level: province | commune[/red]")
+        raise typer.Exit(2)
+    engine = engine_from_settings(_settings())
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            stored = load_upload(session, path.read_bytes(), path.name, UnitLevel(level), parent)
+    except DomainError as error:
+        raise _import_failed(error) from error
+    finally:
+        engine.dispose()
+    for vi, _en in stored.messages:
+        console.print(f"  {vi}")
+    console.print(f"[green]OK[/green] {path.name}: stored={stored.stored}")
+
+
+@boundaries_app.command("synthetic")
+def boundaries_synthetic(
+    province: Annotated[str, typer.Argument(help="Mã tỉnh (bộ hiện hành) / a province's code")],
+) -> None:
+    """Ranh giới mô phỏng (Voronoi) cho các tỉnh và các xã của một tỉnh, nơi chưa có ranh giới
+    thật / synthetic boundaries where no real one was uploaded."""
+    from tinhso.monitoring.maps.boundaries import load_synthetic  # noqa: PLC0415
+
+    engine = engine_from_settings(_settings())
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            stored = load_synthetic(session, province)
+    except DomainError as error:
+        raise _fail(error) from error
+    finally:
+        engine.dispose()
+    console.print(f"[green]OK[/green] synthetic={stored.stored}")

@@ -345,6 +345,17 @@ def _load_methodologies(session: Session, data: dict[str, Any]) -> int:
     return created
 
 
+DEMO_PROVINCE = "24"  # Bắc Ninh since 01/07/2025 (Bắc Giang is part of it)
+
+
+def _load_boundaries(session: Session) -> int:
+    """Synthetic boundaries (labelled as such on every map) for the provinces and Bắc Ninh's
+    communes: no open post-2025 polygons exist to ship."""
+    from tinhso.monitoring.maps.boundaries import load_synthetic  # noqa: PLC0415 - shapely
+
+    return load_synthetic(session, DEMO_PROVINCE).stored
+
+
 def load_monitoring_demo(
     session: Session, progress: Callable[[str, int], None] | None = None
 ) -> None:
@@ -356,6 +367,7 @@ def load_monitoring_demo(
         ("monitoring: plans", lambda: _load_plans(session, data, units)),
         ("monitoring: values", lambda: _load_values(session, data, units)),
         ("monitoring: methodologies", lambda: _load_methodologies(session, data)),
+        ("monitoring: map boundaries (synthetic)", lambda: _load_boundaries(session)),
     ]
     for step, load in steps:
         count = load()

@@ -400,3 +400,18 @@ class ReportSubmission(TimestampMixin, Base):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UnitBoundary(Base):
+    """A unit's boundary for the maps: its GeoJSON geometry (simplified), uploaded by an
+    operator or synthetic (a Voronoi cell around the unit's centroid, labelled as such)."""
+
+    __tablename__ = "monitoring_unit_boundary"
+    __table_args__ = (UniqueConstraint("unit_id", name="uq_monitoring_unit_boundary_unit"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_unit.id", ondelete="CASCADE"))
+    geometry: Mapped[str] = mapped_column(Text)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(300))  # the uploaded file's name, or "synthetic"
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,64 @@
+"""Maps API under ``/api/v1/monitoring``: an indicator over a unit's children as GeoJSON
+(any official, like the rankings), and the boundaries operators upload (platform admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from tinhso.core.web import DbSession
+from tinhso.monitoring.maps.boundaries import load_upload, unit_map
+from tinhso.monitoring.maps.boundary_upload import MAX_UPLOAD_BYTES
+from tinhso.monitoring.service import catalogue_service
+from tinhso.registry.auth import CurrentUser, PlatformAdmin
+from tinhso.registry.models import UnitLevel
+
+router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
+
+Code = Annotated[str, Query(max_length=64)]
+
+
+@router.get(
+    "/map",
+    summary="Bản đồ chỉ số / An indicator over a province's communes, or over the provinces, as GeoJSON (any official)",
+)
+def indicator_map(
+    session: DbSession,
+    principal: CurrentUser,
+    indicator: Code,
+    period: Annotated[str, Query(max_length=10, description="2024, 2024-Q3, 2024-03")],
+    parent: Annotated[str | None, Query(max_length=16, description="A province's code")] = None,
+) -> dict[str, Any]:
+    found = unit_map(session, catalogue_service.indicator(session, indicator), period, parent)
+    return {
+        **found.collection,
+        "indicator": indicator,
+        "period": period,
+        "parent": found.parent[0] if found.parent else None,
+        "unit_set": "current",
+        "synthetic": found.synthetic,
+        "without_boundary": found.without_boundary,
+    }
+
+
+@router.put(
+    "/boundaries",
+    summary="Tải lên ranh giới / Upload the boundaries of a level's units (platform admins)",
+)
+async def upload_boundaries(
+    session: DbSession,
+    principal: PlatformAdmin,
+    file: Annotated[UploadFile, File(description="GeoJSON FeatureCollection keyed by unit code")],
+    level: Annotated[UnitLevel, Query()] = UnitLevel.PROVINCE,
+    parent: Annotated[str | None, Query(max_length=16)] = None,
+) -> dict[str, Any]:
+    content = await file.read(MAX_UPLOAD_BYTES + 1)
+    stored = await run_in_threadpool(
+        load_upload, session, content, file.filename or "", level, parent
+    )
+    return {
+        "stored": stored.stored,
+        "messages": [{"vi": vi, "en": en} for vi, en in stored.messages],
+    }

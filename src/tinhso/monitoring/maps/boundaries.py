@@ -1,0 +1,192 @@
+"""Stored boundaries of units for the maps, and the map of an indicator over a unit's
+children.
+
+An upload is checked whole (:func:`read_boundary_upload`) before anything is written: a
+refused file changes nothing and the boundaries in use stay. Synthetic boundaries (Voronoi
+cells of the centroids ``vietnamadminunits`` ships) are stored with their flag, and every
+map drawn with them says so. Units are the current set's (since 01/07/2025); values come
+from monitoring's own ranking computation, so legacy data shows on current units through
+the same re-aggregation as the rankings page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shapely.geometry import mapping
+from sqlalchemy import delete, select
+
+from tinhso.core.db import utcnow
+from tinhso.core.errors import InvalidInput
+from tinhso.monitoring.computation.effective_values import Tree
+from tinhso.monitoring.maps.boundary_upload import (
+    MAX_UPLOAD_BYTES,
+    SIMPLIFY_TOLERANCE,
+    read_boundary_upload,
+)
+from tinhso.monitoring.maps.synthetic_boundaries import (
+    commune_centroids,
+    province_centroids,
+    voronoi_boundaries,
+)
+from tinhso.monitoring.models import UnitBoundary
+from tinhso.monitoring.progress.service import progress_service
+from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.schemas import UnitRef
+from tinhso.registry.units import unit_service
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+    from sqlalchemy.orm import Session
+
+    from tinhso.monitoring.models import Indicator
+
+SYNTHETIC = "synthetic"
+
+
+@dataclass(frozen=True)
+class StoredBoundaries:
+    stored: int
+    messages: list[tuple[str, str]]  # (vi, en): codes skipped or missing, shapes repaired
+
+
+def _unit_ids(session: Session, level: UnitLevel, parent_code: str | None) -> dict[str, int]:
+    """Code -> id of the current set's units of a level (under a parent, if given)."""
+    if parent_code is None:
+        key = (UnitSet.CURRENT, level, None)
+        ids = unit_service.ids_at_levels(session, [key])[key]
+        return {node.code: node.id for node in unit_service.nodes(session, ids).values()}
+    parent = unit_service.get(session, UnitSet.CURRENT, parent_code)
+    return {
+        node.code: node.id
+        for node in unit_service.subtree(session, parent.id)
+        if node.level is level
+    }
+
+
+def _replace(session: Session, shapes: Mapping[int, str], *, synthetic: bool, source: str) -> int:
+    """Store the shapes (unit id -> GeoJSON geometry text) in place of those units' boundaries."""
+    if shapes:
+        session.execute(delete(UnitBoundary).where(UnitBoundary.unit_id.in_(list(shapes))))
+    now = utcnow()
+    session.add_all(
+        UnitBoundary(
+            unit_id=unit_id, geometry=text, synthetic=synthetic, source=source, loaded_at=now
+        )
+        for unit_id, text in shapes.items()
+    )
+    session.flush()
+    return len(shapes)
+
+
+def load_upload(
+    session: Session, content: bytes, file_name: str, level: UnitLevel, parent_code: str | None
+) -> StoredBoundaries:
+    """An operator's GeoJSON of the current set's units of a level (under a parent): checked
+    whole, then stored in place of those units' boundaries; a refused file stores nothing."""
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(
+            "Tệp ranh giới lớn hơn 20 MB", "The boundary file is larger than 20 MB", field="file"
+        )
+    ids = _unit_ids(session, level, parent_code)
+    report = read_boundary_upload(content, expected_codes=ids)
+    stored = _replace(
+        session,
+        {ids[shape.unit_code]: shape.geometry_geojson for shape in report.shapes},
+        synthetic=False,
+        source=file_name[:300] or "upload",
+    )
+    return StoredBoundaries(stored, [(m.vi, m.en) for m in report.messages])
+
+
+def _geojson(geometry: BaseGeometry) -> str:
+    simplified = geometry.simplify(SIMPLIFY_TOLERANCE, preserve_topology=True)
+    return json.dumps(mapping(simplified), separators=(",", ":"))
+
+
+def load_synthetic(session: Session, province_code: str) -> StoredBoundaries:
+    """Synthetic boundaries for the current provinces and for one province's communes, where
+    a unit has no uploaded boundary (an uploaded one is never replaced by a synthetic one)."""
+    uploaded = set(
+        session.scalars(select(UnitBoundary.unit_id).where(UnitBoundary.synthetic.is_(False)))
+    )
+    shapes: dict[int, str] = {}
+    for level, parent, centroids in (
+        (UnitLevel.PROVINCE, None, province_centroids()),
+        (UnitLevel.COMMUNE, province_code, commune_centroids(province_code)),
+    ):
+        ids = _unit_ids(session, level, parent)
+        for code, cell in voronoi_boundaries(
+            {code: point for code, point in centroids.items() if code in ids}
+        ).items():
+            if ids[code] not in uploaded:
+                shapes[ids[code]] = _geojson(cell)
+    return StoredBoundaries(_replace(session, shapes, synthetic=True, source=SYNTHETIC), [])
+
+
+@dataclass(frozen=True)
+class UnitMap:
+    """An indicator over a unit's children (the provinces when no parent is given)."""
+
+    collection: dict[str, Any]  # a GeoJSON FeatureCollection
+    parent: tuple[str, str] | None  # (code, name)
+    level: UnitLevel
+    synthetic: bool
+    without_boundary: list[str]  # names of units with no stored boundary
+
+
+def unit_map(
+    session: Session,
+    indicator: Indicator,
+    period: str,
+    parent_code: str | None,
+) -> UnitMap:
+    """Each child unit as a feature with its value for the period (None without one)."""
+    level = UnitLevel.COMMUNE if parent_code else UnitLevel.PROVINCE
+    parent_name = None
+    if parent_code:
+        parent_unit = unit_service.get(session, UnitSet.CURRENT, parent_code)
+        if parent_unit.level is not UnitLevel.PROVINCE:
+            raise InvalidInput(
+                "Chỉ xem được bản đồ các xã, phường của một tỉnh, thành phố",
+                "A map shows the communes of a province",
+                field="parent",
+            )
+        parent_name = parent_unit.name
+    ids = _unit_ids(session, level, parent_code)
+    names = {node.id: node.name for node in unit_service.nodes(session, ids.values()).values()}
+    ranked = progress_service.ranking(
+        session,
+        indicator,
+        period,
+        Tree.CURRENT,
+        level,
+        UnitRef(unit_set=UnitSet.CURRENT, code=parent_code) if parent_code else None,
+    )
+    values = {row.unit.code: row.value for row in ranked}
+    rows = session.execute(
+        select(UnitBoundary.unit_id, UnitBoundary.geometry, UnitBoundary.synthetic).where(
+            UnitBoundary.unit_id.in_(list(ids.values()))
+        )
+    ).all()
+    boundaries = {unit_id: (geometry, synthetic) for unit_id, geometry, synthetic in rows}
+    features = [
+        {
+            "type": "Feature",
+            "id": code,
+            "properties": {"code": code, "name": names[unit_id], "value": values.get(code)},
+            "geometry": json.loads(boundaries[unit_id][0]),
+        }
+        for code, unit_id in sorted(ids.items())
+        if unit_id in boundaries
+    ]
+    return UnitMap(
+        collection={"type": "FeatureCollection", "features": features},
+        parent=(parent_code, parent_name or parent_code) if parent_code else None,
+        level=level,
+        synthetic=any(synthetic for _geometry, synthetic in boundaries.values()),
+        without_boundary=sorted(names[i] for c, i in ids.items() if i not in boundaries),
+    )
