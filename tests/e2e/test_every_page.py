@@ -59,6 +59,7 @@ PAGES = [
     ("audit", "/exchange/audit", "admin", "Nhật ký trao đổi dữ liệu"),
     ("opendata", "/opendata", "viewer", "Dữ liệu mở"),
     ("opendata-publish", "/opendata/publish", "officer", "Công bố bộ dữ liệu"),
+    ("opendata-list", "/opendata/lists/ubnd-viet-yen", "officer", None),
     ("jobs", "/admin/jobs", "admin", "Công việc định kỳ"),
     ("users", "/admin/users", "admin", "Người dùng"),
     ("calendar", "/admin/calendar?year=2026", "admin", "Lịch làm việc"),

@@ -73,6 +73,7 @@ from tinhso.portal.exchange.systems import router as systems_router
 from tinhso.portal.monitoring.pages import router as monitoring_router
 from tinhso.portal.opendata.pages import router as opendata_router
 from tinhso.portal.opendata.publishing import router as opendata_publishing_router
+from tinhso.portal.opendata.stewardship import router as opendata_lists_router
 from tinhso.portal.organisations import directory, kind_label
 from tinhso.portal.rendering import (
     LANGUAGE_COOKIE,
@@ -120,6 +121,7 @@ DOMAIN_ROUTERS = (
     systems_router,
     audit_router,
     opendata_publishing_router,  # before /opendata/datasets/{name}
+    opendata_lists_router,
     opendata_router,
 )
 

@@ -4,6 +4,7 @@ nothing; officials of other organisations are refused."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -137,3 +138,59 @@ def test_an_officer_changes_a_datasets_description_and_its_history_keeps_the_old
         data={**base, "csrf_token": form_token(client.get("/opendata")), "title": "Khác"},
     )
     assert refused.status_code == 403
+
+
+def test_an_agencys_open_data_list_and_its_review(
+    client: TestClient,
+    province_tree: dict[str, str],
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        load_reference(session)
+    officer = make_official(Role.OFFICER, "so-tttt")
+    assert log_in(client, officer.username).status_code == 303
+    publish = client.get("/opendata/publish")
+    assert 'href="/opendata/lists/so-tttt"' in publish.text
+    client.post(
+        "/opendata/publish",
+        data={
+            "csrf_token": form_token(publish),
+            "title": "Điểm truy cập wifi công cộng",
+            "owner_org": "so-tttt",
+            "license_id": "cc-by-4.0",
+            "update_frequency": "monthly",
+        },
+    )
+    page = client.get("/opendata/lists/so-tttt")
+    assert page.status_code == 200
+    assert 'data-name="diem-truy-cap-wifi-cong-cong"' in page.text
+    assert "Chưa rà soát lần nào" in page.text
+    token = form_token(page)
+    bad = client.post(
+        "/opendata/lists/so-tttt/reviews", data={"csrf_token": token, "note": "a\x07"}
+    )
+    assert bad.status_code == 422 and 'id="review-note-error"' in bad.text
+    done = client.post(
+        "/opendata/lists/so-tttt/reviews",
+        data={"csrf_token": token, "note": "Rà soát định kỳ"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    shown = client.get(done.headers["location"]).text
+    assert 'id="review-done"' in shown and "Rà soát định kỳ" in shown
+    assert re.search(r"Rà soát lần gần nhất ngày \d{2}/\d{2}/\d{4}", shown)
+
+    client.cookies.clear()
+    viewer = make_official(Role.VIEWER, "so-tttt")
+    assert log_in(client, viewer.username).status_code == 303
+    seen = client.get("/opendata/lists/so-tttt")
+    assert seen.status_code == 200
+    refused = client.post(
+        "/opendata/lists/so-tttt/reviews", data={"csrf_token": form_token(seen), "note": ""}
+    )
+    assert refused.status_code == 403
+    client.cookies.clear()
+    outsider = make_official(Role.OFFICER, "so-yte")
+    assert log_in(client, outsider.username).status_code == 303
+    assert client.get("/opendata/lists/so-tttt").status_code == 403
