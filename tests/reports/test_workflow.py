@@ -4,6 +4,7 @@ the timeline that records it all."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +13,10 @@ import pytest
 from tinhso.core.calendar import VIETNAM, shipped_calendar
 from tinhso.core.config import ReportsSection
 from tinhso.core.errors import Conflict, Forbidden, InvalidInput
+from tinhso.monitoring.maps.boundaries import load_synthetic, load_upload
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
-from tinhso.registry.models import Role
+from tinhso.registry.models import Role, UnitLevel
 from tinhso.registry.organisations import organisation_service
 from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.handling.states import Action
@@ -302,3 +304,73 @@ def test_open_reports_nearby_are_offered(
         found = report_service.nearby_open(session, "dien-nuoc", 21.27351, 106.19460)
         assert [report.code for report, _ in found] == [here, near]
         assert found[1][1] == pytest.approx(32.2, abs=1.5)
+
+
+def test_a_point_only_report_gets_the_commune_whose_uploaded_boundary_holds_it(
+    reports_world: ReportsWorld, sessions: sessionmaker[Session]
+) -> None:
+    """Uploaded boundaries place a point in its commune (and route by it); a point outside
+    every uploaded boundary, or inside a synthetic one only, gets no unit."""
+    square = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"ma": WARD},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[106.0, 21.2], [106.1, 21.2], [106.1, 21.3], [106.0, 21.3], [106.0, 21.2]]
+                    ],
+                },
+            }
+        ],
+    }
+    with sessions.begin() as session:
+        load_synthetic(session, "24")  # synthetic cells everywhere: never used for placing
+        outside = report_service.submit(
+            session,
+            Submission(
+                category_code="dien-nuoc",
+                description="Mất điện",
+                channel=Channel.WEB,
+                latitude=21.25,
+                longitude=106.05,
+            ),
+            CALENDAR,
+            POLICY,
+            now=MONDAY,
+        ).report
+        assert outside.unit_id is None
+        load_upload(
+            session, json.dumps(square).encode(), "viet-yen.geojson", UnitLevel.COMMUNE, "24"
+        )
+        inside = report_service.submit(
+            session,
+            Submission(
+                category_code="dien-nuoc",
+                description="Mất điện",
+                channel=Channel.WEB,
+                latitude=21.25,
+                longitude=106.05,
+            ),
+            CALENDAR,
+            POLICY,
+            now=MONDAY,
+        ).report
+        ward = organisation_service.get(session, reports_world.ward_org)
+        assert inside.unit_id is not None and inside.organisation_id == ward.id
+        elsewhere = report_service.submit(
+            session,
+            Submission(
+                category_code="dien-nuoc",
+                description="Mất điện",
+                channel=Channel.WEB,
+                latitude=21.35,
+                longitude=106.05,
+            ),
+            CALENDAR,
+            POLICY,
+            now=MONDAY,
+        ).report
+        assert elsewhere.unit_id is None

@@ -412,6 +412,11 @@ class UnitBoundary(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_unit.id", ondelete="CASCADE"))
     geometry: Mapped[str] = mapped_column(Text)
+    # The geometry's bounding box, to find the boundaries that may hold a point.
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(300))  # the uploaded file's name, or "synthetic"
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -21,6 +21,7 @@ from tinhso.core.calendar import VIETNAM
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tinhso.core.text import control_character
+from tinhso.monitoring.maps.boundaries import unit_at
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import require_administrator, require_officer
 from tinhso.registry.organisations import organisation_service
@@ -222,6 +223,9 @@ class ReportService:
             )
         attributes = checked_attributes(category.attributes, submission.attributes)
         unit_id = place.unit.id if place else None
+        if unit_id is None and submission.latitude is not None and submission.longitude is not None:
+            # A point only: the commune whose uploaded boundary holds it (never a synthetic one).
+            unit_id = unit_at(session, submission.longitude, submission.latitude)
         key = secrets.token_urlsafe(18)
         report = Report(
             code=f"tmp-{secrets.token_hex(8)}",

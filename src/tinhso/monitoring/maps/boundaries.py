@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shapely.geometry import mapping
+from shapely.geometry import Point, mapping, shape
 from sqlalchemy import delete, select
 
 from tinhso.core.db import utcnow
@@ -72,12 +72,21 @@ def _replace(session: Session, shapes: Mapping[int, str], *, synthetic: bool, so
     if shapes:
         session.execute(delete(UnitBoundary).where(UnitBoundary.unit_id.in_(list(shapes))))
     now = utcnow()
-    session.add_all(
-        UnitBoundary(
-            unit_id=unit_id, geometry=text, synthetic=synthetic, source=source, loaded_at=now
+    for unit_id, text in shapes.items():
+        min_lon, min_lat, max_lon, max_lat = shape(json.loads(text)).bounds
+        session.add(
+            UnitBoundary(
+                unit_id=unit_id,
+                geometry=text,
+                min_lon=min_lon,
+                min_lat=min_lat,
+                max_lon=max_lon,
+                max_lat=max_lat,
+                synthetic=synthetic,
+                source=source,
+                loaded_at=now,
+            )
         )
-        for unit_id, text in shapes.items()
-    )
     session.flush()
     return len(shapes)
 
@@ -190,3 +199,24 @@ def unit_map(
         synthetic=any(synthetic for _geometry, synthetic in boundaries.values()),
         without_boundary=sorted(names[i] for c, i in ids.items() if i not in boundaries),
     )
+
+
+def unit_at(session: Session, longitude: float, latitude: float) -> int | None:
+    """The current set's commune whose uploaded boundary holds the point, or None: no
+    uploaded boundary holds it, or several do (overlapping files are not guessed between).
+    Synthetic boundaries are never used: they are not borders."""
+    rows = session.execute(
+        select(UnitBoundary.unit_id, UnitBoundary.geometry).where(
+            UnitBoundary.synthetic.is_(False),
+            UnitBoundary.min_lon <= longitude,
+            UnitBoundary.max_lon >= longitude,
+            UnitBoundary.min_lat <= latitude,
+            UnitBoundary.max_lat >= latitude,
+        )
+    ).all()
+    point = Point(longitude, latitude)
+    holding = [unit_id for unit_id, text in rows if shape(json.loads(text)).covers(point)]
+    if len(holding) != 1:
+        return None
+    node = unit_service.nodes(session, holding)[holding[0]]
+    return node.id if node.level is UnitLevel.COMMUNE else None
