@@ -28,6 +28,8 @@ PUBLIC = {
     ("GET", "/reports/track"),
     ("GET", "/reports/nearby"),
     ("GET", "/reports/new/questions"),
+    ("GET", "/reports/map"),
+    ("GET", "/reports/map/communes.json"),
     ("GET", "/reports/{code}"),
     ("POST", "/reports/{code}/rating"),  # needs the reporter's secret key
     ("POST", "/reports/{code}/reopen"),  # needs the reporter's secret key

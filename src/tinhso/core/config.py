@@ -158,6 +158,8 @@ class ReportsSection(BaseModel):
     open311_default_days: int = Field(default=90, ge=1, le=3660)
     # Reports one application key may send an hour (a runaway client cannot flood the queue).
     open311_reports_per_key_hour: int = Field(default=600, ge=1, le=100_000)
+    # The province (current set's code) whose communes the public map of reports shows.
+    map_province: str = Field(default="24", pattern=r"^[0-9]{2}$")
 
 
 # The secrets of sections and settings, as `tinhso config check` shows them.

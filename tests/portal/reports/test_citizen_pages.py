@@ -5,6 +5,7 @@ the rating; officers' queue and actions in the portal, refused to other organisa
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from PIL import Image
 from tests.conftest import TEST_SECRET
 from tests.portal.test_pages import form_token, log_in
 from tests.reports.test_photos import _photo_with_gps
+from tinhso.monitoring.maps.boundaries import load_synthetic
 from tinhso.portal.reports.citizen import SUBMISSIONS_PER_HOUR, signed_form_token
 from tinhso.registry.models import Role
 from tinhso.reports.models import Report, ReportPhoto, ReportState
@@ -223,3 +225,31 @@ def test_the_form_asks_the_categorys_questions_and_officers_read_the_answers(
     assert page.status_code == 200
     assert "<dt>Mức độ</dt><dd>Lớn</dd>" in page.text
     assert "<dt>Loại</dt><dd>A, B</dd>" in page.text
+
+
+def test_the_public_map_shows_reports_with_a_place_and_the_forms_map_gets_the_communes(
+    client: TestClient, reports_world: ReportsWorld, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as session:
+        load_synthetic(session, "24")
+    placed = _send(client, latitude="21.2601", longitude="106.1203")
+    assert placed.status_code == 201, placed.text
+    code = re.search(r'id="tracking-code">([^<]+)<', placed.text).group(1)  # type: ignore[union-attr]
+    assert _send(client, description="Không có vị trí").status_code == 201
+    page = client.get("/reports/map")
+    assert page.status_code == 200 and 'id="synthetic-note"' in page.text
+    data = json.loads(
+        re.search(r'id="reports-map-data">(.*?)</script>', page.text, re.S).group(1)  # type: ignore[union-attr]
+    )
+    assert [p["code"] for p in data["points"]] == [code]  # only the one with a place
+    assert data["points"][0]["value"] == [106.1203, 21.2601]
+    assert len(data["geojson"]["features"]) > 50  # Bắc Ninh's communes
+    closed = client.get("/reports/map?status=closed")
+    assert "0 phản ánh có vị trí" in closed.text
+    bad = client.get("/reports/map?category=khong-co")
+    assert bad.status_code == 422
+    communes = client.get("/reports/map/communes.json")
+    assert communes.status_code == 200 and communes.json()["synthetic"] is True
+    assert {"code", "name"} <= set(communes.json()["features"][0]["properties"])
+    with sessions() as session:
+        assert report_service.get(session, code).latitude == 21.2601

@@ -220,3 +220,36 @@ def unit_at(session: Session, longitude: float, latitude: float) -> int | None:
         return None
     node = unit_service.nodes(session, holding)[holding[0]]
     return node.id if node.level is UnitLevel.COMMUNE else None
+
+
+@dataclass(frozen=True)
+class BoundaryMap:
+    """The boundaries of a province's communes, to draw other things on (field reports)."""
+
+    collection: dict[str, Any]  # a GeoJSON FeatureCollection; properties: code, name
+    synthetic: bool
+
+
+def province_communes(session: Session, province_code: str) -> BoundaryMap:
+    """The stored boundaries of a current province's communes."""
+    ids = _unit_ids(session, UnitLevel.COMMUNE, province_code)
+    names = {node.id: node.name for node in unit_service.nodes(session, ids.values()).values()}
+    rows = session.execute(
+        select(UnitBoundary.unit_id, UnitBoundary.geometry, UnitBoundary.synthetic).where(
+            UnitBoundary.unit_id.in_(list(ids.values()))
+        )
+    ).all()
+    codes = {unit_id: code for code, unit_id in ids.items()}
+    features = [
+        {
+            "type": "Feature",
+            "id": codes[unit_id],
+            "properties": {"code": codes[unit_id], "name": names[unit_id]},
+            "geometry": json.loads(geometry),
+        }
+        for unit_id, geometry, _synthetic in sorted(rows, key=lambda row: codes[row[0]])
+    ]
+    return BoundaryMap(
+        {"type": "FeatureCollection", "features": features},
+        any(synthetic for _unit, _geometry, synthetic in rows),
+    )

@@ -448,7 +448,9 @@ class ListFilters:
     late: bool = False
 
 
-def public_reports(session: Session, filters: ListFilters) -> list[Report]:
+def public_reports(
+    session: Session, filters: ListFilters, limit: int = PUBLIC_LIST
+) -> list[Report]:
     query = select(Report).where(Report.hidden.is_(False))
     if filters.category:
         category = report_service.category(session, filters.category, "category")
@@ -461,9 +463,9 @@ def public_reports(session: Session, filters: ListFilters) -> list[Report]:
         query = query.where(closed if filters.status == "closed" else ~closed)
     query = query.order_by(Report.created_at.desc(), Report.id.desc())
     if not filters.late:
-        return list(session.scalars(query.limit(PUBLIC_LIST)))
+        return list(session.scalars(query.limit(limit)))
     late = [r for r in session.scalars(query.limit(2000)) if report_service.is_late(r)]
-    return late[:PUBLIC_LIST]
+    return late[:limit]
 
 
 @router.get("/reports", summary="Field reports: the public list (public)")
