@@ -1,7 +1,9 @@
 """The open data portal in a real browser, in Vietnamese, without signing in, at 390 and
 1920 px: a citizen searches "truong hoc" without diacritics, narrows by a facet, opens the
 dataset a publisher uploaded as CSV and reads its preview. axe-core on every page visited.
-Screenshots: ``opendata-search-{390,1920}.png``, ``opendata-dataset-{390,1920}.png``."""
+An indicator's dataset draws its values over time. Screenshots:
+``opendata-search-{390,1920}.png``, ``opendata-dataset-{390,1920}.png``,
+``opendata-indicator-{390,1920}.png``."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
+from tests.opendata.publishing.test_publication import CODE, published  # noqa: F401 - fixture
 from tests.portal.opendata.test_pages import SCHOOLS
 from tinhso.opendata.access import PLATFORM
 from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
 from tinhso.opendata.catalogue.reference import load_reference
+from tinhso.opendata.publishing.indicators import dataset_name, publish_indicators
 from tinhso.registry.models import Role
 
 if TYPE_CHECKING:
@@ -142,6 +146,33 @@ def test_an_officer_publishes_a_csv_and_sees_its_preview(
         page.get_by_role("button", name="Lưu thay đổi").click()
         expect(page.locator("#change-done")).to_be_visible()
         expect(page.locator("h1")).to_have_text("Trường tiểu học năm học 2025-2026")
+
+    browser.run(journey, live_server, width=width, height=1000)
+    assert found == []
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_an_indicators_dataset_shows_its_values_over_time(
+    browser: BrowserThread,
+    live_server: str,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    published: None,  # noqa: F811 - the fixture
+    width: int,
+) -> None:
+    with sessions.begin() as session:
+        publish_indicators(session, settings.data_dir)
+    found: list[str] = []
+
+    def journey(page: Page) -> None:
+        page.goto(f"/opendata/datasets/{dataset_name(CODE)}")
+        expect(page.locator("#chart-title")).to_have_text("Giá trị theo thời gian")
+        expect(page.locator("#indicator-chart canvas")).to_have_count(1)
+        found.extend(serious_accessibility_violations(page))
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow} px wider than the window"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"opendata-indicator-{width}.png"), full_page=True)
 
     browser.run(journey, live_server, width=width, height=1000)
     assert found == []

@@ -17,7 +17,11 @@ from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values.service import Provenance, value_service
 from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.demo import PUBLISHER
-from tinhso.opendata.publishing.indicators import dataset_name, publish_indicators
+from tinhso.opendata.publishing.indicators import (
+    dataset_name,
+    indicator_chart,
+    publish_indicators,
+)
 from tinhso.registry.demo import load_registry_demo
 from tinhso.registry.models import UnitSet
 from tinhso.registry.schemas import UnitRef
@@ -143,3 +147,19 @@ def test_an_unknown_publisher_is_refused_naming_the_field(
             session, indicator, IndicatorUpdate(open_data_publisher="khong-co")
         )
     assert raised.value.errors[0].field == "open_data_publisher"
+
+
+def test_an_indicators_dataset_page_draws_its_values_over_time(
+    app: FastAPI, sessions: sessionmaker[Session], published: None
+) -> None:
+    with sessions.begin() as session:
+        publish_indicators(session, app.state.settings.data_dir)
+        chart = indicator_chart(session, dataset_name(CODE))
+        assert indicator_chart(session, "truong-hoc") is None  # not an indicator's dataset
+    assert chart is not None
+    assert chart["periods"] == ["2024", "2025"]
+    [series] = chart["series"]  # Bắc Ninh, current units: 2024 re-aggregated, then recorded
+    assert series["name"] == "Tỉnh Bắc Ninh" and series["data"][1] == 1380.5
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        page = client.get(f"/opendata/datasets/{dataset_name(CODE)}")
+        assert page.status_code == 200 and 'id="indicator-chart-data"' in page.text

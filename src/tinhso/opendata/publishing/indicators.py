@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from tinhso.core.errors import NotFound
+from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.transfer.export import write_csv
 from tinhso.monitoring.transfer.tables import (
     PUBLISHED_VALUE_COLUMNS,
     indicator_periods,
+    indicator_values_table,
     published_indicator_table,
 )
 from tinhso.monitoring.values.number_format import NumberFormat
@@ -32,6 +34,7 @@ from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
 from tinhso.opendata.catalogue.folding import slug
 from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.models import DatasetState, OpendataDataset
+from tinhso.registry.models import UnitLevel
 from tinhso.registry.organisations import organisation_service
 
 if TYPE_CHECKING:
@@ -165,3 +168,47 @@ def publish_indicators(session: Session, data_dir: Path) -> Publication:
 
 def _sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+CHART_UNITS = 5  # the provinces with the most values are drawn
+
+
+def indicator_chart(session: Session, name: str) -> dict[str, Any] | None:
+    """For an indicator's dataset, its values over time for the current provinces with the
+    most values (the chart on the dataset's page); None for any other dataset."""
+    if not name.startswith(DATASET_PREFIX):
+        return None
+    indicator = next(
+        (
+            i
+            for i in catalogue_service.published_indicators(session)
+            if dataset_name(i.code) == name
+        ),
+        None,
+    )
+    periods = indicator_periods(session, indicator.code) if indicator else []
+    if indicator is None or not periods:
+        return None
+    table = indicator_values_table(
+        session, "vi", indicator.code, periods, Tree.CURRENT, level=UnitLevel.PROVINCE
+    )
+    by_unit: dict[str, dict[str, Any]] = {}
+    for row in table.rows:
+        _code, _name, unit_code, unit_name, period, value, *_ = row
+        if value is not None:
+            by_unit.setdefault(str(unit_code), {"name": unit_name, "values": {}})["values"][
+                period
+            ] = value
+    drawn = sorted(by_unit.values(), key=lambda unit: (-len(unit["values"]), unit["name"]))
+    if not drawn:
+        return None
+    return {
+        "periods": periods,
+        "series": [
+            {"name": unit["name"], "data": [unit["values"].get(p) for p in periods]}
+            for unit in drawn[:CHART_UNITS]
+        ],
+        "targets": [],
+        "unit": indicator.unit_of_measure,
+        "decimals": indicator.decimals,
+    }

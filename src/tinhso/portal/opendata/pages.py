@@ -27,6 +27,7 @@ from tinhso.opendata.catalogue.listings import catalogue_service
 from tinhso.opendata.catalogue.search import FACET_FIELDS, SearchQuery, search
 from tinhso.opendata.datastore.search import DatastoreQuery, search_rows
 from tinhso.opendata.datastore.service import datastore_service
+from tinhso.opendata.publishing.indicators import indicator_chart
 from tinhso.portal.rendering import render
 from tinhso.registry.auth import identify
 
@@ -224,6 +225,7 @@ def dataset_page(
             "upload_problems": upload_problems or [],
             "uploaded": uploaded,
             "changed": changed,
+            "chart": indicator_chart(session, dataset.name),
         },
         status_code=status_code,
     )
