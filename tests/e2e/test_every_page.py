@@ -44,6 +44,7 @@ PAGES = [
     ("rankings", "/monitoring/rankings", "viewer", "Xếp hạng"),
     ("index", "/monitoring/index", "viewer", "Chỉ số chuyển đổi số"),
     ("map", "/monitoring/map", "viewer", "Bản đồ"),
+    ("map-admin", "/monitoring/map", "admin", "Bản đồ"),
     ("entry", "/monitoring/entry", "officer", None),
     ("import", "/monitoring/import", "officer", None),
     ("grid", "/monitoring/grid?period=2026-Q3", "officer", "Bảng nhập số liệu kỳ báo cáo"),

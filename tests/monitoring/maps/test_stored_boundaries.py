@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from tests.portal.monitoring.support import load_demo, load_test_plan
+from tests.portal.test_pages import form_token, log_in
 from tinhso.monitoring.maps.boundaries import load_synthetic
 from tinhso.monitoring.models import UnitBoundary
 from tinhso.monitoring.schemas import ValueIn
@@ -143,5 +144,63 @@ def test_a_broken_upload_names_its_features_and_keeps_the_boundaries_in_use(
         "/api/v1/monitoring/boundaries?level=province",
         files={"file": ("x.geojson", json.dumps(square).encode(), "application/geo+json")},
         headers=officer.headers,
+    )
+    assert forbidden.status_code == 403
+
+
+def test_an_operator_uploads_boundaries_in_the_portal(
+    client: TestClient,
+    admin: Official,
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
+) -> None:
+    load_demo(sessions)
+    before = _stored(sessions)
+    log_in(client, admin.username)
+    page = client.get("/monitoring/map")
+    assert page.status_code == 200 and 'id="upload-title"' in page.text
+    token = form_token(page)
+    broken = b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}}]}'
+    refused = client.post(
+        "/monitoring/map/boundaries",
+        data={"csrf_token": token, "level": "province"},
+        files={"file": ("hong.geojson", broken, "application/geo+json")},
+    )
+    assert refused.status_code == 422
+    assert 'id="boundary-file-error"' in refused.text and "features[0]" in refused.text
+    assert _stored(sessions) == before
+    square = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"code": "24"},
+                    "geometry": {
+                        "type": "Polygon",
+                        "coordinates": [[[106, 21], [106.3, 21], [106.3, 21.3], [106, 21]]],
+                    },
+                }
+            ],
+        }
+    ).encode()
+    done = client.post(
+        "/monitoring/map/boundaries",
+        data={"csrf_token": token, "level": "province"},
+        files={"file": ("bac-ninh.geojson", square, "application/geo+json")},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert 'id="upload-done"' in client.get(done.headers["location"]).text
+    assert _stored(sessions)["uploaded"] == 1
+    client.cookies.clear()
+    viewer = make_official(username="chi-xem-ban-do")
+    log_in(client, viewer.username)
+    page = client.get("/monitoring/map")
+    assert 'id="upload-title"' not in page.text
+    forbidden = client.post(
+        "/monitoring/map/boundaries",
+        data={"csrf_token": form_token(page), "level": "province"},
+        files={"file": ("bac-ninh.geojson", square, "application/geo+json")},
     )
     assert forbidden.status_code == 403

@@ -5,21 +5,24 @@ boundaries are synthetic; a table beside the map holds the same values for every
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
 
-from tinhso.core.errors import DomainError
+from tinhso.core.errors import DomainError, Forbidden
 from tinhso.core.i18n import current_locale
 from tinhso.core.web import DbSession
 from tinhso.monitoring.computation.effective_values import Tree
-from tinhso.monitoring.maps.boundaries import unit_map
+from tinhso.monitoring.maps.boundaries import load_upload, unit_map
+from tinhso.monitoring.maps.boundary_upload import MAX_UPLOAD_BYTES
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue
 from tinhso.portal.monitoring.catalogue import localised, period_label, tree_note
 from tinhso.portal.rendering import render
+from tinhso.registry.models import UnitLevel
 
 router = APIRouter()
 
@@ -35,6 +38,28 @@ def map_page(
     indicator: Annotated[str | None, Query(max_length=64)] = None,
     period: Annotated[str | None, Query(max_length=10)] = None,
     parent: Annotated[str | None, Query(max_length=16)] = None,
+    uploaded: Annotated[str | None, Query(max_length=8)] = None,
+) -> Response:
+    return _page(
+        request,
+        session,
+        principal,
+        indicator,
+        period,
+        parent,
+        {"uploaded": uploaded if uploaded and uploaded.isdigit() else ""},
+    )
+
+
+def _page(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    indicator: str | None,
+    period: str | None,
+    parent: str | None,
+    upload: dict[str, Any],
+    status_code: int = 200,
 ) -> Response:
     indicators = sorted(
         catalogue.indicators(session, principal), key=lambda i: localised(i.name_vi, i.name_en)
@@ -73,6 +98,7 @@ def map_page(
             "rows": rows,
             "error": error,
             "tree_note": tree_note(Tree.CURRENT),
+            "upload": upload,
             "chart": {
                 "geojson": found.collection if found else None,
                 "drill": found is not None and found.parent is None,
@@ -83,5 +109,52 @@ def map_page(
                 "locale": current_locale.get(),
             },
         },
-        status_code=422 if error else 200,
+        status_code=422 if error else status_code,
     )
+
+
+def _say(error: DomainError) -> list[str]:
+    vietnamese = current_locale.get() == "vi"
+    said = [
+        f"{item.field}: {item.message.vi if vietnamese else item.message.en}"
+        for item in error.errors
+    ]
+    return said or [error.message.vi if vietnamese else error.message.en]
+
+
+@router.post(
+    "/monitoring/map/boundaries",
+    summary="Upload the boundaries of a level's units (platform admins; CSRF)",
+)
+async def upload_boundaries(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    file: Annotated[UploadFile | None, File()] = None,
+    level: Annotated[str, Form(max_length=16)] = "province",
+    parent: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    if not principal.is_platform_admin:
+        raise Forbidden(
+            "Chỉ quản trị viên nền tảng được tải lên ranh giới",
+            "Only platform administrators upload boundaries",
+        )
+    content = await file.read(MAX_UPLOAD_BYTES + 1) if file is not None else b""
+    name = (file.filename if file is not None else "") or ""
+    chosen = UnitLevel.COMMUNE if level == "commune" else UnitLevel.PROVINCE
+    scope = parent.strip() or None if chosen is UnitLevel.COMMUNE else None
+
+    def store() -> Response:
+        try:
+            stored = load_upload(session, content, name, chosen, scope)
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            return _page(
+                request, session, principal, None, None, scope, {"problems": _say(error)}, 422
+            )
+        return RedirectResponse(
+            f"/monitoring/map?parent={scope or ''}&uploaded={stored.stored}", status_code=303
+        )
+
+    return await run_in_threadpool(store)
