@@ -13,7 +13,7 @@ from tinhso.monitoring.maps.boundaries import load_upload, unit_map
 from tinhso.monitoring.maps.boundary_upload import MAX_UPLOAD_BYTES
 from tinhso.monitoring.service import catalogue_service
 from tinhso.registry.auth import CurrentUser, PlatformAdmin
-from tinhso.registry.models import UnitLevel
+from tinhso.registry.models import UnitLevel, UnitSet
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 
@@ -53,10 +53,19 @@ async def upload_boundaries(
     file: Annotated[UploadFile, File(description="GeoJSON FeatureCollection keyed by unit code")],
     level: Annotated[UnitLevel, Query()] = UnitLevel.PROVINCE,
     parent: Annotated[str | None, Query(max_length=16)] = None,
+    unit_set: Annotated[UnitSet, Query()] = UnitSet.CURRENT,
 ) -> dict[str, Any]:
     content = await file.read(MAX_UPLOAD_BYTES + 1)
     stored = await run_in_threadpool(
-        load_upload, session, content, file.filename or "", level, parent
+        lambda: load_upload(
+            session,
+            content,
+            file.filename or "",
+            level,
+            parent,
+            unit_set=unit_set,
+            uploaded_by_id=principal.user_id,
+        )
     )
     return {
         "stored": stored.stored,

@@ -146,7 +146,9 @@ async def upload_boundaries(
 
     def store() -> Response:
         try:
-            stored = load_upload(session, content, name, chosen, scope)
+            stored = load_upload(
+                session, content, name, chosen, scope, uploaded_by_id=principal.user_id
+            )
             session.commit()
         except DomainError as error:
             session.rollback()
