@@ -23,6 +23,13 @@ Code = Annotated[str, Query(max_length=64)]
 @router.get(
     "/map",
     summary="Bản đồ chỉ số / An indicator over a province's communes, or over the provinces, as GeoJSON (any official)",
+    description=(
+        "Each child unit is a feature with its value for the period, the target that applies "
+        "to it (the indicator's target on the current set of the earliest year not before "
+        "the period's), the value as % of that target and its status (achieved, on_track, "
+        "behind, not_achieved, insufficient_data, no_data; status_vi / status_en). A unit "
+        "with no stored boundary is a Point at its centroid (`boundary`: point)."
+    ),
 )
 def indicator_map(
     session: DbSession,
@@ -40,6 +47,7 @@ def indicator_map(
         "unit_set": "current",
         "synthetic": found.synthetic,
         "without_boundary": found.without_boundary,
+        "with_target": found.with_target,
     }
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.monitoring.models import Indicator
+    from tinhso.monitoring.schemas import Achievement
 
 SYNTHETIC = "synthetic"
 
@@ -175,7 +176,37 @@ class UnitMap:
     parent: tuple[str, str] | None  # (code, name)
     level: UnitLevel
     synthetic: bool
-    without_boundary: list[str]  # names of units with no stored boundary
+    without_boundary: list[str]  # names of units with no stored boundary (drawn as points)
+    with_target: bool = False  # some unit has a target for the indicator
+
+
+def _target_properties(found: Achievement | None) -> dict[str, Any]:
+    """A feature's target, achievement and status (all None without a target)."""
+    if found is None:
+        return {
+            "target": None,
+            "target_year": None,
+            "comparison": None,
+            "percent": None,
+            "status": None,
+            "status_vi": None,
+            "status_en": None,
+        }
+    return {
+        "target": found.goal,
+        "target_year": found.year,
+        "comparison": found.comparison.value,
+        "percent": found.achievement_percent,
+        "status": found.status,
+        "status_vi": found.status_vi,
+        "status_en": found.status_en,
+    }
+
+
+def _centroids(level: UnitLevel, parent_code: str | None) -> dict[str, tuple[float, float]]:
+    if level is UnitLevel.PROVINCE:
+        return province_centroids()
+    return commune_centroids(parent_code or "")
 
 
 def unit_map(
@@ -207,34 +238,52 @@ def unit_map(
         UnitRef(unit_set=UnitSet.CURRENT, code=parent_code) if parent_code else None,
     )
     values = {row.unit.code: row.value for row in ranked}
+    achievements = progress_service.unit_achievements(
+        session, indicator, period, Tree.CURRENT, ids.values()
+    )
     # The whole country's map draws the coarser overview (stored since migration 0037).
-    geometry = (
+    column = (
         UnitBoundary.geometry
         if parent_code
         else func.coalesce(UnitBoundary.geometry_overview, UnitBoundary.geometry)
     )
     rows = session.execute(
-        select(UnitBoundary.unit_id, geometry, UnitBoundary.synthetic).where(
+        select(UnitBoundary.unit_id, column, UnitBoundary.synthetic).where(
             UnitBoundary.unit_id.in_(list(ids.values()))
         )
     ).all()
-    boundaries = {unit_id: (geometry, synthetic) for unit_id, geometry, synthetic in rows}
-    features = [
-        {
-            "type": "Feature",
-            "id": code,
-            "properties": {"code": code, "name": names[unit_id], "value": values.get(code)},
-            "geometry": json.loads(boundaries[unit_id][0]),
-        }
-        for code, unit_id in sorted(ids.items())
-        if unit_id in boundaries
-    ]
+    boundaries = {unit_id: (text, synthetic) for unit_id, text, synthetic in rows}
+    # A unit with no stored boundary is drawn at its centroid (vietnamadminunits has them).
+    centroids = _centroids(level, parent_code) if len(boundaries) < len(ids) else {}
+    features: list[dict[str, Any]] = []
+    for code, unit_id in sorted(ids.items()):
+        if unit_id in boundaries:
+            geometry: dict[str, Any] | None = json.loads(boundaries[unit_id][0])
+        elif code in centroids:
+            geometry = {"type": "Point", "coordinates": list(centroids[code])}
+        else:
+            geometry = None  # neither a boundary nor a centroid: in the table only
+        features.append(
+            {
+                "type": "Feature",
+                "id": code,
+                "properties": {
+                    "code": code,
+                    "name": names[unit_id],
+                    "value": values.get(code),
+                    "boundary": "polygon" if unit_id in boundaries else "point",
+                    **_target_properties(achievements.get(unit_id)),
+                },
+                "geometry": geometry,
+            }
+        )
     return UnitMap(
         collection={"type": "FeatureCollection", "features": features},
         parent=(parent_code, parent_name or parent_code) if parent_code else None,
         level=level,
         synthetic=any(synthetic for _geometry, synthetic in boundaries.values()),
         without_boundary=sorted(names[i] for c, i in ids.items() if i not in boundaries),
+        with_target=bool(achievements),
     )
 
 
