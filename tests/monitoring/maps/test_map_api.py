@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from tests.portal.monitoring.support import load_demo
+from tests.portal.test_pages import log_in
 from tinhso.monitoring.models import UnitBoundary
 from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.schemas import (
@@ -23,6 +24,7 @@ from tinhso.monitoring.schemas import (
 )
 from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values.service import Provenance, value_service
+from tinhso.portal.rendering import LANGUAGE_COOKIE
 from tinhso.registry.models import AdministrativeUnit, UnitSet
 
 if TYPE_CHECKING:
@@ -242,3 +244,30 @@ def test_the_map_sends_as_many_statements_for_many_communes_as_for_few(
 
     before, after = query_budget.flat(fetch, grow, budget=24)
     assert 0 < before == after, (before, after)
+
+
+@pytest.mark.usefixtures("mapped")
+def test_the_page_colours_by_target_in_both_languages_and_refuses_nothing_with_a_500(
+    client: TestClient, make_official: MakeOfficial
+) -> None:
+    viewer = make_official(username="xem-trang-ban-do")
+    log_in(client, viewer.username)
+    page = client.get(f"/monitoring/map?indicator={INDICATOR}&period=2025&parent=24&mode=target")
+    assert page.status_code == 200, page.text
+    assert "Tô màu theo" in page.text and "% chỉ tiêu" in page.text
+    assert "Đúng tiến độ" in page.text and "Chậm tiến độ" in page.text
+    assert '"mode": "target"' in page.text
+    client.cookies.set(LANGUAGE_COOKIE, "en")
+    english = client.get(f"/monitoring/map?indicator={INDICATOR}&period=2025&parent=24&mode=target")
+    assert english.status_code == 200
+    assert "Colour by" in english.text and "% of target" in english.text
+    assert "On track" in english.text and "Behind schedule" in english.text
+    for query in (
+        "mode=%00",
+        "mode=x&parent=99999",
+        f"indicator={INDICATOR}&period=2025&parent={VIET_YEN}&mode=target",
+        f"indicator={INDICATOR}&period=2099-13&mode=target",
+        "indicator=khong-co&period=abc",
+    ):
+        answer = client.get(f"/monitoring/map?{query}")
+        assert answer.status_code in {200, 404, 422}, (query, answer.status_code)
