@@ -394,18 +394,31 @@ def boundaries_load(
     parent: Annotated[
         str | None, typer.Option(help="Mã tỉnh khi tải ranh giới xã / a province's code")
     ] = None,
+    unit_set: Annotated[
+        str, typer.Option("--unit-set", help="current | legacy (bộ trước 01/07/2025)")
+    ] = "current",
 ) -> None:
-    """Tải ranh giới đơn vị (bộ hiện hành) / load the current set's boundaries of a level."""
+    """Tải ranh giới đơn vị / load the boundaries of a level's units (current set, or legacy)."""
     from tinhso.monitoring.maps.boundaries import load_upload  # noqa: PLC0415
-    from tinhso.registry.models import UnitLevel  # noqa: PLC0415
+    from tinhso.registry.models import UnitLevel, UnitSet  # noqa: PLC0415
 
-    if level not in {"province", "commune"}:
-        console.print("[red]--level: province | commune[/red]")
+    if level not in {"province", "district", "commune"}:
+        console.print("[red]--level: province | district | commune[/red]")
+        raise typer.Exit(2)
+    if unit_set not in {"current", "legacy"}:
+        console.print("[red]--unit-set: current | legacy[/red]")
         raise typer.Exit(2)
     engine = engine_from_settings(_settings())
     try:
         with make_sessionmaker(engine).begin() as session:
-            stored = load_upload(session, path.read_bytes(), path.name, UnitLevel(level), parent)
+            stored = load_upload(
+                session,
+                path.read_bytes(),
+                path.name,
+                UnitLevel(level),
+                parent,
+                unit_set=UnitSet(unit_set),
+            )
     except DomainError as error:
         raise _import_failed(error) from error
     finally:

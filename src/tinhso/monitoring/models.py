@@ -403,15 +403,18 @@ class ReportSubmission(TimestampMixin, Base):
 
 
 class UnitBoundary(Base):
-    """A unit's boundary for the maps: its GeoJSON geometry (simplified), uploaded by an
-    operator or synthetic (a Voronoi cell around the unit's centroid, labelled as such)."""
+    """A unit's boundary for the maps: its GeoJSON geometry simplified for two zoom levels,
+    uploaded by an operator or synthetic (a Voronoi cell around the unit's centroid,
+    labelled as such). The unit (of either set) is the row's unit id."""
 
     __tablename__ = "monitoring_unit_boundary"
     __table_args__ = (UniqueConstraint("unit_id", name="uq_monitoring_unit_boundary_unit"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("administrative_unit.id", ondelete="CASCADE"))
-    geometry: Mapped[str] = mapped_column(Text)
+    geometry: Mapped[str] = mapped_column(Text)  # simplified for a province's communes
+    # Simplified further, for the map of the whole country (None before migration 0037).
+    geometry_overview: Mapped[str | None] = mapped_column(Text)
     # The geometry's bounding box, to find the boundaries that may hold a point.
     min_lon: Mapped[float] = mapped_column(Float)
     min_lat: Mapped[float] = mapped_column(Float)
@@ -419,4 +422,7 @@ class UnitBoundary(Base):
     max_lat: Mapped[float] = mapped_column(Float)
     synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(300))  # the uploaded file's name, or "synthetic"
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

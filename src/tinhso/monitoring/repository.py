@@ -131,6 +131,21 @@ def targets_of(session: Session, plan_id: int) -> Sequence[Target]:
     ).all()
 
 
+def indicator_targets(
+    session: Session, indicator_id: int, unit_set: UnitSet, from_year: int
+) -> Sequence[Target]:
+    """The targets of an indicator on a unit set for a year not before ``from_year``."""
+    return session.scalars(
+        select(Target)
+        .where(
+            Target.indicator_id == indicator_id,
+            Target.scope_unit_set == unit_set,
+            Target.year >= from_year,
+        )
+        .order_by(Target.year, Target.id)
+    ).all()
+
+
 def values_at(
     session: Session, keys: Iterable[tuple[int, int, str]]
 ) -> dict[tuple[int, int, str], DataValue]:

@@ -13,7 +13,7 @@ from tinhso.monitoring.maps.boundaries import load_upload, unit_map
 from tinhso.monitoring.maps.boundary_upload import MAX_UPLOAD_BYTES
 from tinhso.monitoring.service import catalogue_service
 from tinhso.registry.auth import CurrentUser, PlatformAdmin
-from tinhso.registry.models import UnitLevel
+from tinhso.registry.models import UnitLevel, UnitSet
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"])
 
@@ -23,6 +23,13 @@ Code = Annotated[str, Query(max_length=64)]
 @router.get(
     "/map",
     summary="Bản đồ chỉ số / An indicator over a province's communes, or over the provinces, as GeoJSON (any official)",
+    description=(
+        "Each child unit is a feature with its value for the period, the target that applies "
+        "to it (the indicator's target on the current set of the earliest year not before "
+        "the period's), the value as % of that target and its status (achieved, on_track, "
+        "behind, not_achieved, insufficient_data, no_data; status_vi / status_en). A unit "
+        "with no stored boundary is a Point at its centroid (`boundary`: point)."
+    ),
 )
 def indicator_map(
     session: DbSession,
@@ -40,6 +47,7 @@ def indicator_map(
         "unit_set": "current",
         "synthetic": found.synthetic,
         "without_boundary": found.without_boundary,
+        "with_target": found.with_target,
     }
 
 
@@ -53,10 +61,19 @@ async def upload_boundaries(
     file: Annotated[UploadFile, File(description="GeoJSON FeatureCollection keyed by unit code")],
     level: Annotated[UnitLevel, Query()] = UnitLevel.PROVINCE,
     parent: Annotated[str | None, Query(max_length=16)] = None,
+    unit_set: Annotated[UnitSet, Query()] = UnitSet.CURRENT,
 ) -> dict[str, Any]:
     content = await file.read(MAX_UPLOAD_BYTES + 1)
     stored = await run_in_threadpool(
-        load_upload, session, content, file.filename or "", level, parent
+        lambda: load_upload(
+            session,
+            content,
+            file.filename or "",
+            level,
+            parent,
+            unit_set=unit_set,
+            uploaded_by_id=principal.user_id,
+        )
     )
     return {
         "stored": stored.stored,

@@ -16,16 +16,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shapely.geometry import Point, mapping, shape
-from sqlalchemy import delete, select
+from shapely.geometry import Point, shape
+from sqlalchemy import delete, func, select
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import InvalidInput
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.maps.boundary_upload import (
     MAX_UPLOAD_BYTES,
+    OVERVIEW_TOLERANCE,
     SIMPLIFY_TOLERANCE,
     read_boundary_upload,
+    simplified_geojson,
 )
 from tinhso.monitoring.maps.synthetic_boundaries import (
     commune_centroids,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.monitoring.models import Indicator
+    from tinhso.monitoring.schemas import Achievement
 
 SYNTHETIC = "synthetic"
 
@@ -53,13 +56,19 @@ class StoredBoundaries:
     messages: list[tuple[str, str]]  # (vi, en): codes skipped or missing, shapes repaired
 
 
-def _unit_ids(session: Session, level: UnitLevel, parent_code: str | None) -> dict[str, int]:
-    """Code -> id of the current set's units of a level (under a parent, if given)."""
+def _unit_ids(
+    session: Session,
+    level: UnitLevel,
+    parent_code: str | None,
+    unit_set: UnitSet = UnitSet.CURRENT,
+) -> dict[str, int]:
+    """Code -> id of a set's units of a level (under a parent, if given)."""
+    unit_service.check_level(unit_set, level)
     if parent_code is None:
-        key = (UnitSet.CURRENT, level, None)
+        key = (unit_set, level, None)
         ids = unit_service.ids_at_levels(session, [key])[key]
         return {node.code: node.id for node in unit_service.nodes(session, ids).values()}
-    parent = unit_service.get(session, UnitSet.CURRENT, parent_code)
+    parent = unit_service.get(session, unit_set, parent_code)
     return {
         node.code: node.id
         for node in unit_service.subtree(session, parent.id)
@@ -67,17 +76,27 @@ def _unit_ids(session: Session, level: UnitLevel, parent_code: str | None) -> di
     }
 
 
-def _replace(session: Session, shapes: Mapping[int, str], *, synthetic: bool, source: str) -> int:
-    """Store the shapes (unit id -> GeoJSON geometry text) in place of those units' boundaries."""
+def _replace(
+    session: Session,
+    shapes: Mapping[int, tuple[str, str]],
+    *,
+    synthetic: bool,
+    source: str,
+    uploaded_by_id: int | None = None,
+) -> int:
+    """Store the shapes (unit id -> GeoJSON geometry text, and its overview's) in place of
+    those units' boundaries."""
     if shapes:
         session.execute(delete(UnitBoundary).where(UnitBoundary.unit_id.in_(list(shapes))))
     now = utcnow()
-    for unit_id, text in shapes.items():
+    for unit_id, (text, overview) in shapes.items():
         min_lon, min_lat, max_lon, max_lat = shape(json.loads(text)).bounds
         session.add(
             UnitBoundary(
                 unit_id=unit_id,
                 geometry=text,
+                geometry_overview=overview or text,
+                uploaded_by_id=uploaded_by_id,
                 min_lon=min_lon,
                 min_lat=min_lat,
                 max_lon=max_lon,
@@ -92,28 +111,41 @@ def _replace(session: Session, shapes: Mapping[int, str], *, synthetic: bool, so
 
 
 def load_upload(
-    session: Session, content: bytes, file_name: str, level: UnitLevel, parent_code: str | None
+    session: Session,
+    content: bytes,
+    file_name: str,
+    level: UnitLevel,
+    parent_code: str | None,
+    *,
+    unit_set: UnitSet = UnitSet.CURRENT,
+    uploaded_by_id: int | None = None,
 ) -> StoredBoundaries:
-    """An operator's GeoJSON of the current set's units of a level (under a parent): checked
-    whole, then stored in place of those units' boundaries; a refused file stores nothing."""
+    """An operator's GeoJSON of a set's units of a level (under a parent): checked whole,
+    then stored in place of those units' boundaries; a refused file stores nothing."""
     if len(content) > MAX_UPLOAD_BYTES:
         raise InvalidInput(
             "Tệp ranh giới lớn hơn 20 MB", "The boundary file is larger than 20 MB", field="file"
         )
-    ids = _unit_ids(session, level, parent_code)
+    ids = _unit_ids(session, level, parent_code, unit_set)
     report = read_boundary_upload(content, expected_codes=ids)
     stored = _replace(
         session,
-        {ids[shape.unit_code]: shape.geometry_geojson for shape in report.shapes},
+        {
+            ids[shape.unit_code]: (shape.geometry_geojson, shape.overview_geojson)
+            for shape in report.shapes
+        },
         synthetic=False,
         source=file_name[:300] or "upload",
+        uploaded_by_id=uploaded_by_id,
     )
     return StoredBoundaries(stored, [(m.vi, m.en) for m in report.messages])
 
 
-def _geojson(geometry: BaseGeometry) -> str:
-    simplified = geometry.simplify(SIMPLIFY_TOLERANCE, preserve_topology=True)
-    return json.dumps(mapping(simplified), separators=(",", ":"))
+def _geojson(geometry: BaseGeometry) -> tuple[str, str]:
+    return (
+        simplified_geojson(geometry, SIMPLIFY_TOLERANCE),
+        simplified_geojson(geometry, OVERVIEW_TOLERANCE),
+    )
 
 
 def load_synthetic(session: Session, province_code: str) -> StoredBoundaries:
@@ -122,7 +154,7 @@ def load_synthetic(session: Session, province_code: str) -> StoredBoundaries:
     uploaded = set(
         session.scalars(select(UnitBoundary.unit_id).where(UnitBoundary.synthetic.is_(False)))
     )
-    shapes: dict[int, str] = {}
+    shapes: dict[int, tuple[str, str]] = {}
     for level, parent, centroids in (
         (UnitLevel.PROVINCE, None, province_centroids()),
         (UnitLevel.COMMUNE, province_code, commune_centroids(province_code)),
@@ -144,7 +176,37 @@ class UnitMap:
     parent: tuple[str, str] | None  # (code, name)
     level: UnitLevel
     synthetic: bool
-    without_boundary: list[str]  # names of units with no stored boundary
+    without_boundary: list[str]  # names of units with no stored boundary (drawn as points)
+    with_target: bool = False  # some unit has a target for the indicator
+
+
+def _target_properties(found: Achievement | None) -> dict[str, Any]:
+    """A feature's target, achievement and status (all None without a target)."""
+    if found is None:
+        return {
+            "target": None,
+            "target_year": None,
+            "comparison": None,
+            "percent": None,
+            "status": None,
+            "status_vi": None,
+            "status_en": None,
+        }
+    return {
+        "target": found.goal,
+        "target_year": found.year,
+        "comparison": found.comparison.value,
+        "percent": found.achievement_percent,
+        "status": found.status,
+        "status_vi": found.status_vi,
+        "status_en": found.status_en,
+    }
+
+
+def _centroids(level: UnitLevel, parent_code: str | None) -> dict[str, tuple[float, float]]:
+    if level is UnitLevel.PROVINCE:
+        return province_centroids()
+    return commune_centroids(parent_code or "")
 
 
 def unit_map(
@@ -176,28 +238,52 @@ def unit_map(
         UnitRef(unit_set=UnitSet.CURRENT, code=parent_code) if parent_code else None,
     )
     values = {row.unit.code: row.value for row in ranked}
+    achievements = progress_service.unit_achievements(
+        session, indicator, period, Tree.CURRENT, ids.values()
+    )
+    # The whole country's map draws the coarser overview (stored since migration 0037).
+    column = (
+        UnitBoundary.geometry
+        if parent_code
+        else func.coalesce(UnitBoundary.geometry_overview, UnitBoundary.geometry)
+    )
     rows = session.execute(
-        select(UnitBoundary.unit_id, UnitBoundary.geometry, UnitBoundary.synthetic).where(
+        select(UnitBoundary.unit_id, column, UnitBoundary.synthetic).where(
             UnitBoundary.unit_id.in_(list(ids.values()))
         )
     ).all()
-    boundaries = {unit_id: (geometry, synthetic) for unit_id, geometry, synthetic in rows}
-    features = [
-        {
-            "type": "Feature",
-            "id": code,
-            "properties": {"code": code, "name": names[unit_id], "value": values.get(code)},
-            "geometry": json.loads(boundaries[unit_id][0]),
-        }
-        for code, unit_id in sorted(ids.items())
-        if unit_id in boundaries
-    ]
+    boundaries = {unit_id: (text, synthetic) for unit_id, text, synthetic in rows}
+    # A unit with no stored boundary is drawn at its centroid (vietnamadminunits has them).
+    centroids = _centroids(level, parent_code) if len(boundaries) < len(ids) else {}
+    features: list[dict[str, Any]] = []
+    for code, unit_id in sorted(ids.items()):
+        if unit_id in boundaries:
+            geometry: dict[str, Any] | None = json.loads(boundaries[unit_id][0])
+        elif code in centroids:
+            geometry = {"type": "Point", "coordinates": list(centroids[code])}
+        else:
+            geometry = None  # neither a boundary nor a centroid: in the table only
+        features.append(
+            {
+                "type": "Feature",
+                "id": code,
+                "properties": {
+                    "code": code,
+                    "name": names[unit_id],
+                    "value": values.get(code),
+                    "boundary": "polygon" if unit_id in boundaries else "point",
+                    **_target_properties(achievements.get(unit_id)),
+                },
+                "geometry": geometry,
+            }
+        )
     return UnitMap(
         collection={"type": "FeatureCollection", "features": features},
         parent=(parent_code, parent_name or parent_code) if parent_code else None,
         level=level,
         synthetic=any(synthetic for _geometry, synthetic in boundaries.values()),
         without_boundary=sorted(names[i] for c, i in ids.items() if i not in boundaries),
+        with_target=bool(achievements),
     )
 
 

@@ -22,15 +22,24 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_CODE_PROPERTIES = ("ma", "code")
 # Degrees; about 100 m at Vietnam's latitudes, enough for a province-wide choropleth.
 SIMPLIFY_TOLERANCE = 0.001
+# Degrees; about 1 km, for the map of the whole country (34 provinces on one screen).
+OVERVIEW_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
 class BoundaryShape:
-    """One unit's accepted boundary, as GeoJSON geometry text."""
+    """One unit's accepted boundary, as GeoJSON geometry text at two zoom levels."""
 
     unit_code: str
-    geometry_geojson: str
+    geometry_geojson: str  # simplified by the upload's tolerance
     repaired: bool
+    overview_geojson: str = ""  # simplified by OVERVIEW_TOLERANCE (or the tolerance if larger)
+
+
+def simplified_geojson(geometry: BaseGeometry, tolerance: float) -> str:
+    """The geometry simplified (topology kept) as compact GeoJSON geometry text."""
+    simplified = geometry.simplify(tolerance, preserve_topology=True)
+    return json.dumps(mapping(simplified), separators=(",", ":"))
 
 
 @dataclass
@@ -119,8 +128,12 @@ def _accepted_shape(
                 "The geometry is not an area (polygon) and cannot be repaired",
             ),
         )
-    simplified = areal.simplify(tolerance, preserve_topology=True)
-    return BoundaryShape(code, json.dumps(mapping(simplified), separators=(",", ":")), repaired)
+    return BoundaryShape(
+        code,
+        simplified_geojson(areal, tolerance),
+        repaired,
+        simplified_geojson(areal, max(tolerance, OVERVIEW_TOLERANCE)),
+    )
 
 
 def _summarise(report: BoundaryUploadReport) -> None:

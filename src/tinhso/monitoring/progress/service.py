@@ -46,6 +46,8 @@ from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy.orm import Session
 
 BasisName = Literal["recorded", "aggregated", "reaggregated", "recorded_over_legacy"]
@@ -248,6 +250,69 @@ class ProgressService:
                     )
                 )
         return results
+
+    def unit_achievements(
+        self,
+        session: Session,
+        indicator: Indicator,
+        period: str,
+        tree: Tree,
+        unit_ids: Iterable[int],
+    ) -> dict[int, Achievement]:
+        """Each unit's value for a period against the indicator's target that applies to it
+        on the tree's unit set: of the targets naming the unit, or a level holding it, the
+        one of the earliest year not before the period's (one naming the unit first, then
+        the oldest). Achievement and status as plan progress computes them, as of the
+        period: the actual value is the period's own (none: ``no_data``), an earlier value
+        may be the inferred baseline. Units without such a target are left out. A constant
+        number of statements however many units."""
+        when = parse_period(period)
+        wanted = set(unit_ids)
+        unit_set = UnitSet(tree.value)
+        targets = repository.indicator_targets(session, indicator.id, unit_set, when.year)
+        if not targets or not wanted:
+            return {}
+        levels = unit_service.ids_at_levels(
+            session,
+            {
+                (target.scope_unit_set, target.scope_level, target.scope_unit_id)
+                for target in targets
+                if target.scope_level is not None
+            },
+        )
+        chosen: dict[int, Target] = {}
+        for target in sorted(targets, key=lambda t: (t.year, t.scope_level is not None, t.id)):
+            if target.scope_level is None:
+                members = [target.scope_unit_id] if target.scope_unit_id else []
+            else:
+                members = levels[(target.scope_unit_set, target.scope_level, target.scope_unit_id)]
+            for unit_id in members:
+                if unit_id in wanted:
+                    chosen.setdefault(unit_id, target)
+        if not chosen:
+            return {}
+        scopes: dict[int, list[int]] = {}
+        for unit_id, target in chosen.items():
+            scopes.setdefault(target.id, []).append(unit_id)
+        used = list({target.id: target for target in chosen.values()}.values())
+        series = self._observations(session, indicator, unit_set, used, scopes, when.year)
+        refs = self._unit_refs(session, set(chosen))
+        found: dict[int, Achievement] = {}
+        for unit_id, target in chosen.items():
+            if unit_id not in refs:
+                continue
+            observed = series.get(unit_id, [])
+            own = [point for point in observed if point[1] == period]
+            earlier = [point for point in observed if point[0] < when.position]
+            found[unit_id] = self._achievement(
+                target,
+                indicator,
+                goal_of(target, indicator.direction),
+                earlier + own if own else [],
+                when.year,
+                refs[unit_id],
+            )
+        return found
 
     def _observations(
         self,

@@ -1,7 +1,9 @@
 """The map page (``/monitoring/map``): an indicator over the provinces, or over one
-province's communes, as a choropleth by value; a click on a province drills into its
-communes, and the breadcrumb goes back. The page says which unit tree it shows and when the
-boundaries are synthetic; a table beside the map holds the same values for every reader."""
+province's communes, as a choropleth by value or by % of the target (in its status'
+colours: đạt / đúng tiến độ / chậm tiến độ / không đạt); a click on a province drills into
+its communes, and the breadcrumb goes back. Units with no stored boundary are points at
+their centroids. The page says which unit tree it shows and when the boundaries are
+synthetic; a table beside the map holds the same values, targets and statuses."""
 
 from __future__ import annotations
 
@@ -13,14 +15,23 @@ from starlette.responses import RedirectResponse, Response
 
 from tinhso.core.errors import DomainError, Forbidden
 from tinhso.core.i18n import current_locale
+from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.maps.boundaries import load_upload, unit_map
 from tinhso.monitoring.maps.boundary_upload import MAX_UPLOAD_BYTES
+from tinhso.monitoring.models import Comparison
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue
 from tinhso.portal.monitoring.catalogue import localised, period_label, tree_note
+from tinhso.portal.monitoring.overview import (
+    COMPARISON_TEXT,
+    STATUS_CLASS,
+    STATUS_ICON,
+    STATUS_ORDER,
+    status_label,
+)
 from tinhso.portal.rendering import render
 from tinhso.registry.models import UnitLevel
 
@@ -39,6 +50,7 @@ def map_page(
     period: Annotated[str | None, Query(max_length=10)] = None,
     parent: Annotated[str | None, Query(max_length=16)] = None,
     uploaded: Annotated[str | None, Query(max_length=8)] = None,
+    mode: Annotated[str | None, Query(max_length=8, description="value | target")] = None,
 ) -> Response:
     return _page(
         request,
@@ -48,7 +60,24 @@ def map_page(
         period,
         parent,
         {"uploaded": uploaded if uploaded and uploaded.isdigit() else ""},
+        mode=MODE_TARGET if mode == MODE_TARGET else MODE_VALUE,
     )
+
+
+MODE_VALUE, MODE_TARGET = "value", "target"
+
+
+def _row(properties: dict[str, Any]) -> dict[str, Any]:
+    """A table row: the feature's properties with its status and target as shown."""
+    status = properties.get("status")
+    comparison = properties.get("comparison")
+    return {
+        **properties,
+        "status_label": status_label(status) if status else "",
+        "status_class": STATUS_CLASS.get(status or "", ""),
+        "status_icon": STATUS_ICON.get(status or "", ""),
+        "comparison_text": COMPARISON_TEXT[Comparison(comparison)] if comparison else "",
+    }
 
 
 def _page(
@@ -60,6 +89,7 @@ def _page(
     parent: str | None,
     upload: dict[str, Any],
     status_code: int = 200,
+    mode: str = MODE_VALUE,
 ) -> Response:
     indicators = sorted(
         catalogue.indicators(session, principal), key=lambda i: localised(i.name_vi, i.name_en)
@@ -80,9 +110,10 @@ def _page(
             except DomainError as problem:
                 error = problem.message.vi if current_locale.get() == "vi" else problem.message.en
     features = found.collection["features"] if found else []
+    measure = "percent" if mode == MODE_TARGET else "value"
     rows = sorted(
-        (f["properties"] for f in features),
-        key=lambda p: (p["value"] is None, -(p["value"] or 0), p["name"]),
+        (_row(f["properties"]) for f in features),
+        key=lambda p: (p[measure] is None, -(p[measure] or 0), p["name"]),
     )
     return render(
         request,
@@ -99,7 +130,23 @@ def _page(
             "error": error,
             "tree_note": tree_note(Tree.CURRENT),
             "upload": upload,
+            "mode": mode,
+            "points": sum(1 for f in features if f["properties"]["boundary"] == "point"),
             "chart": {
+                "mode": mode,
+                "statuses": [
+                    {"key": key, "label": status_label(key), "icon": STATUS_ICON[key]}
+                    for key in STATUS_ORDER
+                ],
+                "labels": {
+                    "value": _("Value"),
+                    "target": _("Target"),
+                    "percent": _("% of target"),
+                    "status": _("Status"),
+                    "no_target": _("No target"),
+                    "no_value": _("No value"),
+                    "point": _("No boundary: drawn at the unit's centre"),
+                },
                 "geojson": found.collection if found else None,
                 "drill": found is not None and found.parent is None,
                 "decimals": chosen.decimals if chosen else 2,
@@ -146,7 +193,9 @@ async def upload_boundaries(
 
     def store() -> Response:
         try:
-            stored = load_upload(session, content, name, chosen, scope)
+            stored = load_upload(
+                session, content, name, chosen, scope, uploaded_by_id=principal.user_id
+            )
             session.commit()
         except DomainError as error:
             session.rollback()
