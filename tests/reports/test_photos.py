@@ -93,3 +93,43 @@ def test_unreadable_or_refused_files(
             store_photo(session, report, data, tmp_path)
         assert refused.value.errors[0].field == "photo"
     assert not (tmp_path / "reports").exists()
+
+
+def _heic_with_gps() -> bytes:
+    image = Image.new("RGB", (1200, 800), (30, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"  # Make
+    exif[0x013B] = "Nguyễn Văn An"  # Artist
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (21.0, 16.0, 24.6), 3: "E", 4: (106.0, 11.0, 40.56)})
+    output = io.BytesIO()
+    image.save(output, "HEIF", exif=exif.tobytes(), quality=60)
+    return output.getvalue()
+
+
+def test_a_heic_photo_is_read_and_stored_as_a_jpeg_without_its_metadata(
+    sessions: sessionmaker[Session], reports_world: ReportsWorld, tmp_path: Path
+) -> None:
+    original = _heic_with_gps()
+    assert original[4:12] == b"ftypheic"  # what an iPhone sends
+    assert gps_position(original) == pytest.approx((21.27350, 106.19460), abs=1e-4)
+    with sessions.begin() as session:
+        report = report_service.submit(
+            session,
+            Submission(
+                category_code="dien-nuoc",
+                description="Ảnh từ điện thoại",
+                channel=Channel.WEB,
+                unit_code=WARD,
+            ),
+            shipped_calendar(),
+            DeadlinePolicy.from_settings(ReportsSection()),
+        ).report
+        photo = store_photo(session, report, original, tmp_path)
+    stored = (tmp_path / photo.stored_path).read_bytes()
+    assert b"Camera maker" not in stored and b"Exif" not in stored
+    image = Image.open(io.BytesIO(stored))
+    assert image.format == "JPEG" and not image.getexif()
+    assert (photo.width, photo.height) == (1200, 800)
+    red, _green, blue = image.getpixel((600, 400))  # type: ignore[misc]
+    assert blue > 150 and red < 80  # the pixels came through the HEIF decoder

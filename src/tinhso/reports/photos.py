@@ -4,8 +4,8 @@ stored under ``<data_dir>/reports/photos/<report id>/``.
 Every stored copy is a new JPEG written from pixels only, so EXIF (GPS position, camera,
 owner), XMP, IPTC and comments never reach the disk; ``tests/reports`` reads the stored files
 back with Pillow to check. Before that, with the reporter's consent, the GPS position in the
-EXIF block may pre-fill the report's location (:func:`gps_position`). JPEG, PNG and WebP are
-accepted; HEIC is refused with a message (no HEIF decoder is installed).
+EXIF block may pre-fill the report's location (:func:`gps_position`). JPEG, PNG, WebP and
+HEIC/HEIF (phones' default format, decoded by pillow-heif's opener for Pillow) are accepted.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 from sqlalchemy import func, select
 
 from tinhso.core.db import utcnow
@@ -34,8 +35,10 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 5
 MAX_SIDE = 2048
 MAX_PIXELS = 50_000_000  # a decompression bomb is refused before decoding
-ACCEPTED = {"JPEG", "PNG", "WEBP", "MPO"}
+ACCEPTED = {"JPEG", "PNG", "WEBP", "MPO", "HEIF"}
 _GPS_IFD = 0x8825
+
+register_heif_opener()  # Image.open reads HEIC/HEIF from here on
 
 
 def _refuse(vi: str, en: str) -> InvalidInput:
@@ -56,7 +59,8 @@ def _open(data: bytes) -> Image.Image:
                 raise _refuse("Ảnh có quá nhiều điểm ảnh", "The photo has too many pixels")
             if image.format not in ACCEPTED:
                 raise _refuse(
-                    "Chỉ nhận ảnh JPEG, PNG hoặc WebP", "Only JPEG, PNG or WebP photos are accepted"
+                    "Chỉ nhận ảnh JPEG, PNG, WebP hoặc HEIC",
+                    "Only JPEG, PNG, WebP or HEIC photos are accepted",
                 )
             image.load()
     except (
@@ -67,8 +71,8 @@ def _open(data: bytes) -> Image.Image:
         ValueError,
     ) as error:
         raise _refuse(
-            "Tệp không phải ảnh đọc được (JPEG, PNG, WebP)",
-            "The file is not a readable photo (JPEG, PNG, WebP)",
+            "Tệp không phải ảnh đọc được (JPEG, PNG, WebP, HEIC)",
+            "The file is not a readable photo (JPEG, PNG, WebP, HEIC)",
         ) from error
     return image
 
