@@ -1,5 +1,6 @@
 """A field report from a phone (390 px), in Chromium, in Vietnamese: a citizen sends it with a
-photo, an officer of the ward accepts and answers it, the citizen rates the answer, and the
+photo and a short video, an officer of the ward watches and releases the video, accepts and
+answers the report, the citizen rates the answer, and the
 monthly statistics count it. Every page visited passes axe-core (no serious or critical
 violation) and fits the window; each page also at 1920 px.
 
@@ -9,6 +10,7 @@ Screenshots: ``test-output/screenshots/reports-*.png``.
 from __future__ import annotations
 
 import io
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
+from tests.support.videos import phone_video
 from tinhso.portal.reports.citizen import MIN_FILL_SECONDS
 from tinhso.registry.models import Role
 
@@ -61,6 +64,8 @@ def test_from_a_phone_to_an_answer_and_a_rating(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     officer = make_official(Role.OFFICER, reports_world.ward_org).username
     photo = _photo(tmp_path)
+    video = tmp_path / "cot-dien.mp4"
+    video.write_bytes(phone_video(video_codec="libx264", width=320, height=240, seconds=3))
     found: list[str] = []
 
     def journey(page: Page) -> None:
@@ -72,6 +77,7 @@ def test_from_a_phone_to_an_answer_and_a_rating(
         page.get_by_label("Nội dung").fill("Cột điện trước nhà số 12 bị nghiêng, dây võng thấp.")
         page.get_by_label("Xã, phường", exact=True).select_option("07777")
         page.get_by_label("Ảnh (tối đa 5)").set_input_files(str(photo))
+        page.get_by_label("Video ngắn (tối đa 2)").set_input_files(str(video))
         _check(page, "new", width, found)
         time.sleep(MIN_FILL_SECONDS + 0.5)  # people take a while to fill a form
         page.get_by_role("button", name="Gửi phản ánh").click()
@@ -89,6 +95,9 @@ def test_from_a_phone_to_an_answer_and_a_rating(
         _check(page, "queue", width, found)
         page.get_by_role("link", name=code).click()
         expect(page.locator("h1")).to_contain_text(code)
+        expect(page.get_by_text("Chỉ cán bộ xử lý phản ánh xem được video này.")).to_be_visible()
+        page.get_by_role("button", name="Đã xem: công khai video cho người dân").click()
+        expect(page.get_by_text("Người dân xem được video này từ")).to_be_visible()
         page.get_by_role("button", name="Tiếp nhận", exact=True).click()
         page.wait_for_load_state()
         page.locator("summary", has_text="Trả lời").click()
@@ -100,6 +109,11 @@ def test_from_a_phone_to_an_answer_and_a_rating(
         page.context.clear_cookies()
         page.goto(f"/reports/{code}")
         expect(page.get_by_text("Điện lực đã chằng chống cột điện.", exact=True)).to_be_visible()
+        expect(page.locator("video")).to_have_attribute("poster", re.compile(r"/poster$"))
+        assert (
+            page.evaluate("fetch(document.querySelector('video source').src).then(r => r.status)")
+            == 200
+        )
         page.get_by_label("Hài lòng", exact=True).check()
         page.locator("#rate-key").fill(key)
         page.get_by_role("button", name="Gửi đánh giá").click()

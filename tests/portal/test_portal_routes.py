@@ -34,6 +34,8 @@ PUBLIC = {
     ("POST", "/reports/{code}/rating"),  # needs the reporter's secret key
     ("POST", "/reports/{code}/reopen"),  # needs the reporter's secret key
     ("GET", "/reports/photos/{photo_id:int}"),
+    ("GET", "/reports/videos/{video_id:int}"),  # released by an official first
+    ("GET", "/reports/videos/{video_id:int}/poster"),
     ("GET", "/reports/statistics"),
     # Open data: anyone may read public datasets, with no account (the open data rules).
     ("GET", "/opendata"),

@@ -209,6 +209,32 @@ class ReportPhoto(Base):
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ReportVideo(Base):
+    """A short video of a report: its audio and video streams copied into a new MP4 or WebM
+    file with no metadata (no container or stream tags, no data tracks such as a phone's GPS
+    track), and a poster frame as a JPEG of pixels only. A video cannot be redacted, so the
+    public sees it only once an official of the report's organisation has released it."""
+
+    __tablename__ = "report_video"
+    __table_args__ = (Index("ix_report_video_report", "report_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    stored_path: Mapped[str] = mapped_column(String(300))  # relative to the data directory
+    poster_path: Mapped[str] = mapped_column(String(300))
+    media_type: Mapped[str] = mapped_column(String(40))  # video/mp4 | video/webm
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    released_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class ReportApiKey(Base):
     """A client application's Open311 key (a city app, the hotline's system)."""
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from sqlalchemy import func, select
@@ -34,7 +35,7 @@ from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.units import unit_service
 from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.handling.states import CLOSED_STATES, EVENT_NAMES, RATING_NAMES, STATE_NAMES
-from tinhso.reports.models import Channel, Rating, Report, ReportPhoto
+from tinhso.reports.models import Channel, Rating, Report, ReportPhoto, ReportVideo
 from tinhso.reports.photos import (
     MAX_PHOTO_BYTES,
     MAX_PHOTOS,
@@ -44,8 +45,17 @@ from tinhso.reports.photos import (
     store_photo,
 )
 from tinhso.reports.service import Submission, report_service
+from tinhso.reports.videos import (
+    MAX_SECONDS,
+    MAX_VIDEO_BYTES,
+    MAX_VIDEOS,
+    store_video,
+    videos_of,
+)
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.orm import Session
 
     from tinhso.core.errors import Message
@@ -151,6 +161,9 @@ def _form_page(request: Request, session: Session, form: ReportForm, status: int
             "communes": _communes(session),
             "form_token": form_token(request),
             "max_photos": MAX_PHOTOS,
+            "max_videos": MAX_VIDEOS,
+            "max_video_seconds": MAX_SECONDS,
+            "max_video_mb": MAX_VIDEO_BYTES // 1024 // 1024,
         },
         status_code=status,
     )
@@ -176,6 +189,7 @@ _FIELD_OF = {
     "first_name": "name",
     "address_string": "address",
     "photo": "photos",
+    "video": "videos",
 }
 
 
@@ -198,6 +212,7 @@ async def send_report(
     phone: Annotated[str, Form(max_length=64)] = "",
     public_name: Annotated[str, Form(max_length=8)] = "",
     photos: Annotated[list[UploadFile] | None, File()] = None,
+    videos: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:
     form = ReportForm(
         category,
@@ -217,17 +232,23 @@ async def send_report(
     files = [photo for photo in (photos or []) if photo.filename]
     # At most one byte more than a photo may have: a bigger one is refused without reading it.
     images = [await photo.read(MAX_PHOTO_BYTES + 1) for photo in files[: MAX_PHOTOS + 1]]
+    # Videos stay in their spooled temporary files (on disk past 1 MB), not in memory.
+    clips = [video.file for video in (videos or []) if video.filename][: MAX_VIDEOS + 1]
     problem = form_token_problem(request, form_token_value) or (
         _("The form could not be sent.") if website else None
     )
     if problem:
         form.errors["form"] = problem
         return _form_page(request, session, form, 403 if website else 400)
-    return _submitted(request, session, form, images)
+    return _submitted(request, session, form, images, clips)
 
 
 def _submitted(
-    request: Request, session: Session, form: ReportForm, images: list[bytes]
+    request: Request,
+    session: Session,
+    form: ReportForm,
+    images: list[bytes],
+    clips: list[BinaryIO],
 ) -> Response:
     settings = request.app.state.settings
     source = _source_hash(request)
@@ -246,11 +267,15 @@ def _submitted(
     if len(images) > MAX_PHOTOS:
         form.errors["photos"] = _("At most %(count)s photos.") % {"count": MAX_PHOTOS}
         return _form_page(request, session, form, 422)
+    if len(clips) > MAX_VIDEOS:
+        form.errors["videos"] = _("At most %(count)s videos.") % {"count": MAX_VIDEOS}
+        return _form_page(request, session, form, 422)
     latitude, longitude = _number(form.latitude), _number(form.longitude)
     if latitude is None and form.use_photo_position:
         position = next((p for p in map(gps_position, images) if p), None)
         if position:
             latitude, longitude = position
+    stored: list[Path] = []  # the report's folders of files, removed if it is not stored
     try:
         submitted = report_service.submit(
             session,
@@ -273,10 +298,18 @@ def _submitted(
             DeadlinePolicy.from_settings(settings.reports),
         )
         submitted.report.source_hash = source
+        stored = [
+            settings.data_dir / f"reports/{kind}/{submitted.report.id}"
+            for kind in ("photos", "videos")
+        ]
         for image in images:
             store_photo(session, submitted.report, image, settings.data_dir)
+        for clip in clips:
+            store_video(session, submitted.report, clip, settings.data_dir)
     except DomainError as error:
         session.rollback()
+        for folder in stored:
+            shutil.rmtree(folder, ignore_errors=True)
         for problem in error.errors or []:
             form.errors.setdefault(
                 _FIELD_OF.get(problem.field, problem.field), say(problem.message)
@@ -333,6 +366,7 @@ def track_context(session: Session, report: Report) -> dict[str, Any]:
             for event in events
         ],
         "photos": photos_of(session, report),
+        "videos": videos_of(session, report, released_only=True),
         "ratings": [(rating.value, say(name)) for rating, name in RATING_NAMES.items()],
         "rating": say(RATING_NAMES[report.rating]) if report.rating else "",
         "error": "",
@@ -434,6 +468,40 @@ def photo(request: Request, session: DbSession, photo_id: int) -> Response:
     path = request.app.state.settings.data_dir / public_path(found)
     return FileResponse(
         path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+def _released_video(session: Session, video_id: int) -> ReportVideo:
+    found = session.get(ReportVideo, video_id)
+    report = session.get(Report, found.report_id) if found else None
+    if found is None or report is None or report.hidden or found.released_at is None:
+        raise NotFound(f"Không có video {video_id}", f"There is no video {video_id}")
+    return found
+
+
+@router.get(
+    "/reports/videos/{video_id:int}",
+    summary="A report's video, metadata stripped, once an official released it (public)",
+)
+def video(request: Request, session: DbSession, video_id: int) -> Response:
+    found = _released_video(session, video_id)
+    return FileResponse(
+        request.app.state.settings.data_dir / found.stored_path,
+        media_type=found.media_type,
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+@router.get(
+    "/reports/videos/{video_id:int}/poster",
+    summary="A released video's first frame as a JPEG (public)",
+)
+def video_poster(request: Request, session: DbSession, video_id: int) -> Response:
+    found = _released_video(session, video_id)
+    return FileResponse(
+        request.app.state.settings.data_dir / found.poster_path,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "public, max-age=86400"},
     )
 
 

@@ -34,6 +34,7 @@ from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.handling.states import CLOSED_STATES, STATE_NAMES, TRANSITIONS, Action
 from tinhso.reports.models import Report
 from tinhso.reports.service import Step, report_service
+from tinhso.reports.videos import videos_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -198,6 +199,7 @@ def handle_page(
     require_reader(session, principal, report.organisation_id)
     context = track_context(session, report)
     context["events"] = [(event, name) for event, name in _all_events(session, report)]
+    context["videos"] = videos_of(session, report, released_only=False)
     context.update(
         may_moderate=principal.is_platform_admin
         or (

@@ -23,10 +23,11 @@ from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 from tinhso.reports.auth import require_reader
 from tinhso.reports.handling import routing
-from tinhso.reports.models import Report, ReportPhoto
+from tinhso.reports.models import Report, ReportPhoto, ReportVideo
 from tinhso.reports.open311 import keys
 from tinhso.reports.photos import Area, redact
 from tinhso.reports.service import report_service
+from tinhso.reports.videos import release
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -221,6 +222,64 @@ def redact_photo(
         return handle_page(request, session, principal, report, say(error.message), error.status)
     session.commit()
     return RedirectResponse(f"/reports/{report.code}/handle", status_code=303)
+
+
+@router.get(
+    "/reports/videos/{video_id:int}/original",
+    summary="A video as stored, released or not (the report's organisation's members)",
+)
+def original_video(
+    request: Request, session: DbSession, principal: PortalUser, video_id: int
+) -> Response:
+    video, report = _video_and_report(session, video_id)
+    require_reader(session, principal, report.organisation_id)
+    return FileResponse(
+        request.app.state.settings.data_dir / video.stored_path,
+        media_type=video.media_type,
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.get(
+    "/reports/videos/{video_id:int}/original/poster",
+    summary="A video's first frame, released or not (the report's organisation's members)",
+)
+def original_video_poster(
+    request: Request, session: DbSession, principal: PortalUser, video_id: int
+) -> Response:
+    video, report = _video_and_report(session, video_id)
+    require_reader(session, principal, report.organisation_id)
+    return FileResponse(
+        request.app.state.settings.data_dir / video.poster_path,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@router.post(
+    "/reports/videos/{video_id:int}/release",
+    summary="Let the public see a video once watched (the report's officers, CSRF)",
+)
+def release_video(
+    request: Request, session: DbSession, principal: PortalUser, video_id: int
+) -> Response:
+    video, report = _video_and_report(session, video_id)
+    if report.organisation_id is None:
+        if not principal.is_platform_admin:
+            raise Forbidden("Chỉ trung tâm điều hành", "Only the operations centre")
+    else:
+        require_officer(session, principal, report.organisation_id)
+    release(session, video, principal.user_id)
+    session.commit()
+    return RedirectResponse(f"/reports/{report.code}/handle", status_code=303)
+
+
+def _video_and_report(session: Session, video_id: int) -> tuple[ReportVideo, Report]:
+    video = session.get(ReportVideo, video_id)
+    report = session.get(Report, video.report_id) if video else None
+    if video is None or report is None:
+        raise NotFound(f"Không có video {video_id}", f"There is no video {video_id}")
+    return video, report
 
 
 def _photo_and_report(session: Session, photo_id: int) -> tuple[ReportPhoto, Report]:
