@@ -18,14 +18,22 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import TEST_PASSWORD, TEST_SECRET
 from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
 from tests.support.videos import phone_video
+from tinhso.core.calendar import shipped_calendar
+from tinhso.core.config import ReportsSection
 from tinhso.portal.reports.citizen import MIN_FILL_SECONDS
 from tinhso.registry.models import Role
+from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.models import Channel
+from tinhso.reports.reporters import token_for
+from tinhso.reports.service import Submission, report_service
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial, Official
     from tests.e2e.conftest import BrowserThread
@@ -150,6 +158,46 @@ def test_the_operators_page(
         page.get_by_role("button", name="Cấp khoá").click()
         expect(page.locator("#issued-key")).to_contain_text("pa_")
         _check(page, "operators", width, found)
+
+    browser.run(journey, live_server, width=width, height=900)
+    assert found == []
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_my_reports(
+    browser: BrowserThread,
+    live_server: str,
+    reports_world: ReportsWorld,
+    sessions: sessionmaker[Session],
+    width: int,
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sessions.begin() as session:
+        code = report_service.submit(
+            session,
+            Submission(
+                category_code="dien-nuoc",
+                description="Đèn đường hỏng cả dãy phố.",
+                channel=Channel.WEB,
+                unit_code="07777",
+                reporter_email="an@example.vn",
+            ),
+            shipped_calendar(),
+            DeadlinePolicy.from_settings(ReportsSection()),
+        ).report.code
+    cookie = token_for(TEST_SECRET.encode(), "an@example.vn", "session")
+    found: list[str] = []
+
+    def journey(page: Page) -> None:
+        page.goto("/reports/mine")
+        expect(page.locator("h1")).to_have_text("Phản ánh của tôi")
+        _check(page, "mine-sign-in", width, found)
+        page.context.add_cookies(
+            [{"name": "tinhso_reporter", "value": cookie, "url": f"{live_server}/reports"}]
+        )
+        page.goto("/reports/mine")
+        expect(page.get_by_role("link", name=code)).to_be_visible()
+        _check(page, "mine", width, found)
 
     browser.run(journey, live_server, width=width, height=900)
     assert found == []

@@ -37,6 +37,11 @@ PUBLIC = {
     ("GET", "/reports/videos/{video_id:int}"),  # released by an official first
     ("GET", "/reports/videos/{video_id:int}/poster"),
     ("GET", "/reports/statistics"),
+    # A reporter's own space: a signed link by e-mail, then a signed cookie (no account).
+    ("GET", "/reports/mine"),
+    ("POST", "/reports/mine"),  # checked by its signed form token and honeypot
+    ("GET", "/reports/mine/sign-in"),  # needs a signed, unexpired link token
+    ("POST", "/reports/mine/sign-out"),  # forgets the reporter's cookie, nothing else
     # Open data: anyone may read public datasets, with no account (the open data rules).
     ("GET", "/opendata"),
     ("GET", "/opendata/datasets/{name}"),

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tinhso.core.db import utcnow
 from tinhso.core.models import OutgoingMail
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy.orm import Session
 
     from tinhso.core.config import MailSection
@@ -51,6 +53,21 @@ def queue(session: Session, mail: Mail) -> None:
             body=mail.body,
             link_path=mail.link_path,
         )
+    )
+
+
+def count_since(session: Session, topic: str, kind: str, recipient: str, since: datetime) -> int:
+    """How many mails of a kind were queued to a recipient since then (for rate limits)."""
+    return int(
+        session.scalar(
+            select(func.count(OutgoingMail.id)).where(
+                OutgoingMail.topic == topic,
+                OutgoingMail.kind == kind,
+                OutgoingMail.recipient == recipient,
+                OutgoingMail.created_at >= since,
+            )
+        )
+        or 0
     )
 
 

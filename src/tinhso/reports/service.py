@@ -116,7 +116,7 @@ def _text(value: str, limit: int, field_name: str, vi: str, en: str) -> str:
 _EMAIL = TypeAdapter(EmailStr)
 
 
-def _email(value: str) -> str:
+def email_address(value: str) -> str:
     value = _text(value, 254, "email", "Thư điện tử", "The e-mail address")
     if not value:
         return ""
@@ -240,7 +240,7 @@ class ReportService:
             channel=submission.channel,
             api_key_id=submission.api_key_id,
             reporter_name=_text(submission.reporter_name, 200, "first_name", "Họ tên", "The name"),
-            reporter_email=_email(submission.reporter_email),
+            reporter_email=email_address(submission.reporter_email),
             reporter_phone=_text(submission.reporter_phone, 32, "phone", "Số điện thoại", "Phone"),
             reporter_public=submission.reporter_public,
             reporter_key_hash=key_hash(key),
@@ -530,8 +530,12 @@ class ReportService:
         require_administrator(session, principal, report.organisation_id)
 
     # -- the reporter -------------------------------------------------------------------------
-    def _reporter(self, session: Session, code: str, key: str) -> Report:
+    def _reporter(self, session: Session, code: str, key: str, verified_email: str) -> Report:
+        """The report, when the caller is its reporter: they hold its key, or they signed in
+        with the address the report was sent with (:mod:`tinhso.reports.reporters`)."""
         report = self.get(session, code)
+        if verified_email and report.reporter_email.strip().lower() == verified_email:
+            return report
         if not key or not secrets.compare_digest(key_hash(key), report.reporter_key_hash):
             raise Forbidden(
                 "Mã bí mật của người phản ánh không đúng",
@@ -548,9 +552,11 @@ class ReportService:
         rating: Rating,
         comment: str = "",
         now: datetime | None = None,
+        *,
+        verified_email: str = "",
     ) -> Report:
         now = now or utcnow()
-        report = self._reporter(session, code, key)
+        report = self._reporter(session, code, key, verified_email)
         if report.state is not ReportState.RESOLVED:
             raise Conflict(
                 "Chỉ đánh giá được phản ánh đã có trả lời",
@@ -582,9 +588,11 @@ class ReportService:
         calendar: WorkingCalendar,
         policy: DeadlinePolicy,
         now: datetime | None = None,
+        *,
+        verified_email: str = "",
     ) -> Report:
         now = now or utcnow()
-        report = self._reporter(session, code, key)
+        report = self._reporter(session, code, key, verified_email)
         if report.state is not ReportState.RESOLVED or report.closed_at is None:
             raise Conflict(
                 "Chỉ mở lại được phản ánh đã có trả lời",

@@ -44,6 +44,7 @@ from tinhso.reports.photos import (
     public_path,
     store_photo,
 )
+from tinhso.reports.reporters import address_of
 from tinhso.reports.service import Submission, report_service
 from tinhso.reports.videos import (
     MAX_SECONDS,
@@ -74,6 +75,16 @@ def say(message: Message) -> str:
 def _secret(request: Request) -> bytes:
     secret: str = request.app.state.settings.secret_key.get_secret_value()
     return secret.encode()
+
+
+reporter_secret = _secret
+REPORTER_COOKIE = "tinhso_reporter"
+
+
+def signed_in_reporter(request: Request) -> str:
+    """The address a reporter signed in with on this device (``/reports/mine``), or ''."""
+    token = request.cookies.get(REPORTER_COOKIE, "")
+    return address_of(_secret(request), token, "session") if token else ""
 
 
 def signed_form_token(secret: bytes, issued: int) -> str:
@@ -171,7 +182,8 @@ def _form_page(request: Request, session: Session, form: ReportForm, status: int
 
 @router.get("/reports/new", summary="Send a field report (public)")
 def new_report(request: Request, session: DbSession) -> Response:
-    return _form_page(request, session, ReportForm())
+    # A reporter signed in on this device sends with their address, so the report is theirs.
+    return _form_page(request, session, ReportForm(email=signed_in_reporter(request)))
 
 
 def _number(text: str) -> float | None:
@@ -405,7 +417,13 @@ def track(request: Request, session: DbSession, code: str) -> Response:
     report = _public_report(session, code)
     context = track_context(session, report)
     context["form_token"] = form_token(request)
+    context["is_reporter"] = _is_reporter(request, report)
     return render(request, "reports/track.html", context)
+
+
+def _is_reporter(request: Request, report: Report) -> bool:
+    signed_in = signed_in_reporter(request)
+    return bool(signed_in) and report.reporter_email.strip().lower() == signed_in
 
 
 @router.post("/reports/{code}/rating", summary="The reporter rates the answer (reporter key)")
@@ -419,7 +437,14 @@ def rate(
 ) -> Response:
     report = _public_report(session, code)
     try:
-        report_service.rate(session, report.code, key, Rating(rating), comment)
+        report_service.rate(
+            session,
+            report.code,
+            key,
+            Rating(rating),
+            comment,
+            verified_email=signed_in_reporter(request),
+        )
     except ValueError:
         return _track_error(request, session, report, _("Choose satisfied or not satisfied."))
     except DomainError as error:
@@ -442,7 +467,15 @@ def reopen(
     calendar = load_calendar(session, office_hours(settings))
     policy = DeadlinePolicy.from_settings(settings.reports)
     try:
-        report_service.reopen(session, report.code, key, reason, calendar, policy)
+        report_service.reopen(
+            session,
+            report.code,
+            key,
+            reason,
+            calendar,
+            policy,
+            verified_email=signed_in_reporter(request),
+        )
     except DomainError as error:
         session.rollback()
         return _track_error(request, session, report, say(error.message))
@@ -453,7 +486,9 @@ def reopen(
 def _track_error(request: Request, session: Session, report: Report, message: str) -> Response:
     session.refresh(report)
     context = track_context(session, report)
-    context.update(error=message, form_token=form_token(request))
+    context.update(
+        error=message, form_token=form_token(request), is_reporter=_is_reporter(request, report)
+    )
     return render(request, "reports/track.html", context, status_code=422)
 
 
