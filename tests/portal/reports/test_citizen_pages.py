@@ -15,7 +15,7 @@ from PIL import Image
 
 from tests.conftest import TEST_SECRET
 from tests.portal.test_pages import form_token, log_in
-from tests.reports.test_photos import _photo_with_gps
+from tests.reports.media.test_photos import _photo_with_gps
 from tinhso.monitoring.maps.boundaries import load_synthetic
 from tinhso.portal.reports.citizen import SUBMISSIONS_PER_HOUR, signed_form_token
 from tinhso.registry.models import Role
@@ -174,7 +174,7 @@ def test_statistics_by_unit_and_their_exports(
 def test_an_oversized_photo_is_refused_without_storing_the_report(
     client: TestClient, reports_world: ReportsWorld, sessions: sessionmaker[Session]
 ) -> None:
-    from tinhso.reports.photos import MAX_PHOTO_BYTES  # noqa: PLC0415
+    from tinhso.reports.media.photos import MAX_PHOTO_BYTES  # noqa: PLC0415
 
     huge = b"\xff\xd8\xff" + b"\x00" * (MAX_PHOTO_BYTES + 10)
     answer = _send(client, files=[("photos", ("to.jpg", huge, "image/jpeg"))])

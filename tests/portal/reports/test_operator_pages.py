@@ -130,7 +130,7 @@ def test_a_hidden_report_leaves_every_public_view(
 def test_staff_cover_an_area_and_the_public_sees_only_the_covered_copy(
     client: TestClient, reports_world: ReportsWorld, make_official: MakeOfficial
 ) -> None:
-    from tests.reports.test_photos import _photo_with_gps  # noqa: PLC0415
+    from tests.reports.media.test_photos import _photo_with_gps  # noqa: PLC0415
 
     sent = _send(client, files=[("photos", ("a.jpg", _photo_with_gps(400, 300), "image/jpeg"))])
     code = re.search(r'id="tracking-code">([^<]+)<', sent.text).group(1)  # type: ignore[union-attr]

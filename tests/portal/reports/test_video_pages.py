@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import av
 
 from tests.portal.test_pages import form_token, log_in
-from tests.reports.test_photos import _photo_with_gps
+from tests.reports.media.test_photos import _photo_with_gps
 from tests.support.videos import OWNER, PLACE, phone_video
 from tinhso.registry.models import Role
 from tinhso.reports.models import Report, ReportPhoto, ReportVideo

@@ -10,11 +10,11 @@ from georeport import GeoReport
 from typer.testing import CliRunner
 
 from tests.reports.conftest import WARD
-from tests.reports.test_photos import _photo_with_gps
+from tests.reports.media.test_photos import _photo_with_gps
 from tinhso.cli import app as cli
 from tinhso.core.config import ReportsSection
+from tinhso.reports.media.photos import store_photo
 from tinhso.reports.open311 import keys
-from tinhso.reports.photos import store_photo
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

@@ -35,8 +35,7 @@ from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.units import unit_service
 from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.handling.states import CLOSED_STATES, EVENT_NAMES, RATING_NAMES, STATE_NAMES
-from tinhso.reports.models import Channel, Rating, Report, ReportPhoto, ReportVideo
-from tinhso.reports.photos import (
+from tinhso.reports.media.photos import (
     MAX_PHOTO_BYTES,
     MAX_PHOTOS,
     gps_position,
@@ -44,15 +43,16 @@ from tinhso.reports.photos import (
     public_path,
     store_photo,
 )
-from tinhso.reports.reporters import address_of
-from tinhso.reports.service import Submission, report_service
-from tinhso.reports.videos import (
+from tinhso.reports.media.videos import (
     MAX_SECONDS,
     MAX_VIDEO_BYTES,
     MAX_VIDEOS,
     store_video,
     videos_of,
 )
+from tinhso.reports.models import Channel, Rating, Report, ReportPhoto, ReportVideo
+from tinhso.reports.reporters import address_of
+from tinhso.reports.service import Submission, report_service
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -32,9 +32,9 @@ from tinhso.reports.auth import require_reader
 from tinhso.reports.figures.statistics import MonthRow, monthly
 from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.handling.states import CLOSED_STATES, STATE_NAMES, TRANSITIONS, Action
+from tinhso.reports.media.videos import videos_of
 from tinhso.reports.models import Report
 from tinhso.reports.service import Step, report_service
-from tinhso.reports.videos import videos_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -23,11 +23,11 @@ from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 from tinhso.reports.auth import require_reader
 from tinhso.reports.handling import routing
+from tinhso.reports.media.photos import Area, redact
+from tinhso.reports.media.videos import release
 from tinhso.reports.models import Report, ReportPhoto, ReportVideo
 from tinhso.reports.open311 import keys
-from tinhso.reports.photos import Area, redact
 from tinhso.reports.service import report_service
-from tinhso.reports.videos import release
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -35,9 +35,9 @@ from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
 from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.handling.states import EVENT_NAMES, STATE_NAMES, open311_status
+from tinhso.reports.media.photos import first_photos
 from tinhso.reports.models import Channel, Report, ReportCategory, ReportEvent, ReportState
 from tinhso.reports.open311 import keys
-from tinhso.reports.photos import first_photos
 from tinhso.reports.service import Submission, report_service
 
 if TYPE_CHECKING:

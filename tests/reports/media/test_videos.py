@@ -11,17 +11,16 @@ import av
 import pytest
 from PIL import Image
 
+from tests.reports.conftest import WARD
 from tests.support.videos import OWNER, PLACE, phone_video
 from tinhso.core.calendar import shipped_calendar
 from tinhso.core.config import ReportsSection
 from tinhso.core.errors import InvalidInput
 from tinhso.registry.accounts import account_service
 from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.media.videos import MAX_SECONDS, MAX_VIDEOS, release, store_video, videos_of
 from tinhso.reports.models import Channel, Report
 from tinhso.reports.service import Submission, report_service
-from tinhso.reports.videos import MAX_SECONDS, MAX_VIDEOS, release, store_video, videos_of
-
-from .conftest import WARD
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,8 +28,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import Official
-
-    from .conftest import ReportsWorld
+    from tests.reports.conftest import ReportsWorld
 
 
 def _report(session: Session) -> Report:
@@ -116,7 +114,7 @@ def test_oversize_is_refused_before_reading(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("tinhso.reports.videos.MAX_VIDEO_BYTES", 1000)
+    monkeypatch.setattr("tinhso.reports.media.videos.MAX_VIDEO_BYTES", 1000)
     with sessions.begin() as session, pytest.raises(InvalidInput) as refused:
         store_video(session, _report(session), io.BytesIO(phone_video()), tmp_path)
     assert "at most" in refused.value.message.en and "MB" in refused.value.message.en

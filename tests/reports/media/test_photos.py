@@ -9,22 +9,21 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image
 
+from tests.reports.conftest import WARD
 from tinhso.core.calendar import shipped_calendar
 from tinhso.core.config import ReportsSection
 from tinhso.core.errors import InvalidInput
 from tinhso.reports.handling.deadlines import DeadlinePolicy
+from tinhso.reports.media.photos import MAX_SIDE, gps_position, store_photo
 from tinhso.reports.models import Channel
-from tinhso.reports.photos import MAX_SIDE, gps_position, store_photo
 from tinhso.reports.service import Submission, report_service
-
-from .conftest import WARD
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from sqlalchemy.orm import Session, sessionmaker
 
-    from .conftest import ReportsWorld
+    from tests.reports.conftest import ReportsWorld
 
 
 def _photo_with_gps(width: int = 3000, height: int = 1000) -> bytes:

@@ -1,0 +1,1 @@
+"""What citizens attach to a report: photos and short videos, stored without metadata."""
