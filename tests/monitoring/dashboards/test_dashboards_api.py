@@ -273,6 +273,18 @@ def test_odd_input_is_refused_and_never_answers_500(
         {"slug": "ok", "title_vi": "x", "unit": "24", "panels": [{"kind": "video"}]},
         {"slug": "ok", "title_vi": "x", "unit": "24", "panels": [{"kind": "kpi", "settings": []}]},
         {"slug": "ok", "title_vi": "x", "unit": "24", "owner_organisation": "khong-co"},
+        {"slug": "ok", "title_vi": "x\u0000", "unit": "24"},
+        {"slug": "ok", "title_vi": "x", "unit": "2\u00004"},
+        {
+            "slug": "ok",
+            "title_vi": "x",
+            "unit": "24",
+            "panels": [
+                {"kind": "kpi", "settings": {"indicator": "a\u0000b", "period": "20\u000024"}},
+                {"kind": "kpi", "settings": {"indicator": INDICATOR, "unit": {"code": "\u0000"}}},
+                {"kind": "kpi", "settings": {"indicator": INDICATOR, "unit": {"code": "99999"}}},
+            ],
+        },
         {"slug": "ok", "title_vi": "x", "unit": "24", "panels": [{"kind": "map"}] * 25},
     ]
     for body in bodies:

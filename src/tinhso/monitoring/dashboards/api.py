@@ -12,6 +12,7 @@ from starlette.responses import Response
 from tinhso.core.web import DbSession
 from tinhso.monitoring.auth import require_catalogue_manager
 from tinhso.monitoring.dashboards.schemas import (
+    SLUG_PATTERN,
     DashboardCreate,
     DashboardOut,
     DashboardSummary,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/api/v1/monitoring/dashboards", tags=["monitoring"])
 
-SlugPath = Annotated[str, Path(max_length=64)]
+SlugPath = Annotated[str, Path(max_length=64, pattern=SLUG_PATTERN)]
 
 
 def _summary(session: Session, dashboard: Dashboard) -> DashboardSummary:

@@ -22,6 +22,7 @@ from tinhso.monitoring.dashboards.schemas import (
     KpiSettings,
     MapSettings,
     PanelKind,
+    PinnedUnit,
     RankingSettings,
     StatusCountsSettings,
     Strict,
@@ -129,11 +130,12 @@ def _map(session: Session, settings: MapSettings, scope: Scope) -> dict[str, Any
     }
 
 
-def _unit(session: Session, pinned: UnitRef | None, scope: Scope) -> tuple[UnitNode, Tree]:
+def _unit(session: Session, pinned: PinnedUnit | None, scope: Scope) -> tuple[UnitNode, Tree]:
     """The unit a panel shows and its tree: the pinned one, else the scope's (current)."""
     if pinned is None:
         return scope.unit, Tree.CURRENT
-    unit = unit_service.resolve(session, pinned, "settings.unit")
+    ref = UnitRef(unit_set=pinned.unit_set, code=pinned.code)
+    unit = unit_service.resolve(session, ref, "settings.unit")
     return unit_service.nodes(session, [unit.id])[unit.id], Tree(pinned.unit_set.value)
 
 

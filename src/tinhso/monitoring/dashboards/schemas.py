@@ -8,20 +8,28 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from tinhso.core.text import SingleLine
+from tinhso.monitoring.schemas import Code
+from tinhso.registry.models import UnitSet
 from tinhso.registry.schemas import UnitRef
 
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+UnitCode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z]{1,16}$"),
+    Field(description="An administrative unit's official code"),
+]
 PeriodText = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=4, max_length=10),
+    StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4}(-Q[0-9]|-[0-9]{2})?$"),
     Field(description="2024, 2024-Q3 or 2024-03; left out: the latest period with values"),
 ]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
+]
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Slug = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$"
-    ),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=SLUG_PATTERN),
 ]
 MAX_PANELS = 24
 
@@ -39,6 +47,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PinnedUnit(Strict):
+    unit_set: UnitSet = UnitSet.CURRENT
+    code: UnitCode
+
+
 class MapSettings(Strict):
     indicator: Code
     period: PeriodText | None = None
@@ -48,7 +61,7 @@ class MapSettings(Strict):
 class KpiSettings(Strict):
     indicator: Code
     period: PeriodText | None = None
-    unit: UnitRef | None = Field(
+    unit: PinnedUnit | None = Field(
         None,
         description="Pin the panel to this unit (either set: a legacy unit shows the legacy "
         "tree); left out: the dashboard's unit, or the one chosen on the map",
@@ -58,7 +71,7 @@ class KpiSettings(Strict):
 class TimeseriesSettings(Strict):
     indicator: Code
     last: int = Field(8, ge=2, le=60, description="How many of the latest periods")
-    unit: UnitRef | None = Field(
+    unit: PinnedUnit | None = Field(
         None,
         description="Pin the panel to this unit (either set: a legacy unit shows the legacy "
         "tree); left out: the dashboard's unit, or the one chosen on the map",
@@ -105,7 +118,7 @@ class DashboardCreate(Strict):
     slug: Slug
     title_vi: Title
     title_en: Title | None = None
-    unit: Code = Field(description="A current province's or commune's code")
+    unit: UnitCode = Field(description="A current province's or commune's code")
     rotation_seconds: int = Field(30, ge=5, le=3600)
     owner_organisation: Code | None = None
     panels: list[PanelIn] = Field(default_factory=list, max_length=MAX_PANELS)
@@ -114,7 +127,7 @@ class DashboardCreate(Strict):
 class DashboardUpdate(Strict):
     title_vi: Title | None = None
     title_en: Title | None = None
-    unit: Code | None = None
+    unit: UnitCode | None = None
     rotation_seconds: int | None = Field(None, ge=5, le=3600)
     owner_organisation: Code | None = None
 

@@ -10,6 +10,7 @@ values) is shown with the reason instead of failing the dashboard.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from tinhso.monitoring.dashboards.panel_data import Scope, panel_data
 from tinhso.monitoring.dashboards.schemas import (
     MAX_PANELS,
     SETTINGS,
+    SLUG_PATTERN,
     DashboardCreate,
     DashboardUpdate,
     PanelIn,
@@ -33,6 +35,7 @@ from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.service import catalogue_service
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.organisations import organisation_service
+from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
@@ -113,7 +116,12 @@ class DashboardService:
         return {dashboard_id: count for dashboard_id, count in rows}  # noqa: C416
 
     def get(self, session: Session, slug: str) -> Dashboard:
-        found = session.scalars(select(Dashboard).where(Dashboard.slug == slug)).first()
+        well_formed = re.fullmatch(SLUG_PATTERN, slug) is not None and len(slug) <= 64
+        found = (
+            session.scalars(select(Dashboard).where(Dashboard.slug == slug)).first()
+            if well_formed
+            else None
+        )
         if found is None:
             raise NotFound(
                 f"Không tìm thấy bảng điều khiển {slug}",
@@ -179,7 +187,8 @@ class DashboardService:
             check("period", lambda: parse_period(values["period"]))
         unit = getattr(settings, "unit", None)
         if unit is not None:
-            check("unit", lambda: unit_service.resolve(session, unit, "unit"))
+            ref = UnitRef(unit_set=unit.unit_set, code=unit.code)
+            check("unit", lambda: unit_service.resolve(session, ref, "unit"))
         if "plan" in values:
             check("plan", lambda: plan_service.get(session, values["plan"]))
         if errors:
