@@ -150,7 +150,7 @@ def test_an_admin_builds_every_kind_of_panel_and_an_official_reads_their_data(
     fibre = panels[1]["data"]
     assert (fibre["period"], fibre["value"], fibre["unit"]["unit_set"]) == ("2024", 79, "legacy")
     assert fibre["target"] is not None and fibre["status"] is not None
-    assert panels[1]["title_vi"] == "Cáp quang" and panels[2]["title_vi"] == "Chỉ tiêu"
+    assert panels[1]["title_vi"] == "Cáp quang" and panels[2]["title_vi"] == "Số liệu chính"
     series = panels[3]["data"]["points"]
     assert [p["period"] for p in series] == ["2025-08", "2025-09"]
     ranking = panels[4]["data"]

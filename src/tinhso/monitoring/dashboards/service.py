@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 KIND_NAMES: dict[PanelKind, tuple[str, str]] = {
     PanelKind.MAP: ("Bản đồ", "Map"),
-    PanelKind.KPI: ("Chỉ tiêu", "Key figure"),
+    PanelKind.KPI: ("Số liệu chính", "Key figure"),
     PanelKind.TIMESERIES: ("Diễn biến theo kỳ", "Over time"),
     PanelKind.RANKING: ("Xếp hạng", "Ranking"),
     PanelKind.STATUS_COUNTS: ("Tiến độ kế hoạch", "Plan progress"),
@@ -356,6 +356,12 @@ class DashboardService:
         own = unit_service.nodes(session, [dashboard.unit_id])[dashboard.unit_id]
         selected = own
         if unit_code and unit_code != own.code:
+            if re.fullmatch(r"[0-9A-Za-z]{1,16}", unit_code) is None:
+                raise InvalidInput(
+                    f"Mã đơn vị không hợp lệ: {unit_code[:16]!r}",
+                    f"Not a unit code: {unit_code[:16]!r}",
+                    field="unit",
+                )
             unit = unit_service.get(session, UnitSet.CURRENT, unit_code)
             if own.id not in unit_service.ancestor_ids(session, unit.id):
                 raise InvalidInput(

@@ -158,11 +158,14 @@ def _panels(found: DashboardView, pick: bool) -> list[dict[str, Any]]:
             {
                 "id": view.panel.id,
                 "kind": kind.value,
-                "title": localised(view.title_vi, view.title_en),
+                # Untitled: the indicator's name, else the kind's.
+                "title": localised(view.title_vi, view.title_en)
+                if view.panel.title_vi or not indicator
+                else localised(indicator["name_vi"], indicator["name_en"]),
                 "error": _said(view.error) if view.error else "",
                 "data": data,
                 "indicator_name": localised(indicator["name_vi"], indicator["name_en"])
-                if indicator
+                if indicator and view.panel.title_vi
                 else "",
                 "unit_of_measure": (indicator or {}).get(
                     "unit_vi" if current_locale.get() == "vi" else "unit_en", ""

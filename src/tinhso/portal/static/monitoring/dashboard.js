@@ -18,7 +18,7 @@
       line.markLine = {
         symbol: "none",
         lineStyle: { type: "dashed", width: 2, color: dark ? "#ffd166" : "#a4161a" },
-        label: { formatter: data.target_label + ": " + format.format(data.target), color: text },
+        label: { position: "insideEndTop", formatter: data.target_label + ": " + format.format(data.target), color: text },
         data: [{ yAxis: data.target }]
       };
     }
