@@ -1,5 +1,5 @@
 """The demo's dashboards: "Tổng quan tỉnh" (the province overview of Bắc Ninh: fibre and
-e-payment figures against Plan 324's targets, the plan's progress, field reports on the map of
+e-payment figures of the legacy Bắc Giang against Plan 324's targets, the plan's progress, field reports on the map of
 its communes and the exchange platform's traffic) and a second one on field reports and data
 exchange, for the wall screen to rotate.
 
@@ -77,11 +77,14 @@ def load_dashboard_demo(
         select(Organisation.code).where(Organisation.code == "ubnd-bac-giang")
     ).first()
     fibre, payment = "households_fibre_rate", "e_payment_account_rate"
+    # Plan 324's figures are Bắc Giang's (the legacy province, now part of Bắc Ninh): its
+    # tiles are pinned to it, where its targets and values are.
+    bac_giang = {"unit_set": "legacy", "code": "24"}
     overview = [
-        _panel(PanelKind.KPI, indicator=fibre),
-        _panel(PanelKind.KPI, indicator=payment),
+        _panel(PanelKind.KPI, indicator=fibre, unit=bac_giang),
+        _panel(PanelKind.KPI, indicator=payment, unit=bac_giang),
         _panel(PanelKind.STATUS_COUNTS, plan="bg_kh_324"),
-        _panel(PanelKind.TIMESERIES, indicator=fibre, last=6),
+        _panel(PanelKind.TIMESERIES, indicator=fibre, last=6, unit=bac_giang),
         _panel(PanelKind.RANKING, indicator=fibre, level="province", limit=5),
     ]
     second: list[PanelIn] = []
@@ -94,7 +97,10 @@ def load_dashboard_demo(
             _panel(PanelKind.RANKING, indicator=LATE, level="commune", limit=10),
         ]
     overview.append(_panel(PanelKind.EXCHANGE, days=30, limit=5))
-    second += [_panel(PanelKind.TIMESERIES, indicator=payment), _panel(PanelKind.EXCHANGE)]
+    second += [
+        _panel(PanelKind.TIMESERIES, indicator=payment, unit=bac_giang),
+        _panel(PanelKind.EXCHANGE),
+    ]
     for slug, title_vi, title_en, panels in (
         (OVERVIEW, "Tổng quan tỉnh", "Province overview", overview),
         (REPORTS, "Phản ánh hiện trường và trao đổi dữ liệu",
