@@ -1,7 +1,7 @@
 """Dashboards in a real browser, in Vietnamese. The province dashboard at 390 and 1920 px: a
 KPI tile with its target and status, the plan's status counts, a series against the target
 line, the map of Bắc Ninh's communes (synthetic boundaries), a ranking whose commune link
-chooses that commune for the other panels; axe-core clean, nothing wider than the window. The
+(or a click on the map) chooses that commune for the other panels; axe-core clean, nothing wider than the window. The
 wall screen at 1920 × 1080: two dashboards rotate (5 s each); then the server is stopped and
 the last data stays with "Dữ liệu chưa cập nhật từ hh:mm dd/mm/yyyy". Screenshots:
 ``dashboard-{w}.png``, ``dashboard-commune-{w}.png``, ``wall-first.png``, ``wall-second.png``,
@@ -25,6 +25,7 @@ from tests.portal.monitoring.support import load_test_plan
 from tinhso.app import create_app
 from tinhso.monitoring.dashboards.schemas import DashboardCreate, PanelIn, PanelKind
 from tinhso.monitoring.dashboards.service import dashboard_service
+from tinhso.monitoring.maps.synthetic_boundaries import commune_centroids
 from tinhso.monitoring.schemas import ValueIn
 from tinhso.monitoring.values.service import Provenance, value_service
 
@@ -160,7 +161,7 @@ def test_the_province_dashboard_renders_and_a_commune_filters_its_panels(
         expect(fibre).to_contain_text("Chỉ tiêu 2025")
         expect(fibre.locator(".status-badge")).to_contain_text("Chậm tiến độ")
         expect(panels.nth(2)).to_contain_text("Tiến độ kế hoạch")
-        expect(page.locator(".dash-map[data-ready='1']")).to_have_count(1)
+        expect(page.locator(".dash-map-chart[data-ready='1']")).to_have_count(1)
         expect(page.locator(".dash-chart[data-ready='1']")).to_have_count(1)
         expect(panels.nth(4)).to_contain_text("ranh giới mô phỏng")
         page.wait_for_load_state("networkidle")
@@ -173,6 +174,21 @@ def test_the_province_dashboard_renders_and_a_commune_filters_its_panels(
         expect(page.locator(".dash-selected")).to_contain_text("Việt Yên")
         page.wait_for_load_state("networkidle")
         _check(page, f"dashboard-commune-{width}", found)
+        # A click on Đa Mai on the map (ECharts' own hit test) chooses it the same way.
+        page.get_by_role("link", name="Quay lại Tỉnh Bắc Ninh").click()
+        expect(page.locator("#dashboard-unit")).not_to_contain_text("Đang xem")
+        chart = page.locator(".dash-map-chart[data-ready='1']")
+        chart.scroll_into_view_if_needed()
+        box = chart.bounding_box()
+        assert box is not None
+        inner = page.evaluate(
+            "([lon, lat]) => document.querySelector('.dash-map-chart').tinhsoChart"
+            ".convertToPixel({geoIndex: 0}, [lon, lat])",
+            list(commune_centroids("24")[DA_MAI]),
+        )
+        page.mouse.click(box["x"] + inner[0], box["y"] + inner[1])
+        expect(page).to_have_url(re.compile(f"unit={DA_MAI}"))
+        expect(page.locator("#dashboard-panels .dash-panel").nth(0)).to_contain_text("48,50")
         found.extend(errors)
 
     browser.run(journey, live_server, width=width, height=1000)
@@ -199,14 +215,14 @@ def test_the_wall_screen_rotates_two_dashboards_and_says_when_the_server_is_gone
         expect(wall).to_have_attribute("data-current", "tong-quan-tinh")
         expect(page.locator("#screen-1")).to_be_visible()
         expect(page.locator("#screen-2")).to_be_hidden()
-        expect(page.locator("#screen-1 .dash-map[data-ready='1']")).to_have_count(1)
+        expect(page.locator("#screen-1 .dash-map-chart[data-ready='1']")).to_have_count(1)
         _check(page, "wall-first", found)
         # The second dashboard after its 5 seconds, drawn when shown.
         expect(wall).to_have_attribute("data-current", "thanh-toan-so", timeout=9_000)
         expect(page.locator("#screen-2")).to_be_visible()
         expect(page.locator("#screen-1")).to_be_hidden()
         expect(page.locator("#screen-2 h1")).to_have_text("Thanh toán số")
-        expect(page.locator("#screen-2 .dash-map[data-ready='1']")).to_have_count(1)
+        expect(page.locator("#screen-2 .dash-map-chart[data-ready='1']")).to_have_count(1)
         expect(page.locator("#wall-stale")).to_be_hidden()
         page.screenshot(path=str(SCREENSHOTS / "wall-second.png"))
         # The server goes away: the panels stay, with the notice of since when.

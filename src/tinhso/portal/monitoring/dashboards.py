@@ -127,6 +127,7 @@ def _chart(kind: PanelKind, data: dict[str, Any], pick: bool) -> dict[str, Any] 
             "geojson": data["geojson"],
             "drill": False,
             "pick": "unit" if pick else None,
+            "selected": data.get("selected"),
             "decimals": indicator.get("decimals", 2),
             "unit": unit,
             "locale": locale,

@@ -107,7 +107,12 @@
         type: "map",
         geoIndex: 0,
         data: polygons.map(function (f) {
-          return { name: f.properties.code, value: measure(f.properties), properties: f.properties };
+          var item = { name: f.properties.code, value: measure(f.properties), properties: f.properties };
+          // A dashboard's chosen unit is outlined.
+          if (data.selected && f.properties.code === data.selected) {
+            item.itemStyle = { borderColor: "#1f2933", borderWidth: 3 };
+          }
+          return item;
         })
       }, {
         type: "scatter",
