@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tinhso.exchange.demo import load_exchange_demo
+from tinhso.monitoring.dashboards.demo import load_dashboard_demo
 from tinhso.monitoring.demo import load_monitoring_demo
 from tinhso.opendata.demo import load_opendata_demo
 from tinhso.registry.demo import load_registry_demo
@@ -29,3 +30,4 @@ def load_demo(
     load_monitoring_demo(session, progress)
     load_opendata_demo(session, data_dir, progress)
     load_reports_demo(session, progress)
+    load_dashboard_demo(session, progress)  # its panels show field reports and exchanges

@@ -6,6 +6,7 @@ from tinhso.core.jobs import models as core_job_models
 from tinhso.exchange import models as exchange_models
 from tinhso.monitoring import models as monitoring_models
 from tinhso.monitoring.collection import models as monitoring_collection_models
+from tinhso.monitoring.dashboards import models as monitoring_dashboard_models
 from tinhso.opendata import models as opendata_models
 from tinhso.registry import models as registry_models
 from tinhso.reports import models as reports_models
@@ -18,6 +19,7 @@ __all__ = [
     "exchange_models",
     "metadata",
     "monitoring_collection_models",
+    "monitoring_dashboard_models",
     "monitoring_models",
     "opendata_models",
     "registry_models",

@@ -19,6 +19,7 @@ from tests.portal.monitoring.support import AS_OF, load_demo
 from tinhso.core.db import utcnow
 from tinhso.exchange.catalogue.documents import read_openapi
 from tinhso.exchange.models import ExchangeService, ServiceStatus
+from tinhso.monitoring.dashboards.demo import load_dashboard_demo
 from tinhso.registry.models import Role
 from tinhso.registry.schemas import SystemCreate
 from tinhso.registry.systems import system_service
@@ -45,6 +46,11 @@ PAGES = [
     ("index", "/monitoring/index", "viewer", "Chỉ số chuyển đổi số"),
     ("map", "/monitoring/map", "viewer", "Bản đồ"),
     ("map-admin", "/monitoring/map", "admin", "Bản đồ"),
+    ("dashboards", "/monitoring/dashboards", "viewer", "Bảng điều khiển"),
+    ("dashboard", "/monitoring/dashboards/tong-quan-tinh", "viewer", "Tổng quan tỉnh"),
+    ("wall", "/monitoring/wall?d=tong-quan-tinh,phan-anh-va-trao-doi", "viewer", "Tổng quan tỉnh"),
+    ("dashboards-admin", "/monitoring/dashboards", "admin", "Bảng điều khiển"),
+    ("dashboard-edit", "/monitoring/dashboards/tong-quan-tinh/edit", "admin", "Sửa các ô"),
     ("entry", "/monitoring/entry", "officer", None),
     ("import", "/monitoring/import", "officer", None),
     ("grid", "/monitoring/grid?period=2026-Q3", "officer", "Bảng nhập số liệu kỳ báo cáo"),
@@ -81,6 +87,8 @@ def people(
     admin: Official,
 ) -> dict[str, str]:
     load_demo(sessions)
+    with sessions.begin() as session:  # the demo's two dashboards
+        load_dashboard_demo(session)
     with sessions.begin() as session:  # a published service with a data standard, id 1
         system = system_service.create(
             session,

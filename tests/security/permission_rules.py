@@ -149,6 +149,12 @@ def _new_methodology(world: World, who: str) -> Call:
     return Call(params={"code": world.new_methodology(who)})
 
 
+def _new_dashboard(world: World, who: str, body: Any = None) -> Call:
+    slug = f"bdk-moi-{world.number()}"
+    world.as_admin("POST", f"{MON}/dashboards", json=_dashboard_body(who) | {"slug": slug})
+    return Call(params={"slug": slug}, json=body)
+
+
 # -- Bodies ---------------------------------------------------------------------------------------
 YEARS = {name: str(2015 + index) for index, name in enumerate((*IDENTITIES, COUNTERPART_ADMIN))}
 
@@ -212,6 +218,15 @@ def _json(make: Callable[[str], Any], **params: str) -> Prepare:
         return Call(params=dict(params), json=make(who))
 
     return prepare
+
+
+def _dashboard_body(who: str) -> Any:
+    return {
+        "slug": _new_code("bdk", who),
+        "title_vi": "Bảng điều khiển thử",
+        "unit": "24",
+        "panels": [{"kind": "kpi", "settings": {"indicator": "households-fibre-rate"}}],
+    }
 
 
 def _service_body(who: str) -> Any:
@@ -636,6 +651,21 @@ RULES: dict[str, Rule] = {
         OFFICIALS,
         call=Call(params={"code": "pp-1"}, query={**_EXPORT, "period": "2024", "tree": "legacy"}),
     ),
+    # -- monitoring: dashboards (every official reads; platform admins and province admins write) --
+    "GET /api/v1/monitoring/dashboards": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/dashboards": Rule(ADMINS, PROVINCE, _json(_dashboard_body)),
+    "GET /api/v1/monitoring/dashboards/{slug}": Rule(OFFICIALS, call=_new_dashboard),
+    "PATCH /api/v1/monitoring/dashboards/{slug}": Rule(
+        ADMINS, PROVINCE, lambda world, who: _new_dashboard(world, who, {"title_en": "Board"})
+    ),
+    "PUT /api/v1/monitoring/dashboards/{slug}/panels": Rule(
+        ADMINS,
+        PROVINCE,
+        lambda world, who: _new_dashboard(
+            world, who, {"panels": [{"kind": "exchange", "settings": {"days": 7}}]}
+        ),
+    ),
+    "DELETE /api/v1/monitoring/dashboards/{slug}": Rule(ADMINS, PROVINCE, _new_dashboard),
     # -- monitoring: collection sources (platform admins and province admins) -----------------------
     "GET /api/v1/monitoring/collection/sources": Rule(ADMINS, PROVINCE),
     "POST /api/v1/monitoring/collection/sources": Rule(ADMINS, PROVINCE, _json(_source_body)),

@@ -18,6 +18,7 @@ from tinhso.core.pagination import Page, Pagination, RowId, fetch_page
 from tinhso.core.web import DbSession
 from tinhso.monitoring import repository
 from tinhso.monitoring.auth import require_catalogue_manager
+from tinhso.monitoring.dashboards.api import router as dashboards_router
 from tinhso.monitoring.maps.api import router as maps_router
 from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import (
@@ -374,3 +375,4 @@ router.include_router(catalogue_router)
 router.include_router(values_router)
 router.include_router(progress_router)
 router.include_router(maps_router)
+router.include_router(dashboards_router)

@@ -3,132 +3,146 @@
 // status colours, one legend entry per status); units with no stored boundary are points at
 // their centres (a scatter series on the same geo). A click on a province opens the map of its
 // communes (the table beside it holds the same links, values, targets and statuses).
+// Dashboards draw the same map with `window.tinhsoUnitMap(element, data)`; there a click picks
+// the unit (`data.pick`: the query parameter it sets) for the other panels instead of drilling.
 (function () {
   "use strict";
+  var maps = 0;
+
+  function draw(element, data) {
+    var mapName = "tinhso-units-" + (maps += 1);
+    var locale = data.locale === "vi" ? "vi-VN" : "en-GB";
+    var format = new Intl.NumberFormat(locale, { maximumFractionDigits: Math.min(data.decimals, 4) });
+    var percentFormat = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
+    var STATUS_COLOURS = {
+      achieved: "#17683a", on_track: "#0b4a8b", behind: "#d08a00",
+      not_achieved: "#a4161a", insufficient_data: "#98a3b1", no_data: "#c7cfd9"
+    };
+    var EMPTY = "#d9e0e8";
+    var byTarget = data.mode === "target";
+    var statusIndex = {};
+    data.statuses.forEach(function (s, i) { statusIndex[s.key] = i; });
+
+    var polygons = [];
+    var points = [];
+    data.geojson.features.forEach(function (f) {
+      if (!f.geometry) { return; }
+      (f.geometry.type === "Point" ? points : polygons).push(f);
+    });
+
+    function measure(p) {
+      if (byTarget) { return p.status ? statusIndex[p.status] : null; }
+      return p.value === null || p.value === undefined ? null : p.value;
+    }
+    function withUnit(v) { return format.format(v) + (data.unit ? " " + data.unit : ""); }
+    function tooltip(item) {
+      var p = item.data && item.data.properties;
+      if (!p) { return item.name; }
+      var lines = ["<strong>" + p.name + "</strong>"];
+      lines.push(data.labels.value + ": " + (p.value === null ? data.labels.no_value : withUnit(p.value)));
+      if (p.target !== null) {
+        lines.push(data.labels.target + " " + p.target_year + ": " + withUnit(p.target));
+        if (p.percent !== null) { lines.push(data.labels.percent + ": " + percentFormat.format(p.percent) + " %"); }
+        lines.push(data.labels.status + ": " + (data.locale === "vi" ? p.status_vi : p.status_en));
+      } else if (byTarget) {
+        lines.push(data.labels.no_target);
+      }
+      if (p.boundary === "point") { lines.push("<em>" + data.labels.point + "</em>"); }
+      return lines.join("<br>");
+    }
+
+    var values = data.geojson.features
+      .map(function (f) { return f.properties.value; })
+      .filter(function (v) { return v !== null && v !== undefined; });
+    var low = values.length ? Math.min.apply(null, values) : 0;
+    var high = values.length ? Math.max.apply(null, values) : 1;
+    if (high === low) { high = low + 1; }
+    var scale;
+    if (byTarget) {
+      scale = {
+        type: "piecewise",
+        pieces: data.statuses.map(function (s, i) {
+          return { value: i, label: s.icon + " " + s.label, color: STATUS_COLOURS[s.key] };
+        })
+      };
+    } else {
+      scale = {
+        type: "continuous", min: low, max: high, calculable: false,
+        inRange: { color: ["#e8f0fa", "#6f9fd8", "#0b4a8b"] },
+        formatter: function (v) { return format.format(v); }
+      };
+    }
+    var common = { left: "left", bottom: 0, outOfRange: { color: EMPTY } };
+    var visualMaps = [];
+    if (byTarget || values.length) {
+      visualMaps.push(Object.assign({ seriesIndex: 0 }, common, scale));
+      // The points take the same colours from their third dimension, with no second legend.
+      visualMaps.push(Object.assign({ seriesIndex: 1, dimension: 2, show: false }, common, scale));
+    }
+
+    window.echarts.registerMap(mapName, { type: "FeatureCollection", features: polygons });
+    var chart = window.echarts.init(element, null, { renderer: "canvas" });
+    var geo = {
+      map: mapName, nameProperty: "code", roam: true, selectedMode: false,
+      top: 10, bottom: byTarget ? 140 : 50,
+      itemStyle: { borderColor: "#ffffff", borderWidth: 0.6, areaColor: EMPTY },
+      // Hover keeps the unit's colour (a status is never lost) and outlines it.
+      emphasis: { label: { show: false }, itemStyle: { areaColor: "inherit", borderColor: "#1f2933", borderWidth: 2 } },
+      tooltip: { show: true }
+    };
+    if (!polygons.length && points.length) {
+      var lons = points.map(function (f) { return f.geometry.coordinates[0]; });
+      var lats = points.map(function (f) { return f.geometry.coordinates[1]; });
+      geo.boundingCoords = [
+        [Math.min.apply(null, lons) - 0.1, Math.max.apply(null, lats) + 0.1],
+        [Math.max.apply(null, lons) + 0.1, Math.min.apply(null, lats) - 0.1]
+      ];
+    }
+    chart.setOption({
+      animation: false,
+      tooltip: { trigger: "item", formatter: tooltip },
+      geo: geo,
+      visualMap: visualMaps,
+      series: [{
+        type: "map",
+        geoIndex: 0,
+        data: polygons.map(function (f) {
+          var item = { name: f.properties.code, value: measure(f.properties), properties: f.properties };
+          // A dashboard's chosen unit is outlined.
+          if (data.selected && f.properties.code === data.selected) {
+            item.itemStyle = { borderColor: "#1f2933", borderWidth: 3 };
+          }
+          return item;
+        })
+      }, {
+        type: "scatter",
+        coordinateSystem: "geo",
+        symbol: "circle",
+        symbolSize: 12,
+        itemStyle: { borderColor: "#1f2933", borderWidth: 1, color: EMPTY },
+        data: points.map(function (f) {
+          var c = f.geometry.coordinates;
+          return { name: f.properties.code, value: [c[0], c[1], measure(f.properties)], properties: f.properties };
+        })
+      }]
+    });
+    if (data.drill || data.pick) {
+      chart.on("click", function (item) {
+        var code = item.data && item.data.properties ? item.data.properties.code : item.name;
+        if (!code) { return; }
+        var url = new URL(window.location.href);
+        url.searchParams.set(data.pick || "parent", code);
+        window.location.assign(url.toString());
+      });
+    }
+    window.addEventListener("resize", function () { chart.resize(); });
+    element.tinhsoChart = chart;
+    element.setAttribute("data-ready", "1");
+    return chart;
+  }
+
+  window.tinhsoUnitMap = draw;
   var element = document.getElementById("unit-map");
   var source = document.getElementById("unit-map-data");
-  if (!element || !source || !window.echarts) { return; }
-  var data = JSON.parse(source.textContent);
-  var locale = data.locale === "vi" ? "vi-VN" : "en-GB";
-  var format = new Intl.NumberFormat(locale, { maximumFractionDigits: Math.min(data.decimals, 4) });
-  var percentFormat = new Intl.NumberFormat(locale, { maximumFractionDigits: 1 });
-  var STATUS_COLOURS = {
-    achieved: "#17683a", on_track: "#0b4a8b", behind: "#d08a00",
-    not_achieved: "#a4161a", insufficient_data: "#98a3b1", no_data: "#c7cfd9"
-  };
-  var EMPTY = "#d9e0e8";
-  var byTarget = data.mode === "target";
-  var statusIndex = {};
-  data.statuses.forEach(function (s, i) { statusIndex[s.key] = i; });
-
-  var polygons = [];
-  var points = [];
-  data.geojson.features.forEach(function (f) {
-    if (!f.geometry) { return; }
-    (f.geometry.type === "Point" ? points : polygons).push(f);
-  });
-
-  function measure(p) {
-    if (byTarget) { return p.status ? statusIndex[p.status] : null; }
-    return p.value === null || p.value === undefined ? null : p.value;
-  }
-  function withUnit(v) { return format.format(v) + (data.unit ? " " + data.unit : ""); }
-  function tooltip(item) {
-    var p = item.data && item.data.properties;
-    if (!p) { return item.name; }
-    var lines = ["<strong>" + p.name + "</strong>"];
-    lines.push(data.labels.value + ": " + (p.value === null ? data.labels.no_value : withUnit(p.value)));
-    if (p.target !== null) {
-      lines.push(data.labels.target + " " + p.target_year + ": " + withUnit(p.target));
-      if (p.percent !== null) { lines.push(data.labels.percent + ": " + percentFormat.format(p.percent) + " %"); }
-      lines.push(data.labels.status + ": " + (data.locale === "vi" ? p.status_vi : p.status_en));
-    } else if (byTarget) {
-      lines.push(data.labels.no_target);
-    }
-    if (p.boundary === "point") { lines.push("<em>" + data.labels.point + "</em>"); }
-    return lines.join("<br>");
-  }
-
-  var values = data.geojson.features
-    .map(function (f) { return f.properties.value; })
-    .filter(function (v) { return v !== null && v !== undefined; });
-  var low = values.length ? Math.min.apply(null, values) : 0;
-  var high = values.length ? Math.max.apply(null, values) : 1;
-  if (high === low) { high = low + 1; }
-  var scale;
-  if (byTarget) {
-    scale = {
-      type: "piecewise",
-      pieces: data.statuses.map(function (s, i) {
-        return { value: i, label: s.icon + " " + s.label, color: STATUS_COLOURS[s.key] };
-      })
-    };
-  } else {
-    scale = {
-      type: "continuous", min: low, max: high, calculable: false,
-      inRange: { color: ["#e8f0fa", "#6f9fd8", "#0b4a8b"] },
-      formatter: function (v) { return format.format(v); }
-    };
-  }
-  var common = { left: "left", bottom: 0, outOfRange: { color: EMPTY } };
-  var visualMaps = [];
-  if (byTarget || values.length) {
-    visualMaps.push(Object.assign({ seriesIndex: 0 }, common, scale));
-    // The points take the same colours from their third dimension, with no second legend.
-    visualMaps.push(Object.assign({ seriesIndex: 1, dimension: 2, show: false }, common, scale));
-  }
-
-  window.echarts.registerMap("tinhso-units", { type: "FeatureCollection", features: polygons });
-  var chart = window.echarts.init(element, null, { renderer: "canvas" });
-  var geo = {
-    map: "tinhso-units", nameProperty: "code", roam: true, selectedMode: false,
-    top: 10, bottom: byTarget ? 140 : 50,
-    itemStyle: { borderColor: "#ffffff", borderWidth: 0.6, areaColor: EMPTY },
-    // Hover keeps the unit's colour (a status is never lost) and outlines it.
-    emphasis: { label: { show: false }, itemStyle: { areaColor: "inherit", borderColor: "#1f2933", borderWidth: 2 } },
-    tooltip: { show: true }
-  };
-  if (!polygons.length && points.length) {
-    var lons = points.map(function (f) { return f.geometry.coordinates[0]; });
-    var lats = points.map(function (f) { return f.geometry.coordinates[1]; });
-    geo.boundingCoords = [
-      [Math.min.apply(null, lons) - 0.1, Math.max.apply(null, lats) + 0.1],
-      [Math.max.apply(null, lons) + 0.1, Math.min.apply(null, lats) - 0.1]
-    ];
-  }
-  chart.setOption({
-    animation: false,
-    tooltip: { trigger: "item", formatter: tooltip },
-    geo: geo,
-    visualMap: visualMaps,
-    series: [{
-      type: "map",
-      geoIndex: 0,
-      data: polygons.map(function (f) {
-        return { name: f.properties.code, value: measure(f.properties), properties: f.properties };
-      })
-    }, {
-      type: "scatter",
-      coordinateSystem: "geo",
-      symbol: "circle",
-      symbolSize: 12,
-      itemStyle: { borderColor: "#1f2933", borderWidth: 1, color: EMPTY },
-      data: points.map(function (f) {
-        var c = f.geometry.coordinates;
-        return { name: f.properties.code, value: [c[0], c[1], measure(f.properties)], properties: f.properties };
-      })
-    }]
-  });
-  if (data.drill) {
-    chart.on("click", function (item) {
-      var code = item.data && item.data.properties ? item.data.properties.code : item.name;
-      if (!code) { return; }
-      var url = new URL(window.location.href);
-      url.searchParams.set("parent", code);
-      window.location.assign(url.toString());
-    });
-  }
-  window.addEventListener("resize", function () { chart.resize(); });
-  element.tinhsoChart = chart;
-  element.setAttribute("data-ready", "1");
+  if (element && source && window.echarts) { draw(element, JSON.parse(source.textContent)); }
 }());
