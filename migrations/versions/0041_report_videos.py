@@ -2,7 +2,7 @@
 by an official
 
 Revision ID: 0041
-Revises: 0037
+Revises: 0040
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0041"
-down_revision = "0037"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
