@@ -64,7 +64,7 @@ from sqlalchemy import (
     true,
 )
 
-from tinhso.core.errors import InvalidInput, NotFound
+from tinhso.core.errors import InvalidInput
 from tinhso.core.text import fold
 from tinhso.opendata.catalogue.datasets import (
     load_datasets,
@@ -81,8 +81,7 @@ from tinhso.opendata.models import (
     opendata_dataset_group,
     opendata_dataset_tag,
 )
-from tinhso.registry.models import UnitSet
-from tinhso.registry.units import unit_service
+from tinhso.registry.models import AdministrativeUnit, UnitSet
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -475,12 +474,29 @@ def _sortable(value: Any) -> Any:
     return (0 if value is not None else 1, value if value is not None else 0, "")
 
 
-def _unit_name(session: Session, unit_set: str, code: str) -> str:
-    try:
-        unit = unit_service.get(session, UnitSet(unit_set), code)
-    except (NotFound, ValueError):
-        return code
-    return unit.name if unit_set == UnitSet.CURRENT.value else f"{unit.name} (trước 01/07/2025)"
+def _named_units(session: Session, items: list[FacetItem]) -> list[FacetItem]:
+    """The unit facet's items named (one query per unit set, for the items shown only);
+    a unit the registry does not know keeps its code."""
+    names: dict[str, str] = {}
+    for unit_set in UnitSet:
+        codes = {
+            item.name.partition(":")[2]
+            for item in items
+            if item.name.partition(":")[0] == unit_set.value
+        }
+        if not codes:
+            continue
+        found = session.execute(
+            select(AdministrativeUnit.code, AdministrativeUnit.name).where(
+                AdministrativeUnit.unit_set == unit_set, AdministrativeUnit.code.in_(codes)
+            )
+        )
+        for code, name in found:
+            legacy = unit_set is not UnitSet.CURRENT
+            names[f"{unit_set.value}:{code}"] = f"{name} (trước 01/07/2025)" if legacy else name
+    return [
+        FacetItem(item.name, names.get(item.name, item.display_name), item.count) for item in items
+    ]
 
 
 def _counted(
@@ -516,8 +532,8 @@ def _facet(
         items = [FacetItem(key, key, count) for key, count in counts.items()]
     elif name == "unit":
         units = Counter((row[4], row[5]) for row in matched if row[4] and row[5])
-        items = [
-            FacetItem(f"{unit_set}:{code}", _unit_name(session, unit_set, code), count)
+        items = [  # named below, once limited
+            FacetItem(f"{unit_set}:{code}", code, count)
             for (unit_set, code), count in units.items()
         ]
     elif name == "tags":
@@ -577,4 +593,5 @@ def _facet(
         ]
     items = [item for item in items if item.count >= query.facet_mincount]
     items.sort(key=lambda item: (-item.count, item.name))
-    return items if query.facet_limit < 0 else items[: query.facet_limit]
+    items = items if query.facet_limit < 0 else items[: query.facet_limit]
+    return _named_units(session, items) if name == "unit" else items
