@@ -51,18 +51,30 @@ def is_up_to_date(engine: Engine) -> bool:
 # Tables a domain makes at run time, which no revision knows: the open data datastore's
 # tables (one per loaded resource, tinhso.opendata.datastore.tables) and their indexes.
 RUNTIME_TABLE_PREFIXES = ("ds_",)
+# Full-text indexes a revision makes but no model declares, as they exist on one database
+# only (migration 0038, tinhso.opendata.catalogue.search): SQLite's FTS5 table, its shadow
+# and vocabulary tables; PostgreSQL's generated tsvector column and its GIN index.
+UNMODELLED_PREFIXES = ("opendata_dataset_fts",)
+UNMODELLED_NAMES = {
+    ("column", "search_vector"),
+    ("index", "ix_opendata_dataset_search_vector"),
+}
 
 
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, _compare_to: Any
 ) -> bool:
-    """Alembic's filter: leave out the tables made at run time (and their indexes)."""
+    """Alembic's filter: leave out the tables made at run time (and their indexes), and the
+    full-text indexes no model declares."""
     if not reflected:
         return True
+    if (type_, name) in UNMODELLED_NAMES:
+        return False
+    left_out = (*RUNTIME_TABLE_PREFIXES, *UNMODELLED_PREFIXES)
     if type_ == "table":
-        return not (name or "").startswith(RUNTIME_TABLE_PREFIXES)
+        return not (name or "").startswith(left_out)
     table = getattr(obj, "table", None)
-    return table is None or not str(table.name).startswith(RUNTIME_TABLE_PREFIXES)
+    return table is None or not str(table.name).startswith(left_out)
 
 
 def model_drift(engine: Engine, metadata: MetaData) -> list[Any]:

@@ -2,8 +2,10 @@
 
 Publishers are the registry's organisations (referenced by id, never copied). Each dataset
 keeps two folded shadow columns (lower-case ASCII, đ → d, words separated by one space) that
-search matches on both databases: ``search_title`` (name, titles, tags) weighs more than
-``search_text`` (everything a search may find, notes included).
+search's full-text indexes are built from on both databases (migration 0038, not declared
+here: SQLite's FTS5 table kept in step by triggers, PostgreSQL's generated ``search_vector``):
+``search_title`` (name, titles, tags) weighs more than ``search_text`` (everything a search
+may find, notes included).
 """
 
 from __future__ import annotations
@@ -97,8 +99,8 @@ class OpendataDataset(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_opendata_dataset_organisation", "organisation_id"),
         Index("ix_opendata_dataset_state_private", "state", "private"),
-        # PostgreSQL: a trigram index (pg_trgm) serves search's word-start LIKE '% word%'
-        # without reading every row; SQLite keeps a plain index of the column.
+        # PostgreSQL: a trigram index (pg_trgm) serves search's typo-tolerant pass
+        # (word_similarity, the <% operator); SQLite keeps a plain index of the column.
         Index(
             "ix_opendata_dataset_search_text",
             "search_text",

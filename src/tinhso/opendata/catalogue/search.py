@@ -1,12 +1,40 @@
 """Dataset search, as CKAN's ``package_search`` answers it: q, fq, sort, paging and facets.
 
 Both sides are folded (lower-case ASCII, đ → d), so "bac giang", "Bắc Giang" and
-"BAC GIANG" find the same datasets and "dong xuan" finds "Đồng Xuân". Each word of the
-query must start a word of the dataset's ``search_text`` (LIKE on the folded shadow column,
-the same on SQLite and PostgreSQL); a word found in the title, the name or a tag
-(``search_title``) scores 3, elsewhere (notes, publisher, themes, resources) 1.
-Full-text indexes (SQLite FTS5, PostgreSQL unaccent + tsvector + pg_trgm) are a later step:
-this scans the catalogue's rows, which is fine for the thousands of datasets of a province.
+"BAC GIANG" find the same datasets and "dong xuan" finds "Đồng Xuân". The folding is done
+once, in Python (``folding.search_column``), into two shadow columns of each dataset:
+``search_title`` (name, titles, tags) and ``search_text`` (those again, notes, publisher,
+themes, resources). A full-text index over them finds the datasets in which every word of
+the query starts a word (a prefix query: "diem du" finds "Điểm du lịch"):
+
+* SQLite: the FTS5 table ``opendata_dataset_fts`` (migration 0038; ``unicode61
+  remove_diacritics 2``, 2- and 3-letter prefix indexes), ``title`` and ``body`` columns.
+  Triggers on ``opendata_dataset`` keep it in step with the shadow columns, so every write
+  (the service's, a bulk insert, a delete) is indexed in the same transaction without the
+  service doing anything. Ranked by ``bm25`` with title 3, body 1.
+* PostgreSQL: the generated column ``search_vector`` = ``search_title`` weight A ||
+  ``search_text`` weight B (``to_tsvector('simple', …)``), GIN-indexed; ``to_tsquery`` with
+  ``:*`` prefixes, ranked by ``ts_rank``. The columns are already folded (đ → d included,
+  which is the same folding as the query's), so no ``unaccent`` wrapper is needed: the
+  configuration ``simple`` only splits words, and ``to_tsvector(regconfig, text)`` is
+  immutable as a generated column requires. One folding in Python for both databases is
+  simpler and keeps them finding the same datasets.
+
+Typo tolerance, only when the exact query finds nothing the reader may see:
+
+* PostgreSQL: ``pg_trgm``: the folded query's ``word_similarity`` with a continuous extent of
+  ``search_text`` at least 0.7 (``<%`` finds the candidates through the trigram index of
+  migration 0035), ranked by that similarity (title counted twice): "truong hco" finds
+  "Trường học", "giao duc dao tap" finds "Giáo dục và Đào tạo"; "uong" (inside "truong")
+  and "giang hanoi" find nothing.
+* SQLite: each word of the query (3 letters or more) may also be any word of the index one
+  typo away (two for 8 letters or more: a letter missing, extra, changed, or two swapped;
+  the FTS5 vocabulary ``opendata_dataset_fts_vocab`` read and compared in Python), then the
+  FTS5 query runs again with those alternatives: "truong hco" finds "Trường học", "giao duc
+  dao tap" finds "Giáo dục và Đào tạo"; "giang hanoi" still finds nothing.
+
+Every query word is quoted (FTS5) or reduced to ``[a-z0-9]`` (tsquery) before it reaches
+the index, so FTS syntax in q (quotes, ``*``, ``NEAR``, ``-``, ``:``) is only text.
 
 Private datasets are never counted, listed or faceted for a reader who is not a member of
 their organisation; with ``include_private`` (default off, as CKAN) members see theirs.
@@ -21,9 +49,22 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    true,
+)
 
-from tinhso.core.errors import InvalidInput, NotFound
+from tinhso.core.errors import InvalidInput
 from tinhso.core.text import fold
 from tinhso.opendata.catalogue.datasets import (
     load_datasets,
@@ -40,8 +81,7 @@ from tinhso.opendata.models import (
     opendata_dataset_group,
     opendata_dataset_tag,
 )
-from tinhso.registry.models import UnitSet
-from tinhso.registry.units import unit_service
+from tinhso.registry.models import AdministrativeUnit, UnitSet
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -200,42 +240,32 @@ def search(
         text = ""
     # Field terms written in q (CKAN lets q carry them too) are filters.
     field_terms = [m for m in _FILTER.finditer(text) if m.group(2) in FILTER_FIELDS]
-    for match in reversed(field_terms):
-        text = text[: match.start()] + " " + text[match.end() :]
+    for term in reversed(field_terms):
+        text = text[: term.start()] + " " + text[term.end() :]
     filters = [
-        (match.group(1) == "-", match.group(2), match.group(3) or match.group(4) or "")
-        for match in field_terms
+        (term.group(1) == "-", term.group(2), term.group(3) or term.group(4) or "")
+        for term in field_terms
     ]
     filters += _filters(query.fq, "fq") if query.fq.strip() else []
     for negated, field_name, value in filters:
         condition = _filter_condition(field_name, value, codes)
         conditions.append(~condition if negated else condition)
 
-    score: ColumnElement[int] = literal(0)
-    for word in search_words(text):
-        pattern = f"% {word}%"
-        conditions.append(dataset.search_text.like(pattern))
-        score = score + case((dataset.search_title.like(pattern), 3), else_=1)
-    if text and not search_words(text) and fold(text).strip():
+    words = search_words(text)
+    if text and not words and fold(text).strip():
         conditions.append(false())  # only punctuation: nothing can match
 
     # One pass over the catalogue: every match with what ordering and three facets need; the
     # other facets count over these matches.
     keys = _sort_keys(query.sort)
-    matched = session.execute(
-        select(
-            dataset.id,
-            dataset.organisation_id,
-            dataset.licence_id,
-            dataset.name,
-            dataset.spatial_unit_set,
-            dataset.spatial_unit_code,
-            *(
-                (score if column is None else column).label(f"k{position}")
-                for position, (column, _) in enumerate(keys)
-            ),
-        ).where(and_(*conditions))
-    ).all()
+    dialect = session.get_bind().dialect.name
+    match = _full_text(dialect, words) if words else _EVERYTHING
+    matched = _matched(session, match, conditions, keys)
+    if not matched and words:
+        fuzzy = _fuzzy(session, dialect, words)
+        if fuzzy is not None:
+            match = fuzzy
+            matched = _matched(session, match, conditions, keys)
     ordered = _ordered(matched, keys)
     ids = [row[0] for row in ordered[query.start : query.start + query.rows]]
     results = [
@@ -246,7 +276,7 @@ def search(
     matching: list[str] | Any = (
         [row[0] for row in matched]
         if len(matched) <= _ID_LIST_MAX
-        else select(dataset.id).where(and_(*conditions))
+        else select(dataset.id).select_from(match.source()).where(match.condition, *conditions)
     )
     facets = {
         name: _facet(session, name, matching, matched, query, organisations)
@@ -255,6 +285,152 @@ def search(
     return SearchResult(
         len(matched), results, facets, query.sort or "score desc, metadata_modified desc"
     )
+
+
+@dataclass(frozen=True)
+class _Match:
+    """How the text of the query matches: what to join, the condition and the score."""
+
+    joined: Callable[[], FromClause] | None
+    condition: ColumnElement[bool]
+    score: ColumnElement[Any]
+
+    def source(self) -> FromClause:
+        return self.joined() if self.joined is not None else OpendataDataset.__table__
+
+
+_EVERYTHING = _Match(None, true(), literal(0))
+_FTS_NAME = "opendata_dataset_fts"
+_FTS = table(_FTS_NAME, column("dataset_id"), column("title"), column("body"))
+_FTS_VOCABULARY = table(f"{_FTS_NAME}_vocab", column("term"))
+_TITLE_WEIGHT = 3.0  # SQLite bm25: a word in the title (name, titles, tags) against the body
+_SEARCH_VECTOR: ColumnElement[Any] = literal_column("opendata_dataset.search_vector")
+_SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
+_FUZZY_WORDS_MAX = 8  # longer queries are not corrected (the closest words of each cost time)
+_CLOSE_WORDS = 5  # the closest words of the index tried for a word (SQLite)
+# pg_trgm's word_similarity of the folded query with a stretch of the text: "truong hco" ~
+# "truong hoc" 0.73, "giao duc dao tap" ~ "giao duc va dao tao" 0.81; not "uong" in "truong"
+# (0.6, the operator's default threshold) nor "truong lich" (0.67) nor "giang hanoi" (0.5).
+_SIMILAR_ENOUGH = 0.7
+_TYPO_WORD_MIN = 3
+_TWO_TYPOS_WORD_MIN = 8
+
+
+def _joined_index() -> FromClause:
+    return OpendataDataset.__table__.join(_FTS, _FTS.c.dataset_id == OpendataDataset.id)
+
+
+def _fts5_match(expression: str) -> _Match:
+    index: ColumnElement[Any] = literal_column(_FTS_NAME)
+    return _Match(
+        _joined_index,
+        index.op("MATCH")(literal(expression)),
+        -func.bm25(index, 0.0, _TITLE_WEIGHT, 1.0),
+    )
+
+
+def _quoted(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _full_text(dialect: str, words: list[str]) -> _Match:
+    """Every word starts a word of the dataset's title or text (its folded columns)."""
+    if dialect == "postgresql":
+        tsquery = func.to_tsquery(_SIMPLE, literal(" & ".join(f"{word}:*" for word in words)))
+        return _Match(None, _SEARCH_VECTOR.op("@@")(tsquery), func.ts_rank(_SEARCH_VECTOR, tsquery))
+    return _fts5_match(" ".join(f"{_quoted(word)}*" for word in words))
+
+
+def _fuzzy(session: Session, dialect: str, words: list[str]) -> _Match | None:
+    """The typo-tolerant match, tried when the exact one finds nothing (None: no attempt)."""
+    if len(words) > _FUZZY_WORDS_MAX:
+        return None
+    if dialect == "postgresql":
+        folded = " ".join(words)
+        return _Match(
+            None,
+            and_(
+                literal(folded).op("<%")(OpendataDataset.search_text),  # the trigram index
+                func.word_similarity(folded, OpendataDataset.search_text) >= _SIMILAR_ENOUGH,
+            ),
+            func.word_similarity(folded, OpendataDataset.search_title)
+            + func.word_similarity(folded, OpendataDataset.search_text),
+        )
+    vocabulary = list(session.scalars(select(_FTS_VOCABULARY.c.term)))
+    alternatives: list[str] = []
+    for word in words:
+        starts = any(term.startswith(word) for term in vocabulary)
+        close = [_quoted(term) for term in _close_words(word, vocabulary)]
+        options = ([f"{_quoted(word)}*"] if starts else []) + close
+        if not options:
+            return None  # a word like no word of the catalogue: nothing can match
+        alternatives.append(options[0] if len(options) == 1 else f"({' OR '.join(options)})")
+    return _fts5_match(" AND ".join(alternatives))  # FTS5 wants AND before a "("
+
+
+def _close_words(word: str, vocabulary: list[str]) -> list[str]:
+    """The index's words one typo away from ``word`` (a letter missing, extra, changed or two
+    swapped: "hco" → "hoc", "tap" → "tao"); two typos for words of 8 letters or more; none
+    for words shorter than 3 letters (one typo would make them any word)."""
+    if len(word) < _TYPO_WORD_MIN:
+        return []
+    most = 1 if len(word) < _TWO_TYPOS_WORD_MIN else 2
+    found = [
+        term
+        for term in vocabulary
+        if abs(len(term) - len(word)) <= most and term != word and _typos(word, term, most) <= most
+    ]
+    return sorted(
+        found, key=lambda term: (_typos(word, term, most), abs(len(term) - len(word)), term)
+    )[:_CLOSE_WORDS]
+
+
+def _typos(first: str, second: str, most: int) -> int:
+    """Edits (insert, delete, change, swap two neighbours) from one word to the other: the
+    optimal string alignment distance, given up (most + 1) once it must exceed ``most``."""
+    before: list[int] | None = None
+    previous = list(range(len(second) + 1))
+    for i, left in enumerate(first, 1):
+        current = [i] + [0] * len(second)
+        for j, right in enumerate(second, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (left != right))
+            if (
+                before is not None
+                and i > 1
+                and j > 1
+                and left == second[j - 2]
+                and first[i - 2] == right
+            ):
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > most:
+            return most + 1
+        before, previous = previous, current
+    return previous[-1]
+
+
+def _matched(
+    session: Session,
+    match: _Match,
+    conditions: list[ColumnElement[bool]],
+    keys: list[tuple[Any, bool]],
+) -> Sequence[Any]:
+    dataset = OpendataDataset
+    return session.execute(
+        select(
+            dataset.id,
+            dataset.organisation_id,
+            dataset.licence_id,
+            dataset.name,
+            dataset.spatial_unit_set,
+            dataset.spatial_unit_code,
+            *(
+                (match.score if key is None else key).label(f"k{position}")
+                for position, (key, _) in enumerate(keys)
+            ),
+        )
+        .select_from(match.source())
+        .where(match.condition, *conditions)
+    ).all()
 
 
 _ID_LIST_MAX = 1_000
@@ -298,12 +474,29 @@ def _sortable(value: Any) -> Any:
     return (0 if value is not None else 1, value if value is not None else 0, "")
 
 
-def _unit_name(session: Session, unit_set: str, code: str) -> str:
-    try:
-        unit = unit_service.get(session, UnitSet(unit_set), code)
-    except (NotFound, ValueError):
-        return code
-    return unit.name if unit_set == UnitSet.CURRENT.value else f"{unit.name} (trước 01/07/2025)"
+def _named_units(session: Session, items: list[FacetItem]) -> list[FacetItem]:
+    """The unit facet's items named (one query per unit set, for the items shown only);
+    a unit the registry does not know keeps its code."""
+    names: dict[str, str] = {}
+    for unit_set in UnitSet:
+        codes = {
+            item.name.partition(":")[2]
+            for item in items
+            if item.name.partition(":")[0] == unit_set.value
+        }
+        if not codes:
+            continue
+        found = session.execute(
+            select(AdministrativeUnit.code, AdministrativeUnit.name).where(
+                AdministrativeUnit.unit_set == unit_set, AdministrativeUnit.code.in_(codes)
+            )
+        )
+        for code, name in found:
+            legacy = unit_set is not UnitSet.CURRENT
+            names[f"{unit_set.value}:{code}"] = f"{name} (trước 01/07/2025)" if legacy else name
+    return [
+        FacetItem(item.name, names.get(item.name, item.display_name), item.count) for item in items
+    ]
 
 
 def _counted(
@@ -339,8 +532,8 @@ def _facet(
         items = [FacetItem(key, key, count) for key, count in counts.items()]
     elif name == "unit":
         units = Counter((row[4], row[5]) for row in matched if row[4] and row[5])
-        items = [
-            FacetItem(f"{unit_set}:{code}", _unit_name(session, unit_set, code), count)
+        items = [  # named below, once limited
+            FacetItem(f"{unit_set}:{code}", code, count)
             for (unit_set, code), count in units.items()
         ]
     elif name == "tags":
@@ -400,4 +593,5 @@ def _facet(
         ]
     items = [item for item in items if item.count >= query.facet_mincount]
     items.sort(key=lambda item: (-item.count, item.name))
-    return items if query.facet_limit < 0 else items[: query.facet_limit]
+    items = items if query.facet_limit < 0 else items[: query.facet_limit]
+    return _named_units(session, items) if name == "unit" else items
