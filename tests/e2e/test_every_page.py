@@ -45,6 +45,8 @@ PAGES = [
     ("index", "/monitoring/index", "viewer", "Chỉ số chuyển đổi số"),
     ("map", "/monitoring/map", "viewer", "Bản đồ"),
     ("map-admin", "/monitoring/map", "admin", "Bản đồ"),
+    ("alerts", "/monitoring/alerts", "viewer", "Cảnh báo"),
+    ("alert-rules", "/monitoring/alerts/rules", "admin", "Quy tắc cảnh báo"),
     ("entry", "/monitoring/entry", "officer", None),
     ("import", "/monitoring/import", "officer", None),
     ("grid", "/monitoring/grid?period=2026-Q3", "officer", "Bảng nhập số liệu kỳ báo cáo"),

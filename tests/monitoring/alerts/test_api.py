@@ -124,6 +124,8 @@ def test_alerts_are_listed_with_history_and_filters(
     open_only = client.get(f"{API}/alerts?state=open&unit={VIET_YEN}", headers=admin.headers)
     assert open_only.json()["total"] == 1
     assert client.get(f"{API}/alerts?unit={DA_MAI}", headers=admin.headers).json()["total"] == 0
+    province = client.get(f"{API}/alerts?unit=24", headers=admin.headers).json()
+    assert province["total"] == 2  # the province's and its communes' alerts
     other = client.get(f"{API}/alerts?indicator=khac", headers=admin.headers).json()
     assert other["total"] == 0
 

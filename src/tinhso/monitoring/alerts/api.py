@@ -31,7 +31,13 @@ def list_alerts(
     session: DbSession,
     principal: CurrentUser,
     page: Pagination,
-    unit: Annotated[str | None, Query(max_length=16, description="A current unit's code")] = None,
+    unit: Annotated[
+        str | None,
+        Query(
+            max_length=16,
+            description="A current unit's code: its alerts and those of the units below it",
+        ),
+    ] = None,
     indicator: Annotated[str | None, Query(max_length=64)] = None,
     state: Annotated[AlertState | None, Query()] = None,
 ) -> AlertPage:

@@ -176,11 +176,12 @@ class AlertService:
         indicator: str | None = None,
         state: AlertState | None = None,
     ) -> tuple[list[AlertOut], int]:
-        """A page of alerts, newest first, with a constant number of statements."""
+        """A page of alerts, newest first (of a unit and the units below it, of an indicator,
+        in a state), with a constant number of statements."""
         query = select(Alert, AlertRule).join(AlertRule, AlertRule.id == Alert.rule_id)
         if unit is not None:
             node = unit_service.resolve(session, unit, "unit")
-            query = query.where(Alert.unit_id == node.id)
+            query = query.where(Alert.unit_id.in_(unit_service.descendant_ids(session, [node.id])))
         if indicator is not None:
             found = repository.indicator_by_code(session, indicator)
             if found is None:
@@ -220,18 +221,14 @@ class AlertService:
         ]
         return items, total
 
-    def open_count(self, session: Session, unit_ids: list[int]) -> int:
-        """How many alerts are open for these units (the badge on a unit's page)."""
-        if not unit_ids:
-            return 0
-        return (
-            session.scalar(
-                select(func.count(Alert.id)).where(
-                    Alert.unit_id.in_(unit_ids), Alert.state == AlertState.OPEN
-                )
-            )
-            or 0
-        )
+    def open_count(self, session: Session, unit: UnitRef | None = None) -> int:
+        """How many alerts are open for a unit and the units below it, or everywhere (the
+        badge on a unit's page)."""
+        query = select(func.count(Alert.id)).where(Alert.state == AlertState.OPEN)
+        if unit is not None:
+            node = unit_service.resolve(session, unit, "unit")
+            query = query.where(Alert.unit_id.in_(unit_service.descendant_ids(session, [node.id])))
+        return session.scalar(query) or 0
 
     # -- evaluation ------------------------------------------------------------------------
     def evaluate(self, session: Session, now: datetime | None = None) -> Evaluation:

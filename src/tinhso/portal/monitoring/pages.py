@@ -33,7 +33,7 @@ from tinhso.monitoring.progress.service import (
 )
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
-from tinhso.portal.monitoring import catalogue, entry, grid, maps, overview, standings
+from tinhso.portal.monitoring import alerts, catalogue, entry, grid, maps, overview, standings
 from tinhso.portal.monitoring.catalogue import localised, period_key, period_label, tree_note
 from tinhso.portal.monitoring.progress_export import progress_workbook
 from tinhso.portal.rendering import render
@@ -53,6 +53,7 @@ router = APIRouter()
 router.include_router(entry.router)
 router.include_router(grid.router)
 router.include_router(maps.router)
+router.include_router(alerts.router)
 
 _MAX_SELECTED_UNITS = 8
 Code = Annotated[str | None, Query(max_length=64)]
