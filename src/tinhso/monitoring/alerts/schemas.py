@@ -76,6 +76,8 @@ class AlertOut(BaseModel):
     rule_name_en: str | None
     kind: AlertKind
     indicator_code: str
+    indicator_name_vi: str
+    indicator_name_en: str | None
     unit: UnitRef
     unit_name: str
     period: str

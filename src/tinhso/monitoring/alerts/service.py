@@ -205,6 +205,8 @@ class AlertService:
                 rule_name_en=rule.name_en,
                 kind=rule.kind,
                 indicator_code=indicators[rule.indicator_id].code,
+                indicator_name_vi=indicators[rule.indicator_id].name_vi,
+                indicator_name_en=indicators[rule.indicator_id].name_en,
                 unit=UnitRef(
                     unit_set=nodes[alert.unit_id].unit_set, code=nodes[alert.unit_id].code
                 ),
