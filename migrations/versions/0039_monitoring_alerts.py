@@ -27,7 +27,11 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=64), nullable=False),
         sa.Column("name_vi", sa.String(length=300), nullable=False),
         sa.Column("name_en", sa.String(length=300), nullable=True),
-        sa.Column("kind", _enum("alert_kind", "behind_trajectory", "threshold"), nullable=False),
+        sa.Column(
+            "kind",
+            _enum("alert_kind", "behind_trajectory", "threshold", "missing_value"),
+            nullable=False,
+        ),
         sa.Column("indicator_id", sa.Integer(), nullable=False),
         sa.Column("scope_unit_id", sa.Integer(), nullable=False),
         sa.Column(
@@ -37,6 +41,7 @@ def upgrade() -> None:
         sa.Column("operator", _enum("comparison", "<=", "<", ">=", ">", "=="), nullable=True),
         sa.Column("threshold", sa.Float(), nullable=True),
         sa.Column("cooldown_hours", sa.Integer(), nullable=False),
+        sa.Column("due_days", sa.Integer(), nullable=False),
         sa.Column("recipient_roles", sa.JSON(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
 # Communes of Bắc Ninh (24) since 01/07/2025.
-VIET_YEN, DA_MAI = "07777", "07228"
+VIET_YEN, DA_MAI, YEN_DUNG = "07777", "07228", "07681"
 ELEMENT, INDICATOR = "canh_bao_pct", "canh_bao"
 OFFICIAL_EMAIL = "chu-tich@vietyen.example.vn"
 

@@ -6,7 +6,7 @@ the unit's officials get one e-mail per opening."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,6 +17,7 @@ from tests.monitoring.alerts.conftest import (
     INDICATOR,
     OFFICIAL_EMAIL,
     VIET_YEN,
+    YEN_DUNG,
     add_rule,
     record,
 )
@@ -34,8 +35,6 @@ from tinhso.monitoring.schemas import TargetCreate
 from tinhso.registry.models import AdministrativeUnit
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -184,3 +183,24 @@ def test_the_job_runs_the_evaluation_and_value_writes_make_it_due(
     outcomes = asyncio.run(runner.run_due())
     assert [(o.job, o.status) for o in outcomes] == [(ALERTS_JOB, "succeeded")]
     assert len(_alerts(sessions)) == 1
+
+
+def test_a_missing_value_opens_only_after_the_due_date_and_resolves_when_reported(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Yên Dũng has no 2025 value; Việt Yên has one.
+    for code, unit in (("thieu-yen-dung", YEN_DUNG), ("thieu-viet-yen", VIET_YEN)):
+        add_rule(
+            sessions,
+            code=code,
+            kind="missing_value",
+            scope_unit={"unit_set": "current", "code": unit},
+            scope_level=None,
+            due_days=5,
+        )
+    # 2025 ends on 31/12; due 05/01/2026 (Vietnam time, UTC+7).
+    assert _evaluate(sessions, datetime(2026, 1, 5, 16, 0, tzinfo=UTC)) == (0, 0)
+    assert _evaluate(sessions, datetime(2026, 1, 5, 17, 0, tzinfo=UTC)) == (1, 0)
+    assert _alerts(sessions) == [(YEN_DUNG, "2025", AlertState.OPEN, 0.0)]
+    record(sessions, [(YEN_DUNG, "2025", 30)])
+    assert _evaluate(sessions, datetime(2026, 1, 7, tzinfo=UTC)) == (0, 1)

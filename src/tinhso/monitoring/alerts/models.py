@@ -24,6 +24,9 @@ class AlertKind(enum.StrEnum):
     BEHIND_TRAJECTORY = "behind_trajectory"
     # The indicator's value for the unit crosses a threshold (operator + value).
     THRESHOLD = "threshold"
+    # No value for the unit for some of the indicator's data elements once the period has
+    # ended and ``due_days`` more days have passed (the reporting calendar's "not filled").
+    MISSING_VALUE = "missing_value"
 
 
 class AlertState(enum.StrEnum):
@@ -49,6 +52,7 @@ class AlertRule(TimestampMixin, Base):
     operator: Mapped[Comparison | None] = mapped_column(value_enum(Comparison, "comparison"))
     threshold: Mapped[float | None] = mapped_column(Float)
     cooldown_hours: Mapped[int] = mapped_column(Integer, default=24)
+    due_days: Mapped[int] = mapped_column(Integer, default=5)  # missing_value: after period end
     recipient_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 

@@ -37,6 +37,9 @@ class RuleCreate(BaseModel):
     )
     threshold: float | None = Field(default=None, allow_inf_nan=False)
     cooldown_hours: int = Field(default=24, ge=0, le=24 * 365)
+    due_days: int = Field(
+        default=5, ge=0, le=366, description="missing_value: days after the period's end"
+    )
     recipient_roles: list[Role] = Field(default_factory=lambda: [Role.ORGANISATION_ADMIN])
     enabled: bool = True
 
@@ -49,6 +52,7 @@ class RuleUpdate(BaseModel):
     operator: Comparison | None = None
     threshold: float | None = Field(default=None, allow_inf_nan=False)
     cooldown_hours: int | None = Field(default=None, ge=0, le=24 * 365)
+    due_days: int | None = Field(default=None, ge=0, le=366)
     recipient_roles: list[Role] | None = None
     enabled: bool | None = None
 
@@ -65,6 +69,7 @@ class RuleOut(BaseModel):
     operator: Comparison | None
     threshold: float | None
     cooldown_hours: int
+    due_days: int
     recipient_roles: list[str]
     enabled: bool
 

@@ -26,11 +26,13 @@ from tinhso.monitoring import repository
 from tinhso.monitoring.alerts.models import Alert, AlertKind, AlertRule, AlertState
 from tinhso.monitoring.alerts.schemas import AlertOut, Evaluation, RuleCreate, RuleOut, RuleUpdate
 from tinhso.monitoring.computation.effective_values import Tree
+from tinhso.monitoring.computation.specs import element_specs, indicator_spec
 from tinhso.monitoring.models import Comparison, Indicator
 from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.progress.trajectory import STATUS_TEXT, meets
-from tinhso.monitoring.values.service import today_in_vietnam
+from tinhso.monitoring.submissions import reporting_status
+from tinhso.monitoring.values.service import VIETNAM
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import Role, UnitSet
 from tinhso.registry.organisations import organisation_service
@@ -44,6 +46,10 @@ OFF_TRACK = frozenset({"behind", "not_achieved"})
 KIND_TEXT: dict[AlertKind, tuple[str, str]] = {
     AlertKind.BEHIND_TRAJECTORY: ("Chậm tiến độ hoặc không đạt chỉ tiêu", "Behind or not achieved"),
     AlertKind.THRESHOLD: ("Vượt ngưỡng", "Threshold crossed"),
+    AlertKind.MISSING_VALUE: (
+        "Chưa có số liệu khi đã quá hạn báo cáo",
+        "No value by the reporting due date",
+    ),
 }
 
 
@@ -103,6 +109,7 @@ class AlertService:
             operator=rule.operator,
             threshold=rule.threshold,
             cooldown_hours=rule.cooldown_hours,
+            due_days=rule.due_days,
             recipient_roles=list(rule.recipient_roles),
             enabled=rule.enabled,
         )
@@ -144,6 +151,7 @@ class AlertService:
             operator=data.operator,
             threshold=data.threshold,
             cooldown_hours=data.cooldown_hours,
+            due_days=data.due_days,
             recipient_roles=sorted({role.value for role in data.recipient_roles}),
             enabled=data.enabled,
         )
@@ -261,8 +269,16 @@ class AlertService:
         return unit_service.ids_at_levels(session, {key})[key]
 
     def _breaches(
-        self, session: Session, rule: AlertRule, indicator: Indicator, period: str, units: list[int]
+        self,
+        session: Session,
+        rule: AlertRule,
+        indicator: Indicator,
+        period: str,
+        units: list[int],
+        moment: datetime,
     ) -> dict[int, Breach]:
+        if rule.kind is AlertKind.MISSING_VALUE:
+            return self._missing(session, indicator, period, units, rule.due_days, moment)
         if rule.kind is AlertKind.BEHIND_TRAJECTORY:
             achievements = progress_service.unit_achievements(
                 session, indicator, period, Tree.CURRENT, units
@@ -299,6 +315,29 @@ class AlertService:
                 found[unit_id] = Breach(value.value, None)
         return found
 
+    def _missing(
+        self,
+        session: Session,
+        indicator: Indicator,
+        period: str,
+        units: list[int],
+        due_days: int,
+        moment: datetime,
+    ) -> dict[int, Breach]:
+        """The units that have not filled every data element the indicator reads, once the
+        period has ended and ``due_days`` more days have passed (Vietnam's calendar day);
+        the value seen is how many of those elements the unit has filled."""
+        due = parse_period(period).end + timedelta(days=due_days)
+        if moment.astimezone(VIETNAM).date() <= due:
+            return {}
+        wanted = indicator_spec(indicator).formula.elements
+        elements = [spec.id for spec in element_specs(session) if spec.code in wanted]
+        return {
+            status.unit_id: Breach(float(status.filled), None)
+            for status in reporting_status(session, units, period, elements)
+            if status.filled < status.expected
+        }
+
     def _evaluate_rule(
         self,
         session: Session,
@@ -308,9 +347,13 @@ class AlertService:
         moment: datetime,
         result: Evaluation,
     ) -> None:
-        period = rule.period or str(today_in_vietnam().year)
+        this_year = moment.astimezone(VIETNAM).year
+        # Without a period: this year, or for missing values the last year that has ended.
+        period = rule.period or str(
+            this_year - 1 if rule.kind is AlertKind.MISSING_VALUE else this_year
+        )
         units = self._scope(session, rule)
-        breaches = self._breaches(session, rule, indicator, period, units)
+        breaches = self._breaches(session, rule, indicator, period, units, moment)
         history = list(
             session.scalars(select(Alert).where(Alert.rule_id == rule.id, Alert.period == period))
         )

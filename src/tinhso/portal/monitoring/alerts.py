@@ -43,6 +43,7 @@ FORM_FIELDS = (
     "operator",
     "threshold",
     "cooldown_hours",
+    "due_days",
 )
 
 
@@ -50,6 +51,7 @@ def kind_label(kind: AlertKind) -> str:
     labels = {
         AlertKind.BEHIND_TRAJECTORY: _("Behind schedule or not achieved"),
         AlertKind.THRESHOLD: _("Crosses a threshold"),
+        AlertKind.MISSING_VALUE: _("No value by the due date"),
     }
     return labels[kind]
 
@@ -178,6 +180,7 @@ def add_rule(
     operator: Annotated[str, Form(max_length=4)] = "",
     threshold: Annotated[str, Form(max_length=32)] = "",
     cooldown_hours: Annotated[str, Form(max_length=8)] = "24",
+    due_days: Annotated[str, Form(max_length=8)] = "5",
 ) -> Response:
     require_catalogue_manager(session, principal)
     form = {
@@ -192,6 +195,7 @@ def add_rule(
         "operator": operator,
         "threshold": threshold,
         "cooldown_hours": cooldown_hours,
+        "due_days": due_days,
     }
     try:
         data = RuleCreate.model_validate(
@@ -207,6 +211,7 @@ def add_rule(
                 "operator": operator or None,
                 "threshold": threshold.strip().replace(",", ".") or None,
                 "cooldown_hours": cooldown_hours.strip() or "24",
+                "due_days": due_days.strip() or "5",
             }
         )
         alert_service.create_rule(session, data)
