@@ -165,3 +165,16 @@ def test_the_map_shows_the_badge_of_open_alerts(
     page = client.get(f"/monitoring/map?indicator={INDICATOR}&period=2025&parent=24")
     assert "1 cảnh báo đang mở" in page.text
     assert "/monitoring/alerts?state=open&amp;unit=24" in page.text
+
+
+def test_the_plan_progress_page_shows_the_badge_of_open_alerts(
+    client: TestClient, make_official: MakeOfficial, sessions: sessionmaker[Session]
+) -> None:
+    viewer = make_official(username="xem-tien-do-canh-bao")
+    log_in(client, viewer.username)
+    assert 'id="open-alerts"' not in client.get("/monitoring").text
+    _open_one(sessions)
+    client.cookies.set(LANGUAGE_COOKIE, "en")
+    page = client.get("/monitoring")
+    assert page.status_code == 200
+    assert "1 open alert" in page.text and "/monitoring/alerts?state=open" in page.text

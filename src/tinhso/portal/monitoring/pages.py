@@ -23,6 +23,7 @@ from tinhso.core.errors import InvalidInput, NotFound
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
+from tinhso.monitoring.alerts.service import alert_service
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import Direction
@@ -182,6 +183,7 @@ def plan_overview(
             "status_order": overview.STATUS_ORDER,
             "status_class": overview.STATUS_CLASS,
             "direction_label": overview.direction_label,
+            "open_alerts": alert_service.open_count(session),
             **_common(request, Tree.LEGACY),
         },
     )
