@@ -420,9 +420,14 @@ class AlertService:
     ) -> mail.Mail:
         kind_vi, kind_en = KIND_TEXT[rule.kind]
         seen_vi = seen_en = "—"
-        if breach.value is not None:
-            seen_vi = f"{breach.value:,.2f}".replace(",", " ").replace(".", ",")
+        if rule.kind is AlertKind.MISSING_VALUE:
+            filled = int(breach.value or 0)
+            seen_vi = f"mới nhập {filled} chỉ tiêu dữ liệu, chưa đủ"
+            seen_en = f"{filled} data elements filled, not all"
+        elif breach.value is not None:
+            # Vietnamese 1.380,50; English 1,380.50 (the portal's number formats)
             seen_en = f"{breach.value:,.2f}"
+            seen_vi = seen_en.replace(",", " ").replace(".", ",").replace(" ", ".")
         if breach.status is not None:
             status_vi, status_en = STATUS_TEXT.get(breach.status, (breach.status, breach.status))  # type: ignore[call-overload]
             seen_vi, seen_en = f"{seen_vi} ({status_vi})", f"{seen_en} ({status_en})"
