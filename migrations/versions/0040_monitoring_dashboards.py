@@ -1,7 +1,7 @@
 """monitoring: dashboards of the operations centre and their ordered panels
 
 Revision ID: 0040
-Revises: 0038
+Revises: 0039
 Create Date: 2026-12-05 17:55:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0040"
-down_revision = "0038"
+down_revision = "0039"
 branch_labels = None
 depends_on = None
 

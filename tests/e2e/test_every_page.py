@@ -51,6 +51,8 @@ PAGES = [
     ("wall", "/monitoring/wall?d=tong-quan-tinh,phan-anh-va-trao-doi", "viewer", "Tổng quan tỉnh"),
     ("dashboards-admin", "/monitoring/dashboards", "admin", "Bảng điều khiển"),
     ("dashboard-edit", "/monitoring/dashboards/tong-quan-tinh/edit", "admin", "Sửa các ô"),
+    ("alerts", "/monitoring/alerts", "viewer", "Cảnh báo"),
+    ("alert-rules", "/monitoring/alerts/rules", "admin", "Quy tắc cảnh báo"),
     ("entry", "/monitoring/entry", "officer", None),
     ("import", "/monitoring/import", "officer", None),
     ("grid", "/monitoring/grid?period=2026-Q3", "officer", "Bảng nhập số liệu kỳ báo cáo"),

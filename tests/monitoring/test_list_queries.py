@@ -78,7 +78,9 @@ def test_monitoring_lists_and_page_stay_flat(
         f"{API}/indicators?limit=100": 5,
         f"{API}/plans?limit=100": 5,
         f"{API}/values?limit=200": 6,
-        "/monitoring": 31,  # flat in rows; the merged stored-value reads (issue 12) added one
+        # flat in rows; the merged stored-value reads (issue 12) added one, the open-alert
+        # badge (issue 15) another
+        "/monitoring": 32,
     }
     sizes: dict[str, list[int]] = {path: [] for path in lists}
 

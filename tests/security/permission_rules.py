@@ -145,6 +145,10 @@ def _new_target(world: World, who: str) -> Call:
     return Call(params={"code": "kh-1", "target_id": str(world.new_target())})
 
 
+def _new_alert_rule(world: World, who: str) -> Call:
+    return Call(params={"code": world.new_alert_rule(who)})
+
+
 def _new_methodology(world: World, who: str) -> Call:
     return Call(params={"code": world.new_methodology(who)})
 
@@ -226,6 +230,19 @@ def _dashboard_body(who: str) -> Any:
         "title_vi": "Bảng điều khiển thử",
         "unit": "24",
         "panels": [{"kind": "kpi", "settings": {"indicator": "households-fibre-rate"}}],
+    }
+
+
+def alert_rule_body(code: str) -> Any:
+    return {
+        "code": code,
+        "name_vi": "Cảnh báo thử",
+        "kind": "threshold",
+        "indicator_code": "households-fibre-rate",
+        "scope_unit": {"unit_set": "current", "code": "24"},
+        "scope_level": "commune",
+        "operator": "<",
+        "threshold": 50,
     }
 
 
@@ -599,6 +616,21 @@ RULES: dict[str, Rule] = {
         OFFICIALS,
         call=Call(query={"indicator": "households-fibre-rate", "period": "2024"}),
     ),
+    # -- monitoring: alerts (any official reads; rules managed like the catalogue) -----------
+    "GET /api/v1/monitoring/alerts": Rule(OFFICIALS, call=Call(query={"state": "open"})),
+    "GET /api/v1/monitoring/alert-rules": Rule(OFFICIALS),
+    "POST /api/v1/monitoring/alert-rules": Rule(
+        ADMINS, PROVINCE, _json(lambda who: alert_rule_body(_new_code("canh-bao", who)))
+    ),
+    "GET /api/v1/monitoring/alert-rules/{code}": Rule(OFFICIALS, call=_new_alert_rule),
+    "PATCH /api/v1/monitoring/alert-rules/{code}": Rule(
+        ADMINS,
+        PROVINCE,
+        lambda world, who: Call(
+            params={"code": world.new_alert_rule(who)}, json={"enabled": False}
+        ),
+    ),
+    "DELETE /api/v1/monitoring/alert-rules/{code}": Rule(ADMINS, PROVINCE, _new_alert_rule),
     "PUT /api/v1/monitoring/boundaries": Rule(
         frozenset({PLATFORM_ADMIN}),
         call=Call(

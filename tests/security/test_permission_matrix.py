@@ -35,6 +35,7 @@ from tests.security.permission_rules import (
     VIEWER,
     Call,
     Rule,
+    alert_rule_body,
 )
 from tinhso.app import create_app
 from tinhso.core.config import Settings
@@ -262,6 +263,11 @@ class World:
             },
         )
         return int(body["id"])
+
+    def new_alert_rule(self, who: str) -> str:
+        code = f"canh-bao-moi-{self.number()}"
+        self.as_admin("POST", f"{MON}/alert-rules", json=alert_rule_body(code))
+        return code
 
     def new_methodology(self, who: str) -> str:
         code = f"pp-moi-{self.number()}"

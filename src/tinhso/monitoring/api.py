@@ -17,6 +17,7 @@ from sqlalchemy import select
 from tinhso.core.pagination import Page, Pagination, RowId, fetch_page
 from tinhso.core.web import DbSession
 from tinhso.monitoring import repository
+from tinhso.monitoring.alerts.api import router as alerts_router
 from tinhso.monitoring.auth import require_catalogue_manager
 from tinhso.monitoring.dashboards.api import router as dashboards_router
 from tinhso.monitoring.maps.api import router as maps_router
@@ -376,3 +377,4 @@ router.include_router(values_router)
 router.include_router(progress_router)
 router.include_router(maps_router)
 router.include_router(dashboards_router)
+router.include_router(alerts_router)

@@ -18,6 +18,7 @@ import yaml
 
 from tinhso.core.errors import InvalidInput
 from tinhso.monitoring import repository
+from tinhso.monitoring.alerts.demo import load_alert_demo
 from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import Normalisation, Scoring, ValueSource
 from tinhso.monitoring.plans import plan_service
@@ -368,6 +369,7 @@ def load_monitoring_demo(
         ("monitoring: values", lambda: _load_values(session, data, units)),
         ("monitoring: methodologies", lambda: _load_methodologies(session, data)),
         ("monitoring: map boundaries (synthetic)", lambda: _load_boundaries(session)),
+        ("monitoring: alert rules (alerts opened)", lambda: load_alert_demo(session)),
     ]
     for step, load in steps:
         count = load()

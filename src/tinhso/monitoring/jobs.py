@@ -10,6 +10,7 @@ from tinhso.core.db import make_sessionmaker
 from tinhso.core.jobs.runner import Job, JobContext
 from tinhso.core.jobs.schedule import Schedule
 from tinhso.monitoring import repository, submissions
+from tinhso.monitoring.alerts.job import alerts_job
 from tinhso.monitoring.collection.worker import Collector, WorkerOptions
 from tinhso.monitoring.models import PeriodType
 from tinhso.monitoring.values.service import today_in_vietnam
@@ -49,10 +50,11 @@ def _reminders(engine: Engine) -> Job:
 def monitoring_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[str]]:
     """The jobs this worker can run, and why any other cannot (a missing setting, named)."""
     reminders = _reminders(engine)
+    alerts = alerts_job(engine)
     try:
         options = WorkerOptions.from_settings(settings)
     except ValueError as error:
-        return [reminders], [f"{COLLECTION}: {error}"]
+        return [reminders, alerts], [f"{COLLECTION}: {error}"]
     collector = Collector(engine, options)  # keeps the hub's token between runs
 
     async def collect(context: JobContext) -> str:
@@ -68,4 +70,4 @@ def monitoring_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list
         title_en="Automatic collection of values through the exchange hub",
         lease=options.lease,
     )
-    return [reminders, collection], []
+    return [reminders, alerts, collection], []

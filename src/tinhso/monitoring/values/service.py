@@ -23,7 +23,9 @@ from sqlalchemy.exc import IntegrityError
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, FieldError, InvalidInput, Message, NotFound
+from tinhso.core.jobs.runner import make_due
 from tinhso.monitoring import repository
+from tinhso.monitoring.alerts import ALERTS_JOB
 from tinhso.monitoring.computation import formula as formulas
 from tinhso.monitoring.models import (
     Comparison,
@@ -462,6 +464,8 @@ class ValueService:
                 "The values were written by someone else at the same time; reload and retry",
                 field=field_prefix or "value",
             ) from error
+        if writes.new_rows or writes.correction_rows:
+            make_due(session, ALERTS_JOB)  # the worker evaluates the alert rules next
         created = repository.values_at(
             session, [entry for entry in writes.written if isinstance(entry, tuple)]
         )

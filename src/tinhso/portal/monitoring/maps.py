@@ -17,6 +17,7 @@ from tinhso.core.errors import DomainError, Forbidden
 from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
+from tinhso.monitoring.alerts.service import alert_service
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.maps.boundaries import load_upload, unit_map
 from tinhso.monitoring.maps.boundary_upload import MAX_UPLOAD_BYTES
@@ -33,7 +34,8 @@ from tinhso.portal.monitoring.overview import (
     status_label,
 )
 from tinhso.portal.rendering import render
-from tinhso.registry.models import UnitLevel
+from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.schemas import UnitRef
 
 router = APIRouter()
 
@@ -110,6 +112,13 @@ def _page(
             except DomainError as problem:
                 error = problem.message.vi if current_locale.get() == "vi" else problem.message.en
     features = found.collection["features"] if found else []
+    shown = found.parent[0] if found and found.parent else None
+    try:  # the badge: open alerts of the shown province and its communes, or everywhere
+        open_alerts = alert_service.open_count(
+            session, UnitRef(unit_set=UnitSet.CURRENT, code=shown) if shown else None
+        )
+    except DomainError:
+        open_alerts = 0
     measure = "percent" if mode == MODE_TARGET else "value"
     rows = sorted(
         (_row(f["properties"]) for f in features),
@@ -130,6 +139,8 @@ def _page(
             "error": error,
             "tree_note": tree_note(Tree.CURRENT),
             "upload": upload,
+            "open_alerts": open_alerts,
+            "alerts_unit": shown or "",
             "mode": mode,
             "points": sum(1 for f in features if f["properties"]["boundary"] == "point"),
             "chart": {

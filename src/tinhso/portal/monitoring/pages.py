@@ -23,6 +23,7 @@ from tinhso.core.errors import InvalidInput, NotFound
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
+from tinhso.monitoring.alerts.service import alert_service
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import Direction
@@ -33,7 +34,16 @@ from tinhso.monitoring.progress.service import (
 )
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
-from tinhso.portal.monitoring import catalogue, dashboards, entry, grid, maps, overview, standings
+from tinhso.portal.monitoring import (
+    alerts,
+    catalogue,
+    dashboards,
+    entry,
+    grid,
+    maps,
+    overview,
+    standings,
+)
 from tinhso.portal.monitoring.catalogue import localised, period_key, period_label, tree_note
 from tinhso.portal.monitoring.progress_export import progress_workbook
 from tinhso.portal.rendering import render
@@ -54,6 +64,7 @@ router.include_router(entry.router)
 router.include_router(grid.router)
 router.include_router(maps.router)
 router.include_router(dashboards.router)
+router.include_router(alerts.router)
 
 _MAX_SELECTED_UNITS = 8
 Code = Annotated[str | None, Query(max_length=64)]
@@ -182,6 +193,7 @@ def plan_overview(
             "status_order": overview.STATUS_ORDER,
             "status_class": overview.STATUS_CLASS,
             "direction_label": overview.direction_label,
+            "open_alerts": alert_service.open_count(session),
             **_common(request, Tree.LEGACY),
         },
     )
