@@ -28,7 +28,7 @@ from tinhso.monitoring.dashboards.schemas import (
     Strict,
     TimeseriesSettings,
 )
-from tinhso.monitoring.maps.boundaries import unit_map
+from tinhso.monitoring.maps.boundaries import target_properties, unit_map
 from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.progress.service import progress_service
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.monitoring.models import Indicator
-    from tinhso.monitoring.schemas import Achievement, TrajectoryStatus
+    from tinhso.monitoring.schemas import TrajectoryStatus
     from tinhso.registry.units import UnitNode
 
 STATUS_ORDER: list[TrajectoryStatus] = [
@@ -93,28 +93,6 @@ def _period(session: Session, indicator: Indicator, chosen: str | None) -> str |
     return periods[-1] if periods else None
 
 
-def _target(found: Achievement | None) -> dict[str, Any]:
-    if found is None:
-        return {
-            "target": None,
-            "target_year": None,
-            "comparison": None,
-            "percent": None,
-            "status": None,
-            "status_vi": None,
-            "status_en": None,
-        }
-    return {
-        "target": found.goal,
-        "target_year": found.year,
-        "comparison": found.comparison.value,
-        "percent": found.achievement_percent,
-        "status": found.status,
-        "status_vi": found.status_vi,
-        "status_en": found.status_en,
-    }
-
-
 def _map(session: Session, settings: MapSettings, scope: Scope) -> dict[str, Any]:
     indicator = catalogue_service.indicator(session, settings.indicator)
     period = _period(session, indicator, settings.period)
@@ -148,13 +126,13 @@ def _kpi(session: Session, settings: KpiSettings, scope: Scope) -> dict[str, Any
     period = _period(session, indicator, settings.period)
     unit, tree = _unit(session, settings.unit, scope)
     value = None
-    target = _target(None)
+    target = target_properties(None)
     if period:
         ref = UnitRef(unit_set=unit.unit_set, code=unit.code)
         rows = progress_service.indicator_values(session, indicator, [period], tree, units=[ref])
         value = rows[0].value if rows else None
         achieved = progress_service.unit_achievements(session, indicator, period, tree, [unit.id])
-        target = _target(achieved.get(unit.id))
+        target = target_properties(achieved.get(unit.id))
     return {
         "indicator": _indicator_header(indicator),
         "period": period,
@@ -172,7 +150,7 @@ def _timeseries(session: Session, settings: TimeseriesSettings, scope: Scope) ->
         periods = [p for p in periods if parse_period(p).type is kind][-settings.last :]
     unit, tree = _unit(session, settings.unit, scope)
     points: list[dict[str, Any]] = []
-    target = _target(None)
+    target = target_properties(None)
     if periods:
         ref = UnitRef(unit_set=unit.unit_set, code=unit.code)
         rows = progress_service.indicator_values(session, indicator, periods, tree, units=[ref])
@@ -181,7 +159,7 @@ def _timeseries(session: Session, settings: TimeseriesSettings, scope: Scope) ->
         achieved = progress_service.unit_achievements(
             session, indicator, periods[-1], tree, [unit.id]
         )
-        target = _target(achieved.get(unit.id))
+        target = target_properties(achieved.get(unit.id))
     return {
         "indicator": _indicator_header(indicator),
         "unit": _unit_out(unit, tree),

@@ -180,7 +180,7 @@ class UnitMap:
     with_target: bool = False  # some unit has a target for the indicator
 
 
-def _target_properties(found: Achievement | None) -> dict[str, Any]:
+def target_properties(found: Achievement | None) -> dict[str, Any]:
     """A feature's target, achievement and status (all None without a target)."""
     if found is None:
         return {
@@ -272,7 +272,7 @@ def unit_map(
                     "name": names[unit_id],
                     "value": values.get(code),
                     "boundary": "polygon" if unit_id in boundaries else "point",
-                    **_target_properties(achievements.get(unit_id)),
+                    **target_properties(achievements.get(unit_id)),
                 },
                 "geometry": geometry,
             }
