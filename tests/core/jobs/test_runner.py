@@ -12,7 +12,15 @@ from sqlalchemy import select, update
 
 from tinhso.core.db import make_sessionmaker, utcnow
 from tinhso.core.jobs.models import JobRun, ScheduledJob
-from tinhso.core.jobs.runner import Job, JobContext, JobRunner, RunOutcome, job_views, safe_error
+from tinhso.core.jobs.runner import (
+    Job,
+    JobContext,
+    JobRunner,
+    RunOutcome,
+    job_views,
+    make_due_after_commit,
+    safe_error,
+)
 from tinhso.core.jobs.schedule import Schedule
 
 if TYPE_CHECKING:
@@ -191,3 +199,33 @@ def test_operators_see_every_job_with_its_last_runs(engine: Engine) -> None:
 def test_an_error_text_keeps_no_url_credentials() -> None:
     text = safe_error(ValueError("postgresql://tinhso:secret@db:5432/x unreachable"))
     assert text == "ValueError: postgresql://***@db:5432/x unreachable"
+
+
+def test_a_job_made_due_after_commit_is_due_only_once_the_writer_committed(
+    engine: Engine,
+) -> None:
+    async def handler(context: JobContext) -> str:
+        return "done"
+
+    runner = JobRunner(engine, [_job(handler)])
+    runner.register()
+    later = utcnow() + timedelta(days=1)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        session.execute(update(ScheduledJob).values(next_run_at=later))
+
+    with sessions() as writer:
+        writer.execute(update(JobRun).values(summary="x"))  # the writer's transaction is open
+        make_due_after_commit(writer, "test.job")
+        assert _row(engine).next_run_at == later  # the job's row is untouched meanwhile
+        if engine.dialect.name == "postgresql":  # and not locked: the worker may claim it
+            with engine.begin() as worker:
+                worker.execute(select(ScheduledJob.name).with_for_update(nowait=True)).all()
+        writer.rollback()
+    assert _row(engine).next_run_at == later  # a rolled-back write makes nothing due
+
+    with sessions.begin() as writer:
+        make_due_after_commit(writer, "test.job")
+        make_due_after_commit(writer, "test.job")
+    assert _row(engine).next_run_at <= utcnow()
+    assert "test.job" in runner.due(utcnow() + timedelta(seconds=1))

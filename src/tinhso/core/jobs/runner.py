@@ -25,15 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, event, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from tinhso.core.db import make_sessionmaker, utcnow
 from tinhso.core.jobs.models import JobRun, ScheduledJob
 from tinhso.core.jobs.schedule import Schedule
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
@@ -244,6 +243,49 @@ def make_due(session: Session, name: str) -> bool:
         update(ScheduledJob).where(ScheduledJob.name == name).values(next_run_at=utcnow())
     )
     return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+_DUE_AFTER_COMMIT = "tinhso.jobs_due_after_commit"
+
+
+def make_due_after_commit(session: Session, name: str) -> None:
+    """Make a job due once the session's transaction has committed, in a short transaction of
+    its own.
+
+    For writers of the data a job reads (every value write makes the alerts job due): updating
+    the job's row inside their own transaction would hold its lock until they commit, so
+    concurrent writers would queue behind one another and behind the worker's claim. If the
+    transaction rolls back, nothing is made due; if making it due fails, the job still runs on
+    its schedule (the write itself is committed and must not be reported as failed).
+    """
+    pending: set[str] | None = session.info.get(_DUE_AFTER_COMMIT)
+    if pending is None:
+        pending = session.info[_DUE_AFTER_COMMIT] = set()
+        event.listen(session, "after_commit", _make_pending_due)
+        event.listen(session, "after_rollback", _forget_pending)
+    pending.add(name)
+
+
+def _make_pending_due(session: Session) -> None:
+    names = sorted(session.info.get(_DUE_AFTER_COMMIT) or ())
+    session.info[_DUE_AFTER_COMMIT] = set()
+    if not names:
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(ScheduledJob)
+                .where(ScheduledJob.name.in_(names))
+                .values(next_run_at=utcnow())
+            )
+    except SQLAlchemyError:
+        log.warning("jobs %s not made due; they run on their schedule", names, exc_info=True)
+
+
+def _forget_pending(session: Session) -> None:
+    session.info[_DUE_AFTER_COMMIT] = set()
 
 
 def _prune(session: Session, name: str) -> None:

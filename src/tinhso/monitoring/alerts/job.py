@@ -1,5 +1,6 @@
 """The ``monitoring.alerts`` job: every enabled rule evaluated every 15 minutes, and at the
-worker's next poll after values are written (the value service makes the job due)."""
+worker's next poll after values are written (the value service makes the job due once
+its transaction has committed)."""
 
 from __future__ import annotations
 

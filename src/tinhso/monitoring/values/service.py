@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, FieldError, InvalidInput, Message, NotFound
-from tinhso.core.jobs.runner import make_due
+from tinhso.core.jobs.runner import make_due_after_commit
 from tinhso.monitoring import repository
 from tinhso.monitoring.alerts import ALERTS_JOB
 from tinhso.monitoring.computation import formula as formulas
@@ -465,7 +465,7 @@ class ValueService:
                 field=field_prefix or "value",
             ) from error
         if writes.new_rows or writes.correction_rows:
-            make_due(session, ALERTS_JOB)  # the worker evaluates the alert rules next
+            make_due_after_commit(session, ALERTS_JOB)  # the worker evaluates the rules next
         created = repository.values_at(
             session, [entry for entry in writes.written if isinstance(entry, tuple)]
         )
