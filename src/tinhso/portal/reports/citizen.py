@@ -506,12 +506,16 @@ def photo(request: Request, session: DbSession, photo_id: int) -> Response:
     )
 
 
-def _released_video(session: Session, video_id: int) -> ReportVideo:
+def _released_copy(request: Request, session: Session, video_id: int, *, poster: bool) -> Response:
     found = session.get(ReportVideo, video_id)
     report = session.get(Report, found.report_id) if found else None
     if found is None or report is None or report.hidden or found.released_at is None:
         raise NotFound(f"Không có video {video_id}", f"There is no video {video_id}")
-    return found
+    return FileResponse(
+        request.app.state.settings.data_dir / (found.poster_path if poster else found.stored_path),
+        media_type="image/jpeg" if poster else found.media_type,
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get(
@@ -519,12 +523,7 @@ def _released_video(session: Session, video_id: int) -> ReportVideo:
     summary="A report's video, metadata stripped, once an official released it (public)",
 )
 def video(request: Request, session: DbSession, video_id: int) -> Response:
-    found = _released_video(session, video_id)
-    return FileResponse(
-        request.app.state.settings.data_dir / found.stored_path,
-        media_type=found.media_type,
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+    return _released_copy(request, session, video_id, poster=False)
 
 
 @router.get(
@@ -532,12 +531,7 @@ def video(request: Request, session: DbSession, video_id: int) -> Response:
     summary="A released video's first frame as a JPEG (public)",
 )
 def video_poster(request: Request, session: DbSession, video_id: int) -> Response:
-    found = _released_video(session, video_id)
-    return FileResponse(
-        request.app.state.settings.data_dir / found.poster_path,
-        media_type="image/jpeg",
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+    return _released_copy(request, session, video_id, poster=True)
 
 
 # -- the public list ------------------------------------------------------------------------

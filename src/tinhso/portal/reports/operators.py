@@ -231,13 +231,7 @@ def redact_photo(
 def original_video(
     request: Request, session: DbSession, principal: PortalUser, video_id: int
 ) -> Response:
-    video, report = _video_and_report(session, video_id)
-    require_reader(session, principal, report.organisation_id)
-    return FileResponse(
-        request.app.state.settings.data_dir / video.stored_path,
-        media_type=video.media_type,
-        headers={"Cache-Control": "private, no-store"},
-    )
+    return _staff_copy(request, session, principal, video_id, poster=False)
 
 
 @router.get(
@@ -247,11 +241,17 @@ def original_video(
 def original_video_poster(
     request: Request, session: DbSession, principal: PortalUser, video_id: int
 ) -> Response:
+    return _staff_copy(request, session, principal, video_id, poster=True)
+
+
+def _staff_copy(
+    request: Request, session: Session, principal: Principal, video_id: int, *, poster: bool
+) -> Response:
     video, report = _video_and_report(session, video_id)
     require_reader(session, principal, report.organisation_id)
     return FileResponse(
-        request.app.state.settings.data_dir / video.poster_path,
-        media_type="image/jpeg",
+        request.app.state.settings.data_dir / (video.poster_path if poster else video.stored_path),
+        media_type="image/jpeg" if poster else video.media_type,
         headers={"Cache-Control": "private, no-store"},
     )
 
