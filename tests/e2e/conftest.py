@@ -112,8 +112,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server(settings: Settings, engine: Engine) -> Iterator[str]:
-    """The real control plane served by uvicorn on loopback; yields its base URL."""
+def stoppable_server(
+    settings: Settings, engine: Engine
+) -> Iterator[tuple[str, Callable[[], None]]]:
+    """The real control plane served by uvicorn on loopback: its base URL, and a way to stop
+    it in the middle of a test (the wall screen's stale notice)."""
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     app = create_app(settings.model_copy(update={"base_url": base_url}), engine)
@@ -127,9 +130,21 @@ def live_server(settings: Settings, engine: Engine) -> Iterator[str]:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
-    yield base_url
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=15)
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+    yield base_url, stop
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(stoppable_server: tuple[str, Callable[[], None]]) -> str:
+    """The real control plane served by uvicorn on loopback; its base URL."""
+    return stoppable_server[0]
 
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

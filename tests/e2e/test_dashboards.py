@@ -11,18 +11,14 @@ the last data stays with "Dữ liệu chưa cập nhật từ hh:mm dd/mm/yyyy".
 from __future__ import annotations
 
 import re
-import threading
-import time
 from typing import TYPE_CHECKING
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import SCREENSHOTS, _free_port, serious_accessibility_violations
+from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
 from tests.portal.monitoring.support import load_test_plan
-from tinhso.app import create_app
 from tinhso.monitoring.dashboards.schemas import DashboardCreate, PanelIn, PanelKind
 from tinhso.monitoring.dashboards.service import dashboard_service
 from tinhso.monitoring.maps.synthetic_boundaries import commune_centroids
@@ -30,48 +26,17 @@ from tinhso.monitoring.schemas import ValueIn
 from tinhso.monitoring.values.service import Provenance, value_service
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
-    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial
     from tests.e2e.conftest import BrowserThread
-    from tinhso.core.config import Settings
 
 pytestmark = pytest.mark.e2e
 
 VIET_YEN, DA_MAI, YEN_DUNG, TAN_AN = "07777", "07228", "07681", "07682"
 STALE = re.compile(r"Dữ liệu chưa cập nhật từ \d{2}:\d{2} \d{2}/\d{2}/\d{4}")
-
-
-@pytest.fixture
-def stoppable_server(
-    settings: Settings, engine: Engine
-) -> Iterator[tuple[str, Callable[[], None]]]:
-    """The control plane on loopback, and a way to stop it in the middle of a test."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    app = create_app(settings.model_copy(update={"base_url": base_url}), engine)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-e2e-wall", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=15)
-        assert not thread.is_alive(), "uvicorn did not stop"
-
-    yield base_url, stop
-    if thread.is_alive():
-        stop()
 
 
 def _world(sessions: sessionmaker[Session]) -> None:
