@@ -84,6 +84,7 @@ from tinhso.portal.rendering import (
 from tinhso.portal.reports.categories import router as reports_categories_router
 from tinhso.portal.reports.citizen import router as reports_citizen_router
 from tinhso.portal.reports.map import router as reports_map_router
+from tinhso.portal.reports.media import router as reports_media_router
 from tinhso.portal.reports.mine import router as reports_mine_router
 from tinhso.portal.reports.officer import router as reports_officer_router
 from tinhso.portal.reports.operators import router as reports_operators_router
@@ -119,6 +120,7 @@ DOMAIN_ROUTERS = (
     reports_questions_router,  # before the citizens' /reports/{code}
     reports_map_router,
     reports_mine_router,  # before the citizens' /reports/{code}
+    reports_media_router,
     reports_citizen_router,
     catalogue_router,
     credentials_router,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from sqlalchemy import func, select
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from tinhso.core.calendar import load_calendar, office_hours
 from tinhso.core.db import utcnow
@@ -40,7 +40,6 @@ from tinhso.reports.media.photos import (
     MAX_PHOTOS,
     gps_position,
     photos_of,
-    public_path,
     store_photo,
 )
 from tinhso.reports.media.videos import (
@@ -50,7 +49,7 @@ from tinhso.reports.media.videos import (
     store_video,
     videos_of,
 )
-from tinhso.reports.models import Channel, Rating, Report, ReportPhoto, ReportVideo
+from tinhso.reports.models import Channel, Rating, Report
 from tinhso.reports.reporters import address_of
 from tinhso.reports.service import Submission, report_service
 
@@ -490,48 +489,6 @@ def _track_error(request: Request, session: Session, report: Report, message: st
         error=message, form_token=form_token(request), is_reporter=_is_reporter(request, report)
     )
     return render(request, "reports/track.html", context, status_code=422)
-
-
-@router.get(
-    "/reports/photos/{photo_id:int}", summary="A report's photo, metadata stripped (public)"
-)
-def photo(request: Request, session: DbSession, photo_id: int) -> Response:
-    found = session.get(ReportPhoto, photo_id)
-    report = session.get(Report, found.report_id) if found else None
-    if found is None or report is None or report.hidden:
-        raise NotFound(f"Không có ảnh {photo_id}", f"There is no photo {photo_id}")
-    path = request.app.state.settings.data_dir / public_path(found)
-    return FileResponse(
-        path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=86400"}
-    )
-
-
-def _released_copy(request: Request, session: Session, video_id: int, *, poster: bool) -> Response:
-    found = session.get(ReportVideo, video_id)
-    report = session.get(Report, found.report_id) if found else None
-    if found is None or report is None or report.hidden or found.released_at is None:
-        raise NotFound(f"Không có video {video_id}", f"There is no video {video_id}")
-    return FileResponse(
-        request.app.state.settings.data_dir / (found.poster_path if poster else found.stored_path),
-        media_type="image/jpeg" if poster else found.media_type,
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
-
-
-@router.get(
-    "/reports/videos/{video_id:int}",
-    summary="A report's video, metadata stripped, once an official released it (public)",
-)
-def video(request: Request, session: DbSession, video_id: int) -> Response:
-    return _released_copy(request, session, video_id, poster=False)
-
-
-@router.get(
-    "/reports/videos/{video_id:int}/poster",
-    summary="A released video's first frame as a JPEG (public)",
-)
-def video_poster(request: Request, session: DbSession, video_id: int) -> Response:
-    return _released_copy(request, session, video_id, poster=True)
 
 
 # -- the public list ------------------------------------------------------------------------

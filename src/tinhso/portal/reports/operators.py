@@ -8,24 +8,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
-from tinhso.core.errors import DomainError, Forbidden, NotFound
+from tinhso.core.errors import DomainError, Forbidden
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.portal.reports.citizen import say, say_category
-from tinhso.registry.auth import require_officer
 from tinhso.registry.models import UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
-from tinhso.reports.auth import require_reader
 from tinhso.reports.handling import routing
-from tinhso.reports.media.photos import Area, redact
-from tinhso.reports.media.videos import release
-from tinhso.reports.models import Report, ReportPhoto, ReportVideo
 from tinhso.reports.open311 import keys
 from tinhso.reports.service import report_service
 
@@ -170,124 +165,6 @@ def moderate(
         return handle_page(request, session, principal, report, say(error.message), error.status)
     session.commit()
     return RedirectResponse(f"/reports/{code}/handle", status_code=303)
-
-
-@router.get(
-    "/reports/photos/{photo_id:int}/original",
-    summary="A photo as sent, before redaction (the report's organisation's members)",
-)
-def original_photo(
-    request: Request, session: DbSession, principal: PortalUser, photo_id: int
-) -> Response:
-    photo, report = _photo_and_report(session, photo_id)
-    require_reader(session, principal, report.organisation_id)
-    path = request.app.state.settings.data_dir / photo.stored_path
-    return FileResponse(
-        path, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
-    )
-
-
-@router.post(
-    "/reports/photos/{photo_id:int}/redact",
-    summary="Cover an area of a photo for the public (the report's officers, CSRF)",
-)
-def redact_photo(
-    request: Request,
-    session: DbSession,
-    principal: PortalUser,
-    photo_id: int,
-    left: Annotated[float, Form(ge=0, le=100)] = 0,
-    top: Annotated[float, Form(ge=0, le=100)] = 0,
-    width: Annotated[float, Form(ge=0, le=100)] = 0,
-    height: Annotated[float, Form(ge=0, le=100)] = 0,
-) -> Response:
-    photo, report = _photo_and_report(session, photo_id)
-    if report.organisation_id is None:
-        if not principal.is_platform_admin:
-            raise Forbidden("Chỉ trung tâm điều hành", "Only the operations centre")
-    else:
-        require_officer(session, principal, report.organisation_id)
-    try:
-        redact(
-            session,
-            photo,
-            Area(left, top, width, height),
-            request.app.state.settings.data_dir,
-            principal.user_id,
-        )
-    except DomainError as error:
-        session.rollback()
-        from tinhso.portal.reports.officer import handle_page  # noqa: PLC0415
-
-        return handle_page(request, session, principal, report, say(error.message), error.status)
-    session.commit()
-    return RedirectResponse(f"/reports/{report.code}/handle", status_code=303)
-
-
-@router.get(
-    "/reports/videos/{video_id:int}/original",
-    summary="A video as stored, released or not (the report's organisation's members)",
-)
-def original_video(
-    request: Request, session: DbSession, principal: PortalUser, video_id: int
-) -> Response:
-    return _staff_copy(request, session, principal, video_id, poster=False)
-
-
-@router.get(
-    "/reports/videos/{video_id:int}/original/poster",
-    summary="A video's first frame, released or not (the report's organisation's members)",
-)
-def original_video_poster(
-    request: Request, session: DbSession, principal: PortalUser, video_id: int
-) -> Response:
-    return _staff_copy(request, session, principal, video_id, poster=True)
-
-
-def _staff_copy(
-    request: Request, session: Session, principal: Principal, video_id: int, *, poster: bool
-) -> Response:
-    video, report = _video_and_report(session, video_id)
-    require_reader(session, principal, report.organisation_id)
-    return FileResponse(
-        request.app.state.settings.data_dir / (video.poster_path if poster else video.stored_path),
-        media_type="image/jpeg" if poster else video.media_type,
-        headers={"Cache-Control": "private, no-store"},
-    )
-
-
-@router.post(
-    "/reports/videos/{video_id:int}/release",
-    summary="Let the public see a video once watched (the report's officers, CSRF)",
-)
-def release_video(
-    request: Request, session: DbSession, principal: PortalUser, video_id: int
-) -> Response:
-    video, report = _video_and_report(session, video_id)
-    if report.organisation_id is None:
-        if not principal.is_platform_admin:
-            raise Forbidden("Chỉ trung tâm điều hành", "Only the operations centre")
-    else:
-        require_officer(session, principal, report.organisation_id)
-    release(session, video, principal.user_id)
-    session.commit()
-    return RedirectResponse(f"/reports/{report.code}/handle", status_code=303)
-
-
-def _video_and_report(session: Session, video_id: int) -> tuple[ReportVideo, Report]:
-    video = session.get(ReportVideo, video_id)
-    report = session.get(Report, video.report_id) if video else None
-    if video is None or report is None:
-        raise NotFound(f"Không có video {video_id}", f"There is no video {video_id}")
-    return video, report
-
-
-def _photo_and_report(session: Session, photo_id: int) -> tuple[ReportPhoto, Report]:
-    photo = session.get(ReportPhoto, photo_id)
-    report = session.get(Report, photo.report_id) if photo else None
-    if photo is None or report is None:
-        raise NotFound(f"Không có ảnh {photo_id}", f"There is no photo {photo_id}")
-    return photo, report
 
 
 @router.post("/reports/{code}/edit", summary="A moderator rewrites a report's text (CSRF)")
