@@ -13,7 +13,7 @@ from tinhso.monitoring import repository, submissions
 from tinhso.monitoring.alerts.job import alerts_job
 from tinhso.monitoring.collection.worker import Collector, WorkerOptions
 from tinhso.monitoring.models import PeriodType
-from tinhso.monitoring.values.service import today_in_vietnam
+from tinhso.monitoring.values.checks import today_in_vietnam
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

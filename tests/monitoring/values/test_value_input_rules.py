@@ -18,7 +18,7 @@ from tests.monitoring.transfer.test_transfer import VI_HEADER, catalogue, csv_by
 from tinhso.monitoring.models import DataValue
 from tinhso.monitoring.transfer.export import write_table, write_template
 from tinhso.monitoring.transfer.tables import values_table
-from tinhso.monitoring.values.service import today_in_vietnam
+from tinhso.monitoring.values.checks import today_in_vietnam
 from tinhso.registry.models import AdministrativeUnit, UnitSet
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from tinhso.core import mail
+from tinhso.core.calendar import VIETNAM
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, InvalidInput, NotFound
 from tinhso.core.pagination import PageParams
@@ -32,7 +33,6 @@ from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.progress.trajectory import STATUS_TEXT, meets
 from tinhso.monitoring.submissions import reporting_status
-from tinhso.monitoring.values.service import VIETNAM
 from tinhso.registry.accounts import account_service
 from tinhso.registry.models import Role, UnitSet
 from tinhso.registry.organisations import organisation_service

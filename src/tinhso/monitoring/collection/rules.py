@@ -10,16 +10,16 @@ Periods follow the date in Vietnam; query values may name ``{period}``, ``{year}
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
+from tinhso.core.calendar import VIETNAM
 from tinhso.core.errors import InvalidInput
 from tinhso.monitoring.collection.models import PeriodRule
 from tinhso.monitoring.models import PeriodType
 from tinhso.monitoring.periods import Period
 
 # Vietnam has kept UTC+7 without daylight saving since 1975: periods follow the local date.
-VIETNAM = timezone(timedelta(hours=7))
 MAX_PATH_STEPS = 32
 
 # -- JSON paths -----------------------------------------------------------------------------------

@@ -63,7 +63,8 @@ from tinhso.monitoring.transfer.formats import (
     unit_set_of_period,
 )
 from tinhso.monitoring.transfer.tables import value_rows
-from tinhso.monitoring.values.service import CheckedValue, Provenance, value_service
+from tinhso.monitoring.values.checks import CheckedValue
+from tinhso.monitoring.values.service import Provenance, value_service
 from tinhso.registry.models import UnitSet
 
 if TYPE_CHECKING:

@@ -24,8 +24,9 @@ from tinhso.monitoring.models import PeriodType, SubmissionState, ValueSource
 from tinhso.monitoring.periods import Period, parse_period
 from tinhso.monitoring.schemas import ValueIn
 from tinhso.monitoring.transfer.formats import parse_number
+from tinhso.monitoring.values.checks import today_in_vietnam
 from tinhso.monitoring.values.number_format import NumberFormat
-from tinhso.monitoring.values.service import Provenance, today_in_vietnam, value_service
+from tinhso.monitoring.values.service import Provenance, value_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue
 from tinhso.portal.monitoring.catalogue import localised

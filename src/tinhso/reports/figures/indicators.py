@@ -26,7 +26,8 @@ from tinhso.monitoring.models import (
 )
 from tinhso.monitoring.schemas import ElementCreate, ValueIn
 from tinhso.monitoring.service import catalogue_service
-from tinhso.monitoring.values.service import Provenance, today_in_vietnam, value_service
+from tinhso.monitoring.values.checks import today_in_vietnam
+from tinhso.monitoring.values.service import Provenance, value_service
 from tinhso.registry.models import UnitSet
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
