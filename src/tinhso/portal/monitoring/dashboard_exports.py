@@ -184,12 +184,8 @@ def _exchange(data: dict[str, Any]) -> tuple[str, str, list[str], list[list[Any]
         for s in data["services"]
     ]
     rows.append([_("All services"), data["exchanges"], data["errors"], data["error_rate"]])
-    return (
-        f"{period} ({_('since %(date)s') % {'date': since}})",
-        _("Data exchange log"),
-        headers,
-        rows,
-    )
+    shown = _("%(period)s (since %(date)s)") % {"period": period, "date": since}
+    return shown, _("Data exchange log"), headers, rows
 
 
 _BUILDERS = {

@@ -115,7 +115,8 @@
       if (tag === "TABLE") { found.push(tableBlock(ctx, child, width)); return; }
       if (tag === "UL" || tag === "OL") {
         Array.prototype.forEach.call(child.children, function (item) {
-          found.push(textBlock(ctx, squash(item), 15, false, INK, width));
+          var parts = Array.prototype.map.call(item.childNodes, squash).filter(Boolean);
+          found.push(textBlock(ctx, parts.join(" "), 15, false, INK, width));
         });
         return;
       }
@@ -183,11 +184,13 @@
     });
   }
 
+  // Today in the province (the server's LOCAL_TIMEZONE), as the data exports date themselves.
   function today() {
-    var d = new Date();
-    function two(n) { return (n < 10 ? "0" : "") + n; }
-    return { file: two(d.getDate()) + "-" + two(d.getMonth() + 1) + "-" + d.getFullYear(),
-      shown: two(d.getDate()) + "/" + two(d.getMonth() + 1) + "/" + d.getFullYear() };
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Ho_Chi_Minh", day: "2-digit", month: "2-digit", year: "numeric" })
+      .formatToParts(new Date()).forEach(function (part) { parts[part.type] = part.value; });
+    return { file: parts.day + "-" + parts.month + "-" + parts.year,
+      shown: parts.day + "/" + parts.month + "/" + parts.year };
   }
 
   function save(canvas, name) {
