@@ -122,6 +122,8 @@
       }
       var text = squash(child);
       if (!text) { return; }
+      // The map's hint ("choose a commune on the map") is for the page, not the image.
+      if (section.classList.contains("dash-map") && child.classList.contains("small")) { return; }
       if (child.classList.contains("dash-kpi-value")) { found.push(textBlock(ctx, text, 34, true, INK, width)); }
       else if (child.classList.contains("dash-subtitle") || child.classList.contains("muted")) {
         found.push(textBlock(ctx, text, 13, false, MUTED, width));
