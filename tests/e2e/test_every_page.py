@@ -51,6 +51,7 @@ PAGES = [
     ("wall", "/monitoring/wall?d=tong-quan-tinh,phan-anh-va-trao-doi", "viewer", "Tổng quan tỉnh"),
     ("dashboards-admin", "/monitoring/dashboards", "admin", "Bảng điều khiển"),
     ("dashboard-edit", "/monitoring/dashboards/tong-quan-tinh/edit", "admin", "Sửa các ô"),
+    ("dashboard-print", "/monitoring/dashboards/tong-quan-tinh/print", "viewer", "Tổng quan tỉnh"),
     ("alerts", "/monitoring/alerts", "viewer", "Cảnh báo"),
     ("alert-rules", "/monitoring/alerts/rules", "admin", "Quy tắc cảnh báo"),
     ("entry", "/monitoring/entry", "officer", None),

@@ -89,3 +89,20 @@ def test_every_portal_page_needs_a_login_and_every_form_a_session(
         if not ok:
             wrong.append(f"{method} {path}: {answer.status_code} {location}")
     assert wrong == []
+
+
+# The dashboards' exports and print page (issue 15): any official who can see the dashboard,
+# so a login and nothing more (the generated test above checks the login).
+DASHBOARD_EXPORTS = {
+    ("GET", "/monitoring/dashboards/{slug}/export.xlsx"),
+    ("GET", "/monitoring/dashboards/{slug}/export.zip"),
+    ("GET", "/monitoring/dashboards/{slug}/panels/{panel_id}/export.csv"),
+    ("GET", "/monitoring/dashboards/{slug}/panels/{panel_id}/export.xlsx"),
+    ("GET", "/monitoring/dashboards/{slug}/print"),
+}
+
+
+def test_the_dashboard_exports_are_portal_routes_behind_the_login(app: FastAPI) -> None:
+    routes = set(_portal_routes(app))
+    assert routes >= DASHBOARD_EXPORTS
+    assert not DASHBOARD_EXPORTS & PUBLIC

@@ -51,16 +51,21 @@ def table_workbook(
     widths: Sequence[int] = (),
     freeze: str = "B2",
     more: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]] = (),
+    preambles: Sequence[Sequence[tuple[str, str]]] = (),
 ) -> bytes:
     """The workbook's bytes; ``more`` are further tables (title, headers, rows) after the
     first; ``about`` is the last sheet's (label, value) lines, to which the moment of export
-    is added."""
+    is added. ``preambles`` (one per table, in order) are (label, value) lines written above
+    a table's headers, then an empty line (the headers are then not row 1)."""
     book = Workbook()
     book.remove(book.worksheets[0])
     for index, (name, table_headers, table_rows) in enumerate(
         [(sheet_title, headers, rows), *more]
     ):
-        _table(book, name, table_headers, table_rows, widths if index == 0 else (), freeze)
+        preamble = preambles[index] if index < len(preambles) else ()
+        _table(
+            book, name, table_headers, table_rows, widths if index == 0 else (), freeze, preamble
+        )
     sheet_about = book.create_sheet(_("About this report")[:31])
     for label, value in [*about, (_("Exported at"), exported_at())]:
         sheet_about.append([cell(label), cell(value)])
@@ -82,18 +87,27 @@ def _table(
     rows: Iterable[Sequence[Any]],
     widths: Sequence[int],
     freeze: str,
+    preamble: Sequence[tuple[str, str]] = (),
 ) -> None:
     sheet = book.create_sheet(_NOT_IN_SHEET_NAME.sub("-", for_xlsx(title))[:31] or "1")
+    for label, value in preamble:
+        sheet.append([cell(label), cell(value)])
+        sheet.cell(sheet.max_row, 1).font = Font(bold=True)
+    if preamble:
+        sheet.append([])
+    header_row = len(preamble) + 1 + (1 if preamble else 0)
     sheet.append([cell(header) for header in headers])
-    for header in sheet[1]:
+    for header in sheet[header_row]:
         header.font = Font(bold=True)
         header.alignment = Alignment(wrap_text=True, vertical="top")
     for row in rows:
         sheet.append([cell(value) for value in row])
     for index, width in enumerate(widths or [24] * len(headers), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = freeze
-    sheet.auto_filter.ref = f"A1:{get_column_letter(max(len(headers), 1))}{sheet.max_row}"
+    frozen = re.fullmatch(r"([A-Z]+)(\d+)", freeze)  # below the headers, wherever they are
+    sheet.freeze_panes = f"{frozen[1]}{int(frozen[2]) + header_row - 1}" if frozen else freeze
+    last = get_column_letter(max(len(headers), 1))
+    sheet.auto_filter.ref = f"A{header_row}:{last}{sheet.max_row}"
 
 
 def download(content: bytes, filename: str) -> Response:

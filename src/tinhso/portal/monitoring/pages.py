@@ -37,6 +37,7 @@ from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import (
     alerts,
     catalogue,
+    dashboard_exports,
     dashboards,
     entry,
     grid,
@@ -64,6 +65,7 @@ router.include_router(entry.router)
 router.include_router(grid.router)
 router.include_router(maps.router)
 router.include_router(dashboards.router)
+router.include_router(dashboard_exports.router)
 router.include_router(alerts.router)
 
 _MAX_SELECTED_UNITS = 8
