@@ -272,10 +272,17 @@ def test_the_page_creates_a_link_shown_once_lists_it_and_revokes_it(
     assert page.headers["referrer-policy"] == "no-referrer"
     refused = client.post(
         "/monitoring/kiosk-links",
-        data={"csrf_token": form_token(page), "label": "", "unit": VIET_YEN, "dashboards": []},
+        data={
+            "csrf_token": form_token(page),
+            "label": "",
+            "unit": VIET_YEN,
+            "dashboards": [],
+            "expires": "32/13/2099",
+        },
     )
     assert refused.status_code == 422
     assert 'id="new-label-error"' in refused.text and 'id="new-dashboards-error"' in refused.text
+    assert 'id="new-expires-error"' in refused.text
     outside = client.post(
         "/monitoring/kiosk-links",
         data={
@@ -294,7 +301,7 @@ def test_the_page_creates_a_link_shown_once_lists_it_and_revokes_it(
             "unit": VIET_YEN,
             "dashboards": ["tien-do", "tong-quan"],
             "refresh_seconds": "45",
-            "expires": "2099-12-31",
+            "expires": "31/12/2099",
         },
     )
     assert created.status_code == 200, created.text

@@ -562,6 +562,7 @@ def wall_page(
         {
             **_common(),
             **wall_texts(),
+            "kiosk": False,
             "screens": screens,
             "refresh": refresh,
             "updated_at": now.isoformat(),

@@ -2,7 +2,9 @@
 // and fetches the page again every data-refresh seconds, swapping in the new panels. When the
 // server cannot be reached (or answers with an error, or sends the login page), the last
 // panels stay and a notice says since when the data is not updated (hh:mm dd/mm/yyyy,
-// Vietnam time, the time of the last successful fetch).
+// Vietnam time, the time of the last successful fetch). On a kiosk link's screen
+// (data-kiosk) an answer 401/403/404/410 means the link is over: the last panels stay under
+// the server's reason ("Liên kết trình chiếu đã bị thu hồi") and the screen stops fetching.
 (function () {
   "use strict";
   var wall = document.getElementById("wall");
