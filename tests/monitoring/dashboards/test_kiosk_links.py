@@ -216,6 +216,8 @@ def test_the_kiosk_screen_opens_signed_out_and_ends_when_revoked(
     assert "Tổng quan tỉnh" in page.text and "Tiến độ" in page.text
     assert "Phường Việt Yên" in page.text or "Việt Yên" in page.text
     assert 'data-kiosk="1"' in page.text and "csrf_token" not in page.text
+    used = client.get(URL, headers=admin.headers).json()[0]
+    assert used["last_used_at"] is not None  # committed with the screen's request
     # Not another dashboard, not another unit, not without or with a wrong token.
     assert client.get("/monitoring/kiosk", params={"k": token, "d": "khac"}).status_code == 403
     assert client.get("/monitoring/kiosk", params={"k": token, "unit": "24"}).status_code == 403
