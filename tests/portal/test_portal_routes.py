@@ -47,6 +47,8 @@ PUBLIC = {
     ("GET", "/opendata/datasets/{name}"),
     ("GET", "/reports/statistics.xlsx"),
     ("GET", "/reports/statistics.csv"),
+    # A wall screen without an account: its kiosk link's token is the key (revocable).
+    ("GET", "/monitoring/kiosk"),
 }
 
 

@@ -159,6 +159,17 @@ def _new_dashboard(world: World, who: str, body: Any = None) -> Call:
     return Call(params={"slug": slug}, json=body)
 
 
+def _new_kiosk_body(world: World, who: str) -> Call:
+    """A link to a fresh dashboard (made by the platform admin)."""
+    slug = _new_dashboard(world, who).params["slug"]
+    return Call(json={"label": f"Phòng họp {who}", "dashboards": [slug], "unit": "24"})
+
+
+def _new_kiosk_link(world: World, who: str) -> Call:
+    made = world.as_admin("POST", f"{MON}/kiosk-links", json=_new_kiosk_body(world, who).json)
+    return Call(params={"link_id": str(made["id"])})
+
+
 # -- Bodies ---------------------------------------------------------------------------------------
 YEARS = {name: str(2015 + index) for index, name in enumerate((*IDENTITIES, COUNTERPART_ADMIN))}
 
@@ -698,6 +709,10 @@ RULES: dict[str, Rule] = {
         ),
     ),
     "DELETE /api/v1/monitoring/dashboards/{slug}": Rule(ADMINS, PROVINCE, _new_dashboard),
+    # -- monitoring: kiosk links (those who edit dashboards; the screen itself is the portal's) ---
+    "GET /api/v1/monitoring/kiosk-links": Rule(ADMINS, PROVINCE),
+    "POST /api/v1/monitoring/kiosk-links": Rule(ADMINS, PROVINCE, _new_kiosk_body),
+    "POST /api/v1/monitoring/kiosk-links/{link_id}/revoke": Rule(ADMINS, PROVINCE, _new_kiosk_link),
     # -- monitoring: collection sources (platform admins and province admins) -----------------------
     "GET /api/v1/monitoring/collection/sources": Rule(ADMINS, PROVINCE),
     "POST /api/v1/monitoring/collection/sources": Rule(ADMINS, PROVINCE, _json(_source_body)),

@@ -107,6 +107,13 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class Gone(DomainError):
+    """What was asked for existed and has ended for good (revoked, expired)."""
+
+    status = 410
+    code = "gone"
+
+
 class Unavailable(DomainError):
     """A dependency cannot be reached now; the client may retry later."""
 

@@ -20,6 +20,7 @@ from tinhso.monitoring import repository
 from tinhso.monitoring.alerts.api import router as alerts_router
 from tinhso.monitoring.auth import require_catalogue_manager
 from tinhso.monitoring.dashboards.api import router as dashboards_router
+from tinhso.monitoring.dashboards.kiosk_api import router as kiosk_links_router
 from tinhso.monitoring.maps.api import router as maps_router
 from tinhso.monitoring.methodologies import methodology_service
 from tinhso.monitoring.models import (
@@ -377,4 +378,5 @@ router.include_router(values_router)
 router.include_router(progress_router)
 router.include_router(maps_router)
 router.include_router(dashboards_router)
+router.include_router(kiosk_links_router)
 router.include_router(alerts_router)

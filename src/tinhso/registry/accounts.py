@@ -133,6 +133,13 @@ class AccountService:
         )
         return [email for email in found if email]
 
+    def usernames(self, session: Session, ids: set[int]) -> dict[int, str]:
+        """User id -> username, in one query."""
+        if not ids:
+            return {}
+        rows = session.execute(select(User.id, User.username).where(User.id.in_(sorted(ids))))
+        return {user_id: username for user_id, username in rows}  # noqa: C416
+
     def email_of(self, session: Session, user_id: int) -> str | None:
         user = session.get(User, user_id)
         return user.email if user is not None and user.is_active else None

@@ -48,6 +48,18 @@ class OrganisationService:
         """Organisation id -> code, in one query."""
         return repository.organisation_codes(session, ids)
 
+    def codes_in_units(self, session: Session, unit_ids: set[int]) -> list[str]:
+        """The codes of the organisations whose administrative unit is one of these."""
+        if not unit_ids:
+            return []
+        return list(
+            session.scalars(
+                select(Organisation.code)
+                .where(Organisation.administrative_unit_id.in_(sorted(unit_ids)))
+                .order_by(Organisation.code)
+            )
+        )
+
     def by_ids(self, session: Session, ids: set[int]) -> dict[int, Organisation]:
         """Organisation id -> organisation, in one query."""
         if not ids:

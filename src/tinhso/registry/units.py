@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Integer, case, literal_column, select, tuple_
+from sqlalchemy.orm import aliased
 
 from tinhso.core.errors import InvalidInput, NotFound
 from tinhso.core.text import fold
 from tinhso.registry import repository, unit_import
-from tinhso.registry.models import AdministrativeUnit, UnitLevel, UnitSet
+from tinhso.registry.models import AdministrativeUnit, UnitLevel, UnitSet, UnitSuccession
 
 if TYPE_CHECKING:
     from sqlalchemy import Select
@@ -244,6 +245,38 @@ class UnitService:
     def descendant_ids(self, session: Session, root_ids: Iterable[int]) -> set[int]:
         """Every unit in the subtrees of some units (the units themselves included)."""
         return {node.id for _, node in self._descendants(session, root_ids)}
+
+    def within(self, session: Session, unit_id: int) -> set[int]:
+        """The ids of every unit inside a unit, on both unit sets, as the computation
+        re-aggregates legacy values: its subtree; for a current unit also the legacy communes
+        whose default successor is in that subtree, and for a current province the legacy
+        provinces of those communes with everything below them. Four queries at most."""
+        current = self.descendant_ids(session, [unit_id])
+        legacy_communes = set(
+            session.scalars(
+                select(UnitSuccession.legacy_unit_id).where(
+                    UnitSuccession.current_unit_id.in_(sorted(current)),
+                    UnitSuccession.is_default.is_(True),
+                )
+            )
+        )
+        root = session.get(AdministrativeUnit, unit_id)
+        if not legacy_communes or root is None or root.level is not UnitLevel.PROVINCE:
+            return current | legacy_communes
+        district = aliased(AdministrativeUnit)
+        provinces = set(
+            session.scalars(
+                select(district.parent_id)
+                .join(AdministrativeUnit, AdministrativeUnit.parent_id == district.id)
+                .where(
+                    AdministrativeUnit.id.in_(sorted(legacy_communes)),
+                    district.parent_id.is_not(None),
+                )
+                .distinct()
+            )
+        )
+        legacy = self.descendant_ids(session, {p for p in provinces if p is not None})
+        return current | legacy_communes | legacy
 
     def subtree(self, session: Session, root_id: int) -> list[UnitNode]:
         """A unit and every unit below it, depth first (children by code), in one query."""

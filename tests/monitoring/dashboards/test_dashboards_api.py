@@ -14,14 +14,19 @@ import pytest
 from sqlalchemy import select
 
 from tests.portal.monitoring.support import load_demo
+from tinhso.core.db import utcnow
+from tinhso.exchange.audit.chain import AuditEntry, append_entries
 from tinhso.monitoring.dashboards.models import DashboardPanel
 from tinhso.monitoring.schemas import ElementCreate, IndicatorCreate, ValueIn
 from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values.service import Provenance, value_service
-from tinhso.registry.models import Role
+from tinhso.registry.models import OrganisationKind, Role, UnitSet
+from tinhso.registry.organisations import organisation_service
+from tinhso.registry.schemas import OrganisationCreate, UnitRef
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
+    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial, Official
@@ -181,6 +186,60 @@ def test_a_commune_chosen_on_the_map_filters_the_other_panels(
     outside = client.get(f"{URL}/tong-quan", headers=admin.headers, params={"unit": "01"})
     assert outside.status_code == 422
     assert outside.json()["errors"][0]["field"] == "unit"
+
+
+@pytest.mark.usefixtures("world")
+def test_a_chosen_unit_filters_plan_status_counts_and_exchange_traffic(
+    client: TestClient, admin: Official, engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """Plan 324's targets are all on the legacy province Bắc Giang: the province (current
+    Bắc Ninh, which it became part of) counts them all, a commune none (no target names a
+    unit inside it). Exchange traffic inside a commune is that of its organisations, as
+    consumer or as provider; the province sees its whole hub."""
+    with sessions.begin() as session:
+        organisation_service.create(
+            session,
+            OrganisationCreate(
+                code="ubnd-phuong-viet-yen",
+                name_vi="UBND phường Việt Yên",
+                kind=OrganisationKind.OTHER,
+                administrative_unit=UnitRef(unit_set=UnitSet.CURRENT, code=VIET_YEN),
+            ),
+        )
+    now = utcnow()
+    append_entries(
+        engine,
+        [
+            AuditEntry(now, "a", "GET", 200, "ok", consumer="ubnd-phuong-viet-yen/mot-cua",
+                       service="so-yte/his/ho-so/v1"),
+            AuditEntry(now, "b", "GET", 500, "upstream_error", consumer="so-yte/his",
+                       service="ubnd-phuong-viet-yen/mot-cua/ho-so/v1"),
+            AuditEntry(now, "c", "GET", 200, "ok", consumer="so-yte/his",
+                       service="so-tttt/lgsp/danh-muc/v1"),
+            AuditEntry(now, "d", "GET", 200, "ok", consumer="ubnd-phuong-viet-yen-2/x",
+                       service="so-tttt/lgsp/danh-muc/v1"),
+        ],
+    )  # fmt: skip
+    assert _create(client, admin).status_code == 201
+    whole = client.get(f"{URL}/tong-quan", headers=admin.headers).json()["panels"]
+    commune = client.get(
+        f"{URL}/tong-quan", headers=admin.headers, params={"unit": VIET_YEN}
+    ).json()["panels"]
+    assert whole[5]["data"]["total"] > 0 and whole[5]["data"]["unit"]["code"] == "24"
+    assert commune[5]["data"]["total"] == 0
+    assert sum(c["count"] for c in commune[5]["data"]["counts"]) == 0
+    assert commune[5]["data"]["unit"]["code"] == VIET_YEN
+    assert (whole[6]["data"]["exchanges"], whole[6]["data"]["by_organisations"]) == (4, None)
+    traffic = commune[6]["data"]
+    assert traffic["by_organisations"] == ["ubnd-phuong-viet-yen"]
+    assert (traffic["exchanges"], traffic["errors"]) == (2, 1)
+    assert {s["service"] for s in traffic["services"]} == {
+        "so-yte/his/ho-so/v1",
+        "ubnd-phuong-viet-yen/mot-cua/ho-so/v1",
+    }
+    # Another commune with no organisation: no exchange, not the province's.
+    other = client.get(f"{URL}/tong-quan", headers=admin.headers, params={"unit": DA_MAI})
+    assert other.json()["panels"][6]["data"]["exchanges"] == 0
 
 
 @pytest.mark.usefixtures("world")

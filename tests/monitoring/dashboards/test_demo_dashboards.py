@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tinhso.demo import load_demo
 from tinhso.monitoring.dashboards.demo import OVERVIEW, REPORTS
-from tinhso.monitoring.dashboards.models import Dashboard
+from tinhso.monitoring.dashboards.models import Dashboard, KioskLink
 from tinhso.monitoring.dashboards.service import dashboard_service
 
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ def test_the_demo_dashboards_show_every_panel(sessions: sessionmaker[Session]) -
         load_demo(session, "mat-khau-demo-thu-nghiem-1")  # idempotent
     with sessions.begin() as session:
         assert session.scalar(select(func.count()).select_from(Dashboard)) == 2
+        # No kiosk link: a live link in demo data would open the screens to anyone.
+        assert session.scalar(select(func.count()).select_from(KioskLink)) == 0
         overview = dashboard_service.get(session, OVERVIEW)
         assert overview.title_vi == "Tổng quan tỉnh"
         for slug in (OVERVIEW, REPORTS):

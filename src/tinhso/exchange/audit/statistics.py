@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Date, case, cast, func, literal_column, select
+from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select
 
 from tinhso.core.db import utcnow
 from tinhso.exchange.models import AuditRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import ColumnElement
     from sqlalchemy.orm import Session
 
 
@@ -68,21 +71,34 @@ def _local_day(session: Session) -> Any:
     return cast(func.timezone(literal_column("'Asia/Ho_Chi_Minh'"), AuditRecord.recorded_at), Date)
 
 
-def exchange_statistics(session: Session, days: int = 30) -> ExchangeStatistics:
-    """Exchanges and errors (HTTP status ≥ 400, refusals included) over the last ``days`` days."""
+def _of_organisations(codes: Sequence[str]) -> ColumnElement[bool]:
+    """Records where a system of one of these organisations called, or provided the service
+    (``consumer`` is "org/system", ``service`` "org/system/service/version")."""
+    conditions: list[ColumnElement[bool]] = []
+    for code in codes:
+        conditions.append(AuditRecord.consumer.startswith(code + "/", autoescape=True))
+        conditions.append(AuditRecord.service.startswith(code + "/", autoescape=True))
+    return or_(*conditions) if conditions else AuditRecord.seq < 0
+
+
+def exchange_statistics(
+    session: Session, days: int = 30, organisations: Sequence[str] | None = None
+) -> ExchangeStatistics:
+    """Exchanges and errors (HTTP status ≥ 400, refusals included) over the last ``days`` days;
+    with ``organisations`` (codes), only those where one of them called or provided."""
     start = utcnow() - timedelta(days=days)
+    window = AuditRecord.recorded_at >= start
+    if organisations is not None:
+        window = and_(window, _of_organisations(organisations))
     failed = func.sum(case((AuditRecord.status >= 400, 1), else_=0))
     day = _local_day(session).label("day")
     per_day = session.execute(
-        select(day, func.count(), failed)
-        .where(AuditRecord.recorded_at >= start)
-        .group_by(day)
-        .order_by(day)
+        select(day, func.count(), failed).where(window).group_by(day).order_by(day)
     )
     service = func.coalesce(AuditRecord.service, literal_column("''")).label("service")
     per_service = session.execute(
         select(service, func.count(), failed, func.avg(AuditRecord.latency_us))
-        .where(AuditRecord.recorded_at >= start)
+        .where(window)
         .group_by(service)
         .order_by(func.count().desc(), service)
     )

@@ -1,6 +1,8 @@
 """What each kind of panel shows, computed by the services that own the numbers: the map
 (``maps.boundaries.unit_map``), values, targets, rankings and plan progress
-(``progress.service``), and exchange traffic (``exchange.audit.statistics``). Every kind
+(``progress.service``), and exchange traffic (``exchange.audit.statistics``). The unit
+chosen filters every kind but the map and the ranking (which mark it): plan progress counts
+the targets' units inside it, exchange traffic the exchanges of its organisations. Every kind
 costs a constant number of statements however many units, values or records there are.
 
 Not a panel kind: field reports. The reports domain sits above monitoring in the layers
@@ -35,6 +37,7 @@ from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.progress.trajectory import STATUS_TEXT
 from tinhso.monitoring.service import catalogue_service
 from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 
@@ -207,9 +210,10 @@ def _status_counts(
     session: Session, settings: StatusCountsSettings, scope: Scope
 ) -> dict[str, Any]:
     plan = plan_service.get(session, settings.plan)
-    items = progress_service.plan_progress(session, plan, settings.as_of)
+    items = progress_service.plan_progress(session, plan, settings.as_of, within=scope.unit.id)
     counted: Counter[str] = Counter(item.status for item in items)
     return {
+        "unit": {"code": scope.unit.code, "name": scope.unit.name},
         "plan": {
             "code": plan.code,
             "number": plan.number,
@@ -231,9 +235,19 @@ def _status_counts(
 
 
 def _exchange(session: Session, settings: ExchangeSettings, scope: Scope) -> dict[str, Any]:
-    found = exchange_statistics(session, settings.days)
+    """The province's whole traffic on its own unit; inside it (a commune chosen, or a
+    commune's dashboard) only the exchanges where an organisation of that unit's subtree
+    called or provided (an exchange names its systems, a system its organisation, an
+    organisation its unit)."""
+    organisations: list[str] | None = None
+    if scope.unit.level is not UnitLevel.PROVINCE:
+        inside = unit_service.within(session, scope.unit.id)
+        organisations = organisation_service.codes_in_units(session, inside)
+    found = exchange_statistics(session, settings.days, organisations)
     services = sorted(found.services, key=lambda s: (-s.exchanges, s.service))
     return {
+        "unit": {"code": scope.unit.code, "name": scope.unit.name},
+        "by_organisations": organisations,
         "days": settings.days,
         "since": found.since.isoformat(),
         "exchanges": found.exchanges,

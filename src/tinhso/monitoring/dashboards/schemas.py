@@ -4,9 +4,10 @@ kind) and what a read returns (each panel with its data, or the reason it has no
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from tinhso.core.text import SingleLine
 from tinhso.monitoring.schemas import Code
@@ -167,3 +168,43 @@ class DashboardOut(DashboardSummary):
     selected_unit: UnitRef
     selected_unit_name: str
     panels: list[PanelOut]
+
+
+# -- kiosk links ----------------------------------------------------------------------------------
+
+MAX_KIOSK_DASHBOARDS = 8
+KioskState = Literal["active", "expired", "revoked"]
+
+
+class KioskLinkCreate(Strict):
+    label: Title = Field(description="Where the screen is, e.g. “Phòng họp UBND tỉnh”")
+    dashboards: list[Slug] = Field(
+        min_length=1, max_length=MAX_KIOSK_DASHBOARDS, description="The playlist, in order"
+    )
+    unit: UnitCode = Field(
+        description="The current unit the panels show (inside every dashboard's unit)"
+    )
+    refresh_seconds: int = Field(60, ge=10, le=3600)
+    expires_at: AwareDatetime | None = Field(
+        None, description="When the link stops opening (empty: until revoked)"
+    )
+
+
+class KioskLinkOut(BaseModel):
+    id: int
+    label: str
+    dashboards: list[str]
+    unit: UnitRef
+    unit_name: str
+    refresh_seconds: int
+    created_at: datetime
+    created_by: str | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+    state: KioskState
+
+
+class KioskLinkCreated(KioskLinkOut):
+    url: str = Field(description="The link, shown this once: only its digest is stored")

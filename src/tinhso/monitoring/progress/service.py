@@ -203,9 +203,15 @@ class ProgressService:
         ]
 
     def plan_progress(
-        self, session: Session, plan: Plan, as_of_year: int | None = None
+        self,
+        session: Session,
+        plan: Plan,
+        as_of_year: int | None = None,
+        within: int | None = None,
     ) -> list[Achievement]:
-        """Achievement and trajectory of every target of a plan, per unit in its scope."""
+        """Achievement and trajectory of every target of a plan, per unit in its scope; with
+        ``within`` (a unit's id), only the units inside that unit (``unit_service.within``:
+        its subtree, and for a current unit the legacy units that became part of it)."""
         targets = list(repository.targets_of(session, plan.id))
         if not targets:
             return []
@@ -228,6 +234,9 @@ class ProgressService:
                 scopes[target.id] = levels[
                     (target.scope_unit_set, target.scope_level, target.scope_unit_id)
                 ]
+        if within is not None:
+            inside = unit_service.within(session, within)
+            scopes = {key: [u for u in ids if u in inside] for key, ids in scopes.items()}
         groups: dict[tuple[int, UnitSet], list[Target]] = {}
         for target in targets:
             groups.setdefault((target.indicator_id, target.scope_unit_set), []).append(target)

@@ -561,10 +561,20 @@ def wall_page(
         "monitoring/wall.html",
         {
             **_common(),
+            **wall_texts(),
+            "kiosk": False,
             "screens": screens,
             "refresh": refresh,
             "updated_at": now.isoformat(),
-            "stale_text": _("Data not updated since %(time)s") % {"time": "{time}"},
-            "offline_text": _("The server cannot be reached; the data shown is the last received."),
         },
     )
+
+
+def wall_texts() -> dict[str, str]:
+    """What the wall's script says when the data is old, the server away, or a kiosk link
+    has ended (revoked or expired: the server's own reason is shown when it gives one)."""
+    return {
+        "stale_text": _("Data not updated since %(time)s") % {"time": "{time}"},
+        "offline_text": _("The server cannot be reached; the data shown is the last received."),
+        "ended_text": _("This kiosk link has been revoked"),
+    }

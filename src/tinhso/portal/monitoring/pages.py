@@ -41,6 +41,7 @@ from tinhso.portal.monitoring import (
     dashboards,
     entry,
     grid,
+    kiosk,
     maps,
     overview,
     standings,
@@ -66,6 +67,7 @@ router.include_router(grid.router)
 router.include_router(maps.router)
 router.include_router(dashboards.router)
 router.include_router(dashboard_exports.router)
+router.include_router(kiosk.router)
 router.include_router(alerts.router)
 
 _MAX_SELECTED_UNITS = 8

@@ -2,7 +2,9 @@
 // and fetches the page again every data-refresh seconds, swapping in the new panels. When the
 // server cannot be reached (or answers with an error, or sends the login page), the last
 // panels stay and a notice says since when the data is not updated (hh:mm dd/mm/yyyy,
-// Vietnam time, the time of the last successful fetch).
+// Vietnam time, the time of the last successful fetch). On a kiosk link's screen
+// (data-kiosk) an answer 401/403/404/410 means the link is over: the last panels stay under
+// the server's reason ("Liên kết trình chiếu đã bị thu hồi") and the screen stops fetching.
 (function () {
   "use strict";
   var wall = document.getElementById("wall");
@@ -51,13 +53,36 @@
     wall.classList.add("wall-is-stale");
   }
 
+  // A kiosk link (data-kiosk) that the server says is over (revoked, expired, unknown): the
+  // last picture stays under the server's reason, and the screen stops asking.
+  var kiosk = wall.hasAttribute("data-kiosk");
+  var ended = document.getElementById("wall-ended");
+  var poller = null;
+  function markEnded(html) {
+    var said = "";
+    try {
+      var page = new DOMParser().parseFromString(html || "", "text/html");
+      var reason = page.getElementById("kiosk-ended");
+      said = reason ? reason.textContent.trim() : "";
+    } catch (ignored) { said = ""; }
+    ended.textContent = said || wall.getAttribute("data-ended-text");
+    ended.hidden = false;
+    stale.hidden = true;
+    wall.classList.add("wall-is-ended");
+    window.clearInterval(poller);
+  }
+
   function refresh() {
     fetch(window.location.href, { cache: "no-store", credentials: "same-origin", redirect: "manual" })
       .then(function (response) {
+        if (kiosk && ended && [401, 403, 404, 410].indexOf(response.status) >= 0) {
+          return response.text().then(function (html) { markEnded(html); return null; });
+        }
         if (!response.ok || response.type === "opaqueredirect") { throw new Error("HTTP " + response.status); }
         return response.text();
       })
       .then(function (html) {
+        if (html === null) { return; }
         var page = new DOMParser().parseFromString(html, "text/html");
         var fresh = page.getElementById("wall-screens");
         var freshWall = page.getElementById("wall");
@@ -73,5 +98,5 @@
   }
 
   show(0);
-  window.setInterval(refresh, refreshMs);
+  poller = window.setInterval(refresh, refreshMs);
 }());
