@@ -163,10 +163,15 @@ def s3() -> Iterator[S3Server]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """The suite's settings; parametrised indirectly with "s3", open data's resource files go
-    to a new bucket of the test S3 server (``TINHSO_STORAGE_BACKEND=s3``) instead of the disk."""
-    if getattr(request, "param", "disk") == "s3":
+    to a new bucket of the test S3 server (``TINHSO_STORAGE_BACKEND=s3``) instead of the disk
+    ("s3-presigned": downloads redirected to presigned URLs)."""
+    backend = getattr(request, "param", "disk")
+    if backend in {"s3", "s3-presigned"}:
         server: S3Server = request.getfixturevalue("s3")
-        return suite_settings(database_url, tmp_path, storage=server.section(server.new_bucket()))
+        section = server.section(
+            server.new_bucket(), s3_presigned_downloads=backend == "s3-presigned"
+        )
+        return suite_settings(database_url, tmp_path, storage=section)
     return suite_settings(database_url, tmp_path)
 
 

@@ -446,7 +446,7 @@ def test_a_new_version_replaces_the_download_and_a_failed_one_changes_nothing(
     catalogue: Catalogue, app: FastAPI, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     created = _dataset(catalogue.officer, "Giá nước sạch")
-    first = "ma,gia\r\n1,7500\r\n2,9800\r\n".encode()
+    first = b"ma,gia\r\n1,7500\r\n2,9800\r\n"
     upload = tmp_path / "gia-nuoc.csv"
     upload.write_bytes(first)
     with upload.open("rb") as file:
@@ -471,7 +471,7 @@ def test_a_new_version_replaces_the_download_and_a_failed_one_changes_nothing(
     assert 'filename="gia-nuoc.csv"' in whole.headers["content-disposition"]
     assert whole.content == first
 
-    second = "ma,gia\r\n1,8000\r\n2,9800\r\n".encode()
+    second = b"ma,gia\r\n1,8000\r\n2,9800\r\n"
     upload.write_bytes(second)
     with upload.open("rb") as file:
         updated = catalogue.officer.action.resource_update(id=resource["id"], upload=file)
@@ -488,7 +488,7 @@ def test_a_new_version_replaces_the_download_and_a_failed_one_changes_nothing(
 
     # A new version whose transaction fails: written before the commit under a key of its
     # own, it leaves the committed version as it was (and an orphan nothing reads).
-    third = "ma,gia\r\n1,1\r\n".encode()
+    third = b"ma,gia\r\n1,1\r\n"
     with sessions() as session:
         dataset_service.replace_file(
             session, PLATFORM, resource["id"], FileUpload("gia-nuoc.csv", third), files
@@ -506,6 +506,33 @@ def test_a_new_version_replaces_the_download_and_a_failed_one_changes_nothing(
     # A file just written is never taken (its upload's transaction may still be open).
     with sessions() as session:
         assert unreferenced(session, files, older_than=timedelta(hours=1)) == []
+
+
+@pytest.mark.parametrize("settings", ["s3-presigned"], indirect=True)
+def test_presigned_downloads_redirect_only_after_the_platforms_access_check(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    created = _dataset(catalogue.officer, "Bản đồ điểm thu gom rác")
+    content = b'{"type": "FeatureCollection", "features": []}'
+    upload = tmp_path / "diem-thu-gom.geojson"
+    upload.write_bytes(content)
+    with upload.open("rb") as file:
+        resource = catalogue.officer.action.resource_create(
+            package_id=created["id"], name="Điểm thu gom", upload=file
+        )
+    answer = httpx.get(resource["url"], timeout=10)
+    assert answer.status_code == 302
+    assert answer.headers["cache-control"] == "no-store"
+    bucket = httpx.get(answer.headers["location"], timeout=10)
+    assert bucket.status_code == 200
+    assert bucket.content == content
+    assert bucket.headers["content-type"] == "application/geo+json"
+    catalogue.officer.action.package_patch(id=created["id"], private=True)
+    assert httpx.get(resource["url"], timeout=10).status_code == 404
+    member = httpx.get(
+        resource["url"], headers={"Authorization": catalogue.viewer.apikey}, timeout=10
+    )
+    assert member.status_code == 302
 
 
 def _ckanapi(*arguments: str) -> list[dict[str, Any]]:

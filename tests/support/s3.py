@@ -19,7 +19,7 @@ from moto.server import ThreadedMotoServer
 from tinhso.core.config import StorageSection
 
 ACCESS_KEY = "tinhso-test"
-SECRET_KEY = "tinhso-test-secret"  # noqa: S105 - the emulator's, accepted whatever it is
+SECRET_KEY = "tinhso-test-secret"  # the emulator accepts any
 REGION = "ap-southeast-1"
 
 
