@@ -154,11 +154,11 @@ def test_config_check_shows_the_s3_store_without_its_secret_and_reaches_the_buck
     assert "storage reachable: s3" in result.output
 
 
-def test_a_bucket_that_cannot_be_reached_stops_config_check_and_serve(
+def test_a_bucket_that_cannot_be_reached_stops_config_check_serve_and_the_worker(
     operator_env: None, monkeypatch: pytest.MonkeyPatch, s3: S3Server
 ) -> None:
     _s3_env(monkeypatch, s3, "tinhso-chua-tao-bucket")
-    for command in (["config", "check"], ["serve"]):
+    for command in (["config", "check"], ["serve"], ["worker", "--once"]):
         result = runner.invoke(app, command)
         assert result.exit_code == 1, result.output
         assert "tinhso-chua-tao-bucket" in result.output

@@ -308,6 +308,7 @@ def worker(
 
     settings = _settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    _check_storage(settings)  # opendata.publish_indicators writes resource files
     with _database(settings) as engine:
         jobs, reasons = _domain_jobs(engine, settings)
         if only:
