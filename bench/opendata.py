@@ -56,6 +56,7 @@ from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
 from tinhso.opendata.catalogue.folding import search_column
 from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.catalogue.search import FACET_FIELDS, SearchQuery, search
+from tinhso.opendata.catalogue.storage import DiskStore
 from tinhso.opendata.datastore.search import DatastoreQuery, search_rows
 from tinhso.opendata.datastore.service import datastore_service
 from tinhso.opendata.models import (
@@ -259,7 +260,7 @@ def load_table(url: str, data_dir: Path, rows: int, seed: int) -> dict[str, Any]
             FileUpload(
                 "gia-tri-theo-xa.csv", content, format="CSV", indexes=[["chi_so", "gia_tri"]]
             ),
-            data_dir,
+            DiskStore(data_dir),
         )
         resource_id = resource.id
     seconds = time.perf_counter() - started

@@ -18,6 +18,7 @@ from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from tests.registry.queries import QueryBudget
+from tests.support.s3 import S3Server
 from tests.support.services import PostgresServer
 from tinhso.app import create_app
 from tinhso.core import migrations
@@ -151,8 +152,26 @@ def suite_settings(database_url: str, data_dir: Path, **overrides: Any) -> Setti
     )
 
 
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """An S3-compatible server on loopback (moto's), started once for the session."""
+    server = S3Server()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The suite's settings; parametrised indirectly with "s3", open data's resource files go
+    to a new bucket of the test S3 server (``TINHSO_STORAGE_BACKEND=s3``) instead of the disk
+    ("s3-presigned": downloads redirected to presigned URLs)."""
+    backend = getattr(request, "param", "disk")
+    if backend in {"s3", "s3-presigned"}:
+        server: S3Server = request.getfixturevalue("s3")
+        section = server.section(
+            server.new_bucket(), s3_presigned_downloads=backend == "s3-presigned"
+        )
+        return suite_settings(database_url, tmp_path, storage=section)
     return suite_settings(database_url, tmp_path)
 
 

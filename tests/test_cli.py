@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -9,6 +11,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tinhso.cli import app
+from tinhso.opendata.catalogue.storage import DiskStore, store
 from tinhso.registry.models import InformationSystem, Organisation, User
 
 if TYPE_CHECKING:
@@ -16,6 +19,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
+
+    from tests.support.s3 import S3Server
 
 runner = CliRunner()
 
@@ -123,3 +128,63 @@ def test_config_check_hides_credentials_in_urls(
     assert "redis_url = redis://:***@127.0.0.1:6379/0" in result.output
     assert "api_token_minutes = 60" in result.output  # not a secret, shown as is
     assert "metrics_token = None" in result.output  # unset, and never a value
+
+
+def _s3_env(monkeypatch: pytest.MonkeyPatch, s3: S3Server, bucket: str) -> None:
+    monkeypatch.setenv("TINHSO_STORAGE_BACKEND", "s3")
+    monkeypatch.setenv("TINHSO_STORAGE_S3_ENDPOINT_URL", s3.endpoint_url)
+    monkeypatch.setenv("TINHSO_STORAGE_S3_BUCKET", bucket)
+    monkeypatch.setenv("TINHSO_STORAGE_S3_REGION", "ap-southeast-1")
+    monkeypatch.setenv("TINHSO_STORAGE_S3_ACCESS_KEY_ID", "tinhso-test")
+    monkeypatch.setenv("TINHSO_STORAGE_S3_SECRET_ACCESS_KEY", "khoa-s3-khong-duoc-in-ra")
+    monkeypatch.setenv("TINHSO_STORAGE_S3_PATH_STYLE", "true")
+
+
+def test_config_check_shows_the_s3_store_without_its_secret_and_reaches_the_bucket(
+    operator_env: None, monkeypatch: pytest.MonkeyPatch, s3: S3Server
+) -> None:
+    _s3_env(monkeypatch, s3, s3.new_bucket())
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "khoa-s3" not in result.output
+    assert "storage.backend = s3" in result.output
+    assert "storage.s3_secret_access_key = **********" in result.output
+    assert "storage.s3_access_key_id = tinhso-test" in result.output
+    assert "storage.s3_path_style = True" in result.output
+    assert "storage reachable: s3" in result.output
+
+
+def test_a_bucket_that_cannot_be_reached_stops_config_check_serve_and_the_worker(
+    operator_env: None, monkeypatch: pytest.MonkeyPatch, s3: S3Server
+) -> None:
+    _s3_env(monkeypatch, s3, "tinhso-chua-tao-bucket")
+    for command in (["config", "check"], ["serve"], ["worker", "--once"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert "tinhso-chua-tao-bucket" in result.output
+        assert "TINHSO_STORAGE_S3_" in result.output
+        assert "khoa-s3" not in result.output
+    monkeypatch.delenv("TINHSO_STORAGE_S3_BUCKET")
+    result = runner.invoke(app, ["config", "check"])
+    assert result.exit_code == 2
+    assert "TINHSO_STORAGE_S3_BUCKET" in result.output
+
+
+def test_storage_gc_lists_then_deletes_only_old_files_no_resource_refers_to(
+    operator_env: None, tmp_path: Path
+) -> None:
+    files = DiskStore(tmp_path)
+    old = store(files, "r-1", "cu.csv", b"a\r\n1\r\n")
+    fresh = store(files, "r-2", "moi.csv", b"a\r\n2\r\n")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(tmp_path / old.key, (two_days_ago, two_days_ago))
+    listed = runner.invoke(app, ["opendata", "storage", "gc", "--dry-run"])
+    assert listed.exit_code == 0, listed.output
+    assert old.key in listed.output
+    assert fresh.key not in listed.output
+    assert files.exists(old.key)
+    deleted = runner.invoke(app, ["opendata", "storage", "gc"])
+    assert deleted.exit_code == 0, deleted.output
+    assert old.key in deleted.output
+    assert not files.exists(old.key)
+    assert files.exists(fresh.key)

@@ -31,6 +31,7 @@ from tinhso.monitoring.api import router as monitoring_router
 from tinhso.monitoring.collection.api import router as monitoring_collection_router
 from tinhso.monitoring.transfer.api import router as monitoring_transfer_router
 from tinhso.opendata.api import router as opendata_router
+from tinhso.opendata.catalogue.storage import resource_store
 from tinhso.opendata.stewardship.api import router as opendata_lists_router
 from tinhso.registry.api import router as registry_router
 from tinhso.registry.auth import current_principal
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Open data's resource files: on disk or on S3 (checked at start by `tinhso serve`).
+    app.state.resource_files = resource_store(settings)
     app.state.metrics = metrics
     install_problem_handlers(app)
     checked = [Depends(check_query_parameters)]

@@ -23,6 +23,7 @@ from tinhso.core.config import displayed_settings
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
 from tinhso.models import metadata
+from tinhso.opendata.catalogue.storage import StorageUnavailable, resource_store
 from tinhso.opendata.cli import opendata_app
 from tinhso.reports.cli import reports_app
 
@@ -64,6 +65,7 @@ def serve(
             "[red]Cơ sở dữ liệu chưa được nâng cấp: chạy `tinhso db upgrade` / run `tinhso db upgrade`[/red]"
         )
         raise typer.Exit(1)
+    _check_storage(settings)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -194,7 +196,9 @@ def demo(
         sessions = make_sessionmaker(engine)
         announce_changes(sessions, settings.redis_url)  # exchange registry notices (Redis)
         with sessions.begin() as session:
-            load_demo(session, admin_password=password, progress=report, data_dir=settings.data_dir)
+            load_demo(
+                session, admin_password=password, progress=report, files=resource_store(settings)
+            )
     url = f"http://{settings.host}:{port or settings.port}"
     console.print(
         f"[green]Sẵn sàng / ready[/green]: {url}  API: {url}/api/docs\n"
@@ -213,6 +217,18 @@ def _demo_password(path: Path) -> str:
     return password
 
 
+def _check_storage(settings: Settings) -> None:
+    """The open data store answers (S3: the bucket exists and these credentials reach it)."""
+    try:
+        resource_store(settings).check()
+    except StorageUnavailable as error:
+        console.print(
+            f"[red]Kho tệp / file storage ({settings.storage.backend}):[/red] "
+            f"{error.message.vi} / {error.message.en}",
+        )
+        raise typer.Exit(1) from error
+
+
 @config_app.command("check")
 def config_check() -> None:
     """Kiểm tra cấu hình (không in bí mật) / validate configuration (secrets are not printed)."""
@@ -228,6 +244,8 @@ def config_check() -> None:
         )
         raise typer.Exit(1) from error
     console.print(f"database migrated: {up_to_date}")
+    _check_storage(settings)
+    console.print(f"storage reachable: {settings.storage.backend}")
     if settings.environment == "production" and not settings.base_url.startswith("https://"):
         console.print("[yellow]Cảnh báo / warning: base_url should be https in production[/yellow]")
 
@@ -290,6 +308,7 @@ def worker(
 
     settings = _settings()
     configure_logging(settings.log_level, json=settings.log_json)
+    _check_storage(settings)  # opendata.publish_indicators writes resource files
     with _database(settings) as engine:
         jobs, reasons = _domain_jobs(engine, settings)
         if only:

@@ -13,21 +13,22 @@ from tinhso.reports.demo import load_reports_demo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from sqlalchemy.orm import Session
+
+    from tinhso.opendata.catalogue.storage import FileStore
 
 
 def load_demo(
     session: Session,
     admin_password: str,
     progress: Callable[[str, int], None] | None = None,
-    data_dir: Path | None = None,
+    files: FileStore | None = None,
 ) -> None:
-    """``data_dir``: where the open data demo stores its files (None: no file datasets)."""
+    """``files``: where the open data demo stores its files (None: no file datasets)."""
     load_registry_demo(session, admin_password, progress)
     load_exchange_demo(session, progress)
     load_monitoring_demo(session, progress)
-    load_opendata_demo(session, data_dir, progress)
+    load_opendata_demo(session, files, progress)
     load_reports_demo(session, progress)
     load_dashboard_demo(session, progress)  # its panels show field reports and exchanges

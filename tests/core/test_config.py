@@ -156,3 +156,33 @@ def test_every_section_is_displayed_with_its_secrets_hidden(
     everything = " ".join(f"{name}={value}" for name, value in shown.items())
     assert "mat-khau" not in everything
     assert DEV_SECRET_KEY not in everything
+
+
+def test_the_s3_store_is_read_from_the_storage_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(_env_file=None).storage.backend == "disk"
+    monkeypatch.setenv("TINHSO_STORAGE_BACKEND", "s3")
+    with pytest.raises(ValidationError, match="TINHSO_STORAGE_S3_BUCKET"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("TINHSO_STORAGE_S3_BUCKET", "Not_A_Bucket")
+    with pytest.raises(ValidationError, match="s3_bucket"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("TINHSO_STORAGE_S3_BUCKET", "tinhso-opendata")
+    monkeypatch.setenv("TINHSO_STORAGE_S3_SECRET_ACCESS_KEY", "khoa-bi-mat-s3")
+    with pytest.raises(ValidationError, match="TINHSO_STORAGE_S3_ACCESS_KEY_ID"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("TINHSO_STORAGE_S3_ACCESS_KEY_ID", "tinhso")
+    monkeypatch.setenv("TINHSO_STORAGE_S3_ENDPOINT_URL", "https://s3.bacgiang.gov.vn")
+    monkeypatch.setenv("TINHSO_STORAGE_S3_PATH_STYLE", "true")
+    monkeypatch.setenv("TINHSO_STORAGE_S3_PREFIX", "tinhso/")
+    storage = Settings(_env_file=None).storage
+    assert (storage.backend, storage.s3_bucket, storage.s3_path_style, storage.s3_prefix) == (
+        "s3",
+        "tinhso-opendata",
+        True,
+        "tinhso/",
+    )
+    assert storage.s3_presigned_downloads is False  # downloads pass through the platform
+    shown = dict(displayed_settings(Settings(_env_file=None)))
+    assert shown["storage.s3_secret_access_key"] == "**********"
+    assert shown["storage.s3_endpoint_url"] == "https://s3.bacgiang.gov.vn"
+    assert "khoa-bi-mat" not in " ".join(shown.values())

@@ -19,6 +19,7 @@ from tests.portal.opendata.test_pages import SCHOOLS
 from tinhso.opendata.access import PLATFORM
 from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
 from tinhso.opendata.catalogue.reference import load_reference
+from tinhso.opendata.catalogue.storage import resource_store
 from tinhso.opendata.publishing.indicators import dataset_name, publish_indicators
 from tinhso.registry.models import Role
 
@@ -62,7 +63,7 @@ def test_a_citizen_finds_a_dataset_without_diacritics_and_previews_it(
             PLATFORM,
             dataset.id,
             FileUpload("truong-hoc.csv", SCHOOLS, name="Danh sách trường", format="CSV"),
-            settings.data_dir,
+            resource_store(settings),
         )
     found: list[str] = []
 
@@ -161,7 +162,7 @@ def test_an_indicators_dataset_shows_its_values_over_time(
     width: int,
 ) -> None:
     with sessions.begin() as session:
-        publish_indicators(session, settings.data_dir)
+        publish_indicators(session, resource_store(settings))
     found: list[str] = []
 
     def journey(page: Page) -> None:

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +18,14 @@ import pytest
 from ckanapi import NotAuthorized, NotFound, SearchQueryError, ValidationError
 
 from tests.opendata.conftest import OTHER, PUBLISHER
+from tinhso.opendata.access import PLATFORM
+from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.storage import unreferenced
 
 if TYPE_CHECKING:
     from ckanapi import RemoteCKAN
+    from fastapi import FastAPI
+    from sqlalchemy.orm import Session, sessionmaker
 
     from tests.opendata.conftest import Catalogue
 
@@ -381,6 +387,12 @@ def test_the_versioned_path_get_and_forms_answer_like_ckan(catalogue: Catalogue)
     assert not_an_object.json()["success"] is False
 
 
+# Resource files on the data directory's disk and on an S3-compatible server (moto's, started
+# by the suite): the same uploads and downloads through the unmodified client.
+STORES = pytest.mark.parametrize("settings", ["disk", "s3"], indirect=True)
+
+
+@STORES
 def test_a_file_uploaded_through_ckanapi_is_stored_and_downloaded(
     catalogue: Catalogue, tmp_path: Path
 ) -> None:
@@ -427,6 +439,100 @@ def test_a_file_uploaded_through_ckanapi_is_stored_and_downloaded(
         ).status_code
         == 404
     )
+
+
+@STORES
+def test_a_new_version_replaces_the_download_and_a_failed_one_changes_nothing(
+    catalogue: Catalogue, app: FastAPI, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    created = _dataset(catalogue.officer, "Giá nước sạch")
+    first = b"ma,gia\r\n1,7500\r\n2,9800\r\n"
+    upload = tmp_path / "gia-nuoc.csv"
+    upload.write_bytes(first)
+    with upload.open("rb") as file:
+        resource = catalogue.officer.action.resource_create(
+            package_id=created["id"], name="Bảng giá", upload=file
+        )
+    url = resource["url"]
+
+    # Range requests, from the disk (sendfile) and from S3 (streamed through the platform)
+    part = httpx.get(url, headers={"Range": "bytes=3-6"}, timeout=10)
+    assert part.status_code == 206
+    assert part.content == first[3:7]
+    assert part.headers["content-range"] == f"bytes 3-6/{len(first)}"
+    tail = httpx.get(url, headers={"Range": "bytes=-4"}, timeout=10)
+    assert (tail.status_code, tail.content) == (206, first[-4:])
+    beyond = httpx.get(url, headers={"Range": f"bytes={len(first)}-"}, timeout=10)
+    assert beyond.status_code == 416
+    whole = httpx.get(url, timeout=10)
+    assert whole.status_code == 200
+    assert whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["content-type"].startswith("text/csv")
+    assert 'filename="gia-nuoc.csv"' in whole.headers["content-disposition"]
+    assert whole.content == first
+
+    second = b"ma,gia\r\n1,8000\r\n2,9800\r\n"
+    upload.write_bytes(second)
+    with upload.open("rb") as file:
+        updated = catalogue.officer.action.resource_update(id=resource["id"], upload=file)
+    assert updated["hash"] == "sha256:" + hashlib.sha256(second).hexdigest()
+    assert httpx.get(updated["url"], timeout=10).content == second
+    files = app.state.resource_files
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    with sessions() as session:
+        committed = dataset_service.find_resource(session, PLATFORM, resource["id"]).stored_path
+        replaced = unreferenced(session, files, older_than=timedelta(0), now=later)
+    assert [item.key for item in replaced] != [committed]
+    assert len(replaced) == 1  # the first version, kept until a clean-up takes it
+    assert files.read(replaced[0].key) == first
+
+    # A new version whose transaction fails: written before the commit under a key of its
+    # own, it leaves the committed version as it was (and an orphan nothing reads).
+    third = b"ma,gia\r\n1,1\r\n"
+    with sessions() as session:
+        dataset_service.replace_file(
+            session, PLATFORM, resource["id"], FileUpload("gia-nuoc.csv", third), files
+        )
+        session.rollback()
+    with sessions() as session:
+        assert dataset_service.find_resource(session, PLATFORM, resource["id"]).stored_path == (
+            committed
+        )
+        orphans = unreferenced(session, files, older_than=timedelta(0), now=later)
+    assert len(orphans) == 2
+    assert {files.read(item.key) for item in orphans} == {first, third}
+    assert httpx.get(url, timeout=10).content == second
+    assert catalogue.anonymous.action.resource_show(id=resource["id"])["size"] == len(second)
+    # A file just written is never taken (its upload's transaction may still be open).
+    with sessions() as session:
+        assert unreferenced(session, files, older_than=timedelta(hours=1)) == []
+
+
+@pytest.mark.parametrize("settings", ["s3-presigned"], indirect=True)
+def test_presigned_downloads_redirect_only_after_the_platforms_access_check(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    created = _dataset(catalogue.officer, "Bản đồ điểm thu gom rác")
+    content = b'{"type": "FeatureCollection", "features": []}'
+    upload = tmp_path / "diem-thu-gom.geojson"
+    upload.write_bytes(content)
+    with upload.open("rb") as file:
+        resource = catalogue.officer.action.resource_create(
+            package_id=created["id"], name="Điểm thu gom", upload=file
+        )
+    answer = httpx.get(resource["url"], timeout=10)
+    assert answer.status_code == 302
+    assert answer.headers["cache-control"] == "no-store"
+    bucket = httpx.get(answer.headers["location"], timeout=10)
+    assert bucket.status_code == 200
+    assert bucket.content == content
+    assert bucket.headers["content-type"] == "application/geo+json"
+    catalogue.officer.action.package_patch(id=created["id"], private=True)
+    assert httpx.get(resource["url"], timeout=10).status_code == 404
+    member = httpx.get(
+        resource["url"], headers={"Authorization": catalogue.viewer.apikey}, timeout=10
+    )
+    assert member.status_code == 302
 
 
 def _ckanapi(*arguments: str) -> list[dict[str, Any]]:

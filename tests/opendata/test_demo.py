@@ -27,12 +27,12 @@ if TYPE_CHECKING:
 def test_the_demo_publishes_the_communes_with_their_predecessors(
     app: FastAPI, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    data_dir = app.state.settings.data_dir
+    files = app.state.resource_files
     with sessions.begin() as session:
         load_registry_demo(session, TEST_PASSWORD)
-        load_opendata_demo(session, data_dir)
+        load_opendata_demo(session, files)
     with sessions.begin() as session:
-        load_opendata_demo(session, data_dir)  # idempotent
+        load_opendata_demo(session, files)  # idempotent
         assert session.scalar(select(func.count()).select_from(OpendataDataset)) == 2
         assert session.scalar(select(func.count()).select_from(OpendataGroup)) == 12
         assert session.scalar(select(func.count()).select_from(OpendataLicence)) == 3

@@ -134,6 +134,37 @@ class StorageSection(BaseModel):
     upload_dir: Path | None = Field(default=None, description="empty: data_dir/uploads")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
     max_files_per_upload: int = Field(default=10, ge=1, le=1000)
+    # Where open data resource files live (tinhso.opendata.catalogue.storage): disk (under
+    # data_dir) or s3 (a bucket of an S3-compatible store: AWS S3, MinIO, Ceph RGW, ...).
+    backend: Literal["disk", "s3"] = "disk"
+    # Empty: AWS S3 itself; MinIO and the like: their address (https://s3.tinh.gov.vn).
+    s3_endpoint_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    s3_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    s3_region: str | None = None
+    # Empty: boto3's own chain (AWS_* variables, instance role).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # bucket in the path (https://host/bucket/key), as MinIO-like servers want it.
+    s3_path_style: bool = False
+    # Put before every key, so one bucket may serve several platforms ("tinhso/").
+    s3_prefix: str = Field(default="", max_length=200, pattern=r"^[A-Za-z0-9._/-]*$")
+    # Downloads redirect to a presigned URL instead of streaming through the platform (the
+    # platform still decides who may download; the URL works for anyone until it expires).
+    s3_presigned_downloads: bool = False
+    s3_presigned_seconds: int = Field(default=300, ge=10, le=7 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _s3_complete(self) -> StorageSection:
+        if self.backend == "s3" and not self.s3_bucket:
+            msg = "TINHSO_STORAGE_S3_BUCKET must be set with TINHSO_STORAGE_BACKEND=s3 (cần tên bucket)"
+            raise ValueError(msg)
+        if self.s3_secret_access_key is not None and not self.s3_access_key_id:
+            msg = (
+                "TINHSO_STORAGE_S3_SECRET_ACCESS_KEY needs TINHSO_STORAGE_S3_ACCESS_KEY_ID "
+                "(khoá bí mật cần mã khoá truy cập)"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class ReportsSection(BaseModel):

@@ -17,13 +17,20 @@ request can write through a signed-in browser.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -59,7 +66,7 @@ from tinhso.opendata.catalogue.search import (
     SearchQueryError,
     search,
 )
-from tinhso.opendata.catalogue.storage import stored_path
+from tinhso.opendata.catalogue.storage import FileStore
 from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.datastore.dump import DUMP_FORMATS, dump
 from tinhso.opendata.datastore.search import (
@@ -94,7 +101,7 @@ class Call:
     reader: Reader
     params: Params
     base_url: str
-    data_dir: Path
+    files: FileStore
 
 
 @dataclass(frozen=True)
@@ -311,7 +318,7 @@ def _resource_create(call: Call) -> Any:
             call.reader,
             call.params.get("package_id"),
             _upload_of(call, upload),
-            call.data_dir,
+            call.files,
         )
         return resource_dict(resource, resource.dataset_id, call.base_url)
     resource = dataset_service.add_resource(call.session, call.reader, call.params)
@@ -372,7 +379,7 @@ def _resource_update(call: Call) -> Any:
             call.reader,
             call.params.get("id"),
             _upload_of(call, upload),
-            call.data_dir,
+            call.files,
         )
     else:
         resource = dataset_service.update_resource(call.session, call.reader, call.params)
@@ -502,7 +509,7 @@ def _datastore_create(call: Call) -> Any:
     resource = dataset_service.find_resource(
         call.session, call.reader, call.params.get("resource_id")
     )
-    content = dataset_service.file_content(call.session, call.reader, resource, call.data_dir)
+    content = dataset_service.file_content(call.session, call.reader, resource, call.files)
     store = datastore_service.retype(call.session, resource, content, overrides, indexes)
     return {"resource_id": resource.id, **datastore_service.info(store)}
 
@@ -654,10 +661,10 @@ def _reader(request: Request, session: Session) -> Reader:
 
 def _run(action: Action, request: Request, session: Session, params: Params) -> Any:
     base_url = str(request.base_url).rstrip("/")
-    data_dir = request.app.state.settings.data_dir
+    files = request.app.state.resource_files
     if action.name not in {"resource_create", "resource_update"} and "upload" in params:
         params = {key: value for key, value in params.items() if key != "upload"}
-    return action.run(Call(session, _reader(request, session), params, base_url, data_dir))
+    return action.run(Call(session, _reader(request, session), params, base_url, files))
 
 
 def _endpoint(action: Action) -> Callable[..., Any]:
@@ -737,6 +744,9 @@ _BODY = {
     response_class=FileResponse,
     responses={
         200: {"content": {"application/octet-stream": {}}},
+        206: {"description": "The requested byte range (Range: bytes=...)"},
+        302: {"description": "A presigned URL of the S3 store (only if the platform is set so)"},
+        416: {"description": "The requested byte range is outside the file"},
         # Outside /api the portal answers errors as a page for browsers.
         "4XX": {
             "description": "Not found or not allowed (problem+json, or the portal's page)",
@@ -749,21 +759,91 @@ _BODY = {
 )
 def download_resource(
     request: Request, session: DbSession, dataset_id: str, resource_id: str, filename: str
-) -> FileResponse:
-    """The stored file of a resource (anonymous for public datasets, as every read)."""
+) -> Response:
+    """The stored file of a resource (anonymous for public datasets, as every read), from the
+    disk or streamed from the S3 store through the platform; both answer Range requests."""
     reader = _reader(request, session)
     dataset = dataset_service.find(session, reader, dataset_id)
     resource = dataset_service.find_resource(session, reader, resource_id)
-    path = (
-        stored_path(request.app.state.settings.data_dir, resource.stored_path)
-        if resource.dataset_id == dataset.id and resource.stored_path
-        else None
+    files: FileStore = request.app.state.resource_files
+    key = resource.stored_path if resource.dataset_id == dataset.id else ""
+    name = key.rsplit("/", 1)[-1]
+    missing = NotFound(
+        f"Không tìm thấy tệp {filename}", f"File {filename} not found", field="filename"
     )
-    if path is None or path.name != filename:
-        raise NotFound(
-            f"Không tìm thấy tệp {filename}", f"File {filename} not found", field="filename"
-        )
-    return FileResponse(path, filename=path.name, media_type=_MEDIA_TYPES.get(resource.format))
+    if not key or name != filename:
+        raise missing
+    media_type = _MEDIA_TYPES.get(resource.format)
+    path = files.local_path(key)
+    if path is not None:
+        return FileResponse(path, filename=name, media_type=media_type)
+    size = files.size(key)
+    if size is None:
+        raise missing
+    url = files.download_url(key, name, media_type)
+    if url is not None:
+        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    return streamed_file(request, files, key, size, name, media_type, resource.sha256)
+
+
+def streamed_file(
+    request: Request,
+    files: FileStore,
+    key: str,
+    size: int,
+    name: str,
+    media_type: str | None,
+    sha256: str,
+) -> Response:
+    """A stored file streamed from the store, the whole of it or one byte range (RFC 9110:
+    one range is answered with 206; several ranges, or an If-Range that no longer matches,
+    with the whole file; a range outside it with 416)."""
+    etag = f'"{sha256}"' if sha256 else None
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": f'attachment; filename="{name}"',
+    }
+    if etag:
+        headers["ETag"] = etag
+    wanted = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if wanted and (if_range is None or if_range == etag):
+        span = byte_range(wanted, size)
+        if span == "unsatisfiable":
+            return Response(
+                status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"}
+            )
+        if isinstance(span, tuple):
+            start, end = span
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+            headers["Content-Length"] = str(end - start + 1)
+            return StreamingResponse(
+                files.iterate(key, start, end),
+                status_code=206,
+                media_type=media_type,
+                headers=headers,
+            )
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(files.iterate(key), media_type=media_type, headers=headers)
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """The one range of a Range header as (first, last) byte, "unsatisfiable", or None (not
+    one byte range we answer: the whole file is sent)."""
+    found = _ONE_RANGE.fullmatch(header.strip())
+    if found is None or not (found["first"] or found["last"]):
+        return None
+    if not found["first"]:  # the last N bytes
+        length = int(found["last"])
+        return (max(size - length, 0), size - 1) if length and size else "unsatisfiable"
+    start = int(found["first"])
+    end = min(int(found["last"]), size - 1) if found["last"] else size - 1
+    if start >= size:
+        return "unsatisfiable"
+    return (start, end) if end >= start else None
+
+
+_ONE_RANGE = re.compile(r"bytes=(?P<first>[0-9]*)-(?P<last>[0-9]*)", re.IGNORECASE)
 
 
 _MEDIA_TYPES = {

@@ -30,9 +30,10 @@ from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from sqlalchemy.orm import Session
+
+    from tinhso.opendata.catalogue.storage import FileStore
 
 PUBLISHER = "so-tttt-bac-giang"
 LEGACY_PROVINCE = "24"  # Bắc Giang, merged into Bắc Ninh on 01/07/2025
@@ -95,17 +96,17 @@ def agencies_csv(session: Session) -> bytes:
 
 def load_opendata_demo(
     session: Session,
-    data_dir: Path | None,
+    files: FileStore | None,
     progress: Callable[[str, int], None] | None = None,
 ) -> None:
-    """Load the reference lists, and the datasets where files can be stored (``data_dir``)."""
+    """Load the reference lists, and the datasets where files can be stored (``files``)."""
     load_reference(session)
     count = 0
     try:
         organisation_service.get(session, PUBLISHER)
     except NotFound:
-        data_dir = None  # no demo publisher: the reference lists are all there is
-    if data_dir is None:
+        files = None  # no demo publisher: the reference lists are all there is
+    if files is None:
         if progress:
             progress("opendata", len(LICENCES) + len(THEMES))
         return
@@ -142,7 +143,7 @@ def load_opendata_demo(
             FileUpload(
                 "xa-phuong-tu-01-07-2025.csv", content, name="Danh sách xã, phường", format="CSV"
             ),
-            data_dir,
+            files,
         )
         count += 1
     if AGENCIES not in existing:
@@ -167,20 +168,20 @@ def load_opendata_demo(
             PLATFORM,
             dataset.id,
             FileUpload("co-quan-don-vi.csv", agencies_csv(session), name="Danh mục", format="CSV"),
-            data_dir,
+            files,
         )
         count += 1
-    count += _publish_indicators(session, data_dir)
+    count += _publish_indicators(session, files)
     if progress:
         progress("opendata", count)
 
 
-def _publish_indicators(session: Session, data_dir: Path) -> int:
+def _publish_indicators(session: Session, files: FileStore) -> int:
     """The seeds' indicators published as open data by the demo publisher."""
     for indicator in catalogue_service.indicators_with_values(session):
         if indicator.open_data_publisher_id is None:
             catalogue_service.update_indicator(
                 session, indicator, IndicatorUpdate(open_data_publisher=PUBLISHER)
             )
-    done = publish_indicators(session, data_dir)
+    done = publish_indicators(session, files)
     return len(done.created)

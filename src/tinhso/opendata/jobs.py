@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.jobs.runner import Job, JobContext
 from tinhso.core.jobs.schedule import Schedule
+from tinhso.opendata.catalogue.storage import resource_store
 from tinhso.opendata.publishing.indicators import publish_indicators
 from tinhso.opendata.stewardship.agency_lists import end_of_month_before, publish_month
 
@@ -31,7 +32,7 @@ def opendata_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[s
 
     async def publish(context: JobContext) -> str:
         with sessions.begin() as session:
-            return publish_indicators(session, settings.data_dir).summary()
+            return publish_indicators(session, resource_store(settings)).summary()
 
     job = Job(
         name=PUBLISH_INDICATORS,

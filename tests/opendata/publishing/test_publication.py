@@ -91,10 +91,10 @@ def _rows(client: TestClient, resource_id: str) -> list[dict[str, Any]]:
 def test_a_published_indicator_becomes_a_dataset_refreshed_when_values_change(
     app: FastAPI, sessions: sessionmaker[Session], published: None
 ) -> None:
-    data_dir = app.state.settings.data_dir
+    files = app.state.resource_files
     name = dataset_name(CODE)
     with sessions.begin() as session:
-        done = publish_indicators(session, data_dir)
+        done = publish_indicators(session, files)
     assert done.created == [name] and not done.refreshed
 
     with TestClient(app, base_url="http://127.0.0.1") as client:
@@ -112,12 +112,12 @@ def test_a_published_indicator_becomes_a_dataset_refreshed_when_values_change(
         first_hash = resource["hash"]
 
     with sessions.begin() as session:
-        again = publish_indicators(session, data_dir)
+        again = publish_indicators(session, files)
     assert again.unchanged == [name] and not again.refreshed
 
     with sessions.begin() as session:
         _record(session, UnitSet.CURRENT, "2025", 1400)
-        changed = publish_indicators(session, data_dir)
+        changed = publish_indicators(session, files)
     assert changed.refreshed == [name]
     with TestClient(app, base_url="http://127.0.0.1") as client:
         shown = client.get("/api/3/action/package_show", params={"id": name}).json()["result"]
@@ -134,7 +134,7 @@ def test_a_published_indicator_becomes_a_dataset_refreshed_when_values_change(
         catalogue_service.update_indicator(
             session, indicator, IndicatorUpdate(open_data_publisher=None)
         )
-        withdrawn = publish_indicators(session, data_dir)
+        withdrawn = publish_indicators(session, files)
     assert withdrawn.withdrawn == [name]
 
 
@@ -153,7 +153,7 @@ def test_an_indicators_dataset_page_draws_its_values_over_time(
     app: FastAPI, sessions: sessionmaker[Session], published: None
 ) -> None:
     with sessions.begin() as session:
-        publish_indicators(session, app.state.settings.data_dir)
+        publish_indicators(session, app.state.resource_files)
         chart = indicator_chart(session, dataset_name(CODE))
         assert indicator_chart(session, "truong-hoc") is None  # not an indicator's dataset
     assert chart is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.portal.opendata.test_pages import SCHOOLS
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from tests.conftest import MakeOfficial
 
 
+# The uploaded file on the data directory's disk and on an S3-compatible server (the suite's).
+@pytest.mark.parametrize("settings", ["disk", "s3"], indirect=True)
 def test_an_officer_publishes_a_dataset_and_a_csv_bad_files_change_nothing(
     client: TestClient,
     province_tree: dict[str, str],
@@ -74,6 +77,11 @@ def test_an_officer_publishes_a_dataset_and_a_csv_bad_files_change_nothing(
     assert uploaded.status_code == 303
     shown = client.get(uploaded.headers["location"]).text
     assert 'id="upload-done"' in shown and "Trường Tiểu học Đồng Xuân" in shown
+    link = re.search(r'href="(http[^"]*/download/truong-hoc\.csv)"', shown)
+    assert link is not None
+    downloaded = client.get(link[1])
+    assert downloaded.status_code == 200
+    assert downloaded.content == SCHOOLS
 
     client.cookies.clear()
     other = make_official(Role.OFFICER, "so-yte")

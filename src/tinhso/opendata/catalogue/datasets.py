@@ -24,7 +24,7 @@ from tinhso.core.text import control_character
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import PLATFORM, Reader, require_publisher
 from tinhso.opendata.catalogue.folding import NAME_PATTERN, search_column, slug
-from tinhso.opendata.catalogue.storage import safe_filename, store, stored_path
+from tinhso.opendata.catalogue.storage import FileStore, safe_filename, store
 from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.datastore.service import datastore_service, is_tabular
 from tinhso.opendata.models import (
@@ -41,8 +41,6 @@ from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from sqlalchemy.orm import Session
 
     from tinhso.registry.models import Organisation
@@ -347,9 +345,9 @@ class DatasetService:
         reader: Reader,
         id_or_name: object,
         upload: FileUpload,
-        data_dir: Path,
+        files: FileStore,
     ) -> OpendataResource:
-        """Store a file under the data directory as a new resource of the dataset (a CSV or
+        """Store a file (on the platform's store) as a new resource of the dataset (a CSV or
         XLSX file's rows go into the datastore; a file the datastore refuses is not stored)."""
         dataset = self.find(session, reader, id_or_name)
         require_publisher(session, reader, dataset.organisation_id)
@@ -366,7 +364,7 @@ class DatasetService:
             created_at=utcnow(),
         )
         dataset.resources.append(resource)
-        self._put_file(session, dataset, resource, upload, data_dir)
+        self._put_file(session, dataset, resource, upload, files)
         self._changed(session, reader, dataset.id, CHANGED)
         return resource
 
@@ -376,7 +374,7 @@ class DatasetService:
         reader: Reader,
         resource_id: object,
         upload: FileUpload,
-        data_dir: Path,
+        files: FileStore,
     ) -> OpendataResource:
         """A new version of a resource's file (CKAN's ``resource_update`` with an upload).
 
@@ -394,7 +392,7 @@ class DatasetService:
         if upload.description:
             resource.description = upload.description
         resource.url = ""
-        self._put_file(session, dataset, resource, upload, data_dir)
+        self._put_file(session, dataset, resource, upload, files)
         self._changed(session, reader, dataset.id, CHANGED)
         return resource
 
@@ -404,7 +402,7 @@ class DatasetService:
         dataset: OpendataDataset,
         resource: OpendataResource,
         upload: FileUpload,
-        data_dir: Path,
+        files: FileStore,
     ) -> None:
         filename = safe_filename(upload.filename)
         resource.format = (upload.format or _format_of(filename)).upper()[:32]
@@ -421,8 +419,10 @@ class DatasetService:
             )
         elif resource.datastore_active:
             datastore_service.drop(session, resource)
-        stored = store(data_dir, resource.id, upload.filename, upload.content)
-        resource.stored_path = stored.relative_path
+        # Written before the commit under a key of its own (the version's SHA-256): the file
+        # the committed resource points to stays as it is until this transaction commits.
+        stored = store(files, resource.id, upload.filename, upload.content)
+        resource.stored_path = stored.key
         resource.size = stored.size
         resource.sha256 = stored.sha256
         resource.last_modified = utcnow()
@@ -431,19 +431,18 @@ class DatasetService:
         session.flush()
 
     def file_content(
-        self, session: Session, reader: Reader, resource: OpendataResource, data_dir: Path
+        self, session: Session, reader: Reader, resource: OpendataResource, files: FileStore
     ) -> bytes:
         """The stored file of a resource its publisher may change (for loading it again)."""
         dataset = self.find(session, reader, resource.dataset_id)
         require_publisher(session, reader, dataset.organisation_id)
-        path = stored_path(data_dir, resource.stored_path) if resource.stored_path else None
-        if path is None:
+        if not resource.stored_path or not files.exists(resource.stored_path):
             raise InvalidInput(
                 "Tài nguyên không có tệp đã tải lên để nạp vào kho dữ liệu",
                 "The resource has no uploaded file to load into the datastore",
                 field="resource_id",
             )
-        return path.read_bytes()
+        return files.read(resource.stored_path)
 
     def drop_datastore(self, session: Session, reader: Reader, resource: OpendataResource) -> None:
         dataset = self.find(session, reader, resource.dataset_id)

@@ -1,13 +1,25 @@
-"""Resource files stored under the data directory:
-``opendata/resources/<resource id>/<first 16 hex digits of its SHA-256>/<file>``.
+"""Resource files, on the data directory's disk or on an S3-compatible object store, behind one
+interface (:class:`FileStore`), chosen by ``TINHSO_STORAGE_BACKEND`` (``disk`` or ``s3``).
 
-Each version of a resource's file has a directory of its own, so storing a new upload never
-overwrites the file the committed resource still points to (if the new version is refused or
-its transaction fails, the previous one is intact).
+A file's key is ``opendata/resources/<resource id>/<first 16 hex digits of its SHA-256>/<file>``
+(on disk: its path under the data directory; on S3: its object key after
+``TINHSO_STORAGE_S3_PREFIX``). The resource's ``stored_path`` column holds the key.
 
-A file is written to a temporary name and renamed into place, so a reader never sees half a
-file; its size and SHA-256 are computed as it is written. Only names this module made are
-ever opened (the resource's stored path, checked to stay inside the storage directory).
+Each version of a resource's file has a key of its own, so storing a new upload never
+overwrites the file the committed resource still points to: the file is written before the
+transaction commits, and if the new version is refused or its transaction fails, the previous
+one is intact. Such a failed transaction leaves an orphan (a key no resource version refers
+to), which nothing reads; ``tinhso opendata storage gc`` lists (and, without ``--dry-run``,
+deletes) the orphans older than a grace period. Nothing else ever deletes a file.
+
+On disk a file is written to a temporary name and renamed into place; on S3 an object appears
+whole when its PUT completes; either way a reader never sees half a file. Size and SHA-256 are
+computed as the file is written. Only keys this module made are read: a key is checked to be
+under ``opendata/resources/`` without ``..`` (and on disk to stay inside the storage directory).
+
+Downloads go through the platform by default (its access control decides, Range requests are
+answered from the store); the S3 store can instead answer with a short-lived presigned URL to
+redirect to (``TINHSO_STORAGE_S3_PRESIGNED_DOWNLOADS``, off by default).
 """
 
 from __future__ import annotations
@@ -16,21 +28,92 @@ import hashlib
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
+from tinhso.core.errors import Unavailable
 from tinhso.core.text import fold
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.orm import Session
+
+    from tinhso.core.config import Settings, StorageSection
+
 STORAGE_DIR = Path("opendata") / "resources"
+KEY_PREFIX = STORAGE_DIR.as_posix() + "/"
+CHUNK = 256 * 1024
 _NOT_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
 class StoredFile:
-    relative_path: str  # relative to the data directory
+    key: str  # the resource's stored_path (on disk: relative to the data directory)
     filename: str
     size: int
     sha256: str
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """A key in the store, as listed (for the clean-up of orphans)."""
+
+    key: str
+    size: int
+    modified: datetime
+
+
+class StorageUnavailable(Unavailable):
+    """The configured store cannot be reached (checked at start and by ``config check``)."""
+
+    code = "storage_unavailable"
+
+
+class FileStore(Protocol):
+    """Where resource files live. Keys are ``opendata/resources/...`` POSIX paths."""
+
+    name: str
+
+    def put(self, key: str, content: bytes | IO[bytes]) -> StoredFile:
+        """Write the whole file under ``key`` (replacing one already there: same key, same
+        content), atomically for readers; its size and SHA-256 as written."""
+        ...
+
+    def size(self, key: str) -> int | None:
+        """The stored file's size, or None when there is no such file."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def iterate(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """The bytes from ``start`` to ``end`` (inclusive; None: the last) in chunks."""
+        ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def delete(self, key: str) -> None:
+        """Remove a version no resource refers to any more (the clean-up of orphans only)."""
+        ...
+
+    def list(self) -> Iterator[StoredObject]:
+        """Every file under ``opendata/resources/``."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The file on this machine's disk (served with the OS's sendfile), or None."""
+        ...
+
+    def download_url(self, key: str, filename: str, media_type: str | None) -> str | None:
+        """A URL to redirect a download to, or None: stream it through the platform."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`StorageUnavailable` when the store cannot be used."""
+        ...
 
 
 def safe_filename(name: str) -> str:
@@ -39,23 +122,364 @@ def safe_filename(name: str) -> str:
     return cleaned[:100] or "tep"
 
 
-def store(data_dir: Path, resource_id: str, filename: str, content: bytes) -> StoredFile:
-    name = safe_filename(filename)
+def resource_key(resource_id: str, filename: str, sha256: str) -> str:
+    return f"{KEY_PREFIX}{resource_id}/{sha256[:16]}/{safe_filename(filename)}"
+
+
+def valid_key(key: str) -> bool:
+    """A key this module makes: under ``opendata/resources/``, relative, without ``..``."""
+    parts = key.split("/")
+    return (
+        key.startswith(KEY_PREFIX)
+        and "\\" not in key
+        and all(part not in {"", ".", ".."} for part in parts)
+        and len(parts) > 2
+    )
+
+
+def store(files: FileStore, resource_id: str, filename: str, content: bytes) -> StoredFile:
+    """Store a new version of a resource's file under its content-addressed key."""
     digest = hashlib.sha256(content).hexdigest()
-    relative = STORAGE_DIR / resource_id / digest[:16] / name
-    target = data_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    with os.fdopen(handle, "wb") as output:
-        output.write(content)
-    Path(temporary).replace(target)
-    return StoredFile(relative.as_posix(), name, len(content), digest)
+    return files.put(resource_key(resource_id, filename, digest), content)
 
 
-def stored_path(data_dir: Path, relative_path: str) -> Path | None:
-    """The stored file's path, if it exists inside the storage directory."""
-    root = (data_dir / STORAGE_DIR).resolve()
-    path = (data_dir / relative_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+def _chunks_of(content: bytes | IO[bytes]) -> Iterator[bytes]:
+    if isinstance(content, bytes):
+        yield content
+        return
+    while chunk := content.read(CHUNK):
+        yield chunk
+
+
+def _refuse_key(key: str) -> None:
+    if not valid_key(key):
+        msg = f"not a resource file key: {key!r}"
+        raise ValueError(msg)
+
+
+class DiskStore:
+    """Files under the data directory (the default)."""
+
+    name = "disk"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def _path(self, key: str) -> Path | None:
+        if not valid_key(key):
+            return None
+        root = (self.data_dir / STORAGE_DIR).resolve()
+        path = (self.data_dir / key).resolve()
+        return path if path.is_relative_to(root) else None
+
+    def put(self, key: str, content: bytes | IO[bytes]) -> StoredFile:
+        _refuse_key(key)
+        target = self.data_dir / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest, size = hashlib.sha256(), 0
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        try:
+            with os.fdopen(handle, "wb") as output:
+                for chunk in _chunks_of(content):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    output.write(chunk)
+            Path(temporary).replace(target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return StoredFile(key, target.name, size, digest.hexdigest())
+
+    def local_path(self, key: str) -> Path | None:
+        path = self._path(key)
+        return path if path is not None and path.is_file() else None
+
+    def size(self, key: str) -> int | None:
+        path = self.local_path(key)
+        return path.stat().st_size if path is not None else None
+
+    def exists(self, key: str) -> bool:
+        return self.local_path(key) is not None
+
+    def iterate(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        path = self.local_path(key)
+        if path is None:
+            raise FileNotFoundError(key)
+        with path.open("rb") as source:
+            source.seek(start)
+            left = None if end is None else end - start + 1
+            while left is None or left > 0:
+                chunk = source.read(CHUNK if left is None else min(CHUNK, left))
+                if not chunk:
+                    break
+                if left is not None:
+                    left -= len(chunk)
+                yield chunk
+
+    def read(self, key: str) -> bytes:
+        path = self.local_path(key)
+        if path is None:
+            raise FileNotFoundError(key)
+        return path.read_bytes()
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        path.unlink(missing_ok=True)
+        for parent in path.parents:  # the version's (and resource's) directory, once empty
+            if parent == (self.data_dir / STORAGE_DIR).resolve():
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+    def list(self) -> Iterator[StoredObject]:
+        root = self.data_dir / STORAGE_DIR
+        if not root.is_dir():
+            return
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.name.startswith(".upload-"):
+                stat = path.stat()
+                yield StoredObject(
+                    path.relative_to(self.data_dir).as_posix(),
+                    stat.st_size,
+                    datetime.fromtimestamp(stat.st_mtime, UTC),
+                )
+
+    def download_url(self, key: str, filename: str, media_type: str | None) -> str | None:
         return None
-    return path
+
+    def check(self) -> None:
+        try:
+            (self.data_dir / STORAGE_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageUnavailable(
+                f"Không tạo được thư mục lưu tệp {self.data_dir / STORAGE_DIR}",
+                f"Cannot create the file storage directory {self.data_dir / STORAGE_DIR}",
+            ) from error
+
+
+class S3Store:
+    """Objects in a bucket of an S3-compatible store (AWS S3, MinIO, Ceph RGW, ...), through
+    boto3. ``prefix`` is put before every key (one bucket may serve several platforms)."""
+
+    name = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        path_style: bool = False,
+        prefix: str = "",
+        presigned_downloads: bool = False,
+        presigned_seconds: int = 300,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        import boto3  # noqa: PLC0415 - only a platform storing on S3 loads boto3
+        from botocore.config import Config  # noqa: PLC0415
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.presigned_downloads = presigned_downloads
+        self.presigned_seconds = presigned_seconds
+        self.client: Any = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            region_name=region or None,
+            aws_access_key_id=access_key_id or None,
+            aws_secret_access_key=secret_access_key or None,
+            config=Config(
+                s3={"addressing_style": "path" if path_style else "auto"},
+                connect_timeout=timeout_seconds,
+                read_timeout=timeout_seconds,
+                retries={"max_attempts": 3, "mode": "standard"},
+                # Checksums only when the operation requires one: stores other than AWS S3
+                # do not all accept the newer default trailing checksums.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+
+    def _object(self, key: str) -> str:
+        _refuse_key(key)
+        return self.prefix + key
+
+    def _missing(self, error: Exception) -> bool:
+        response = getattr(error, "response", None) or {}
+        code = str(response.get("Error", {}).get("Code", ""))
+        return code in {"404", "NoSuchKey", "NotFound"}
+
+    @contextmanager
+    def _answering(self, *, missing_ok: bool = False) -> Iterator[None]:
+        """The store's failures as 503 (StorageUnavailable); a missing key passes through."""
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            yield
+        except ClientError as error:
+            if missing_ok and self._missing(error):
+                raise
+            raise _unavailable(self.bucket, error) from error
+        except BotoCoreError as error:
+            raise _unavailable(self.bucket, error) from error
+
+    def put(self, key: str, content: bytes | IO[bytes]) -> StoredFile:
+        name = self._object(key)
+        digest, size = hashlib.sha256(), 0
+        with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
+            for chunk in _chunks_of(content):
+                digest.update(chunk)
+                size += len(chunk)
+                spool.write(chunk)
+            spool.seek(0)
+            with self._answering():
+                self.client.upload_fileobj(spool, self.bucket, name)
+        return StoredFile(key, PurePosixPath(key).name, size, digest.hexdigest())
+
+    def size(self, key: str) -> int | None:
+        if not valid_key(key):
+            return None
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        try:
+            with self._answering(missing_ok=True):
+                answer = self.client.head_object(Bucket=self.bucket, Key=self._object(key))
+        except ClientError as error:
+            if self._missing(error):
+                return None
+            raise
+        return int(answer["ContentLength"])
+
+    def exists(self, key: str) -> bool:
+        return self.size(key) is not None
+
+    def iterate(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        extra = {}
+        if start or end is not None:
+            extra["Range"] = f"bytes={start}-{'' if end is None else end}"
+        try:
+            with self._answering(missing_ok=True):
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._object(key), **extra)
+        except ClientError as error:
+            if self._missing(error):
+                raise FileNotFoundError(key) from error
+            raise
+        body = answer["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK)
+        finally:
+            body.close()
+
+    def read(self, key: str) -> bytes:
+        return b"".join(self.iterate(key))
+
+    def delete(self, key: str) -> None:
+        with self._answering():
+            self.client.delete_object(Bucket=self.bucket, Key=self._object(key))
+
+    def list(self) -> Iterator[StoredObject]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + KEY_PREFIX
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield StoredObject(
+                    item["Key"][len(self.prefix) :], int(item["Size"]), item["LastModified"]
+                )
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+    def download_url(self, key: str, filename: str, media_type: str | None) -> str | None:
+        if not self.presigned_downloads:
+            return None
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._object(key),
+            "ResponseContentDisposition": f'attachment; filename="{safe_filename(filename)}"',
+        }
+        if media_type:
+            params["ResponseContentType"] = media_type
+        url: str = self.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=self.presigned_seconds
+        )
+        return url
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as error:
+            raise _unavailable(self.bucket, error) from error
+
+
+def _unavailable(bucket: str, error: Exception) -> StorageUnavailable:
+    return StorageUnavailable(
+        f"Không truy cập được bucket S3 {bucket!r} "
+        f"({type(error).__name__}: {_reason(error)}); kiểm tra TINHSO_STORAGE_S3_*",
+        f"The S3 bucket {bucket!r} cannot be reached "
+        f"({type(error).__name__}: {_reason(error)}); check TINHSO_STORAGE_S3_*",
+    )
+
+
+def _reason(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        details = response.get("Error", {})
+        return str(details.get("Code") or details.get("Message") or error)
+    return str(error)
+
+
+def store_of(section: StorageSection, data_dir: Path) -> FileStore:
+    """The store the settings choose (no network call: see :meth:`FileStore.check`)."""
+    if section.backend == "disk":
+        return DiskStore(data_dir)
+    assert section.s3_bucket is not None  # noqa: S101 - the settings' validator requires it
+    secret = section.s3_secret_access_key
+    return S3Store(
+        section.s3_bucket,
+        endpoint_url=section.s3_endpoint_url,
+        region=section.s3_region,
+        access_key_id=section.s3_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret is not None else None,
+        path_style=section.s3_path_style,
+        prefix=section.s3_prefix,
+        presigned_downloads=section.s3_presigned_downloads,
+        presigned_seconds=section.s3_presigned_seconds,
+    )
+
+
+def resource_store(settings: Settings) -> FileStore:
+    return store_of(settings.storage, settings.data_dir)
+
+
+def unreferenced(
+    session: Session, files: FileStore, *, older_than: timedelta, now: datetime | None = None
+) -> list[StoredObject]:
+    """Files no resource refers to (versions replaced, orphans of failed transactions, files of
+    deleted resources), written more than ``older_than`` ago: an upload whose transaction is
+    still open has written its file but not yet committed its key, and must not be taken."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from tinhso.opendata.models import OpendataResource  # noqa: PLC0415
+
+    referenced = set(
+        session.scalars(
+            select(OpendataResource.stored_path).where(OpendataResource.stored_path != "")
+        )
+    )
+    before = (now or datetime.now(UTC)) - older_than
+    return [
+        found
+        for found in files.list()
+        if found.key not in referenced and found.modified.astimezone(UTC) < before
+    ]

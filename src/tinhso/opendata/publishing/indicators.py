@@ -38,11 +38,10 @@ from tinhso.registry.models import UnitLevel
 from tinhso.registry.organisations import organisation_service
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from sqlalchemy.orm import Session
 
     from tinhso.monitoring.models import Indicator
+    from tinhso.opendata.catalogue.storage import FileStore
 
 DATASET_PREFIX = "chi-so-"
 RESOURCE_NAME = "Giá trị theo đơn vị hành chính và kỳ báo cáo"
@@ -113,7 +112,7 @@ def _existing(session: Session, name: str) -> OpendataDataset | None:
         return None
 
 
-def publish_indicators(session: Session, data_dir: Path) -> Publication:
+def publish_indicators(session: Session, files: FileStore) -> Publication:
     """Create or refresh the dataset of every published indicator (in the caller's
     transaction)."""
     done = Publication()
@@ -145,10 +144,10 @@ def publish_indicators(session: Session, data_dir: Path) -> Publication:
             field_types=TEXT_COLUMNS,
         )
         if resource is None:
-            dataset_service.attach_file(session, PLATFORM, dataset.id, upload, data_dir)
+            dataset_service.attach_file(session, PLATFORM, dataset.id, upload, files)
         elif resource.sha256 != _sha256(content):
             dataset_service.update(session, PLATFORM, {**fields, "id": dataset.id})
-            dataset_service.replace_file(session, PLATFORM, resource.id, upload, data_dir)
+            dataset_service.replace_file(session, PLATFORM, resource.id, upload, files)
             done.refreshed.append(name)
         elif name not in done.created:
             done.unchanged.append(name)

@@ -313,9 +313,7 @@ def _store_upload(
 
     reader = reader_of(session, principal)
     try:
-        dataset_service.attach_file(
-            session, reader, name, upload, request.app.state.settings.data_dir
-        )
+        dataset_service.attach_file(session, reader, name, upload, request.app.state.resource_files)
         session.commit()
     except Forbidden:
         session.rollback()
