@@ -133,7 +133,9 @@ def _evaluate(sessions: sessionmaker[Session], at: datetime) -> tuple[int, int]:
 
 def _alerts(sessions: sessionmaker[Session]) -> list[tuple[str, AlertState, float | None]]:
     with sessions() as session:
-        rows = session.execute(select(Alert.period, Alert.state, Alert.value_seen).order_by(Alert.id))
+        rows = session.execute(
+            select(Alert.period, Alert.state, Alert.value_seen).order_by(Alert.id)
+        )
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
@@ -142,7 +144,7 @@ def test_the_late_share_rule_opens_resolves_never_duplicates_and_waits_out_its_c
     sessions: sessionmaker[Session], desk: Desk
 ) -> None:
     _rule(sessions)
-    first, second = desk.submit(WARD, MONDAY, 2)
+    first, _open = desk.submit(WARD, MONDAY, 2)
     desk.submit(OTHER_COMMUNE, MONDAY, 3)  # another commune's: never counted for Việt Yên
     desk.answer(first, MONDAY + timedelta(minutes=30))  # on time
     # Monday 10:00: one handled on time, one open within its deadline: 0 % late.

@@ -76,7 +76,10 @@ def test_an_admin_adds_a_late_share_rule_and_odd_ones_are_refused(
 
 
 def test_a_dashboard_with_a_field_reports_panel_for_the_province_and_a_commune(
-    client: TestClient, admin: Official, make_official: MakeOfficial, sessions: sessionmaker[Session]
+    client: TestClient,
+    admin: Official,
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
 ) -> None:
     desk = Desk(sessions, admin.username)
     now = utcnow() - timedelta(minutes=1)
