@@ -2,8 +2,10 @@
 this month's counts for Bắc Ninh (received, not handled yet, handled, late, the shares) with
 the months before as a series and a table, then the same panel for a commune chosen on the
 dashboard, and on the wall screen; axe-core clean, nothing wider than the window.
-Screenshots: ``dashboard-field-reports-{w}.png``, ``dashboard-field-reports-commune-{w}.png``,
-``dashboard-field-reports-wall.png``."""
+The alert rules page offers the late-share kind (no indicator) and says due days are working
+days. Screenshots: ``dashboard-field-reports-{w}.png``,
+``dashboard-field-reports-commune-{w}.png``, ``dashboard-field-reports-wall.png``,
+``alert-rules-late-share-{w}.png``."""
 
 from __future__ import annotations
 
@@ -115,6 +117,36 @@ def test_the_field_report_panel_for_the_province_a_commune_and_the_wall(
             expect(wall_panel.locator(".dash-chart[data-ready='1']")).to_have_count(1)
             _check(page, "dashboard-field-reports-wall", found)
         found.extend(errors)
+
+    browser.run(journey, live_server, width=width, height=1000)
+    assert found == []
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_the_rules_page_offers_the_late_share_kind_and_working_days(
+    browser: BrowserThread,
+    live_server: str,
+    make_official: MakeOfficial,
+    width: int,
+) -> None:
+    admin = make_official(platform_admin=True, username="quan-tri-quy-tac")
+    found: list[str] = []
+
+    def journey(page: Page) -> None:
+        _log_in(page, admin.username, "/monitoring/alerts/rules")
+        expect(page.locator("h1")).to_have_text("Quy tắc cảnh báo")
+        page.locator("#rule-code").fill("tre-han")
+        page.locator("#rule-name-vi").fill("Phản ánh trễ hạn trên 30%")
+        page.locator("#rule-kind").select_option("reports_late_share")
+        page.locator("#rule-indicator").select_option("")
+        page.locator("#rule-scope").fill("24")
+        page.locator("#rule-threshold").fill("30")
+        expect(page.locator("#rule-due-hint")).to_contain_text("Ngày làm việc")
+        page.get_by_role("button", name="Thêm quy tắc").click()
+        expect(page.locator("#alert-rules")).to_contain_text("Phản ánh hiện trường")
+        expect(page.locator("#alert-rules")).to_contain_text("Tháng này")
+        page.wait_for_load_state("networkidle")
+        _check(page, f"alert-rules-late-share-{width}", found)
 
     browser.run(journey, live_server, width=width, height=1000)
     assert found == []
