@@ -48,5 +48,5 @@ def test_the_demo_dashboards_show_every_panel(sessions: sessionmaker[Session]) -
         reports = next(p for p in shown.panels if p.panel.kind == "field_reports").data
         assert reports is not None and len(reports["trend"]) == 6
         assert sum(month["received"] for month in reports["trend"]) > 0
-        rule = alert_service.rule(session, REPORT_RULE["code"])
+        rule = alert_service.rule(session, str(REPORT_RULE["code"]))
         assert rule.kind is AlertKind.REPORTS_LATE_SHARE and rule.indicator_id is None
