@@ -45,7 +45,8 @@ def _missing_rule(sessions: sessionmaker[Session], period: str, due_days: int) -
 
 
 def test_due_dates_skip_weekends_tet_and_decided_days(sessions: sessionmaker[Session]) -> None:
-    with sessions.begin() as session:
+    # Rolled back at the end: the decided days are reference data kept between tests.
+    with sessions() as session:
         load_shipped_decisions(session)
         # March 2026 ends on Tuesday 31/03: Wed 01/04 (1), Thu 02/04 (2), Fri 03/04 (3), the
         # weekend, Mon 06/04 (4). Calendar days would have said Saturday 04/04.
@@ -69,6 +70,7 @@ def test_due_dates_skip_weekends_tet_and_decided_days(sessions: sessionmaker[Ses
         )
         assert missing_value_due(session, "2026-03", 4) == date(2026, 4, 7)
         assert missing_value_due(session, "2026-03", 0) == date(2026, 3, 31)
+        session.rollback()
 
 
 def test_a_missing_value_alert_waits_through_tet(sessions: sessionmaker[Session]) -> None:
