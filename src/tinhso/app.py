@@ -36,6 +36,7 @@ from tinhso.opendata.stewardship.api import router as opendata_lists_router
 from tinhso.registry.api import router as registry_router
 from tinhso.registry.auth import current_principal
 from tinhso.reports.api import router as reports_router
+from tinhso.reports.figures.provider import install as install_report_figures
 from tinhso.reports.open311.api import router as open311_router
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(opendata_lists_router, dependencies=checked)
     app.include_router(reports_router, dependencies=checked)
     app.include_router(open311_router, dependencies=checked)
+    # monitoring's dashboards and alerts read field-report figures through its extension point
+    install_report_figures()
 
     from tinhso.portal.pages import install_portal  # noqa: PLC0415 - portal depends on every domain
 

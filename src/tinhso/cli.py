@@ -265,8 +265,10 @@ def _domain_jobs(engine: Engine, settings: Settings) -> tuple[list[Job], list[st
     from tinhso.core.jobs.platform import platform_jobs  # noqa: PLC0415
     from tinhso.monitoring.jobs import monitoring_jobs  # noqa: PLC0415
     from tinhso.opendata.jobs import opendata_jobs  # noqa: PLC0415
+    from tinhso.reports.figures.provider import install  # noqa: PLC0415
     from tinhso.reports.jobs import reports_jobs  # noqa: PLC0415
 
+    install()  # monitoring.alerts evaluates field-report rules through reports' figures
     jobs: list[Job] = []
     reasons: list[str] = []
     for domain_jobs in (platform_jobs, monitoring_jobs, reports_jobs, opendata_jobs):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tinhso.exchange.demo import load_exchange_demo
+from tinhso.monitoring.alerts.demo import load_report_alert_demo
 from tinhso.monitoring.dashboards.demo import load_dashboard_demo
 from tinhso.monitoring.demo import load_monitoring_demo
 from tinhso.opendata.demo import load_opendata_demo
 from tinhso.registry.demo import load_registry_demo
 from tinhso.reports.demo import load_reports_demo
+from tinhso.reports.figures.provider import install as install_report_figures
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,4 +33,8 @@ def load_demo(
     load_monitoring_demo(session, progress)
     load_opendata_demo(session, files, progress)
     load_reports_demo(session, progress)
+    install_report_figures()  # the dashboards' field-report panel and the demo's late-share rule
     load_dashboard_demo(session, progress)  # its panels show field reports and exchanges
+    opened = load_report_alert_demo(session)  # the late share of field reports per commune
+    if progress:
+        progress("monitoring: field-report alert rule (alerts opened)", opened)

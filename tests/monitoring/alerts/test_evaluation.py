@@ -198,9 +198,10 @@ def test_a_missing_value_opens_only_after_the_due_date_and_resolves_when_reporte
             scope_level=None,
             due_days=5,
         )
-    # 2025 ends on 31/12; due 05/01/2026 (Vietnam time, UTC+7).
-    assert _evaluate(sessions, datetime(2026, 1, 5, 16, 0, tzinfo=UTC)) == (0, 0)
-    assert _evaluate(sessions, datetime(2026, 1, 5, 17, 0, tzinfo=UTC)) == (1, 0)
+    # 2025 ends on Wed 31/12; 5 working days: Thu 01/01 is New Year's Day, then Fri 02/01,
+    # Mon 05/01 to Thu 08/01: due 08/01/2026 (Vietnam time, UTC+7).
+    assert _evaluate(sessions, datetime(2026, 1, 8, 16, 0, tzinfo=UTC)) == (0, 0)
+    assert _evaluate(sessions, datetime(2026, 1, 8, 17, 0, tzinfo=UTC)) == (1, 0)
     assert _alerts(sessions) == [(YEN_DUNG, "2025", AlertState.OPEN, 0.0)]
     record(sessions, [(YEN_DUNG, "2025", 30)])
-    assert _evaluate(sessions, datetime(2026, 1, 7, tzinfo=UTC)) == (0, 1)
+    assert _evaluate(sessions, datetime(2026, 1, 10, tzinfo=UTC)) == (0, 1)

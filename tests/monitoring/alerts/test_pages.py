@@ -178,3 +178,35 @@ def test_the_plan_progress_page_shows_the_badge_of_open_alerts(
     page = client.get("/monitoring")
     assert page.status_code == 200
     assert "1 open alert" in page.text and "/monitoring/alerts?state=open" in page.text
+
+
+def test_an_admin_adds_a_late_share_rule_without_an_indicator_through_the_form(
+    client: TestClient, make_official: MakeOfficial
+) -> None:
+    admin = make_official(platform_admin=True, username="quan-tri-phan-anh")
+    log_in(client, admin.username)
+    page = client.get("/monitoring/alerts/rules")
+    assert "Không có (phản ánh hiện trường)" in page.text
+    assert "Số ngày làm việc sau khi hết kỳ" in page.text
+    form = {
+        "csrf_token": form_token(page),
+        "code": "tre-han",
+        "name_vi": "Phản ánh trễ hạn trên 30%",
+        "kind": "reports_late_share",
+        "indicator": "",
+        "scope": "24",
+        "communes": "yes",
+        "threshold": "30",
+        "window_days": "30",
+    }
+    added = client.post("/monitoring/alerts/rules", data=form, follow_redirects=False)
+    assert added.status_code == 303, added.text
+    listed = client.get("/monitoring/alerts/rules").text
+    assert "Tỷ lệ phản ánh hiện trường trễ hạn vượt ngưỡng" in listed
+    assert "30 ngày gần nhất" in listed and "Phản ánh hiện trường" in listed
+    with_indicator = client.post(
+        "/monitoring/alerts/rules",
+        data=form | {"code": "tre-han-2", "indicator": INDICATOR, "csrf_token": form_token(page)},
+    )
+    assert with_indicator.status_code == 422
+    assert "không theo dõi chỉ số nào" in with_indicator.text

@@ -1,7 +1,7 @@
 """The demo's dashboards, with every domain's demo loaded as ``tinhso demo`` loads it: "Tổng
 quan tỉnh" and the field-report and exchange dashboard of Bắc Ninh, every panel computed
 (none with an error), the map coloured by the field reports the reports demo published per
-commune; loading again adds nothing."""
+commune, the live field-report panel; the late-share alert rule; loading again adds nothing."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from tinhso.demo import load_demo
+from tinhso.monitoring.alerts.demo import REPORT_RULE
+from tinhso.monitoring.alerts.models import AlertKind
+from tinhso.monitoring.alerts.service import alert_service
 from tinhso.monitoring.dashboards.demo import OVERVIEW, REPORTS
 from tinhso.monitoring.dashboards.models import Dashboard, KioskLink
 from tinhso.monitoring.dashboards.service import dashboard_service
@@ -42,3 +45,10 @@ def test_the_demo_dashboards_show_every_panel(sessions: sessionmaker[Session]) -
         assert sum(1 for v in values if v) >= 5  # field reports received in many communes
         kpi = next(p for p in shown.panels if p.panel.kind == "kpi").data
         assert kpi is not None and kpi["value"] is not None and kpi["status"] is not None
+        # Live field-report counts (the reports domain's figures, registered by load_demo)
+        # and the demo's late-share rule over Bắc Ninh's communes.
+        reports = next(p for p in shown.panels if p.panel.kind == "field_reports").data
+        assert reports is not None and len(reports["trend"]) == 6
+        assert sum(month["received"] for month in reports["trend"]) > 0
+        rule = alert_service.rule(session, str(REPORT_RULE["code"]))
+        assert rule.kind is AlertKind.REPORTS_LATE_SHARE and rule.indicator_id is None

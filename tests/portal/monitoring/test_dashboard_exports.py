@@ -71,6 +71,7 @@ def board(sessions: sessionmaker[Session]) -> list[int]:
                     PanelIn(kind=PanelKind.RANKING, settings={"indicator": "kt_thanh_toan", "period": "2025"}),
                     PanelIn(kind=PanelKind.EXCHANGE, settings={"days": 30}),
                     PanelIn(kind=PanelKind.KPI, title_vi="=HYPERLINK(\"x\")", settings={"indicator": "kt_thanh_toan"}),
+                    PanelIn(kind=PanelKind.FIELD_REPORTS, settings={"months": 3}),
                 ],
             ),
         )  # fmt: skip
@@ -104,7 +105,7 @@ def test_the_workbook_has_a_sheet_per_panel_with_numbers_and_vietnamese_headers(
     stamp = datetime.now(LOCAL_TIMEZONE).strftime("%d-%m-%Y")
     assert f'filename="tong-quan-24-{stamp}.xlsx"' in answer.headers["content-disposition"]
     book = load_workbook(io.BytesIO(answer.content))
-    assert len(book.worksheets) == 8  # seven panels and what the export is
+    assert len(book.worksheets) == 9  # eight panels and what the export is
     kpi = list(book.worksheets[0].iter_rows(values_only=True))
     lines = {row[0]: row[1] for row in kpi[:8] if row[0]}
     assert lines["Bảng điều khiển"] == "Tổng quan tỉnh"
@@ -135,7 +136,12 @@ def test_the_workbook_has_a_sheet_per_panel_with_numbers_and_vietnamese_headers(
         if cell.value is not None
     )
     assert book.worksheets[6].title.startswith("7. ")
-    about = {row[0]: row[1] for row in book.worksheets[7].iter_rows(values_only=True)}
+    reports = list(book.worksheets[7].iter_rows(values_only=True))
+    top = reports.index(next(row for row in reports if row[0] == "Mã đơn vị"))
+    assert reports[top][2:5] == ("Tháng", "Tiếp nhận", "Chưa xử lý xong")
+    assert len(reports) - top - 1 == 3  # the three months asked for, none yet with a report
+    assert reports[-1][:4] == ("24", "Tỉnh Bắc Ninh", reports[-1][2], 0)
+    about = {row[0]: row[1] for row in book.worksheets[8].iter_rows(values_only=True)}
     assert about["Bảng điều khiển"] == "Tổng quan tỉnh"
 
 

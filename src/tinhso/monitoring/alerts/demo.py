@@ -45,6 +45,27 @@ DEMO_RULES = [
 ]
 
 
+REPORT_RULE = {
+    "code": "demo-phan-anh-tre-han",
+    "name_vi": "Phản ánh hiện trường trễ hạn trên 20% trong tháng",
+    "name_en": "More than 20% of field reports late this month",
+    "kind": "reports_late_share",
+    "scope_unit": {"unit_set": "current", "code": "24"},
+    "scope_level": "commune",
+    "threshold": 20,
+    "cooldown_hours": 24,
+}
+
+
+def load_report_alert_demo(session: Session) -> int:
+    """The demo's late-share rule on Bắc Ninh's communes (idempotent; needs the reports
+    domain's figures registered: ``tinhso.demo.load_demo`` does it), evaluated once: the
+    number of alerts opened."""
+    if session.scalar(select(AlertRule.id).where(AlertRule.code == REPORT_RULE["code"])) is None:
+        alert_service.create_rule(session, RuleCreate.model_validate(REPORT_RULE))
+    return alert_service.evaluate(session).opened
+
+
 def load_alert_demo(session: Session) -> int:
     """The demo's rules (idempotent), evaluated once: the number of alerts opened."""
     for rule in DEMO_RULES:

@@ -1,6 +1,6 @@
 """Alert rules and the alerts they open.
 
-A rule watches one indicator over a scope (a unit, or the units of a level below it) for
+A rule watches one indicator (or, for ``reports_late_share``, the field reports) over a scope (a unit, or the units of a level below it) for
 one period (or, without one, the current year). An alert is one (rule, unit, period) while
 its condition holds: at most one open at a time (a partial unique index), resolved when the
 condition clears, kept afterwards as history.
@@ -25,8 +25,13 @@ class AlertKind(enum.StrEnum):
     # The indicator's value for the unit crosses a threshold (operator + value).
     THRESHOLD = "threshold"
     # No value for the unit for some of the indicator's data elements once the period has
-    # ended and ``due_days`` more days have passed (the reporting calendar's "not filled").
+    # ended and ``due_days`` more working days have passed (the reporting calendar's "not
+    # filled"; working days of core.calendar).
     MISSING_VALUE = "missing_value"
+    # The share of the unit's field reports that are late, over a window (this month or the
+    # last ``window_days`` days), above ``threshold`` % (no indicator: the reports domain's
+    # live figures, through monitoring.field_reports).
+    REPORTS_LATE_SHARE = "reports_late_share"
 
 
 class AlertState(enum.StrEnum):
@@ -42,7 +47,8 @@ class AlertRule(TimestampMixin, Base):
     name_vi: Mapped[str] = mapped_column(String(300))
     name_en: Mapped[str | None] = mapped_column(String(300))
     kind: Mapped[AlertKind] = mapped_column(value_enum(AlertKind, "alert_kind"))
-    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id", ondelete="CASCADE"))
+    # None only for reports_late_share (it watches field reports, not an indicator).
+    indicator_id: Mapped[int | None] = mapped_column(ForeignKey("indicator.id", ondelete="CASCADE"))
     # The scope: a current unit, and optionally a level below it (its communes).
     scope_unit_id: Mapped[int] = mapped_column(
         ForeignKey("administrative_unit.id", ondelete="RESTRICT")
@@ -52,7 +58,10 @@ class AlertRule(TimestampMixin, Base):
     operator: Mapped[Comparison | None] = mapped_column(value_enum(Comparison, "comparison"))
     threshold: Mapped[float | None] = mapped_column(Float)
     cooldown_hours: Mapped[int] = mapped_column(Integer, default=24)
-    due_days: Mapped[int] = mapped_column(Integer, default=5)  # missing_value: after period end
+    # missing_value: working days after the period's end
+    due_days: Mapped[int] = mapped_column(Integer, default=5)
+    # reports_late_share: the last N days (None: the current month, Vietnam time)
+    window_days: Mapped[int | None] = mapped_column(Integer)
     recipient_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 

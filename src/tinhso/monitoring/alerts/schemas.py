@@ -24,7 +24,9 @@ class RuleCreate(BaseModel):
     name_vi: Name
     name_en: Name | None = None
     kind: AlertKind
-    indicator_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    indicator_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="The indicator watched (every kind but reports_late_share)"
+    )
     scope_unit: UnitRef = Field(description="A current unit (the province, or one unit)")
     scope_level: UnitLevel | None = Field(
         default=None, description="The units of this level below the scope unit (None: itself)"
@@ -35,10 +37,26 @@ class RuleCreate(BaseModel):
     operator: Comparison | None = Field(
         default=None, description="threshold rules: >=, >, <=, <, ="
     )
-    threshold: float | None = Field(default=None, allow_inf_nan=False)
+    threshold: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="threshold rules: the value compared; reports_late_share: the late share "
+        "in percent (0–100) above which an alert opens",
+    )
     cooldown_hours: int = Field(default=24, ge=0, le=24 * 365)
     due_days: int = Field(
-        default=5, ge=0, le=366, description="missing_value: days after the period's end"
+        default=5,
+        ge=0,
+        le=366,
+        description="missing_value: working days after the period's end (core.calendar)",
+    )
+    window_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=366,
+        description="reports_late_share: the last N days (None: the current month). The late "
+        "share is (reports handled late in the window + reports still open at its end past "
+        "their deadline) / (reports handled in the window + reports still open at its end)",
     )
     recipient_roles: list[Role] = Field(default_factory=lambda: [Role.ORGANISATION_ADMIN])
     enabled: bool = True
@@ -53,6 +71,7 @@ class RuleUpdate(BaseModel):
     threshold: float | None = Field(default=None, allow_inf_nan=False)
     cooldown_hours: int | None = Field(default=None, ge=0, le=24 * 365)
     due_days: int | None = Field(default=None, ge=0, le=366)
+    window_days: int | None = Field(default=None, ge=1, le=366)
     recipient_roles: list[Role] | None = None
     enabled: bool | None = None
 
@@ -62,7 +81,7 @@ class RuleOut(BaseModel):
     name_vi: str
     name_en: str | None
     kind: AlertKind
-    indicator_code: str
+    indicator_code: str | None
     scope_unit: UnitRef
     scope_level: UnitLevel | None
     period: str | None
@@ -70,6 +89,7 @@ class RuleOut(BaseModel):
     threshold: float | None
     cooldown_hours: int
     due_days: int
+    window_days: int | None
     recipient_roles: list[str]
     enabled: bool
 
@@ -80,8 +100,8 @@ class AlertOut(BaseModel):
     rule_name_vi: str
     rule_name_en: str | None
     kind: AlertKind
-    indicator_code: str
-    indicator_name_vi: str
+    indicator_code: str | None
+    indicator_name_vi: str | None
     indicator_name_en: str | None
     unit: UnitRef
     unit_name: str

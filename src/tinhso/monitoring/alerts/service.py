@@ -2,7 +2,9 @@
 
 `evaluate` runs every enabled rule: it finds the units of the rule's scope whose condition
 holds for the rule's period (plan progress's status for ``behind_trajectory``, the computed
-indicator value for ``threshold``), opens an alert for each that has none open, unless the
+indicator value for ``threshold``, the reporting status past the period's end and
+``due_days`` working days for ``missing_value``, the field reports' late share over the rule's
+window for ``reports_late_share``, read through ``monitoring.field_reports``), opens an alert for each that has none open, unless the
 last one for the same (rule, unit, period) was resolved less than the rule's cool-down ago,
 resolves the open alerts whose condition has cleared, and queues one e-mail per recipient
 when an alert opens (sent by the ``core.mail`` job). Recipients are the officials holding
@@ -12,18 +14,19 @@ to the rule's scope unit.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from tinhso.core import mail
-from tinhso.core.calendar import VIETNAM
+from tinhso.core.calendar import VIETNAM, load_calendar
 from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, InvalidInput, NotFound
 from tinhso.core.pagination import PageParams
-from tinhso.monitoring import repository
+from tinhso.monitoring import field_reports, repository
 from tinhso.monitoring.alerts.models import Alert, AlertKind, AlertRule, AlertState
 from tinhso.monitoring.alerts.schemas import AlertOut, Evaluation, RuleCreate, RuleOut, RuleUpdate
 from tinhso.monitoring.computation.effective_values import Tree
@@ -40,7 +43,11 @@ from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import UnitNode, unit_service
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
 
 OFF_TRACK = frozenset({"behind", "not_achieved"})
 KIND_TEXT: dict[AlertKind, tuple[str, str]] = {
@@ -50,7 +57,24 @@ KIND_TEXT: dict[AlertKind, tuple[str, str]] = {
         "Chưa có số liệu khi đã quá hạn báo cáo",
         "No value by the reporting due date",
     ),
+    AlertKind.REPORTS_LATE_SHARE: (
+        "Tỷ lệ phản ánh hiện trường trễ hạn vượt ngưỡng",
+        "Late share of field reports above the threshold",
+    ),
 }
+# What a reports_late_share rule's share is (the rule's help text, the API's description).
+LATE_SHARE_DEFINITION = (
+    (
+        "Tỷ lệ trễ hạn = (phản ánh xử lý trễ hạn trong khoảng thời gian + phản ánh chưa xử lý xong "
+        "khi hết khoảng mà đã quá hạn) / (phản ánh đã xử lý trong khoảng + phản ánh chưa xử lý xong "
+        "khi hết khoảng), tính trực tiếp từ phản ánh hiện trường của đơn vị và các đơn vị trực thuộc"
+    ),
+    (
+        "Late share = (reports handled late in the window + reports still open at its end past "
+        "their deadline) / (reports handled in the window + reports still open at its end), live "
+        "from the field reports of the unit and the units below it"
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +96,28 @@ def _check_threshold(kind: AlertKind, operator: Comparison | None, threshold: fl
             "A threshold rule needs an operator and a threshold value",
             field="threshold",
         )
+    if kind is AlertKind.REPORTS_LATE_SHARE and (threshold is None or not 0 <= threshold < 100):
+        raise InvalidInput(
+            "Quy tắc tỷ lệ phản ánh trễ hạn cần ngưỡng phần trăm (threshold) từ 0 đến dưới 100",
+            "A late-share rule needs a threshold in percent (threshold) from 0 to below 100",
+            field="threshold",
+        )
+
+
+def window_of(rule: AlertRule, moment: datetime) -> tuple[str, datetime, datetime]:
+    """A reports_late_share rule's window at a moment: its key (the alert's period: the month
+    2026-12, or 30d for the last 30 days) and its bounds [start, end) (end: the moment)."""
+    local = moment.astimezone(VIETNAM)
+    if rule.window_days is None:
+        start = datetime(local.year, local.month, 1, tzinfo=VIETNAM)
+        return f"{local:%Y-%m}", start, moment
+    return f"{rule.window_days}d", moment - timedelta(days=rule.window_days), moment
+
+
+def missing_value_due(session: Session, period: str, due_days: int) -> date:
+    """The last day a missing_value rule waits: the period's end plus ``due_days`` working
+    days of the one working calendar (weekends, public holidays, decided days)."""
+    return load_calendar(session).add_working_days(parse_period(period).end, due_days)
 
 
 class AlertService:
@@ -84,25 +130,25 @@ class AlertService:
 
     def rules(self, session: Session) -> list[RuleOut]:
         found = list(session.scalars(select(AlertRule).order_by(AlertRule.code)))
-        indicators = repository.indicators_by_ids(session, {r.indicator_id for r in found})
+        indicators = repository.indicators_by_ids(session, _indicator_ids(found))
         nodes = unit_service.nodes(session, {r.scope_unit_id for r in found})
         return [
-            self._out(rule, indicators[rule.indicator_id], nodes[rule.scope_unit_id])
+            self._out(rule, _indicator(indicators, rule), nodes[rule.scope_unit_id])
             for rule in found
         ]
 
     def rule_out(self, session: Session, rule: AlertRule) -> RuleOut:
-        indicators = repository.indicators_by_ids(session, {rule.indicator_id})
+        indicators = repository.indicators_by_ids(session, _indicator_ids([rule]))
         node = unit_service.nodes(session, [rule.scope_unit_id])[rule.scope_unit_id]
-        return self._out(rule, indicators[rule.indicator_id], node)
+        return self._out(rule, _indicator(indicators, rule), node)
 
-    def _out(self, rule: AlertRule, indicator: Indicator, scope: UnitNode) -> RuleOut:
+    def _out(self, rule: AlertRule, indicator: Indicator | None, scope: UnitNode) -> RuleOut:
         return RuleOut(
             code=rule.code,
             name_vi=rule.name_vi,
             name_en=rule.name_en,
             kind=rule.kind,
-            indicator_code=indicator.code,
+            indicator_code=indicator.code if indicator else None,
             scope_unit=UnitRef(unit_set=scope.unit_set, code=scope.code),
             scope_level=rule.scope_level,
             period=rule.period,
@@ -110,6 +156,7 @@ class AlertService:
             threshold=rule.threshold,
             cooldown_hours=rule.cooldown_hours,
             due_days=rule.due_days,
+            window_days=rule.window_days,
             recipient_roles=list(rule.recipient_roles),
             enabled=rule.enabled,
         )
@@ -121,13 +168,7 @@ class AlertService:
                 f"Alert rule {data.code} already exists",
                 field="code",
             )
-        indicator = repository.indicator_by_code(session, data.indicator_code)
-        if indicator is None:
-            raise InvalidInput(
-                f"Không tìm thấy chỉ số {data.indicator_code}",
-                f"Indicator {data.indicator_code} not found",
-                field="indicator_code",
-            )
+        indicator_id = self._check_subject(session, data)
         if data.scope_unit.unit_set is not UnitSet.CURRENT:
             raise InvalidInput(
                 "Phạm vi cảnh báo phải là đơn vị hành chính hiện hành",
@@ -144,7 +185,7 @@ class AlertService:
             name_vi=data.name_vi,
             name_en=data.name_en,
             kind=data.kind,
-            indicator_id=indicator.id,
+            indicator_id=indicator_id,
             scope_unit_id=scope.id,
             scope_level=data.scope_level,
             period=data.period,
@@ -152,6 +193,7 @@ class AlertService:
             threshold=data.threshold,
             cooldown_hours=data.cooldown_hours,
             due_days=data.due_days,
+            window_days=data.window_days,
             recipient_roles=sorted({role.value for role in data.recipient_roles}),
             enabled=data.enabled,
         )
@@ -159,12 +201,45 @@ class AlertService:
         session.flush()
         return rule
 
+    def _check_subject(self, session: Session, data: RuleCreate) -> int | None:
+        """The indicator a rule watches; a field-report rule watches none and needs the
+        reports domain's figures in this process."""
+        if data.kind is AlertKind.REPORTS_LATE_SHARE:
+            field_reports.require(field="kind")
+            if data.indicator_code is not None:
+                raise InvalidInput(
+                    "Quy tắc tỷ lệ phản ánh trễ hạn không theo dõi chỉ số nào: bỏ trống chỉ số",
+                    "A late-share rule watches no indicator: leave the indicator out",
+                    field="indicator_code",
+                )
+            if data.period is not None:
+                raise InvalidInput(
+                    "Quy tắc tỷ lệ phản ánh trễ hạn dùng khoảng thời gian (tháng này hoặc "
+                    "window_days ngày gần nhất), không dùng kỳ báo cáo",
+                    "A late-share rule uses a window (this month or the last window_days "
+                    "days), not a period",
+                    field="period",
+                )
+            return None
+        if data.indicator_code is None:
+            raise InvalidInput(
+                "Quy tắc này cần một chỉ số", "This rule needs an indicator", field="indicator_code"
+            )
+        indicator = repository.indicator_by_code(session, data.indicator_code)
+        if indicator is None:
+            raise InvalidInput(
+                f"Không tìm thấy chỉ số {data.indicator_code}",
+                f"Indicator {data.indicator_code} not found",
+                field="indicator_code",
+            )
+        return indicator.id
+
     def update_rule(self, session: Session, rule: AlertRule, data: RuleUpdate) -> AlertRule:
         changes = data.model_dump(exclude_unset=True)
         if "recipient_roles" in changes and data.recipient_roles is not None:
             changes["recipient_roles"] = sorted({role.value for role in data.recipient_roles})
         for name, value in changes.items():
-            if value is None and name not in {"name_en"}:
+            if value is None and name not in {"name_en", "window_days"}:
                 continue
             setattr(rule, name, value)
         _check_threshold(rule.kind, rule.operator, rule.threshold)
@@ -203,7 +278,7 @@ class AlertService:
             .limit(params.limit)
             .offset(params.offset)
         ).all()
-        indicators = repository.indicators_by_ids(session, {rule.indicator_id for _, rule in rows})
+        indicators = repository.indicators_by_ids(session, _indicator_ids(r for _, r in rows))
         nodes = unit_service.nodes(session, {alert.unit_id for alert, _ in rows})
         items = [
             AlertOut(
@@ -212,9 +287,9 @@ class AlertService:
                 rule_name_vi=rule.name_vi,
                 rule_name_en=rule.name_en,
                 kind=rule.kind,
-                indicator_code=indicators[rule.indicator_id].code,
-                indicator_name_vi=indicators[rule.indicator_id].name_vi,
-                indicator_name_en=indicators[rule.indicator_id].name_en,
+                indicator_code=getattr(_indicator(indicators, rule), "code", None),
+                indicator_name_vi=getattr(_indicator(indicators, rule), "name_vi", None),
+                indicator_name_en=getattr(_indicator(indicators, rule), "name_en", None),
                 unit=UnitRef(
                     unit_set=nodes[alert.unit_id].unit_set, code=nodes[alert.unit_id].code
                 ),
@@ -252,13 +327,17 @@ class AlertService:
         )
         if not rules:
             return result
-        indicators = repository.indicators_by_ids(session, {r.indicator_id for r in rules})
+        indicators = repository.indicators_by_ids(session, _indicator_ids(rules))
         tied: dict[int, list[int]] = {}
         for organisation in organisation_service.list_all(session):
             if organisation.administrative_unit_id is not None:
                 tied.setdefault(organisation.administrative_unit_id, []).append(organisation.id)
         for rule in rules:
-            self._evaluate_rule(session, rule, indicators[rule.indicator_id], tied, moment, result)
+            if rule.kind is AlertKind.REPORTS_LATE_SHARE and field_reports.provider() is None:
+                # Refused at creation; a process without the reports domain says so.
+                logger.warning("alert rule %s skipped: no field-report figures", rule.code)
+                continue
+            self._evaluate_rule(session, rule, _indicator(indicators, rule), tied, moment, result)
         session.flush()
         return result
 
@@ -272,11 +351,14 @@ class AlertService:
         self,
         session: Session,
         rule: AlertRule,
-        indicator: Indicator,
+        indicator: Indicator | None,
         period: str,
         units: list[int],
         moment: datetime,
     ) -> dict[int, Breach]:
+        if rule.kind is AlertKind.REPORTS_LATE_SHARE:
+            return self._late_share(session, rule, units, moment)
+        assert indicator is not None  # noqa: S101 - every other kind names an indicator
         if rule.kind is AlertKind.MISSING_VALUE:
             return self._missing(session, indicator, period, units, rule.due_days, moment)
         if rule.kind is AlertKind.BEHIND_TRAJECTORY:
@@ -315,6 +397,22 @@ class AlertService:
                 found[unit_id] = Breach(value.value, None)
         return found
 
+    def _late_share(
+        self, session: Session, rule: AlertRule, units: list[int], moment: datetime
+    ) -> dict[int, Breach]:
+        """The units whose field reports' late share over the rule's window is above the
+        rule's threshold (see LATE_SHARE_DEFINITION); the value seen is the share in %."""
+        if rule.threshold is None:
+            return {}
+        _key, start, end = window_of(rule, moment)
+        counts = field_reports.require().counts(session, units, start, end)
+        found: dict[int, Breach] = {}
+        for unit_id, counted in counts.items():
+            share = counted.late_share
+            if share is not None and share > rule.threshold:
+                found[unit_id] = Breach(round(share, 2), None)
+        return found
+
     def _missing(
         self,
         session: Session,
@@ -325,9 +423,10 @@ class AlertService:
         moment: datetime,
     ) -> dict[int, Breach]:
         """The units that have not filled every data element the indicator reads, once the
-        period has ended and ``due_days`` more days have passed (Vietnam's calendar day);
-        the value seen is how many of those elements the unit has filled."""
-        due = parse_period(period).end + timedelta(days=due_days)
+        period has ended and ``due_days`` more working days have passed (core.calendar's
+        working days, Vietnam's date); the value seen is how many of those elements the unit
+        has filled."""
+        due = missing_value_due(session, period, due_days)
         if moment.astimezone(VIETNAM).date() <= due:
             return {}
         wanted = indicator_spec(indicator).formula.elements
@@ -342,16 +441,31 @@ class AlertService:
         self,
         session: Session,
         rule: AlertRule,
-        indicator: Indicator,
+        indicator: Indicator | None,
         tied: dict[int, list[int]],
         moment: datetime,
         result: Evaluation,
     ) -> None:
         this_year = moment.astimezone(VIETNAM).year
-        # Without a period: this year, or for missing values the last year that has ended.
-        period = rule.period or str(
-            this_year - 1 if rule.kind is AlertKind.MISSING_VALUE else this_year
-        )
+        # Without a period: this year, or for missing values the last year that has ended;
+        # field reports: the window's key (this month, or the last N days).
+        if rule.kind is AlertKind.REPORTS_LATE_SHARE:
+            period = window_of(rule, moment)[0]
+            # A window that has moved on (last month's) resolves its open alerts.
+            for stale in session.scalars(
+                select(Alert).where(
+                    Alert.rule_id == rule.id,
+                    Alert.period != period,
+                    Alert.state == AlertState.OPEN,
+                )
+            ):
+                stale.state = AlertState.RESOLVED
+                stale.resolved_at = moment
+                result.resolved += 1
+        else:
+            period = rule.period or str(
+                this_year - 1 if rule.kind is AlertKind.MISSING_VALUE else this_year
+            )
         units = self._scope(session, rule)
         breaches = self._breaches(session, rule, indicator, period, units, moment)
         history = list(
@@ -412,7 +526,7 @@ class AlertService:
     def _mail(
         self,
         rule: AlertRule,
-        indicator: Indicator,
+        indicator: Indicator | None,
         node: UnitNode,
         period: str,
         breach: Breach,
@@ -424,6 +538,9 @@ class AlertService:
             filled = int(breach.value or 0)
             seen_vi = f"mới nhập {filled} chỉ tiêu dữ liệu, chưa đủ"
             seen_en = f"{filled} data elements filled, not all"
+        elif rule.kind is AlertKind.REPORTS_LATE_SHARE:
+            seen_en = f"{breach.value or 0:,.1f} % late"
+            seen_vi = f"{breach.value or 0:.1f}".replace(".", ",") + " % trễ hạn"
         elif breach.value is not None:
             # Vietnamese 1.380,50; English 1,380.50 (the portal's number formats)
             seen_en = f"{breach.value:,.2f}"
@@ -435,6 +552,31 @@ class AlertService:
         if rule.kind is AlertKind.THRESHOLD:
             condition_vi = f" (ngưỡng {rule.operator} {rule.threshold:g})"
             condition_en = f" (threshold {rule.operator} {rule.threshold:g})"
+        if rule.kind is AlertKind.REPORTS_LATE_SHARE:
+            threshold = f"{rule.threshold or 0:g}"
+            condition_vi = f" (ngưỡng {threshold.replace('.', ',')} %)"
+            condition_en = f" (threshold {threshold} %)"
+        if indicator is None:  # field reports
+            subject_vi, subject_en = "Phản ánh hiện trường", "Field reports"
+            window_vi = (
+                f"{rule.window_days} ngày gần nhất" if rule.window_days else f"tháng {period}"
+            )
+            window_en = f"the last {rule.window_days} days" if rule.window_days else period
+            return mail.Mail(
+                "monitoring",
+                f"alert:{rule.code}:{node.code}:{period}",
+                "alert_opened",
+                recipient,
+                f"Cảnh báo: {subject_vi} – {node.name}, {window_vi} / Alert: {subject_en} – "
+                f"{node.name}, {window_en}",
+                f"Quy tắc «{rule.name_vi}»: {kind_vi}{condition_vi}.\n"
+                f"{subject_vi}, {node.name}, {window_vi}: {seen_vi}.\n"
+                f"{LATE_SHARE_DEFINITION[0]}.\n\n"
+                f"Rule “{rule.name_en or rule.name_vi}”: {kind_en}{condition_en}.\n"
+                f"{subject_en}, {node.name}, {window_en}: {seen_en}.\n"
+                f"{LATE_SHARE_DEFINITION[1]}.\n",
+                f"/monitoring/alerts?unit=current:{node.code}",
+            )
         return mail.Mail(
             "monitoring",
             f"alert:{rule.code}:{node.code}:{period}",
@@ -449,6 +591,14 @@ class AlertService:
             f"{seen_en}.\n",
             f"/monitoring/alerts?unit=current:{node.code}",
         )
+
+
+def _indicator_ids(rules: Iterable[AlertRule]) -> set[int]:
+    return {rule.indicator_id for rule in rules if rule.indicator_id is not None}
+
+
+def _indicator(indicators: dict[int, Indicator], rule: AlertRule) -> Indicator | None:
+    return indicators.get(rule.indicator_id) if rule.indicator_id is not None else None
 
 
 alert_service = AlertService()

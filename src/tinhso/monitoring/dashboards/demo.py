@@ -1,6 +1,6 @@
 """The demo's dashboards: "Tổng quan tỉnh" (the province overview of Bắc Ninh: fibre and
 e-payment figures of the legacy Bắc Giang against Plan 324's targets, the plan's progress, field reports on the map of
-its communes and the exchange platform's traffic) and a second one on field reports and data
+its communes, the live field-report counts and the exchange platform's traffic) and a second one on field reports and data
 exchange, for the wall screen to rotate.
 
 Field reports reach monitoring as the six monthly data elements the reports domain publishes
@@ -88,6 +88,9 @@ def load_dashboard_demo(
         _panel(PanelKind.RANKING, indicator=fibre, level="province", limit=5),
     ]
     second: list[PanelIn] = []
+    # Live field-report counts for the chosen unit (monitoring.field_reports; the demo loader
+    # registers the reports domain's figures before this runs).
+    overview.insert(2, _panel(PanelKind.FIELD_REPORTS, months=6))
     if reports:
         overview.insert(0, _panel(PanelKind.MAP, indicator=RECEIVED))
         second += [

@@ -1,26 +1,31 @@
 """What each kind of panel shows, computed by the services that own the numbers: the map
 (``maps.boundaries.unit_map``), values, targets, rankings and plan progress
-(``progress.service``), and exchange traffic (``exchange.audit.statistics``). The unit
-chosen filters every kind but the map and the ranking (which mark it): plan progress counts
-the targets' units inside it, exchange traffic the exchanges of its organisations. Every kind
-costs a constant number of statements however many units, values or records there are.
-
-Not a panel kind: field reports. The reports domain sits above monitoring in the layers
-(``pyproject.toml``), so monitoring cannot call its statistics service.
+(``progress.service``), exchange traffic (``exchange.audit.statistics``), and field reports
+through monitoring's extension point (``monitoring.field_reports``: the reports domain sits
+above monitoring in the layers and registers its figures there). The unit chosen filters
+every kind but the map and the ranking (which mark it): plan progress counts the targets'
+units inside it, exchange traffic the exchanges of its organisations, field reports those in
+it and below. Every kind costs a constant number of statements however many units, values or
+records there are (field reports: two per month shown).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tinhso.core.calendar import VIETNAM
+from tinhso.core.db import utcnow
 from tinhso.exchange.audit.statistics import exchange_statistics
-from tinhso.monitoring import repository
+from tinhso.monitoring import field_reports, repository
 from tinhso.monitoring.computation import formula as formulas
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.dashboards.schemas import (
+    SETTINGS,
     ExchangeSettings,
+    FieldReportsSettings,
     KpiSettings,
     MapSettings,
     PanelKind,
@@ -42,6 +47,8 @@ from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session
 
     from tinhso.monitoring.models import Indicator
@@ -265,21 +272,54 @@ def _exchange(session: Session, settings: ExchangeSettings, scope: Scope) -> dic
     }
 
 
+def _counts_out(month: str, counts: field_reports.ReportCounts) -> dict[str, Any]:
+    return {
+        "month": month,
+        "received": counts.received,
+        "open": counts.open,
+        "handled": counts.handled,
+        "on_time": counts.on_time,
+        "late": counts.late,
+        "late_share": counts.late_share,
+        "on_time_share": counts.on_time_share,
+    }
+
+
+def _field_reports(
+    session: Session, settings: FieldReportsSettings, scope: Scope, now: datetime | None = None
+) -> dict[str, Any]:
+    """The chosen unit's field reports (its own and its communes'): this month so far and
+    each month before it, oldest first (see ``field_reports.ReportCounts``)."""
+    figures = field_reports.require()
+    moment = now or utcnow()
+    local = moment.astimezone(VIETNAM)
+    months: list[str] = []
+    trend: list[dict[str, Any]] = []
+    for back in range(settings.months - 1, -1, -1):
+        year, month = divmod(local.year * 12 + local.month - 1 - back, 12)
+        start = datetime(year, month + 1, 1, tzinfo=VIETNAM)
+        after_year, after_month = divmod(year * 12 + month + 1, 12)
+        end = min(datetime(after_year, after_month + 1, 1, tzinfo=VIETNAM), moment)
+        counts = figures.counts(session, [scope.unit.id], start, end)[scope.unit.id]
+        months.append(f"{start:%Y-%m}")
+        trend.append(_counts_out(months[-1], counts))
+    return {
+        "unit": {"unit_set": scope.unit.unit_set.value, "code": scope.unit.code,
+                 "name": scope.unit.name},
+        "current": trend[-1],
+        "trend": trend,
+    }  # fmt: skip
+
+
 def panel_data(session: Session, kind: PanelKind, settings: Strict, scope: Scope) -> dict[str, Any]:
-    if kind is PanelKind.MAP:
-        assert isinstance(settings, MapSettings)  # noqa: S101 - the kind picked the model
-        return _map(session, settings, scope)
-    if kind is PanelKind.KPI:
-        assert isinstance(settings, KpiSettings)  # noqa: S101
-        return _kpi(session, settings, scope)
-    if kind is PanelKind.TIMESERIES:
-        assert isinstance(settings, TimeseriesSettings)  # noqa: S101
-        return _timeseries(session, settings, scope)
-    if kind is PanelKind.RANKING:
-        assert isinstance(settings, RankingSettings)  # noqa: S101
-        return _ranking(session, settings, scope)
-    if kind is PanelKind.STATUS_COUNTS:
-        assert isinstance(settings, StatusCountsSettings)  # noqa: S101
-        return _status_counts(session, settings, scope)
-    assert isinstance(settings, ExchangeSettings)  # noqa: S101
-    return _exchange(session, settings, scope)
+    assert isinstance(settings, SETTINGS[kind])  # noqa: S101 - the kind picked the model
+    compute: dict[PanelKind, Callable[[Session, Any, Scope], dict[str, Any]]] = {
+        PanelKind.MAP: _map,
+        PanelKind.KPI: _kpi,
+        PanelKind.TIMESERIES: _timeseries,
+        PanelKind.RANKING: _ranking,
+        PanelKind.STATUS_COUNTS: _status_counts,
+        PanelKind.EXCHANGE: _exchange,
+        PanelKind.FIELD_REPORTS: _field_reports,
+    }
+    return compute[kind](session, settings, scope)

@@ -42,6 +42,9 @@ class PanelKind(enum.StrEnum):
     RANKING = "ranking"  # units ranked on an indicator
     STATUS_COUNTS = "status_counts"  # a plan's targets counted by status
     EXCHANGE = "exchange"  # exchanges and errors per service (the audit log's counts)
+    # Field reports received, open, handled, late and the share on time for the unit, this
+    # month and the months before (live, through monitoring.field_reports)
+    FIELD_REPORTS = "field_reports"
 
 
 class Strict(BaseModel):
@@ -96,6 +99,10 @@ class ExchangeSettings(Strict):
     limit: int = Field(8, ge=1, le=30, description="How many services, the busiest first")
 
 
+class FieldReportsSettings(Strict):
+    months: int = Field(6, ge=2, le=24, description="Months in the trend, this one included")
+
+
 SETTINGS: dict[PanelKind, type[Strict]] = {
     PanelKind.MAP: MapSettings,
     PanelKind.KPI: KpiSettings,
@@ -103,6 +110,7 @@ SETTINGS: dict[PanelKind, type[Strict]] = {
     PanelKind.RANKING: RankingSettings,
     PanelKind.STATUS_COUNTS: StatusCountsSettings,
     PanelKind.EXCHANGE: ExchangeSettings,
+    PanelKind.FIELD_REPORTS: FieldReportsSettings,
 }
 
 

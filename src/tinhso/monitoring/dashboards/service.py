@@ -52,6 +52,7 @@ KIND_NAMES: dict[PanelKind, tuple[str, str]] = {
     PanelKind.RANKING: ("Xếp hạng", "Ranking"),
     PanelKind.STATUS_COUNTS: ("Tiến độ kế hoạch", "Plan progress"),
     PanelKind.EXCHANGE: ("Trao đổi dữ liệu", "Data exchange"),
+    PanelKind.FIELD_REPORTS: ("Phản ánh hiện trường", "Field reports"),
 }
 
 # pydantic's error types in both languages (the rest: "invalid value").

@@ -44,6 +44,7 @@ FORM_FIELDS = (
     "threshold",
     "cooldown_hours",
     "due_days",
+    "window_days",
 )
 
 
@@ -52,6 +53,7 @@ def kind_label(kind: AlertKind) -> str:
         AlertKind.BEHIND_TRAJECTORY: _("Behind schedule or not achieved"),
         AlertKind.THRESHOLD: _("Crosses a threshold"),
         AlertKind.MISSING_VALUE: _("No value by the due date"),
+        AlertKind.REPORTS_LATE_SHARE: _("Late share of field reports above a threshold"),
     }
     return labels[kind]
 
@@ -181,6 +183,7 @@ def add_rule(
     threshold: Annotated[str, Form(max_length=32)] = "",
     cooldown_hours: Annotated[str, Form(max_length=8)] = "24",
     due_days: Annotated[str, Form(max_length=8)] = "5",
+    window_days: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     require_catalogue_manager(session, principal)
     form = {
@@ -196,6 +199,7 @@ def add_rule(
         "threshold": threshold,
         "cooldown_hours": cooldown_hours,
         "due_days": due_days,
+        "window_days": window_days,
     }
     try:
         data = RuleCreate.model_validate(
@@ -204,7 +208,7 @@ def add_rule(
                 "name_vi": name_vi,
                 "name_en": name_en.strip() or None,
                 "kind": kind,
-                "indicator_code": indicator,
+                "indicator_code": indicator.strip() or None,
                 "scope_unit": {"unit_set": "current", "code": scope.strip()},
                 "scope_level": "commune" if communes else None,
                 "period": period.strip() or None,
@@ -212,6 +216,7 @@ def add_rule(
                 "threshold": threshold.strip().replace(",", ".") or None,
                 "cooldown_hours": cooldown_hours.strip() or "24",
                 "due_days": due_days.strip() or "5",
+                "window_days": window_days.strip() or None,
             }
         )
         alert_service.create_rule(session, data)

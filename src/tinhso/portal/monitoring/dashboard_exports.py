@@ -188,6 +188,22 @@ def _exchange(data: dict[str, Any]) -> tuple[str, str, list[str], list[list[Any]
     return shown, _("Data exchange log"), headers, rows
 
 
+def _field_reports(data: dict[str, Any]) -> tuple[str, str, list[str], list[list[Any]]]:
+    headers = [
+        _("Unit code"), _("Administrative unit"), _("Month"), _("Received"),
+        _("Not handled yet"), _("Handled"), _("Late"), _("Share on time (%)"), _("Late share (%)"),
+    ]  # fmt: skip
+    unit = data["unit"]
+    months = data["trend"]
+    fields = ("received", "open", "handled", "late", "on_time_share", "late_share")
+    rows = [
+        [unit["code"], unit["name"], period_label(m["month"]), *(m[name] for name in fields)]
+        for m in months
+    ]
+    period = f"{period_label(months[0]['month'])} – {period_label(months[-1]['month'])}"
+    return period if months else "–", _("Field reports"), headers, rows
+
+
 _BUILDERS = {
     PanelKind.MAP: _map,
     PanelKind.KPI: _kpi,
@@ -195,6 +211,7 @@ _BUILDERS = {
     PanelKind.RANKING: _ranking,
     PanelKind.STATUS_COUNTS: _status_counts,
     PanelKind.EXCHANGE: _exchange,
+    PanelKind.FIELD_REPORTS: _field_reports,
 }
 
 

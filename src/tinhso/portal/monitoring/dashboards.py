@@ -146,6 +146,18 @@ def _chart(kind: PanelKind, data: dict[str, Any], pick: bool) -> dict[str, Any] 
             "unit": unit,
             "locale": locale,
         }
+    if kind is PanelKind.FIELD_REPORTS and data.get("trend"):
+        return {  # drawn as a series: reports received each month
+            "type": "timeseries",
+            "periods": [period_label(m["month"]) for m in data["trend"]],
+            "values": [m["received"] for m in data["trend"]],
+            "target": None,
+            "target_label": "",
+            "value_label": _("Received"),
+            "decimals": 0,
+            "unit": "",
+            "locale": locale,
+        }
     return None
 
 
@@ -305,6 +317,7 @@ FIELDS: dict[PanelKind, list[tuple[str, str]]] = {
     ],
     PanelKind.STATUS_COUNTS: [("plan", "plan"), ("as_of", "number")],
     PanelKind.EXCHANGE: [("days", "number"), ("limit", "number")],
+    PanelKind.FIELD_REPORTS: [("months", "number")],
 }
 
 
@@ -321,6 +334,7 @@ def _field_labels() -> dict[str, str]:
         "plan": _("Plan"),
         "as_of": _("Assessed in year (empty: this year)"),
         "days": _("Days"),
+        "months": _("Months in the trend"),
         "title_vi": _("Title in Vietnamese (empty: the kind's name)"),
         "title_en": _("Title in English"),
         "percent_of_target": _("% of target"),
@@ -413,7 +427,7 @@ def _form_text(received: Any, names: set[str]) -> dict[str, str]:
 
 _FORM_NAMES = {
     "kind", "title_vi", "title_en", "indicator", "period", "mode", "unit_code", "unit_set",
-    "last", "level", "limit", "plan", "as_of", "days",
+    "last", "level", "limit", "plan", "as_of", "days", "months",
 }  # fmt: skip
 
 

@@ -6,7 +6,11 @@ A month is a calendar month in Vietnam time. *Received*: reports submitted in th
 were accepted by their acceptance deadline and closed by their resolution deadline (a
 refusal only by its acceptance deadline). *Late*: handled late in the month, plus reports still
 open at the month's end whose deadline had passed by then. *Satisfaction*: satisfied ratings
-among the ratings of reports handled in the month.
+among the ratings of reports handled in the month. *Open*: reports not handled by the
+month's end (whenever submitted).
+
+``tally`` counts the same way over any window [start, end) (the operations centre's live
+figures, ``provider.py``): a window that has not ended is judged at the present moment.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class MonthRow:
     late: int = 0
     rated: int = 0
     satisfied: int = 0
+    open: int = 0
 
     @property
     def on_time_percent(self) -> float | None:
@@ -70,6 +75,13 @@ def monthly(session: Session, month: date, *, by_unit: bool = False) -> list[Mon
     """One row per organisation with any report in the month (None: the triage queue), or
     with ``by_unit`` per administrative unit the reports are in (None: no unit given)."""
     start, end = month_bounds(month)
+    return tally(session, start, end, by_unit=by_unit)
+
+
+def tally(
+    session: Session, start: datetime, end: datetime, *, by_unit: bool = False
+) -> list[MonthRow]:
+    """``monthly``'s rows over the window [start, end)."""
     handled_states = [ReportState.RESOLVED, ReportState.REFUSED]
     reports = session.scalars(
         select(Report).where(
@@ -95,8 +107,8 @@ def monthly(session: Session, month: date, *, by_unit: bool = False) -> list[Mon
             if report.rating is not None:
                 row.rated += 1
                 row.satisfied += report.rating is Rating.SATISFIED
-        elif (report.closed_at is None or report.closed_at >= end) and _overdue_at(
-            report, judged_at
-        ):
-            row.late += 1
+        elif report.closed_at is None or report.closed_at >= end:
+            row.open += 1
+            if _overdue_at(report, judged_at):
+                row.late += 1
     return sorted(rows.values(), key=lambda r: (r.key is None, -r.received))
