@@ -202,7 +202,7 @@ def test_the_csv_zip_holds_a_file_per_panel_for_the_unit_chosen(
     assert answer.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(answer.content))
     names = archive.namelist()
-    assert len(names) == 7 and names[0].startswith("01-") and names[0].endswith(".csv")
+    assert len(names) == 8 and names[0].startswith("01-") and names[0].endswith(".csv")
     lines, table = _csv(archive.read(names[0]), ";")
     assert lines["Đơn vị"].startswith("Phường Việt Yên")
     assert table[1][:4] == [VIET_YEN, "Phường Việt Yên", "2025", "66"]
@@ -221,13 +221,13 @@ def test_the_print_page_lays_out_the_dashboard_for_the_monthly_report(
     assert page.status_code == 200, page.text
     assert "Báo cáo tháng 11/2025" in page.text and "Tổng quan tỉnh" in page.text
     assert "Phường Việt Yên" in page.text and _today() in page.text
-    assert page.text.count('class="dash-panel ') == 7
+    assert page.text.count('class="dash-panel ') == 8
     assert "dashboard_export.css" in page.text
     dashboard = viewer.get(f"{BASE}?unit={VIET_YEN}")
     assert f"{BASE}/export.xlsx?unit={VIET_YEN}" in dashboard.text
     assert f"{BASE}/print?unit={VIET_YEN}" in dashboard.text
     assert (
-        dashboard.text.count('data-png="panel"') == 7 and 'data-png="dashboard"' in dashboard.text
+        dashboard.text.count('data-png="panel"') == 8 and 'data-png="dashboard"' in dashboard.text
     )
     assert f"{BASE}/panels/{board[0]}/export.csv?unit={VIET_YEN}" in dashboard.text
 
