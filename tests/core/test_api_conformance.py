@@ -109,7 +109,7 @@ def test_every_operation_answers_as_documented(
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
     # Anonymous requests carry no credentials at all; the administrator's are added here.
     schema.config.generation.update(with_security_parameters=False)
-    # HEAD and OPTIONS are tested on their own (tests/core/test_http_methods.py); the
+    # HEAD and OPTIONS are tested on their own (tests/core/test_api_inputs.py); the
     # coverage phase keeps to the documented methods so the run stays short.
     schema.config.phases.coverage.unexpected_methods = set()
     schema.config.phases.coverage.generation.update(modes=[GenerationMode.POSITIVE])

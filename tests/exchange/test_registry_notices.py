@@ -389,6 +389,18 @@ def _until_status(
     return status
 
 
+def _until_subscribed(redis_url: str) -> None:
+    """Wait until a gateway listens for notices (a notice sent before would be missed)."""
+    probe = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 15
+        while not dict(probe.pubsub_numsub(notices.CHANNEL)).get(notices.CHANNEL.encode()):
+            assert time.monotonic() < deadline, "the gateway never subscribed"
+            time.sleep(0.02)
+    finally:
+        probe.close()
+
+
 def test_a_gateway_follows_system_suspension_and_retirement_at_once_through_redis(
     gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
     redis_url: str,
@@ -400,14 +412,7 @@ def test_a_gateway_follows_system_suspension_and_retirement_at_once_through_redi
     auth = {"Authorization": f"Bearer {token}"}
     target = f"/{SERVICE}/citizens/1"
     assert raw_request(gateway.url, "GET", target, auth).status == 200
-    probe = redis.Redis.from_url(redis_url)
-    try:
-        deadline = time.monotonic() + 15
-        while not dict(probe.pubsub_numsub(notices.CHANNEL)).get(notices.CHANNEL.encode()):
-            assert time.monotonic() < deadline, "the gateway never subscribed"
-            time.sleep(0.02)
-    finally:
-        probe.close()
+    _until_subscribed(redis_url)
     refused = lambda status: status != 200  # noqa: E731
     served = lambda status: status == 200  # noqa: E731
     # The consumer is suspended: its (still unexpired) token no longer admits it (its
@@ -464,3 +469,35 @@ def test_suspending_resuming_and_narrowing_a_grant_reach_the_gateway_at_once(
     )
     assert narrowed.status_code == 200 and narrowed.json()["allowed_methods"] == ["POST"]
     assert _until_status(gateway.url, target, auth, lambda status: status == 403) == 403
+
+
+def test_retiring_a_service_and_revoking_a_credential_reach_the_gateway_at_once(
+    gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
+    redis_url: str,
+) -> None:
+    """Issue 11 item 2: the other registry changes that end admission, each within 2 s with
+    the gateway polling once an hour (only the notice is in time): a service retired, then
+    the consumer's client credential revoked while its access token has not expired."""
+    world = gateway_world
+    world.add_service("doi", world.provider.url + "/api")
+    auth = {"Authorization": f"Bearer {world.token()}"}
+    gateway = world.gateway(TINHSO_REDIS_URL=redis_url, TINHSO_GATEWAY_POLL_SECONDS="3600")
+    echo, other = f"/{SERVICE}/citizens/1", "/so-yte/his/doi/v1/citizens/1"
+    assert raw_request(gateway.url, "GET", echo, auth).status == 200
+    assert raw_request(gateway.url, "GET", other, auth).status == 200
+    _until_subscribed(redis_url)
+    admin = world.world.admin.headers
+    for status in ("deprecated", "retired"):
+        response = world.client.post(
+            f"{API}/services/so-yte/his/doi/v1/status", json={"status": status}, headers=admin
+        )
+        assert response.status_code == 200, response.text
+    assert _until_status(gateway.url, other, auth, lambda status: status != 200) == 404
+    assert raw_request(gateway.url, "GET", other, auth).json()["code"] == "service_unavailable"
+    assert raw_request(gateway.url, "GET", echo, auth).status == 200  # the other service
+    response = world.client.post(
+        f"{API}/credentials/{world.client_id}/revoke",
+        headers=world.world.consumer_admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert _until_status(gateway.url, echo, auth, lambda status: status != 200) == 401

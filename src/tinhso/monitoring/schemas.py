@@ -204,7 +204,9 @@ class RuleOut(BaseModel):
 
 class PlanCreate(Strict):
     code: Code
-    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    number: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine
+    ]
     kind: Short = "plan"
     title_vi: Title
     title_en: Title | None = None
@@ -219,7 +221,9 @@ class PlanCreate(Strict):
 
 class PlanUpdate(Strict):
     number: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        Annotated[
+            str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine
+        ]
         | None
     ) = None
     kind: Short | None = None

@@ -16,7 +16,7 @@ The run is bounded (``TINHSO_FUZZ_EXAMPLES``, 200 by default, derandomised so th
 repeatable); a longer, random run::
 
     TINHSO_FUZZ_EXAMPLES=20000 PYTHONPATH=src pytest -p no:cacheprovider \\
-        tests/exchange/test_gateway_server_fuzz.py
+        tests/exchange/gateway/test_gateway_server_fuzz.py
 """
 
 from __future__ import annotations

@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.monitoring.alerts.conftest import DA_MAI, INDICATOR, VIET_YEN, add_rule, record
+from tests.portal.test_pages import log_in
 from tinhso.monitoring.alerts.service import alert_service
 from tinhso.registry.models import Role
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -184,3 +187,43 @@ def test_the_list_stays_flat_as_alerts_grow(
 
     before, after = query_budget.flat(fetch, grow, budget=12)
     assert 0 < before == after
+
+
+def test_the_rules_list_and_the_alert_pages_stay_flat_as_rules_and_alerts_grow(
+    client: TestClient,
+    admin: Official,
+    sessions: sessionmaker[Session],
+    query_budget: QueryBudget,
+) -> None:
+    """Issue 11 item 4 for the lists added with the alerts: the rules' list in the API and the
+    alert and rule pages of the portal send as many statements for many rows as for few."""
+    add_rule(sessions)
+    _evaluate(sessions)
+    log_in(client, admin.username)
+
+    def fetch(path: str, headers: dict[str, str] | None = None) -> Callable[[], None]:
+        def get() -> None:
+            answer = client.get(path, headers=headers)
+            assert answer.status_code == 200, answer.text
+
+        return get
+
+    def grow() -> None:
+        add_rule(sessions, code="nguong-2", kind="threshold", operator=">", threshold=1)
+        add_rule(sessions, code="nguong-3", kind="threshold", operator=">", threshold=2)
+        _evaluate(sessions)
+
+    counts = query_budget.flat_each(
+        {
+            "GET /api/v1/monitoring/alert-rules": fetch(f"{API}/alert-rules", admin.headers),
+            "/monitoring/alerts": fetch("/monitoring/alerts"),
+            "/monitoring/alerts/rules": fetch("/monitoring/alerts/rules"),
+        },
+        grow,
+        {
+            "GET /api/v1/monitoring/alert-rules": 7,  # 5 on SQLite
+            "/monitoring/alerts": 9,  # 7
+            "/monitoring/alerts/rules": 8,  # 6
+        },
+    )
+    assert all(0 < before == after for before, after in counts.values()), counts

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.portal.monitoring.support import load_demo
+from tests.portal.test_pages import log_in
 from tinhso.core.db import utcnow
 from tinhso.exchange.audit.chain import AuditEntry, append_entries
 from tinhso.monitoring.dashboards.models import DashboardPanel
@@ -25,6 +26,8 @@ from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import OrganisationCreate, UnitRef
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fastapi.testclient import TestClient
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
@@ -390,3 +393,35 @@ def test_a_dashboard_sends_as_many_statements_for_many_communes_and_periods_as_f
 
     before, after = query_budget.flat(fetch, grow, budget=100)  # 92 for 7 panels
     assert 0 < before == after, (before, after)
+
+
+@pytest.mark.usefixtures("world")
+def test_the_dashboard_lists_send_as_many_statements_for_many_dashboards_as_for_few(
+    client: TestClient,
+    admin: Official,
+    query_budget: QueryBudget,
+) -> None:
+    """Issue 11 item 4 for the dashboards' lists: the API's and the portal's."""
+    assert _create(client, admin).status_code == 201
+    log_in(client, admin.username)
+
+    def fetch(path: str, headers: dict[str, str] | None = None) -> Callable[[], None]:
+        def get() -> None:
+            answer = client.get(path, headers=headers)
+            assert answer.status_code == 200, answer.text
+
+        return get
+
+    def grow() -> None:
+        for slug in ("thu-hai", "thu-ba", "thu-tu"):
+            assert _create(client, admin, slug).status_code == 201
+
+    counts = query_budget.flat_each(
+        {
+            "GET " + URL: fetch(URL, admin.headers),
+            "/monitoring/dashboards": fetch("/monitoring/dashboards"),
+        },
+        grow,
+        {"GET " + URL: 8, "/monitoring/dashboards": 7},  # 6 and 5 on SQLite,
+    )
+    assert all(0 < before == after for before, after in counts.values()), counts

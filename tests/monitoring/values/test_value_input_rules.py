@@ -6,15 +6,20 @@ formulas."""
 from __future__ import annotations
 
 import csv
+import importlib
+import inspect
 import io
-from typing import TYPE_CHECKING, Any
+import pkgutil
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pytest
 from openpyxl import load_workbook
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import select, text
 
 from tests.monitoring.support import API
 from tests.monitoring.transfer.test_transfer import VI_HEADER, catalogue, csv_bytes, upload
+from tinhso import monitoring
 from tinhso.monitoring.models import DataValue
 from tinhso.monitoring.transfer.export import write_table, write_template
 from tinhso.monitoring.transfer.tables import values_table
@@ -337,3 +342,59 @@ def test_a_neutralised_comment_imports_back_as_it_was_stored(
     again = upload(client, admin, "so-lieu.csv", exported.content)
     assert again.status_code == 200, again.text
     assert again.json()["unchanged"] == 1
+
+
+# The monitoring domain's request bodies are named so (its answers are *Out, *Page, ...).
+INPUT_MODEL_ENDINGS = ("Create", "Update", "In", "Correction", "Settings", "Service")
+# Read by the number and period readers, which refuse what is not a number or a period.
+PARSED_LATER = {"value", "period"}
+
+
+def _input_models() -> list[type[BaseModel]]:
+    """Every pydantic model the monitoring domain reads request bodies with."""
+    found: dict[str, type[BaseModel]] = {}
+    for info in pkgutil.walk_packages(monitoring.__path__, "tinhso.monitoring."):
+        if not info.name.endswith("schemas"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, model in vars(module).items():
+            if (
+                inspect.isclass(model)
+                and issubclass(model, BaseModel)
+                and model.__module__ == module.__name__
+                and name.endswith(INPUT_MODEL_ENDINGS)
+            ):
+                found[f"{module.__name__}.{name}"] = model
+    return list(found.values())
+
+
+def _text_fields(model: type[BaseModel]) -> list[tuple[str, Any]]:
+    """(field, its type with its constraints) for the fields that take a text or text values."""
+    fields: list[tuple[str, Any]] = []
+    for name, info in model.model_fields.items():
+        if name in PARSED_LATER and model.__name__.startswith("Value"):
+            continue
+        if "str" in repr(info.annotation) and "Any" not in repr(info.annotation):
+            annotation: Any = info.annotation
+            if info.metadata:
+                annotation = Annotated[annotation, *info.metadata]
+            fields.append((name, annotation))
+    return fields
+
+
+@pytest.mark.parametrize("model", _input_models(), ids=lambda model: model.__name__)
+def test_no_text_field_of_any_monitoring_input_takes_a_control_character(
+    model: type[BaseModel],
+) -> None:
+    """Item 5 for the whole domain, the inputs added later (alert rules, collection sources)
+    included: no text field, nor a text value of a mapping, takes a control character."""
+    taken = []
+    for name, annotation in _text_fields(model):
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        for candidate in ("ab\x07cd", {"ab": "cd\x07ef"}, ["ab\x07cd"]):
+            try:
+                adapter.validate_python(candidate)
+            except ValidationError:
+                continue
+            taken.append(f"{name}: {candidate!r}")
+    assert not taken, f"{model.__name__} takes control characters in {taken}"

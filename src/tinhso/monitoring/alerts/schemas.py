@@ -7,14 +7,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from tinhso.core.text import SingleLine
 from tinhso.monitoring.alerts.models import AlertKind, AlertState
 from tinhso.monitoring.models import Comparison
 from tinhso.registry.models import Role, UnitLevel
 from tinhso.registry.schemas import UnitRef
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
-Period = Annotated[str, StringConstraints(max_length=10)]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True), SingleLine
+]
+Period = Annotated[str, StringConstraints(max_length=10), SingleLine]
 
 
 class RuleCreate(BaseModel):
@@ -24,9 +27,9 @@ class RuleCreate(BaseModel):
     name_vi: Name
     name_en: Name | None = None
     kind: AlertKind
-    indicator_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
-        default=None, description="The indicator watched (every kind but reports_late_share)"
-    )
+    indicator_code: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64), SingleLine] | None
+    ) = Field(default=None, description="The indicator watched (every kind but reports_late_share)")
     scope_unit: UnitRef = Field(description="A current unit (the province, or one unit)")
     scope_level: UnitLevel | None = Field(
         default=None, description="The units of this level below the scope unit (None: itself)"

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from tinhso.core.errors import Message
+from tinhso.core.text import SingleLine
 from tinhso.exchange.schemas import Code as ExchangeCode
 from tinhso.exchange.schemas import Version
 from tinhso.monitoring.collection.models import CollectionRun, PeriodRule, RunStatus
@@ -17,6 +18,7 @@ from tinhso.registry.models import UnitSet
 JsonPathText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    SingleLine,
     Field(description="JSON path subset: $, .name, ['name'], [index]; e.g. $.data.total"),
 ]
 RequestPath = Annotated[
@@ -25,7 +27,8 @@ RequestPath = Annotated[
     Field(description="Path after the service's address, e.g. /thong-ke/ho-so"),
 ]
 Query = Annotated[
-    dict[str, Annotated[str, StringConstraints(max_length=500)]], Field(max_length=30)
+    dict[Annotated[str, SingleLine], Annotated[str, StringConstraints(max_length=500), SingleLine]],
+    Field(max_length=30),
 ]
 
 
@@ -49,7 +52,9 @@ class CollectionSourceCreate(Strict):
     )
     value_path: JsonPathText
     unit_set: UnitSet = UnitSet.CURRENT
-    unit_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
+    unit_code: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=16), SingleLine] | None
+    ) = None
     unit_code_path: JsonPathText | None = None
     period_rule: PeriodRule
     interval_minutes: int = Field(ge=1, le=366 * 24 * 60)
