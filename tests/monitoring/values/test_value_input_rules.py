@@ -82,6 +82,38 @@ def test_periods_that_have_not_ended_take_no_actual_values(
     assert stored_units(sessions) == [("current", "24", this_year, 10.0)]
 
 
+def test_periods_that_have_not_ended_are_refused_from_files_and_dhis2_too(
+    client: TestClient, catalogue: None, admin: Official, sessions: sessionmaker[Session]
+) -> None:
+    this_year = str(today_in_vietnam().year)
+    next_year = str(today_in_vietnam().year + 1)
+    rows = [
+        ["households", "24", "hiện hành", this_year, "10"],
+        ["households", "24", "hiện hành", next_year, "10"],
+    ]
+    file = upload(client, admin, "chua-het-ky.csv", csv_bytes(rows, VI_HEADER[:5]))
+    assert file.status_code == 422, file.text
+    messages = [error["message"]["en"] for error in file.json()["errors"]]
+    assert any("has not ended" in m for m in messages), messages
+    assert any("has not started" in m for m in messages), messages
+    dhis2 = client.post(
+        f"{API}/dhis2/dataValueSets",
+        headers=admin.headers,
+        json={
+            "dataValues": [
+                {"dataElement": "households", "period": p, "orgUnit": "current:24", "value": "10"}
+                for p in (this_year, next_year)
+            ]
+        },
+    )
+    # DHIS2's rule: values in conflict are ignored and reported; nothing else was sent.
+    assert dhis2.status_code == 200, dhis2.text
+    assert dhis2.json()["importCount"]["ignored"] == 2
+    conflicts = " ".join(str(c["value"]) for c in dhis2.json()["conflicts"])
+    assert "has not ended" in conflicts and "has not started" in conflicts, conflicts
+    assert stored_units(sessions) == []
+
+
 def test_negative_values_are_refused_for_non_negative_elements_on_every_path(
     client: TestClient, catalogue: None, admin: Official, sessions: sessionmaker[Session]
 ) -> None:
