@@ -3,7 +3,8 @@
 dataset a publisher uploaded as CSV and reads its preview. axe-core on every page visited.
 An indicator's dataset draws its values over time. Screenshots:
 ``opendata-search-{390,1920}.png``, ``opendata-dataset-{390,1920}.png``,
-``opendata-indicator-{390,1920}.png``."""
+``opendata-indicator-{390,1920}.png``; a search with a typo says what it searched for
+instead: ``opendata-search-corrected-{390,1920}.png``."""
 
 from __future__ import annotations
 
@@ -88,6 +89,47 @@ def test_a_citizen_finds_a_dataset_without_diacritics_and_previews_it(
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"the page is {overflow} px wider than the window"
         page.screenshot(path=str(SCREENSHOTS / f"opendata-dataset-{width}.png"), full_page=True)
+
+    browser.run(journey, live_server, width=width, height=1000)
+    assert found == []
+
+
+@pytest.mark.parametrize("width", [390, 1920])
+def test_a_search_with_a_typo_says_what_it_searched_for_instead(
+    browser: BrowserThread,
+    live_server: str,
+    sessions: sessionmaker[Session],
+    province_tree: dict[str, str],
+    width: int,
+) -> None:
+    with sessions.begin() as session:
+        load_reference(session)
+        dataset_service.create(
+            session,
+            PLATFORM,
+            {
+                "title": "Danh sách trường học tiểu học",
+                "owner_org": "so-tttt",
+                "notes": "Các trường tiểu học và số học sinh năm học 2025–2026.",
+            },
+        )
+    found: list[str] = []
+
+    def journey(page: Page) -> None:
+        page.goto("/opendata")
+        page.get_by_label("Tìm bộ dữ liệu").fill("truong hco")
+        page.get_by_role("button", name="Tìm kiếm").click()
+        expect(page.get_by_role("status")).to_have_text(
+            "Không tìm thấy 'truong hco'. Kết quả cho 'trường học'."
+        )
+        expect(page.get_by_role("link", name="Danh sách trường học tiểu học")).to_be_visible()
+        found.extend(serious_accessibility_violations(page))
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow} px wider than the window"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(
+            path=str(SCREENSHOTS / f"opendata-search-corrected-{width}.png"), full_page=True
+        )
 
     browser.run(journey, live_server, width=width, height=1000)
     assert found == []

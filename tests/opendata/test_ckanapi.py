@@ -110,6 +110,24 @@ def test_search_ignores_case_diacritics_and_d_on_both_sides(catalogue: Catalogue
     assert _names(page) == ["dan-so-tinh-bac-giang", "diem-du-lich"]
 
 
+def test_a_typo_corrected_search_says_so_in_its_result(catalogue: Catalogue) -> None:
+    _dataset(catalogue.officer, "Trường học", notes="Danh sách trường mầm non")
+    _dataset(catalogue.officer, "Giá đất Hà Nội", notes="Bảng giá")
+    search = catalogue.anonymous.action.package_search
+
+    corrected = search(q="truong hco", **{"facet.field": '["tags"]'})
+    assert _names(corrected) == ["truong-hoc"]
+    assert corrected["search_corrected"] == {
+        "query": "truong hco",
+        "used": "truong hoc",
+        "used_written": "trường học",
+    }
+    # an exact match, or nothing at all: no such key (CKAN's result as it is)
+    assert "search_corrected" not in search(q="truong hoc")
+    assert "search_corrected" not in search(q="giang hanoi")
+    assert search(q="giang hanoi")["count"] == 0
+
+
 def test_facets_count_what_the_query_matches(catalogue: Catalogue) -> None:
     _dataset(
         catalogue.officer,

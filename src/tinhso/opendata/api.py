@@ -220,7 +220,16 @@ def _package_search(call: Call) -> Any:
         include_private=_flag(params, "include_private"),
     )
     found = search(call.session, call.reader, query, call.base_url)
+    corrected: dict[str, Any] = {}
+    if found.corrected is not None:
+        # not CKAN's: the exact query found nothing and the typo-tolerant match answered
+        corrected["search_corrected"] = {
+            "query": found.corrected["query"],
+            "used": found.corrected["used"],
+            "used_written": found.corrected["used_written"],
+        }
     return {
+        **corrected,
         "count": found.count,
         "sort": found.sort,
         "results": found.results,

@@ -162,7 +162,9 @@ class OpendataResource(Base):
     """A link or an uploaded file (stored under the data directory) of a dataset."""
 
     __tablename__ = "opendata_resource"
-    __table_args__ = (Index("ix_opendata_resource_dataset", "dataset_id"),)
+    # (dataset_id, format): a dataset's resources, and the search's format facet read from the
+    # index alone (migration 0044)
+    __table_args__ = (Index("ix_opendata_resource_dataset_format", "dataset_id", "format"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     dataset_id: Mapped[str] = mapped_column(ForeignKey("opendata_dataset.id", ondelete="CASCADE"))

@@ -118,6 +118,57 @@ def test_one_typo_still_finds_the_dataset(publish: Any, sessions: sessionmaker[S
     assert _found(sessions, "benh vien") == []
 
 
+def test_a_corrected_search_names_the_words_it_used(
+    publish: Any, sessions: sessionmaker[Session]
+) -> None:
+    publish("Trường học", notes="Danh sách trường mầm non")
+    publish("Giáo dục và Đào tạo", notes="Số liệu ngành giáo dục")
+    publish("Giá đất Hà Nội")
+
+    def corrected(q: str, **options: Any) -> dict[str, str] | None:
+        with sessions() as session:
+            return search(session, ANONYMOUS, SearchQuery(q=q, **options)).corrected
+
+    assert corrected("truong hco") == {
+        "query": "truong hco",
+        "used": "truong hoc",
+        "used_written": "trường học",
+    }
+    assert corrected("Giao duc dao tap") == {
+        "query": "Giao duc dao tap",
+        "used": "giao duc dao tao",
+        "used_written": "giáo dục đào tạo",
+    }
+    # the best answer is not on the page asked for: still named
+    assert corrected("truong hco", start=5)["used"] == "truong hoc"  # type: ignore[index]
+    assert corrected("truong hco", sort="title asc")["used"] == "truong hoc"  # type: ignore[index]
+    assert corrected("truong hoc") is None  # exact
+    assert corrected("giang hanoi") is None  # nothing, corrected or not
+    assert corrected("") is None
+
+
+def test_the_page_count_and_facets_follow_the_sort_and_paging(
+    publish: Any, sessions: sessionmaker[Session]
+) -> None:
+    for number in range(7):
+        publish(f"Số liệu trường học {number}", tags=[{"name": f"nhóm {number % 2}"}])
+    publish("Giá đất Hà Nội", tags=[{"name": "nhóm 0"}])
+    names = [f"so-lieu-truong-hoc-{number}" for number in range(7)]
+    assert _found(sessions, "truong hoc", sort="name desc") == names[::-1]
+    with sessions() as session:
+        paged = search(
+            session,
+            ANONYMOUS,
+            SearchQuery(q="truong hoc", rows=3, start=2, sort="name asc", facet_fields=("tags",)),
+        )
+    assert paged.count == 7
+    assert [item["name"] for item in paged.results] == names[2:5]
+    assert [(item.name, item.count) for item in paged.facets["tags"]] == [
+        ("nhóm 0", 4),
+        ("nhóm 1", 3),
+    ]
+
+
 def test_private_datasets_are_never_matched_for_outsiders(
     publish: Any, sessions: sessionmaker[Session]
 ) -> None:

@@ -75,6 +75,28 @@ def test_anyone_finds_a_dataset_without_diacritics_and_previews_it(
     assert english.status_code == 200
 
 
+def test_a_corrected_search_says_what_it_searched_for_instead(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    created = _schools(catalogue, tmp_path)
+    found = httpx.get(f"{catalogue.url}/opendata", params={"q": "truong hco"}, timeout=10)
+    assert found.status_code == 200
+    assert f'href="/opendata/datasets/{created["name"]}"' in found.text
+    assert "Không tìm thấy 'truong hco'. Kết quả cho 'trường học'." in found.text
+    english = httpx.get(
+        f"{catalogue.url}/opendata",
+        params={"q": "truong hco"},
+        cookies={"tinhso_lang": "en"},
+        timeout=10,
+    )
+    assert "Nothing found for 'truong hco'. Results for 'trường học'." in (english.text)
+    exact = httpx.get(f"{catalogue.url}/opendata", params={"q": "truong hoc"}, timeout=10)
+    assert "Kết quả cho" not in exact.text
+    # what is shown of the query is the reader's text, escaped
+    hostile = httpx.get(f"{catalogue.url}/opendata", params={"q": "<b>truong</b> hco"}, timeout=10)
+    assert hostile.status_code == 200 and "<b>truong" not in hostile.text
+
+
 def test_a_private_dataset_is_not_shown_to_the_public(catalogue: Catalogue, tmp_path: Path) -> None:
     created = _schools(catalogue, tmp_path, private=True)
     listing = httpx.get(f"{catalogue.url}/opendata", params={"q": "truong hoc"}, timeout=10)

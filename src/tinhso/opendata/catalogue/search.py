@@ -20,21 +20,14 @@ the query starts a word (a prefix query: "diem du" finds "Điểm du lịch"):
   immutable as a generated column requires. One folding in Python for both databases is
   simpler and keeps them finding the same datasets.
 
-Typo tolerance, only when the exact query finds nothing the reader may see:
+Typo tolerance (``matching``): when the exact query finds nothing the reader may see, a
+typo-tolerant match answers, and the result says so (``corrected``: the query as typed and
+the words used; the API's ``search_corrected``, the portal's "Kết quả cho …").
 
-* PostgreSQL: ``pg_trgm``: the folded query's ``word_similarity`` with a continuous extent of
-  ``search_text`` at least 0.7 (``<%`` finds the candidates through the trigram index of
-  migration 0035), ranked by that similarity (title counted twice): "truong hco" finds
-  "Trường học", "giao duc dao tap" finds "Giáo dục và Đào tạo"; "uong" (inside "truong")
-  and "giang hanoi" find nothing.
-* SQLite: each word of the query (3 letters or more) may also be any word of the index one
-  typo away (two for 8 letters or more: a letter missing, extra, changed, or two swapped;
-  the FTS5 vocabulary ``opendata_dataset_fts_vocab`` read and compared in Python), then the
-  FTS5 query runs again with those alternatives: "truong hco" finds "Trường học", "giao duc
-  dao tap" finds "Giáo dục và Đào tạo"; "giang hanoi" still finds nothing.
-
-Every query word is quoted (FTS5) or reduced to ``[a-z0-9]`` (tsquery) before it reaches
-the index, so FTS syntax in q (quotes, ``*``, ``NEAR``, ``-``, ``:``) is only text.
+Only the page of results is read and ordered in full: the count and the facets are counted
+in SQL (``facets``), and the page is the matches' ``ORDER BY … LIMIT`` in SQL, except for a
+sort by title, which Vietnamese readers expect folded ("Đồng" with "Dong"), done in Python
+over the matches' ids and titles.
 
 Private datasets are never counted, listed or faceted for a reader who is not a member of
 their organisation; with ``include_private`` (default off, as CKAN) members see theirs.
@@ -43,26 +36,12 @@ their organisation; with ``include_private`` (default off, as CKAN) members see 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    ColumnElement,
-    FromClause,
-    and_,
-    column,
-    false,
-    func,
-    literal,
-    literal_column,
-    or_,
-    select,
-    table,
-    true,
-)
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 
 from tinhso.core.errors import InvalidInput
 from tinhso.core.text import fold
@@ -71,7 +50,15 @@ from tinhso.opendata.catalogue.datasets import (
     organisations_by_id,
     package_dict,
 )
+from tinhso.opendata.catalogue.facets import FacetItem, Page, counted, named_units
 from tinhso.opendata.catalogue.folding import search_words
+from tinhso.opendata.catalogue.matching import (
+    EVERYTHING,
+    Match,
+    corrected_words,
+    full_text,
+    fuzzy,
+)
 from tinhso.opendata.models import (
     DatasetState,
     OpendataDataset,
@@ -81,7 +68,6 @@ from tinhso.opendata.models import (
     opendata_dataset_group,
     opendata_dataset_tag,
 )
-from tinhso.registry.models import AdministrativeUnit, UnitSet
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -117,18 +103,14 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
-class FacetItem:
-    name: str
-    display_name: str
-    count: int
-
-
-@dataclass(frozen=True)
 class SearchResult:
     count: int
     results: list[dict[str, Any]]
     facets: dict[str, list[FacetItem]]
     sort: str
+    # the typo-tolerant match answered: {"query": as typed, "used": the words it used
+    # (folded), "used_written": those words as the best answer writes them}
+    corrected: dict[str, str] | None = None
 
 
 def _bad(vi: str, en: str, name: str) -> SearchQueryError:
@@ -218,15 +200,11 @@ _SORTS = {
 }
 
 
-def search(
-    session: Session, reader: Reader, query: SearchQuery, site_url: str = ""
-) -> SearchResult:
+def _conditions(
+    reader: Reader, query: SearchQuery, codes: dict[str, int]
+) -> tuple[str, list[ColumnElement[bool]]]:
+    """The text of q without its field terms, and the conditions of visibility and filters."""
     dataset = OpendataDataset
-    organisations = organisations_by_id(session)
-    codes = {
-        organisation.code: organisation_id
-        for organisation_id, organisation in organisations.items()
-    }
     conditions: list[ColumnElement[bool]] = [dataset.state == DatasetState.ACTIVE]
     if query.include_private and reader.member_of is None:
         pass  # a platform administrator sees every private dataset
@@ -251,178 +229,74 @@ def search(
         condition = _filter_condition(field_name, value, codes)
         conditions.append(~condition if negated else condition)
 
+    return text, conditions
+
+
+def search(
+    session: Session, reader: Reader, query: SearchQuery, site_url: str = ""
+) -> SearchResult:
+    organisations = organisations_by_id(session)
+    codes = {
+        organisation.code: organisation_id
+        for organisation_id, organisation in organisations.items()
+    }
+    text, conditions = _conditions(reader, query, codes)
     words = search_words(text)
     if text and not words and fold(text).strip():
         conditions.append(false())  # only punctuation: nothing can match
 
-    # One pass over the catalogue: every match with what ordering and three facets need; the
-    # other facets count over these matches.
     keys = _sort_keys(query.sort)
     dialect = session.get_bind().dialect.name
-    match = _full_text(dialect, words) if words else _EVERYTHING
-    matched = _matched(session, match, conditions, keys)
-    if not matched and words:
-        fuzzy = _fuzzy(session, dialect, words)
-        if fuzzy is not None:
-            match = fuzzy
-            matched = _matched(session, match, conditions, keys)
-    ordered = _ordered(matched, keys)
-    ids = [row[0] for row in ordered[query.start : query.start + query.rows]]
-    results = [
-        package_dict(found, organisations, site_url) for found in load_datasets(session, ids)
-    ]
-    # A few matches: their ids; many: the conditions as a semi-join (a long list of bound ids
-    # costs PostgreSQL more to plan than the indexed conditions cost to run again).
-    matching: list[str] | Any = (
-        [row[0] for row in matched]
-        if len(matched) <= _ID_LIST_MAX
-        else select(dataset.id).select_from(match.source()).where(match.condition, *conditions)
-    )
+    match = full_text(dialect, words) if words else EVERYTHING
+    by_title = any(key is OpendataDataset.title_vi for key, _ in keys)
+    page = None if by_title else Page(keys, query.start, query.rows)
+    found = counted(session, match, conditions, query.facet_fields, page)
+    corrected: dict[str, str] | None = None
+    if not found.count and words:
+        tolerant = fuzzy(session, dialect, words)
+        if tolerant is not None:
+            match = tolerant
+            found = counted(session, match, conditions, query.facet_fields, page)
+            corrected = {"query": text.strip()} if found.count else None
+    ids = found.page
+    if by_title and found.count:
+        ids = _page_by_title(session, match, conditions, keys, query.start, query.rows)
+    datasets = load_datasets(session, ids)
+    if corrected is not None:
+        best = datasets[0] if datasets and not query.start else None
+        if best is None:  # not on this page: the first match
+            first = (
+                _page_by_title(session, match, conditions, keys, 0, 1)
+                if by_title
+                else counted(session, match, conditions, (), Page(keys, 0, 1)).page
+            )
+            best = load_datasets(session, first)[0]
+        used, written = corrected_words(words, [best.title_vi, best.notes_vi or ""])
+        corrected.update(used=used, used_written=written)
+    results = [package_dict(item, organisations, site_url) for item in datasets]
     facets = {
-        name: _facet(session, name, matching, matched, query, organisations)
+        name: _facet(session, name, found.facets[name], query, organisations)
         for name in query.facet_fields
     }
     return SearchResult(
-        len(matched), results, facets, query.sort or "score desc, metadata_modified desc"
+        found.count, results, facets, query.sort or "score desc, metadata_modified desc", corrected
     )
 
 
-@dataclass(frozen=True)
-class _Match:
-    """How the text of the query matches: what to join, the condition and the score."""
-
-    joined: Callable[[], FromClause] | None
-    condition: ColumnElement[bool]
-    score: ColumnElement[Any]
-
-    def source(self) -> FromClause:
-        return self.joined() if self.joined is not None else OpendataDataset.__table__
-
-
-_EVERYTHING = _Match(None, true(), literal(0))
-_FTS_NAME = "opendata_dataset_fts"
-_FTS = table(_FTS_NAME, column("dataset_id"), column("title"), column("body"))
-_FTS_VOCABULARY = table(f"{_FTS_NAME}_vocab", column("term"))
-_TITLE_WEIGHT = 3.0  # SQLite bm25: a word in the title (name, titles, tags) against the body
-_SEARCH_VECTOR: ColumnElement[Any] = literal_column("opendata_dataset.search_vector")
-_SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
-_FUZZY_WORDS_MAX = 8  # longer queries are not corrected (the closest words of each cost time)
-_CLOSE_WORDS = 5  # the closest words of the index tried for a word (SQLite)
-# pg_trgm's word_similarity of the folded query with a stretch of the text: "truong hco" ~
-# "truong hoc" 0.73, "giao duc dao tap" ~ "giao duc va dao tao" 0.81; not "uong" in "truong"
-# (0.6, the operator's default threshold) nor "truong lich" (0.67) nor "giang hanoi" (0.5).
-_SIMILAR_ENOUGH = 0.7
-_TYPO_WORD_MIN = 3
-_TWO_TYPOS_WORD_MIN = 8
-
-
-def _joined_index() -> FromClause:
-    return OpendataDataset.__table__.join(_FTS, _FTS.c.dataset_id == OpendataDataset.id)
-
-
-def _fts5_match(expression: str) -> _Match:
-    index: ColumnElement[Any] = literal_column(_FTS_NAME)
-    return _Match(
-        _joined_index,
-        index.op("MATCH")(literal(expression)),
-        -func.bm25(index, 0.0, _TITLE_WEIGHT, 1.0),
-    )
-
-
-def _quoted(word: str) -> str:
-    return '"' + word.replace('"', '""') + '"'
-
-
-def _full_text(dialect: str, words: list[str]) -> _Match:
-    """Every word starts a word of the dataset's title or text (its folded columns)."""
-    if dialect == "postgresql":
-        tsquery = func.to_tsquery(_SIMPLE, literal(" & ".join(f"{word}:*" for word in words)))
-        return _Match(None, _SEARCH_VECTOR.op("@@")(tsquery), func.ts_rank(_SEARCH_VECTOR, tsquery))
-    return _fts5_match(" ".join(f"{_quoted(word)}*" for word in words))
-
-
-def _fuzzy(session: Session, dialect: str, words: list[str]) -> _Match | None:
-    """The typo-tolerant match, tried when the exact one finds nothing (None: no attempt)."""
-    if len(words) > _FUZZY_WORDS_MAX:
-        return None
-    if dialect == "postgresql":
-        folded = " ".join(words)
-        return _Match(
-            None,
-            and_(
-                literal(folded).op("<%")(OpendataDataset.search_text),  # the trigram index
-                func.word_similarity(folded, OpendataDataset.search_text) >= _SIMILAR_ENOUGH,
-            ),
-            func.word_similarity(folded, OpendataDataset.search_title)
-            + func.word_similarity(folded, OpendataDataset.search_text),
-        )
-    vocabulary = list(session.scalars(select(_FTS_VOCABULARY.c.term)))
-    alternatives: list[str] = []
-    for word in words:
-        starts = any(term.startswith(word) for term in vocabulary)
-        close = [_quoted(term) for term in _close_words(word, vocabulary)]
-        options = ([f"{_quoted(word)}*"] if starts else []) + close
-        if not options:
-            return None  # a word like no word of the catalogue: nothing can match
-        alternatives.append(options[0] if len(options) == 1 else f"({' OR '.join(options)})")
-    return _fts5_match(" AND ".join(alternatives))  # FTS5 wants AND before a "("
-
-
-def _close_words(word: str, vocabulary: list[str]) -> list[str]:
-    """The index's words one typo away from ``word`` (a letter missing, extra, changed or two
-    swapped: "hco" → "hoc", "tap" → "tao"); two typos for words of 8 letters or more; none
-    for words shorter than 3 letters (one typo would make them any word)."""
-    if len(word) < _TYPO_WORD_MIN:
-        return []
-    most = 1 if len(word) < _TWO_TYPOS_WORD_MIN else 2
-    found = [
-        term
-        for term in vocabulary
-        if abs(len(term) - len(word)) <= most and term != word and _typos(word, term, most) <= most
-    ]
-    return sorted(
-        found, key=lambda term: (_typos(word, term, most), abs(len(term) - len(word)), term)
-    )[:_CLOSE_WORDS]
-
-
-def _typos(first: str, second: str, most: int) -> int:
-    """Edits (insert, delete, change, swap two neighbours) from one word to the other: the
-    optimal string alignment distance, given up (most + 1) once it must exceed ``most``."""
-    before: list[int] | None = None
-    previous = list(range(len(second) + 1))
-    for i, left in enumerate(first, 1):
-        current = [i] + [0] * len(second)
-        for j, right in enumerate(second, 1):
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (left != right))
-            if (
-                before is not None
-                and i > 1
-                and j > 1
-                and left == second[j - 2]
-                and first[i - 2] == right
-            ):
-                current[j] = min(current[j], before[j - 2] + 1)
-        if min(current) > most:
-            return most + 1
-        before, previous = previous, current
-    return previous[-1]
-
-
-def _matched(
+def _page_by_title(
     session: Session,
-    match: _Match,
+    match: Match,
     conditions: list[ColumnElement[bool]],
     keys: list[tuple[Any, bool]],
-) -> Sequence[Any]:
+    start: int,
+    rows: int,
+) -> list[str]:
+    """A sort by title: every match's id, name and keys, ordered in Python (folded text)."""
     dataset = OpendataDataset
-    return session.execute(
+    matched = session.execute(
         select(
             dataset.id,
-            dataset.organisation_id,
-            dataset.licence_id,
             dataset.name,
-            dataset.spatial_unit_set,
-            dataset.spatial_unit_code,
             *(
                 (match.score if key is None else key).label(f"k{position}")
                 for position, (key, _) in enumerate(keys)
@@ -431,10 +305,13 @@ def _matched(
         .select_from(match.source())
         .where(match.condition, *conditions)
     ).all()
+    ordered = sorted(matched, key=lambda row: str(row[1]))
+    for position in reversed(range(len(keys))):
+        ordered.sort(key=partial(_key_at, _FIRST_KEY + position), reverse=keys[position][1])
+    return [row[0] for row in ordered[start : start + rows]]
 
 
-_ID_LIST_MAX = 1_000
-_FIRST_KEY = 6  # the matched rows: id, publisher, licence, name, unit set, unit code, keys
+_FIRST_KEY = 2  # the matched rows: id, name, keys
 
 
 def _sort_keys(sort: str) -> list[tuple[Any, bool]]:
@@ -455,15 +332,6 @@ def _sort_keys(sort: str) -> list[tuple[Any, bool]]:
     return keys
 
 
-def _ordered(matched: Sequence[Any], keys: list[tuple[Any, bool]]) -> list[Any]:
-    """The matches in the sort's order, then by name: stable sorts, the last key first.
-    Text sorts as Vietnamese readers expect (folded: "Đồng" with "Dong", not after "Z")."""
-    rows = sorted(matched, key=lambda row: str(row[3]))
-    for position in reversed(range(len(keys))):
-        rows.sort(key=partial(_key_at, _FIRST_KEY + position), reverse=keys[position][1])
-    return rows
-
-
 def _key_at(index: int, row: Any) -> Any:
     return _sortable(row[index])
 
@@ -474,124 +342,28 @@ def _sortable(value: Any) -> Any:
     return (0 if value is not None else 1, value if value is not None else 0, "")
 
 
-def _named_units(session: Session, items: list[FacetItem]) -> list[FacetItem]:
-    """The unit facet's items named (one query per unit set, for the items shown only);
-    a unit the registry does not know keeps its code."""
-    names: dict[str, str] = {}
-    for unit_set in UnitSet:
-        codes = {
-            item.name.partition(":")[2]
-            for item in items
-            if item.name.partition(":")[0] == unit_set.value
-        }
-        if not codes:
-            continue
-        found = session.execute(
-            select(AdministrativeUnit.code, AdministrativeUnit.name).where(
-                AdministrativeUnit.unit_set == unit_set, AdministrativeUnit.code.in_(codes)
-            )
-        )
-        for code, name in found:
-            legacy = unit_set is not UnitSet.CURRENT
-            names[f"{unit_set.value}:{code}"] = f"{name} (trước 01/07/2025)" if legacy else name
-    return [
-        FacetItem(item.name, names.get(item.name, item.display_name), item.count) for item in items
-    ]
-
-
-def _counted(
-    session: Session,
-    matching: list[str] | Any,
-    column: Any,
-    statement: Callable[[ColumnElement[bool]], Any],
-) -> Counter[tuple[Any, ...]]:
-    """A facet's counts over the matches (their ids, or the select of them)."""
-    counts: Counter[tuple[Any, ...]] = Counter()
-    for row in session.execute(statement(column.in_(matching))):
-        counts[tuple(row[:-1])] += int(row[-1])
-    return counts
-
-
 def _facet(
     session: Session,
     name: str,
-    matching: list[str] | Any,
-    matched: Sequence[Any],
+    counts: list[tuple[str, str, int]],
     query: SearchQuery,
     organisations: dict[int, Any],
 ) -> list[FacetItem]:
     if name == "organization":
-        counts = Counter(row[1] for row in matched)
         items = [
-            FacetItem(organisations[key].code, organisations[key].name_vi, count)
-            for key, count in counts.items()
-            if key in organisations
+            FacetItem(organisations[int(key)].code, organisations[int(key)].name_vi, count)
+            for key, _, count in counts
+            if key.isdigit() and int(key) in organisations
         ]
-    elif name == "license_id":
-        counts = Counter(row[2] for row in matched if row[2] is not None)
-        items = [FacetItem(key, key, count) for key, count in counts.items()]
     elif name == "unit":
-        units = Counter((row[4], row[5]) for row in matched if row[4] and row[5])
         items = [  # named below, once limited
-            FacetItem(f"{unit_set}:{code}", code, count)
-            for (unit_set, code), count in units.items()
-        ]
-    elif name == "tags":
-        tagged = opendata_dataset_tag.c.dataset_id
-        items = [
-            FacetItem(key[0], key[0], count)
-            for key, count in _counted(
-                session,
-                matching,
-                tagged,
-                lambda ids: (
-                    select(OpendataTag.name, func.count(func.distinct(tagged)))
-                    .join(opendata_dataset_tag, OpendataTag.id == opendata_dataset_tag.c.tag_id)
-                    .where(ids)
-                    .group_by(OpendataTag.name)
-                ),
-            ).items()
+            FacetItem(f"{unit_set}:{code}", code, count) for unit_set, code, count in counts
         ]
     elif name == "groups":
-        grouped = opendata_dataset_group.c.dataset_id
-        items = [
-            FacetItem(key[0], key[1], count)
-            for key, count in _counted(
-                session,
-                matching,
-                grouped,
-                lambda ids: (
-                    select(
-                        OpendataGroup.name,
-                        OpendataGroup.title_vi,
-                        func.count(func.distinct(grouped)),
-                    )
-                    .join(
-                        opendata_dataset_group,
-                        OpendataGroup.id == opendata_dataset_group.c.group_id,
-                    )
-                    .where(ids)
-                    .group_by(OpendataGroup.name, OpendataGroup.title_vi)
-                ),
-            ).items()
-        ]
-    else:  # res_format
-        formatted = func.upper(OpendataResource.format)
-        owner = OpendataResource.dataset_id
-        items = [
-            FacetItem(key[0], key[0], count)
-            for key, count in _counted(
-                session,
-                matching,
-                owner,
-                lambda ids: (
-                    select(formatted, func.count(func.distinct(owner)))
-                    .where(ids, OpendataResource.format != "")
-                    .group_by(formatted)
-                ),
-            ).items()
-        ]
+        items = [FacetItem(key, label, count) for key, label, count in counts]
+    else:  # tags, res_format, license_id
+        items = [FacetItem(key, key, count) for key, _, count in counts]
     items = [item for item in items if item.count >= query.facet_mincount]
     items.sort(key=lambda item: (-item.count, item.name))
     items = items if query.facet_limit < 0 else items[: query.facet_limit]
-    return _named_units(session, items) if name == "unit" else items
+    return named_units(session, items) if name == "unit" else items

@@ -183,11 +183,19 @@ def search_rows(
     table = tables.table_of(store.table_name, fields)
     conditions = _conditions(table, columns, query)
     where = and_(*conditions) if conditions else None
-    statement = select(*(table.c[item.column] for item in shown))
+    order = _order(table, columns, query.sort)
+    # The page's _ids first (read from the filter and sort columns' index alone when one
+    # covers them, the rows an offset skips never read), then those rows: PostgreSQL would
+    # otherwise fetch and sort every filtered row for a deep offset.
+    page = select(table.c["_id"])
     if where is not None:
-        statement = statement.where(where)
-    statement = statement.order_by(*_order(table, columns, query.sort))
-    statement = statement.limit(query.limit).offset(query.offset)
+        page = page.where(where)
+    chosen = page.order_by(*order).limit(query.limit).offset(query.offset).subquery()
+    statement = (
+        select(*(table.c[item.column] for item in shown))
+        .join(chosen, chosen.c["_id"] == table.c["_id"])
+        .order_by(*order)
+    )
     rows = [[_json_value(value) for value in row] for row in session.execute(statement)]
     result: dict[str, Any] = {
         "include_total": query.include_total,
