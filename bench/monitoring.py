@@ -1,4 +1,17 @@
-"""Monitoring at national scale: load, full recompute and page queries, against plain pandas.
+"""Monitoring at national scale through the product, with DuckDB and pandas as reference rows.
+
+**The headline figures** come from the product as a user meets it (`bench.monitoring_served`,
+on `bench.serving`): for PostgreSQL (a private durable server) and SQLite, the product's
+schema, units (``tinhso units import``), an official (``tinhso create-admin``), the catalogue,
+a plan and a dashboard through the API, the element values loaded (``COPY`` on PostgreSQL),
+the product's recompute (``tinhso monitoring snapshot`` + ``tinhso monitoring recompute``, which
+compute on a DuckDB copy) timed as a user runs it, then ``tinhso serve`` under ``--clients``
+(16) concurrent HTTP clients on the API endpoints and portal pages a dashboard uses: p50/p95/
+p99 and requests/s. ``--scale national`` (default): 34 provinces, 3,321 communes, 200
+indicators, 120 months (~80 M values) on PostgreSQL and the last 12 months (~8 M) on SQLite;
+``--scale small``: one province's communes, 20 indicators, 24 months.
+
+**Reference rows** (``--no-reference`` skips them), as before: the DuckDB tables below.
 
 Generates a synthetic national data set on the real current administrative units
 (34 provinces, 3,321 communes, from ``tinhso.registry.unit_catalogue``): 200 data elements
@@ -36,9 +49,12 @@ It then measures, on the same machine and in the same run:
   on the same element values (fetched from DuckDB first; the fetch is not timed), its results
   checked against DuckDB's, and the ratio of the two times.
 
-Writes ``bench/results/monitoring-<date>.json`` and ``.txt``; the last line printed is
-``recompute: S s, page p95: M ms``. Run ``python -m bench.monitoring --help``;
-``--scale 0.01`` keeps 1 % of the communes (at least one per province) for a quick run.
+Writes ``bench/results/monitoring-<date>[-<name>].json`` and ``.txt`` (after each database,
+so a later failure keeps what was measured); the last line printed is ``recompute: S s, page
+p95: M ms``: S the product's recompute command on PostgreSQL (SQLite when only it ran), M the
+worst p95 through HTTP of the dashboard's requests on any database. Run ``python -m
+bench.monitoring --help``; ``--reference-scale 0.01`` keeps 1 % of the communes (at least one
+per province) in the reference rows.
 """
 
 # The benchmark builds its SQL from integers, generated codes and compiled formulas only.

@@ -143,7 +143,7 @@ def catalogue_through_api(
     specs: list[IndicatorSpec],
     elements: list[str],
     years: list[int],
-) -> dict[str, int]:
+) -> dict[str, float]:
     """Elements, indicators, a plan with targets and a dashboard, through the product's API."""
     started = time.perf_counter()
     with httpx.Client(base_url=base, headers=api, timeout=60) as client:
