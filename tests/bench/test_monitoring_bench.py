@@ -41,7 +41,7 @@ def test_the_benchmark_loads_recomputes_and_measures_over_http(empty_database: s
     elements = found["data"]["elements"]
     assert found["data"]["communes"] == data.communes_per_province
     assert found["load"]["values"] == elements * data.communes_per_province * data.months
-    assert found["load"]["indexes_rebuilt"] >= 2  # the product's indexes are back
+    assert found["load"]["indexes_and_constraints_rebuilt"] >= 2  # the product's, back
     assert found["recompute"]["indicator_values_stored"] not in {None, "0"}
     assert found["recompute"]["recompute_computation_s"] is not None
     assert len(found["http"]) == 9
