@@ -1291,6 +1291,8 @@ def summary(report: dict[str, Any]) -> str:
                 f" p99 {figures['p99_ms']} max {figures['max_ms']}; {figures['requests_per_s']}"
                 f" req/s; n {figures['n']}, {figures['mean_kib']} KiB, errors {figures['errors']}"
             )
+        if found.get("server_errors"):
+            lines.append(f"  exceptions tinhso serve logged: {found['server_errors']}")
         lines.append(f"  1-min load average after: {found['load_average_1min_after']}")
     if "reference" in report:
         lines += reference_lines(report["reference"])
@@ -1301,7 +1303,9 @@ def summary(report: dict[str, Any]) -> str:
         f" p95 < {TARGETS['dashboard_p95_ms']:g} ms with {report['clients']} clients:"
         f" {_met(headline['page_p95_ms'], TARGETS['dashboard_p95_ms'])}; every commune's"
         f" values < {TARGETS['all_communes_ms']:g} ms (p95):"
-        f" {_met(headline['all_communes_p95_ms'], TARGETS['all_communes_ms'])}"
+        f" {_met(headline['all_communes_p95_ms'], TARGETS['all_communes_ms'])};"
+        f" requests answered with an error: {headline['errors']}"
+        + (" (so no target of the pages is met)" if headline["errors"] else "")
     )
     lines.append(
         f"machine load (1-min load average) at start {m['load_average_1min_at_start']}, at end"
@@ -1331,7 +1335,13 @@ def _headline(report: dict[str, Any]) -> dict[str, Any]:
         for f in found["http"].values()
         if not f["dashboard"]
     ]
+    errors = sum(
+        f["errors"] + f.get("warm_up_errors", 0)
+        for found in served.values()
+        for f in found["http"].values()
+    )
     return {
+        "errors": errors,
         "recompute_s": first["recompute"]["recompute_s"] if first else None,
         "page_p95_ms": max(dashboard) if dashboard else None,
         "all_communes_p95_ms": max(communes) if communes else None,

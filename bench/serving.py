@@ -207,7 +207,9 @@ def concurrent_load(
                 body = await answer.read()
             elapsed = time.perf_counter() - started
             if answer.status != 200:
-                result.errors.append(f"{path}: {answer.status} {body[:200]!r}")
+                result.errors.append(
+                    f"{path}: {answer.status} {body[:400].decode(errors='replace')}"
+                )
                 continue
             result.times.append(elapsed)
             result.bytes_read += len(body)
