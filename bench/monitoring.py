@@ -1292,7 +1292,7 @@ def summary(report: dict[str, Any]) -> str:
                 f" req/s; n {figures['n']}, {figures['mean_kib']} KiB, errors {figures['errors']}"
             )
         if found.get("server_errors"):
-            lines.append(f"  exceptions tinhso serve logged: {found['server_errors']}")
+            lines.append(f"  tinhso serve logged (warnings, errors): {found['server_errors']}")
         lines.append(f"  1-min load average after: {found['load_average_1min_after']}")
     if "reference" in report:
         lines += reference_lines(report["reference"])

@@ -586,7 +586,8 @@ def measure_http(
 
 
 def server_errors(log: Path) -> dict[str, int]:
-    """The exceptions ``tinhso serve`` logged (their last line), and how many of each."""
+    """What ``tinhso serve`` logged at warning level or above (an exception by its last
+    line), and how many times."""
     counts: dict[str, int] = {}
     if not log.exists():
         return counts
@@ -595,10 +596,16 @@ def server_errors(log: Path) -> dict[str, int]:
             entry = json.loads(line)
         except ValueError:
             continue
-        exception = entry.get("exception") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        exception = entry.get("exception")
         if exception:
             last = str(exception).strip().splitlines()[-1][:300]
-            counts[last] = counts.get(last, 0) + 1
+        elif str(entry.get("level", "")).lower() in {"warning", "error", "critical"}:
+            last = str(entry.get("event", ""))[:300]
+        else:
+            continue
+        counts[last] = counts.get(last, 0) + 1
     return counts
 
 
