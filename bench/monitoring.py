@@ -945,6 +945,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="months (the latest) the product's computation.indicator_values is timed on",
     )
+    parser.add_argument(
+        "--attach",
+        default="",
+        help="HTTP only, on the database at this URL that a run of this benchmark loaded"
+        " with the same --scale (while that run recomputes, say)",
+    )
     parser.add_argument("--name", default="", help="suffix of the result files")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results")
     args = parser.parse_args(argv)
@@ -986,6 +992,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "max_seconds": args.max_seconds,
         "seed": args.seed,
     }
+    if args.attach:
+        from bench.monitoring_served import SETS, measure_attached  # noqa: PLC0415
+
+        report["attached"] = measure_attached(args.attach, SETS[args.scale], specs, options)
+        report["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
+        text = write(report, args)
+        print(text)
+        return report
     for name, data in served_sets(args).items():
         print(f"{name}: data set {data}", flush=True)
         with tempfile.TemporaryDirectory(prefix=f"tinhso-bench-{name}-") as tmp:
@@ -1285,15 +1299,16 @@ def summary(report: dict[str, Any]) -> str:
             ),
             "  HTTP (ms; requests/s):",
         ]
-        for endpoint, figures in found["http"].items():
-            lines.append(
-                f"    {endpoint}: p50 {figures['p50_ms']} p95 {figures['p95_ms']}"
-                f" p99 {figures['p99_ms']} max {figures['max_ms']}; {figures['requests_per_s']}"
-                f" req/s; n {figures['n']}, {figures['mean_kib']} KiB, errors {figures['errors']}"
-            )
-        if found.get("server_errors"):
-            lines.append(f"  tinhso serve logged (warnings, errors): {found['server_errors']}")
+        lines += _http_lines(found)
         lines.append(f"  1-min load average after: {found['load_average_1min_after']}")
+    if "attached" in report:
+        found = report["attached"]
+        lines.append(
+            f"HTTP only, attached to a loaded database ({found['database']}, set"
+            f" {found['data_set']}, {found['values_in_database']:,} values), measured at"
+            f" {found['measured_at']} (ms; requests/s):"
+        )
+        lines += _http_lines(found)
     if "reference" in report:
         lines += reference_lines(report["reference"])
     headline = _headline(report)
@@ -1316,6 +1331,18 @@ def summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _http_lines(found: dict[str, Any]) -> list[str]:
+    lines = [
+        f"    {endpoint}: p50 {figures['p50_ms']} p95 {figures['p95_ms']}"
+        f" p99 {figures['p99_ms']} max {figures['max_ms']}; {figures['requests_per_s']}"
+        f" req/s; n {figures['n']}, {figures['mean_kib']} KiB, errors {figures['errors']}"
+        for endpoint, figures in found["http"].items()
+    ]
+    if found.get("server_errors"):
+        lines.append(f"  tinhso serve logged (warnings, errors): {found['server_errors']}")
+    return lines
+
+
 def _met(value: float | None, target: float) -> str:
     if value is None:
         return "not measured"
@@ -1324,8 +1351,12 @@ def _met(value: float | None, target: float) -> str:
 
 def _headline(report: dict[str, Any]) -> dict[str, Any]:
     """The recompute on PostgreSQL (else SQLite), the worst dashboard p95 on any database."""
-    served = report["served"]
-    first = served.get("postgresql") or next(iter(served.values()), None)
+    served = dict(report["served"])
+    if "attached" in report:
+        served["attached"] = report["attached"]
+    first = served.get("postgresql") or next(
+        (found for found in served.values() if "recompute" in found), None
+    )
     dashboard = [
         f["p95_ms"] for found in served.values() for f in found["http"].values() if f["dashboard"]
     ]

@@ -665,3 +665,31 @@ def measure_database(
         report["server_errors"] = server_errors(workdir / "serve.log")
     report["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return report
+
+
+def measure_attached(
+    url: str, data: DataSet, specs: list[IndicatorSpec], options: dict[str, Any]
+) -> dict[str, Any]:
+    """HTTP only, on a database a run of this benchmark set up and loaded (``--attach``):
+    ``tinhso serve`` on it, the same account, endpoints and clients."""
+    chosen = specs[: data.indicators]
+    report: dict[str, Any] = {"database": database_version(url), "data_set": data.name}
+    engine = build_engine(url)
+    with engine.connect() as connection:
+        report["values_in_database"] = int(
+            connection.execute(text("SELECT count(*) FROM data_value")).scalar_one()
+        )
+    engine.dispose()
+    _, provinces = product_ids(url, data)
+    with tempfile.TemporaryDirectory(prefix="tinhso-bench-monitoring-") as tmp:
+        workdir = Path(tmp)
+        env = product_env(url, workdir / "data")
+        targets = endpoints(chosen, data, provinces, options["requests"], options["seed"])
+        with served(env, free_port(), workdir / "serve.log") as base:
+            api, portal = sign_in(base)
+            report["http"] = measure_http(
+                base, api, portal, targets, options["clients"], options["max_seconds"]
+            )
+        report["server_errors"] = server_errors(workdir / "serve.log")
+    report["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return report
