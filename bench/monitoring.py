@@ -914,6 +914,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-seconds", type=float, default=60.0, help="at most this long per endpoint"
     )
+    parser.add_argument(
+        "--warm-up", type=int, default=None, help="unmeasured requests first (default: --clients)"
+    )
+    parser.add_argument(
+        "--request-timeout", type=float, default=120.0, help="seconds before a request is an error"
+    )
     parser.add_argument("--seed", type=int, default=20251205)
     parser.add_argument(
         "--no-reference", action="store_true", help="skip the DuckDB and pandas reference rows"
@@ -982,6 +988,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "scale": args.scale,
         "clients": args.clients,
         "requests_per_endpoint": args.requests,
+        "max_seconds": args.max_seconds,
         "postgresql_settings": POSTGRES_SETTINGS,
         "served": {},
     }
@@ -991,7 +998,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "clients": args.clients,
         "max_seconds": args.max_seconds,
         "seed": args.seed,
+        "warm_up": args.clients if args.warm_up is None else args.warm_up,
+        "request_timeout": args.request_timeout,
     }
+    report["warm_up_requests"] = options["warm_up"]
+    report["request_timeout_s"] = args.request_timeout
     if args.attach:
         from bench.monitoring_served import SETS, measure_attached  # noqa: PLC0415
 
@@ -1271,8 +1282,10 @@ def summary(report: dict[str, Any]) -> str:
         (
             f"through the product (scale {report['scale']}): tinhso serve (one uvicorn process)"
             f" on loopback, {report['clients']} concurrent keep-alive clients (aiohttp, same"
-            f" machine), {report['requests_per_endpoint']} requests per endpoint after"
-            f" {report['clients']} warm-up requests"
+            f" machine), {report['requests_per_endpoint']} requests per endpoint (at most"
+            f" {report.get('max_seconds', '-')} s) after {report.get('warm_up_requests', report['clients'])}"
+            f" warm-up requests; a request unanswered after"
+            f" {report.get('request_timeout_s', 120.0)} s is an error"
         ),
     ]
     for name, found in report["served"].items():

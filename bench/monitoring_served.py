@@ -565,14 +565,27 @@ def measure_http(
     targets: list[Endpoint],
     clients: int,
     max_seconds: float,
+    warm_up: int,
+    request_timeout: float,
 ) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for endpoint in targets:
         headers = api if endpoint.kind == "api" else portal
         # Errors (a 503 when the database gives up under the load) are counted, not fatal.
-        warm = concurrent_load(base, endpoint.paths[:clients], clients=clients, headers=headers)
+        warm = concurrent_load(
+            base,
+            endpoint.paths[:warm_up],
+            clients=clients,
+            headers=headers,
+            request_timeout=request_timeout,
+        )
         measured = concurrent_load(
-            base, endpoint.paths, clients=clients, headers=headers, max_seconds=max_seconds
+            base,
+            endpoint.paths,
+            clients=clients,
+            headers=headers,
+            max_seconds=max_seconds,
+            request_timeout=request_timeout,
         )
         found[endpoint.name] = {
             "kind": endpoint.kind,
@@ -660,7 +673,14 @@ def measure_database(
         with served(env, free_port(), workdir / "serve.log") as base:
             api, portal = sign_in(base)
             report["http"] = measure_http(
-                base, api, portal, targets, options["clients"], options["max_seconds"]
+                base,
+                api,
+                portal,
+                targets,
+                options["clients"],
+                options["max_seconds"],
+                options.get("warm_up", options["clients"]),
+                options.get("request_timeout", 120.0),
             )
         report["server_errors"] = server_errors(workdir / "serve.log")
     report["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -688,7 +708,14 @@ def measure_attached(
         with served(env, free_port(), workdir / "serve.log") as base:
             api, portal = sign_in(base)
             report["http"] = measure_http(
-                base, api, portal, targets, options["clients"], options["max_seconds"]
+                base,
+                api,
+                portal,
+                targets,
+                options["clients"],
+                options["max_seconds"],
+                options.get("warm_up", options["clients"]),
+                options.get("request_timeout", 120.0),
             )
         report["server_errors"] = server_errors(workdir / "serve.log")
     report["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

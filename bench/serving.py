@@ -189,10 +189,12 @@ def concurrent_load(
     clients: int,
     headers: dict[str, str] | None = None,
     max_seconds: float = 60.0,
+    request_timeout: float = 120.0,
 ) -> LoadResult:
     """``clients`` keep-alive clients at once, each sending the next of ``paths`` (GETs)
     as soon as its previous answer is read, until every path was sent or ``max_seconds``
-    passed; the time of each request to its whole answer, and the wall time. A portal
+    passed; the time of each request to its whole answer, and the wall time. A request
+    unanswered after ``request_timeout`` seconds is an error. A portal
     session goes in ``headers`` as a ``Cookie`` header (no cookie jar: answers set none)."""
     import aiohttp  # noqa: PLC0415 - only the load needs it
 
@@ -203,8 +205,13 @@ def concurrent_load(
         while queue and time.monotonic() < deadline:
             path = queue.pop()
             started = time.perf_counter()
-            async with session.get(path, allow_redirects=False) as answer:
-                body = await answer.read()
+            try:
+                async with session.get(path, allow_redirects=False) as answer:
+                    body = await answer.read()
+            except (TimeoutError, aiohttp.ClientError) as error:
+                waited = time.perf_counter() - started
+                result.errors.append(f"{path}: {type(error).__name__} after {waited:.1f} s")
+                continue
             elapsed = time.perf_counter() - started
             if answer.status != 200:
                 result.errors.append(
@@ -216,7 +223,7 @@ def concurrent_load(
 
     async def run() -> None:
         connector = aiohttp.TCPConnector(limit=clients, force_close=False)
-        timeout = aiohttp.ClientTimeout(total=max_seconds + 60)
+        timeout = aiohttp.ClientTimeout(total=request_timeout)
         async with aiohttp.ClientSession(
             base,
             connector=connector,
