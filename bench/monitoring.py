@@ -1370,11 +1370,16 @@ def _headline(report: dict[str, Any]) -> dict[str, Any]:
     first = served.get("postgresql") or next(
         (found for found in served.values() if "recompute" in found), None
     )
+    # a page none of whose requests was answered counts as its request timeout
+    timeout = 1000 * float(report.get("request_timeout_s", 120.0))
     dashboard = [
-        f["p95_ms"] for found in served.values() for f in found["http"].values() if f["dashboard"]
+        timeout if f["p95_ms"] is None else f["p95_ms"]
+        for found in served.values()
+        for f in found["http"].values()
+        if f["dashboard"]
     ]
     communes = [
-        f["p95_ms"]
+        timeout if f["p95_ms"] is None else f["p95_ms"]
         for found in served.values()
         for f in found["http"].values()
         if not f["dashboard"]

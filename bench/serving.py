@@ -149,9 +149,11 @@ def migrate(url: str) -> None:
 # -- HTTP load --------------------------------------------------------------------------------
 
 
-def percentiles(samples: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99/max in milliseconds of durations in seconds."""
+def percentiles(samples: Sequence[float]) -> dict[str, Any]:
+    """p50/p95/p99/max in milliseconds of durations in seconds (None without any)."""
     ordered = sorted(samples)
+    if not ordered:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None, "n": 0}
 
     def at(share: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 2)
