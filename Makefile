@@ -50,7 +50,7 @@ check: lint typecheck ## lint and type-check
 bench-gateway: install-system install ## Gateway throughput and latency against nginx (bench/results/)
 	$(BIN)/python -m bench.gateway
 
-bench-monitoring: install ## Monitoring at national scale (bench/results/)
+bench-monitoring: install-system install ## Monitoring at national scale through tinhso serve on PostgreSQL and SQLite, DuckDB/pandas as reference (bench/results/)
 	$(BIN)/python -m bench.monitoring
 
 bench-opendata: install-system install ## Open data search and datastore through the HTTP API, SQLite and PostgreSQL (bench/results/)

@@ -1,4 +1,17 @@
-"""Monitoring at national scale: load, full recompute and page queries, against plain pandas.
+"""Monitoring at national scale through the product, with DuckDB and pandas as reference rows.
+
+**The headline figures** come from the product as a user meets it (`bench.monitoring_served`,
+on `bench.serving`): for PostgreSQL (a private durable server) and SQLite, the product's
+schema, units (``tinhso units import``), an official (``tinhso create-admin``), the catalogue,
+a plan and a dashboard through the API, the element values loaded (``COPY`` on PostgreSQL),
+the product's recompute (``tinhso monitoring snapshot`` + ``tinhso monitoring recompute``, which
+compute on a DuckDB copy) timed as a user runs it, then ``tinhso serve`` under ``--clients``
+(16) concurrent HTTP clients on the API endpoints and portal pages a dashboard uses: p50/p95/
+p99 and requests/s. ``--scale national`` (default): 34 provinces, 3,321 communes, 200
+indicators, 120 months (~80 M values) on PostgreSQL and the last 12 months (~8 M) on SQLite;
+``--scale small``: one province's communes, 20 indicators, 24 months.
+
+**Reference rows** (``--no-reference`` skips them), as before: the DuckDB tables below.
 
 Generates a synthetic national data set on the real current administrative units
 (34 provinces, 3,321 communes, from ``tinhso.registry.unit_catalogue``): 200 data elements
@@ -36,9 +49,12 @@ It then measures, on the same machine and in the same run:
   on the same element values (fetched from DuckDB first; the fetch is not timed), its results
   checked against DuckDB's, and the ratio of the two times.
 
-Writes ``bench/results/monitoring-<date>.json`` and ``.txt``; the last line printed is
-``recompute: S s, page p95: M ms``. Run ``python -m bench.monitoring --help``;
-``--scale 0.01`` keeps 1 % of the communes (at least one per province) for a quick run.
+Writes ``bench/results/monitoring-<date>[-<name>].json`` and ``.txt`` (after each database,
+so a later failure keeps what was measured); the last line printed is ``recompute: S s, page
+p95: M ms``: S the product's recompute command on PostgreSQL (SQLite when only it ran), M the
+worst p95 through HTTP of the dashboard's requests on any database. Run ``python -m
+bench.monitoring --help``; ``--reference-scale 0.01`` keeps 1 % of the communes (at least one
+per province) in the reference rows.
 """
 
 # The benchmark builds its SQL from integers, generated codes and compiled formulas only.
@@ -868,9 +884,53 @@ def peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+SCALES = ("national", "small", "tiny")
+# PostgreSQL's settings for this workload (a deployment's tuning, noted in the results): the
+# shared buffers and the bulk load's maintenance memory and WAL room.
+POSTGRES_SETTINGS = {
+    "shared_buffers": "2GB",
+    "effective_cache_size": "8GB",
+    "maintenance_work_mem": "1GB",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+}
+
+
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--scale", type=float, default=1.0, help="share of communes (0-1]")
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="national",
+        help="national: 34 provinces, 3,321 communes, 200 indicators, 120 months (~80 M values;"
+        " SQLite: the last 12 months); small: 1 province, its communes, 20 indicators,"
+        " 24 months; tiny: 6 communes, 4 indicators, 3 months (the test's)",
+    )
+    parser.add_argument(
+        "--databases", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite"
+    )
+    parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
+    parser.add_argument("--requests", type=int, default=160, help="requests per endpoint")
+    parser.add_argument(
+        "--max-seconds", type=float, default=60.0, help="at most this long per endpoint"
+    )
+    parser.add_argument(
+        "--warm-up", type=int, default=None, help="unmeasured requests first (default: --clients)"
+    )
+    parser.add_argument(
+        "--request-timeout", type=float, default=120.0, help="seconds before a request is an error"
+    )
+    parser.add_argument("--seed", type=int, default=20251205)
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip the DuckDB and pandas reference rows"
+    )
+    parser.add_argument(
+        "--reference-scale",
+        type=float,
+        default=None,
+        help="share of communes of the DuckDB/pandas reference (default: 1 at national"
+        " scale, 0.01 otherwise)",
+    )
     parser.add_argument("--iterations", type=int, default=200, help="page-query rounds")
     parser.add_argument("--memory-limit", default="8GB", help="DuckDB memory_limit")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
@@ -891,14 +951,97 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="months (the latest) the product's computation.indicator_values is timed on",
     )
+    parser.add_argument(
+        "--attach",
+        default="",
+        help="HTTP only, on the database at this URL that a run of this benchmark loaded"
+        " with the same --scale (while that run recomputes, say)",
+    )
+    parser.add_argument("--name", default="", help="suffix of the result files")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.reference_scale is None:
+        args.reference_scale = 1.0 if args.scale == "national" else 0.01
+    return args
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: PLR0915 - one linear run
+def served_sets(args: argparse.Namespace) -> dict[str, Any]:
+    """The data set each database gets (SQLite: 12 months beside the national set)."""
+    from bench.monitoring_served import SETS  # noqa: PLC0415
+
+    return {
+        name: SETS["national-sqlite"]
+        if name == "sqlite" and args.scale == "national"
+        else SETS[args.scale]
+        for name in args.databases.split(",")
+        if name
+    }
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    from bench.monitoring_served import measure_database  # noqa: PLC0415
+    from bench.serving import database  # noqa: PLC0415
+
     args = arguments(argv)
-    report: dict[str, Any] = {"machine": machine(), "scale": args.scale}
-    units = select_units(args.scale)
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "scale": args.scale,
+        "clients": args.clients,
+        "requests_per_endpoint": args.requests,
+        "max_seconds": args.max_seconds,
+        "postgresql_settings": POSTGRES_SETTINGS,
+        "served": {},
+    }
+    specs = indicator_specs()
+    options = {
+        "requests": args.requests,
+        "clients": args.clients,
+        "max_seconds": args.max_seconds,
+        "seed": args.seed,
+        "warm_up": args.clients if args.warm_up is None else args.warm_up,
+        "request_timeout": args.request_timeout,
+    }
+    report["warm_up_requests"] = options["warm_up"]
+    report["request_timeout_s"] = args.request_timeout
+    if args.attach:
+        from bench.monitoring_served import SETS, measure_attached  # noqa: PLC0415
+
+        report["attached"] = measure_attached(args.attach, SETS[args.scale], specs, options)
+        report["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
+        text = write(report, args)
+        print(text)
+        return report
+    for name, data in served_sets(args).items():
+        print(f"{name}: data set {data}", flush=True)
+        with tempfile.TemporaryDirectory(prefix=f"tinhso-bench-{name}-") as tmp:
+            with database(name, Path(tmp), POSTGRES_SETTINGS) as url:
+                report["served"][name] = measure_database(url, data, specs, options)
+            report["served"][name]["load_average_1min_after"] = round(os.getloadavg()[0], 2)
+        write(report, args)  # what is measured so far survives a later failure
+    if not args.no_reference:
+        report["reference"] = reference(args)
+    report["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
+    report["peak_rss_mib"] = peak_rss_mib()
+    text = write(report, args)
+    print(text)
+    return report
+
+
+def write(report: dict[str, Any], args: argparse.Namespace) -> str:
+    text = summary(report)
+    if not args.no_write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        day = dt.datetime.now(dt.UTC).date().isoformat()
+        stem = RESULTS / f"monitoring-{day}{'-' + args.name if args.name else ''}"
+        Path(f"{stem}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        Path(f"{stem}.txt").write_text(text + "\n")
+    return text
+
+
+def reference(args: argparse.Namespace) -> dict[str, Any]:
+    """The DuckDB and pandas reference rows: SQL on the benchmark's own DuckDB tables."""
+    report: dict[str, Any] = {"scale": args.reference_scale}
+    units = select_units(args.reference_scale)
     specs = indicator_specs()
     report["data"] = {
         "provinces": len(units.provinces),
@@ -974,18 +1117,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: PLR0915 - on
         report["pandas"] = compare_with_pandas(
             con, units, specs, args.pandas_elements, report["recompute_s"]
         )
-        report["peak_rss_mib"] = peak_rss_mib()
-        report["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
+        report["load_average_1min_after"] = round(os.getloadavg()[0], 2)
         con.close()
-    text = summary(report)
-    if not args.no_write:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        stem = RESULTS / f"monitoring-{dt.datetime.now(dt.UTC).date().isoformat()}"
-        stem.with_suffix(".json").write_text(
-            json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-        )
-        stem.with_suffix(".txt").write_text(text + "\n")
-    print(text)
     return report
 
 
@@ -1054,25 +1187,25 @@ def compare_with_pandas(
     }
 
 
-def summary(report: dict[str, Any]) -> str:
-    m, d, p = report["machine"], report["data"], report["pandas"]
+def reference_lines(report: dict[str, Any]) -> list[str]:
+    """The DuckDB and pandas reference rows of the summary."""
+    d, p = report["data"], report["pandas"]
     lines = [
-        f"monitoring benchmark {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
         (
-            f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, kernel {m['kernel']},"
-            f" python {m['python']}, duckdb {m['duckdb']}, pandas {m['pandas']}"
+            "reference rows (not the product: SQL on the benchmark's own DuckDB tables, one"
+            " process, no HTTP):"
         ),
         (
-            f"data (scale {report['scale']}): {d['provinces']} provinces, {d['communes']:,} communes,"
+            f"data (share of communes {report['scale']}): {d['provinces']} provinces, {d['communes']:,} communes,"
             f" {d['elements']} elements, {d['indicators']} indicators, {d['months']} months:"
             f" {d['element_values']:,} element values ({d['duckdb_file_mib']} MiB DuckDB file)"
         ),
         (
-            f"load: {report['load_s']} s (generated in DuckDB with range()/hash(), DuckDB storage;"
+            f"reference load: {report['load_s']} s (generated in DuckDB with range()/hash(), DuckDB storage;"
             " includes the product's analytics tables data_value/administrative_unit)"
         ),
         (
-            f"recompute: {report['recompute_s']} s (the product's code path: all 200 indicators for"
+            f"reference recompute: {report['recompute_s']} s (the product's computation SQL: all 200 indicators for"
             " every province and every month, quarter and year by"
             " tinhso.monitoring.computation.analytics.materialise_indicator_values, i.e. the SQL of"
             " tinhso.monitoring.computation.indicators; then achievements, rankings and the index)"
@@ -1126,14 +1259,142 @@ def summary(report: dict[str, Any]) -> str:
         f"pandas reference (same recompute, data already in memory): {p['seconds']} s{scaled};"
         f" pandas/DuckDB time ratio {p['ratio_pandas_over_duckdb']}; check {p['check']}"
     )
-    lines.append(f"peak RSS of the benchmark process: {report['peak_rss_mib']} MiB")
     lines.append(
-        f"machine load (1-min load average) at start {m['load_average_1min_at_start']},"
-        f" at end {report['load_average_1min_at_end']} on {m['cores']} cores: figures above"
-        " are only comparable between runs on an otherwise idle machine"
+        f"reference page queries, worst page p95: {report['page_p95_ms']} ms (DuckDB, one"
+        f" connection); 1-min load average after the reference: {report['load_average_1min_after']}"
     )
-    lines.append(f"recompute: {report['recompute_s']} s, page p95: {report['page_p95_ms']} ms")
+    return lines
+
+
+TARGETS = {"recompute_s": 10.0, "dashboard_p95_ms": 100.0, "all_communes_ms": 200.0}
+
+
+def summary(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        f"monitoring benchmark {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}",
+        (
+            f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB, kernel {m['kernel']},"
+            f" python {m['python']}, duckdb {m['duckdb']}, pandas {m['pandas']}; shared with"
+            f" other work: 1-min load average {m['load_average_1min_at_start']} at start"
+        ),
+        f"PostgreSQL settings: {report['postgresql_settings']} (fsync, full_page_writes on)",
+        (
+            f"through the product (scale {report['scale']}): tinhso serve (one uvicorn process)"
+            f" on loopback, {report['clients']} concurrent keep-alive clients (aiohttp, same"
+            f" machine), {report['requests_per_endpoint']} requests per endpoint (at most"
+            f" {report.get('max_seconds', '-')} s) after {report.get('warm_up_requests', report['clients'])}"
+            f" warm-up requests; a request unanswered after"
+            f" {report.get('request_timeout_s', 120.0)} s is an error"
+        ),
+    ]
+    for name, found in report["served"].items():
+        d, load, rc = found["data"], found["load"], found["recompute"]
+        lines += [
+            (
+                f"{name} ({found['database']}), set {found['data_set']}: {d['provinces']}"
+                f" provinces, {d['communes']:,} communes, {d['elements']} elements,"
+                f" {d['indicators']} indicators, {d['months']} months"
+                f" ({d['first_month']}..{d['last_month']}): {load['values']:,} values"
+            ),
+            (
+                f"  set-up (tinhso db upgrade, units import, create-admin, synthetic boundaries):"
+                f" {found['setup_s']} s; catalogue through the API: {found['catalogue']}"
+            ),
+            f"  load: {load['seconds']} s {load['steps_s']}",
+            (
+                f"  recompute (tinhso monitoring recompute on the DuckDB copy: every indicator,"
+                f" every province, every month/quarter/year): {rc['recompute_s']} s wall"
+                f" ({rc['recompute_computation_s']} s inside the command),"
+                f" {rc['indicator_values_stored']} values stored;"
+                f" the copy first (tinhso monitoring snapshot): {rc['snapshot_s']} s,"
+                f" {rc['copy_mib']} MiB"
+            ),
+            "  HTTP (ms; requests/s):",
+        ]
+        lines += _http_lines(found)
+        lines.append(f"  1-min load average after: {found['load_average_1min_after']}")
+    if "attached" in report:
+        found = report["attached"]
+        lines.append(
+            f"HTTP only, attached to a loaded database ({found['database']}, set"
+            f" {found['data_set']}, {found['values_in_database']:,} values), measured at"
+            f" {found['measured_at']} (ms; requests/s):"
+        )
+        lines += _http_lines(found)
+    if "reference" in report:
+        lines += reference_lines(report["reference"])
+    headline = _headline(report)
+    lines.append(
+        f"targets: recompute < {TARGETS['recompute_s']:g} s on PostgreSQL:"
+        f" {_met(headline['recompute_s'], TARGETS['recompute_s'])}; every dashboard request"
+        f" p95 < {TARGETS['dashboard_p95_ms']:g} ms with {report['clients']} clients:"
+        f" {_met(headline['page_p95_ms'], TARGETS['dashboard_p95_ms'])}; every commune's"
+        f" values < {TARGETS['all_communes_ms']:g} ms (p95):"
+        f" {_met(headline['all_communes_p95_ms'], TARGETS['all_communes_ms'])};"
+        f" requests answered with an error: {headline['errors']}"
+        + (" (so no target of the pages is met)" if headline["errors"] else "")
+    )
+    lines.append(
+        f"machine load (1-min load average) at start {m['load_average_1min_at_start']}, at end"
+        f" {report.get('load_average_1min_at_end', '-')} on {m['cores']} cores, shared with"
+        " other workers: compare figures only between runs on a similar load"
+    )
+    lines.append(f"recompute: {headline['recompute_s']} s, page p95: {headline['page_p95_ms']} ms")
     return "\n".join(lines)
+
+
+def _http_lines(found: dict[str, Any]) -> list[str]:
+    lines = [
+        f"    {endpoint}: p50 {figures['p50_ms']} p95 {figures['p95_ms']}"
+        f" p99 {figures['p99_ms']} max {figures['max_ms']}; {figures['requests_per_s']}"
+        f" req/s; n {figures['n']}, {figures['mean_kib']} KiB, errors {figures['errors']}"
+        for endpoint, figures in found["http"].items()
+    ]
+    if found.get("server_errors"):
+        lines.append(f"  tinhso serve logged (warnings, errors): {found['server_errors']}")
+    return lines
+
+
+def _met(value: float | None, target: float) -> str:
+    if value is None:
+        return "not measured"
+    return f"{value:g} {'met' if value < target else 'NOT met'}"
+
+
+def _headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The recompute on PostgreSQL (else SQLite), the worst dashboard p95 on any database."""
+    served = dict(report["served"])
+    if "attached" in report:
+        served["attached"] = report["attached"]
+    first = served.get("postgresql") or next(
+        (found for found in served.values() if "recompute" in found), None
+    )
+    # a page none of whose requests was answered counts as its request timeout
+    timeout = 1000 * float(report.get("request_timeout_s", 120.0))
+    dashboard = [
+        timeout if f["p95_ms"] is None else f["p95_ms"]
+        for found in served.values()
+        for f in found["http"].values()
+        if f["dashboard"]
+    ]
+    communes = [
+        timeout if f["p95_ms"] is None else f["p95_ms"]
+        for found in served.values()
+        for f in found["http"].values()
+        if not f["dashboard"]
+    ]
+    errors = sum(
+        f["errors"] + f.get("warm_up_errors", 0)
+        for found in served.values()
+        for f in found["http"].values()
+    )
+    return {
+        "errors": errors,
+        "recompute_s": first["recompute"]["recompute_s"] if first else None,
+        "page_p95_ms": max(dashboard) if dashboard else None,
+        "all_communes_p95_ms": max(communes) if communes else None,
+    }
 
 
 if __name__ == "__main__":

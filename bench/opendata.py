@@ -31,12 +31,8 @@ import contextlib
 import datetime as dt
 import io
 import json
-import os
 import random
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -46,11 +42,11 @@ from typing import Any
 
 import httpx
 import yaml
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, insert, select
 
 from bench.machine import describe_machine
+from bench.serving import database, database_version, free_port, migrate, product_env, served
 from tinhso.core.db import build_engine, make_sessionmaker, utcnow
-from tinhso.core.migrations import alembic_config
 from tinhso.opendata.access import ANONYMOUS, PLATFORM
 from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
 from tinhso.opendata.catalogue.folding import search_column
@@ -423,58 +419,10 @@ def run_datastore(resource_id: str) -> Callable[[Any, dict[str, Any]], None]:
 # -- one database -----------------------------------------------------------------------------
 
 
-def _tinhso() -> str:
-    beside = Path(sys.executable).parent / "tinhso"
-    return str(beside) if beside.exists() else (shutil.which("tinhso") or "tinhso")
-
-
-@contextlib.contextmanager
-def served(env: dict[str, str], port: int) -> Iterator[str]:
-    process = subprocess.Popen(
-        [_tinhso(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        # a shared machine under load (1-min load 20 on 2 cores) takes over a minute at times
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.get(f"{base}/api/3/action/status_show", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            process.terminate()
-            _, errors = process.communicate(timeout=20)
-            raise RuntimeError(f"tinhso serve did not start: {errors.decode()[-2000:]}")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(20)
-
-
-def database_version(url: str) -> str:
-    engine = build_engine(url)
-    with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            version = "SQLite " + str(connection.execute(text("select sqlite_version()")).scalar())
-        else:
-            version = str(connection.execute(text("select version()")).scalar()).split(",")[0]
-    engine.dispose()
-    return version
-
-
 def measure_database(
     name: str, url: str, workdir: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
-    from alembic import command  # noqa: PLC0415
-
-    engine = build_engine(url)
-    command.upgrade(alembic_config(engine), "heads")
-    engine.dispose()
+    migrate(url)
     data_dir = workdir / f"data-{name}"
     report: dict[str, Any] = {"database": database_version(url)}
     report["catalogue"] = load_catalogue(url, args.datasets, args.resources, args.seed)
@@ -486,14 +434,7 @@ def measure_database(
         {"resource_id": resource_id, **body}
         for body in datastore_queries(args.requests, args.rows, rng)
     ]
-    from tests.support.services import free_port  # noqa: PLC0415 - dev tooling
-
-    env = {
-        **os.environ,
-        "TINHSO_DATABASE_URL": url,
-        "TINHSO_DATA_DIR": str(data_dir),
-        "TINHSO_LOG_LEVEL": "WARNING",
-    }
+    env = product_env(url, data_dir)
     with served(env, free_port()) as base, httpx.Client(base_url=base, timeout=60) as client:
         http_times(client, "/api/3/action/package_search", searches[:20], json_body=False)
         http_times(client, "/api/3/action/datastore_search", tables[:20], json_body=True)
@@ -589,20 +530,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tinhso-bench-opendata-") as tmp:
         workdir = Path(tmp)
         for name in args.databases.split(","):
-            if name == "sqlite":
-                url = f"sqlite:///{workdir / 'opendata.sqlite3'}"
+            with database(name, workdir) as url:
                 report["databases"][name] = measure_database(name, url, workdir, args)
-                continue
-            from tests.support.services import PostgresServer  # noqa: PLC0415 - dev tooling
-
-            server = PostgresServer(
-                settings={"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
-            )
-            try:
-                url = server.start(workdir / "postgres")
-                report["databases"][name] = measure_database(name, url, workdir, args)
-            finally:
-                server.stop()
     text_report = summary(report)
     print(text_report)
     RESULTS.mkdir(parents=True, exist_ok=True)
