@@ -12,9 +12,11 @@ from tinhso.core.config import ReportsSection
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
 from tinhso.registry.models import Role
+from tinhso.reports.handling import categories
+from tinhso.reports.handling.categories import CategoryDraft
 from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.handling.states import Action
-from tinhso.reports.models import Channel
+from tinhso.reports.models import Channel, Severity
 from tinhso.reports.service import Step, Submission, report_service
 
 from .conftest import OTHER_COMMUNE, WARD
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session, sessionmaker
 
-    from tests.conftest import MakeOfficial
+    from tests.conftest import MakeOfficial, Official
     from tests.registry.queries import QueryBudget
 
     from .conftest import ReportsWorld
@@ -80,6 +82,65 @@ def test_report_lists_stay_flat_as_reports_grow(
     def fetcher(path: str) -> Callable[[], None]:
         def fetch() -> None:
             answer = client.get(path, headers=officer.headers if path.startswith("/api") else {})
+            assert answer.status_code == 200, answer.text
+            shown = answer.text.count("<tr") if lists[path][0] == "<tr" else len(answer.json())
+            sizes.setdefault(path, []).append(shown)
+
+        return fetch
+
+    query_budget.flat_each(
+        {path: fetcher(path) for path in lists}, grow, {path: b for path, (_, b) in lists.items()}
+    )
+    for path, seen in sizes.items():
+        assert seen[-1] > seen[0], f"{path}: the rows did not grow ({seen})"
+
+
+def test_category_lists_stay_flat_as_categories_grow(
+    client: TestClient,
+    reports_world: ReportsWorld,
+    admin: Official,
+    sessions: sessionmaker[Session],
+    query_budget: QueryBudget,
+) -> None:
+    """The operators' list of categories (API and page) and Open311's services: one category
+    with questions costs what three do (issue 11 item 4)."""
+    numbers = count(1)
+
+    def grow() -> None:
+        with sessions.begin() as session:
+            for _ in range(4):
+                number = next(numbers)
+                categories.create(
+                    session,
+                    f"loai-{number}",
+                    CategoryDraft(
+                        name_vi=f"Loại {number}",
+                        name_en=f"Kind {number}",
+                        severity=Severity.NORMAL,
+                        group_vi="Đô thị",
+                        attributes=[
+                            {
+                                "code": "so-nha",
+                                "datatype": "string",
+                                "required": False,
+                                "order": 1,
+                                "description": "Số nhà",
+                            }
+                        ],
+                    ),
+                )
+
+    log_in(client, admin.username)
+    sizes: dict[str, list[int]] = {}
+    lists: dict[str, tuple[str, int]] = {
+        "/api/v1/report-categories": ("json", 3),
+        "/open311/v2/services.json": ("json", 1),
+        "/reports/operators/categories": ("<tr", 3),
+    }
+
+    def fetcher(path: str) -> Callable[[], None]:
+        def fetch() -> None:
+            answer = client.get(path, headers=admin.headers if path.startswith("/api") else {})
             assert answer.status_code == 200, answer.text
             shown = answer.text.count("<tr") if lists[path][0] == "<tr" else len(answer.json())
             sizes.setdefault(path, []).append(shown)
