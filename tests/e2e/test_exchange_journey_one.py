@@ -68,10 +68,18 @@ def test_a_credential_made_in_the_portal_calls_the_gateway_and_both_see_the_exch
 
     browser.run(make_credential, live_server, width=width, height=1000)
     token = world.token(issued["client_id"], issued["secret"])
-    answer = raw_request(
-        gateway.url, "GET", f"/{SERVICE}/citizens/42", {"Authorization": f"Bearer {token}"}
-    )
-    assert answer.status == 200
+    # A new credential reaches the gateway by the registry's change notice, not at once (the
+    # 2 s promise is tested in tests/exchange/test_registry_notices.py; a loaded machine
+    # stretches it, and this journey is about the flow, not that latency).
+    deadline = time.monotonic() + 10
+    while True:
+        answer = raw_request(
+            gateway.url, "GET", f"/{SERVICE}/citizens/42", {"Authorization": f"Bearer {token}"}
+        )
+        if answer.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert answer.status == 200, answer
     deadline = time.monotonic() + 10
     while not any(r["consumer"] == "ubnd-viet-yen/mot-cua" for r in world.records()):
         assert time.monotonic() < deadline, "the gateway wrote no audit record"
