@@ -21,7 +21,7 @@ from tests.registry.queries import QueryBudget
 from tests.support.s3 import S3Server
 from tests.support.services import PostgresServer
 from tinhso.app import create_app
-from tinhso.core import migrations
+from tinhso.core import generations, migrations
 from tinhso.core.config import Settings
 from tinhso.core.db import build_engine, make_sessionmaker
 from tinhso.models import metadata
@@ -91,6 +91,7 @@ def engine(database_url: str) -> Iterator[Engine]:
     migrations.upgrade(engine)
     with make_sessionmaker(engine).begin() as session:
         unit_service.import_catalogue(session)
+        generations.renew_all(session)
     yield engine
     engine.dispose()
 
@@ -107,6 +108,7 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         with engine.begin() as connection:
             names = ", ".join(f'"{table.name}"' for table in tables)
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        _renew_generations(engine)
         return
     with engine.connect() as connection:
         # Self-referencing trees (organisations) cannot be deleted row by row with
@@ -118,6 +120,14 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
         connection.commit()
         connection.exec_driver_sql("PRAGMA foreign_keys=ON")
         connection.commit()
+    _renew_generations(engine)
+
+
+def _renew_generations(engine: Engine) -> None:
+    """The emptied tables were not written through a session: every kept figure is dropped by
+    new generations, as ``tinhso db changed`` does after a restore (core.generations)."""
+    with make_sessionmaker(engine).begin() as session:
+        generations.renew_all(session)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tinhso.core import migrations
+from tinhso.core import generations, migrations
 from tinhso.core.calendar import VIETNAM
 from tinhso.core.calendar_commands import calendar_app
 from tinhso.core.commands import console, output
@@ -82,7 +82,22 @@ def db_upgrade() -> None:
     with _database() as engine:
         migrations.upgrade(engine)
         revisions = migrations.current_revisions(engine)
+        # what a migration changed was not seen by any running process's kept figures
+        with make_sessionmaker(engine).begin() as session:
+            generations.renew_all(session)
     console.print(f"[green]OK[/green] {', '.join(sorted(revisions))}")
+
+
+@db_app.command("changed")
+def db_changed() -> None:
+    """Báo dữ liệu đã ghi ngoài tinhso (COPY, khôi phục) / announce data written outside tinhso.
+
+    Every figure a running process keeps (plan progress, rankings, map values) is computed
+    again on its next request; run it after a bulk ``COPY`` or a restore into a live database.
+    """
+    with _database() as engine, make_sessionmaker(engine).begin() as session:
+        generations.renew_all(session)
+    console.print("[green]OK[/green]")
 
 
 @db_app.command("check")

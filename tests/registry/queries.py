@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 
+from tinhso.core import generations
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
@@ -58,7 +60,8 @@ class QueryBudget:
         self.engine = engine
 
     def count(self, fetch: Callable[[], object]) -> QueryLog:
-        with counted_queries(self.engine) as log:
+        # the budget is the computing one: no figure kept from an earlier request or panel
+        with generations.computing_everything(), counted_queries(self.engine) as log:
             fetch()
         return log
 

@@ -1,10 +1,11 @@
-"""Tables of the core: the decided days of the working-day calendar, and the mail outbox."""
+"""Tables of the core: the decided days of the working-day calendar, the mail outbox and the
+data generations (:mod:`tinhso.core.generations`)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Index, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tinhso.core.db import Base, UTCDateTime, utcnow
@@ -47,3 +48,14 @@ class OutgoingMail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Generation(Base):
+    """A group of tables' counter, moved on by each commit that writes them; ``token`` is made
+    with the row and never changes (:mod:`tinhso.core.generations`)."""
+
+    __tablename__ = "core_generation"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    value: Mapped[int] = mapped_column(BigInteger)

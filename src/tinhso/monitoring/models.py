@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow, value_enum
+from tinhso.core.generations import watch
 from tinhso.registry.models import UnitLevel, UnitSet
 
 
@@ -426,3 +427,21 @@ class UnitBoundary(Base):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# What the computed figures (indicator values, rankings, plan progress, the composite index)
+# are made of: a commit writing any of these moves the generation on, and the figures kept by
+# ``progress/service.py`` are computed again (``core.generations``).
+FIGURES_GENERATION = "monitoring"
+watch(
+    FIGURES_GENERATION,
+    Pillar,
+    DataElement,
+    Indicator,
+    Plan,
+    Target,
+    DataValue,
+    DataValueCorrection,
+    Methodology,
+    MethodologyComponent,
+)

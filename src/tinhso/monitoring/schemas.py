@@ -380,6 +380,8 @@ class CorrectionOut(BaseModel):
 
 
 class ComputedValue(BaseModel):
+    model_config = ConfigDict(frozen=True)  # kept and shared (progress.service.FIGURES)
+
     indicator_code: str
     unit: UnitRef
     unit_name: str
@@ -402,6 +404,8 @@ class ComputedPage(TreeNote):
 
 
 class RankedUnit(BaseModel):
+    model_config = ConfigDict(frozen=True)  # kept and shared (progress.service.FIGURES)
+
     rank: int
     unit: UnitRef
     unit_name: str
@@ -425,6 +429,8 @@ TrajectoryStatus = Literal[
 
 
 class Achievement(BaseModel):
+    model_config = ConfigDict(frozen=True)  # kept and shared (progress.service.FIGURES)
+
     target_id: int
     indicator_code: str
     indicator_name_vi: str
@@ -516,6 +522,8 @@ class MethodologyOut(BaseModel):
 
 
 class PillarScore(BaseModel):
+    model_config = ConfigDict(frozen=True)  # kept and shared (progress.service.FIGURES)
+
     code: str
     name_vi: str
     name_en: str | None
@@ -524,6 +532,8 @@ class PillarScore(BaseModel):
 
 
 class UnitIndex(BaseModel):
+    model_config = ConfigDict(frozen=True)  # kept and shared (progress.service.FIGURES)
+
     rank: int
     unit: UnitRef
     unit_name: str

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow, value_enum
+from tinhso.core.generations import watch
 from tinhso.core.text import fold
 
 if TYPE_CHECKING:
@@ -239,3 +240,9 @@ class SignInFailure(Base):
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Until when attempts from the address (for the account) wait; None while still free.
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# The unit trees feed every figure computed per unit; a process keeping such figures reads this
+# generation (``core.generations``) to know whether the trees changed since.
+UNITS_GENERATION = "units"
+watch(UNITS_GENERATION, AdministrativeUnit, UnitSuccession)

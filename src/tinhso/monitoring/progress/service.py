@@ -10,14 +10,20 @@ or else the indicator's earliest value before the actual one (``baseline_inferre
 Targets are evaluated on the unit set of their scope: a target for a legacy unit on the
 legacy tree; a target for a current unit on the current tree, with legacy values
 re-aggregated onto it.
+
+Every answer is kept in this process (``FIGURES``) until a commit writes the values, the
+catalogue, the plans or the unit trees (``core.generations``): a wall of screens asking the
+same figures every minute reads them computed once, and many requests asking the same missing
+figures at once wait for one computation instead of each starting its own.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import InvalidInput
+from tinhso.core.generations import GenerationCache
 from tinhso.monitoring import repository
 from tinhso.monitoring.computation import composite_index
 from tinhso.monitoring.computation import indicators as computation
@@ -25,6 +31,7 @@ from tinhso.monitoring.computation.effective_values import Basis, Tree
 from tinhso.monitoring.computation.indicators import UnitFilter
 from tinhso.monitoring.computation.specs import bands, element_specs, indicator_spec
 from tinhso.monitoring.models import (
+    FIGURES_GENERATION,
     Indicator,
     Methodology,
     MethodologyComponent,
@@ -41,15 +48,16 @@ from tinhso.monitoring.progress.trajectory import (
     trajectory_status,
 )
 from tinhso.monitoring.schemas import Achievement, ComputedValue, PillarScore, RankedUnit, UnitIndex
-from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.models import UNITS_GENERATION, UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Hashable, Iterable
 
     from sqlalchemy.orm import Session
 
+T = TypeVar("T")
 BasisName = Literal["recorded", "aggregated", "reaggregated", "recorded_over_legacy"]
 _BASIS: dict[Basis, BasisName] = {
     Basis.RECORDED: "recorded",
@@ -95,6 +103,17 @@ def is_published_rank(indicator_unit_en: str | None) -> bool:
     return (indicator_unit_en or "").strip().lower() == "rank"
 
 
+# Computed figures kept per question while nothing they are made of changed; bounded by the
+# number of rows kept (a national plan's progress is ~66,000 rows).
+FIGURES: GenerationCache[list[object]] = GenerationCache(
+    (UNITS_GENERATION, FIGURES_GENERATION), max_weight=400_000
+)
+
+
+def _ref_key(ref: UnitRef | None) -> tuple[str, str] | None:
+    return (UnitSet(ref.unit_set).value, ref.code) if ref is not None else None
+
+
 class ProgressService:
     def _unit_refs(
         self, session: Session, ids: set[int]
@@ -127,6 +146,106 @@ class ProgressService:
         units: list[UnitRef] | None = None,
     ) -> list[ComputedValue]:
         """The indicator for units (a level, the children of a parent, or a list)."""
+        key = (
+            "values",
+            indicator.id,
+            tuple(periods),
+            tree.value,
+            level.value if level else None,
+            _ref_key(parent),
+            tuple(_ref_key(ref) for ref in units) if units is not None else None,
+        )
+        return self._kept(
+            session,
+            key,
+            lambda: self._compute_indicator_values(
+                session, indicator, periods, tree, level, parent, units
+            ),
+        )
+
+    def ranking(
+        self,
+        session: Session,
+        indicator: Indicator,
+        period: str,
+        tree: Tree,
+        level: UnitLevel,
+        parent: UnitRef | None = None,
+    ) -> list[RankedUnit]:
+        key = ("ranking", indicator.id, period, tree.value, level.value, _ref_key(parent))
+        return self._kept(
+            session,
+            key,
+            lambda: self._compute_ranking(session, indicator, period, tree, level, parent),
+        )
+
+    def plan_progress(
+        self,
+        session: Session,
+        plan: Plan,
+        as_of_year: int | None = None,
+        within: int | None = None,
+    ) -> list[Achievement]:
+        """Achievement and trajectory of every target of a plan, per unit in its scope; with
+        ``within`` (a unit's id), only the units inside that unit (``unit_service.within``:
+        its subtree, and for a current unit the legacy units that became part of it)."""
+        as_of = as_of_year if as_of_year is not None else utcnow().year
+        return self._kept(
+            session,
+            ("progress", plan.id, as_of, within),
+            lambda: self._compute_plan_progress(session, plan, as_of, within),
+        )
+
+    def unit_achievements(
+        self,
+        session: Session,
+        indicator: Indicator,
+        period: str,
+        tree: Tree,
+        unit_ids: Iterable[int],
+    ) -> dict[int, Achievement]:
+        """Each unit's value for a period against the indicator's target that applies to it
+        (see ``_compute_unit_achievements``)."""
+        wanted = frozenset(unit_ids)
+        found = self._kept(
+            session,
+            ("achievements", indicator.id, period, tree.value, wanted),
+            lambda: list(
+                self._compute_unit_achievements(session, indicator, period, tree, wanted).items()
+            ),
+        )
+        return dict(found)
+
+    def index(
+        self,
+        session: Session,
+        methodology: Methodology,
+        period: str,
+        tree: Tree,
+        parent: UnitRef | None = None,
+    ) -> list[UnitIndex]:
+        return self._kept(
+            session,
+            ("index", methodology.id, period, tree.value, _ref_key(parent)),
+            lambda: self._compute_index(session, methodology, period, tree, parent),
+        )
+
+    def _kept(self, session: Session, key: Hashable, compute: Callable[[], list[T]]) -> list[T]:
+        """The figures for ``key``, computed once per generation of what they are made of; a
+        new list each time, so a caller sorting or extending it changes nobody else's."""
+        found = FIGURES.get(session, key, compute)  # type: ignore[arg-type]
+        return list(found)  # type: ignore[arg-type]
+
+    def _compute_indicator_values(
+        self,
+        session: Session,
+        indicator: Indicator,
+        periods: list[str],
+        tree: Tree,
+        level: UnitLevel | None,
+        parent: UnitRef | None,
+        units: list[UnitRef] | None,
+    ) -> list[ComputedValue]:
         for period in periods:
             parse_period(period)
         unit_set = UnitSet(tree.value)
@@ -170,14 +289,14 @@ class ProgressService:
         found.sort(key=lambda v: (v.period, v.unit.code))
         return found
 
-    def ranking(
+    def _compute_ranking(
         self,
         session: Session,
         indicator: Indicator,
         period: str,
         tree: Tree,
         level: UnitLevel,
-        parent: UnitRef | None = None,
+        parent: UnitRef | None,
     ) -> list[RankedUnit]:
         parse_period(period)
         unit_service.check_level(UnitSet(tree.value), level)
@@ -202,20 +321,12 @@ class ProgressService:
             for row in rows
         ]
 
-    def plan_progress(
-        self,
-        session: Session,
-        plan: Plan,
-        as_of_year: int | None = None,
-        within: int | None = None,
+    def _compute_plan_progress(
+        self, session: Session, plan: Plan, as_of: int, within: int | None
     ) -> list[Achievement]:
-        """Achievement and trajectory of every target of a plan, per unit in its scope; with
-        ``within`` (a unit's id), only the units inside that unit (``unit_service.within``:
-        its subtree, and for a current unit the legacy units that became part of it)."""
         targets = list(repository.targets_of(session, plan.id))
         if not targets:
             return []
-        as_of = as_of_year if as_of_year is not None else utcnow().year
         indicators = repository.indicators_by_ids(session, {t.indicator_id for t in targets})
         # the units of every level-scoped target, read in one go (not once per target)
         levels = unit_service.ids_at_levels(
@@ -260,7 +371,7 @@ class ProgressService:
                 )
         return results
 
-    def unit_achievements(
+    def _compute_unit_achievements(
         self,
         session: Session,
         indicator: Indicator,
@@ -446,13 +557,13 @@ class ProgressService:
         )
         return spec, [indicator_spec(i) for i in indicator_rows.values()], list(components)
 
-    def index(
+    def _compute_index(
         self,
         session: Session,
         methodology: Methodology,
         period: str,
         tree: Tree,
-        parent: UnitRef | None = None,
+        parent: UnitRef | None,
     ) -> list[UnitIndex]:
         parse_period(period)
         parent_id = self._unit_id(session, parent, "parent") if parent else None
