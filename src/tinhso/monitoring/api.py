@@ -36,6 +36,7 @@ from tinhso.monitoring.progress.api import router as progress_router
 from tinhso.monitoring.read_models import (
     elements_out,
     indicators_out,
+    methodologies_out,
     methodology_out,
     plans_out,
     targets_out,
@@ -334,7 +335,7 @@ def list_methodologies(
 ) -> Page[MethodologyOut]:
     rows, total = fetch_page(session, select(Methodology).order_by(Methodology.code), page)
     return Page(
-        items=[methodology_out(session, m) for m in rows],
+        items=methodologies_out(session, list(rows)),
         total=total,
         limit=page.limit,
         offset=page.offset,

@@ -125,42 +125,52 @@ def targets_out(session: Session, plan: Plan, targets: list[Target]) -> list[Tar
 
 
 def methodology_out(session: Session, methodology: Methodology) -> MethodologyOut:
-    components = list(repository.components_of(session, methodology.id))
-    codes = {c.id: c.code for c in components}
-    pillars = repository.codes_by_id(
-        session, Pillar, {c.pillar_id for c in components if c.pillar_id}
-    )
+    return methodologies_out(session, [methodology])[0]
+
+
+def methodologies_out(session: Session, methodologies: list[Methodology]) -> list[MethodologyOut]:
+    """Methodologies with their components: three queries however many there are."""
+    by_methodology = repository.components_by_methodology(session, [m.id for m in methodologies])
+    every = [c for components in by_methodology.values() for c in components]
+    pillars = repository.codes_by_id(session, Pillar, {c.pillar_id for c in every if c.pillar_id})
     indicators = repository.codes_by_id(
-        session, Indicator, {c.indicator_id for c in components if c.indicator_id}
+        session, Indicator, {c.indicator_id for c in every if c.indicator_id}
     )
-    return MethodologyOut(
-        code=methodology.code,
-        name_vi=methodology.name_vi,
-        name_en=methodology.name_en,
-        legal_reference=methodology.legal_reference,
-        issuing_body=methodology.issuing_body,
-        issued_on=methodology.issued_on,
-        unit_level=methodology.unit_level,
-        normalisation=methodology.normalisation,
-        max_points=methodology.max_points,
-        components=[
-            ComponentOut(
-                code=c.code,
-                parent_code=codes.get(c.parent_id or 0),
-                name_vi=c.name_vi,
-                name_en=c.name_en,
-                group_code=c.group_code,
-                pillar_code=pillars.get(c.pillar_id or 0),
-                indicator_code=indicators.get(c.indicator_id or 0),
-                weight=c.weight,
-                max_points=c.max_points,
-                scoring=c.scoring,
-                reference_value=c.reference_value,
-                thresholds=c.thresholds,
+    found = []
+    for methodology in methodologies:
+        components = by_methodology[methodology.id]
+        codes = {c.id: c.code for c in components}
+        found.append(
+            MethodologyOut(
+                code=methodology.code,
+                name_vi=methodology.name_vi,
+                name_en=methodology.name_en,
+                legal_reference=methodology.legal_reference,
+                issuing_body=methodology.issuing_body,
+                issued_on=methodology.issued_on,
+                unit_level=methodology.unit_level,
+                normalisation=methodology.normalisation,
+                max_points=methodology.max_points,
+                components=[
+                    ComponentOut(
+                        code=c.code,
+                        parent_code=codes.get(c.parent_id or 0),
+                        name_vi=c.name_vi,
+                        name_en=c.name_en,
+                        group_code=c.group_code,
+                        pillar_code=pillars.get(c.pillar_id or 0),
+                        indicator_code=indicators.get(c.indicator_id or 0),
+                        weight=c.weight,
+                        max_points=c.max_points,
+                        scoring=c.scoring,
+                        reference_value=c.reference_value,
+                        thresholds=c.thresholds,
+                    )
+                    for c in components
+                ],
             )
-            for c in components
-        ],
-    )
+        )
+    return found
 
 
 class CatalogueReader:
@@ -185,7 +195,7 @@ class CatalogueReader:
 
     def methodologies(self, session: Session) -> list[MethodologyOut]:
         rows = session.scalars(select(Methodology).order_by(Methodology.code))
-        return [methodology_out(session, m) for m in rows]
+        return methodologies_out(session, list(rows))
 
 
 catalogue_reader = CatalogueReader()

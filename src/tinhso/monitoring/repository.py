@@ -217,6 +217,24 @@ def components_of(session: Session, methodology_id: int) -> Sequence[Methodology
     ).all()
 
 
+def components_by_methodology(
+    session: Session, methodology_ids: Iterable[int]
+) -> dict[int, list[MethodologyComponent]]:
+    """The components of several methodologies in one query, each list in position order."""
+    wanted = set(methodology_ids)
+    found: dict[int, list[MethodologyComponent]] = {m: [] for m in wanted}
+    if not wanted:
+        return found
+    rows = session.scalars(
+        select(MethodologyComponent)
+        .where(MethodologyComponent.methodology_id.in_(wanted))
+        .order_by(MethodologyComponent.position, MethodologyComponent.id)
+    )
+    for component in rows:
+        found[component.methodology_id].append(component)
+    return found
+
+
 def ids_by_code(session: Session, model: Any, codes: Iterable[str]) -> dict[str, int]:
     wanted = set(codes)
     if not wanted:
