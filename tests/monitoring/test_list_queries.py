@@ -3,11 +3,18 @@ for many elements, indicators, plans and values as for few (``query_budget`` fix
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from tests.exchange.conftest import API as EXCHANGE_API
+from tests.exchange.conftest import service_payload
 from tests.monitoring.support import API, BAC_GIANG_CITY_WARDS, VIET_YEN_COMMUNES, element
 from tests.monitoring.support import indicator as make_indicator
 from tests.monitoring.support import values as record_values
+from tinhso.core.db import utcnow
+from tinhso.monitoring.collection.runs import collection_run_service
 from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.schemas import PlanCreate, TargetCreate
 
@@ -101,3 +108,224 @@ def test_monitoring_lists_and_page_stay_flat(
         # targets it shows: each indicator's values are computed by a query of their own.)
         if path != "/monitoring":
             assert after > before, f"{path}: the rows did not grow ({before} -> {after})"
+
+
+class _Catalogue:
+    """Grows, through the API, every kind of row the other monitoring lists show: pillars,
+    methodologies with components, validation rules, a plan's targets, values in more units
+    (indicator values, ranking, the DHIS2 export) and corrections of one value."""
+
+    def __init__(self, client: TestClient, admin: Official, sessions: sessionmaker[Session]):
+        self.client, self.admin, self.sessions = client, admin, sessions
+        self.next = 1
+        self.units = iter(UNITS)
+        with sessions.begin() as session:
+            element(session, "gia_tri")
+            make_indicator(session, "chi-so-gia-tri", "gia_tri * 2")
+            plan_service.create(
+                session,
+                PlanCreate(
+                    code="ke-hoach-muc-tieu",
+                    number="9/KH-UBND",
+                    title_vi="Kế hoạch mục tiêu",
+                    issuing_body="UBND tỉnh",
+                ),
+            )
+        self.value_id = self._post("/values", self._value(next(self.units), 1))["id"]
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.client.post(f"{API}{path}", headers=self.admin.headers, json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    @staticmethod
+    def _value(unit: str, value: int) -> dict[str, Any]:
+        return {
+            "element_code": "gia_tri",
+            "unit": {"unit_set": "legacy", "code": unit},
+            "period": "2024",
+            "value": value,
+        }
+
+    def grow(self, count: int) -> None:
+        for _ in range(count):
+            n, self.next = self.next, self.next + 1
+            self._post("/pillars", {"code": f"tru-cot-{n}", "name_vi": f"Trụ cột {n}"})
+            self._post(
+                "/validation-rules",
+                {
+                    "code": f"quy-tac-{n}",
+                    "name_vi": f"Quy tắc {n}",
+                    "left_expression": "gia_tri",
+                    "comparison": "<=",
+                    "right_expression": f"gia_tri + {n}",
+                },
+            )
+            self._post(
+                "/methodologies",
+                {
+                    "code": f"phuong-phap-{n}",
+                    "name_vi": f"Phương pháp {n}",
+                    "max_points": 100,
+                    "normalisation": "percent",
+                    "components": [
+                        {"code": "ha-tang", "name_vi": "Hạ tầng số", "max_points": 100},
+                        {
+                            "code": "gia-tri",
+                            "parent_code": "ha-tang",
+                            "name_vi": "Giá trị",
+                            "indicator_code": "chi-so-gia-tri",
+                            "max_points": 100,
+                            "scoring": "thresholds",
+                            "thresholds": [{"min": 5, "points": 40}, {"min": 8, "points": 100}],
+                        },
+                    ],
+                },
+            )
+            self._post(
+                "/plans/ke-hoach-muc-tieu/targets",
+                {
+                    "indicator_code": "chi-so-gia-tri",
+                    "target_value": 10 * n,
+                    "year": 2024 + n,
+                    "scope_unit": {"unit_set": "legacy", "code": "222"},
+                },
+            )
+            unit = next(self.units, None)
+            if unit is not None:
+                self._post("/values", self._value(unit, n))
+            response = self.client.put(
+                f"{API}/values/{self.value_id}",
+                headers=self.admin.headers,
+                json={"value": 100 + n, "reason": f"Rà soát lần {n}"},
+            )
+            assert response.status_code == 200, response.text
+
+
+def test_other_monitoring_lists_stay_flat(
+    client: TestClient,
+    admin: Official,
+    sessions: sessionmaker[Session],
+    query_budget: QueryBudget,
+) -> None:
+    """Pillars, methodologies, validation rules, a plan's targets, an indicator's values and
+    ranking, a value's corrections and the DHIS2 export (issue 11 item 4)."""
+    catalogue = _Catalogue(client, admin, sessions)
+    catalogue.grow(1)
+    lists: dict[str, int] = {
+        # path: statements at most (two of them find the caller and their roles)
+        f"{API}/pillars?limit=100": 4,
+        f"{API}/methodologies?limit=100": 6,
+        f"{API}/validation-rules?limit=100": 4,
+        f"{API}/plans/ke-hoach-muc-tieu/targets?limit=100": 6,
+        f"{API}/indicators/chi-so-gia-tri/values?period=2024&tree=legacy&level=commune": 6,
+        f"{API}/indicators/chi-so-gia-tri/ranking?period=2024&tree=legacy&level=commune": 6,
+        f"{API}/values/{catalogue.value_id}/corrections": 5,
+        f"{API}/dhis2/dataValueSets?unit_set=legacy": 6,
+    }
+    sizes: dict[str, list[int]] = {path: [] for path in lists}
+
+    def fetcher(path: str) -> Callable[[], None]:
+        def fetch() -> None:
+            response = client.get(path, headers=admin.headers)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            sizes[path].append(len(body["dataValues"]) if "dataValues" in body else _rows(response))
+
+        return fetch
+
+    # methodologies: one query for each methodology's components before issue 11 (6 -> 22)
+    query_budget.flat_each(
+        {path: fetcher(path) for path in lists}, lambda: catalogue.grow(8), lists
+    )
+    for path, (before, after) in sizes.items():
+        assert after > before, f"{path}: the rows did not grow ({before} -> {after})"
+
+
+@pytest.mark.usefixtures("province_tree")
+def test_collection_sources_and_runs_stay_flat(
+    client: TestClient,
+    admin: Official,
+    sessions: sessionmaker[Session],
+    query_budget: QueryBudget,
+) -> None:
+    """The collection sources and one source's runs: more sources, each with runs, and more
+    runs of the first cost no more statements (issue 11 item 4)."""
+    collection = f"{API}/collection"
+    response = client.post(
+        "/api/v1/systems",
+        json={
+            "code": "his",
+            "organisation_code": "so-yte",
+            "name_vi": "Hệ thống his",
+            "is_consumer": True,
+            "is_provider": True,
+        },
+        headers=admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    response = client.post(
+        f"{EXCHANGE_API}/services",
+        json=service_payload(code="thong-ke", classification="internal"),
+        headers=admin.headers,
+    )
+    assert response.status_code == 201, response.text
+    numbers = iter(range(1, 100))
+    lease = timedelta(minutes=10)
+    clock = [utcnow()]
+
+    def grow(count: int) -> None:
+        for _ in range(count):
+            n = next(numbers)
+            with sessions.begin() as session:
+                element(session, f"ho_so_{n}", value_type="integer", period_type="month")
+            response = client.post(
+                f"{collection}/sources",
+                headers=admin.headers,
+                json={
+                    "code": f"nguon-{n}",
+                    "name_vi": f"Nguồn {n}",
+                    "element_code": f"ho_so_{n}",
+                    "service": {
+                        "organisation_code": "so-yte",
+                        "system_code": "his",
+                        "code": "thong-ke",
+                        "version": "v1",
+                    },
+                    "request_path": "/thong-ke/ho-so",
+                    "value_path": "$.data.total",
+                    "unit_set": "legacy",
+                    "unit_code": "24",
+                    "period_rule": "current_month",
+                    "interval_minutes": 1440,
+                },
+            )
+            assert response.status_code == 201, response.text
+            # every source gets a run, the first one more: a later claim closes the
+            # abandoned run before it and opens another
+            with sessions.begin() as session:
+                for source_id in collection_run_service.due(session, clock[0]):
+                    assert collection_run_service.claim(session, source_id, clock[0], lease)
+                clock[0] += lease + timedelta(seconds=1)
+                first = collection_run_service.claim(session, 1, clock[0], lease)
+                assert first is not None
+
+    grow(2)
+    lists: dict[str, int] = {
+        # path: statements at most (two of them find the caller and their roles)
+        f"{collection}/sources?limit=100": 5,
+        f"{collection}/sources/nguon-1/runs?limit=100": 5,
+    }
+    sizes: dict[str, list[int]] = {path: [] for path in lists}
+
+    def fetcher(path: str) -> Callable[[], None]:
+        def fetch() -> None:
+            response = client.get(path, headers=admin.headers)
+            assert response.status_code == 200, response.text
+            sizes[path].append(_rows(response))
+
+        return fetch
+
+    query_budget.flat_each({path: fetcher(path) for path in lists}, lambda: grow(8), lists)
+    for path, (before, after) in sizes.items():
+        assert after > before, f"{path}: the rows did not grow ({before} -> {after})"
