@@ -17,6 +17,7 @@ from tinhso.reports.handling.categories import CategoryDraft
 from tinhso.reports.handling.deadlines import DeadlinePolicy
 from tinhso.reports.handling.states import Action
 from tinhso.reports.models import Channel, Severity
+from tinhso.reports.open311 import keys
 from tinhso.reports.service import Step, Submission, report_service
 
 from .conftest import OTHER_COMMUNE, WARD
@@ -149,3 +150,25 @@ def _flat_and_growing(
     )
     for path, seen in sizes.items():
         assert seen[-1] > seen[0], f"{path}: the rows did not grow ({seen})"
+
+
+def test_report_keys_stay_flat_as_keys_grow(
+    client: TestClient,
+    admin: Official,
+    sessions: sessionmaker[Session],
+    query_budget: QueryBudget,
+) -> None:
+    """The operators' list of Open311 keys, live and revoked (issue 11 item 4)."""
+    numbers = count(1)
+
+    def grow() -> None:
+        with sessions.begin() as session:
+            for _ in range(4):
+                number = next(numbers)
+                issued = keys.issue(session, f"Ứng dụng {number}")
+                if number % 2:
+                    keys.revoke(session, issued.record.id)
+
+    grow()
+    lists: dict[str, tuple[str, int]] = {"/api/v1/report-keys": ("json", 3)}
+    _flat_and_growing(client, admin.headers, lists, grow, query_budget)
