@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial, Official
+    from tests.portal.budgets import Rows
     from tests.registry.queries import QueryBudget
 
 UNITS = (*VIET_YEN_COMMUNES, *BAC_GIANG_CITY_WARDS)
@@ -217,7 +218,7 @@ def test_monitoring_pages_stay_flat(
     rankings = (
         "/monitoring/rankings?indicator=chi-so-xep-hang&period=2024&tree=legacy&level=commune"
     )
-    pages: dict[str, tuple[str, int]] = {
+    pages: dict[str, tuple[Rows, int]] = {
         # path: (what marks a row, statements at most)
         grid: ("<tr", 12),
         # the communes of Việt Yên (fixed in number): how many elements each filled grows

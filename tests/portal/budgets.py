@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Mapping
 
     from fastapi.testclient import TestClient
 
     from tests.registry.queries import QueryBudget
 
+# What counts a page's rows: a text each row holds once, or a count read from the page.
+Rows = str | Callable[[str], int]
+
 
 def pages_stay_flat(
     client: TestClient,
-    pages: dict[str, tuple[str | Callable[[str], int], int]],
+    pages: Mapping[str, tuple[Rows, int]],
     grow: Callable[[], object],
     query_budget: QueryBudget,
     headers: dict[str, str] | None = None,

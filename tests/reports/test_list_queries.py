@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial, Official
+    from tests.portal.budgets import Rows
     from tests.registry.queries import QueryBudget
 
     from .conftest import ReportsWorld
@@ -218,7 +219,7 @@ def test_public_report_pages_stay_flat_as_reports_grow(
         ).one()
     assert client.get(link, follow_redirects=False).status_code == 303
     month = utcnow().astimezone(VIETNAM).strftime("%m/%Y")
-    pages: dict[str, tuple[str, int]] = {
+    pages: dict[str, tuple[Rows, int]] = {
         # path: (what marks a row, statements at most)
         "/reports/mine": ('href="/reports/', 2),
         # the organisations receiving them are few: the reports they received grow
