@@ -6,24 +6,33 @@ for officials who see only their organisations' records (``query_budget`` fixtur
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import count
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import update
 
 from tests.exchange.conftest import API, request_payload, service_payload
+from tests.portal.budgets import pages_stay_flat
 from tinhso.core.db import utcnow
+from tinhso.exchange.audit import chain as audit
+from tinhso.exchange.audit.chain import AuditEntry
+from tinhso.exchange.keys import signing_key_service
 from tinhso.exchange.models import ConnectionRequest
+from tinhso.registry.schemas import SystemCreate
+from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from fastapi.testclient import TestClient
-    from sqlalchemy.orm import Session
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import Official
     from tests.exchange.conftest import ExchangeWorld
     from tests.registry.queries import QueryBudget
+    from tinhso.core.config import Settings
 
 VIEWERS = ["admin", "provider_admin", "consumer_admin"]
 
@@ -148,3 +157,60 @@ def test_exchange_lists_send_as_many_queries_for_many_rows_as_for_few(
     )
     for path, (before, after) in sizes.items():
         assert after > before, f"{path}: the rows did not grow ({before} -> {after})"
+
+
+EXCHANGE_PAGES: dict[str, tuple[str, int]] = {
+    # path: (what marks a row, statements at most)
+    "/exchange/audit": ('href="/exchange/audit/', 7),
+    "/exchange/statistics": ("<tr", 4),
+    "/exchange/systems": ("data-system=", 7),
+}
+
+
+@pytest.mark.parametrize("viewer", ["admin", "provider_admin"])
+def test_exchange_pages_stay_flat_as_exchanges_and_systems_grow(
+    client: TestClient,
+    exchange_world: ExchangeWorld,
+    engine: Engine,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    query_budget: QueryBudget,
+    viewer: str,
+) -> None:
+    """The audit log, the statistics and the systems pages (issue 11 item 4): audit records of
+    more services over more days and more systems cost no more statements."""
+    official: Official = getattr(exchange_world, viewer)
+    made = count(1)
+
+    def grow() -> None:
+        numbers = [next(made) for _ in range(4)]
+        with sessions.begin() as session:
+            signer = signing_key_service.active_signer(session, settings)
+            for n in numbers:
+                system_service.create(
+                    session,
+                    SystemCreate(
+                        code=f"he-thong-{n}", organisation_code="so-yte", name_vi=f"Hệ thống {n}"
+                    ),
+                )
+        now = utcnow()
+        entries = [
+            AuditEntry(
+                now - timedelta(days=back),
+                f"req-{n}-{back}",
+                "GET",
+                200 if back else 500,
+                "ok" if back else "upstream_error",
+                consumer="ubnd-viet-yen/mot-cua",
+                service=f"so-yte/his/dich-vu-{n}/v1",
+                path_template="/citizens/{id}",
+                latency_us=1000 * n,
+                bytes_out=100,
+            )
+            for n in numbers
+            for back in (0, n)
+        ]
+        audit.append_entries(engine, entries, signer, timedelta(0))
+
+    grow()
+    pages_stay_flat(client, EXCHANGE_PAGES, grow, query_budget, official.headers)

@@ -3,20 +3,29 @@ for many elements, indicators, plans and values as for few (``query_budget`` fix
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.exchange.conftest import API as EXCHANGE_API
 from tests.exchange.conftest import service_payload
 from tests.monitoring.support import API, BAC_GIANG_CITY_WARDS, VIET_YEN_COMMUNES, element
 from tests.monitoring.support import indicator as make_indicator
 from tests.monitoring.support import values as record_values
+from tests.portal.budgets import pages_stay_flat
+from tests.portal.monitoring.support import load_demo
 from tinhso.core.db import utcnow
 from tinhso.monitoring.collection.runs import collection_run_service
+from tinhso.monitoring.dashboards.schemas import DashboardCreate, PanelIn, PanelKind
+from tinhso.monitoring.dashboards.service import dashboard_service
+from tinhso.monitoring.methodologies import methodology_service
+from tinhso.monitoring.models import Scoring
 from tinhso.monitoring.plans import plan_service
-from tinhso.monitoring.schemas import PlanCreate, TargetCreate
+from tinhso.monitoring.schemas import ComponentIn, MethodologyCreate, PlanCreate, TargetCreate
+from tinhso.registry.models import AdministrativeUnit, Role, UnitLevel, UnitSet
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,10 +33,13 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session, sessionmaker
 
-    from tests.conftest import Official
+    from tests.conftest import MakeOfficial, Official
+    from tests.portal.budgets import Rows
     from tests.registry.queries import QueryBudget
 
 UNITS = (*VIET_YEN_COMMUNES, *BAC_GIANG_CITY_WARDS)
+FIBRE = "households_fibre_rate"
+BAC_GIANG = {"unit_set": "legacy", "code": "24"}
 
 
 def _grow(sessions: sessionmaker[Session], start: int, count: int) -> None:
@@ -329,3 +341,117 @@ def test_collection_sources_and_runs_stay_flat(
     query_budget.flat_each({path: fetcher(path) for path in lists}, lambda: grow(8), lists)
     for path, (before, after) in sizes.items():
         assert after > before, f"{path}: the rows did not grow ({before} -> {after})"
+
+
+def _legacy_communes(sessions: sessionmaker[Session], count: int) -> list[str]:
+    """Commune-level units of Việt Yên and Bắc Giang city (legacy set), ours first."""
+    with sessions() as session:
+        found = session.scalars(
+            select(AdministrativeUnit.code)
+            .where(
+                AdministrativeUnit.unit_set == UnitSet.LEGACY,
+                AdministrativeUnit.level == UnitLevel.COMMUNE,
+                AdministrativeUnit.code.not_in(UNITS),
+            )
+            .order_by(AdministrativeUnit.code)
+            .limit(count)
+        ).all()
+    return [*UNITS, *found]
+
+
+def _filled(page: str) -> int:
+    """The elements the reporting calendar's units filled, all together."""
+    return sum(int(filled) for filled in re.findall(r"(\d+) / \d+", page))
+
+
+def test_monitoring_pages_stay_flat(
+    client: TestClient,
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
+    province_tree: dict[str, str],
+    query_budget: QueryBudget,
+) -> None:
+    """The grid, the reporting calendar, the rankings, the composite index and the wall
+    (issue 11 item 4): more monthly elements, values in more units, more panels cost no more
+    statements."""
+    load_demo(sessions)
+    officer = make_official(Role.OFFICER, "ubnd-viet-yen")  # enters Việt Yên's values
+    communes = _legacy_communes(sessions, 20)
+    with sessions.begin() as session:
+        element(session, "xep_hang")
+        make_indicator(session, "chi-so-xep-hang", "xep_hang")
+        methodology_service.create(
+            session,
+            MethodologyCreate(
+                code="chi-so-xa",
+                name_vi="Chỉ số cấp xã",
+                issued_on=date(2025, 3, 1),
+                unit_level=UnitLevel.COMMUNE,
+                max_points=100,
+                components=[
+                    ComponentIn(code="tru-cot", name_vi="Trụ cột", max_points=100),
+                    ComponentIn(
+                        code="thanh-phan",
+                        parent_code="tru-cot",
+                        name_vi="Thành phần",
+                        indicator_code="chi-so-xep-hang",
+                        max_points=100,
+                        scoring=Scoring.RATIO,
+                        reference_value=100,
+                    ),
+                ],
+            ),
+        )
+        # One panel of each kind that reads values (their number is capped, and each costs
+        # its own statements: see the report of issue 11 item 4); their data grows.
+        pinned = {"indicator": "chi-so-xep-hang", "unit": BAC_GIANG}
+        dashboard_service.create(
+            session,
+            DashboardCreate(
+                slug="bang-tuong",
+                title_vi="Bảng tường",
+                unit="24",
+                panels=[
+                    PanelIn(kind=PanelKind.KPI, settings=pinned),
+                    PanelIn(kind=PanelKind.TIMESERIES, settings={**pinned, "last": 60}),
+                    PanelIn(kind=PanelKind.RANKING, settings={"indicator": FIBRE}),
+                    PanelIn(kind=PanelKind.EXCHANGE, settings={}),
+                    PanelIn(kind=PanelKind.FIELD_REPORTS, settings={}),
+                ],
+            ),
+        )
+    made = iter(range(1, 1000))
+
+    def grow() -> None:
+        numbers = [next(made) for _ in range(4)]
+        with sessions.begin() as session:
+            for n in numbers:
+                element(session, f"thang_{n}", period_type="month")
+            record_values(
+                session,
+                [(f"thang_{n}", "legacy", unit, "2024-10", n) for n in numbers for unit in UNITS]
+                + [
+                    ("xep_hang", "legacy", unit, "2024", 10 + k)
+                    for k, unit in enumerate(communes[: 3 * numbers[-1]])
+                ]
+                + [("xep_hang", "legacy", UNITS[0], str(2000 + n), n) for n in numbers],
+            )
+        _grow(sessions, 100 + numbers[0], 2)
+
+    grow()
+    grid = "/monitoring/grid?unit=legacy:07759&period=2024-10"
+    reporting = "/monitoring/reporting?unit=legacy:222&period=2024-10"
+    rankings = (
+        "/monitoring/rankings?indicator=chi-so-xep-hang&period=2024&tree=legacy&level=commune"
+    )
+    pages: dict[str, tuple[Rows, int]] = {
+        # path: (what marks a row, statements at most)
+        grid: ("<tr", 12),
+        # the communes of Việt Yên (fixed in number): how many elements each filled grows
+        reporting: (_filled, 10),
+        rankings: ("<tr", 10),
+        "/monitoring/index?methodology=chi-so-xa&period=2024&tree=legacy": ("<tr", 17),
+        # the time series' points (table rows)
+        "/monitoring/wall?d=bang-tuong": ("<tr", 45),
+    }
+    pages_stay_flat(client, pages, grow, query_budget, officer.headers)

@@ -3,15 +3,22 @@ API and the Open311 feed send as many statements for many reports as for few."""
 
 from __future__ import annotations
 
+import re
 from itertools import count
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
+from tests.portal.budgets import pages_stay_flat
+from tests.portal.reports.test_citizen_pages import _aged_token
 from tests.portal.test_pages import log_in
-from tinhso.core.calendar import shipped_calendar
+from tinhso.core.calendar import VIETNAM, shipped_calendar
 from tinhso.core.config import ReportsSection
+from tinhso.core.db import utcnow
+from tinhso.core.models import OutgoingMail
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
-from tinhso.registry.models import Role
+from tinhso.registry.models import AdministrativeUnit, Role, UnitLevel, UnitSet
 from tinhso.reports.handling import categories
 from tinhso.reports.handling.categories import CategoryDraft
 from tinhso.reports.handling.deadlines import DeadlinePolicy
@@ -29,6 +36,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial, Official
+    from tests.portal.budgets import Rows
     from tests.registry.queries import QueryBudget
 
     from .conftest import ReportsWorld
@@ -172,3 +180,74 @@ def test_report_keys_stay_flat_as_keys_grow(
     grow()
     lists: dict[str, tuple[str, int]] = {"/api/v1/report-keys": ("json", 3)}
     _flat_and_growing(client, admin.headers, lists, grow, query_budget)
+
+
+def _received(page: str) -> int:
+    """The reports the statistics count as received, all rows together."""
+    return sum(int(n) for n in re.findall(r'data-label="(?:Tiếp nhận|Received)">(\d+)<', page))
+
+
+def test_public_report_pages_stay_flat_as_reports_grow(
+    client: TestClient,
+    reports_world: ReportsWorld,
+    sessions: sessionmaker[Session],
+    query_budget: QueryBudget,
+) -> None:
+    """A reporter's own reports (of several categories), the monthly statistics (by
+    organisation and by commune) and the open reports nearby (issue 11 item 4): more reports
+    in more communes cost no more statements."""
+    with sessions() as session:
+        communes = session.scalars(
+            select(AdministrativeUnit.code)
+            .where(
+                AdministrativeUnit.unit_set == UnitSet.CURRENT,
+                AdministrativeUnit.level == UnitLevel.COMMUNE,
+                AdministrativeUnit.code.startswith("07"),
+            )
+            .order_by(AdministrativeUnit.code)
+            .limit(12)
+        ).all()
+    numbers = count(0)
+    kinds = ("dien-nuoc", "moi-truong", "y-te")
+
+    def grow(reports: int) -> None:
+        with sessions.begin() as session:
+            for _ in range(reports):
+                number = next(numbers)
+                commune = communes[number % len(communes)]
+                report_service.submit(
+                    session,
+                    Submission(
+                        category_code=kinds[number % 3],
+                        description=f"Phản ánh {number}",
+                        channel=Channel.WEB,
+                        unit_code=commune,
+                        latitude=21.2735 + number * 0.00001,
+                        longitude=106.1946,
+                        reporter_email="an@example.vn",
+                        attributes={"muc-do": "nho"} if kinds[number % 3] == "moi-truong" else {},
+                    ),
+                    shipped_calendar(),
+                    DeadlinePolicy.from_settings(ReportsSection()),
+                )
+
+    grow(3)
+    asked = client.post(
+        "/reports/mine", data={"form_token": _aged_token(), "email": "an@example.vn"}
+    )
+    assert asked.status_code == 200
+    with sessions() as session:
+        link = session.scalars(
+            select(OutgoingMail.link_path).where(OutgoingMail.kind == "sign-in")
+        ).one()
+    assert client.get(link, follow_redirects=False).status_code == 303
+    month = utcnow().astimezone(VIETNAM).strftime("%m/%Y")
+    pages: dict[str, tuple[Rows, int]] = {
+        # path: (what marks a row, statements at most)
+        "/reports/mine": ('href="/reports/', 2),
+        # the organisations receiving them are few: the reports they received grow
+        f"/reports/statistics?month={month}": (_received, 2),
+        f"/reports/statistics?month={month}&by=unit": ("<tr", 2),
+        "/reports/nearby?category=dien-nuoc&latitude=21.2735&longitude=106.1946": ("<li", 2),
+    }
+    pages_stay_flat(client, pages, lambda: grow(9), query_budget)

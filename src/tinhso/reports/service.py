@@ -40,6 +40,8 @@ from tinhso.reports.open311.attributes import checked_attributes
 from tinhso.reports.places import place_of
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy.orm import Session
 
     from tinhso.core.calendar import WorkingCalendar
@@ -183,6 +185,16 @@ class ReportService:
 
     def category_by_id(self, session: Session, category_id: int) -> ReportCategory:
         return session.get_one(ReportCategory, category_id)
+
+    def categories_by_id(
+        self, session: Session, category_ids: Iterable[int]
+    ) -> dict[int, ReportCategory]:
+        """The categories of many reports, in one query (retired ones too)."""
+        wanted = set(category_ids)
+        if not wanted:
+            return {}
+        found = session.scalars(select(ReportCategory).where(ReportCategory.id.in_(wanted)))
+        return {category.id: category for category in found}
 
     # -- reports ------------------------------------------------------------------------------
     def get(self, session: Session, code: str) -> Report:

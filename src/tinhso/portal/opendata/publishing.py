@@ -27,7 +27,7 @@ from tinhso.opendata.catalogue.datasets import (
 from tinhso.opendata.catalogue.listings import catalogue_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
-from tinhso.registry.auth import roles_over
+from tinhso.registry.auth import administered_organisation_ids
 from tinhso.registry.models import Role
 from tinhso.registry.organisations import organisation_service
 
@@ -46,12 +46,20 @@ def _message(error: DomainError) -> str:
 
 
 def _publishing_organisations(session: Session, principal: Principal) -> list[tuple[str, str]]:
-    """(code, name) of the organisations the official publishes for (officer or admin)."""
+    """(code, name) of the organisations the official publishes for (officer or admin): those
+    ``roles_over`` gives an officer's or an administrator's role, found in one go (the
+    administered trees and the direct roles) rather than an ancestry per organisation."""
+    allowed = administered_organisation_ids(session, principal)
+    if allowed is not None:
+        allowed |= {
+            organisation_id
+            for organisation_id, role in principal.roles.items()
+            if role in {Role.OFFICER, Role.ORGANISATION_ADMIN}
+        }
     return [
         (organisation.code, organisation.name_vi)
         for organisation in organisation_service.list_all(session)
-        if principal.is_platform_admin
-        or roles_over(session, principal, organisation.id) & {Role.OFFICER, Role.ORGANISATION_ADMIN}
+        if allowed is None or organisation.id in allowed
     ]
 
 

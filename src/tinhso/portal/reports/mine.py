@@ -57,8 +57,10 @@ def _page(
     reporter = signed_in_reporter(request)
     rows = []
     if reporter:
-        for report in reports_of(session, reporter):
-            category = report_service.category_by_id(session, report.category_id)
+        reports = reports_of(session, reporter)
+        categories = report_service.categories_by_id(session, {r.category_id for r in reports})
+        for report in reports:
+            category = categories[report.category_id]
             rows.append((report, say(STATE_NAMES[report.state]), say_category(category)))
     answer = render(
         request,
