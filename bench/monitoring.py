@@ -1346,7 +1346,8 @@ def summary(report: dict[str, Any]) -> str:
 
 def _http_lines(found: dict[str, Any]) -> list[str]:
     lines = [
-        f"    {endpoint}: p50 {figures['p50_ms']} p95 {figures['p95_ms']}"
+        f"    {endpoint}: first {figures.get('first_ms', '-')}; p50 {figures['p50_ms']}"
+        f" p95 {figures['p95_ms']}"
         f" p99 {figures['p99_ms']} max {figures['max_ms']}; {figures['requests_per_s']}"
         f" req/s; n {figures['n']}, {figures['mean_kib']} KiB, errors {figures['errors']}"
         for endpoint, figures in found["http"].items()
