@@ -101,7 +101,9 @@ def _follows_the_layout(page: Page, image: Image.Image, width: int) -> None:
         x1 = int((place["x"] + place["width"]) * 2) - 1
         middle = y0 + int(place["height"])  # half the panel's height, in image pixels
         for x, y in ((x0, middle), (x1, middle), ((x0 + x1) // 2, y0)):
-            assert max(abs(a - b) for a, b in zip(rgb.getpixel((x, y)), FRAME, strict=True)) < 40, (
+            pixel = rgb.getpixel((x, y))
+            assert isinstance(pixel, tuple)
+            assert max(abs(a - b) for a, b in zip(pixel, FRAME, strict=True)) < 40, (
                 classes,
                 x,
                 y,
