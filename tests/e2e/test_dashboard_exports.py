@@ -1,6 +1,8 @@
 """A dashboard's exports in a real browser, in Vietnamese, at 390 and 1920 px: the "Tải ảnh PNG"
 button of a chart panel and of a KPI tile, and the whole dashboard's, each download a valid
-PNG (read by Pillow) of plausible dimensions named <slug>-<unit>-<dd-mm-yyyy>; the XLSX
+PNG (read by Pillow) of plausible dimensions named <slug>-<unit>-<dd-mm-yyyy>, the
+dashboard's laid out as the page lays it out (its columns, each panel's place and span, the
+map's legend drawn); the XLSX
 download opens with openpyxl; the monthly report's print page, on screen, with the print
 media emulated, and printed to PDF (A4, its title, a sensible page count); axe-core clean.
 Screenshots: ``dashboard-export-{w}.png``, ``dashboard-export-image-{w}.png`` (the dashboard's
@@ -55,6 +57,60 @@ def _png(page: Page, button: object, folder: Path) -> tuple[str, Image.Image, Pa
     return download.suggested_filename, image, path
 
 
+FRAME = (188, 204, 220)  # a panel's frame in the dashboard's PNG (#bcccdc)
+
+
+def _follows_the_layout(page: Page, image: Image.Image, width: int) -> None:
+    """The dashboard's PNG places its panels as the page does: the page's columns (a phone's
+    one column as two), each panel in the page's order and column, a map or series spanning
+    two columns; every panel's frame is drawn where the layout puts it."""
+    page_layout = page.evaluate(
+        """() => Array.from(document.querySelectorAll('#dashboard-panels .dash-panel')).map((s) => {
+             const r = s.getBoundingClientRect(); return [r.left, r.top, r.width, s.className]; })"""
+    )
+    layout = page.evaluate(
+        """() => { const sections = Array.from(document.querySelectorAll('#dashboard-panels .dash-panel'));
+             return window.tinhsoDashboardExport.dashboardCanvas(sections, ['a', 'b'])
+               .then((c) => [c.width, c.height, c.tinhsoLayout]); }"""
+    )
+    canvas_width, canvas_height, places = layout
+    assert image.size == (canvas_width, canvas_height)
+    tracks = page.evaluate(
+        "getComputedStyle(document.getElementById('dashboard-panels'))"
+        ".gridTemplateColumns.split(' ').length"
+    )
+    columns = 2 if width == 390 else tracks
+    assert tracks == 1 if width == 390 else tracks >= 3
+    assert image.width == 2 * (2 * 20 + columns * 640 + (columns - 1) * 20)
+    # Left edges and rows in the same order as on the page.
+    if width == 1920:
+        lefts = sorted({round(left) for left, _top, _w, _c in page_layout})
+        tops = sorted({round(top) for _left, top, _w, _c in page_layout})
+        xs = sorted({round(p["x"]) for p in places})
+        ys = sorted({round(p["y"]) for p in places})
+        for (left, top, _w, _c), place in zip(page_layout, places, strict=True):
+            assert xs.index(round(place["x"])) == lefts.index(round(left))
+            assert ys.index(round(place["y"])) == tops.index(round(top))
+    for (_left, _top, _w, classes), place in zip(page_layout, places, strict=True):
+        wide = "dash-map" in classes or "dash-timeseries" in classes
+        assert place["width"] == (1300 if wide else 640), (classes, place)
+        if wide and columns == 2:  # a full-width panel spans the image
+            assert place["x"] == 20 and place["x"] + place["width"] == image.width / 2 - 20
+        rgb = image.convert("RGB")
+        x0, y0 = int(place["x"] * 2), int(place["y"] * 2)
+        x1 = int((place["x"] + place["width"]) * 2) - 1
+        middle = y0 + int(place["height"])  # half the panel's height, in image pixels
+        for x, y in ((x0, middle), (x1, middle), ((x0 + x1) // 2, y0)):
+            pixel = rgb.getpixel((x, y))
+            assert isinstance(pixel, tuple)
+            assert max(abs(a - b) for a, b in zip(pixel, FRAME, strict=True)) < 40, (
+                classes,
+                x,
+                y,
+                rgb.getpixel((x, y)),
+            )
+
+
 def _pdf_title(content: bytes) -> str:
     """The PDF's /Title (chromium writes the page's <title> there, as UTF-16 hex)."""
     found = re.search(rb"/Title\s*(<[0-9A-Fa-f]+>|\((?:[^)\\]|\\.)*\))", content)
@@ -88,6 +144,11 @@ def test_a_dashboard_downloads_as_png_and_xlsx_and_prints_on_a4(
         expect(page.locator(".dash-map-chart[data-ready='1']")).to_have_count(1)
         expect(page.locator(".dash-chart[data-ready='1']")).to_have_count(1)
         page.wait_for_load_state("networkidle")
+        # The map panel's legend: its value ranges in Vietnamese number format, the unit tree.
+        legend = page.locator(".dash-map .unit-map-legend")
+        expect(legend).to_contain_text("Chú giải: khoảng giá trị (%)")
+        expect(legend).to_contain_text("48,5 – 52 %")
+        expect(legend).to_contain_text("Đơn vị: theo địa giới hành chính hiện hành")
         _check(page, f"dashboard-export-{width}", found)
         panels = page.locator("#dashboard-panels .dash-panel")
         # A chart panel (the series against its target): ECharts' own image below its title.
@@ -103,12 +164,12 @@ def test_a_dashboard_downloads_as_png_and_xlsx_and_prints_on_a4(
         assert name == f"tong-quan-tinh-24-{day}-o1.png"
         assert image.format == "PNG" and image.width == 1280 and 150 < image.height < 700
         assert len(image.convert("L").getcolors(65536) or []) > 10  # text drawn, not blank
-        # The whole dashboard: every panel, two columns.
+        # The whole dashboard: every panel, laid out as the page lays them out.
         exports = page.locator("#dashboard-exports")
         name, image, path = _png(page, exports.get_by_role("button", name="Tải ảnh PNG"), tmp_path)
         assert name == f"tong-quan-tinh-24-{day}.png"
-        assert image.format == "PNG" and image.width == 2680 and 1500 < image.height < 8000
         shutil.copy(path, SCREENSHOTS / f"dashboard-export-image-{width}.png")
+        _follows_the_layout(page, image, width)
         # The data as XLSX, a sheet per panel and the one saying what the export is.
         with page.expect_download() as info:
             exports.get_by_role("link", name="Tải số liệu (XLSX)").click()

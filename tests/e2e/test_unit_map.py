@@ -138,6 +138,13 @@ def test_the_province_map_drills_into_communes_and_back(
         expect(page.locator("#map-values tbody tr")).to_have_count(34)
         expect(page.locator("#map-breadcrumb")).to_contain_text("Toàn quốc")
         expect(page.locator('#map-values tr[data-code="01"]')).to_contain_text("81,5")
+        # The legend says what the colours mean, in Vietnamese number format, and which tree.
+        legend = page.locator(".unit-map-legend")
+        expect(legend).to_contain_text("Chú giải: khoảng giá trị")
+        expect(legend).to_contain_text("44 – 51,5")
+        expect(legend).to_contain_text("74 – 81,5")
+        expect(legend.locator("li")).to_have_count(6)
+        expect(legend).to_contain_text("Đơn vị: theo địa giới hành chính hiện hành")
         _check(page, "map-provinces", width, found)
         # A click where Bắc Ninh is drawn: ECharts finds the province under the pointer.
         page.locator("#unit-map").scroll_into_view_if_needed()
@@ -163,6 +170,10 @@ def test_the_province_map_drills_into_communes_and_back(
         expect(rows.locator(f'tr[data-code="{DA_MAI}"]')).to_contain_text("Chậm tiến độ")
         expect(rows.locator(f'tr[data-code="{YEN_DUNG}"]')).to_contain_text("Đúng tiến độ")
         expect(rows.locator(f'tr[data-code="{TAN_AN}"]')).to_contain_text("Đạt")
+        legend = page.locator(".unit-map-legend")
+        expect(legend).to_contain_text("Chú giải: tình trạng so với chỉ tiêu")
+        for status in ("Đạt", "Đúng tiến độ", "Chậm tiến độ", "Không đạt", "Chưa có số liệu"):
+            expect(legend).to_contain_text(status)
         expect(page.locator("#unit-map")).to_have_attribute("data-ready", "1")
         colours = page.evaluate(
             """(codes) => { const chart = document.getElementById('unit-map').tinhsoChart;
@@ -195,6 +206,16 @@ def test_the_province_map_drills_into_communes_and_back(
         page.locator("#map-breadcrumb").get_by_role("link", name="Toàn quốc").click()
         expect(page.locator("#map-values tbody tr")).to_have_count(34)
         expect(page.locator("#no-target-note")).to_be_visible()  # the targets are communes'
+        # In English: the same legend, English words and number format.
+        page.get_by_role("link", name="English").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        page.goto("/monitoring/map?indicator=kt_thanh_toan&period=2025&mode=value")
+        legend = page.locator(".unit-map-legend")
+        expect(legend).to_contain_text("Legend: value ranges")
+        expect(legend).to_contain_text("44 – 51.5")
+        expect(legend).to_contain_text("74 – 81.5")
+        expect(legend).to_contain_text("Units: current administrative boundaries")
+        _check(page, "map-legend-en", width, found)
 
     browser.run(journey, live_server, width=width, height=1000)
     assert found == []

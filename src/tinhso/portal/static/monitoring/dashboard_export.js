@@ -1,14 +1,17 @@
 // A dashboard's PNG images (issue 15), drawn in the browser: no server-side browser, nothing from
 // a CDN. A chart panel's chart is ECharts' own image (getDataURL, pixel ratio 2, white
 // background); the rest of a panel (its title, figures, tables, counts) is written onto the
-// canvas as text. The whole dashboard is its title, unit and date above every panel, in two
-// columns. Files: <dashboard-slug>-<unit code>-<dd-mm-yyyy>.png (a panel: ...-o<n>.png).
+// canvas as text, a map's legend as its colour swatches and labels. The whole dashboard is its
+// title, unit and date above every panel, laid out as the dashboard lays them out: its panels in
+// their order, as many columns as the page's grid shows (two when a narrow screen shows one),
+// a wide panel (map, series) spanning two columns, packed as CSS grid's dense flow packs them. Files: <dashboard-slug>-<unit code>-<dd-mm-yyyy>.png (a panel: ...-o<n>.png).
 // On the print page: the "print" button, and the charts redrawn at the paper's size.
 (function () {
   "use strict";
 
   var SCALE = 2;
   var WIDTH = 640;
+  var module = { WIDTH: WIDTH };
   var PAD = 20;
   var GAP = 20;
   var FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', Arial, sans-serif";
@@ -87,6 +90,42 @@
     } };
   }
 
+  // A map's legend: its heading lines, then each colour's swatch and label, wrapped in rows.
+  function legendBlock(ctx, legend, width) {
+    var heads = Array.prototype.map.call(legend.querySelectorAll("p"), function (p, i) {
+      return textBlock(ctx, squash(p), i === 0 ? 14 : 13, i === 0, i === 0 ? INK : MUTED, width);
+    });
+    ctx.font = font(13, false);
+    var ROW = 22;
+    var x = 0;
+    var row = 0;
+    var entries = Array.prototype.map.call(legend.querySelectorAll("li"), function (li) {
+      var swatch = li.querySelector(".unit-map-legend-swatch");
+      var text = squash(li);
+      var w = 22 + ctx.measureText(text).width + 18;
+      if (x > 0 && x + w > width) { x = 0; row += 1; }
+      var placed = { x: x, row: row, text: text, colour: swatch ? swatch.style.backgroundColor : "#ffffff" };
+      x += w;
+      return placed;
+    });
+    var headHeight = heads.reduce(function (sum, b) { return sum + b.height; }, 0);
+    var rows = entries.length ? row + 1 : 0;
+    return { height: headHeight + rows * ROW + 6, paint: function (c, left, y) {
+      heads.forEach(function (b) { b.paint(c, left, y); y += b.height; });
+      c.textBaseline = "top";
+      entries.forEach(function (e) {
+        var top = y + e.row * ROW;
+        c.fillStyle = e.colour;
+        c.fillRect(left + e.x, top + 2, 15, 15);
+        c.strokeStyle = MUTED;
+        c.strokeRect(left + e.x + 0.5, top + 2.5, 14, 14);
+        c.font = font(13, false);
+        c.fillStyle = INK;
+        c.fillText(e.text, left + e.x + 22, top + 3);
+      });
+    } };
+  }
+
   function imageBlock(chart, width) {
     return new Promise(function (resolve) {
       var image = new Image();
@@ -113,6 +152,7 @@
         return;
       }
       if (tag === "TABLE") { found.push(tableBlock(ctx, child, width)); return; }
+      if (child.classList.contains("unit-map-legend")) { found.push(legendBlock(ctx, child, width)); return; }
       if (tag === "UL" || tag === "OL") {
         Array.prototype.forEach.call(child.children, function (item) {
           var parts = Array.prototype.map.call(item.childNodes, squash).filter(Boolean);
@@ -133,8 +173,10 @@
     return Promise.all(found).then(function (blocks) { return blocks.filter(Boolean); });
   }
 
-  // A panel as its own canvas (CSS pixels × SCALE), with a frame.
-  function panelCanvas(section) {
+  // A panel as its own canvas (CSS pixels × SCALE), with a frame; `width` in CSS pixels (one
+  // column's unless given).
+  function panelCanvas(section, width) {
+    var WIDTH = width || module.WIDTH;
     var measure = document.createElement("canvas").getContext("2d");
     return panelBlocks(measure, section, WIDTH - 2 * PAD).then(function (blocks) {
       var height = PAD * 2 + blocks.reduce(function (sum, b) { return sum + b.height; }, 0);
@@ -153,25 +195,65 @@
     });
   }
 
-  // The whole dashboard: its title, unit and date, then the panels in two columns (each in
-  // the shorter one).
+  // The dashboard's grid as the page lays it out: its number of columns and each panel's span
+  // (a narrow screen's single column counts as two, wide panels spanning both).
+  function gridLayout(sections) {
+    var grid = sections.length ? sections[0].parentElement : null;
+    var tracks = grid ? window.getComputedStyle(grid).gridTemplateColumns.split(" ").filter(Boolean) : [];
+    var columns = Math.max(tracks.length, 1);
+    var spans = sections.map(function (section) {
+      // "grid-column: span 2" computes to a start of "span 2" (and an end of "auto").
+      var style = window.getComputedStyle(section);
+      var spanned = /span\s+(\d+)/.exec(style.gridColumnStart + " " + style.gridColumnEnd);
+      var span = spanned ? parseInt(spanned[1], 10) : 1;
+      if (columns === 1) { span = section.classList.contains("dash-map") || section.classList.contains("dash-timeseries") ? 2 : 1; }
+      return span;
+    });
+    if (columns === 1) { columns = sections.length > 1 ? 2 : 1; }
+    return { columns: columns, spans: spans.map(function (span) { return Math.min(span, columns); }) };
+  }
+
+  // Places panels of the given spans in order, CSS grid's dense flow: each in the first row and
+  // column (from the top) where its span is free. Returns [{row, column}] per panel.
+  function pack(spans, columns) {
+    var taken = [];
+    return spans.map(function (span) {
+      for (var row = 0; ; row += 1) {
+        taken[row] = taken[row] || [];
+        for (var column = 0; column + span <= columns; column += 1) {
+          var free = true;
+          for (var k = column; k < column + span; k += 1) { if (taken[row][k]) { free = false; } }
+          if (free) {
+            for (k = column; k < column + span; k += 1) { taken[row][k] = true; }
+            return { row: row, column: column };
+          }
+        }
+      }
+    });
+  }
+
+  // The whole dashboard: its title, unit and date, then the panels in the dashboard's layout;
+  // each row as tall as its tallest panel, as the page's grid rows are.
   function dashboardCanvas(sections, heading) {
-    return Promise.all(sections.map(panelCanvas)).then(function (panels) {
-      var columns = panels.length > 1 ? 2 : 1;
+    var layout = gridLayout(sections);
+    var columns = layout.columns;
+    var places = pack(layout.spans, columns);
+    var widths = layout.spans.map(function (span) { return span * WIDTH + (span - 1) * GAP; });
+    return Promise.all(sections.map(function (section, i) { return panelCanvas(section, widths[i]); })).then(function (panels) {
       var total = PAD * 2 + columns * WIDTH + (columns - 1) * GAP;
       var measure = document.createElement("canvas").getContext("2d");
       var head = heading.map(function (line, i) {
         return textBlock(measure, line, i === 0 ? 30 : 16, i === 0, i === 0 ? "#0b3d6e" : MUTED, total - 2 * PAD);
       });
       var top = PAD + head.reduce(function (sum, b) { return sum + b.height; }, 0) + GAP / 2;
-      var heights = [top, top];
-      var places = panels.map(function (panel) {
-        var column = columns === 1 || heights[0] <= heights[1] ? 0 : 1;
-        var place = { panel: panel, x: PAD + column * (WIDTH + GAP), y: heights[column] };
-        heights[column] += panel.height / SCALE + GAP;
-        return place;
+      var rowHeights = [];
+      places.forEach(function (place, i) {
+        rowHeights[place.row] = Math.max(rowHeights[place.row] || 0, panels[i].height / SCALE);
       });
-      var height = Math.max(heights[0], columns > 1 ? heights[1] : 0) + PAD - GAP;
+      var rowTops = [];
+      var y0 = top;
+      for (var r = 0; r < rowHeights.length; r += 1) { rowTops[r] = y0; y0 += (rowHeights[r] || 0) + GAP; }
+      var height = y0 - GAP + PAD;
       var canvas = document.createElement("canvas");
       canvas.width = total * SCALE;
       canvas.height = Math.ceil(height * SCALE);
@@ -181,7 +263,13 @@
       c.fillRect(0, 0, total, height);
       var y = PAD;
       head.forEach(function (b) { b.paint(c, PAD, y); y += b.height; });
-      places.forEach(function (p) { c.drawImage(p.panel, p.x, p.y, WIDTH, p.panel.height / SCALE); });
+      places.forEach(function (place, i) {
+        var panel = panels[i];
+        c.drawImage(panel, PAD + place.column * (WIDTH + GAP), rowTops[place.row], widths[i], panel.height / SCALE);
+      });
+      canvas.tinhsoLayout = places.map(function (place, i) {
+        return { x: PAD + place.column * (WIDTH + GAP), y: rowTops[place.row], width: widths[i], height: panels[i].height / SCALE };
+      });
       return canvas;
     });
   }
@@ -247,5 +335,5 @@
   if (box && document.getElementById("dashboard-panels")) { exports(box); }
   var print = document.getElementById("print-now");
   if (print) { printPage(print); }
-  window.tinhsoDashboardExport = { panelCanvas: panelCanvas, dashboardCanvas: dashboardCanvas };
+  window.tinhsoDashboardExport = { panelCanvas: panelCanvas, dashboardCanvas: dashboardCanvas, gridLayout: gridLayout };
 }());

@@ -66,13 +66,25 @@
         })
       };
     } else {
+      // Five equal value ranges, each its own colour, so the legend can say what a colour means.
+      var RANGE_COLOURS = ["#e8f0fa", "#b3cdec", "#6f9fd8", "#2f6fb8", "#0b4a8b"];
+      var step = (high - low) / RANGE_COLOURS.length;
       scale = {
-        type: "continuous", min: low, max: high, calculable: false,
-        inRange: { color: ["#e8f0fa", "#6f9fd8", "#0b4a8b"] },
-        formatter: function (v) { return format.format(v); }
+        type: "piecewise",
+        pieces: RANGE_COLOURS.map(function (colour, i) {
+          var from = low + step * i;
+          var to = i === RANGE_COLOURS.length - 1 ? high : low + step * (i + 1);
+          return {
+            gte: from, lt: i === RANGE_COLOURS.length - 1 ? undefined : to,
+            lte: i === RANGE_COLOURS.length - 1 ? to : undefined,
+            color: colour, label: format.format(from) + " – " + withUnit(to)
+          };
+        })
       };
     }
-    var common = { left: "left", bottom: 0, outOfRange: { color: EMPTY } };
+    // The legend is written as HTML beside the map (readable, translated, and read aloud),
+    // so the canvas keeps the colours only.
+    var common = { show: false, outOfRange: { color: EMPTY } };
     var visualMaps = [];
     if (byTarget || values.length) {
       visualMaps.push(Object.assign({ seriesIndex: 0 }, common, scale));
@@ -80,11 +92,15 @@
       visualMaps.push(Object.assign({ seriesIndex: 1, dimension: 2, show: false }, common, scale));
     }
 
+    legend(element, data, byTarget ? scale.pieces.map(function (p, i) {
+      return { colour: p.color, label: data.statuses[i].label, icon: data.statuses[i].icon };
+    }) : scale.pieces.map(function (p) { return { colour: p.color, label: p.label }; }), values.length);
+
     window.echarts.registerMap(mapName, { type: "FeatureCollection", features: polygons });
     var chart = window.echarts.init(element, null, { renderer: "canvas" });
     var geo = {
       map: mapName, nameProperty: "code", roam: true, selectedMode: false,
-      top: 10, bottom: byTarget ? 140 : 50,
+      top: 10, bottom: 10,
       itemStyle: { borderColor: "#ffffff", borderWidth: 0.6, areaColor: EMPTY },
       // Hover keeps the unit's colour (a status is never lost) and outlines it.
       emphasis: { label: { show: false }, itemStyle: { areaColor: "inherit", borderColor: "#1f2933", borderWidth: 2 } },
@@ -139,6 +155,48 @@
     element.tinhsoChart = chart;
     element.setAttribute("data-ready", "1");
     return chart;
+  }
+
+  // The legend under the map: a heading (what the colours measure, and the unit tree shown) and
+  // one entry per colour, plus the colour of a unit with no figure.
+  function legend(element, data, entries, hasValues) {
+    var box = element.tinhsoLegend;
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "unit-map-legend";
+      // After the map and the data beside it (a dashboard finds its data as the map's next sibling).
+      element.parentNode.appendChild(box);
+      element.tinhsoLegend = box;
+    }
+    box.textContent = "";
+    var heading = document.createElement("p");
+    heading.className = "unit-map-legend-title";
+    var title = data.mode === "target" ? data.labels.legend_status : data.labels.legend_value;
+    if (data.mode !== "target" && data.unit) { title += " (" + data.unit + ")"; }
+    heading.textContent = title;
+    box.appendChild(heading);
+    if (data.labels.tree) {
+      var tree = document.createElement("p");
+      tree.className = "unit-map-legend-tree";
+      tree.textContent = data.labels.tree;
+      box.appendChild(tree);
+    }
+    var list = document.createElement("ul");
+    if (data.mode === "target" || hasValues) {
+      entries.forEach(function (e) { list.appendChild(entry(e.colour, (e.icon ? e.icon + " " : "") + e.label)); });
+    }
+    if (data.mode !== "target") { list.appendChild(entry("#d9e0e8", data.labels.no_value)); }
+    box.appendChild(list);
+  }
+  function entry(colour, text) {
+    var item = document.createElement("li");
+    var swatch = document.createElement("span");
+    swatch.className = "unit-map-legend-swatch";
+    swatch.style.background = colour;
+    swatch.setAttribute("aria-hidden", "true");
+    item.appendChild(swatch);
+    item.appendChild(document.createTextNode(text));
+    return item;
   }
 
   window.tinhsoUnitMap = draw;
