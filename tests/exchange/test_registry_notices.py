@@ -501,3 +501,80 @@ def test_retiring_a_service_and_revoking_a_credential_reach_the_gateway_at_once(
     )
     assert response.status_code == 200, response.text
     assert _until_status(gateway.url, echo, auth, lambda status: status != 200) == 401
+
+
+# -- a changed organisation or system code (the names in service paths) --------------------------
+def _rename(
+    sessions: Callable[[], Session], model: type, old: str, new: str, organisation: str = ""
+) -> None:
+    """Change a code the way any path outside the API would (CLI, a console): through the ORM
+    in a session like the control plane's, which announces what it commits."""
+    from sqlalchemy import select  # noqa: PLC0415 - these tests only
+
+    from tinhso.registry.models import InformationSystem, Organisation  # noqa: PLC0415
+
+    with sessions() as session, session.begin():
+        if model is Organisation:
+            row = session.scalars(select(Organisation).where(Organisation.code == old)).one()
+        else:
+            row = session.scalars(
+                select(InformationSystem)
+                .join(Organisation, InformationSystem.organisation_id == Organisation.id)
+                .where(Organisation.code == organisation, InformationSystem.code == old)
+            ).one()
+        row.code = new
+
+
+@pytest.mark.parametrize("what", ["organisation", "system"])
+def test_a_changed_organisation_or_system_code_is_announced(
+    announcing: Callable[[], Session],
+    exchange_world: ExchangeWorld,
+    listener: Listener,
+    session: Session,
+    what: str,
+) -> None:
+    from tinhso.registry.models import InformationSystem, Organisation  # noqa: PLC0415
+
+    before = repository.state_version(session)
+    session.rollback()
+    if what == "organisation":
+        _rename(announcing, Organisation, "so-yte", "so-y-te")
+    else:
+        _rename(announcing, InformationSystem, "his", "his-moi", organisation="so-yte")
+    version = repository.state_version(session)
+    session.rollback()
+    assert version > before
+    assert listener.next(PROMISE_SECONDS) == version
+    assert listener.next(QUIET_SECONDS) is None  # one change, one notice
+
+
+def test_a_gateway_follows_changed_organisation_and_system_codes_at_once(
+    gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
+    redis_url: str,
+) -> None:
+    """Issue 11 item 2: the provider's organisation code, then its system code, change (the
+    names in the service's path): with the gateway polling once an hour, only the notice can
+    make the old path unknown and the new one served within 2 s."""
+    from tinhso.registry.models import InformationSystem, Organisation  # noqa: PLC0415
+
+    world = gateway_world
+    sessions = make_sessionmaker(world.engine)
+    notices.announce_changes(sessions, redis_url)
+    auth = {"Authorization": f"Bearer {world.token()}"}
+    gateway = world.gateway(TINHSO_REDIS_URL=redis_url, TINHSO_GATEWAY_POLL_SECONDS="3600")
+    old, renamed, moved = (
+        "/so-yte/his/echo/v1/citizens/1",
+        "/so-y-te/his/echo/v1/citizens/1",
+        "/so-y-te/his-moi/echo/v1/citizens/1",
+    )
+    assert raw_request(gateway.url, "GET", old, auth).status == 200
+    assert raw_request(gateway.url, "GET", renamed, auth).status == 404
+    _until_subscribed(redis_url)
+
+    _rename(sessions, Organisation, "so-yte", "so-y-te")
+    assert _until_status(gateway.url, renamed, auth, lambda status: status == 200) == 200
+    assert raw_request(gateway.url, "GET", old, auth).status == 404
+
+    _rename(sessions, InformationSystem, "his", "his-moi", organisation="so-y-te")
+    assert _until_status(gateway.url, moved, auth, lambda status: status == 200) == 200
+    assert raw_request(gateway.url, "GET", renamed, auth).status == 404
