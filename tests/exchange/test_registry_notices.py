@@ -514,6 +514,7 @@ def _rename(
     from tinhso.registry.models import InformationSystem, Organisation  # noqa: PLC0415
 
     with sessions() as session, session.begin():
+        row: Organisation | InformationSystem
         if model is Organisation:
             row = session.scalars(select(Organisation).where(Organisation.code == old)).one()
         else:
