@@ -17,7 +17,7 @@ import redis.asyncio as redis_asyncio
 from fastapi.testclient import TestClient
 
 from tests.conftest import TEST_SECRET, suite_settings
-from tests.exchange.conftest import API, Listener
+from tests.exchange.conftest import API, Listener, basic_auth
 from tests.exchange.gateway.gateway_harness import (  # noqa: F401 - fixtures
     SERVICE,
     GatewayWorld,
@@ -501,3 +501,166 @@ def test_retiring_a_service_and_revoking_a_credential_reach_the_gateway_at_once(
     )
     assert response.status_code == 200, response.text
     assert _until_status(gateway.url, echo, auth, lambda status: status != 200) == 401
+
+
+# -- a changed organisation or system code (the names in service paths) --------------------------
+def _rename(
+    sessions: Callable[[], Session], model: type, old: str, new: str, organisation: str = ""
+) -> None:
+    """Change a code the way any path outside the API would (CLI, a console): through the ORM
+    in a session like the control plane's, which announces what it commits."""
+    from sqlalchemy import select  # noqa: PLC0415 - these tests only
+
+    from tinhso.registry.models import InformationSystem, Organisation  # noqa: PLC0415
+
+    with sessions() as session, session.begin():
+        row: Organisation | InformationSystem
+        if model is Organisation:
+            row = session.scalars(select(Organisation).where(Organisation.code == old)).one()
+        else:
+            row = session.scalars(
+                select(InformationSystem)
+                .join(Organisation, InformationSystem.organisation_id == Organisation.id)
+                .where(Organisation.code == organisation, InformationSystem.code == old)
+            ).one()
+        row.code = new
+
+
+@pytest.mark.parametrize("what", ["organisation", "system"])
+def test_a_changed_organisation_or_system_code_is_announced(
+    announcing: Callable[[], Session],
+    exchange_world: ExchangeWorld,
+    listener: Listener,
+    session: Session,
+    what: str,
+) -> None:
+    from tinhso.registry.models import InformationSystem, Organisation  # noqa: PLC0415
+
+    before = repository.state_version(session)
+    session.rollback()
+    if what == "organisation":
+        _rename(announcing, Organisation, "so-yte", "so-y-te")
+    else:
+        _rename(announcing, InformationSystem, "his", "his-moi", organisation="so-yte")
+    version = repository.state_version(session)
+    session.rollback()
+    assert version > before
+    assert listener.next(PROMISE_SECONDS) == version
+    assert listener.next(QUIET_SECONDS) is None  # one change, one notice
+
+
+def test_a_gateway_follows_changed_organisation_and_system_codes_at_once(
+    gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
+    redis_url: str,
+) -> None:
+    """Issue 11 item 2: the provider's organisation code, then its system code, change (the
+    names in the service's path): with the gateway polling once an hour, only the notice can
+    make the old path unknown and the new one served within 2 s."""
+    from tinhso.registry.models import InformationSystem, Organisation  # noqa: PLC0415
+
+    world = gateway_world
+    sessions = make_sessionmaker(world.engine)
+    notices.announce_changes(sessions, redis_url)
+    auth = {"Authorization": f"Bearer {world.token()}"}
+    gateway = world.gateway(TINHSO_REDIS_URL=redis_url, TINHSO_GATEWAY_POLL_SECONDS="3600")
+    old, renamed, moved = (
+        "/so-yte/his/echo/v1/citizens/1",
+        "/so-y-te/his/echo/v1/citizens/1",
+        "/so-y-te/his-moi/echo/v1/citizens/1",
+    )
+    assert raw_request(gateway.url, "GET", old, auth).status == 200
+    assert raw_request(gateway.url, "GET", renamed, auth).status == 404
+    _until_subscribed(redis_url)
+
+    _rename(sessions, Organisation, "so-yte", "so-y-te")
+    assert _until_status(gateway.url, renamed, auth, lambda status: status == 200) == 200
+    assert raw_request(gateway.url, "GET", old, auth).status == 404
+
+    _rename(sessions, InformationSystem, "his", "his-moi", organisation="so-y-te")
+    assert _until_status(gateway.url, moved, auth, lambda status: status == 200) == 200
+    assert raw_request(gateway.url, "GET", renamed, auth).status == 404
+
+
+# -- a disabled organisation: neither its consumers nor its services are admitted ---------------
+ORGANISATIONS = "/api/v1/organisations"
+
+
+def _set_disabled(client: TestClient, world: ExchangeWorld, code: str, *, disabled: bool) -> None:
+    response = client.patch(
+        f"{ORGANISATIONS}/{code}", json={"disabled": disabled}, headers=world.admin.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["disabled"] is disabled
+
+
+def test_disabling_and_re_enabling_an_organisation_is_announced_by_platform_admins_only(
+    client: TestClient, exchange_world: ExchangeWorld, listener: Listener, session: Session
+) -> None:
+    own_admin = client.patch(
+        f"{ORGANISATIONS}/ubnd-viet-yen",
+        json={"disabled": True},
+        headers=exchange_world.consumer_admin.headers,
+    )
+    assert own_admin.status_code == 403
+    assert "quản trị nền tảng" in own_admin.json()["message"]["vi"]
+    assert listener.next(QUIET_SECONDS) is None
+    null = client.patch(
+        f"{ORGANISATIONS}/ubnd-viet-yen",
+        json={"disabled": None},
+        headers=exchange_world.admin.headers,
+    )
+    assert null.status_code == 422
+    for disabled in (True, False):
+        before = repository.state_version(session)
+        session.rollback()
+        _set_disabled(client, exchange_world, "ubnd-viet-yen", disabled=disabled)
+        version = repository.state_version(session)
+        session.rollback()
+        assert version > before
+        assert listener.next(PROMISE_SECONDS) == version
+        assert listener.next(QUIET_SECONDS) is None  # one change, one notice
+    listed = client.get(f"{ORGANISATIONS}/ubnd-viet-yen", headers=exchange_world.admin.headers)
+    assert listed.status_code == 200 and listed.json()["disabled"] is False
+
+
+def test_a_gateway_and_the_token_endpoint_follow_a_disabled_organisation_at_once(
+    gateway_world: GatewayWorld,  # noqa: F811 - the fixture imported above
+    redis_url: str,
+) -> None:
+    """Issue 11 item 2: the consumer's organisation disabled, then re-enabled, then the
+    provider's: each reaches a gateway polling once an hour within 2 s, with answers that say
+    why (403 organisation_disabled for the consumer, 503 provider_disabled for the service)."""
+    world = gateway_world
+    token = world.token()
+    gateway = world.gateway(TINHSO_REDIS_URL=redis_url, TINHSO_GATEWAY_POLL_SECONDS="3600")
+    auth = {"Authorization": f"Bearer {token}"}
+    target = f"/{SERVICE}/citizens/1"
+    assert raw_request(gateway.url, "GET", target, auth).status == 200
+    _until_subscribed(redis_url)
+
+    _set_disabled(world.client, world.world, "ubnd-viet-yen", disabled=True)
+    assert _until_status(gateway.url, target, auth, lambda status: status != 200) == 403
+    refused = raw_request(gateway.url, "GET", target, auth).json()
+    assert refused["code"] == "organisation_disabled"
+    assert "vô hiệu hoá" in refused["message"]["vi"]
+    assert "disabled" in refused["message"]["en"]
+    no_token = world.client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth(world.client_id, world.client_secret),
+    )
+    assert no_token.status_code == 401
+    assert no_token.json()["error"] == "invalid_client"
+    assert "vô hiệu hoá" in str(no_token.json())
+
+    _set_disabled(world.client, world.world, "ubnd-viet-yen", disabled=False)
+    assert _until_status(gateway.url, target, auth, lambda status: status == 200) == 200
+    world.token()  # the token endpoint serves it again
+
+    _set_disabled(world.client, world.world, "so-yte", disabled=True)
+    assert _until_status(gateway.url, target, auth, lambda status: status != 200) == 503
+    unavailable = raw_request(gateway.url, "GET", target, auth).json()
+    assert unavailable["code"] == "provider_disabled"
+    assert "vô hiệu hoá" in unavailable["message"]["vi"]
+    _set_disabled(world.client, world.world, "so-yte", disabled=False)
+    assert _until_status(gateway.url, target, auth, lambda status: status == 200) == 200

@@ -115,6 +115,9 @@ class ExchangeSnapshot:
     public_keys: Mapping[str, Mapping[str, Any]]
     client_ids: frozenset[str]
     certificates: Mapping[str, str] = field(default_factory=dict)
+    # Codes of disabled organisations: their systems neither consume nor provide (the gateway
+    # says so in its own words rather than as an unknown credential or a retired service).
+    disabled_organisations: frozenset[str] = frozenset()
 
     def service(
         self, organisation: str, system: str, code: str, version: str
@@ -127,6 +130,10 @@ class ExchangeSnapshot:
 
 class InvalidAccessToken(Exception):
     """An access token that is malformed, expired, not ours or signed by an unknown key."""
+
+
+class OrganisationDisabled(InvalidAccessToken):
+    """A valid access token of a system whose organisation is disabled."""
 
 
 def verify_access_token(

@@ -22,6 +22,7 @@ from tinhso.exchange.models import (
     SystemCredential,
 )
 from tinhso.registry.models import InformationSystem, Organisation
+from tinhso.registry.organisations import organisation_service
 from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def bump_state(session: Session) -> int:
 # the same transaction, so it is NOTIFYed and announced like a grant revocation.
 ADMISSION_FIELDS: dict[type, tuple[str, ...]] = {
     InformationSystem: ("status", "code", "organisation_id"),
-    Organisation: ("code",),
+    Organisation: ("code", "disabled"),
 }
 
 
@@ -106,6 +107,11 @@ def _announce_registry_changes(
 def system_labels(session: Session, ids: set[int] | None = None) -> dict[int, tuple[str, str]]:
     """System id -> (organisation code, system code), for the given ids or every system."""
     return system_service.labels(session, ids)
+
+
+def disabled_organisation_codes(session: Session) -> set[str]:
+    """Codes of the organisations that are disabled (their systems are not usable)."""
+    return organisation_service.disabled_codes(session)
 
 
 def usable_system_ids(session: Session) -> set[int]:

@@ -68,6 +68,7 @@ def exchange_snapshot(session: Session, issuer: str | None = None) -> ExchangeSn
         public_keys=MappingProxyType(keys),
         client_ids=frozenset(client_ids),
         certificates=MappingProxyType(certificates),
+        disabled_organisations=frozenset(repository.disabled_organisation_codes(session)),
     )
 
 

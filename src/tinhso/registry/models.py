@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -122,6 +123,9 @@ class Organisation(TimestampMixin, Base):
         ForeignKey("administrative_unit.id", ondelete="RESTRICT")
     )
     tax_code: Mapped[str | None] = mapped_column(String(20))
+    # A disabled organisation's systems are not usable: its consumers are refused at the token
+    # endpoint and the gateway, its services are not served (as for a suspended system).
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     parent: Mapped[Organisation | None] = relationship(
         remote_side=[id], lazy="raise", foreign_keys=[parent_id]

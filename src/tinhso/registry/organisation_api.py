@@ -56,6 +56,7 @@ def _organisations_out(
                 else None
             ),
             tax_code=o.tax_code,
+            disabled=o.disabled,
             created_at=o.created_at,
             updated_at=o.updated_at,
         )
@@ -116,6 +117,11 @@ def update_organisation(
 ) -> OrganisationOut:
     organisation = organisation_service.get(session, code)
     require_administrator(session, principal, organisation.id)
+    if "disabled" in data.model_fields_set and not principal.is_platform_admin:
+        raise Forbidden(
+            "Chỉ quản trị nền tảng được vô hiệu hoá hoặc kích hoạt lại tổ chức",
+            "Only platform administrators may disable or re-enable an organisation",
+        )
     if "parent_code" in data.model_fields_set:
         require_may_place_organisation(session, principal, data.parent_code)
     organisation = organisation_service.update(session, organisation, data)

@@ -107,6 +107,10 @@ class OrganisationService:
         self._flush(session, data.code)
         return organisation
 
+    def disabled_codes(self, session: Session) -> set[str]:
+        """Codes of the disabled organisations (their systems are not usable anywhere)."""
+        return set(session.scalars(select(Organisation.code).where(Organisation.disabled)))
+
     def update(
         self, session: Session, organisation: Organisation, data: OrganisationUpdate
     ) -> Organisation:
@@ -133,6 +137,12 @@ class OrganisationService:
             )
             organisation.administrative_unit_id = unit.id if unit else None
         for name, value in changes.items():
+            if name == "disabled" and value is None:
+                raise InvalidInput(
+                    "Trạng thái vô hiệu hoá phải là true hoặc false",
+                    "disabled must be true or false",
+                    field="disabled",
+                )
             if name == "name_vi" and value is None:
                 raise InvalidInput(
                     "Tên tiếng Việt là bắt buộc", "name_vi is required", field="name_vi"

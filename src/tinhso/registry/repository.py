@@ -179,7 +179,9 @@ def system_labels(session: Session, ids: set[int] | None = None) -> dict[int, tu
 def active_system_ids(session: Session) -> set[int]:
     return set(
         session.scalars(
-            select(InformationSystem.id).where(InformationSystem.status == SystemStatus.ACTIVE)
+            select(InformationSystem.id)
+            .join(Organisation, InformationSystem.organisation_id == Organisation.id)
+            .where(InformationSystem.status == SystemStatus.ACTIVE, ~Organisation.disabled)
         )
     )
 

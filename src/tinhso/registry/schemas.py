@@ -66,6 +66,8 @@ class OrganisationUpdate(Strict):
     parent_code: Code | None = None
     administrative_unit: UnitRef | None = None
     tax_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{10}(-[0-9]{3})?$")] | None = None
+    # Platform administrators only: a disabled organisation's systems are refused everywhere.
+    disabled: bool | None = None
 
 
 class OrganisationOut(BaseModel):
@@ -76,6 +78,7 @@ class OrganisationOut(BaseModel):
     parent_code: str | None
     administrative_unit: UnitRef | None
     tax_code: str | None
+    disabled: bool = False
     created_at: datetime
     updated_at: datetime
 

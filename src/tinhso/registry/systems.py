@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tinhso.core.errors import Conflict, InvalidInput, NotFound, require_values
 from tinhso.registry import repository
-from tinhso.registry.models import InformationSystem
+from tinhso.registry.models import InformationSystem, Organisation
 from tinhso.registry.organisations import organisation_service
 
 if TYPE_CHECKING:
@@ -46,6 +46,11 @@ class SystemService:
     def ids_owned_by(self, session: Session, organisation_ids: set[int]) -> set[int]:
         """Systems owned by any of these organisations."""
         return repository.system_ids_of_organisations(session, organisation_ids)
+
+    def organisation_enabled(self, session: Session, organisation_id: int) -> bool:
+        """Whether the organisation exists and is not disabled."""
+        organisation = session.get(Organisation, organisation_id)
+        return organisation is not None and not organisation.disabled
 
     def active_ids(self, session: Session) -> set[int]:
         """Systems in operation (neither suspended nor retired)."""

@@ -122,3 +122,34 @@ def test_an_organisation_admin_stays_in_their_tree(
     with sessions() as session:
         names = {o.code for o in organisation_service.list_all(session)}
     assert "ubnd-xa-trong" in names and "xa-ngoai" not in names
+
+
+def test_a_platform_admin_disables_and_re_enables_an_organisation(
+    client: TestClient,
+    admin: Official,
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
+) -> None:
+    own = make_official(Role.ORGANISATION_ADMIN, "ubnd-viet-yen")
+    log_in(client, own.username)
+    page = client.get("/admin/organisations/ubnd-viet-yen")
+    assert page.status_code == 200 and "/disabled" not in page.text  # not theirs to decide
+    assert (
+        _post(client, "/admin/organisations/ubnd-viet-yen/disabled", disabled="1").status_code
+        == 403
+    )
+    client.cookies.clear()
+    log_in(client, admin.username)
+    page = client.get("/admin/organisations/ubnd-viet-yen")
+    assert "Vô hiệu hoá tổ chức này" in page.text
+    disabled = _post(client, "/admin/organisations/ubnd-viet-yen/disabled", disabled="1")
+    assert disabled.status_code == 303, disabled.text
+    with sessions() as session:
+        assert organisation_service.get(session, "ubnd-viet-yen").disabled
+    page = client.get("/admin/organisations/ubnd-viet-yen")
+    assert "đang bị vô hiệu hoá" in page.text and "Kích hoạt lại tổ chức này" in page.text
+    assert '<span class="badge">Đã khoá</span>' in client.get("/admin/organisations").text
+    enabled = _post(client, "/admin/organisations/ubnd-viet-yen/disabled", disabled="0")
+    assert enabled.status_code == 303
+    with sessions() as session:
+        assert not organisation_service.get(session, "ubnd-viet-yen").disabled

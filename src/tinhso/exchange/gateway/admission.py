@@ -25,7 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-from tinhso.exchange.policy import InvalidAccessToken, path_matches, verify_access_token
+from tinhso.exchange.policy import (
+    InvalidAccessToken,
+    OrganisationDisabled,
+    path_matches,
+    verify_access_token,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -158,6 +163,8 @@ class TokenCache:
         if identity.expires <= now:
             self._entries.pop(digest, None)
             raise InvalidAccessToken("expired")
+        if identity.consumer.partition("/")[0] in snapshot.disabled_organisations:
+            raise OrganisationDisabled(identity.consumer)
         if (
             identity.kid not in snapshot.public_keys
             or identity.client_id not in snapshot.client_ids

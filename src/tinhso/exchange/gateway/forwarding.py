@@ -51,6 +51,7 @@ from tinhso.exchange.gateway.refusals import (
     P_BODY_TIMEOUT,
     P_CERTIFICATE_MISMATCH,
     P_CIRCUIT,
+    P_CONSUMER_DISABLED,
     P_INVALID_TOKEN,
     P_MALFORMED_BODY,
     P_MALFORMED_REQUEST,
@@ -59,6 +60,7 @@ from tinhso.exchange.gateway.refusals import (
     P_NOT_FOUND,
     P_NOT_GRANTED,
     P_NOT_READY,
+    P_PROVIDER_DISABLED,
     P_QUOTA,
     P_RATE,
     P_RESERVED_HEADER,
@@ -80,7 +82,7 @@ from tinhso.exchange.gateway.upstream import (
     UpstreamResponseTooLarge,
     UpstreamTimeout,
 )
-from tinhso.exchange.policy import InvalidAccessToken
+from tinhso.exchange.policy import InvalidAccessToken, OrganisationDisabled
 from tinhso.exchange.standard import validate_body
 
 if TYPE_CHECKING:
@@ -437,6 +439,9 @@ def identify_consumer(
             consumer = gateway.tokens.identify(
                 authorization[7:].strip().decode(), snapshot
             ).consumer
+        except OrganisationDisabled as disabled:
+            exchange.consumer = str(disabled)
+            raise _Refuse(P_CONSUMER_DISABLED) from None
         except (InvalidAccessToken, ValueError, UnicodeDecodeError):
             raise _Refuse(P_INVALID_TOKEN, _INVALID_TOKEN) from None
         if by_certificate is not None and by_certificate != consumer:
@@ -456,6 +461,8 @@ def find_service(
     if service is None:
         raise _Refuse(P_NOT_FOUND)
     exchange.service = service.key
+    if service.organisation in snapshot.disabled_organisations:
+        raise _Refuse(P_PROVIDER_DISABLED)
     if not service.callable:
         raise _Refuse(P_RETIRED)
     return service

@@ -48,6 +48,18 @@ P_RETIRED = Refusal(
     "Dịch vụ đã ngừng hoặc chưa được công bố",
     "The service is retired or not published",
 )
+P_CONSUMER_DISABLED = Refusal(
+    403,
+    "organisation_disabled",
+    "Tổ chức sở hữu hệ thống của bạn đã bị vô hiệu hoá; liên hệ quản trị nền tảng",
+    "The organisation that owns your system is disabled; contact the platform administrators",
+)
+P_PROVIDER_DISABLED = Refusal(
+    503,
+    "provider_disabled",
+    "Tổ chức cung cấp dịch vụ này đã bị vô hiệu hoá; dịch vụ tạm không phục vụ",
+    "The organisation that provides this service is disabled; the service is not served",
+)
 P_BAD_PATH = Refusal(
     400,
     "invalid_path",

@@ -96,6 +96,7 @@ def to_document(snapshot: ExchangeSnapshot) -> dict[str, Any]:
         "public_keys": _plain(snapshot.public_keys),
         "client_ids": sorted(snapshot.client_ids),
         "certificates": _plain(snapshot.certificates),
+        "disabled_organisations": sorted(snapshot.disabled_organisations),
     }
 
 
@@ -120,6 +121,7 @@ def from_document(data: dict[str, Any]) -> ExchangeSnapshot:
         ),
         client_ids=frozenset(data["client_ids"]),
         certificates=MappingProxyType(dict(data["certificates"])),
+        disabled_organisations=frozenset(data.get("disabled_organisations", ())),
     )
 
 

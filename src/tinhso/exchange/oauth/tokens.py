@@ -46,6 +46,7 @@ from tinhso.exchange.policy import TOKEN_AUDIENCE
 from tinhso.registry import backoff
 from tinhso.registry.backoff import BackoffPolicy
 from tinhso.registry.models import InformationSystem, SystemStatus
+from tinhso.registry.systems import system_service
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -195,6 +196,11 @@ class TokenService:
         if system is None or system.status is not SystemStatus.ACTIVE:
             raise _invalid_client(
                 "Hệ thống không ở trạng thái hoạt động", "The system is not active"
+            )
+        if not system_service.organisation_enabled(session, system.organisation_id):
+            raise _invalid_client(
+                "Tổ chức sở hữu hệ thống đã bị vô hiệu hoá",
+                "The organisation that owns the system is disabled",
             )
         labels = repository.system_labels(session, {system.id})
         system_label = "/".join(labels[system.id])

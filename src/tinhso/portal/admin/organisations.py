@@ -110,6 +110,7 @@ def _page(
                 (o.code, o.name_vi) for o in organisations if editing is None or o.id != editing.id
             ],
             "top_level": principal.is_platform_admin,
+            "may_disable": principal.is_platform_admin,
         },
         status_code=status,
     )
@@ -273,6 +274,30 @@ def update_organisation(
         form.errors["parent" if isinstance(error, Forbidden) else "name_vi"] = _say(error)
         organisation = organisation_service.get(session, code)
         return _page(request, session, principal, form, editing=organisation, status=error.status)
+    session.commit()
+    return RedirectResponse(f"/admin/organisations/{code}?saved=1", status_code=303)
+
+
+@router.post(
+    "/admin/organisations/{code}/disabled",
+    summary="Disable or re-enable an organisation (platform admins; CSRF)",
+)
+def set_organisation_disabled(
+    request: Request,
+    session: DbSession,
+    principal: PortalUser,
+    code: str,
+    disabled: Annotated[str, Form(max_length=1)] = "",
+) -> Response:
+    """A disabled organisation's systems are refused at the token endpoint and the gateway
+    (the change notice reaches every gateway within 2 s); re-enabling restores them."""
+    organisation = _editable(session, principal, code)
+    if not principal.is_platform_admin:
+        raise Forbidden(
+            "Chỉ quản trị nền tảng được vô hiệu hoá hoặc kích hoạt lại tổ chức",
+            "Only platform administrators may disable or re-enable an organisation",
+        )
+    organisation_service.update(session, organisation, OrganisationUpdate(disabled=disabled == "1"))
     session.commit()
     return RedirectResponse(f"/admin/organisations/{code}?saved=1", status_code=303)
 
