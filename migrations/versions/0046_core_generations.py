@@ -1,7 +1,7 @@
 """core: data generations, one counter per group of tables moved on by each commit writing them
 
-Revision ID: 0049
-Revises: 0044
+Revision ID: 0046
+Revises: 0045
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0049"
-down_revision = "0044"
+revision = "0046"
+down_revision = "0045"
 branch_labels = None
 depends_on = None
 
