@@ -445,3 +445,7 @@ watch(
     Methodology,
     MethodologyComponent,
 )
+
+# The stored unit boundaries a map draws (``maps/boundaries.py`` keeps them parsed).
+BOUNDARIES_GENERATION = "monitoring-boundaries"
+watch(BOUNDARIES_GENERATION, UnitBoundary)

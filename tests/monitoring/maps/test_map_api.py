@@ -186,6 +186,9 @@ def test_a_commune_without_a_boundary_is_a_point_at_its_centroid(
     client: TestClient, make_official: MakeOfficial, sessions: sessionmaker[Session]
 ) -> None:
     viewer = make_official(username="xem-diem")
+    # drawn (and kept, core.generations) with its polygon first; the deletion is seen at once
+    shown = {f["id"]: f for f in _map(client, viewer.headers, "2025")["features"]}
+    assert shown[DA_MAI]["properties"]["boundary"] == "polygon"
     with sessions.begin() as session:
         unit_id = session.scalars(
             select(AdministrativeUnit.id).where(

@@ -38,7 +38,7 @@ from tinhso.monitoring.dashboards.schemas import (
 from tinhso.monitoring.maps.boundaries import target_properties, unit_map
 from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.plans import plan_service
-from tinhso.monitoring.progress.service import progress_service
+from tinhso.monitoring.progress.service import FIGURES, progress_service
 from tinhso.monitoring.progress.trajectory import STATUS_TEXT
 from tinhso.monitoring.service import catalogue_service
 from tinhso.registry.models import UnitLevel, UnitSet
@@ -87,12 +87,18 @@ def _indicator_header(indicator: Indicator) -> dict[str, Any]:
 
 
 def indicator_periods(session: Session, indicator: Indicator) -> list[str]:
-    """Every period with a stored value of one of the indicator's elements, oldest first."""
-    codes = set(formulas.parse(indicator.formula).elements)
-    ids = [element.id for element in repository.elements_by_codes(session, codes).values()]
-    return sorted(
-        repository.periods_with_values(session, ids), key=lambda p: parse_period(p).position
-    )
+    """Every period with a stored value of one of the indicator's elements, oldest first
+    (kept with the computed figures until a value or the formula changes)."""
+
+    def read() -> list[object]:
+        codes = set(formulas.parse(indicator.formula).elements)
+        ids = [element.id for element in repository.elements_by_codes(session, codes).values()]
+        ordered = sorted(
+            repository.periods_with_values(session, ids), key=lambda p: parse_period(p).position
+        )
+        return list(ordered)
+
+    return [str(period) for period in FIGURES.get(session, ("periods", indicator.id), read)]
 
 
 def _period(session: Session, indicator: Indicator, chosen: str | None) -> str | None:

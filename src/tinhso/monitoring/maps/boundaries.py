@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import InvalidInput
+from tinhso.core.generations import GenerationCache
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.maps.boundary_upload import (
     MAX_UPLOAD_BYTES,
@@ -34,7 +35,7 @@ from tinhso.monitoring.maps.synthetic_boundaries import (
     province_centroids,
     voronoi_boundaries,
 )
-from tinhso.monitoring.models import UnitBoundary
+from tinhso.monitoring.models import BOUNDARIES_GENERATION, UnitBoundary
 from tinhso.monitoring.progress.service import progress_service
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
@@ -209,6 +210,35 @@ def _centroids(level: UnitLevel, parent_code: str | None) -> dict[str, tuple[flo
     return commune_centroids(parent_code or "")
 
 
+# Parsed boundaries per set of units, kept until a boundary is stored again; shared between
+# requests, so never changed by a reader (the features only point at them).
+_PARSED: GenerationCache[dict[int, tuple[dict[str, Any], bool]]] = GenerationCache(
+    (BOUNDARIES_GENERATION,), max_weight=20_000
+)
+
+
+def _stored_boundaries(
+    session: Session, unit_ids: tuple[int, ...], *, overview: bool
+) -> dict[int, tuple[dict[str, Any], bool]]:
+    """Each unit's stored boundary, parsed, and whether it is synthetic; the whole country's
+    map draws the coarser overview (stored since migration 0037)."""
+
+    def read() -> dict[int, tuple[dict[str, Any], bool]]:
+        column = (
+            func.coalesce(UnitBoundary.geometry_overview, UnitBoundary.geometry)
+            if overview
+            else UnitBoundary.geometry
+        )
+        rows = session.execute(
+            select(UnitBoundary.unit_id, column, UnitBoundary.synthetic).where(
+                UnitBoundary.unit_id.in_(list(unit_ids))
+            )
+        ).all()
+        return {unit_id: (json.loads(text), synthetic) for unit_id, text, synthetic in rows}
+
+    return _PARSED.get(session, (unit_ids, overview), read)
+
+
 def unit_map(
     session: Session,
     indicator: Indicator,
@@ -241,24 +271,13 @@ def unit_map(
     achievements = progress_service.unit_achievements(
         session, indicator, period, Tree.CURRENT, ids.values()
     )
-    # The whole country's map draws the coarser overview (stored since migration 0037).
-    column = (
-        UnitBoundary.geometry
-        if parent_code
-        else func.coalesce(UnitBoundary.geometry_overview, UnitBoundary.geometry)
-    )
-    rows = session.execute(
-        select(UnitBoundary.unit_id, column, UnitBoundary.synthetic).where(
-            UnitBoundary.unit_id.in_(list(ids.values()))
-        )
-    ).all()
-    boundaries = {unit_id: (text, synthetic) for unit_id, text, synthetic in rows}
+    boundaries = _stored_boundaries(session, tuple(sorted(ids.values())), overview=not parent_code)
     # A unit with no stored boundary is drawn at its centroid (vietnamadminunits has them).
     centroids = _centroids(level, parent_code) if len(boundaries) < len(ids) else {}
     features: list[dict[str, Any]] = []
     for code, unit_id in sorted(ids.items()):
         if unit_id in boundaries:
-            geometry: dict[str, Any] | None = json.loads(boundaries[unit_id][0])
+            geometry: dict[str, Any] | None = boundaries[unit_id][0]
         elif code in centroids:
             geometry = {"type": "Point", "coordinates": list(centroids[code])}
         else:
