@@ -34,6 +34,21 @@ def _record(client: TestClient, admin: Official, values: list[dict[str, Any]]) -
     assert answer.status_code in {200, 201}, answer.text
 
 
+def _target(client: TestClient, admin: Official, value: float) -> None:
+    """The province's households-fibre-rate of 2025 at least ``value`` %."""
+    answer = client.post(
+        f"{API}/plans/kh-324/targets",
+        headers=admin.headers,
+        json={
+            "indicator_code": "households-fibre-rate",
+            "year": 2025,
+            "target_value": value,
+            "scope_unit": {"unit_set": "legacy", "code": "24"},
+        },
+    )
+    assert answer.status_code == 201, answer.text
+
+
 @pytest.fixture
 def plan(client: TestClient, admin: Official, province_tree: dict[str, str]) -> None:
     create_fibre_catalogue(client, admin)
@@ -50,17 +65,7 @@ def plan(client: TestClient, admin: Official, province_tree: dict[str, str]) -> 
         },
     )
     assert answer.status_code == 201, answer.text
-    answer = client.post(
-        f"{API}/plans/kh-324/targets",
-        headers=admin.headers,
-        json={
-            "indicator_code": "households-fibre-rate",
-            "year": 2025,
-            "target_value": 80,
-            "scope_unit": {"unit_set": "legacy", "code": "24"},
-        },
-    )
-    assert answer.status_code == 201, answer.text
+    _target(client, admin, 80)
     _record(
         client,
         admin,
@@ -103,17 +108,7 @@ def test_plan_progress_is_kept_until_a_value_or_a_target_changes(
     ]["id"]
     answer = client.delete(f"{API}/plans/kh-324/targets/{target_id}", headers=admin.headers)
     assert answer.status_code == 204, answer.text
-    answer = client.post(
-        f"{API}/plans/kh-324/targets",
-        headers=admin.headers,
-        json={
-            "indicator_code": "households-fibre-rate",
-            "year": 2025,
-            "target_value": 40,
-            "scope_unit": {"unit_set": "legacy", "code": "24"},
-        },
-    )
-    assert answer.status_code == 201, answer.text
+    _target(client, admin, 40)
     assert _progress(client, viewer) == [(50.0, "2025", 40.0, "achieved")]
 
 
