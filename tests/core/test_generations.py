@@ -100,6 +100,23 @@ def test_a_rollback_an_unwatched_write_and_a_read_leave_it(
     assert _generation(sessions) == before
 
 
+def test_a_savepoint_rolled_back_keeps_the_writes_made_before_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        session.add(_mail())
+    before = _generation(sessions)
+    assert before is not None
+    with sessions.begin() as session:
+        session.add(_mail("trước"))
+        session.flush()
+        savepoint = session.begin_nested()
+        session.add(_mail("trong"))
+        session.flush()
+        savepoint.rollback()
+    assert _generation(sessions) == (before[0], before[1] + 1)
+
+
 def test_renewing_changes_the_token(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
         session.add(_mail())

@@ -129,8 +129,11 @@ def _before_commit(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _after_rollback(session: Session, _previous: Any) -> None:
-    session.info.pop(_PENDING, None)
+def _after_rollback(session: Session, previous: Any) -> None:
+    # a savepoint rolled back leaves the writes made before it: the marks stay (at worst the
+    # generation moves on for nothing, which only costs a computation)
+    if previous.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 T = TypeVar("T")
