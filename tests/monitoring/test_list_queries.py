@@ -122,6 +122,59 @@ def test_monitoring_lists_and_page_stay_flat(
             assert after > before, f"{path}: the rows did not grow ({before} -> {after})"
 
 
+def test_the_overview_sends_as_many_statements_for_many_units_with_values_as_for_few(
+    client: TestClient,
+    admin: Official,
+    sessions: sessionmaker[Session],
+    query_budget: QueryBudget,
+) -> None:
+    """A target for every commune of Việt Yên: each row with a value shows where its numbers
+    came from, read for all the rows at once (it was a read per row)."""
+    with sessions.begin() as session:
+        element(session, "ho_cap_quang")
+        make_indicator(session, "ty-le-cap-quang", "ho_cap_quang")
+        plan = plan_service.create(
+            session,
+            PlanCreate(
+                code="kh-xa", number="9/KH-UBND", title_vi="Kế hoạch xã", issuing_body="UBND tỉnh"
+            ),
+        )
+        target = TargetCreate.model_validate(
+            {
+                "indicator_code": "ty-le-cap-quang",
+                "target_value": 50,
+                "year": 2025,
+                "scope_unit": {"unit_set": "legacy", "code": "222"},
+                "scope_level": "commune",
+            }
+        )
+        plan_service.add_target(session, plan, target)
+    filled = iter(UNITS)
+
+    def grow(count: int) -> None:
+        with sessions.begin() as session:
+            record_values(
+                session,
+                [
+                    ("ho_cap_quang", "legacy", unit, year, 40)
+                    for unit in [next(filled) for _ in range(count)]
+                    for year in ("2023", "2024")
+                ],
+            )
+
+    grow(1)
+    shown: list[int] = []
+
+    def fetch() -> None:
+        response = client.get("/monitoring?plan=kh-xa&as_of=2024", headers=admin.headers)
+        assert response.status_code == 200, response.text
+        # the rows with a value name the source of their numbers
+        shown.append(response.text.count("status-behind"))
+
+    query_budget.flat(fetch, lambda: grow(2), budget=50)  # was 50 -> 60 (a read per row)
+    assert shown[1] > shown[0], shown
+
+
 class _Catalogue:
     """Grows, through the API, every kind of row the other monitoring lists show: pillars,
     methodologies with components, validation rules, a plan's targets, values in more units

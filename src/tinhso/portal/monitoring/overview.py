@@ -14,7 +14,8 @@ from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.monitoring import catalogue
-from tinhso.portal.monitoring.catalogue import localised, period_key
+from tinhso.portal.monitoring.catalogue import StoredValue, localised, period_key
+from tinhso.registry.models import UnitSet
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -170,25 +171,41 @@ def _trend(
     return found
 
 
-def _sources(session: Session, achievement: Achievement, elements: list[str]) -> list[str]:
-    """Where the latest value's recorded numbers came from (source and reference)."""
-    if achievement.actual_period is None:
-        return []
-    stored = catalogue.stored_values(
-        session,
-        elements,
-        achievement.unit.unit_set,
-        [achievement.unit.code],
-        [achievement.actual_period],
-    )
-    texts: list[str] = []
-    for value in stored:
-        text = source_label(value.source)
-        if value.source_reference:
-            text = f"{text}: {reference_label(value.source_reference)}"
-        if text not in texts:
-            texts.append(text)
-    return texts
+def _sources(
+    session: Session, achievements: list[Achievement], elements: dict[str, list[str]]
+) -> dict[tuple[str, str, str, str], list[str]]:
+    """Where each row's latest value's recorded numbers came from (source and reference), by
+    (indicator, unit set, unit, period): one read per unit set, however many rows."""
+    wanted: dict[UnitSet, tuple[set[str], set[str], set[str]]] = {}
+    for a in achievements:
+        if a.actual_period is not None:
+            codes, units, periods = wanted.setdefault(a.unit.unit_set, (set(), set(), set()))
+            codes.update(elements[a.indicator_code])
+            units.add(a.unit.code)
+            periods.add(a.actual_period)
+    stored: dict[tuple[str, str, str], list[StoredValue]] = {}
+    for unit_set, (codes, units, periods) in wanted.items():
+        for value in catalogue.stored_values(
+            session, sorted(codes), unit_set, sorted(units), sorted(periods)
+        ):
+            key = (UnitSet(value.unit_set).value, value.unit_code, value.period)
+            stored.setdefault(key, []).append(value)
+    found: dict[tuple[str, str, str, str], list[str]] = {}
+    for a in achievements:
+        if a.actual_period is None:
+            continue
+        own = set(elements[a.indicator_code])
+        texts: list[str] = []
+        for value in stored.get((a.unit.unit_set.value, a.unit.code, a.actual_period), []):
+            if value.element_code not in own:
+                continue
+            text = source_label(value.source)
+            if value.source_reference:
+                text = f"{text}: {reference_label(value.source_reference)}"
+            if text not in texts:
+                texts.append(text)
+        found[(a.indicator_code, a.unit.unit_set.value, a.unit.code, a.actual_period)] = texts
+    return found
 
 
 def build(
@@ -204,6 +221,9 @@ def build(
     pillar_order = [p.code for p in catalogue.pillars(session, principal)]
     indicators = {i.code: i for i in catalogue.indicators(session, principal)}
     trends = _trend(session, achievements)
+    sources = _sources(
+        session, achievements, {code: list(i.elements) for code, i in indicators.items()}
+    )
     groups: dict[str, PillarGroup] = {}
     counts = dict.fromkeys(STATUS_ORDER, 0)
     for a in achievements:
@@ -214,7 +234,6 @@ def build(
         )
         points = trends.get((a.indicator_code, a.unit.unit_set.value, a.unit.code), [])
         latest = next((p for p in points if p.period == a.actual_period), None)
-        elements = indicator.elements
         target = targets.get(a.target_id)
         group.rows.append(
             TargetRow(
@@ -229,7 +248,10 @@ def build(
                 trend=[(p.period, float(p.value or 0)) for p in points if p.value is not None],
                 spark=sparkline([float(p.value) for p in points if p.value is not None]),
                 basis=latest.basis if latest else None,
-                sources=_sources(session, a, elements),
+                sources=sources.get(
+                    (a.indicator_code, a.unit.unit_set.value, a.unit.code, a.actual_period or ""),
+                    [],
+                ),
                 note=target.note if target else None,
             )
         )
