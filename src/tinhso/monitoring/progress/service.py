@@ -104,9 +104,10 @@ def is_published_rank(indicator_unit_en: str | None) -> bool:
 
 
 # Computed figures kept per question while nothing they are made of changed; bounded by the
-# number of rows kept (a national plan's progress is ~66,000 rows).
+# number of rows kept: a row (an Achievement) weighs ~4 KB, so at most ~400 MB per process (a
+# national plan's progress is ~66,000 rows).
 FIGURES: GenerationCache[list[object]] = GenerationCache(
-    (UNITS_GENERATION, FIGURES_GENERATION), max_weight=400_000
+    (UNITS_GENERATION, FIGURES_GENERATION), max_weight=100_000
 )
 
 
