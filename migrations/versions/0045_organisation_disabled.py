@@ -16,12 +16,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("organisation") as batch:
-        batch.add_column(
-            sa.Column("disabled", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # in place on both databases: a batch on SQLite would copy the table and drop the old one,
+    # which the foreign keys pointing at organisations refuse once any exist
+    op.add_column(
+        "organisation",
+        sa.Column("disabled", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("organisation") as batch:
-        batch.drop_column("disabled")
+    if op.get_bind().dialect.name == "sqlite":
+        # a batch would copy the table and drop the old one, which the foreign keys pointing at
+        # organisations refuse; SQLite (3.35+) drops a plain column in place
+        op.execute("ALTER TABLE organisation DROP COLUMN disabled")
+        return
+    op.drop_column("organisation", "disabled")

@@ -4,11 +4,12 @@ queries, and the migration that builds the index from the rows already there."""
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from alembic import command
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, inspect, select, text
 
 from tinhso.core import migrations
 from tinhso.opendata.access import ANONYMOUS, PLATFORM, Reader
@@ -307,6 +308,76 @@ ODD_QUERIES = [
 ]
 
 
+def test_sqlite_finds_a_datasets_full_text_row_by_key_not_by_scanning(
+    publish: Any, sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    """Migration 0047: each dataset's full-text row has the integer of its key row as rowid,
+    and the triggers reach it through that key (FTS5 does not index ``dataset_id``: reaching
+    it by that column read the whole table on every change)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the FTS5 table is SQLite's")
+    kept = publish("Bãi đỗ xe", name="bai-do-xe")
+    gone = publish("Trạm sạc", name="tram-sac")
+    publish("Chợ đầu mối", name="cho-dau-moi")
+    with sessions.begin() as session:
+        dataset_service.update(session, PLATFORM, {"id": kept["id"], "title": "Điểm đỗ xe"})
+        session.execute(delete(OpendataDataset).where(OpendataDataset.id == gone["id"]))
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT k.dataset_id, f.dataset_id FROM opendata_dataset_fts AS f "
+                "LEFT JOIN opendata_dataset_fts_key AS k ON k.id = f.rowid"
+            )
+        ).all()
+        keys = connection.scalar(text("SELECT count(*) FROM opendata_dataset_fts_key"))
+        triggers = " ".join(
+            connection.scalars(
+                text(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'opendata_dataset_fts%'"
+                )
+            )
+        )
+    assert sorted(key for key, _own in rows) == sorted([kept["id"], _id(sessions, "cho-dau-moi")])
+    assert all(key == own for key, own in rows)
+    assert keys == 2
+    assert "opendata_dataset_fts WHERE dataset_id" not in " ".join(triggers.split())
+    assert _found(sessions, "diem do xe") == ["bai-do-xe"]
+    assert _found(sessions, "tram sac") == []
+
+
+def _copy_dataset(engine: Engine, source: str, name: str, title: str, folded: str) -> None:
+    """A new dataset made in SQL from another one's row, with its own id, name and title."""
+    changed = {
+        "id": ":id",
+        "name": ":name",
+        "title_vi": ":title",
+        "search_title": ":folded",
+        "search_text": ":folded",
+    }
+    columns = [c["name"] for c in inspect(engine).get_columns("opendata_dataset")]
+    columns = [c for c in columns if c != "search_vector"]  # PostgreSQL's generated column
+    picked = ", ".join(changed.get(c, c) for c in columns)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                f"INSERT INTO opendata_dataset ({', '.join(columns)}) "  # noqa: S608 - names from the schema
+                f"SELECT {picked} FROM opendata_dataset WHERE name = :source"
+            ),
+            {
+                "id": str(uuid.uuid4()),
+                "name": name,
+                "title": title,
+                "folded": folded,
+                "source": source,
+            },
+        )
+
+
+def _id(sessions: sessionmaker[Session], name: str) -> str:
+    with sessions() as session:
+        return session.scalars(select(OpendataDataset.id).where(OpendataDataset.name == name)).one()
+
+
 @pytest.mark.parametrize("q", ODD_QUERIES, ids=range(len(ODD_QUERIES)))
 def test_odd_queries_never_fail(
     q: str, publish: Any, client: TestClient, sessions: sessionmaker[Session]
@@ -345,10 +416,8 @@ def test_the_migration_builds_the_index_from_existing_rows(
                     )
                 )
         assert left == 0
-        with sessions.begin() as session:  # written while there is no index
-            dataset_service.create(
-                session, PLATFORM, {"title": "Điểm du lịch", "owner_org": PUBLISHER}
-            )
+        # written while there is no index, in SQL: the models are those of the newest schema
+        _copy_dataset(engine, "cho-dong-xuan", "diem-du-lich", "Điểm du lịch", "diem du lich")
     finally:
         migrations.upgrade(engine)
     assert migrations.is_up_to_date(engine)
