@@ -129,6 +129,13 @@ def test_renewing_changes_the_token(sessions: sessionmaker[Session]) -> None:
     assert after[0] != before[0]
 
 
+def _cache_over_one_mail(sessions: sessionmaker[Session]) -> GenerationCache[list[str]]:
+    """An empty cache over GROUP, and one mail ("một") committed."""
+    with sessions.begin() as session:
+        session.add(_mail("một"))
+    return GenerationCache((GROUP,))
+
+
 def _subjects(session: Session, calls: list[int]) -> list[str]:
     calls.append(1)
     return [row.subject for row in session.scalars(select(OutgoingMail))]
@@ -137,9 +144,7 @@ def _subjects(session: Session, calls: list[int]) -> list[str]:
 def test_a_kept_result_holds_until_a_commit_writes_what_it_is_made_of(
     sessions: sessionmaker[Session],
 ) -> None:
-    cache: GenerationCache[list[str]] = GenerationCache((GROUP,))
-    with sessions.begin() as session:
-        session.add(_mail("một"))
+    cache = _cache_over_one_mail(sessions)
     calls: list[int] = []
     with sessions() as session:
         assert cache.get(session, "mails", lambda: _subjects(session, calls)) == ["một"]
@@ -160,9 +165,7 @@ def test_a_kept_result_holds_until_a_commit_writes_what_it_is_made_of(
 def test_a_session_with_uncommitted_writes_neither_reads_nor_fills_the_cache(
     sessions: sessionmaker[Session],
 ) -> None:
-    cache: GenerationCache[list[str]] = GenerationCache((GROUP,))
-    with sessions.begin() as session:
-        session.add(_mail("một"))
+    cache = _cache_over_one_mail(sessions)
     calls: list[int] = []
     with sessions() as writer:
         writer.add(_mail("chưa lưu"))
@@ -187,9 +190,7 @@ def test_without_a_generation_nothing_is_kept(sessions: sessionmaker[Session]) -
 def test_many_asking_the_same_missing_result_at_once_compute_it_once(
     sessions: sessionmaker[Session],
 ) -> None:
-    cache: GenerationCache[list[str]] = GenerationCache((GROUP,))
-    with sessions.begin() as session:
-        session.add(_mail("một"))
+    cache = _cache_over_one_mail(sessions)
     calls: list[int] = []
     answers: list[list[str]] = []
     start = threading.Barrier(8)
@@ -215,9 +216,7 @@ def test_many_asking_the_same_missing_result_at_once_compute_it_once(
 def test_a_failed_computation_is_not_kept_and_the_waiters_try_again(
     sessions: sessionmaker[Session],
 ) -> None:
-    cache: GenerationCache[list[str]] = GenerationCache((GROUP,))
-    with sessions.begin() as session:
-        session.add(_mail("một"))
+    cache = _cache_over_one_mail(sessions)
 
     def broken() -> list[str]:
         raise RuntimeError("database went away")
