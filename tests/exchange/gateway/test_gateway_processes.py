@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from tests.exchange.gateway.gateway_harness import (  # noqa: F401 - fixtures
     raw_request,
     settings,
 )
+from tinhso.exchange.gateway import processes
 
 
 def _children(parent: int) -> set[int]:
@@ -146,3 +148,18 @@ def test_a_gateway_starts_without_the_database_from_its_signed_copy(
     records = world.records()
     assert [r["status"] for r in records] == [200, 200, 503]
     assert world.verify().ok
+
+
+def test_a_worker_settles_its_heap_after_start_up() -> None:
+    """What start-up built is frozen out of the collector's walks, and the young generation
+    collects less often, so full collections stay out of the answers' tail latency
+    (bench/results/gateway-2026-12-06-gc-freeze*)."""
+    threshold = gc.get_threshold()
+    try:
+        built_at_start_up = [{"kept": n} for n in range(1_000)]
+        processes._settle_the_heap()
+        assert gc.get_freeze_count() >= len(built_at_start_up)
+        assert gc.get_threshold()[0] == processes._YOUNG_THRESHOLD > threshold[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

@@ -446,28 +446,46 @@ class AlertService:
         moment: datetime,
         result: Evaluation,
     ) -> None:
-        this_year = moment.astimezone(VIETNAM).year
-        # Without a period: this year, or for missing values the last year that has ended;
-        # field reports: the window's key (this month, or the last N days).
-        if rule.kind is AlertKind.REPORTS_LATE_SHARE:
-            period = window_of(rule, moment)[0]
-            # A window that has moved on (last month's) resolves its open alerts.
-            for stale in session.scalars(
-                select(Alert).where(
-                    Alert.rule_id == rule.id,
-                    Alert.period != period,
-                    Alert.state == AlertState.OPEN,
-                )
-            ):
-                stale.state = AlertState.RESOLVED
-                stale.resolved_at = moment
-                result.resolved += 1
-        else:
-            period = rule.period or str(
-                this_year - 1 if rule.kind is AlertKind.MISSING_VALUE else this_year
-            )
+        period = self._period_of(session, rule, moment, result)
         units = self._scope(session, rule)
         breaches = self._breaches(session, rule, indicator, period, units, moment)
+        fresh = self._settle(session, rule, period, breaches, moment, result)
+        if fresh:
+            self._open(session, rule, indicator, tied, period, fresh, breaches, moment, result)
+
+    def _period_of(
+        self, session: Session, rule: AlertRule, moment: datetime, result: Evaluation
+    ) -> str:
+        """The period the rule looks at. Without a period of its own: this year, or for
+        missing values the last year that has ended; field reports: the window's key (this
+        month, or the last N days), and a window that has moved on resolves its open alerts."""
+        if rule.kind is not AlertKind.REPORTS_LATE_SHARE:
+            this_year = moment.astimezone(VIETNAM).year
+            return rule.period or str(
+                this_year - 1 if rule.kind is AlertKind.MISSING_VALUE else this_year
+            )
+        period = window_of(rule, moment)[0]
+        for stale in session.scalars(
+            select(Alert).where(
+                Alert.rule_id == rule.id, Alert.period != period, Alert.state == AlertState.OPEN
+            )
+        ):
+            stale.state = AlertState.RESOLVED
+            stale.resolved_at = moment
+            result.resolved += 1
+        return period
+
+    def _settle(
+        self,
+        session: Session,
+        rule: AlertRule,
+        period: str,
+        breaches: dict[int, Breach],
+        moment: datetime,
+        result: Evaluation,
+    ) -> list[int]:
+        """Resolve the open alerts whose unit no longer breaches; answer the breaching units
+        that need a new alert (none open, and not inside the cool-down of the last one)."""
         history = list(
             session.scalars(select(Alert).where(Alert.rule_id == rule.id, Alert.period == period))
         )
@@ -484,14 +502,27 @@ class AlertService:
                 alert.resolved_at = moment
                 result.resolved += 1
         cooldown = timedelta(hours=rule.cooldown_hours)
-        fresh = [
+        return [
             unit_id
             for unit_id in breaches
             if unit_id not in open_alerts
             and not (unit_id in last_resolved and moment < last_resolved[unit_id] + cooldown)
         ]
-        if not fresh:
-            return
+
+    def _open(
+        self,
+        session: Session,
+        rule: AlertRule,
+        indicator: Indicator | None,
+        tied: dict[int, list[int]],
+        period: str,
+        fresh: list[int],
+        breaches: dict[int, Breach],
+        moment: datetime,
+        result: Evaluation,
+    ) -> None:
+        """Open an alert per fresh unit and mail it to the responsible officials of the
+        unit's organisations (or of the rule's scope)."""
         nodes = unit_service.nodes(session, set(fresh) | {rule.scope_unit_id})
         roles = frozenset(Role(role) for role in rule.recipient_roles)
         for unit_id in fresh:

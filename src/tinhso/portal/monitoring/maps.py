@@ -19,9 +19,10 @@ from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
 from tinhso.monitoring.alerts.service import alert_service
 from tinhso.monitoring.computation.effective_values import Tree
-from tinhso.monitoring.maps.boundaries import load_upload, unit_map
+from tinhso.monitoring.maps.boundaries import UnitMap, load_upload, unit_map
 from tinhso.monitoring.maps.boundary_upload import MAX_UPLOAD_BYTES
 from tinhso.monitoring.models import Comparison
+from tinhso.monitoring.schemas import IndicatorOut
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue
@@ -143,35 +144,38 @@ def _page(
             "alerts_unit": shown or "",
             "mode": mode,
             "points": sum(1 for f in features if f["properties"]["boundary"] == "point"),
-            "chart": {
-                "mode": mode,
-                "statuses": [
-                    {"key": key, "label": status_label(key), "icon": STATUS_ICON[key]}
-                    for key in STATUS_ORDER
-                ],
-                "labels": {
-                    "value": _("Value"),
-                    "target": _("Target"),
-                    "percent": _("% of target"),
-                    "status": _("Status"),
-                    "no_target": _("No target"),
-                    "no_value": _("No value"),
-                    "point": _("No boundary: drawn at the unit's centre"),
-                    "legend_value": _("Legend: value ranges"),
-                    "legend_status": _("Legend: status against the target"),
-                    "tree": _("Units: current administrative boundaries"),
-                },
-                "geojson": found.collection if found else None,
-                "drill": found is not None and found.parent is None,
-                "decimals": chosen.decimals if chosen else 2,
-                "unit": localised(chosen.unit_of_measure, chosen.unit_of_measure_en)
-                if chosen
-                else "",
-                "locale": current_locale.get(),
-            },
+            "chart": _chart(found, chosen, mode),
         },
         status_code=422 if error else status_code,
     )
+
+
+def _chart(found: UnitMap | None, chosen: IndicatorOut | None, mode: str) -> dict[str, Any]:
+    """What the map's script needs: the features, the labels and the number format."""
+    return {
+        "mode": mode,
+        "statuses": [
+            {"key": key, "label": status_label(key), "icon": STATUS_ICON[key]}
+            for key in STATUS_ORDER
+        ],
+        "labels": {
+            "value": _("Value"),
+            "target": _("Target"),
+            "percent": _("% of target"),
+            "status": _("Status"),
+            "no_target": _("No target"),
+            "no_value": _("No value"),
+            "point": _("No boundary: drawn at the unit's centre"),
+            "legend_value": _("Legend: value ranges"),
+            "legend_status": _("Legend: status against the target"),
+            "tree": _("Units: current administrative boundaries"),
+        },
+        "geojson": found.collection if found else None,
+        "drill": found is not None and found.parent is None,
+        "decimals": chosen.decimals if chosen else 2,
+        "unit": localised(chosen.unit_of_measure, chosen.unit_of_measure_en) if chosen else "",
+        "locale": current_locale.get(),
+    }
 
 
 def _say(error: DomainError) -> list[str]:

@@ -254,15 +254,8 @@ async def send_report(
     return _submitted(request, session, form, images, clips)
 
 
-def _submitted(
-    request: Request,
-    session: Session,
-    form: ReportForm,
-    images: list[bytes],
-    clips: list[BinaryIO],
-) -> Response:
-    settings = request.app.state.settings
-    source = _source_hash(request)
+def _refuse_a_flood(session: Session, source: str) -> None:
+    """429 once one source has sent SUBMISSIONS_PER_HOUR reports within the last hour."""
     since = utcnow() - timedelta(hours=1)
     recent = session.scalar(
         select(func.count(Report.id)).where(
@@ -275,6 +268,18 @@ def _submitted(
             "You have sent many reports within an hour; please try again later",
             headers={"Retry-After": "3600"},
         )
+
+
+def _submitted(
+    request: Request,
+    session: Session,
+    form: ReportForm,
+    images: list[bytes],
+    clips: list[BinaryIO],
+) -> Response:
+    settings = request.app.state.settings
+    source = _source_hash(request)
+    _refuse_a_flood(session, source)
     if len(images) > MAX_PHOTOS:
         form.errors["photos"] = _("At most %(count)s photos.") % {"count": MAX_PHOTOS}
         return _form_page(request, session, form, 422)
