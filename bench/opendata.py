@@ -47,12 +47,13 @@ from sqlalchemy import event, insert, select
 from bench.machine import describe_machine
 from bench.serving import database, database_version, free_port, migrate, product_env, served
 from tinhso.core.db import build_engine, make_sessionmaker, utcnow
+from tinhso.core.storage import DiskStore
 from tinhso.opendata.access import ANONYMOUS, PLATFORM
 from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
 from tinhso.opendata.catalogue.folding import search_column
 from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.catalogue.search import FACET_FIELDS, SearchQuery, search
-from tinhso.opendata.catalogue.storage import DiskStore
+from tinhso.opendata.catalogue.storage import AREA
 from tinhso.opendata.datastore.search import DatastoreQuery, search_rows
 from tinhso.opendata.datastore.service import datastore_service
 from tinhso.opendata.models import (
@@ -256,7 +257,7 @@ def load_table(url: str, data_dir: Path, rows: int, seed: int) -> dict[str, Any]
             FileUpload(
                 "gia-tri-theo-xa.csv", content, format="CSV", indexes=[["chi_so", "gia_tri"]]
             ),
-            DiskStore(data_dir),
+            DiskStore(data_dir, AREA),
         )
         resource_id = resource.id
     seconds = time.perf_counter() - started

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tinhso.cli import app
-from tinhso.opendata.catalogue.storage import DiskStore, store
+from tinhso.core.storage import DiskStore
+from tinhso.opendata.catalogue.storage import AREA, store
 from tinhso.registry.models import InformationSystem, Organisation, User
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def test_a_bucket_that_cannot_be_reached_stops_config_check_serve_and_the_worker
 def test_storage_gc_lists_then_deletes_only_old_files_no_resource_refers_to(
     operator_env: None, tmp_path: Path
 ) -> None:
-    files = DiskStore(tmp_path)
+    files = DiskStore(tmp_path, AREA)
     old = store(files, "r-1", "cu.csv", b"a\r\n1\r\n")
     fresh = store(files, "r-2", "moi.csv", b"a\r\n2\r\n")
     two_days_ago = time.time() - 2 * 24 * 3600

@@ -37,6 +37,7 @@ from tinhso.registry.api import router as registry_router
 from tinhso.registry.auth import current_principal
 from tinhso.reports.api import router as reports_router
 from tinhso.reports.figures.provider import install as install_report_figures
+from tinhso.reports.media.storage import media_store
 from tinhso.reports.open311.api import router as open311_router
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     # Open data's resource files: on disk or on S3 (checked at start by `tinhso serve`).
     app.state.resource_files = resource_store(settings)
+    app.state.report_files = media_store(settings)
     app.state.metrics = metrics
     install_problem_handlers(app)
     checked = [Depends(check_query_parameters)]

@@ -22,10 +22,12 @@ from tinhso.core.commands import settings_or_exit as _settings
 from tinhso.core.config import displayed_settings
 from tinhso.core.db import make_sessionmaker
 from tinhso.core.errors import DomainError
+from tinhso.core.storage import StorageUnavailable
 from tinhso.models import metadata
-from tinhso.opendata.catalogue.storage import StorageUnavailable, resource_store
+from tinhso.opendata.catalogue.storage import resource_store
 from tinhso.opendata.cli import opendata_app
 from tinhso.reports.cli import reports_app
+from tinhso.reports.media.storage import media_store
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -233,9 +235,11 @@ def _demo_password(path: Path) -> str:
 
 
 def _check_storage(settings: Settings) -> None:
-    """The open data store answers (S3: the bucket exists and these credentials reach it)."""
+    """The file store answers (S3: the bucket exists and these credentials reach it; on disk:
+    open data's and field reports' folders can be made)."""
     try:
         resource_store(settings).check()
+        media_store(settings).check()
     except StorageUnavailable as error:
         console.print(
             f"[red]Kho tệp / file storage ({settings.storage.backend}):[/red] "

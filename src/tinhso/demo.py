@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
-    from tinhso.opendata.catalogue.storage import FileStore
+    from tinhso.core.storage import FileStore
 
 
 def load_demo(

@@ -6,12 +6,15 @@ FastAPI lives here and in the domains' ``api`` modules, never in ``tinhso.core.d
 - :data:`DbSession`: one session per request, committed after the endpoint returned and before
   its answer is sent (a failed commit is answered as a problem, never as a success);
 - :class:`Problem` and :func:`install_problem_handlers`: every error as RFC 9457
-  ``application/problem+json`` with a Vietnamese and an English message.
+  ``application/problem+json`` with a Vietnamese and an English message;
+- :func:`stored_file`: a file of the platform's store (:mod:`tinhso.core.storage`) as an
+  answer, sent from the disk or streamed from S3, with Range requests either way.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,7 +26,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 
 from tinhso.core.db import NotSaved, brief_error, storage_problem
 from tinhso.core.errors import (
@@ -38,6 +47,8 @@ from tinhso.core.i18n import parse_locale
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+    from tinhso.core.storage import FileStore
 
 log = logging.getLogger(__name__)
 
@@ -232,3 +243,90 @@ def request_session(request: Request) -> Iterator[Session]:
 # scope="function": FastAPI runs the teardown (the commit) before sending the response; the
 # default ("request") would run it after the response has left.
 DbSession = Annotated[Session, Depends(request_session, scope="function")]
+
+
+def stored_file(
+    request: Request,
+    files: FileStore,
+    key: str,
+    *,
+    media_type: str | None,
+    missing: DomainError,
+    filename: str | None = None,
+    sha256: str = "",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A stored file as the answer: from this machine's disk with the OS's sendfile, as a
+    redirect to a presigned URL when the S3 store is set so, or streamed from the store.
+    ``missing`` is raised when the file is not in the store (never a 500). With a
+    ``filename`` the file is sent as an attachment of that name, else inline."""
+    extra = dict(headers or {})
+    path = files.local_path(key)
+    if path is not None:
+        return FileResponse(path, filename=filename, media_type=media_type, headers=extra)
+    size = files.size(key)
+    if size is None:
+        raise missing
+    url = files.download_url(key, filename or key.rsplit("/", 1)[-1], media_type)
+    if url is not None:
+        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+    if filename:
+        extra["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _streamed(request, files, key, size, media_type, sha256, extra)
+
+
+def _streamed(
+    request: Request,
+    files: FileStore,
+    key: str,
+    size: int,
+    media_type: str | None,
+    sha256: str,
+    headers: dict[str, str],
+) -> Response:
+    """A stored file streamed from the store, the whole of it or one byte range (RFC 9110:
+    one range is answered with 206; several ranges, or an If-Range that no longer matches,
+    with the whole file; a range outside it with 416)."""
+    etag = f'"{sha256}"' if sha256 else None
+    headers["Accept-Ranges"] = "bytes"
+    if etag:
+        headers["ETag"] = etag
+    wanted = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if wanted and (if_range is None or if_range == etag):
+        span = byte_range(wanted, size)
+        if span == "unsatisfiable":
+            return Response(
+                status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"}
+            )
+        if isinstance(span, tuple):
+            start, end = span
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+            headers["Content-Length"] = str(end - start + 1)
+            return StreamingResponse(
+                files.iterate(key, start, end),
+                status_code=206,
+                media_type=media_type,
+                headers=headers,
+            )
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(files.iterate(key), media_type=media_type, headers=headers)
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """The one range of a Range header as (first, last) byte, "unsatisfiable", or None (not
+    one byte range we answer: the whole file is sent)."""
+    found = _ONE_RANGE.fullmatch(header.strip())
+    if found is None or not (found["first"] or found["last"]):
+        return None
+    if not found["first"]:  # the last N bytes
+        length = int(found["last"])
+        return (max(size - length, 0), size - 1) if length and size else "unsatisfiable"
+    start = int(found["first"])
+    end = min(int(found["last"]), size - 1) if found["last"] else size - 1
+    if start >= size:
+        return "unsatisfiable"
+    return (start, end) if end >= start else None
+
+
+_ONE_RANGE = re.compile(r"bytes=(?P<first>[0-9]*)-(?P<last>[0-9]*)", re.IGNORECASE)

@@ -17,7 +17,6 @@ request can write through a signed-in browser.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import (
     FileResponse,
     JSONResponse,
-    RedirectResponse,
     Response,
     StreamingResponse,
 )
@@ -45,7 +43,8 @@ from tinhso.core.errors import (
     Unavailable,
 )
 from tinhso.core.i18n import parse_locale
-from tinhso.core.web import DbSession
+from tinhso.core.storage import FileStore
+from tinhso.core.web import DbSession, stored_file
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import Reader, reader_of
 from tinhso.opendata.catalogue.datasets import (
@@ -66,7 +65,6 @@ from tinhso.opendata.catalogue.search import (
     SearchQueryError,
     search,
 )
-from tinhso.opendata.catalogue.storage import FileStore
 from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.datastore.dump import DUMP_FORMATS, dump
 from tinhso.opendata.datastore.search import (
@@ -782,77 +780,15 @@ def download_resource(
     )
     if not key or name != filename:
         raise missing
-    media_type = _MEDIA_TYPES.get(resource.format)
-    path = files.local_path(key)
-    if path is not None:
-        return FileResponse(path, filename=name, media_type=media_type)
-    size = files.size(key)
-    if size is None:
-        raise missing
-    url = files.download_url(key, name, media_type)
-    if url is not None:
-        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
-    return streamed_file(request, files, key, size, name, media_type, resource.sha256)
-
-
-def streamed_file(
-    request: Request,
-    files: FileStore,
-    key: str,
-    size: int,
-    name: str,
-    media_type: str | None,
-    sha256: str,
-) -> Response:
-    """A stored file streamed from the store, the whole of it or one byte range (RFC 9110:
-    one range is answered with 206; several ranges, or an If-Range that no longer matches,
-    with the whole file; a range outside it with 416)."""
-    etag = f'"{sha256}"' if sha256 else None
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Disposition": f'attachment; filename="{name}"',
-    }
-    if etag:
-        headers["ETag"] = etag
-    wanted = request.headers.get("range")
-    if_range = request.headers.get("if-range")
-    if wanted and (if_range is None or if_range == etag):
-        span = byte_range(wanted, size)
-        if span == "unsatisfiable":
-            return Response(
-                status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"}
-            )
-        if isinstance(span, tuple):
-            start, end = span
-            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-            headers["Content-Length"] = str(end - start + 1)
-            return StreamingResponse(
-                files.iterate(key, start, end),
-                status_code=206,
-                media_type=media_type,
-                headers=headers,
-            )
-    headers["Content-Length"] = str(size)
-    return StreamingResponse(files.iterate(key), media_type=media_type, headers=headers)
-
-
-def byte_range(header: str, size: int) -> tuple[int, int] | str | None:
-    """The one range of a Range header as (first, last) byte, "unsatisfiable", or None (not
-    one byte range we answer: the whole file is sent)."""
-    found = _ONE_RANGE.fullmatch(header.strip())
-    if found is None or not (found["first"] or found["last"]):
-        return None
-    if not found["first"]:  # the last N bytes
-        length = int(found["last"])
-        return (max(size - length, 0), size - 1) if length and size else "unsatisfiable"
-    start = int(found["first"])
-    end = min(int(found["last"]), size - 1) if found["last"] else size - 1
-    if start >= size:
-        return "unsatisfiable"
-    return (start, end) if end >= start else None
-
-
-_ONE_RANGE = re.compile(r"bytes=(?P<first>[0-9]*)-(?P<last>[0-9]*)", re.IGNORECASE)
+    return stored_file(
+        request,
+        files,
+        key,
+        media_type=_MEDIA_TYPES.get(resource.format),
+        missing=missing,
+        filename=name,
+        sha256=resource.sha256,
+    )
 
 
 _MEDIA_TYPES = {

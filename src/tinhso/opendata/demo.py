@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
-    from tinhso.opendata.catalogue.storage import FileStore
+    from tinhso.core.storage import FileStore
 
 PUBLISHER = "so-tttt-bac-giang"
 LEGACY_PROVINCE = "24"  # Bắc Giang, merged into Bắc Ninh on 01/07/2025

@@ -11,16 +11,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tinhso.opendata.catalogue.storage import (
-    CHUNK,
-    DiskStore,
-    FileStore,
-    S3Store,
-    StorageUnavailable,
-    resource_key,
-    store,
-    store_of,
-)
+from tinhso.core.storage import CHUNK, DiskStore, FileStore, S3Store, StorageUnavailable
+from tinhso.core.storage import store_of as store_in
+from tinhso.opendata.catalogue.storage import AREA, resource_key, store
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,9 +26,9 @@ RESOURCE = "0b9a3c8e-5d1f-4c52-9a57-6f0e2b7d1c44"
 @pytest.fixture(params=["disk", "s3"])
 def files(request: pytest.FixtureRequest, tmp_path: Path) -> FileStore:
     if request.param == "disk":
-        return DiskStore(tmp_path)
+        return DiskStore(tmp_path, AREA)
     server: S3Server = request.getfixturevalue("s3")
-    return store_of(server.section(server.new_bucket()), tmp_path)
+    return store_in(server.section(server.new_bucket()), tmp_path, AREA)
 
 
 def test_a_file_put_is_read_whole_and_by_range_with_its_size_and_sha256(
@@ -100,7 +93,7 @@ def test_a_missing_or_foreign_key_is_no_file(files: FileStore) -> None:
     ):
         assert files.size(foreign) is None
         assert not files.exists(foreign)
-        with pytest.raises(ValueError, match="not a resource file key"):
+        with pytest.raises(ValueError, match="not a key of opendata/resources/"):
             files.put(foreign, b"x")
 
 
@@ -114,13 +107,14 @@ def test_the_store_answers_its_start_check(files: FileStore) -> None:
 def test_a_missing_bucket_or_a_wrong_secret_fails_the_start_check(
     s3: S3Server, tmp_path: Path
 ) -> None:
-    absent = store_of(s3.section("tinhso-khong-co-bucket-nay"), tmp_path)
+    absent = store_in(s3.section("tinhso-khong-co-bucket-nay"), tmp_path, AREA)
     with pytest.raises(StorageUnavailable) as raised:
         absent.check()
     assert "tinhso-khong-co-bucket-nay" in raised.value.message.en
     assert "TINHSO_STORAGE_S3_" in raised.value.message.vi
     unreachable = S3Store(
         "tinhso-test",
+        AREA,
         endpoint_url="http://127.0.0.1:9",
         path_style=True,
         access_key_id="a",
@@ -135,7 +129,7 @@ def test_a_missing_bucket_or_a_wrong_secret_fails_the_start_check(
 
 
 def test_presigned_downloads_are_a_choice_of_the_s3_store(s3: S3Server, tmp_path: Path) -> None:
-    files = store_of(s3.section(s3.new_bucket(), s3_presigned_downloads=True), tmp_path)
+    files = store_in(s3.section(s3.new_bucket(), s3_presigned_downloads=True), tmp_path, AREA)
     key = store(files, RESOURCE, "Số liệu.csv", b"a\r\n1\r\n").key
     url = files.download_url(key, "so-lieu.csv", "text/csv; charset=utf-8")
     assert url is not None
@@ -148,8 +142,8 @@ def test_presigned_downloads_are_a_choice_of_the_s3_store(s3: S3Server, tmp_path
 
 def test_a_key_prefix_keeps_platforms_apart_in_one_bucket(s3: S3Server, tmp_path: Path) -> None:
     bucket = s3.new_bucket()
-    one = store_of(s3.section(bucket, s3_prefix="tinh-a/"), tmp_path)
-    two = store_of(s3.section(bucket, s3_prefix="tinh-b"), tmp_path)
+    one = store_in(s3.section(bucket, s3_prefix="tinh-a/"), tmp_path, AREA)
+    two = store_in(s3.section(bucket, s3_prefix="tinh-b"), tmp_path, AREA)
     key = store(one, RESOURCE, "a.csv", b"a\r\n").key
     assert one.exists(key)
     assert not two.exists(key)

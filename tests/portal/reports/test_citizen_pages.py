@@ -10,6 +10,8 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+import httpx
+import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
@@ -25,11 +27,13 @@ from tinhso.reports.service import report_service
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from fastapi import FastAPI
     from fastapi.testclient import TestClient
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial, Official
     from tests.reports.conftest import ReportsWorld
+    from tinhso.core.storage import FileStore
 
 WARD = "07777"
 
@@ -253,3 +257,39 @@ def test_the_public_map_shows_reports_with_a_place_and_the_forms_map_gets_the_co
     assert {"code", "name"} <= set(communes.json()["features"][0]["properties"])
     with sessions() as session:
         assert report_service.get(session, code).latitude == 21.2601
+
+
+@pytest.mark.parametrize("settings", ["disk", "s3", "s3-presigned"], indirect=True)
+def test_photos_go_to_the_platforms_file_store_and_a_lost_file_is_404(
+    client: TestClient, app: FastAPI, reports_world: ReportsWorld, sessions: sessionmaker[Session]
+) -> None:
+    """Photos are kept where TINHSO_STORAGE_BACKEND says (the disk, or the S3 bucket open data
+    uses), a report refused halfway leaves no file behind, and a stored file that went missing
+    is answered 404, never 500."""
+    files: FileStore = app.state.report_files
+    refused = _send(
+        client,
+        files=[
+            ("photos", ("tot.jpg", _photo_with_gps(), "image/jpeg")),
+            ("photos", ("hong.jpg", b"not a photo", "image/jpeg")),
+        ],
+    )
+    assert refused.status_code == 422, refused.text
+    assert [found.key for found in files.list()] == []
+
+    sent = _send(client, files=[("photos", ("anh.jpg", _photo_with_gps(), "image/jpeg"))])
+    assert sent.status_code == 201, sent.text
+    with sessions() as session:
+        photo = session.query(ReportPhoto).one()
+    assert [found.key for found in files.list()] == [photo.stored_path]
+    assert (files.local_path(photo.stored_path) is not None) == (files.name == "disk")
+    answer = client.get(f"/reports/photos/{photo.id}", follow_redirects=False)
+    if answer.status_code == 302:  # the presigned URL of the bucket
+        answer = httpx.get(answer.headers["location"])
+    assert answer.status_code == 200
+    assert Image.open(io.BytesIO(answer.content)).format == "JPEG"
+    assert answer.content == files.read(photo.stored_path)
+
+    files.delete(photo.stored_path)
+    lost = client.get(f"/reports/photos/{photo.id}", follow_redirects=False)
+    assert lost.status_code == 404, lost.text

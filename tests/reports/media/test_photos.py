@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.reports.conftest import WARD
+from tests.reports.media.conftest import stored_keys
 from tinhso.core.calendar import shipped_calendar
 from tinhso.core.config import ReportsSection
 from tinhso.core.errors import InvalidInput
@@ -19,11 +20,10 @@ from tinhso.reports.models import Channel
 from tinhso.reports.service import Submission, report_service
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.reports.conftest import ReportsWorld
+    from tinhso.core.storage import FileStore
 
 
 def _photo_with_gps(width: int = 3000, height: int = 1000) -> bytes:
@@ -40,7 +40,7 @@ def _photo_with_gps(width: int = 3000, height: int = 1000) -> bytes:
 
 
 def test_metadata_is_gone_from_the_stored_file(
-    sessions: sessionmaker[Session], reports_world: ReportsWorld, tmp_path: Path
+    sessions: sessionmaker[Session], reports_world: ReportsWorld, report_files: FileStore
 ) -> None:
     original = _photo_with_gps()
     assert Image.open(io.BytesIO(original)).getexif()  # the test photo does carry EXIF
@@ -59,8 +59,8 @@ def test_metadata_is_gone_from_the_stored_file(
             shipped_calendar(),
             DeadlinePolicy.from_settings(ReportsSection()),
         ).report
-        photo = store_photo(session, report, original, tmp_path)
-    stored = (tmp_path / photo.stored_path).read_bytes()
+        photo = store_photo(session, report, original, report_files)
+    stored = report_files.read(photo.stored_path)
     assert b"Camera maker" not in stored and "Nguyễn".encode() not in stored
     assert b"secret comment" not in stored and b"Exif" not in stored
     image = Image.open(io.BytesIO(stored))
@@ -77,7 +77,10 @@ def test_metadata_is_gone_from_the_stored_file(
     [b"not an image", b"GIF89a" + b"\x00" * 20, b"\x00\x00\x00\x18ftypheic" + b"\x00" * 40],
 )
 def test_unreadable_or_refused_files(
-    sessions: sessionmaker[Session], reports_world: ReportsWorld, tmp_path: Path, data: bytes
+    sessions: sessionmaker[Session],
+    reports_world: ReportsWorld,
+    report_files: FileStore,
+    data: bytes,
 ) -> None:
     with sessions.begin() as session:
         report = report_service.submit(
@@ -89,9 +92,9 @@ def test_unreadable_or_refused_files(
             DeadlinePolicy.from_settings(ReportsSection()),
         ).report
         with pytest.raises(InvalidInput) as refused:
-            store_photo(session, report, data, tmp_path)
+            store_photo(session, report, data, report_files)
         assert refused.value.errors[0].field == "photo"
-    assert not (tmp_path / "reports").exists()
+    assert stored_keys(report_files) == []
 
 
 def _heic_with_gps() -> bytes:
@@ -107,7 +110,7 @@ def _heic_with_gps() -> bytes:
 
 
 def test_a_heic_photo_is_read_and_stored_as_a_jpeg_without_its_metadata(
-    sessions: sessionmaker[Session], reports_world: ReportsWorld, tmp_path: Path
+    sessions: sessionmaker[Session], reports_world: ReportsWorld, report_files: FileStore
 ) -> None:
     original = _heic_with_gps()
     assert original[4:12] == b"ftypheic"  # what an iPhone sends
@@ -124,8 +127,8 @@ def test_a_heic_photo_is_read_and_stored_as_a_jpeg_without_its_metadata(
             shipped_calendar(),
             DeadlinePolicy.from_settings(ReportsSection()),
         ).report
-        photo = store_photo(session, report, original, tmp_path)
-    stored = (tmp_path / photo.stored_path).read_bytes()
+        photo = store_photo(session, report, original, report_files)
+    stored = report_files.read(photo.stored_path)
     assert b"Camera maker" not in stored and b"Exif" not in stored
     image = Image.open(io.BytesIO(stored))
     assert image.format == "JPEG" and not image.getexif()

@@ -115,7 +115,7 @@ def test_post_then_read_back(
         stored = report_service.get(session, code)
         assert stored.attributes == {"muc-do": "lon", "loai": ["a", "b"]}
         assert stored.reporter_name == "Nguyễn Văn An"
-        photo = store_photo(session, stored, _photo_with_gps(800, 600), app.state.settings.data_dir)
+        photo = store_photo(session, stored, _photo_with_gps(800, 600), app.state.report_files)
     media = client.get_service_request(code)["media_url"]
     assert media == f"{served}/reports/photos/{photo.id}"
     image = requests.get(media, timeout=10)

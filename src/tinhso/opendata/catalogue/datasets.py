@@ -20,11 +20,12 @@ from sqlalchemy.orm import selectinload
 
 from tinhso.core.db import utcnow
 from tinhso.core.errors import FieldError, InvalidInput, Message, NotFound
+from tinhso.core.storage import FileStore, safe_filename
 from tinhso.core.text import control_character
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import PLATFORM, Reader, require_publisher
 from tinhso.opendata.catalogue.folding import NAME_PATTERN, search_column, slug
-from tinhso.opendata.catalogue.storage import FileStore, safe_filename, store
+from tinhso.opendata.catalogue.storage import store
 from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.datastore.service import datastore_service, is_tabular
 from tinhso.opendata.models import (

@@ -40,8 +40,8 @@ from tinhso.registry.organisations import organisation_service
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from tinhso.core.storage import FileStore
     from tinhso.monitoring.models import Indicator
-    from tinhso.opendata.catalogue.storage import FileStore
 
 DATASET_PREFIX = "chi-so-"
 RESOURCE_NAME = "Giá trị theo đơn vị hành chính và kỳ báo cáo"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -42,6 +41,7 @@ from tinhso.reports.media.photos import (
     photos_of,
     store_photo,
 )
+from tinhso.reports.media.storage import discard_report_files
 from tinhso.reports.media.videos import (
     MAX_SECONDS,
     MAX_VIDEO_BYTES,
@@ -54,8 +54,6 @@ from tinhso.reports.reporters import address_of
 from tinhso.reports.service import Submission, report_service
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from sqlalchemy.orm import Session
 
     from tinhso.core.errors import Message
@@ -291,7 +289,8 @@ def _submitted(
         position = next((p for p in map(gps_position, images) if p), None)
         if position:
             latitude, longitude = position
-    stored: list[Path] = []  # the report's folders of files, removed if it is not stored
+    files = request.app.state.report_files
+    stored: int | None = None  # the report whose files are removed if it is not stored
     try:
         submitted = report_service.submit(
             session,
@@ -314,18 +313,15 @@ def _submitted(
             DeadlinePolicy.from_settings(settings.reports),
         )
         submitted.report.source_hash = source
-        stored = [
-            settings.data_dir / f"reports/{kind}/{submitted.report.id}"
-            for kind in ("photos", "videos")
-        ]
+        stored = submitted.report.id
         for image in images:
-            store_photo(session, submitted.report, image, settings.data_dir)
+            store_photo(session, submitted.report, image, files)
         for clip in clips:
-            store_video(session, submitted.report, clip, settings.data_dir)
+            store_video(session, submitted.report, clip, files)
     except DomainError as error:
         session.rollback()
-        for folder in stored:
-            shutil.rmtree(folder, ignore_errors=True)
+        if stored is not None:
+            discard_report_files(files, stored)
         for problem in error.errors or []:
             form.errors.setdefault(
                 _FIELD_OF.get(problem.field, problem.field), say(problem.message)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from tinhso.core.errors import DomainError, Forbidden, NotFound
-from tinhso.core.web import DbSession
+from tinhso.core.web import DbSession, stored_file
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.reports.citizen import say
 from tinhso.registry.auth import require_officer
@@ -55,14 +55,24 @@ def _require_handler(session: Session, principal: Principal, report: Report) -> 
         require_officer(session, principal, report.organisation_id)
 
 
+def _file(request: Request, key: str, media_type: str, headers: dict[str, str]) -> Response:
+    """A stored photo or video from the file store (404 when the file is not there)."""
+    return stored_file(
+        request,
+        request.app.state.report_files,
+        key,
+        media_type=media_type,
+        missing=NotFound("Không tìm thấy tệp", "The file is not found"),
+        headers=headers,
+    )
+
+
 def _video_file(
     request: Request, video: ReportVideo, *, poster: bool, headers: dict[str, str]
 ) -> Response:
-    return FileResponse(
-        request.app.state.settings.data_dir / (video.poster_path if poster else video.stored_path),
-        media_type="image/jpeg" if poster else video.media_type,
-        headers=headers,
-    )
+    if poster:
+        return _file(request, video.poster_path, "image/jpeg", headers)
+    return _file(request, video.stored_path, video.media_type, headers)
 
 
 # -- the public copies ----------------------------------------------------------------------
@@ -76,8 +86,7 @@ def photo(request: Request, session: DbSession, photo_id: int) -> Response:
     report = session.get(Report, found.report_id) if found else None
     if found is None or report is None or report.hidden:
         raise NotFound(f"Không có ảnh {photo_id}", f"There is no photo {photo_id}")
-    path = request.app.state.settings.data_dir / public_path(found)
-    return FileResponse(path, media_type="image/jpeg", headers=PUBLIC_CACHE)
+    return _file(request, public_path(found), "image/jpeg", PUBLIC_CACHE)
 
 
 def _released(session: Session, video_id: int) -> ReportVideo:
@@ -116,8 +125,7 @@ def original_photo(
 ) -> Response:
     found, report = _photo_and_report(session, photo_id)
     require_reader(session, principal, report.organisation_id)
-    path = request.app.state.settings.data_dir / found.stored_path
-    return FileResponse(path, media_type="image/jpeg", headers=PRIVATE_CACHE)
+    return _file(request, found.stored_path, "image/jpeg", PRIVATE_CACHE)
 
 
 @router.post(
@@ -141,7 +149,7 @@ def redact_photo(
             session,
             found,
             Area(left, top, width, height),
-            request.app.state.settings.data_dir,
+            request.app.state.report_files,
             principal.user_id,
         )
     except DomainError as error:

@@ -1,5 +1,5 @@
 """Photos of reports: decoded, turned upright, re-encoded as JPEG without any metadata, and
-stored under ``<data_dir>/reports/photos/<report id>/``.
+stored under ``reports/photos/<report id>/`` in the file store (:mod:`.storage`).
 
 Every stored copy is a new JPEG written from pixels only, so EXIF (GPS position, camera,
 owner), XMP, IPTC and comments never reach the disk; ``tests/reports`` reads the stored files
@@ -25,10 +25,9 @@ from tinhso.core.errors import InvalidInput
 from tinhso.reports.models import ReportPhoto
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from sqlalchemy.orm import Session
 
+    from tinhso.core.storage import FileStore
     from tinhso.reports.models import Report
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
@@ -107,18 +106,14 @@ def clean_jpeg(data: bytes) -> tuple[bytes, int, int]:
     return output.getvalue(), pixels_only.width, pixels_only.height
 
 
-def store_photo(session: Session, report: Report, data: bytes, data_dir: Path) -> ReportPhoto:
+def store_photo(session: Session, report: Report, data: bytes, files: FileStore) -> ReportPhoto:
     count = session.query(ReportPhoto).filter(ReportPhoto.report_id == report.id).count()
     if count >= MAX_PHOTOS:
         raise _refuse(f"Tối đa {MAX_PHOTOS} ảnh", f"At most {MAX_PHOTOS} photos")
     cleaned, width, height = clean_jpeg(data)
     digest = hashlib.sha256(cleaned).hexdigest()
     relative = f"reports/photos/{report.id}/{digest[:32]}.jpg"
-    target = data_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
-    temporary.write_bytes(cleaned)
-    temporary.replace(target)
+    files.put(relative, cleaned)
     photo = ReportPhoto(
         report_id=report.id,
         stored_path=relative,
@@ -152,12 +147,12 @@ class Area:
 
 
 def redact(
-    session: Session, photo: ReportPhoto, area: Area, data_dir: Path, user_id: int
+    session: Session, photo: ReportPhoto, area: Area, files: FileStore, user_id: int
 ) -> ReportPhoto:
     """Cover an area of the public copy (black), keeping the stored copy for staff."""
     area.check()
-    source = data_dir / (photo.redacted_path or photo.stored_path)
-    with Image.open(source) as opened:
+    source = files.read(photo.redacted_path or photo.stored_path)
+    with Image.open(io.BytesIO(source)) as opened:
         image = opened.convert("RGB")
     box = (
         round(image.width * area.left / 100),
@@ -169,9 +164,7 @@ def redact(
     output = io.BytesIO()
     image.save(output, "JPEG", quality=85)
     relative = f"{photo.stored_path.removesuffix('.jpg')}.public.jpg"
-    temporary = (data_dir / relative).with_suffix(".tmp")
-    temporary.write_bytes(output.getvalue())
-    temporary.replace(data_dir / relative)
+    files.put(relative, output.getvalue())
     photo.redacted_path = relative
     photo.redacted_by_id = user_id
     photo.redacted_at = utcnow()

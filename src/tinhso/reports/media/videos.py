@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -36,6 +37,7 @@ from tinhso.reports.models import ReportVideo
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from tinhso.core.storage import FileStore
     from tinhso.reports.models import Report
 
 MAX_VIDEO_BYTES = 30 * 1024 * 1024
@@ -176,27 +178,21 @@ def _too_long() -> InvalidInput:
     )
 
 
-def _write(target: Path, data: bytes) -> None:
-    temporary = target.with_suffix(target.suffix + ".tmp")
-    temporary.write_bytes(data)
-    temporary.replace(target)
-
-
-def store_video(session: Session, report: Report, source: IO[bytes], data_dir: Path) -> ReportVideo:
+def store_video(
+    session: Session, report: Report, source: IO[bytes], files: FileStore
+) -> ReportVideo:
     count = session.scalar(
         select(func.count(ReportVideo.id)).where(ReportVideo.report_id == report.id)
     )
     if (count or 0) >= MAX_VIDEOS:
         raise _refuse(f"Tối đa {MAX_VIDEOS} video", f"At most {MAX_VIDEOS} videos")
-    folder = data_dir / f"reports/videos/{report.id}"
-    folder.mkdir(parents=True, exist_ok=True)
-    scratch = folder / f"incoming-{secrets.token_hex(8)}"
-    cleaned = clean_video(source, scratch)
+    with tempfile.TemporaryDirectory(prefix="tinhso-video-") as folder:
+        cleaned = clean_video(source, Path(folder) / f"incoming-{secrets.token_hex(8)}")
     digest = hashlib.sha256(cleaned.data).hexdigest()
     relative = f"reports/videos/{report.id}/{digest[:32]}{cleaned.suffix}"
     poster = f"reports/videos/{report.id}/{digest[:32]}.poster.jpg"
-    _write(data_dir / relative, cleaned.data)
-    _write(data_dir / poster, cleaned.poster)
+    files.put(relative, cleaned.data)
+    files.put(poster, cleaned.poster)
     video = ReportVideo(
         report_id=report.id,
         stored_path=relative,
