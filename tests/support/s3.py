@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from tinhso.core.config import StorageSection
+from tinhso.core.storage import DiskStore, FileStore, store_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
 
 ACCESS_KEY = "tinhso-test"
 SECRET_KEY = "tinhso-test-secret"  # the emulator accepts any
@@ -61,3 +68,12 @@ class S3Server:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+def store_for(request: pytest.FixtureRequest, data_dir: Path, area: str) -> FileStore:
+    """The area's store for a fixture parametrised with "disk" or "s3" (a new bucket of the
+    suite's S3 server)."""
+    if request.param == "disk":
+        return DiskStore(data_dir, area)
+    server: S3Server = request.getfixturevalue("s3")
+    return store_of(server.section(server.new_bucket()), data_dir, area)

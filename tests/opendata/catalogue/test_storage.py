@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tinhso.core.storage import CHUNK, DiskStore, FileStore, S3Store, StorageUnavailable
+from tests.support.s3 import store_for
+from tinhso.core.storage import CHUNK, FileStore, S3Store, StorageUnavailable
 from tinhso.core.storage import store_of as store_in
 from tinhso.opendata.catalogue.storage import AREA, resource_key, store
 
@@ -25,10 +26,7 @@ RESOURCE = "0b9a3c8e-5d1f-4c52-9a57-6f0e2b7d1c44"
 
 @pytest.fixture(params=["disk", "s3"])
 def files(request: pytest.FixtureRequest, tmp_path: Path) -> FileStore:
-    if request.param == "disk":
-        return DiskStore(tmp_path, AREA)
-    server: S3Server = request.getfixturevalue("s3")
-    return store_in(server.section(server.new_bucket()), tmp_path, AREA)
+    return store_for(request, tmp_path, AREA)
 
 
 def test_a_file_put_is_read_whole_and_by_range_with_its_size_and_sha256(

@@ -7,21 +7,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tinhso.core.storage import DiskStore, FileStore, store_of
+from tests.support.s3 import store_for
+from tinhso.core.storage import FileStore
 from tinhso.reports.media.storage import AREA
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.support.s3 import S3Server
-
 
 @pytest.fixture(params=["disk", "s3"])
 def report_files(request: pytest.FixtureRequest, tmp_path: Path) -> FileStore:
-    if request.param == "disk":
-        return DiskStore(tmp_path, AREA)
-    server: S3Server = request.getfixturevalue("s3")
-    return store_of(server.section(server.new_bucket()), tmp_path, AREA)
+    return store_for(request, tmp_path, AREA)
 
 
 def stored_keys(files: FileStore) -> list[str]:
