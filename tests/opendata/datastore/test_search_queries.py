@@ -9,14 +9,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from ckanapi import NotFound
+from sqlalchemy import text
 
 from tests.opendata.datastore.test_datastore_api import _dataset, _upload
 from tests.registry.queries import counted_queries
+from tinhso.opendata.datastore import tables
 from tinhso.opendata.datastore.search import TOTALS
+from tinhso.opendata.datastore.service import fields_of
+from tinhso.opendata.models import OpendataDatastore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+
+    from sqlalchemy.orm import Session, sessionmaker
 
     from tests.opendata.conftest import Catalogue
     from tests.registry.queries import QueryBudget
@@ -133,3 +139,25 @@ def test_a_search_reads_only_what_the_reader_may_see(
     with pytest.raises(NotFound) as raised:
         catalogue.viewer.action.datastore_info(id=rid)
     assert str(raised.value) == f"Tài nguyên {rid} không có dữ liệu trong kho dữ liệu"
+
+
+def test_a_loaded_table_is_all_visible_and_read_through_one_object(
+    catalogue: Catalogue, table: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
+    """PostgreSQL: the rows are written frozen (COPY FREEZE), so index-only scans fetch no
+    table page from the first search on; every search reads through one table object (its
+    statements compiled once)."""
+    with sessions() as session:
+        store = session.get(OpendataDatastore, table["id"])
+        assert store is not None
+        fields = fields_of(store)
+        assert tables.readable(store.table_name, fields) is tables.readable(
+            store.table_name, fields_of(store)
+        )
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        pages, visible = session.execute(
+            text("SELECT relpages, relallvisible FROM pg_class WHERE relname = :name"),
+            {"name": store.table_name},
+        ).one()
+    assert pages > 0 and visible == pages
