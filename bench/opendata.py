@@ -17,7 +17,9 @@ For each database (SQLite, then a private PostgreSQL server), in one run:
 * **the floor**: the SQL each of those requests runs, captured from the product's search
   code (SQLAlchemy's ``before_cursor_execute``) and replayed on a raw DBAPI cursor in this
   process, the same query mix; the ratio HTTP / floor is what the API, the envelope and the
-  Python around the SQL cost.
+  Python around the SQL cost. For datastore_search that is the resource's one-read lookup
+  (``find_datastore``) and the search's statements; a filter's total is counted once per
+  table and filter (``datastore.search.TOTALS``) in the server and in this process alike.
 
 Writes ``bench/results/opendata-<date>.json`` and ``.txt`` with the machine noted; the last
 line printed is ``package_search p95: X ms, datastore_search p95: Y ms`` (the slower of the
@@ -55,7 +57,6 @@ from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.catalogue.search import FACET_FIELDS, SearchQuery, search
 from tinhso.opendata.catalogue.storage import AREA
 from tinhso.opendata.datastore.search import DatastoreQuery, search_rows
-from tinhso.opendata.datastore.service import datastore_service
 from tinhso.opendata.models import (
     DatasetState,
     OpendataDataset,
@@ -395,9 +396,7 @@ def run_search(session: Any, body: dict[str, str]) -> None:
 
 def run_datastore(resource_id: str) -> Callable[[Any, dict[str, Any]], None]:
     def run(session: Any, body: dict[str, Any]) -> None:
-        store = datastore_service.find(session, resource_id)
-        if store is None:
-            raise RuntimeError("the datastore table was not loaded")
+        store = dataset_service.find_datastore(session, ANONYMOUS, resource_id)
         search_rows(
             session,
             store,

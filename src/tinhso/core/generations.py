@@ -97,7 +97,10 @@ def renew_all(session: Session) -> None:
 
 
 def read(session: Session, groups: tuple[str, ...]) -> Stamp | None:
-    """The groups' generations, or None when one has never been written (nothing to key on)."""
+    """The groups' generations, or None when one has never been written (nothing to key on);
+    no groups: ``()``, without a read."""
+    if not groups:
+        return ()
     query = select(Generation.name, Generation.token, Generation.value).where(
         Generation.name.in_(groups)
     )
@@ -161,7 +164,10 @@ class GenerationCache(Generic[T]):
 
     ``max_weight`` bounds the memory: a result weighs its length (1 if it has none); the least
     recently used are dropped first. Results are shared between requests, so they must not be
-    changed by their readers (make them frozen)."""
+    changed by their readers (make them frozen).
+
+    With no groups, a key must name everything its result is made of (content that never
+    changes under that name): nothing is read to check it, the key alone is the stamp."""
 
     def __init__(self, groups: tuple[str, ...], max_weight: int = 200_000) -> None:
         self.groups = groups

@@ -51,6 +51,7 @@ from tinhso.opendata.catalogue.datasets import (
     UPLOAD_MAX_BYTES,
     FileUpload,
     dataset_service,
+    no_datastore,
     organisations_by_id,
     package_dict,
     resource_dict,
@@ -443,23 +444,24 @@ def _datastore_of(call: Call) -> tuple[OpendataResource, OpendataDatastore]:
     resource = dataset_service.find_resource(call.session, call.reader, resource_id)
     store = datastore_service.find(call.session, resource.id)
     if store is None:
-        raise NotFound(
-            f"Tài nguyên {resource_id} không có dữ liệu trong kho dữ liệu",
-            f"Resource {resource_id} has no datastore table",
-            field="resource_id",
-        )
+        raise no_datastore(resource_id)
     return resource, store
+
+
+def _readable_store(call: Call) -> OpendataDatastore:
+    """The table to read (resource, dataset, access and fields in one statement)."""
+    resource_id = call.params.get("resource_id") or call.params.get("id")
+    return dataset_service.find_datastore(call.session, call.reader, resource_id)
 
 
 def _datastore_search(call: Call) -> Any:
     query = _datastore_query(call.params)
-    _, store = _datastore_of(call)
+    store = _readable_store(call)
     return search_rows(call.session, store, query, "/api/3/action/datastore_search")
 
 
 def _datastore_info(call: Call) -> Any:
-    _, store = _datastore_of(call)
-    return datastore_service.info(store)
+    return datastore_service.info(_readable_store(call))
 
 
 def _field_types(params: Params) -> dict[str, FieldType]:
@@ -849,11 +851,7 @@ def datastore_dump(
     resource = dataset_service.find_resource(session, reader, resource_id)
     store = datastore_service.find(session, resource.id)
     if store is None:
-        raise NotFound(
-            f"Tài nguyên {resource_id} không có dữ liệu trong kho dữ liệu",
-            f"Resource {resource_id} has no datastore table",
-            field="resource_id",
-        )
+        raise no_datastore(resource_id)
     file_format = format.lower()
     output = dump(session, store, file_format, bom=bom)
     stem = Path(resource.stored_path).stem if resource.stored_path else resource.id

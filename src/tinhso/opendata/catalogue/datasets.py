@@ -32,6 +32,7 @@ from tinhso.opendata.models import (
     DatasetState,
     OpendataActivity,
     OpendataDataset,
+    OpendataDatastore,
     OpendataGroup,
     OpendataLicence,
     OpendataResource,
@@ -229,6 +230,30 @@ def read_resource(problems: Problems, data: Any, prefix: str = "") -> ResourceIn
     return ResourceInput(name, url, resource_format.upper()[:32], description, size, digest)
 
 
+def _sees(reader: Reader, state: DatasetState, private: bool, organisation_id: int) -> bool:
+    """Whether the reader may see a dataset in this state (and its resources)."""
+    if state is DatasetState.ACTIVE and not private:
+        return True
+    return reader.is_member(organisation_id)
+
+
+def _no_resource(resource_id: object) -> NotFound:
+    return NotFound(
+        f"Không tìm thấy tài nguyên {resource_id}",
+        f"Resource {resource_id} not found",
+        field="id",
+    )
+
+
+def no_datastore(resource_id: object) -> NotFound:
+    """A visible resource without a datastore table."""
+    return NotFound(
+        f"Tài nguyên {resource_id} không có dữ liệu trong kho dữ liệu",
+        f"Resource {resource_id} has no datastore table",
+        field="resource_id",
+    )
+
+
 class DatasetService:
     # -- reading ----------------------------------------------------------------------------
     def find(self, session: Session, reader: Reader, id_or_name: object) -> OpendataDataset:
@@ -249,9 +274,7 @@ class DatasetService:
         return dataset
 
     def visible(self, reader: Reader, dataset: OpendataDataset) -> bool:
-        if dataset.state is DatasetState.ACTIVE and not dataset.private:
-            return True
-        return reader.is_member(dataset.organisation_id)
+        return _sees(reader, dataset.state, dataset.private, dataset.organisation_id)
 
     def names(self, session: Session, limit: int | None, offset: int) -> list[str]:
         """Names of the active public datasets, alphabetically."""
@@ -275,11 +298,33 @@ class DatasetService:
             dataset = session.get(OpendataDataset, resource.dataset_id)
             if dataset is not None and self.visible(reader, dataset):
                 return resource
-        raise NotFound(
-            f"Không tìm thấy tài nguyên {resource_id}",
-            f"Resource {resource_id} not found",
-            field="id",
-        )
+        raise _no_resource(resource_id)
+
+    def find_datastore(
+        self, session: Session, reader: Reader, resource_id: object
+    ) -> OpendataDatastore:
+        """The datastore table of a resource the reader may see, read with the resource and
+        its dataset in one statement (else NotFound: no such resource, or no table)."""
+        found = None
+        if isinstance(resource_id, str) and resource_id:
+            found = session.execute(
+                select(
+                    OpendataDatastore,
+                    OpendataDataset.state,
+                    OpendataDataset.private,
+                    OpendataDataset.organisation_id,
+                )
+                .select_from(OpendataResource)
+                .join(OpendataDataset, OpendataDataset.id == OpendataResource.dataset_id)
+                .outerjoin(OpendataDatastore, OpendataDatastore.resource_id == OpendataResource.id)
+                .where(OpendataResource.id == resource_id)
+            ).one_or_none()
+        if found is None or not _sees(reader, found.state, found.private, found.organisation_id):
+            raise _no_resource(resource_id)
+        store: OpendataDatastore | None = found[0]
+        if store is None:
+            raise no_datastore(resource_id)
+        return store
 
     # -- writing ----------------------------------------------------------------------------
     def create(self, session: Session, reader: Reader, data: Mapping[str, Any]) -> OpendataDataset:

@@ -47,7 +47,7 @@ def _vi(number: int) -> str:
 
 def _rows(session: Session, store: OpendataDatastore) -> Iterator[list[Any]]:
     fields = fields_of(store)
-    table = tables.table_of(store.table_name, fields)
+    table = tables.readable(store.table_name, fields)
     columns = [table.c[item.column] for item in fields]
     last = 0
     while True:

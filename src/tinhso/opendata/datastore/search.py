@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import re
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from urllib.parse import urlencode
 from sqlalchemy import and_, func, select
 
 from tinhso.core.errors import FieldError, InvalidInput, Message
+from tinhso.core.generations import GenerationCache
 from tinhso.core.text import fold
 from tinhso.opendata.datastore import tables
 from tinhso.opendata.datastore.columns import CellProblem, Field, FieldType, convert
@@ -109,8 +111,10 @@ def _filter_value(item: Field, value: object) -> Any:
 
 def _conditions(
     table: Table, columns: _Columns, query: DatastoreQuery
-) -> list[ColumnElement[bool]]:
+) -> tuple[list[ColumnElement[bool]], Hashable]:
+    """The WHERE clause's conditions, and what they test as a key (column, values or words)."""
     found: list[ColumnElement[bool]] = []
+    tested: list[tuple[str, str, tuple[Any, ...]]] = []
     for name, wanted in query.filters.items():
         item = columns.get("filters", name)
         column = table.c[item.column]
@@ -121,20 +125,22 @@ def _conditions(
             )
         converted = [_filter_value(item, value) for value in values[:1000]]
         found.append(column.in_(converted) if len(converted) > 1 else column == converted[0])
+        tested.append(("=", item.column, tuple(converted)))
     if isinstance(query.q, dict):
         for name, text in query.q.items():
             item = columns.get("q", name)
             if not isinstance(text, str):
                 raise _invalid("q", f"«{item.id}» cần một chuỗi", f"{item.id} needs a string")
+            words = tuple(fold(text).split())
             found.extend(
-                func.lower(table.c[item.column]).contains(word, autoescape=True)
-                for word in fold(text).split()
+                func.lower(table.c[item.column]).contains(word, autoescape=True) for word in words
             )
+            tested.append(("q", item.column, words))
     elif query.q:
-        found.extend(
-            table.c["_search"].contains(word, autoescape=True) for word in fold(query.q).split()
-        )
-    return found
+        words = tuple(fold(query.q).split())
+        found.extend(table.c["_search"].contains(word, autoescape=True) for word in words)
+        tested.append(("q", "_search", words))
+    return found, tuple(tested)
 
 
 def _order(table: Table, columns: _Columns, sort: str) -> list[Any]:
@@ -156,12 +162,27 @@ def _order(table: Table, columns: _Columns, sort: str) -> list[Any]:
     return order
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+def _rows(result: Iterable[Sequence[Any]], shown: list[Field]) -> list[list[Any]]:
+    """The rows as JSON values: dates and timestamps in ISO 8601, the rest as read."""
+    dated = [
+        position
+        for position, item in enumerate(shown)
+        if item.type in (FieldType.DATE, FieldType.TIMESTAMP)
+    ]
+    rows = [list(row) for row in result]
+    if dated:
+        for row in rows:
+            for position in dated:
+                value = row[position]
+                if isinstance(value, date | datetime):
+                    row[position] = value.isoformat()
+    return rows
+
+
+# The total of a table's filtered rows, by the table's load and the conditions: a table's
+# rows never change once loaded (a new upload fills a new table, with a new ``loaded_at``),
+# so a total is exact for as long as its key can be asked, and is counted once.
+TOTALS: GenerationCache[int] = GenerationCache((), max_weight=20_000)
 
 
 def _delimited(rows: list[list[Any]], delimiter: str) -> str:
@@ -180,8 +201,8 @@ def search_rows(
     shown = (
         [columns.get("fields", name) for name in query.fields] if query.fields else columns.fields
     )
-    table = tables.table_of(store.table_name, fields)
-    conditions = _conditions(table, columns, query)
+    table = tables.readable(store.table_name, fields)
+    conditions, tested = _conditions(table, columns, query)
     where = and_(*conditions) if conditions else None
     order = _order(table, columns, query.sort)
     # The page's _ids first (read from the filter and sort columns' index alone when one
@@ -196,7 +217,7 @@ def search_rows(
         .join(chosen, chosen.c["_id"] == table.c["_id"])
         .order_by(*order)
     )
-    rows = [[_json_value(value) for value in row] for row in session.execute(statement)]
+    rows = _rows(session.execute(statement), shown)
     result: dict[str, Any] = {
         "include_total": query.include_total,
         "resource_id": store.resource_id,
@@ -206,9 +227,8 @@ def search_rows(
         "offset": query.offset,
     }
     if query.records_format == "objects":
-        result["records"] = [
-            dict(zip((item.id for item in shown), row, strict=True)) for row in rows
-        ]
+        names = [item.id for item in shown]
+        result["records"] = [dict(zip(names, row, strict=True)) for row in rows]
     elif query.records_format == "lists":
         result["records"] = rows
     else:
@@ -217,7 +237,9 @@ def search_rows(
         if where is None:
             result["total"] = store.row_count
         else:
-            result["total"] = session.scalar(select(func.count()).select_from(table).where(where))
+            counting = select(func.count()).select_from(table).where(where)
+            key = (store.table_name, store.generation, store.loaded_at, tested)
+            result["total"] = TOTALS.get(session, key, lambda: session.scalar(counting) or 0)
         result["total_was_estimated"] = False
     for name in ("filters", "q", "sort"):
         value = getattr(query, name)
