@@ -16,6 +16,8 @@ from tinhso.registry.organisations import organisation_service
 from tinhso.registry.units import unit_service
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy.orm import Session
 
     from tinhso.monitoring.schemas import PlanCreate, PlanUpdate, TargetCreate
@@ -25,10 +27,17 @@ class PlanService:
     def get(self, session: Session, code: str) -> Plan:
         plan = repository.plan_by_code(session, code)
         if plan is None:
-            raise NotFound(
-                f"Không tìm thấy kế hoạch {code}", f"Plan {code} not found", field="code"
-            )
+            raise self.no_plan(code)
         return plan
+
+    @staticmethod
+    def no_plan(code: str) -> NotFound:
+        """``get``'s refusal of a code that names no plan."""
+        return NotFound(f"Không tìm thấy kế hoạch {code}", f"Plan {code} not found", field="code")
+
+    def by_codes(self, session: Session, codes: Iterable[str]) -> dict[str, Plan]:
+        """The plans of these codes that exist, by code, in one query."""
+        return dict(repository.plans_by_codes(session, codes))
 
     def create(self, session: Session, data: PlanCreate) -> Plan:
         if repository.plan_by_code(session, data.code) is not None:

@@ -66,6 +66,14 @@ def indicator_by_code(session: Session, code: str) -> Indicator | None:
     return session.scalar(select(Indicator).where(Indicator.code == code))
 
 
+def indicators_by_codes(session: Session, codes: Iterable[str]) -> dict[str, Indicator]:
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = session.scalars(select(Indicator).where(Indicator.code.in_(sorted(wanted))))
+    return {row.code: row for row in rows}
+
+
 def indicators_by_ids(session: Session, ids: Iterable[int]) -> dict[int, Indicator]:
     wanted = set(ids)
     if not wanted:
@@ -113,6 +121,13 @@ def plan_by_code(session: Session, code: str) -> Plan | None:
     return session.scalar(select(Plan).where(Plan.code == code))
 
 
+def plans_by_codes(session: Session, codes: Iterable[str]) -> dict[str, Plan]:
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    return {row.code: row for row in session.scalars(select(Plan).where(Plan.code.in_(wanted)))}
+
+
 def target_counts(session: Session, plan_ids: Iterable[int]) -> dict[int, int]:
     wanted = set(plan_ids)
     if not wanted:
@@ -128,6 +143,28 @@ def target_counts(session: Session, plan_ids: Iterable[int]) -> dict[int, int]:
 def targets_of(session: Session, plan_id: int) -> Sequence[Target]:
     return session.scalars(
         select(Target).where(Target.plan_id == plan_id).order_by(Target.year, Target.id)
+    ).all()
+
+
+def targets_of_plans(session: Session, plan_ids: Iterable[int]) -> Sequence[Target]:
+    """The targets of several plans, by year then id."""
+    wanted = set(plan_ids)
+    if not wanted:
+        return []
+    return session.scalars(
+        select(Target).where(Target.plan_id.in_(sorted(wanted))).order_by(Target.year, Target.id)
+    ).all()
+
+
+def targets_of_indicators(session: Session, indicator_ids: Iterable[int]) -> Sequence[Target]:
+    """Every target of several indicators, by year then id."""
+    wanted = set(indicator_ids)
+    if not wanted:
+        return []
+    return session.scalars(
+        select(Target)
+        .where(Target.indicator_id.in_(sorted(wanted)))
+        .order_by(Target.year, Target.id)
     ).all()
 
 
@@ -203,6 +240,19 @@ def periods_with_values(
     if up_to_year is not None:
         query = query.where(DataValue.year <= up_to_year)
     return [str(row) for row in session.scalars(query)]
+
+
+def element_periods(session: Session, element_ids: Iterable[int]) -> list[tuple[int, str, int]]:
+    """(element id, period, year) of every period with a stored value of these elements."""
+    ids = set(element_ids)
+    if not ids:
+        return []
+    query = (
+        select(DataValue.data_element_id, DataValue.period, DataValue.year)
+        .where(DataValue.data_element_id.in_(sorted(ids)))
+        .distinct()
+    )
+    return [(int(row[0]), str(row[1]), int(row[2])) for row in session.execute(query)]
 
 
 def methodology_by_code(session: Session, code: str) -> Methodology | None:

@@ -27,6 +27,8 @@ from tinhso.monitoring.models import (
 from tinhso.registry.organisations import organisation_service
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sqlalchemy.orm import Session
 
     from tinhso.monitoring.schemas import (
@@ -218,10 +220,19 @@ class CatalogueService:
     def indicator(self, session: Session, code: str) -> Indicator:
         indicator = repository.indicator_by_code(session, code)
         if indicator is None:
-            raise NotFound(
-                f"Không tìm thấy chỉ số {code}", f"Indicator {code} not found", field="code"
-            )
+            raise self.no_indicator(code)
         return indicator
+
+    @staticmethod
+    def no_indicator(code: str) -> NotFound:
+        """``indicator``'s refusal of a code that names none."""
+        return NotFound(
+            f"Không tìm thấy chỉ số {code}", f"Indicator {code} not found", field="code"
+        )
+
+    def indicators(self, session: Session, codes: Iterable[str]) -> dict[str, Indicator]:
+        """The indicators of these codes that exist, by code, in one query."""
+        return repository.indicators_by_codes(session, codes)
 
     def check_formula(self, session: Session, text: str, field: str) -> formulas.Formula:
         """Parse a formula and check every element it names exists."""

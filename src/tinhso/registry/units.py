@@ -118,12 +118,25 @@ class UnitService:
     def resolve(self, session: Session, ref: UnitRef, field: str) -> AdministrativeUnit:
         unit = repository.unit_by_code(session, ref.unit_set, ref.code)
         if unit is None:
-            raise InvalidInput(
-                f"Đơn vị hành chính {ref.code} ({ref.unit_set.value}) không tồn tại",
-                f"Administrative unit {ref.code} ({ref.unit_set.value}) does not exist",
-                field=field,
-            )
+            raise self.unknown(ref, field)
         return unit
+
+    def unknown(self, ref: UnitRef, field: str) -> InvalidInput:
+        """The refusal of a ref that names no unit (``resolve``'s)."""
+        return InvalidInput(
+            f"Đơn vị hành chính {ref.code} ({ref.unit_set.value}) không tồn tại",
+            f"Administrative unit {ref.code} ({ref.unit_set.value}) does not exist",
+            field=field,
+        )
+
+    def resolve_nodes(
+        self, session: Session, refs: Iterable[UnitRef]
+    ) -> dict[tuple[UnitSet, str], UnitNode]:
+        """The units these refs name (those that exist), by (unit set, code), in two
+        queries however many refs (see ``unknown`` for the others)."""
+        ids = self.ids_by_ref(session, {(UnitSet(ref.unit_set), ref.code) for ref in refs})
+        nodes = self.nodes(session, ids.values()) if ids else {}
+        return {key: nodes[unit_id] for key, unit_id in ids.items() if unit_id in nodes}
 
     def ids_in_set(self, session: Session, unit_set: UnitSet) -> Select[int]:
         """A subquery of the ids of one unit set, for filtering in SQL."""

@@ -25,8 +25,8 @@ from tinhso.monitoring import field_reports
 from tinhso.monitoring.alerts.models import Alert, AlertState
 from tinhso.monitoring.alerts.schemas import RuleCreate
 from tinhso.monitoring.alerts.service import alert_service
-from tinhso.monitoring.dashboards.panel_data import Scope, _field_reports
-from tinhso.monitoring.dashboards.schemas import FieldReportsSettings
+from tinhso.monitoring.dashboards.panel_data import Scope, panels_data
+from tinhso.monitoring.dashboards.schemas import FieldReportsSettings, PanelKind
 from tinhso.registry.accounts import account_service
 from tinhso.registry.auth import principal_of
 from tinhso.registry.models import Role, UnitSet
@@ -261,8 +261,10 @@ def test_the_field_reports_panel_for_the_province_and_for_a_commune(
         ward = unit_service.get(session, UnitSet.CURRENT, WARD).id
         ward_node = unit_service.nodes(session, [ward])[ward]
         settings = FieldReportsSettings(months=3)
-        whole = _field_reports(session, settings, Scope(province_node, province_node), now)
-        one = _field_reports(session, settings, Scope(province_node, ward_node), now)
+        panel = [(PanelKind.FIELD_REPORTS, settings)]
+        (whole,) = panels_data(session, panel, Scope(province_node, province_node), now)
+        (one,) = panels_data(session, panel, Scope(province_node, ward_node), now)
+    assert isinstance(whole, dict) and isinstance(one, dict)
     assert [m["month"] for m in whole["trend"]] == ["2026-09", "2026-10", "2026-11"]
     assert whole["current"] == {
         "month": "2026-11",

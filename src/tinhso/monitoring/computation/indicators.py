@@ -124,8 +124,12 @@ def indicator_query(
     tree: Tree,
     units: UnitFilter,
     root_unit_id: int | None = None,
+    *,
+    basis_each: bool = False,
 ) -> tuple[CteQuery, str] | None:
-    """CTEs ending in ``m_result(period, unit_id, i<id>..., basis)`` for the units chosen.
+    """CTEs ending in ``m_result(period, unit_id, i<id>..., basis)`` for the units chosen;
+    with ``basis_each`` also ``b<id>...``: each indicator's own basis, NULL where none of its
+    own elements has a value (the row is another indicator's).
 
     None when the indicators read no known element (nothing to compute).
     """
@@ -144,6 +148,12 @@ def indicator_query(
         f"MAX(CASE WHEN e.element_id = {element.id} THEN e.value END) AS e{element.id}"
         for element in used
     )
+    if basis_each:
+        columns += "".join(
+            f",\n  MAX(CASE WHEN e.element_id IN ({own}) THEN e.basis END) AS b{indicator.id}"
+            for indicator in indicators
+            if (own := sql_ints(e.id for e in used if e.code in indicator.formula.elements))
+        )
     chosen = f"JOIN administrative_unit u ON u.id = e.unit_id AND {units.sql('u')}"
     # The units are chosen before pivoting (only their rows are pivoted), the pivot is one
     # GROUP BY over them, and the formulas are then one projection over the pivot.
@@ -177,10 +187,18 @@ def indicator_query(
         element_id = used_codes.get(code)
         return f"p.e{element_id}" if element_id is not None else "CAST(NULL AS DOUBLE PRECISION)"
 
+    def own_basis(indicator: IndicatorSpec) -> str:
+        reads = any(code in used_codes for code in indicator.formula.elements)
+        return f"p.b{indicator.id}" if reads else "CAST(NULL AS INTEGER)"
+
     values = ",\n  ".join(
         f"{formulas.to_sql(indicator.formula, column)} AS i{indicator.id}"
         for indicator in indicators
     )
+    if basis_each:
+        values += "".join(
+            f",\n  {own_basis(indicator)} AS b{indicator.id}" for indicator in indicators
+        )
     query.add(
         "m_result",
         f"SELECT p.period, p.unit_id,\n  {values},\n  p.basis\nFROM m_pivot p",
@@ -229,6 +247,44 @@ def indicator_values(
     return found
 
 
+def indicator_values_each(
+    run: Runner,
+    indicators: Sequence[IndicatorSpec],
+    catalogue: Sequence[ElementSpec],
+    periods: Iterable[str],
+    tree: Tree,
+    units: UnitFilter,
+    root_unit_id: int | None = None,
+) -> list[IndicatorValue]:
+    """`indicator_values` of several indicators in one statement, each indicator's rows as if
+    it had been computed alone: only where one of its own elements has a value, with the
+    basis of its own elements."""
+    built = indicator_query(
+        indicators, catalogue, periods, tree, units, root_unit_id, basis_each=True
+    )
+    if built is None:
+        return []
+    query, result = built
+    columns = ", ".join(f"r.i{i.id}, r.b{i.id}" for i in indicators)
+    rows = run(query.render(f"SELECT r.period, r.unit_id, {columns} FROM {result} r"))
+    found: list[IndicatorValue] = []
+    for row in rows:
+        for position, indicator in enumerate(indicators):
+            value, basis = row[2 + 2 * position], row[3 + 2 * position]
+            if basis is None:
+                continue
+            found.append(
+                IndicatorValue(
+                    indicator_id=indicator.id,
+                    unit_id=int(row[1]),
+                    period=str(row[0]),
+                    value=None if value is None else float(value),
+                    basis=Basis(int(basis)),
+                )
+            )
+    return found
+
+
 @dataclass(frozen=True)
 class Ranked:
     unit_id: int
@@ -260,6 +316,41 @@ def ranking(
         )
     )
     return [Ranked(int(r[0]), float(r[1]), int(r[2]), Basis(int(r[3]))) for r in rows]
+
+
+def rankings(
+    run: Runner,
+    asked: Sequence[tuple[IndicatorSpec, str]],
+    catalogue: Sequence[ElementSpec],
+    tree: Tree,
+    units: UnitFilter,
+) -> dict[tuple[int, str], list[Ranked]]:
+    """`ranking` of several (indicator, period) pairs over the same units in one statement,
+    by (indicator id, period); each as if ranked alone."""
+    wanted = list(dict.fromkeys((spec, parse_period(period).code) for spec, period in asked))
+    found: dict[tuple[int, str], list[Ranked]] = {(s.id, p): [] for s, p in wanted}
+    indicators = list({spec.id: spec for spec, _ in wanted}.values())
+    periods = sorted({period for _, period in wanted})
+    built = indicator_query(indicators, catalogue, periods, tree, units, basis_each=True)
+    if built is None:
+        return found
+    query, result = built
+    parts = []
+    for spec, period in wanted:
+        order = "DESC" if spec.direction is Direction.HIGHER_BETTER else "ASC"
+        column = f"r.i{spec.id}"
+        parts.append(
+            f"SELECT {int(spec.id)} AS indicator_id, r.period, r.unit_id, {column} AS value,"
+            f" RANK() OVER (ORDER BY {column} {order}) AS position, r.b{spec.id} AS basis\n"
+            f"FROM {result} r WHERE r.period = '{period}' AND {column} IS NOT NULL"
+            f" AND r.b{spec.id} IS NOT NULL"
+        )
+    rows = run(query.render("\nUNION ALL\n".join(parts) + "\nORDER BY 1, 2, 5, 3"))
+    for row in rows:
+        found[(int(row[0]), str(row[1]))].append(
+            Ranked(int(row[2]), float(row[3]), int(row[4]), Basis(int(row[5])))
+        )
+    return found
 
 
 # --- runners ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from tinhso.core.errors import Conflict, DomainError, FieldError, InvalidInput, Message, NotFound
 from tinhso.monitoring.dashboards.models import Dashboard, DashboardPanel
-from tinhso.monitoring.dashboards.panel_data import Scope, panel_data
+from tinhso.monitoring.dashboards.panel_data import Scope, panels_data
 from tinhso.monitoring.dashboards.schemas import (
     MAX_PANELS,
     SETTINGS,
@@ -379,20 +379,25 @@ class DashboardService:
         found = DashboardView(
             dashboard, own, selected, owners.get(dashboard.owner_organisation_id or 0)
         )
+        valid: list[tuple[PanelView, PanelKind, Strict]] = []
         for panel in self.panels(session, dashboard):
             kind = PanelKind(panel.kind)
             vi, en = KIND_NAMES[kind]
             shown = PanelView(panel, panel.title_vi or vi, panel.title_en or panel.title_vi or en)
             try:
-                settings = SETTINGS[kind].model_validate(panel.settings)
-                shown.data = panel_data(session, kind, settings, scope)
+                valid.append((shown, kind, SETTINGS[kind].model_validate(panel.settings)))
             except ValidationError:
                 shown.error = Message(
                     "Thiết lập của ô không còn hợp lệ", "The panel's settings are no longer valid"
                 )
-            except DomainError as problem:
-                shown.error = problem.message
             found.panels.append(shown)
+        # every panel computed at once: the statements do not grow with the panels
+        computed = panels_data(session, [(kind, settings) for _, kind, settings in valid], scope)
+        for (shown, _kind, _settings), data in zip(valid, computed, strict=True):
+            if isinstance(data, DomainError):
+                shown.error = data.message
+            else:
+                shown.data = data
         return found
 
 

@@ -12,7 +12,7 @@ the same re-aggregation as the rankings page.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,11 @@ from tinhso.monitoring.maps.synthetic_boundaries import (
     voronoi_boundaries,
 )
 from tinhso.monitoring.models import BOUNDARIES_GENERATION, UnitBoundary
-from tinhso.monitoring.progress.service import progress_service
+from tinhso.monitoring.progress.service import (
+    AchievementsAsked,
+    RankingAsked,
+    progress_service,
+)
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
@@ -246,6 +250,16 @@ def unit_map(
     parent_code: str | None,
 ) -> UnitMap:
     """Each child unit as a feature with its value for the period (None without one)."""
+    return unit_maps(session, [(indicator, period)], parent_code)[0]
+
+
+def unit_maps(
+    session: Session,
+    asked: Sequence[tuple[Indicator, str]],
+    parent_code: str | None,
+) -> list[UnitMap]:
+    """`unit_map` of several (indicator, period) over the same parent's children: the units,
+    their boundaries, the values and the targets read once for them all."""
     level = UnitLevel.COMMUNE if parent_code else UnitLevel.PROVINCE
     parent_name = None
     if parent_code:
@@ -259,51 +273,61 @@ def unit_map(
         parent_name = parent_unit.name
     ids = _unit_ids(session, level, parent_code)
     names = {node.id: node.name for node in unit_service.nodes(session, ids.values()).values()}
-    ranked = progress_service.ranking(
+    parent = UnitRef(unit_set=UnitSet.CURRENT, code=parent_code) if parent_code else None
+    rankings = progress_service.rankings(
         session,
-        indicator,
-        period,
-        Tree.CURRENT,
-        level,
-        UnitRef(unit_set=UnitSet.CURRENT, code=parent_code) if parent_code else None,
+        [
+            RankingAsked(indicator, period, Tree.CURRENT, level, parent)
+            for indicator, period in asked
+        ],
     )
-    values = {row.unit.code: row.value for row in ranked}
-    achievements = progress_service.unit_achievements(
-        session, indicator, period, Tree.CURRENT, ids.values()
+    everyone = frozenset(ids.values())
+    targets = progress_service.unit_achievements_each(
+        session,
+        [
+            AchievementsAsked(indicator, period, Tree.CURRENT, everyone)
+            for indicator, period in asked
+        ],
     )
     boundaries = _stored_boundaries(session, tuple(sorted(ids.values())), overview=not parent_code)
     # A unit with no stored boundary is drawn at its centroid (vietnamadminunits has them).
     centroids = _centroids(level, parent_code) if len(boundaries) < len(ids) else {}
-    features: list[dict[str, Any]] = []
-    for code, unit_id in sorted(ids.items()):
-        if unit_id in boundaries:
-            geometry: dict[str, Any] | None = boundaries[unit_id][0]
-        elif code in centroids:
-            geometry = {"type": "Point", "coordinates": list(centroids[code])}
-        else:
-            geometry = None  # neither a boundary nor a centroid: in the table only
-        features.append(
-            {
-                "type": "Feature",
-                "id": code,
-                "properties": {
-                    "code": code,
-                    "name": names[unit_id],
-                    "value": values.get(code),
-                    "boundary": "polygon" if unit_id in boundaries else "point",
-                    **target_properties(achievements.get(unit_id)),
-                },
-                "geometry": geometry,
-            }
+    maps: list[UnitMap] = []
+    for ranked, achievements in zip(rankings, targets, strict=True):
+        values = {row.unit.code: row.value for row in ranked}
+        features: list[dict[str, Any]] = []
+        for code, unit_id in sorted(ids.items()):
+            if unit_id in boundaries:
+                geometry: dict[str, Any] | None = boundaries[unit_id][0]
+            elif code in centroids:
+                geometry = {"type": "Point", "coordinates": list(centroids[code])}
+            else:
+                geometry = None  # neither a boundary nor a centroid: in the table only
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": code,
+                    "properties": {
+                        "code": code,
+                        "name": names[unit_id],
+                        "value": values.get(code),
+                        "boundary": "polygon" if unit_id in boundaries else "point",
+                        **target_properties(achievements.get(unit_id)),
+                    },
+                    "geometry": geometry,
+                }
+            )
+        maps.append(
+            UnitMap(
+                collection={"type": "FeatureCollection", "features": features},
+                parent=(parent_code, parent_name or parent_code) if parent_code else None,
+                level=level,
+                synthetic=any(synthetic for _geometry, synthetic in boundaries.values()),
+                without_boundary=sorted(names[i] for c, i in ids.items() if i not in boundaries),
+                with_target=bool(achievements),
+            )
         )
-    return UnitMap(
-        collection={"type": "FeatureCollection", "features": features},
-        parent=(parent_code, parent_name or parent_code) if parent_code else None,
-        level=level,
-        synthetic=any(synthetic for _geometry, synthetic in boundaries.values()),
-        without_boundary=sorted(names[i] for c, i in ids.items() if i not in boundaries),
-        with_target=bool(achievements),
-    )
+    return maps
 
 
 def unit_at(session: Session, longitude: float, latitude: float) -> int | None:
