@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tinhso.core.db import Base, TimestampMixin, UTCDateTime, utcnow
+from tinhso.core.generations import watch
 
 
 class DatasetState(enum.StrEnum):
@@ -237,3 +238,19 @@ class OpendataListReview(Base):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+# What a search's count and facet counts are made of: a commit writing any of these moves the
+# generation on, and the counts kept by ``catalogue/search.py`` are computed again
+# (``core.generations``). Publishers' codes and names and the units' names are read afresh on
+# every search, never kept.
+CATALOGUE_GENERATION = "opendata"
+watch(
+    CATALOGUE_GENERATION,
+    OpendataDataset,
+    OpendataResource,
+    OpendataTag,
+    OpendataGroup,
+    opendata_dataset_tag,
+    opendata_dataset_group,
+)

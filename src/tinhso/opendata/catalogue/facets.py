@@ -65,9 +65,12 @@ def counted(
     conditions: Sequence[ColumnElement[bool]],
     fields: Sequence[str],
     page: Page | None,
+    *,
+    count: bool = True,
 ) -> Counted:
-    """The number of matches, each facet's values with their counts and (``page``) the ids
-    of a page of matches in the page's order, then by name (code points)."""
+    """The number of matches (unless not ``count``: 0), each facet's values with their counts
+    and (``page``) the ids of a page of matches in the page's order, then by name (code
+    points)."""
     dataset = OpendataDataset
     keys = page.keys if page is not None else []
     matched = (
@@ -89,25 +92,30 @@ def counted(
         .prefix_with("MATERIALIZED")
     )
     text = String()
-    branches: list[Any] = [
-        select(
-            literal(_COUNT), null().label("value"), null().label("label"), func.count()
-        ).select_from(matched)
-    ]
+    branches: list[Any] = []
+    if count:
+        branches.append(
+            select(
+                literal(_COUNT), null().label("value"), null().label("label"), func.count()
+            ).select_from(matched)
+        )
     if page is not None and page.rows > 0:
         branches.append(_page_branch(session, matched, page))
     branches.extend(_facet_branch(name, matched, text) for name in dict.fromkeys(fields))
-    count = 0
+    number_found = 0
     facets: dict[str, list[tuple[str, str, int]]] = {name: [] for name in fields}
     ranked: list[tuple[int, str]] = []
-    for facet, value, label, number in session.execute(union_all(*branches)):
+    if not branches:
+        return Counted(0, facets, [])
+    statement: Any = union_all(*branches) if len(branches) > 1 else branches[0]
+    for facet, value, label, number in session.execute(statement):
         if facet == _COUNT:
-            count = int(number)
+            number_found = int(number)
         elif facet == _PAGE:
             ranked.append((int(number), str(value)))
         else:
             facets[facet].append((str(value), label, int(number)))
-    return Counted(count, facets, [found for _, found in sorted(ranked)])
+    return Counted(number_found, facets, [found for _, found in sorted(ranked)])
 
 
 def _page_branch(session: Session, matched: Any, page: Page) -> Any:

@@ -27,7 +27,10 @@ the words used; the API's ``search_corrected``, the portal's "Kết quả cho �
 Only the page of results is read and ordered in full: the count and the facets are counted
 in SQL (``facets``), and the page is the matches' ``ORDER BY … LIMIT`` in SQL, except for a
 sort by title, which Vietnamese readers expect folded ("Đồng" with "Dong"), done in Python
-over the matches' ids and titles.
+over the matches' ids and titles. The count and facet counts are kept (``COUNTS``, a
+``core.generations`` cache keyed by the words, the filters, the facets asked and the private
+datasets the reader sees) until a commit writes a dataset, resource, tag or theme, in this
+process or any other: another page or sort of the same search reads only its page.
 
 Private datasets are never counted, listed or faceted for a reader who is not a member of
 their organisation; with ``include_private`` (default off, as CKAN) members see theirs.
@@ -36,7 +39,7 @@ their organisation; with ``include_private`` (default off, as CKAN) members see 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -44,13 +47,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 
 from tinhso.core.errors import InvalidInput
+from tinhso.core.generations import GenerationCache
 from tinhso.core.text import fold
 from tinhso.opendata.catalogue.datasets import (
     load_datasets,
     organisations_by_id,
     package_dict,
 )
-from tinhso.opendata.catalogue.facets import FacetItem, Page, counted, named_units
+from tinhso.opendata.catalogue.facets import Counted, FacetItem, Page, counted, named_units
 from tinhso.opendata.catalogue.folding import search_words
 from tinhso.opendata.catalogue.matching import (
     EVERYTHING,
@@ -60,6 +64,7 @@ from tinhso.opendata.catalogue.matching import (
     fuzzy,
 )
 from tinhso.opendata.models import (
+    CATALOGUE_GENERATION,
     DatasetState,
     OpendataDataset,
     OpendataGroup,
@@ -202,16 +207,21 @@ _SORTS = {
 
 def _conditions(
     reader: Reader, query: SearchQuery, codes: dict[str, int]
-) -> tuple[str, list[ColumnElement[bool]]]:
-    """The text of q without its field terms, and the conditions of visibility and filters."""
+) -> tuple[str, list[ColumnElement[bool]], Hashable]:
+    """The text of q without its field terms, the conditions of visibility and filters, and
+    what they select written as a key (the private datasets seen, the filters' values with
+    publishers' codes read as their ids)."""
     dataset = OpendataDataset
     conditions: list[ColumnElement[bool]] = [dataset.state == DatasetState.ACTIVE]
+    seen: Hashable
     if query.include_private and reader.member_of is None:
-        pass  # a platform administrator sees every private dataset
+        seen = "all"  # a platform administrator sees every private dataset
     elif query.include_private and reader.member_of:
         conditions.append(or_(~dataset.private, dataset.organisation_id.in_(reader.member_of)))
+        seen = tuple(sorted(reader.member_of))
     else:
         conditions.append(~dataset.private)
+        seen = ()
 
     text = query.q.strip()
     if text in {"*:*", "*"}:
@@ -225,11 +235,18 @@ def _conditions(
         for term in field_terms
     ]
     filters += _filters(query.fq, "fq") if query.fq.strip() else []
+    selected: list[tuple[bool, str, str | int | None]] = []
     for negated, field_name, value in filters:
         condition = _filter_condition(field_name, value, codes)
         conditions.append(~condition if negated else condition)
+        publisher = field_name in {"organization", "owner_org"}
+        selected.append(
+            (negated, "organization", codes.get(value))
+            if publisher
+            else (negated, field_name, value)
+        )
 
-    return text, conditions
+    return text, conditions, (seen, tuple(selected))
 
 
 def search(
@@ -240,26 +257,44 @@ def search(
         organisation.code: organisation_id
         for organisation_id, organisation in organisations.items()
     }
-    text, conditions = _conditions(reader, query, codes)
+    text, conditions, selected = _conditions(reader, query, codes)
     words = search_words(text)
-    if text and not words and fold(text).strip():
+    nothing = bool(text and not words and fold(text).strip())
+    if nothing:
         conditions.append(false())  # only punctuation: nothing can match
 
     keys = _sort_keys(query.sort)
     dialect = session.get_bind().dialect.name
-    match = full_text(dialect, words) if words else EVERYTHING
+    fields = tuple(dict.fromkeys(query.facet_fields))
     by_title = any(key is OpendataDataset.title_vi for key, _ in keys)
     page = None if by_title else Page(keys, query.start, query.rows)
-    found = counted(session, match, conditions, query.facet_fields, page)
-    corrected: dict[str, str] | None = None
-    if not found.count and words:
-        tolerant = fuzzy(session, dialect, words)
-        if tolerant is not None:
-            match = tolerant
-            found = counted(session, match, conditions, query.facet_fields, page)
-            corrected = {"query": text.strip()} if found.count else None
-    ids = found.page
-    if by_title and found.count:
+    exact = full_text(dialect, words) if words else EVERYTHING
+    # the match and page read with the counts, when they were computed (not kept)
+    computed: list[tuple[Match, Counted]] = []
+
+    def count() -> Kept:
+        match, found = exact, counted(session, exact, conditions, fields, page)
+        tolerant = None
+        if not found.count and words:
+            tolerant = fuzzy(session, dialect, words)
+            if tolerant is not None:
+                match, found = tolerant, counted(session, tolerant, conditions, fields, page)
+        computed.append((match, found))
+        facets = tuple((name, tuple(found.facets[name])) for name in fields)
+        return Kept(found.count, facets, tolerant is not None)
+
+    kept = COUNTS.get(session, (dialect, tuple(words), nothing, selected, fields), count)
+    corrected = {"query": text.strip()} if kept.tolerant and kept.count else None
+    ids: list[str] = []
+    if computed:
+        match, found = computed[0]
+        ids = found.page
+    else:  # kept: only the page is read
+        tolerant = fuzzy(session, dialect, words) if kept.tolerant else None
+        match = tolerant if tolerant is not None else exact
+        if kept.count and page is not None:
+            ids = counted(session, match, conditions, (), page, count=False).page
+    if by_title and kept.count:
         ids = _page_by_title(session, match, conditions, keys, query.start, query.rows)
     datasets = load_datasets(session, ids)
     if corrected is not None:
@@ -274,13 +309,33 @@ def search(
         used, written = corrected_words(words, [best.title_vi, best.notes_vi or ""])
         corrected.update(used=used, used_written=written)
     results = [package_dict(item, organisations, site_url) for item in datasets]
+    counts = dict(kept.facets)
     facets = {
-        name: _facet(session, name, found.facets[name], query, organisations)
+        name: _facet(session, name, list(counts[name]), query, organisations)
         for name in query.facet_fields
     }
     return SearchResult(
-        found.count, results, facets, query.sort or "score desc, metadata_modified desc", corrected
+        kept.count, results, facets, query.sort or "score desc, metadata_modified desc", corrected
     )
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A search's count and facet counts (value, label, count; unsorted, unlimited), and
+    whether the typo-tolerant match answered: what a new page or sort of it reads again."""
+
+    count: int
+    facets: tuple[tuple[str, tuple[tuple[str, str, int], ...]], ...]
+    tolerant: bool
+
+    def __len__(self) -> int:  # its weight in the cache: the facet values it holds
+        return 1 + sum(len(values) for _, values in self.facets)
+
+
+# Counts kept per question (the words, the filters, the private datasets seen, the facets
+# asked) while the catalogue does not change: paging or sorting a search again reads only its
+# page. Bounded by the facet values kept (a value is ~150 bytes: ~75 MB per process at most).
+COUNTS: GenerationCache[Kept] = GenerationCache((CATALOGUE_GENERATION,), max_weight=500_000)
 
 
 def _page_by_title(

@@ -1,0 +1,264 @@
+"""A search's count and facet counts kept until the catalogue changes (``search.COUNTS``):
+another page or sort of the same search reads only its page, every write is seen by the next
+search (in this process or from another one), and the private datasets a reader sees are part
+of what is kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import event
+
+import tinhso
+from tinhso.core import generations
+from tinhso.opendata.access import ANONYMOUS, PLATFORM, Reader
+from tinhso.opendata.catalogue.datasets import dataset_service, organisations_by_id
+from tinhso.opendata.catalogue.reference import load_reference
+from tinhso.opendata.catalogue.search import COUNTS, FACET_FIELDS, SearchQuery, search
+from tinhso.registry.organisations import organisation_service
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from tinhso.opendata.catalogue.search import SearchResult
+
+PUBLISHER = "so-tttt"
+
+
+@pytest.fixture
+def publish(sessions: sessionmaker[Session], province_tree: dict[str, str]) -> Any:
+    with sessions.begin() as session:
+        load_reference(session)
+
+    def create(title: str, **fields: Any) -> str:
+        with sessions.begin() as session:
+            body = {"title": title, "owner_org": PUBLISHER, **fields}
+            return dataset_service.create(session, PLATFORM, body).id
+
+    return create
+
+
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[str]]:
+    found: list[str] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        found.append(statement)
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+
+
+def _search(
+    sessions: sessionmaker[Session], q: str = "", reader: Reader = ANONYMOUS, **options: Any
+) -> SearchResult:
+    with sessions() as session:
+        return search(session, reader, SearchQuery(q=q, facet_fields=FACET_FIELDS, **options))
+
+
+def _computed(
+    sessions: sessionmaker[Session], q: str = "", reader: Reader = ANONYMOUS, **options: Any
+) -> SearchResult:
+    with generations.computing_everything():
+        return _search(sessions, q, reader, **options)
+
+
+def _shown(result: SearchResult) -> tuple[Any, ...]:
+    return (
+        result.count,
+        [item["name"] for item in result.results],
+        {
+            name: [(i.name, i.display_name, i.count) for i in items]
+            for name, items in result.facets.items()
+        },
+        result.corrected,
+    )
+
+
+def _facet(result: SearchResult, name: str) -> dict[str, int]:
+    return {item.name: item.count for item in result.facets[name]}
+
+
+def _many(publish: Any) -> None:
+    for number in range(5):
+        publish(
+            f"Trường học cấp {number}",
+            name=f"truong-hoc-{number}",
+            tags=[{"name": "giáo dục"}, {"name": f"cấp {number % 2}"}],
+            resources=[{"url": f"https://example.gov.vn/{number}.csv", "format": "CSV"}],
+        )
+    publish("Bệnh viện tuyến tỉnh", name="benh-vien", tags=[{"name": "y tế"}])
+
+
+def test_another_page_or_sort_of_a_search_reads_only_its_page(
+    publish: Any, sessions: sessionmaker[Session], statements: list[str]
+) -> None:
+    _many(publish)
+    first = _search(sessions, "truong hoc", rows=2)
+    assert first.count == 5
+    assert _facet(first, "tags") == {"giáo dục": 5, "cấp 0": 3, "cấp 1": 2}
+    pages = ((2, ""), (4, ""), (0, "name desc"), (0, "title asc"), (2, "name asc"))
+    computed = [
+        _computed(sessions, "truong hoc", rows=2, start=start, sort=sort) for start, sort in pages
+    ]  # (computing everything empties the caches)
+    _search(sessions, "truong hoc", rows=2)
+    hits = COUNTS.hits
+    for (start, sort), again in zip(pages, computed, strict=True):
+        kept = _search(sessions, "truong hoc", rows=2, start=start, sort=sort)
+        assert _shown(kept) == _shown(again), (start, sort)
+    assert COUNTS.hits == hits + len(pages)
+    # the kept searches counted nothing: only the computed ones grouped
+    with sessions() as session:
+        statements.clear()
+        search(
+            session,
+            ANONYMOUS,
+            SearchQuery(q="truong hoc", rows=2, start=2, facet_fields=FACET_FIELDS),
+        )
+    over_matches = [statement for statement in statements if "matched" in statement]
+    assert len(over_matches) == 1, over_matches  # the page's ORDER BY … LIMIT, nothing else
+    assert "opendata_dataset_facet" not in over_matches[0]
+    assert "count(" not in over_matches[0].lower()
+
+
+def test_every_write_is_seen_by_the_next_search(
+    publish: Any, sessions: sessionmaker[Session]
+) -> None:
+    _many(publish)
+    assert _search(sessions, "truong hoc").count == 5
+    hits = COUNTS.hits
+    assert _search(sessions, "truong hoc").count == 5
+    assert COUNTS.hits == hits + 1  # kept
+
+    added = publish("Trường học mới", name="truong-hoc-moi", tags=[{"name": "mầm non"}])
+    found = _search(sessions, "truong hoc")
+    assert found.count == 6
+    assert _shown(found) == _shown(_computed(sessions, "truong hoc"))
+
+    _search(sessions, "truong hoc")  # kept, until the write
+    with sessions.begin() as session:  # a tag changed
+        dataset_service.patch(
+            session,
+            PLATFORM,
+            {"id": added, "tags": [{"name": "tiểu học"}]},
+            organisations_by_id(session),
+        )
+    found = _search(sessions, "truong hoc")
+    assert _shown(found) == _shown(_computed(sessions, "truong hoc"))
+    assert any("tiểu học" in name or "tieu" in name for name in _facet(found, "tags"))
+
+    _search(sessions, "truong hoc")  # kept, until the write
+    with sessions.begin() as session:  # a resource added: the format facet
+        dataset_service.add_resource(
+            session,
+            PLATFORM,
+            {"package_id": added, "url": "https://example.gov.vn/moi.json", "format": "JSON"},
+        )
+    found = _search(sessions, "truong hoc")
+    assert _facet(found, "res_format") == {"CSV": 5, "JSON": 1}
+
+    _search(sessions, "truong hoc")  # kept, until the write
+    with sessions.begin() as session:  # made private: gone for an anonymous reader
+        dataset_service.patch(
+            session, PLATFORM, {"id": added, "private": True}, organisations_by_id(session)
+        )
+    assert _search(sessions, "truong hoc").count == 5
+
+    _search(sessions, "truong hoc")  # kept, until the write
+    with sessions.begin() as session:
+        dataset_service.delete(session, PLATFORM, "truong-hoc-0")
+    found = _search(sessions, "truong hoc")
+    assert found.count == 4
+    assert _shown(found) == _shown(_computed(sessions, "truong hoc"))
+
+
+def test_the_private_datasets_a_reader_sees_are_part_of_what_is_kept(
+    publish: Any, sessions: sessionmaker[Session]
+) -> None:
+    _many(publish)
+    publish("Trường học nội bộ", name="truong-hoc-noi-bo", private=True)
+    with sessions() as session:
+        member = Reader(None, frozenset({organisation_service.get(session, PUBLISHER).id}))
+        outsider = Reader(None, frozenset({organisation_service.get(session, "so-yte").id}))
+    readers = [
+        (ANONYMOUS, False, 5),
+        (member, True, 6),
+        (outsider, True, 5),
+        (PLATFORM, True, 6),
+        (member, False, 5),
+        (ANONYMOUS, True, 5),
+    ]
+    for _round in range(2):  # computed, then kept
+        for reader, include_private, expected in readers:
+            found = _search(sessions, "truong hoc", reader, include_private=include_private)
+            assert found.count == expected, (reader, include_private)
+            assert len(found.results) == expected
+            assert _facet(found, "organization") == {PUBLISHER: expected}
+
+
+def test_filters_by_publisher_are_kept_by_what_they_select(
+    publish: Any, sessions: sessionmaker[Session]
+) -> None:
+    _many(publish)
+    publish("Trường học y tế", name="truong-hoc-y-te", owner_org="so-yte")
+    for _round in range(2):
+        assert _search(sessions, "truong hoc", fq=f'organization:"{PUBLISHER}"').count == 5
+        assert _search(sessions, "truong hoc", fq='organization:"so-yte"').count == 1
+        assert _search(sessions, "truong hoc", fq='-organization:"so-yte"').count == 5
+        assert _search(sessions, "truong hoc", fq='organization:"khong-co"').count == 0
+
+
+def test_the_typo_tolerant_answer_is_kept_with_its_correction(
+    publish: Any, sessions: sessionmaker[Session]
+) -> None:
+    _many(publish)
+    first = _search(sessions, "truong hco", rows=2)
+    assert first.count == 5
+    assert first.corrected is not None
+    for start in (0, 2, 4):
+        kept = _search(sessions, "truong hco", rows=2, start=start)
+        assert _shown(kept) == _shown(_computed(sessions, "truong hco", rows=2, start=start))
+    assert _search(sessions, "khong co gi ca").count == 0
+    assert _search(sessions, "khong co gi ca").results == []
+
+
+def test_a_write_from_another_process_is_seen(
+    publish: Any, sessions: sessionmaker[Session], database_url: str
+) -> None:
+    _many(publish)
+    hits = COUNTS.hits
+    assert _search(sessions, "truong hoc").count == 5
+    assert _search(sessions, "truong hoc").count == 5
+    assert COUNTS.hits == hits + 1  # the second was kept
+    script = textwrap.dedent(
+        f"""
+        import tinhso.models
+        from tinhso.core.db import build_engine, make_sessionmaker
+        from tinhso.opendata.access import PLATFORM
+        from tinhso.opendata.catalogue.datasets import dataset_service
+
+        engine = build_engine({database_url!r})
+        with make_sessionmaker(engine).begin() as session:
+            body = {{"title": "Trường học khác", "name": "truong-hoc-khac", "owner_org": "{PUBLISHER}"}}
+            dataset_service.create(session, PLATFORM, body)
+        engine.dispose()
+        """
+    )
+    source = str(Path(tinhso.__file__).resolve().parents[1])
+    environment = {**os.environ, "PYTHONPATH": source}
+    subprocess.run([sys.executable, "-c", script], check=True, env=environment, timeout=120)
+    found = _search(sessions, "truong hoc")
+    assert found.count == 6
+    assert "truong-hoc-khac" in [item["name"] for item in found.results]
