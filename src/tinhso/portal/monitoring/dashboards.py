@@ -42,7 +42,12 @@ from tinhso.monitoring.dashboards.service import (
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.monitoring import catalogue
 from tinhso.portal.monitoring.catalogue import localised, period_label
-from tinhso.portal.monitoring.overview import STATUS_CLASS, STATUS_ICON, STATUS_ORDER, status_label
+from tinhso.portal.monitoring.overview import (
+    STATUS_CLASS,
+    STATUS_ICON,
+    map_texts,
+    status_label,
+)
 from tinhso.portal.rendering import render
 
 if TYPE_CHECKING:
@@ -111,22 +116,7 @@ def _chart(kind: PanelKind, data: dict[str, Any], pick: bool) -> dict[str, Any] 
         return {
             "type": "map",
             "mode": data["mode"],
-            "statuses": [
-                {"key": key, "label": status_label(key), "icon": STATUS_ICON[key]}
-                for key in STATUS_ORDER
-            ],
-            "labels": {
-                "value": _("Value"),
-                "target": _("Target"),
-                "percent": _("% of target"),
-                "status": _("Status"),
-                "no_target": _("No target"),
-                "no_value": _("No value"),
-                "point": _("No boundary: drawn at the unit's centre"),
-                "legend_value": _("Legend: value ranges"),
-                "legend_status": _("Legend: status against the target"),
-                "tree": _("Units: current administrative boundaries"),
-            },
+            **map_texts(),
             "geojson": data["geojson"],
             "drill": False,
             "pick": "unit" if pick else None,

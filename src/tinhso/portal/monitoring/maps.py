@@ -15,7 +15,6 @@ from starlette.responses import RedirectResponse, Response
 
 from tinhso.core.errors import DomainError, Forbidden
 from tinhso.core.i18n import current_locale
-from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
 from tinhso.monitoring.alerts.service import alert_service
 from tinhso.monitoring.computation.effective_values import Tree
@@ -31,7 +30,7 @@ from tinhso.portal.monitoring.overview import (
     COMPARISON_TEXT,
     STATUS_CLASS,
     STATUS_ICON,
-    STATUS_ORDER,
+    map_texts,
     status_label,
 )
 from tinhso.portal.rendering import render
@@ -154,22 +153,7 @@ def _chart(found: UnitMap | None, chosen: IndicatorOut | None, mode: str) -> dic
     """What the map's script needs: the features, the labels and the number format."""
     return {
         "mode": mode,
-        "statuses": [
-            {"key": key, "label": status_label(key), "icon": STATUS_ICON[key]}
-            for key in STATUS_ORDER
-        ],
-        "labels": {
-            "value": _("Value"),
-            "target": _("Target"),
-            "percent": _("% of target"),
-            "status": _("Status"),
-            "no_target": _("No target"),
-            "no_value": _("No value"),
-            "point": _("No boundary: drawn at the unit's centre"),
-            "legend_value": _("Legend: value ranges"),
-            "legend_status": _("Legend: status against the target"),
-            "tree": _("Units: current administrative boundaries"),
-        },
+        **map_texts(),
         "geojson": found.collection if found else None,
         "drill": found is not None and found.parent is None,
         "decimals": chosen.decimals if chosen else 2,

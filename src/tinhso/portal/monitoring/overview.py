@@ -63,6 +63,29 @@ def status_label(status: str) -> str:
     return labels.get(status, status)
 
 
+def map_texts() -> dict[str, object]:
+    """The statuses and labels a choropleth's script shows (the map page's and the dashboards'
+    map panels), in the page's language."""
+    return {
+        "statuses": [
+            {"key": key, "label": status_label(key), "icon": STATUS_ICON[key]}
+            for key in STATUS_ORDER
+        ],
+        "labels": {
+            "value": _("Value"),
+            "target": _("Target"),
+            "percent": _("% of target"),
+            "status": _("Status"),
+            "no_target": _("No target"),
+            "no_value": _("No value"),
+            "point": _("No boundary: drawn at the unit's centre"),
+            "legend_value": _("Legend: value ranges"),
+            "legend_status": _("Legend: status against the target"),
+            "tree": _("Units: current administrative boundaries"),
+        },
+    }
+
+
 def basis_label(basis: str) -> str:
     labels = {
         "recorded": _("recorded"),
