@@ -6,18 +6,28 @@ Who may write is decided by the callers with ``monitoring.auth.require_catalogue
 (platform administrators and the province organisation's administrators); every official
 reads. A panel whose data cannot be computed (an indicator deleted since, a period with no
 values) is shown with the reason instead of failing the dashboard.
+
+The panels made only of figures that data generations watch (map, KPI, time series, ranking,
+plan status counts: ``KEPT_KINDS``) are kept per settings, unit and day with their JSON text
+until a commit writes the units, the figures or the boundaries (``core.generations``); exchange
+traffic and field reports are counted live on every view.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
 from sqlalchemy import func, select
 
+from tinhso.core.calendar import VIETNAM
+from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, DomainError, FieldError, InvalidInput, Message, NotFound
+from tinhso.core.generations import GenerationCache
 from tinhso.monitoring.dashboards.models import Dashboard, DashboardPanel
 from tinhso.monitoring.dashboards.panel_data import Scope, panel_data
 from tinhso.monitoring.dashboards.schemas import (
@@ -30,10 +40,11 @@ from tinhso.monitoring.dashboards.schemas import (
     PanelKind,
     Strict,
 )
+from tinhso.monitoring.models import BOUNDARIES_GENERATION, FIGURES_GENERATION
 from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.service import catalogue_service
-from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.models import UNITS_GENERATION, UnitLevel, UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
@@ -91,8 +102,39 @@ class PanelView:
     panel: DashboardPanel
     title_vi: str
     title_en: str
-    data: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None  # shared with other views: never changed by a reader
     error: Message | None = None
+    text: str | None = None  # data as the API's JSON text
+
+
+@dataclass(frozen=True)
+class PanelFigures:
+    data: dict[str, Any] | None
+    text: str | None
+    error: Message | None
+
+
+KEPT_KINDS = frozenset(
+    {
+        PanelKind.MAP,
+        PanelKind.KPI,
+        PanelKind.TIMESERIES,
+        PanelKind.RANKING,
+        PanelKind.STATUS_COUNTS,
+    }
+)
+# A panel's figures per (kind, settings, province, unit shown, day); bounded by panels kept
+# (a province's communes map is ~100 KB).
+PANELS: GenerationCache[PanelFigures] = GenerationCache(
+    (UNITS_GENERATION, FIGURES_GENERATION, BOUNDARIES_GENERATION), max_weight=1_000
+)
+
+
+def data_text(data: dict[str, Any]) -> str:
+    """A panel's data as the API sends it (as FastAPI encodes a ``dict[str, Any]`` field)."""
+    return json.dumps(
+        to_jsonable_python(data), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
 
 
 @dataclass
@@ -383,17 +425,41 @@ class DashboardService:
             kind = PanelKind(panel.kind)
             vi, en = KIND_NAMES[kind]
             shown = PanelView(panel, panel.title_vi or vi, panel.title_en or panel.title_vi or en)
-            try:
-                settings = SETTINGS[kind].model_validate(panel.settings)
-                shown.data = panel_data(session, kind, settings, scope)
-            except ValidationError:
-                shown.error = Message(
-                    "Thiết lập của ô không còn hợp lệ", "The panel's settings are no longer valid"
-                )
-            except DomainError as problem:
-                shown.error = problem.message
+            figures = self._figures(session, kind, panel.settings, scope)
+            shown.data, shown.text, shown.error = figures.data, figures.text, figures.error
             found.panels.append(shown)
         return found
+
+    def _figures(
+        self, session: Session, kind: PanelKind, settings: dict[str, Any], scope: Scope
+    ) -> PanelFigures:
+        def compute() -> PanelFigures:
+            try:
+                checked = SETTINGS[kind].model_validate(settings)
+                data = panel_data(session, kind, checked, scope)
+            except ValidationError:
+                return PanelFigures(
+                    None,
+                    None,
+                    Message(
+                        "Thiết lập của ô không còn hợp lệ",
+                        "The panel's settings are no longer valid",
+                    ),
+                )
+            except DomainError as problem:
+                return PanelFigures(None, None, problem.message)
+            return PanelFigures(data, data_text(data), None)
+
+        if kind not in KEPT_KINDS:
+            return compute()
+        key = (
+            kind.value,
+            json.dumps(settings, sort_keys=True, default=str),
+            scope.province.id,
+            scope.unit.id,
+            utcnow().astimezone(VIETNAM).date(),  # "this year" of a plan's progress
+        )
+        return PANELS.get(session, key, compute)
 
 
 dashboard_service = DashboardService()
