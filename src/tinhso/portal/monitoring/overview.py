@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
@@ -18,10 +18,10 @@ from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.demo import SYNTHETIC_LABEL
 from tinhso.monitoring.models import Comparison, Direction
 from tinhso.monitoring.plans import plan_service
-from tinhso.monitoring.progress.service import progress_service
+from tinhso.monitoring.progress.service import FIGURES, progress_service
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.monitoring import catalogue
-from tinhso.portal.monitoring.catalogue import StoredValue, localised, period_key
+from tinhso.portal.monitoring.catalogue import localised, period_key
 from tinhso.registry.models import UnitSet
 
 if TYPE_CHECKING:
@@ -197,25 +197,49 @@ def _sources(
             codes.update(elements[a.indicator_code])
             units.add(a.unit.code)
             periods.add(a.actual_period)
-    stored: dict[tuple[str, str, str], list[StoredValue]] = {}
-    for unit_set, (codes, units, periods) in wanted.items():
-        for value in catalogue.stored_values(
-            session, sorted(codes), unit_set, sorted(units), sorted(periods)
-        ):
-            key = (UnitSet(value.unit_set).value, value.unit_code, value.period)
-            stored.setdefault(key, []).append(value)
+    asked = tuple(
+        (unit_set.value, tuple(sorted(codes)), tuple(sorted(units)), tuple(sorted(periods)))
+        for unit_set, (codes, units, periods) in sorted(wanted.items())
+    )
+
+    def read() -> list[object]:
+        return [
+            (
+                UnitSet(value.unit_set).value,
+                value.unit_code,
+                value.period,
+                value.element_code,
+                value.source,
+                value.source_reference,
+            )
+            for unit_set, codes, units, periods in asked
+            for value in catalogue.stored_values(
+                session, list(codes), UnitSet(unit_set), list(units), list(periods)
+            )
+        ]
+
+    # the values' sources, kept with the figures until a value is written
+    stored: dict[tuple[str, str, str], list[tuple[str, str, str | None]]] = {}
+    rows = cast(
+        "list[tuple[str, str, str, str, str, str | None]]",
+        FIGURES.get(session, ("overview-sources", asked), read),
+    )
+    for unit_set, unit_code, period, element, source, reference in rows:
+        stored.setdefault((unit_set, unit_code, period), []).append((element, source, reference))
     found: dict[tuple[str, str, str, str], list[str]] = {}
     for a in achievements:
         if a.actual_period is None:
             continue
         own = set(elements[a.indicator_code])
         texts: list[str] = []
-        for value in stored.get((a.unit.unit_set.value, a.unit.code, a.actual_period), []):
-            if value.element_code not in own:
+        for element, source, reference in stored.get(
+            (a.unit.unit_set.value, a.unit.code, a.actual_period), []
+        ):
+            if element not in own:
                 continue
-            text = source_label(value.source)
-            if value.source_reference:
-                text = f"{text}: {reference_label(value.source_reference)}"
+            text = source_label(source)
+            if reference:
+                text = f"{text}: {reference_label(reference)}"
             if text not in texts:
                 texts.append(text)
         found[(a.indicator_code, a.unit.unit_set.value, a.unit.code, a.actual_period)] = texts
