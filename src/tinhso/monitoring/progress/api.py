@@ -54,7 +54,7 @@ def _sent(session: Session, key: Hashable, build: Callable[[], BaseModel]) -> Re
     """The answer for ``key`` as FastAPI would have encoded ``build()``'s model, kept."""
 
     def encode() -> tuple[bytes]:
-        return (JSONResponse(build().model_dump(mode="json")).body,)
+        return (bytes(JSONResponse(build().model_dump(mode="json")).body),)
 
     return Response(ANSWERS.get(session, key, encode)[0], media_type="application/json")
 
