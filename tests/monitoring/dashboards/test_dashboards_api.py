@@ -15,9 +15,12 @@ from sqlalchemy import select
 
 from tests.portal.monitoring.support import load_demo
 from tests.portal.test_pages import log_in
+from tests.registry.queries import counted_queries
 from tinhso.core.db import utcnow
 from tinhso.exchange.audit.chain import AuditEntry, append_entries
+from tinhso.monitoring.dashboards import api as dashboards_api
 from tinhso.monitoring.dashboards.models import DashboardPanel
+from tinhso.monitoring.dashboards.service import dashboard_service
 from tinhso.monitoring.schemas import ElementCreate, IndicatorCreate, ValueIn
 from tinhso.monitoring.service import catalogue_service
 from tinhso.monitoring.values.service import Provenance, value_service
@@ -426,3 +429,36 @@ def test_the_dashboard_lists_send_as_many_statements_for_many_dashboards_as_for_
         {"GET " + URL: 8, "/monitoring/dashboards": 7},  # 6 and 5 on SQLite,
     )
     assert all(0 < before == after for before, after in counts.values()), counts
+
+
+@pytest.mark.usefixtures("world")
+def test_a_dashboard_asked_again_sends_its_kept_panels_and_counts_the_live_ones_again(
+    client: TestClient,
+    admin: Official,
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
+    engine: Engine,
+) -> None:
+    """Asked again, the map, KPI, time-series, ranking and status-count panels are sent as
+    kept (no boundary, value or unit tree read; each panel's data put in as the JSON text
+    kept with it, the same JSON as the model's), while exchange traffic is counted again;
+    a value written shows at once."""
+    assert _create(client, admin).status_code == 201
+    viewer = make_official(username="xem-lai-bang")
+    first = client.get(f"{URL}/tong-quan", headers=viewer.headers)
+    assert first.status_code == 200, first.text
+    with counted_queries(engine) as log:
+        again = client.get(f"{URL}/tong-quan", headers=viewer.headers)
+    assert again.content == first.content
+    assert log.touching("monitoring_unit_boundary") == []
+    assert log.touching("data_value") == []
+    assert log.touching("plan_target") == []
+    assert log.touching("exchange_audit") != []  # the exchange panel, live
+    with sessions() as session:
+        model = dashboards_api._view(session, dashboard_service.get(session, "tong-quan"), None)
+    assert again.json() == model.model_dump(mode="json")
+
+    _values(sessions, [(DA_MAI, "2025-09", 12.5)])
+    panels = client.get(f"{URL}/tong-quan", headers=viewer.headers).json()["panels"]
+    features = {f["properties"]["code"]: f for f in panels[0]["data"]["geojson"]["features"]}
+    assert features[DA_MAI]["properties"]["value"] == 12.5

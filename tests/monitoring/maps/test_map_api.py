@@ -6,6 +6,7 @@ statements sent stay as many however many communes have values, targets or point
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,6 +14,8 @@ from sqlalchemy import delete, select
 
 from tests.portal.monitoring.support import load_demo
 from tests.portal.test_pages import log_in
+from tests.registry.queries import counted_queries
+from tinhso.monitoring.maps.boundaries import unit_map
 from tinhso.monitoring.models import UnitBoundary
 from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.schemas import (
@@ -29,6 +32,7 @@ from tinhso.registry.models import AdministrativeUnit, UnitSet
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
+    from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial
@@ -274,3 +278,58 @@ def test_the_page_colours_by_target_in_both_languages_and_refuses_nothing_with_a
     ):
         answer = client.get(f"/monitoring/map?{query}")
         assert answer.status_code in {200, 404, 422}, (query, answer.status_code)
+
+
+@pytest.mark.usefixtures("mapped")
+def test_a_map_asked_again_is_the_kept_answer_until_a_value_or_a_boundary_changes(
+    client: TestClient,
+    make_official: MakeOfficial,
+    sessions: sessionmaker[Session],
+    engine: Engine,
+) -> None:
+    """The second asking of a map reads neither the units, the boundaries nor the figures
+    again: its answer's bytes were kept (1 statement for the indicator, 1 for the data
+    generations, beside the caller's sign-in). The kept answer is the same JSON as the
+    model of the map (the collection, then the map's own keys), and a value or a boundary
+    written moves it on at once."""
+    viewer = make_official(username="xem-lai-ban-do")
+    path = f"/api/v1/monitoring/map?indicator={INDICATOR}&period=2025&parent=24"
+    first = client.get(path, headers=viewer.headers)
+    assert first.status_code == 200, first.text
+    assert first.headers["content-type"] == "application/json"
+    with counted_queries(engine) as log:
+        again = client.get(path, headers=viewer.headers)
+    assert again.content == first.content
+    assert log.touching("administrative_unit") == []
+    assert log.touching("monitoring_unit_boundary") == []
+    assert log.touching("data_value") == []
+    found = first.json()
+    assert list(found)[:2] == ["type", "features"]
+    assert list(found)[2:] == [
+        "indicator",
+        "period",
+        "parent",
+        "unit_set",
+        "synthetic",
+        "without_boundary",
+        "with_target",
+    ]
+    with sessions() as session:
+        drawn = unit_map(session, catalogue_service.indicator(session, INDICATOR), "2025", "24")
+    assert found["features"] == drawn.collection["features"]
+    assert json.loads(drawn.collection_text()) == drawn.collection
+
+    _values(sessions, [(TAN_TIEN, "2025", 77)])
+    by_code = {f["id"]: f for f in _map(client, viewer.headers, "2025")["features"]}
+    assert by_code[TAN_TIEN]["properties"]["value"] == 77
+
+    with sessions.begin() as session:
+        unit_id = session.scalars(
+            select(AdministrativeUnit.id).where(
+                AdministrativeUnit.unit_set == UnitSet.CURRENT,
+                AdministrativeUnit.code == TAN_TIEN,
+            )
+        ).one()
+        session.execute(delete(UnitBoundary).where(UnitBoundary.unit_id == unit_id))
+    by_code = {f["id"]: f for f in _map(client, viewer.headers, "2025")["features"]}
+    assert by_code[TAN_TIEN]["geometry"]["type"] == "Point"

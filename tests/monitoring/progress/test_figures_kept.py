@@ -11,6 +11,8 @@ import pytest
 
 from tests.monitoring.support import API, create_fibre_catalogue
 from tests.registry.queries import counted_queries
+from tinhso.monitoring.progress.api import ANSWERS
+from tinhso.monitoring.schemas import RankingPage
 from tinhso.registry.models import Role
 
 if TYPE_CHECKING:
@@ -149,3 +151,48 @@ def test_the_ranking_follows_a_changed_formula(
     )
     assert answer.status_code == 200, answer.text
     assert ranking() == [("213", 40.0), ("222", 10.0)]
+
+
+@pytest.mark.usefixtures("plan")
+def test_rankings_and_plan_progress_asked_again_are_their_kept_bytes(
+    client: TestClient, admin: Official, make_official: MakeOfficial
+) -> None:
+    """The ranking and plan progress answers are kept as the bytes sent, per question and
+    page: asked again they are sent as they are (not encoded again), the same JSON the
+    models give; another page is another answer; a value written moves them on."""
+    viewer = make_official(Role.VIEWER, "so-yte")
+    _record(
+        client,
+        admin,
+        [
+            _value("households", "222", 100, "2024"),
+            _value("households_fibre", "222", 90, "2024"),
+            _value("households", "213", 100, "2024"),
+            _value("households_fibre", "213", 60, "2024"),
+        ],
+    )
+    params = {"period": "2024", "tree": "legacy", "level": "district"}
+    path = f"{API}/indicators/households-fibre-rate/ranking"
+    first = client.get(path, headers=viewer.headers, params=params)
+    assert first.status_code == 200, first.text
+    hits = ANSWERS.hits
+    again = client.get(path, headers=viewer.headers, params=params)
+    assert again.content == first.content and ANSWERS.hits == hits + 1
+    assert again.headers["content-type"] == "application/json"
+    assert RankingPage.model_validate(first.json()).model_dump(mode="json") == first.json()
+    one = client.get(path, headers=viewer.headers, params={**params, "limit": 1}).json()
+    assert [i["unit"]["code"] for i in one["items"]] == ["222"] and one["total"] == 2
+    assert (one["limit"], one["offset"]) == (1, 0)
+
+    progress = client.get(f"{API}/plans/kh-324/progress", headers=viewer.headers).json()
+    hits = ANSWERS.hits
+    assert client.get(f"{API}/plans/kh-324/progress", headers=viewer.headers).json() == progress
+    assert ANSWERS.hits == hits + 1
+    assert progress["as_of_year"] is None and progress["total"] == 1
+
+    _record(client, admin, [_value("households_fibre", "213", 95, "2024")])
+    moved = client.get(path, headers=viewer.headers, params=params).json()
+    assert [(i["unit"]["code"], i["value"]) for i in moved["items"]] == [
+        ("213", 95.0),
+        ("222", 90.0),
+    ]

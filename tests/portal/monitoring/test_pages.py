@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,6 +23,7 @@ from tinhso.monitoring import repository
 from tinhso.monitoring.progress.service import progress_service
 from tinhso.monitoring.schemas import ValueIn
 from tinhso.monitoring.values.service import Provenance, value_service
+from tinhso.portal.monitoring import overview
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
@@ -276,3 +277,47 @@ def test_rankings_within_a_unit_typed_by_name_one_reading_or_both_shown(
     assert 'id="ranking"' not in several.text  # nothing ranked on a guess
     unknown = viewer.get(base + "&parent=khong ton tai")
     assert "Không có đơn vị hành chính nào tên" in unknown.text
+
+
+def test_overview_shows_a_page_of_targets_with_the_counts_of_all(
+    viewer: TestClient, data: None, sessions: sessionmaker[Session], monkeypatch: Any
+) -> None:
+    """A plan of many targets x units is shown a page at a time (a plan on every commune of
+    a province was a 782 KiB page): the status counts are of every row, each row is on
+    exactly one page, in the order of the whole list, and a page past the last shows the
+    last; nothing else asked of the page is refused with a 500."""
+    monkeypatch.setattr(overview, "PAGE_SIZE", 5)
+    with sessions() as session:
+        plan = repository.plan_by_code(session, DEMO_PLAN)
+        assert plan is not None
+        computed = progress_service.plan_progress(session, plan, AS_OF)
+    assert len(computed) == 18  # 4 pages of 5
+    every = Counter((a.indicator_code, str(a.year), a.status) for a in computed)
+    whole: Counter[tuple[str, str, str]] = Counter()
+    order: list[tuple[str, str, str]] = []
+    for number in range(1, 5):
+        html = viewer.get(f"/monitoring?as_of={AS_OF}&page={number}").text
+        rows = ROW.findall(html)
+        assert len(rows) == (5 if number < 4 else 3), number
+        whole.update(rows)
+        order.extend(rows)
+        assert f"Trang {number} / 4" in html
+        assert f"mục tiêu {(number - 1) * 5 + 1}–{min(number * 5, 18)} trên tổng số 18" in html
+        assert ('rel="prev"' in html) == (number > 1)
+        assert ('rel="next"' in html) == (number < 4)
+        # the status tiles count every target, not the page's
+        counts = re.findall(r'<span class="status-stat-value">(\d+)</span>', html)
+        assert sum(int(c) for c in counts) == 18
+    assert whole == every
+    # the pages in turn are the whole list in the order one page showed it
+    monkeypatch.setattr(overview, "PAGE_SIZE", 50)
+    assert ROW.findall(viewer.get(f"/monitoring?as_of={AS_OF}").text) == order
+    monkeypatch.setattr(overview, "PAGE_SIZE", 5)
+    last = viewer.get(f"/monitoring?as_of={AS_OF}&page=4").text
+    assert ROW.findall(viewer.get(f"/monitoring?as_of={AS_OF}&page=99").text) == ROW.findall(last)
+    for odd in ("0", "-1", "abc", "1e3", "999999"):
+        answer = viewer.get(f"/monitoring?as_of={AS_OF}&page={odd}")
+        assert answer.status_code in {200, 422}, (odd, answer.status_code)
+    # the export still holds every target
+    book = viewer.get(f"/monitoring/progress.xlsx?as_of={AS_OF}")
+    assert book.status_code == 200

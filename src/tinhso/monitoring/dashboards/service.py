@@ -6,18 +6,28 @@ Who may write is decided by the callers with ``monitoring.auth.require_catalogue
 (platform administrators and the province organisation's administrators); every official
 reads. A panel whose data cannot be computed (an indicator deleted since, a period with no
 values) is shown with the reason instead of failing the dashboard.
+
+The panels made only of figures that data generations watch (map, KPI, time series, ranking,
+plan status counts: ``KEPT_KINDS``) are kept per settings, unit and day with their JSON text
+until a commit writes the units, the figures or the boundaries (``core.generations``); exchange
+traffic and field reports are counted live on every view.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
 from sqlalchemy import func, select
 
+from tinhso.core.calendar import VIETNAM
+from tinhso.core.db import utcnow
 from tinhso.core.errors import Conflict, DomainError, FieldError, InvalidInput, Message, NotFound
+from tinhso.core.generations import GenerationCache
 from tinhso.monitoring.dashboards.models import Dashboard, DashboardPanel
 from tinhso.monitoring.dashboards.panel_data import Scope, panels_data
 from tinhso.monitoring.dashboards.schemas import (
@@ -30,10 +40,11 @@ from tinhso.monitoring.dashboards.schemas import (
     PanelKind,
     Strict,
 )
+from tinhso.monitoring.models import BOUNDARIES_GENERATION, FIGURES_GENERATION
 from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.plans import plan_service
 from tinhso.monitoring.service import catalogue_service
-from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.models import UNITS_GENERATION, UnitLevel, UnitSet
 from tinhso.registry.organisations import organisation_service
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
@@ -91,8 +102,49 @@ class PanelView:
     panel: DashboardPanel
     title_vi: str
     title_en: str
-    data: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None  # shared with other views: never changed by a reader
     error: Message | None = None
+    text: str | None = None  # data as the API's JSON text
+
+
+@dataclass(frozen=True)
+class PanelFigures:
+    data: dict[str, Any] | None
+    text: str | None
+    error: Message | None
+
+
+@dataclass
+class _Valid:
+    """A panel whose settings are valid, on its way to its figures."""
+
+    shown: PanelView
+    kind: PanelKind
+    checked: Strict
+    raw: dict[str, Any]
+
+
+KEPT_KINDS = frozenset(
+    {
+        PanelKind.MAP,
+        PanelKind.KPI,
+        PanelKind.TIMESERIES,
+        PanelKind.RANKING,
+        PanelKind.STATUS_COUNTS,
+    }
+)
+# A panel's figures per (kind, settings, province, unit shown, day); bounded by panels kept
+# (a province's communes map is ~100 KB).
+PANELS: GenerationCache[tuple[PanelFigures, ...]] = GenerationCache(
+    (UNITS_GENERATION, FIGURES_GENERATION, BOUNDARIES_GENERATION), max_weight=1_000
+)
+
+
+def data_text(data: dict[str, Any]) -> str:
+    """A panel's data as the API sends it (as FastAPI encodes a ``dict[str, Any]`` field)."""
+    return json.dumps(
+        to_jsonable_python(data), ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )
 
 
 @dataclass
@@ -379,26 +431,62 @@ class DashboardService:
         found = DashboardView(
             dashboard, own, selected, owners.get(dashboard.owner_organisation_id or 0)
         )
-        valid: list[tuple[PanelView, PanelKind, Strict]] = []
+        valid: list[_Valid] = []
         for panel in self.panels(session, dashboard):
             kind = PanelKind(panel.kind)
             vi, en = KIND_NAMES[kind]
             shown = PanelView(panel, panel.title_vi or vi, panel.title_en or panel.title_vi or en)
             try:
-                valid.append((shown, kind, SETTINGS[kind].model_validate(panel.settings)))
+                checked = SETTINGS[kind].model_validate(panel.settings)
             except ValidationError:
                 shown.error = Message(
                     "Thiết lập của ô không còn hợp lệ", "The panel's settings are no longer valid"
                 )
-            found.panels.append(shown)
-        # every panel computed at once: the statements do not grow with the panels
-        computed = panels_data(session, [(kind, settings) for _, kind, settings in valid], scope)
-        for (shown, _kind, _settings), data in zip(valid, computed, strict=True):
-            if isinstance(data, DomainError):
-                shown.error = data.message
             else:
-                shown.data = data
+                valid.append(_Valid(shown, kind, checked, panel.settings))
+            found.panels.append(shown)
+        kept = [panel for panel in valid if panel.kind in KEPT_KINDS]
+        live = [panel for panel in valid if panel.kind not in KEPT_KINDS]
+        for group, figures in (
+            (kept, self._kept_figures(session, kept, scope)),
+            (live, self._figures(session, live, scope)),
+        ):
+            for item, figure in zip(group, figures, strict=True):
+                item.shown.data, item.shown.text = figure.data, figure.text
+                item.shown.error = figure.error
         return found
+
+    def _figures(
+        self, session: Session, panels: list[_Valid], scope: Scope
+    ) -> tuple[PanelFigures, ...]:
+        """Every panel computed at once: the statements do not grow with the panels."""
+        if not panels:
+            return ()
+        computed = panels_data(session, [(panel.kind, panel.checked) for panel in panels], scope)
+        return tuple(
+            PanelFigures(None, None, data.message)
+            if isinstance(data, DomainError)
+            else PanelFigures(data, data_text(data), None)
+            for data in computed
+        )
+
+    def _kept_figures(
+        self, session: Session, panels: list[_Valid], scope: Scope
+    ) -> tuple[PanelFigures, ...]:
+        """The panels of KEPT_KINDS, kept together per their settings, unit and day until a
+        commit writes the units, the figures or the boundaries."""
+        if not panels:
+            return ()
+        key = (
+            tuple(
+                (panel.kind.value, json.dumps(panel.raw, sort_keys=True, default=str))
+                for panel in panels
+            ),
+            scope.province.id,
+            scope.unit.id,
+            utcnow().astimezone(VIETNAM).date(),  # "this year" of a plan's progress
+        )
+        return PANELS.get(session, key, lambda: self._figures(session, panels, scope))
 
 
 dashboard_service = DashboardService()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import Point, shape
@@ -35,13 +36,13 @@ from tinhso.monitoring.maps.synthetic_boundaries import (
     province_centroids,
     voronoi_boundaries,
 )
-from tinhso.monitoring.models import BOUNDARIES_GENERATION, UnitBoundary
+from tinhso.monitoring.models import BOUNDARIES_GENERATION, FIGURES_GENERATION, UnitBoundary
 from tinhso.monitoring.progress.service import (
     AchievementsAsked,
     RankingAsked,
     progress_service,
 )
-from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.models import UNITS_GENERATION, UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 from tinhso.registry.units import unit_service
 
@@ -173,16 +174,49 @@ def load_synthetic(session: Session, province_code: str) -> StoredBoundaries:
     return StoredBoundaries(_replace(session, shapes, synthetic=True, source=SYNTHETIC), [])
 
 
+def _json(value: Any) -> str:
+    """Compact JSON text, as the API's responses write it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class UnitMap:
     """An indicator over a unit's children (the provinces when no parent is given)."""
 
-    collection: dict[str, Any]  # a GeoJSON FeatureCollection
+    # each unit in code order: its code, its feature's properties and its geometry as
+    # GeoJSON text (None: neither a boundary nor a centroid, in the table only)
+    units: list[tuple[str, dict[str, Any], str | None]]
     parent: tuple[str, str] | None  # (code, name)
     level: UnitLevel
     synthetic: bool
     without_boundary: list[str]  # names of units with no stored boundary (drawn as points)
     with_target: bool = False  # some unit has a target for the indicator
+
+    @cached_property
+    def collection(self) -> dict[str, Any]:
+        """The units as a GeoJSON FeatureCollection (geometries parsed for this reader)."""
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "id": code,
+                    "properties": properties,
+                    "geometry": json.loads(geometry) if geometry is not None else None,
+                }
+                for code, properties, geometry in self.units
+            ],
+        }
+
+    def collection_text(self) -> str:
+        """:attr:`collection` as JSON text, the stored geometries' text put in as it is
+        (nothing parsed or encoded again: a province's 168 communes are ~100 KB)."""
+        features = ",".join(
+            f'{{"type":"Feature","id":{_json(code)},"properties":{_json(properties)},'
+            f'"geometry":{geometry if geometry is not None else "null"}}}'
+            for code, properties, geometry in self.units
+        )
+        return f'{{"type":"FeatureCollection","features":[{features}]}}'
 
 
 def target_properties(found: Achievement | None) -> dict[str, Any]:
@@ -214,20 +248,20 @@ def _centroids(level: UnitLevel, parent_code: str | None) -> dict[str, tuple[flo
     return commune_centroids(parent_code or "")
 
 
-# Parsed boundaries per set of units, kept until a boundary is stored again; shared between
-# requests, so never changed by a reader (the features only point at them).
-_PARSED: GenerationCache[dict[int, tuple[dict[str, Any], bool]]] = GenerationCache(
+# Boundaries per set of units as compact GeoJSON text, kept until a boundary is stored again.
+_STORED: GenerationCache[dict[int, tuple[str, bool]]] = GenerationCache(
     (BOUNDARIES_GENERATION,), max_weight=20_000
 )
 
 
 def _stored_boundaries(
     session: Session, unit_ids: tuple[int, ...], *, overview: bool
-) -> dict[int, tuple[dict[str, Any], bool]]:
-    """Each unit's stored boundary, parsed, and whether it is synthetic; the whole country's
-    map draws the coarser overview (stored since migration 0037)."""
+) -> dict[int, tuple[str, bool]]:
+    """Each unit's stored boundary (compact GeoJSON geometry text) and whether it is
+    synthetic; the whole country's map draws the coarser overview (stored since migration
+    0037)."""
 
-    def read() -> dict[int, tuple[dict[str, Any], bool]]:
+    def read() -> dict[int, tuple[str, bool]]:
         column = (
             func.coalesce(UnitBoundary.geometry_overview, UnitBoundary.geometry)
             if overview
@@ -238,9 +272,17 @@ def _stored_boundaries(
                 UnitBoundary.unit_id.in_(list(unit_ids))
             )
         ).all()
-        return {unit_id: (json.loads(text), synthetic) for unit_id, text, synthetic in rows}
+        # written once in the API's own compact form, whatever the stored text's spacing
+        return {unit_id: (_json(json.loads(text)), synthetic) for unit_id, text, synthetic in rows}
 
-    return _PARSED.get(session, (unit_ids, overview), read)
+    return _STORED.get(session, (unit_ids, overview), read)
+
+
+# Maps per question, kept until a commit writes the units, the figures or the boundaries;
+# shared between requests (their collection too), so never changed by a reader.
+_MAPS: GenerationCache[UnitMap] = GenerationCache(
+    (UNITS_GENERATION, FIGURES_GENERATION, BOUNDARIES_GENERATION), max_weight=200
+)
 
 
 def unit_map(
@@ -250,7 +292,11 @@ def unit_map(
     parent_code: str | None,
 ) -> UnitMap:
     """Each child unit as a feature with its value for the period (None without one)."""
-    return unit_maps(session, [(indicator, period)], parent_code)[0]
+    return _MAPS.get(
+        session,
+        (indicator.id, period, parent_code),
+        lambda: unit_maps(session, [(indicator, period)], parent_code)[0],
+    )
 
 
 def unit_maps(
@@ -259,7 +305,8 @@ def unit_maps(
     parent_code: str | None,
 ) -> list[UnitMap]:
     """`unit_map` of several (indicator, period) over the same parent's children: the units,
-    their boundaries, the values and the targets read once for them all."""
+    their boundaries, the values and the targets read once for them all (not kept: the
+    dashboards keep their panels, :func:`unit_map` its maps)."""
     level = UnitLevel.COMMUNE if parent_code else UnitLevel.PROVINCE
     parent_name = None
     if parent_code:
@@ -295,31 +342,30 @@ def unit_maps(
     maps: list[UnitMap] = []
     for ranked, achievements in zip(rankings, targets, strict=True):
         values = {row.unit.code: row.value for row in ranked}
-        features: list[dict[str, Any]] = []
+        units: list[tuple[str, dict[str, Any], str | None]] = []
         for code, unit_id in sorted(ids.items()):
             if unit_id in boundaries:
-                geometry: dict[str, Any] | None = boundaries[unit_id][0]
+                geometry: str | None = boundaries[unit_id][0]
             elif code in centroids:
-                geometry = {"type": "Point", "coordinates": list(centroids[code])}
+                geometry = _json({"type": "Point", "coordinates": list(centroids[code])})
             else:
                 geometry = None  # neither a boundary nor a centroid: in the table only
-            features.append(
-                {
-                    "type": "Feature",
-                    "id": code,
-                    "properties": {
+            units.append(
+                (
+                    code,
+                    {
                         "code": code,
                         "name": names[unit_id],
                         "value": values.get(code),
                         "boundary": "polygon" if unit_id in boundaries else "point",
                         **target_properties(achievements.get(unit_id)),
                     },
-                    "geometry": geometry,
-                }
+                    geometry,
+                )
             )
         maps.append(
             UnitMap(
-                collection={"type": "FeatureCollection", "features": features},
+                units=units,
                 parent=(parent_code, parent_name or parent_code) if parent_code else None,
                 level=level,
                 synthetic=any(synthetic for _geometry, synthetic in boundaries.values()),

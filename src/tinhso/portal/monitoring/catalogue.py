@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from tinhso.core.errors import InvalidInput
 from tinhso.core.i18n import current_locale
 from tinhso.monitoring import repository
-from tinhso.monitoring.computation import formula as formulas
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.periods import parse_period
 from tinhso.monitoring.progress.service import TREE_NOTES, progress_service
@@ -108,10 +107,10 @@ def indicator_targets(
 
 
 def indicator_periods(session: Session, indicator: Indicator) -> list[str]:
-    """Every period with a stored value of one of the indicator's elements, in time order."""
-    codes = set(formulas.parse(indicator.formula).elements)
-    ids = [element.id for element in repository.elements_by_codes(session, codes).values()]
-    return sorted(repository.periods_with_values(session, ids), key=period_key)
+    """Every period with a stored value of one of the indicator's elements, in time order
+    (kept with the computed figures until a value or the formula changes)."""
+    kept = progress_service.indicator_periods_each(session, [indicator])[indicator.id]
+    return sorted(kept, key=period_key)
 
 
 def series(

@@ -1,9 +1,16 @@
-"""The plan overview: each target with its latest value, status, trend and source, by pillar."""
+"""The plan overview: each target with its latest value, status, trend and source, by pillar.
+
+A plan set on a level (every province, every commune of a province) has a row per target and
+unit: hundreds or thousands. The page shows them a page at a time (``PAGE_SIZE`` rows, in
+pillar order), the status counts of them all; each shown row's trend and sources are read
+for the shown rows only. The XLSX export takes every row (``page=None``).
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tinhso.core.i18n import format_number
 from tinhso.core.i18n import gettext as _
@@ -11,10 +18,10 @@ from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.demo import SYNTHETIC_LABEL
 from tinhso.monitoring.models import Comparison, Direction
 from tinhso.monitoring.plans import plan_service
-from tinhso.monitoring.progress.service import progress_service
+from tinhso.monitoring.progress.service import FIGURES, progress_service
 from tinhso.monitoring.service import catalogue_service
 from tinhso.portal.monitoring import catalogue
-from tinhso.portal.monitoring.catalogue import StoredValue, localised, period_key
+from tinhso.portal.monitoring.catalogue import localised, period_key
 from tinhso.registry.models import UnitSet
 
 if TYPE_CHECKING:
@@ -49,6 +56,8 @@ COMPARISON_TEXT = {
     Comparison.EQ: "=",
 }
 DEFAULT_PLAN = "bg_kh_324"
+# Rows (target x unit) a page of the overview shows: ~1 KB of HTML each.
+PAGE_SIZE = 50
 
 
 def status_label(status: str) -> str:
@@ -142,6 +151,7 @@ class PillarGroup:
     code: str
     name: str
     rows: list[TargetRow] = field(default_factory=list)
+    total: int = 0  # the group's rows on every page
 
 
 @dataclass
@@ -153,6 +163,10 @@ class Overview:
     total: int
     as_of_year: int | None
     unit_sets: set[str]
+    page: int = 1
+    pages: int = 1
+    first: int = 0  # the shown rows' positions among all, from 1 (0: none shown)
+    last: int = 0
 
 
 def sparkline(values: list[float], width: int = 96, height: int = 28) -> str:
@@ -206,25 +220,49 @@ def _sources(
             codes.update(elements[a.indicator_code])
             units.add(a.unit.code)
             periods.add(a.actual_period)
-    stored: dict[tuple[str, str, str], list[StoredValue]] = {}
-    for unit_set, (codes, units, periods) in wanted.items():
-        for value in catalogue.stored_values(
-            session, sorted(codes), unit_set, sorted(units), sorted(periods)
-        ):
-            key = (UnitSet(value.unit_set).value, value.unit_code, value.period)
-            stored.setdefault(key, []).append(value)
+    asked = tuple(
+        (unit_set.value, tuple(sorted(codes)), tuple(sorted(units)), tuple(sorted(periods)))
+        for unit_set, (codes, units, periods) in sorted(wanted.items())
+    )
+
+    def read() -> list[object]:
+        return [
+            (
+                UnitSet(value.unit_set).value,
+                value.unit_code,
+                value.period,
+                value.element_code,
+                value.source,
+                value.source_reference,
+            )
+            for unit_set, codes, units, periods in asked
+            for value in catalogue.stored_values(
+                session, list(codes), UnitSet(unit_set), list(units), list(periods)
+            )
+        ]
+
+    # the values' sources, kept with the figures until a value is written
+    stored: dict[tuple[str, str, str], list[tuple[str, str, str | None]]] = {}
+    rows = cast(
+        "list[tuple[str, str, str, str, str, str | None]]",
+        FIGURES.get(session, ("overview-sources", asked), read),
+    )
+    for unit_set, unit_code, period, element, source, reference in rows:
+        stored.setdefault((unit_set, unit_code, period), []).append((element, source, reference))
     found: dict[tuple[str, str, str, str], list[str]] = {}
     for a in achievements:
         if a.actual_period is None:
             continue
         own = set(elements[a.indicator_code])
         texts: list[str] = []
-        for value in stored.get((a.unit.unit_set.value, a.unit.code, a.actual_period), []):
-            if value.element_code not in own:
+        for element, source, reference in stored.get(
+            (a.unit.unit_set.value, a.unit.code, a.actual_period), []
+        ):
+            if element not in own:
                 continue
-            text = source_label(value.source)
-            if value.source_reference:
-                text = f"{text}: {reference_label(value.source_reference)}"
+            text = source_label(source)
+            if reference:
+                text = f"{text}: {reference_label(reference)}"
             if text not in texts:
                 texts.append(text)
         found[(a.indicator_code, a.unit.unit_set.value, a.unit.code, a.actual_period)] = texts
@@ -232,28 +270,58 @@ def _sources(
 
 
 def build(
-    session: Session, principal: Principal, plan_code: str, as_of_year: int | None
+    session: Session,
+    principal: Principal,
+    plan_code: str,
+    as_of_year: int | None,
+    page: int | None = None,
 ) -> Overview:
+    """The plan's overview: every row (``page=None``) or one page of ``PAGE_SIZE`` rows (a
+    page past the last shows the last). The status counts are always of every row."""
     plan_row = plan_service.get(session, plan_code)
     plan = next(p for p in catalogue.plans(session, principal) if p.code == plan_row.code)
     achievements = progress_service.plan_progress(session, plan_row, as_of_year)
     targets = {t.id: t for t in catalogue.targets(session, principal, plan.code)}
-    pillar_names = {
-        p.code: localised(p.name_vi, p.name_en) for p in catalogue.pillars(session, principal)
-    }
-    pillar_order = [p.code for p in catalogue.pillars(session, principal)]
+    pillar_list = catalogue.pillars(session, principal)
+    pillar_names = {p.code: localised(p.name_vi, p.name_en) for p in pillar_list}
+    pillar_order = [p.code for p in pillar_list]
     indicators = {i.code: i for i in catalogue.indicators(session, principal)}
-    trends = _trend(session, achievements)
-    sources = _sources(
-        session, achievements, {code: list(i.elements) for code, i in indicators.items()}
-    )
-    groups: dict[str, PillarGroup] = {}
+    names = {code: localised(i.name_vi, i.name_en) for code, i in indicators.items()}
+
+    # Every row's place: pillars in their order (the others after, as first met), then the
+    # target's year and the indicator's name; units in the order progress gives them.
+    met: dict[str, int] = {}
+    for a in achievements:
+        met.setdefault(indicators[a.indicator_code].pillar_code or "", len(met))
+
+    def place(a: Achievement) -> tuple[int, int, int, str]:
+        pillar = indicators[a.indicator_code].pillar_code or ""
+        rank = pillar_order.index(pillar) if pillar in pillar_order else len(pillar_order)
+        return (rank, met[pillar], a.year, names[a.indicator_code])
+
+    ordered = sorted(achievements, key=place)
+    totals = Counter(indicators[a.indicator_code].pillar_code or "" for a in ordered)
     counts = dict.fromkeys(STATUS_ORDER, 0)
     for a in achievements:
+        counts[a.status] += 1
+    pages = max(1, -(-len(ordered) // PAGE_SIZE))
+    shown_page = min(max(page or 1, 1), pages)
+    if page is None:
+        shown, first = ordered, 1
+    else:
+        first = (shown_page - 1) * PAGE_SIZE + 1
+        shown = ordered[first - 1 : first - 1 + PAGE_SIZE]
+    trends = _trend(session, shown)
+    sources = _sources(session, shown, {code: list(i.elements) for code, i in indicators.items()})
+    groups: dict[str, PillarGroup] = {}
+    for a in shown:
         indicator = indicators[a.indicator_code]
         pillar = indicator.pillar_code or ""
         group = groups.setdefault(
-            pillar, PillarGroup(pillar, pillar_names.get(pillar, _("Other indicators")))
+            pillar,
+            PillarGroup(
+                pillar, pillar_names.get(pillar, _("Other indicators")), total=totals[pillar]
+            ),
         )
         points = trends.get((a.indicator_code, a.unit.unit_set.value, a.unit.code), [])
         latest = next((p for p in points if p.period == a.actual_period), None)
@@ -261,7 +329,7 @@ def build(
         group.rows.append(
             TargetRow(
                 achievement=a,
-                indicator_name=localised(indicator.name_vi, indicator.name_en),
+                indicator_name=names[a.indicator_code],
                 unit_of_measure=localised(indicator.unit_of_measure, indicator.unit_of_measure_en),
                 decimals=indicator.decimals,
                 goal_text=goal_text(a, indicator.decimals),
@@ -278,19 +346,16 @@ def build(
                 note=target.note if target else None,
             )
         )
-        counts[a.status] += 1
-    ordered = sorted(
-        groups.values(),
-        key=lambda g: pillar_order.index(g.code) if g.code in pillar_order else len(pillar_order),
-    )
-    for group in ordered:
-        group.rows.sort(key=lambda r: (r.achievement.year, r.indicator_name))
     return Overview(
         plan=plan,
         title=localised(plan.title_vi, plan.title_en),
-        groups=ordered,
+        groups=list(groups.values()),
         counts=counts,
         total=len(achievements),
         as_of_year=as_of_year,
         unit_sets={a.unit.unit_set.value for a in achievements},
+        page=shown_page if page is not None else 1,
+        pages=pages if page is not None else 1,
+        first=first if shown else 0,
+        last=first + len(shown) - 1 if shown else 0,
     )

@@ -130,9 +130,14 @@ def _common(request: Request, tree: Tree) -> dict[str, Any]:
 
 
 def _plan_progress(
-    session: Session, principal: Principal, plan: str | None, as_of: str | None
+    session: Session,
+    principal: Principal,
+    plan: str | None,
+    as_of: str | None,
+    page: int | None = None,
 ) -> tuple[list[PlanOut], str | None, overview.Overview | None]:
-    """The plans one may see, the one chosen (the request's, else the default) and its progress."""
+    """The plans one may see, the one chosen (the request's, else the default) and its
+    progress: every row, or one page of them."""
     as_of_year = int(as_of) if as_of and as_of.isdigit() and 1990 <= int(as_of) <= 2100 else None
     plans = catalogue.plans(session, principal)
     codes = [p.code for p in plans]
@@ -145,7 +150,7 @@ def _plan_progress(
         chosen = max(plans, key=lambda p: p.targets).code
     if plan and plan not in codes:
         raise NotFound(f"Không tìm thấy kế hoạch {plan}", f"Plan {plan} not found", field="plan")
-    data = overview.build(session, principal, chosen, as_of_year) if chosen else None
+    data = overview.build(session, principal, chosen, as_of_year, page) if chosen else None
     return plans, chosen, data
 
 
@@ -174,8 +179,10 @@ def plan_overview(
     principal: PortalUser,
     plan: Code = None,
     as_of: Annotated[str | None, Query(max_length=4)] = None,
+    page: Annotated[str | None, Query(max_length=6, description="Page of targets, from 1")] = None,
 ) -> Response:
-    plans, chosen, data = _plan_progress(session, principal, plan, as_of)
+    number = int(page) if page and page.isdigit() else 1
+    plans, chosen, data = _plan_progress(session, principal, plan, as_of, number)
     chart = (
         {
             "labels": [overview.status_label(s) for s in overview.STATUS_ORDER],
