@@ -226,25 +226,7 @@ def indicator_values(
 ) -> list[IndicatorValue]:
     """Every indicator's value for every unit and period that has any input data."""
     built = indicator_query(indicators, catalogue, periods, tree, units, root_unit_id)
-    if built is None:
-        return []
-    query, result = built
-    columns = ", ".join(f"r.i{indicator.id}" for indicator in indicators)
-    rows = run(query.render(f"SELECT r.period, r.unit_id, {columns}, r.basis FROM {result} r"))
-    found: list[IndicatorValue] = []
-    for row in rows:
-        for position, indicator in enumerate(indicators):
-            value = row[2 + position]
-            found.append(
-                IndicatorValue(
-                    indicator_id=indicator.id,
-                    unit_id=int(row[1]),
-                    period=str(row[0]),
-                    value=None if value is None else float(value),
-                    basis=Basis(int(row[-1])),
-                )
-            )
-    return found
+    return _read_values(run, indicators, built, basis_each=False)
 
 
 def indicator_values_each(
@@ -262,15 +244,32 @@ def indicator_values_each(
     built = indicator_query(
         indicators, catalogue, periods, tree, units, root_unit_id, basis_each=True
     )
+    return _read_values(run, indicators, built, basis_each=True)
+
+
+def _read_values(
+    run: Runner,
+    indicators: Sequence[IndicatorSpec],
+    built: tuple[CteQuery, str] | None,
+    *,
+    basis_each: bool,
+) -> list[IndicatorValue]:
+    """The built query's rows as values: one basis for the row, or (``basis_each``) one per
+    indicator, a row without its own basis not being the indicator's."""
     if built is None:
         return []
     query, result = built
-    columns = ", ".join(f"r.i{i.id}, r.b{i.id}" for i in indicators)
+    if basis_each:
+        columns = ", ".join(f"r.i{i.id}, r.b{i.id}" for i in indicators)
+    else:
+        columns = ", ".join(f"r.i{i.id}" for i in indicators) + ", r.basis"
     rows = run(query.render(f"SELECT r.period, r.unit_id, {columns} FROM {result} r"))
+    step = 2 if basis_each else 1
     found: list[IndicatorValue] = []
     for row in rows:
         for position, indicator in enumerate(indicators):
-            value, basis = row[2 + 2 * position], row[3 + 2 * position]
+            value = row[2 + step * position]
+            basis = row[3 + 2 * position] if basis_each else row[-1]
             if basis is None:
                 continue
             found.append(

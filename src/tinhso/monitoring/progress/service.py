@@ -312,10 +312,7 @@ class ProgressService:
             tuple((a.indicator.id, a.periods, a.tree.value, _ref_key(a.unit)) for a in asked),
         )
         found = self._kept(session, key, lambda: self._compute_values_each(session, asked))
-        answers: list[list[ComputedValue]] = [[] for _ in asked]
-        for index, value in found:
-            answers[index].append(value)
-        return answers
+        return _by_question(found, len(asked))
 
     def rankings(self, session: Session, asked: Sequence[RankingAsked]) -> list[list[RankedUnit]]:
         """``ranking`` of each question, in one SQL run per (tree, level, parent) asked about."""
@@ -327,10 +324,7 @@ class ProgressService:
             ),
         )
         found = self._kept(session, key, lambda: self._compute_rankings(session, asked))
-        answers: list[list[RankedUnit]] = [[] for _ in asked]
-        for index, row in found:
-            answers[index].append(row)
-        return answers
+        return _by_question(found, len(asked))
 
     def unit_achievements_each(
         self, session: Session, asked: Sequence[AchievementsAsked]
@@ -357,10 +351,7 @@ class ProgressService:
         ]
         key = ("progress-each", tuple((a.plan.id, a.as_of, a.within) for a in resolved))
         found = self._kept(session, key, lambda: self._compute_progress_each(session, resolved))
-        answers: list[list[Achievement]] = [[] for _ in asked]
-        for index, achievement in found:
-            answers[index].append(achievement)
-        return answers
+        return _by_question(found, len(asked))
 
     def indicator_periods_each(
         self, session: Session, indicators: Sequence[Indicator]
@@ -950,6 +941,14 @@ class ProgressService:
             )
             for score in scores
         ]
+
+
+def _by_question(found: Iterable[tuple[int, T]], count: int) -> list[list[T]]:
+    """Answers kept as (question's index, item) pairs, as one list per question."""
+    answers: list[list[T]] = [[] for _ in range(count)]
+    for index, item in found:
+        answers[index].append(item)
+    return answers
 
 
 progress_service = ProgressService()
