@@ -25,12 +25,14 @@ typo-tolerant match answers, and the result says so (``corrected``: the query as
 the words used; the API's ``search_corrected``, the portal's "Kết quả cho …").
 
 Only the page of results is read and ordered in full: the count and the facets are counted
-in SQL (``facets``), and the page is the matches' ``ORDER BY … LIMIT`` in SQL, except for a
-sort by title, which Vietnamese readers expect folded ("Đồng" with "Dong"), done in Python
-over the matches' ids and titles. The count and facet counts are kept (``COUNTS``, a
-``core.generations`` cache keyed by the words, the filters, the facets asked and the private
-datasets the reader sees) until a commit writes a dataset, resource, tag or theme, in this
-process or any other: another page or sort of the same search reads only its page.
+from the matches' ids over every dataset's facet values kept in the process (``facets``),
+and the page is the matches' ``ORDER BY … LIMIT`` in SQL, except for a sort by title, which
+Vietnamese readers expect folded ("Đồng" with "Dong"), done in Python over the matches' ids
+and titles. The count and facet counts are kept (``COUNTS``, a ``core.generations`` cache
+keyed by the words, the filters, the facets asked and the private datasets the reader sees)
+until a commit writes a dataset, resource, tag or theme, in this process or any other:
+another page or sort of the same search reads only its page, and a page asked before is
+kept too (``PAGES``).
 
 Private datasets are never counted, listed or faceted for a reader who is not a member of
 their organisation; with ``include_private`` (default off, as CKAN) members see theirs.
@@ -42,6 +44,7 @@ import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
+from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
@@ -280,30 +283,42 @@ def search(
             if tolerant is not None:
                 match, found = tolerant, counted(session, tolerant, conditions, fields, page)
         computed.append((match, found))
-        facets = tuple((name, tuple(found.facets[name])) for name in fields)
+        facets = tuple((name, _ordered(name, found.facets[name])) for name in fields)
         return Kept(found.count, facets, tolerant is not None)
 
-    kept = COUNTS.get(session, (dialect, tuple(words), nothing, selected, fields), count)
+    question = (dialect, tuple(words), nothing, selected, fields)
+    kept = COUNTS.get(session, question, count)
     corrected = {"query": text.strip()} if kept.tolerant and kept.count else None
-    ids: list[str] = []
-    if computed:
-        match, found = computed[0]
-        ids = found.page
-    else:  # kept: only the page is read
-        tolerant = fuzzy(session, dialect, words) if kept.tolerant else None
-        match = tolerant if tolerant is not None else exact
-        if kept.count and page is not None:
-            ids = counted(session, match, conditions, (), page, count=False).page
-    if by_title and kept.count:
-        ids = _page_by_title(session, match, conditions, keys, query.start, query.rows)
-    datasets = load_datasets(session, ids)
+    matches = [computed[0][0]] if computed else []
+
+    def match_of() -> Match:
+        """The match that answered (found again when the counts were kept)."""
+        if not matches:
+            tolerant = fuzzy(session, dialect, words) if kept.tolerant else None
+            matches.append(tolerant if tolerant is not None else exact)
+        return matches[0]
+
+    def read_page() -> tuple[str, ...]:
+        if not kept.count:
+            return ()
+        if by_title:
+            found = _page_by_title(session, match_of(), conditions, keys, query.start, query.rows)
+            return tuple(found)
+        if computed:
+            return tuple(computed[0][1].page)
+        if page is None:
+            return ()
+        return tuple(counted(session, match_of(), conditions, (), page, count=False).page)
+
+    ids = PAGES.get(session, (question, query.sort, query.start, query.rows), read_page)
+    datasets = load_datasets(session, list(ids))
     if corrected is not None:
         best = datasets[0] if datasets and not query.start else None
         if best is None:  # not on this page: the first match
             first = (
-                _page_by_title(session, match, conditions, keys, 0, 1)
+                _page_by_title(session, match_of(), conditions, keys, 0, 1)
                 if by_title
-                else counted(session, match, conditions, (), Page(keys, 0, 1)).page
+                else counted(session, match_of(), conditions, (), Page(keys, 0, 1)).page
             )
             best = load_datasets(session, first)[0]
         used, written = corrected_words(words, [best.title_vi, best.notes_vi or ""])
@@ -311,7 +326,7 @@ def search(
     results = [package_dict(item, organisations, site_url) for item in datasets]
     counts = dict(kept.facets)
     facets = {
-        name: _facet(session, name, list(counts[name]), query, organisations)
+        name: _facet(session, name, counts[name], query, organisations)
         for name in query.facet_fields
     }
     return SearchResult(
@@ -321,8 +336,9 @@ def search(
 
 @dataclass(frozen=True)
 class Kept:
-    """A search's count and facet counts (value, label, count; unsorted, unlimited), and
-    whether the typo-tolerant match answered: what a new page or sort of it reads again."""
+    """A search's count and facet counts (value, label, count; in the order shown, see
+    ``_ordered``; unlimited), and whether the typo-tolerant match answered: what a new page
+    or sort of it reads again."""
 
     count: int
     facets: tuple[tuple[str, tuple[tuple[str, str, int], ...]], ...]
@@ -336,6 +352,11 @@ class Kept:
 # asked) while the catalogue does not change: paging or sorting a search again reads only its
 # page. Bounded by the facet values kept (a value is ~150 bytes: ~75 MB per process at most).
 COUNTS: GenerationCache[Kept] = GenerationCache((CATALOGUE_GENERATION,), max_weight=500_000)
+# The ids of a page of a question (its sort, start and rows), kept alike: asking a search
+# again reads no match at all. Bounded by the ids kept (~40 bytes each).
+PAGES: GenerationCache[tuple[str, ...]] = GenerationCache(
+    (CATALOGUE_GENERATION,), max_weight=200_000
+)
 
 
 def _page_by_title(
@@ -397,28 +418,39 @@ def _sortable(value: Any) -> Any:
     return (0 if value is not None else 1, value if value is not None else 0, "")
 
 
+def _ordered(name: str, counts: list[tuple[str, str, int]]) -> tuple[tuple[str, str, int], ...]:
+    """A facet's counts in the order shown (most first, then by the name shown), except the
+    publishers', whose name (the organisation's code) is read afresh on every search."""
+    if name == "unit":
+        return tuple(sorted(counts, key=lambda item: (-item[2], f"{item[0]}:{item[1]}")))
+    if name == "organization":
+        return tuple(counts)
+    return tuple(sorted(counts, key=lambda item: (-item[2], item[0])))
+
+
 def _facet(
     session: Session,
     name: str,
-    counts: list[tuple[str, str, int]],
+    counts: tuple[tuple[str, str, int], ...],
     query: SearchQuery,
     organisations: dict[int, Any],
 ) -> list[FacetItem]:
+    limit = None if query.facet_limit < 0 else query.facet_limit
     if name == "organization":
         items = [
             FacetItem(organisations[int(key)].code, organisations[int(key)].name_vi, count)
             for key, _, count in counts
-            if key.isdigit() and int(key) in organisations
+            if count >= query.facet_mincount and key.isdigit() and int(key) in organisations
         ]
-    elif name == "unit":
-        items = [  # named below, once limited
-            FacetItem(f"{unit_set}:{code}", code, count) for unit_set, code, count in counts
-        ]
-    elif name == "groups":
-        items = [FacetItem(key, label, count) for key, label, count in counts]
-    else:  # tags, res_format, license_id
-        items = [FacetItem(key, key, count) for key, _, count in counts]
-    items = [item for item in items if item.count >= query.facet_mincount]
-    items.sort(key=lambda item: (-item.count, item.name))
-    items = items if query.facet_limit < 0 else items[: query.facet_limit]
-    return named_units(session, items) if name == "unit" else items
+        items.sort(key=lambda item: (-item.count, item.name))
+        return items[:limit]
+    shown = list(takewhile(lambda item: item[2] >= query.facet_mincount, counts))[:limit]
+    if name == "unit":
+        return named_units(  # named once limited
+            session,
+            [FacetItem(f"{unit_set}:{code}", code, count) for unit_set, code, count in shown],
+        )
+    if name == "groups":
+        return [FacetItem(key, label, count) for key, label, count in shown]
+    # tags, res_format, license_id
+    return [FacetItem(key, key, count) for key, _, count in shown]
