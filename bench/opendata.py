@@ -55,8 +55,9 @@ from bench.serving import database, database_version, free_port, migrate, produc
 from tinhso.core.db import build_engine, make_sessionmaker, utcnow
 from tinhso.core.storage import DiskStore
 from tinhso.opendata.access import ANONYMOUS, PLATFORM
-from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.datasets import dataset_service
 from tinhso.opendata.catalogue.folding import search_column
+from tinhso.opendata.catalogue.metadata import FileUpload
 from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.catalogue.search import FACET_FIELDS, SearchQuery, search
 from tinhso.opendata.catalogue.storage import AREA

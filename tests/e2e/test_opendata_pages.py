@@ -18,7 +18,8 @@ from tests.e2e.conftest import SCREENSHOTS, serious_accessibility_violations
 from tests.opendata.publishing.test_publication import CODE, published  # noqa: F401 - fixture
 from tests.portal.opendata.test_pages import SCHOOLS
 from tinhso.opendata.access import PLATFORM
-from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.datasets import dataset_service
+from tinhso.opendata.catalogue.metadata import FileUpload
 from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.catalogue.storage import resource_store
 from tinhso.opendata.publishing.indicators import dataset_name, publish_indicators

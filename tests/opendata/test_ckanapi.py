@@ -19,7 +19,8 @@ from ckanapi import NotAuthorized, NotFound, SearchQueryError, ValidationError
 
 from tests.opendata.conftest import OTHER, PUBLISHER
 from tinhso.opendata.access import PLATFORM
-from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.datasets import dataset_service
+from tinhso.opendata.catalogue.metadata import FileUpload
 from tinhso.opendata.catalogue.storage import unreferenced
 
 if TYPE_CHECKING:

@@ -47,16 +47,10 @@ from tinhso.core.storage import FileStore
 from tinhso.core.web import DbSession, stored_file
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import Reader, reader_of
-from tinhso.opendata.catalogue.datasets import (
-    UPLOAD_MAX_BYTES,
-    FileUpload,
-    dataset_service,
-    no_datastore,
-    organisations_by_id,
-    package_dict,
-    resource_dict,
-)
+from tinhso.opendata.catalogue.datasets import dataset_service, no_datastore
 from tinhso.opendata.catalogue.listings import catalogue_service
+from tinhso.opendata.catalogue.metadata import UPLOAD_MAX_BYTES, FileUpload
+from tinhso.opendata.catalogue.packages import organisations_by_id, package_dict, resource_dict
 from tinhso.opendata.catalogue.search import (
     FACET_FIELDS,
     FACET_LIMIT_DEFAULT,

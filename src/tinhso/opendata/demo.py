@@ -20,7 +20,8 @@ from tinhso.core.text import neutralise_formula
 from tinhso.monitoring.schemas import IndicatorUpdate
 from tinhso.monitoring.service import catalogue_service
 from tinhso.opendata.access import PLATFORM
-from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.datasets import dataset_service
+from tinhso.opendata.catalogue.metadata import FileUpload
 from tinhso.opendata.catalogue.reference import LICENCES, THEMES, load_reference
 from tinhso.opendata.models import OpendataDataset
 from tinhso.opendata.publishing.indicators import publish_indicators

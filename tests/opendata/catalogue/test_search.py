@@ -13,7 +13,8 @@ from sqlalchemy import delete, inspect, select, text
 
 from tinhso.core import migrations
 from tinhso.opendata.access import ANONYMOUS, PLATFORM, Reader
-from tinhso.opendata.catalogue.datasets import dataset_service, organisations_by_id
+from tinhso.opendata.catalogue.datasets import dataset_service
+from tinhso.opendata.catalogue.packages import organisations_by_id
 from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.catalogue.search import SearchQuery, search
 from tinhso.opendata.models import OpendataDataset

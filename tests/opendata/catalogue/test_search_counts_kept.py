@@ -19,8 +19,9 @@ from sqlalchemy import event
 import tinhso
 from tinhso.core import generations
 from tinhso.opendata.access import ANONYMOUS, PLATFORM, Reader
-from tinhso.opendata.catalogue.datasets import dataset_service, organisations_by_id
+from tinhso.opendata.catalogue.datasets import dataset_service
 from tinhso.opendata.catalogue.facets import FACET_INDEXES, FacetIndex, facet_index
+from tinhso.opendata.catalogue.packages import organisations_by_id
 from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.catalogue.search import COUNTS, FACET_FIELDS, SearchQuery, search
 from tinhso.registry.organisations import organisation_service

@@ -15,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 
 from tests.opendata.conftest import PUBLISHER
 from tinhso.opendata import api as opendata_api
-from tinhso.opendata.catalogue import datasets as opendata_datasets
+from tinhso.opendata.catalogue import metadata as opendata_metadata
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -162,7 +162,7 @@ def test_bad_files_are_refused_and_the_previous_version_stays(
         remote.action.datastore_create(
             resource_id=rid, fields=[{"id": "Dân số", "type": "date"}], force=True
         )
-    monkeypatch.setattr(opendata_datasets, "UPLOAD_MAX_BYTES", 100)
+    monkeypatch.setattr(opendata_metadata, "UPLOAD_MAX_BYTES", 100)
     monkeypatch.setattr(opendata_api, "UPLOAD_MAX_BYTES", 100)
     assert "MB" in _refused(remote, tmp_path, "lon.csv", COMMUNES, rid)
     monkeypatch.undo()

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 
 from tinhso.core.errors import NotFound
 from tinhso.core.text import fold
-from tinhso.opendata.catalogue.datasets import (
+from tinhso.opendata.catalogue.packages import (
     group_dict,
     licence_dict,
     organisation_dict,

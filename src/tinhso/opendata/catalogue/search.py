@@ -52,11 +52,6 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from tinhso.core.errors import InvalidInput
 from tinhso.core.generations import GenerationCache
 from tinhso.core.text import fold
-from tinhso.opendata.catalogue.datasets import (
-    load_datasets,
-    organisations_by_id,
-    package_dict,
-)
 from tinhso.opendata.catalogue.facets import Counted, FacetItem, Page, counted, named_units
 from tinhso.opendata.catalogue.folding import search_words
 from tinhso.opendata.catalogue.matching import (
@@ -66,6 +61,7 @@ from tinhso.opendata.catalogue.matching import (
     full_text,
     fuzzy,
 )
+from tinhso.opendata.catalogue.packages import load_datasets, organisations_by_id, package_dict
 from tinhso.opendata.models import (
     CATALOGUE_GENERATION,
     DatasetState,

@@ -19,7 +19,8 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, XSD
 from tinhso.exchange.catalogue.service import AnnouncedService, catalogue_service
 from tinhso.exchange.models import ServiceStatus
 from tinhso.opendata.access import reader_of
-from tinhso.opendata.catalogue.datasets import dataset_service, organisations_by_id, package_dict
+from tinhso.opendata.catalogue.datasets import dataset_service
+from tinhso.opendata.catalogue.packages import organisations_by_id, package_dict
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

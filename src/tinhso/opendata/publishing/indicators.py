@@ -30,8 +30,9 @@ from tinhso.monitoring.transfer.tables import (
 )
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import PLATFORM
-from tinhso.opendata.catalogue.datasets import FileUpload, dataset_service
+from tinhso.opendata.catalogue.datasets import dataset_service
 from tinhso.opendata.catalogue.folding import slug
+from tinhso.opendata.catalogue.metadata import FileUpload
 from tinhso.opendata.datastore.columns import FieldType
 from tinhso.opendata.models import DatasetState, OpendataDataset
 from tinhso.registry.models import UnitLevel

@@ -18,12 +18,9 @@ from tinhso.core.i18n import current_locale
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
 from tinhso.opendata.access import reader_of, require_publisher
-from tinhso.opendata.catalogue.datasets import (
-    dataset_service,
-    organisations_by_id,
-    package_dict,
-)
+from tinhso.opendata.catalogue.datasets import dataset_service
 from tinhso.opendata.catalogue.listings import catalogue_service
+from tinhso.opendata.catalogue.packages import organisations_by_id, package_dict
 from tinhso.opendata.catalogue.search import FACET_FIELDS, SearchQuery, search
 from tinhso.opendata.datastore.search import DatastoreQuery, search_rows
 from tinhso.opendata.datastore.service import datastore_service

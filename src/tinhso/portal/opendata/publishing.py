@@ -16,15 +16,10 @@ from tinhso.core.i18n import current_locale
 from tinhso.core.web import DbSession
 from tinhso.monitoring.values.number_format import NumberFormat
 from tinhso.opendata.access import reader_of, require_publisher
-from tinhso.opendata.catalogue.datasets import (
-    UPDATE_FREQUENCIES,
-    UPLOAD_MAX_BYTES,
-    FileUpload,
-    dataset_service,
-    organisations_by_id,
-    package_dict,
-)
+from tinhso.opendata.catalogue.datasets import dataset_service
 from tinhso.opendata.catalogue.listings import catalogue_service
+from tinhso.opendata.catalogue.metadata import UPDATE_FREQUENCIES, UPLOAD_MAX_BYTES, FileUpload
+from tinhso.opendata.catalogue.packages import organisations_by_id, package_dict
 from tinhso.portal.auth import PortalUser
 from tinhso.portal.rendering import render
 from tinhso.registry.auth import administered_organisation_ids
