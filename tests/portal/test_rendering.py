@@ -28,6 +28,36 @@ def test_numbers_are_formatted_the_vietnamese_way() -> None:
     assert render_string("{{ 5|percent(0) }}") == "5\u00a0%"
 
 
+
+def test_numbers_read_their_format_once_and_write_what_babel_writes() -> None:
+    """``format_number`` keeps each locale's parsed pattern; what it writes is still exactly
+    what ``babel.numbers.format_decimal`` writes (half up) for each language and precision."""
+    from babel.numbers import format_decimal  # noqa: PLC0415 - the reference only
+    from decimal import ROUND_HALF_UP, localcontext  # noqa: PLC0415
+
+    from tinhso.core.i18n import _number_format, format_number  # noqa: PLC0415
+
+    values: list[float | int | Decimal] = [0, -0.0, 1, -1, 12.5, 87.25, -87.25, 1380.456,
+        1234567, 0.0005, 999999.995, 1e-7, 123456789012.345, Decimal("2.675"), -3]  # fmt: skip
+    for locale in ("vi", "en"):
+        token = current_locale.set(locale)
+        try:
+            for value in values:
+                for decimals in (None, 0, 1, 2, 3):
+                    with localcontext(rounding=ROUND_HALF_UP):
+                        if decimals is None:
+                            expected = format_decimal(value, locale=locale)
+                        else:
+                            pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+                            expected = format_decimal(
+                                Decimal(str(value)), format=pattern, locale=locale
+                            )
+                    assert format_number(value, decimals) == expected, (locale, value, decimals)
+        finally:
+            current_locale.reset(token)
+    read = _number_format.cache_info()
+    assert read.currsize >= 10 and read.hits >= len(values) * 10 - read.currsize
+
 def test_dates_are_day_month_year_in_vietnam_time() -> None:
     assert render_string("{{ d|date }}", d=date(2025, 7, 1)) == "01/07/2025"
     # 17:30 UTC is already the next day in Hà Nội (UTC+7)
