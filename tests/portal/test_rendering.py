@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -106,3 +107,35 @@ def test_safe_next_keeps_only_local_paths(value: str | None, expected: str) -> N
 
 def test_fold_ignores_vietnamese_diacritics() -> None:
     assert fold("Sở Y tế Đắk Lắk") == "so y te dak lak"
+
+
+def test_a_chart_with_a_map_is_written_as_tojson_writes_it_its_geojson_encoded_once() -> None:
+    """``chart_json`` writes the text ``tojson`` writes (keys sorted, ``<>&'`` escaped); a
+    map's collection, shared between requests, is encoded once and its text reused."""
+    from tinhso.portal import rendering  # noqa: PLC0415
+
+    geojson = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": "26734", "properties": {"name": "Phường <Bến> & 'Thành'",
+             "value": 1380.5, "status": None}, "geometry": {"type": "Point",
+             "coordinates": [106.7, 10.77]}},
+        ],
+    }  # fmt: skip
+    charts = [
+        {"mode": "value", "geojson": geojson, "labels": {"percent": "% kế hoạch"}, "unit": "<"},
+        {"type": "timeseries", "values": [1, None, 2.5], "periods": ["T1 & T2"]},
+        None,
+    ]
+    for chart in charts:
+        expected = render_string("{{ c|tojson }}", c=chart)
+        assert render_string("{{ c|chart_json }}", c=chart) == expected
+        assert render_string("{{ c|chart_json }}", c=chart) == expected  # the kept text
+    kept = rendering._ENCODED[id(geojson)]
+    assert kept[0] is geojson
+    # another collection with the same content: its own entry, the same text
+    copy = json.loads(json.dumps(geojson))
+    assert render_string("{{ c|chart_json }}", c={"geojson": copy}) == render_string(
+        "{{ c|tojson }}", c={"geojson": copy}
+    )
+    assert rendering._ENCODED[id(copy)][1] == kept[1]
