@@ -29,12 +29,12 @@ def test_numbers_are_formatted_the_vietnamese_way() -> None:
     assert render_string("{{ 5|percent(0) }}") == "5\u00a0%"
 
 
-
 def test_numbers_read_their_format_once_and_write_what_babel_writes() -> None:
     """``format_number`` keeps each locale's parsed pattern; what it writes is still exactly
     what ``babel.numbers.format_decimal`` writes (half up) for each language and precision."""
-    from babel.numbers import format_decimal  # noqa: PLC0415 - the reference only
     from decimal import ROUND_HALF_UP, localcontext  # noqa: PLC0415
+
+    from babel.numbers import format_decimal  # noqa: PLC0415 - the reference only
 
     from tinhso.core.i18n import _number_format, format_number  # noqa: PLC0415
 
@@ -58,6 +58,7 @@ def test_numbers_read_their_format_once_and_write_what_babel_writes() -> None:
             current_locale.reset(token)
     read = _number_format.cache_info()
     assert read.currsize >= 10 and read.hits >= len(values) * 10 - read.currsize
+
 
 def test_dates_are_day_month_year_in_vietnam_time() -> None:
     assert render_string("{{ d|date }}", d=date(2025, 7, 1)) == "01/07/2025"
@@ -139,3 +140,22 @@ def test_a_chart_with_a_map_is_written_as_tojson_writes_it_its_geojson_encoded_o
         "{{ c|tojson }}", c={"geojson": copy}
     )
     assert rendering._ENCODED[id(copy)][1] == kept[1]
+
+
+def test_a_map_given_as_json_text_is_put_in_as_it_is_escaped_for_the_page() -> None:
+    """A kept map's collection text (``UnitMap.collection_json``) goes in unparsed: the same
+    JSON value as ``tojson`` of the parsed collection, as safe in a ``<script>`` element."""
+    from tinhso.portal.rendering import JSONText  # noqa: PLC0415
+
+    text = (
+        '{"type":"FeatureCollection","features":[{"type":"Feature","id":"1","properties":'
+        '{"name":"Phường <Bến> & \'Thành\'","value":1.5},"geometry":{"type":"Point",'
+        '"coordinates":[106.7,10.77]}}]}'
+    )
+    chart = {"mode": "value", "geojson": JSONText(text), "unit": "<%>"}
+    written = render_string("{{ c|chart_json }}", c=chart)
+    assert "<" not in written and ">" not in written and "'" not in written
+    assert "&" not in written.replace("&#", "")  # nothing unescaped, nothing HTML-escaped
+    assert json.loads(written) == {**chart, "geojson": json.loads(text)}
+    parsed = {**chart, "geojson": json.loads(text)}
+    assert json.loads(render_string("{{ c|tojson }}", c=parsed)) == json.loads(written)

@@ -155,9 +155,7 @@ def test_a_kept_subtree_is_read_again_after_a_commit_writes_the_units(
         )
     with sessions() as session:
         assert {n.code for n in unit_service.subtree(session, root)} == first | {"99991"}
-        assert _id(session, UnitSet.LEGACY, "99991") in unit_service.descendant_ids(
-            session, [root]
-        )
+        assert _id(session, UnitSet.LEGACY, "99991") in unit_service.descendant_ids(session, [root])
         # a write not yet committed: this session reads past what is kept (and it is not kept)
         added = AdministrativeUnit(
             unit_set=UnitSet.LEGACY,
@@ -177,3 +175,35 @@ def test_a_kept_subtree_is_read_again_after_a_commit_writes_the_units(
         session.execute(delete(AdministrativeUnit).where(AdministrativeUnit.code == "99991"))
     with sessions() as session:
         assert {n.code for n in unit_service.subtree(session, root)} == first
+
+
+def test_many_units_by_id_are_kept_until_a_commit_writes_the_units(
+    sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    """``nodes`` of many ids (a province's communes) is kept: asked again, only the generation
+    is read, and the caller gets its own dict; a renamed unit shows after its commit."""
+    with sessions() as session:
+        root = _id(session, UnitSet.LEGACY, "24")
+        ids = [n.id for n in unit_service.subtree(session, root)]
+        assert len(ids) > 32
+        first = unit_service.nodes(session, ids)
+        first.clear()  # the caller's own: nobody else's answer changes
+        with counted_queries(engine) as queries:
+            again = unit_service.nodes(session, reversed(ids))
+        assert queries.count == 1 and "core_generation" in queries.statements[0]
+        assert set(again) == set(ids)
+        commune = next(n for n in again.values() if n.level is UnitLevel.COMMUNE)
+    with sessions.begin() as session:
+        unit = session.get(AdministrativeUnit, commune.id)
+        assert unit is not None
+        unit.name = "Xã Đổi Tên"
+    try:
+        with sessions() as session:
+            assert unit_service.nodes(session, ids)[commune.id].name == "Xã Đổi Tên"
+    finally:
+        with sessions.begin() as session:
+            unit = session.get(AdministrativeUnit, commune.id)
+            assert unit is not None
+            unit.name = commune.name
+    with sessions() as session:
+        assert unit_service.nodes(session, ids)[commune.id].name == commune.name

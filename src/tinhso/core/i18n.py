@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
+from babel import Locale as BabelLocale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel import Locale as BabelLocale
 from babel.numbers import NumberPattern, parse_pattern
 from babel.support import NullTranslations, Translations
 
@@ -80,7 +80,8 @@ def format_number(value: float | int | Decimal | None, decimals: int | None = No
     babel_locale, pattern = _number_format(current_locale.get(), decimals)
     # Officials expect 87,25 → 87,3 (half up), not banker's rounding.
     with localcontext(rounding=ROUND_HALF_UP):
-        return pattern.apply(value if decimals is None else Decimal(str(value)), babel_locale)
+        written: str = pattern.apply(value if decimals is None else Decimal(str(value)), babel_locale)
+        return written
 
 
 @cache

@@ -127,7 +127,6 @@ def isodate_filter(value: str | None) -> str:
         return value
 
 
-
 # The GeoJSON of maps as the page embeds it, by the identity of the collection: a map's
 # collection is kept with its answer and shared between requests, never changed by a reader
 # (``maps.boundaries.UnitMap``, dashboards' kept panels), so its ~100 KB are encoded once, not
@@ -149,6 +148,13 @@ def _htmlsafe(text: str) -> str:
     )
 
 
+class JSONText(str):
+    """JSON text already made (a kept map's ``UnitMap.collection_json``): ``chart_json`` puts
+    it in as it is (escaped for the page), nothing parsed or encoded."""
+
+    __slots__ = ()
+
+
 def _encoded_once(value: Any) -> str:
     key = id(value)
     with _ENCODED_LOCK:
@@ -166,11 +172,15 @@ def _encoded_once(value: Any) -> str:
 
 def chart_json(chart: Any) -> Markup:
     """``chart|tojson``, the same text, its ``geojson`` (a map's features, shared and kept
-    with the map) encoded once per collection rather than on every page."""
-    if not isinstance(chart, dict) or not isinstance(chart.get("geojson"), dict):
+    with the map) encoded once per collection rather than on every page; a ``geojson`` given
+    as :class:`JSONText` is put in as it is."""
+    if not isinstance(chart, dict) or not isinstance(chart.get("geojson"), dict | JSONText):
         return Markup(_htmlsafe(json.dumps(chart, sort_keys=True)))  # noqa: S704 - escaped
+    geojson = chart["geojson"]
+    text = _htmlsafe(geojson) if isinstance(geojson, JSONText) else _encoded_once(geojson)
     shell = _htmlsafe(json.dumps({**chart, "geojson": _HOLE}, sort_keys=True))
-    return Markup(shell.replace(_HOLE_TEXT, _encoded_once(chart["geojson"]), 1))  # noqa: S704
+    return Markup(shell.replace(_HOLE_TEXT, text, 1))  # noqa: S704
+
 
 @cache
 def environment() -> Environment:

@@ -46,6 +46,12 @@ _CHUNK = 1000  # ids per IN (...) list
 _SUBTREES: GenerationCache[tuple[tuple[int, UnitNode], ...]] = GenerationCache(
     (UNITS_GENERATION,), max_weight=200_000
 )
+# Units by id when many are asked at once (a map's 168 communes), likewise; fewer are read
+# (reading the generation would cost as much as reading them).
+_NODES: GenerationCache[dict[int, UnitNode]] = GenerationCache(
+    (UNITS_GENERATION,), max_weight=200_000
+)
+_KEEP_NODES_FROM = 32
 
 
 @dataclass(frozen=True)
@@ -160,8 +166,15 @@ class UnitService:
         return repository.unit_names(session, ids)
 
     def nodes(self, session: Session, ids: Iterable[int]) -> dict[int, UnitNode]:
-        """Unit id -> unit, in one query per thousand ids."""
-        wanted = list(set(ids))
+        """Unit id -> unit, in one query per thousand ids; many units (a province's communes)
+        kept until a commit writes the units."""
+        wanted = sorted(set(ids))
+        if len(wanted) < _KEEP_NODES_FROM:
+            return self._read_nodes(session, wanted)
+        kept = _NODES.get(session, tuple(wanted), lambda: self._read_nodes(session, wanted))
+        return dict(kept)  # the caller's own
+
+    def _read_nodes(self, session: Session, wanted: list[int]) -> dict[int, UnitNode]:
         found: dict[int, UnitNode] = {}
         for start in range(0, len(wanted), _CHUNK):
             rows = session.execute(
