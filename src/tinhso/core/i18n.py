@@ -80,7 +80,9 @@ def format_number(value: float | int | Decimal | None, decimals: int | None = No
     babel_locale, pattern = _number_format(current_locale.get(), decimals)
     # Officials expect 87,25 → 87,3 (half up), not banker's rounding.
     with localcontext(rounding=ROUND_HALF_UP):
-        written: str = pattern.apply(value if decimals is None else Decimal(str(value)), babel_locale)
+        written: str = pattern.apply(
+            value if decimals is None else Decimal(str(value)), babel_locale
+        )
         return written
 
 
