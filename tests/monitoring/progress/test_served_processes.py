@@ -86,9 +86,9 @@ def children(pid: int) -> list[int]:
 def test_the_workers_setting_is_read_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert Settings(_env_file=None).serve_workers == 1  # type: ignore[call-arg]
+    assert Settings(_env_file=None).serve_workers == 1
     monkeypatch.setenv("TINHSO_SERVE_WORKERS", "3")
-    assert Settings(_env_file=None).serve_workers == 3  # type: ignore[call-arg]
+    assert Settings(_env_file=None).serve_workers == 3
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts processes in /proc")
