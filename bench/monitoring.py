@@ -910,6 +910,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         "--databases", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite"
     )
     parser.add_argument("--clients", type=int, default=16, help="concurrent HTTP clients")
+    parser.add_argument(
+        "--serve-workers",
+        type=int,
+        default=1,
+        help="worker processes of tinhso serve (its --workers; default 1)",
+    )
     parser.add_argument("--requests", type=int, default=160, help="requests per endpoint")
     parser.add_argument(
         "--max-seconds", type=float, default=60.0, help="at most this long per endpoint"
@@ -987,6 +993,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": machine(),
         "scale": args.scale,
         "clients": args.clients,
+        "serve_workers": args.serve_workers,
         "requests_per_endpoint": args.requests,
         "max_seconds": args.max_seconds,
         "postgresql_settings": POSTGRES_SETTINGS,
@@ -1000,6 +1007,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "seed": args.seed,
         "warm_up": args.clients if args.warm_up is None else args.warm_up,
         "request_timeout": args.request_timeout,
+        "serve_workers": args.serve_workers,
     }
     report["warm_up_requests"] = options["warm_up"]
     report["request_timeout_s"] = args.request_timeout
@@ -1025,6 +1033,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     text = write(report, args)
     print(text)
     return report
+
+
+def _processes(count: int) -> str:
+    return "one uvicorn process" if count == 1 else f"{count} uvicorn worker processes"
 
 
 def write(report: dict[str, Any], args: argparse.Namespace) -> str:
@@ -1280,7 +1292,8 @@ def summary(report: dict[str, Any]) -> str:
         ),
         f"PostgreSQL settings: {report['postgresql_settings']} (fsync, full_page_writes on)",
         (
-            f"through the product (scale {report['scale']}): tinhso serve (one uvicorn process)"
+            f"through the product (scale {report['scale']}): tinhso serve"
+            f" ({_processes(report.get('serve_workers', 1))})"
             f" on loopback, {report['clients']} concurrent keep-alive clients (aiohttp, same"
             f" machine), {report['requests_per_endpoint']} requests per endpoint (at most"
             f" {report.get('max_seconds', '-')} s) after {report.get('warm_up_requests', report['clients'])}"

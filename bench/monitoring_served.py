@@ -684,7 +684,8 @@ def measure_database(
         report["recompute"] = recompute(env, workdir)
         print(f"  recompute {report['recompute']}", flush=True)
         targets = endpoints(chosen, data, provinces, options["requests"], options["seed"])
-        with served(env, free_port(), workdir / "serve.log") as base:
+        workers = options.get("serve_workers", 1)
+        with served(env, free_port(), workdir / "serve.log", workers) as base:
             api, portal = sign_in(base)
             report["http"] = measure_http(
                 base,
@@ -719,7 +720,8 @@ def measure_attached(
         workdir = Path(tmp)
         env = product_env(url, workdir / "data")
         targets = endpoints(chosen, data, provinces, options["requests"], options["seed"])
-        with served(env, free_port(), workdir / "serve.log") as base:
+        workers = options.get("serve_workers", 1)
+        with served(env, free_port(), workdir / "serve.log", workers) as base:
             api, portal = sign_in(base)
             report["http"] = measure_http(
                 base,

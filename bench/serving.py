@@ -60,13 +60,17 @@ def run_cli(env: dict[str, str], *arguments: str) -> tuple[float, str]:
 
 
 @contextlib.contextmanager
-def served(env: dict[str, str], port: int, log: Path | None = None) -> Iterator[str]:
-    """``tinhso serve`` on 127.0.0.1:port until the block ends; yields its base URL. Its
-    output goes to ``log`` (nowhere without one: a pipe nobody reads would stall it)."""
+def served(
+    env: dict[str, str], port: int, log: Path | None = None, workers: int = 1
+) -> Iterator[str]:
+    """``tinhso serve`` (``--workers`` processes) on 127.0.0.1:port until the block ends;
+    yields its base URL. Its output goes to ``log`` (nowhere without one: a pipe nobody reads
+    would stall it)."""
     with contextlib.ExitStack() as stack:
         output = stack.enter_context(log.open("ab")) if log else subprocess.DEVNULL
         process = subprocess.Popen(
-            [tinhso_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [tinhso_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+            + (["--workers", str(workers)] if workers > 1 else []),
             env=env,
             stdout=output,
             stderr=output,

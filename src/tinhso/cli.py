@@ -53,6 +53,14 @@ app.add_typer(opendata_app, name="opendata")
 def serve(
     host: Annotated[str | None, typer.Option(help="Địa chỉ lắng nghe / bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Cổng / port")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Số tiến trình phục vụ / worker processes (TINHSO_SERVE_WORKERS, mặc định 1)",
+        ),
+    ] = None,
 ) -> None:
     """Chạy control plane (API + cổng thông tin) / run the control plane."""
     import uvicorn  # noqa: PLC0415
@@ -68,8 +76,14 @@ def serve(
         )
         raise typer.Exit(1)
     _check_storage(settings)
+    count = workers or settings.serve_workers
+    # With several, each worker process makes its own app (its engine, its kept figures) from
+    # the same settings (environment, .env); what they keep is checked against the generations
+    # in the database, so no process shows a figure another has seen change.
     uvicorn.run(
-        create_app(settings),
+        create_app(settings) if count == 1 else "tinhso.app:create_app",
+        factory=count > 1,
+        workers=count if count > 1 else None,
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,

@@ -219,6 +219,8 @@ class Settings(BaseSettings):
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Worker processes of `tinhso serve` (its --workers option wins): one per core is a start.
+    serve_workers: int = Field(default=1, ge=1, le=64)
 
     redis_url: str | None = None
     metrics_token: SecretStr | None = Field(

@@ -10,6 +10,9 @@ shown the Vietnamese way (``1.380,5``, ``21/11/2026``), whatever the language.
 from __future__ import annotations
 
 import gzip
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi.responses import HTMLResponse
 from fastapi.routing import iter_route_contexts
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from tinhso import __version__
 from tinhso.core.i18n import (
@@ -123,6 +127,61 @@ def isodate_filter(value: str | None) -> str:
         return value
 
 
+# The GeoJSON of maps as the page embeds it, by the identity of the collection: a map's
+# collection is kept with its answer and shared between requests, never changed by a reader
+# (``maps.boundaries.UnitMap``, dashboards' kept panels), so its ~100 KB are encoded once, not
+# on every page. Each entry holds the collection itself, so its id names no other object.
+_ENCODED: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+_ENCODED_LOCK = threading.Lock()
+_ENCODED_MAX = 16
+_HOLE = "\x00tinhso-geojson\x00"  # a string no chart holds, where the GeoJSON goes
+_HOLE_TEXT = json.dumps(_HOLE)
+
+
+def _htmlsafe(text: str) -> str:
+    """JSON text safe in a ``<script>`` element, as Jinja's ``tojson`` makes it."""
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027")
+    )
+
+
+class JSONText(str):
+    """JSON text already made (a kept map's ``UnitMap.collection_json``): ``chart_json`` puts
+    it in as it is (escaped for the page), nothing parsed or encoded."""
+
+    __slots__ = ()
+
+
+def _encoded_once(value: Any) -> str:
+    key = id(value)
+    with _ENCODED_LOCK:
+        found = _ENCODED.get(key)
+        if found is not None and found[0] is value:
+            _ENCODED.move_to_end(key)
+            return found[1]
+    text = _htmlsafe(json.dumps(value, sort_keys=True))
+    with _ENCODED_LOCK:
+        _ENCODED[key] = (value, text)
+        while len(_ENCODED) > _ENCODED_MAX:
+            _ENCODED.popitem(last=False)
+    return text
+
+
+def chart_json(chart: Any) -> Markup:
+    """``chart|tojson``, the same text, its ``geojson`` (a map's features, shared and kept
+    with the map) encoded once per collection rather than on every page; a ``geojson`` given
+    as :class:`JSONText` is put in as it is."""
+    if not isinstance(chart, dict) or not isinstance(chart.get("geojson"), dict | JSONText):
+        return Markup(_htmlsafe(json.dumps(chart, sort_keys=True)))  # noqa: S704 - escaped
+    geojson = chart["geojson"]
+    text = _htmlsafe(geojson) if isinstance(geojson, JSONText) else _encoded_once(geojson)
+    shell = _htmlsafe(json.dumps({**chart, "geojson": _HOLE}, sort_keys=True))
+    return Markup(shell.replace(_HOLE_TEXT, text, 1))  # noqa: S704
+
+
 @cache
 def environment() -> Environment:
     """The portal's Jinja2 environment: autoescaped, translated through the catalogues."""
@@ -141,6 +200,7 @@ def environment() -> Environment:
         date=date_filter,
         datetime=datetime_filter,
         isodate=isodate_filter,
+        chart_json=chart_json,
     )
     env.globals["version"] = __version__
     env.globals["static"] = static_url

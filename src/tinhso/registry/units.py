@@ -15,9 +15,16 @@ from sqlalchemy import Integer, case, literal_column, select, tuple_
 from sqlalchemy.orm import aliased
 
 from tinhso.core.errors import InvalidInput, NotFound
+from tinhso.core.generations import GenerationCache
 from tinhso.core.text import fold
 from tinhso.registry import repository, unit_import
-from tinhso.registry.models import AdministrativeUnit, UnitLevel, UnitSet, UnitSuccession
+from tinhso.registry.models import (
+    UNITS_GENERATION,
+    AdministrativeUnit,
+    UnitLevel,
+    UnitSet,
+    UnitSuccession,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Select
@@ -33,6 +40,18 @@ LEVELS_IN_SET: dict[UnitSet, tuple[UnitLevel, ...]] = {
 }
 _MAX_DEPTH = 10  # the unit tree has three levels; a guard against a cycle in bad data
 _CHUNK = 1000  # ids per IN (...) list
+
+# The subtrees read (``_descendants``) per set of roots, until a commit writes the units: a
+# map, a ranking or a dashboard asks for a province's 168 communes several times a request.
+_SUBTREES: GenerationCache[tuple[tuple[int, UnitNode], ...]] = GenerationCache(
+    (UNITS_GENERATION,), max_weight=200_000
+)
+# Units by id when many are asked at once (a map's 168 communes), likewise; fewer are read
+# (reading the generation would cost as much as reading them).
+_NODES: GenerationCache[dict[int, UnitNode]] = GenerationCache(
+    (UNITS_GENERATION,), max_weight=200_000
+)
+_KEEP_NODES_FROM = 32
 
 
 @dataclass(frozen=True)
@@ -147,8 +166,15 @@ class UnitService:
         return repository.unit_names(session, ids)
 
     def nodes(self, session: Session, ids: Iterable[int]) -> dict[int, UnitNode]:
-        """Unit id -> unit, in one query per thousand ids."""
-        wanted = list(set(ids))
+        """Unit id -> unit, in one query per thousand ids; many units (a province's communes)
+        kept until a commit writes the units."""
+        wanted = sorted(set(ids))
+        if len(wanted) < _KEEP_NODES_FROM:
+            return self._read_nodes(session, wanted)
+        kept = _NODES.get(session, tuple(wanted), lambda: self._read_nodes(session, wanted))
+        return dict(kept)  # the caller's own
+
+    def _read_nodes(self, session: Session, wanted: list[int]) -> dict[int, UnitNode]:
         found: dict[int, UnitNode] = {}
         for start in range(0, len(wanted), _CHUNK):
             rows = session.execute(
@@ -216,12 +242,19 @@ class UnitService:
             found.append(row.id)
         return found
 
-    def _descendants(self, session: Session, root_ids: Iterable[int]) -> list[tuple[int, UnitNode]]:
+    def _descendants(
+        self, session: Session, root_ids: Iterable[int]
+    ) -> tuple[tuple[int, UnitNode], ...]:
         """(root id, unit) for every unit in the subtrees of some roots, roots included,
-        in one recursive query."""
-        roots = sorted(set(root_ids))
+        in one recursive query (kept until a commit writes the units)."""
+        roots = tuple(sorted(set(root_ids)))
         if not roots:
-            return []
+            return ()
+        return _SUBTREES.get(session, roots, lambda: self._read_descendants(session, roots))
+
+    def _read_descendants(
+        self, session: Session, roots: tuple[int, ...]
+    ) -> tuple[tuple[int, UnitNode], ...]:
         unit = AdministrativeUnit
         columns = (unit.id, unit.unit_set, unit.code, unit.name, unit.level, unit.parent_id)
         tree = (
@@ -239,7 +272,7 @@ class UnitService:
             .where(tree.c.depth < literal_column(str(_MAX_DEPTH - 1), Integer))
         )
         query = select(tree).order_by(tree.c.root_id, tree.c.depth, tree.c.code, tree.c.id)
-        return [
+        return tuple(
             (
                 row.root_id,
                 UnitNode(
@@ -253,7 +286,7 @@ class UnitService:
                 ),
             )
             for row in session.execute(query)
-        ]
+        )
 
     def descendant_ids(self, session: Session, root_ids: Iterable[int]) -> set[int]:
         """Every unit in the subtrees of some units (the units themselves included)."""

@@ -321,3 +321,38 @@ def test_overview_shows_a_page_of_targets_with_the_counts_of_all(
     # the export still holds every target
     book = viewer.get(f"/monitoring/progress.xlsx?as_of={AS_OF}")
     assert book.status_code == 200
+
+
+def test_the_overview_kept_for_everyone_shows_a_new_value_after_its_commit(
+    viewer: TestClient, data: None, sessions: sessionmaker[Session]
+) -> None:
+    """The plan overview (its tables' HTML) is kept per plan, year, page and language: asked
+    again it is not built again; a value committed since shows at once; each language its own."""
+    from tinhso.portal.monitoring import pages  # noqa: PLC0415
+
+    path = f"/monitoring?plan={PLAN}&as_of={AS_OF}"
+    first = viewer.get(path).text
+    assert "45,5" in first and "47,25" not in first
+    hits = pages._OVERVIEWS.hits
+    assert viewer.get(path).text.count("45,5") == first.count("45,5")
+    assert pages._OVERVIEWS.hits == hits + 1  # kept, not built again
+    item = ValueIn.model_validate(
+        {
+            "element_code": "kt_thanh_toan_pct",
+            "unit": {"unit_set": "legacy", "code": "24"},
+            "period": "2024",
+            "value": 47.25,
+            "source": "file",
+            "source_reference": SOURCE,
+        }
+    )
+    with sessions.begin() as session:
+        value_service.record_many(session, [item], Provenance(entered_by_id=None))
+    after = viewer.get(path).text
+    assert "47,25" in after  # the new value
+    assert "94,5\u00a0%" in after  # its achievement: 47,25 / 50
+    viewer.cookies.set("tinhso_lang", "en")
+    english = viewer.get(path).text
+    assert "Latest value" in english and "94.5%" in english
+    viewer.cookies.set("tinhso_lang", "vi")
+    assert "94,5\u00a0%" in viewer.get(path).text

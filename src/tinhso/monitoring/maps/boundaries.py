@@ -208,6 +208,12 @@ class UnitMap:
             ],
         }
 
+    @cached_property
+    def collection_json(self) -> str:
+        """:meth:`collection_text` made once for this map (kept maps are shared: the map page
+        writes it as it is, the geometries never parsed)."""
+        return self.collection_text()
+
     def collection_text(self) -> str:
         """:attr:`collection` as JSON text, the stored geometries' text put in as it is
         (nothing parsed or encoded again: a province's 168 communes are ~100 KB)."""

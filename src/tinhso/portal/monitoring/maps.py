@@ -33,7 +33,7 @@ from tinhso.portal.monitoring.overview import (
     map_texts,
     status_label,
 )
-from tinhso.portal.rendering import render
+from tinhso.portal.rendering import JSONText, render
 from tinhso.registry.models import UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 
@@ -111,7 +111,7 @@ def _page(
                 found = unit_map(session, model, period, (parent or "").strip() or None)
             except DomainError as problem:
                 error = problem.message.vi if current_locale.get() == "vi" else problem.message.en
-    features = found.collection["features"] if found else []
+    features = [properties for _code, properties, _geometry in found.units] if found else []
     shown = found.parent[0] if found and found.parent else None
     try:  # the badge: open alerts of the shown province and its communes, or everywhere
         open_alerts = alert_service.open_count(
@@ -121,7 +121,7 @@ def _page(
         open_alerts = 0
     measure = "percent" if mode == MODE_TARGET else "value"
     rows = sorted(
-        (_row(f["properties"]) for f in features),
+        (_row(properties) for properties in features),
         key=lambda p: (p[measure] is None, -(p[measure] or 0), p["name"]),
     )
     return render(
@@ -142,7 +142,7 @@ def _page(
             "open_alerts": open_alerts,
             "alerts_unit": shown or "",
             "mode": mode,
-            "points": sum(1 for f in features if f["properties"]["boundary"] == "point"),
+            "points": sum(1 for properties in features if properties["boundary"] == "point"),
             "chart": _chart(found, chosen, mode),
         },
         status_code=422 if error else status_code,
@@ -154,7 +154,7 @@ def _chart(found: UnitMap | None, chosen: IndicatorOut | None, mode: str) -> dic
     return {
         "mode": mode,
         **map_texts(),
-        "geojson": found.collection if found else None,
+        "geojson": JSONText(found.collection_json) if found else None,
         "drill": found is not None and found.parent is None,
         "decimals": chosen.decimals if chosen else 2,
         "unit": localised(chosen.unit_of_measure, chosen.unit_of_measure_en) if chosen else "",

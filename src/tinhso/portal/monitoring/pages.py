@@ -17,16 +17,19 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from markupsafe import Markup
 from starlette.responses import Response
 
+from tinhso.core.db import utcnow
 from tinhso.core.errors import InvalidInput, NotFound
-from tinhso.core.i18n import format_number
+from tinhso.core.generations import GenerationCache
+from tinhso.core.i18n import current_locale, format_number
 from tinhso.core.i18n import gettext as _
 from tinhso.core.web import DbSession
 from tinhso.monitoring.alerts.service import alert_service
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.methodologies import methodology_service
-from tinhso.monitoring.models import Direction
+from tinhso.monitoring.models import FIGURES_GENERATION, Direction
 from tinhso.monitoring.progress.service import (
     MIN_UNITS_TO_RANK,
     is_published_rank,
@@ -48,10 +51,10 @@ from tinhso.portal.monitoring import (
 )
 from tinhso.portal.monitoring.catalogue import localised, period_key, period_label, tree_note
 from tinhso.portal.monitoring.progress_export import progress_workbook
-from tinhso.portal.rendering import render
+from tinhso.portal.rendering import environment, render
 from tinhso.portal.units import unit_typed
 from tinhso.portal.workbooks import download
-from tinhso.registry.models import UnitLevel, UnitSet
+from tinhso.registry.models import UNITS_GENERATION, UnitLevel, UnitSet
 from tinhso.registry.schemas import UnitRef
 
 if TYPE_CHECKING:
@@ -138,6 +141,38 @@ def _plan_progress(
 ) -> tuple[list[PlanOut], str | None, overview.Overview | None]:
     """The plans one may see, the one chosen (the request's, else the default) and its
     progress: every row, or one page of them."""
+    plans, chosen, as_of_year = _plan_chosen(session, principal, plan, as_of)
+    data = overview.build(session, principal, chosen, as_of_year, page) if chosen else None
+    return plans, chosen, data
+
+
+# The plan overview as the page shows it (its model and its tables' HTML), kept per plan, year
+# assessed, page, language and this year until a commit writes the figures (catalogue, targets,
+# values) or the units: the overview is the same for every official, and a wall screen or a
+# room of officials reloads the same page. Shared between requests: never changed by a reader.
+_OVERVIEWS: GenerationCache[tuple[overview.Overview, Markup]] = GenerationCache(
+    (UNITS_GENERATION, FIGURES_GENERATION), max_weight=200
+)
+
+
+def _kept_overview(
+    session: Session, principal: Principal, chosen: str, as_of_year: int | None, page: int
+) -> tuple[overview.Overview, Markup]:
+    def compute() -> tuple[overview.Overview, Markup]:
+        data = overview.build(session, principal, chosen, as_of_year, page)
+        tables = environment().get_template("monitoring/_overview_groups.html")
+        values = {"overview": data, "period_label": period_label, "amount": amount}
+        return data, Markup(tables.render({**values, "basis_label": overview.basis_label}))  # noqa: S704 - autoescaped
+
+    key = (chosen, as_of_year, page, overview.PAGE_SIZE, current_locale.get(), utcnow().year)
+    return _OVERVIEWS.get(session, key, compute)
+
+
+def _plan_chosen(
+    session: Session, principal: Principal, plan: str | None, as_of: str | None
+) -> tuple[list[PlanOut], str | None, int | None]:
+    """The plans one may see, the one chosen (the request's, else the default) and the year
+    assessed (None: this year)."""
     as_of_year = int(as_of) if as_of and as_of.isdigit() and 1990 <= int(as_of) <= 2100 else None
     plans = catalogue.plans(session, principal)
     codes = [p.code for p in plans]
@@ -150,8 +185,7 @@ def _plan_progress(
         chosen = max(plans, key=lambda p: p.targets).code
     if plan and plan not in codes:
         raise NotFound(f"Không tìm thấy kế hoạch {plan}", f"Plan {plan} not found", field="plan")
-    data = overview.build(session, principal, chosen, as_of_year, page) if chosen else None
-    return plans, chosen, data
+    return plans, chosen, as_of_year
 
 
 @router.get(
@@ -182,7 +216,12 @@ def plan_overview(
     page: Annotated[str | None, Query(max_length=6, description="Page of targets, from 1")] = None,
 ) -> Response:
     number = int(page) if page and page.isdigit() else 1
-    plans, chosen, data = _plan_progress(session, principal, plan, as_of, number)
+    plans, chosen, as_of_year = _plan_chosen(session, principal, plan, as_of)
+    data, tables = (
+        _kept_overview(session, principal, chosen, as_of_year, number)
+        if chosen
+        else (None, Markup(""))
+    )
     chart = (
         {
             "labels": [overview.status_label(s) for s in overview.STATUS_ORDER],
@@ -199,6 +238,7 @@ def plan_overview(
             "plans": plans,
             "chosen": chosen,
             "overview": data,
+            "overview_groups": tables,
             "chart": chart,
             "localised": localised,
             "status_order": overview.STATUS_ORDER,
