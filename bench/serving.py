@@ -77,26 +77,35 @@ def served(
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            # a shared machine under load (1-min load 20 on 2 cores) takes minutes at times
-            deadline = time.monotonic() + 240
-            while time.monotonic() < deadline:
-                if process.poll() is not None:
-                    raise RuntimeError(f"tinhso serve ended: exit {process.returncode}")
-                try:
-                    if httpx.get(f"{base}{READY_PATH}", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            else:
-                raise RuntimeError("tinhso serve did not start")
+            wait_until_ready(process, base)
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+            stop(process)
+
+
+def wait_until_ready(process: subprocess.Popen[bytes], base: str, seconds: float = 240) -> None:
+    """Until ``tinhso serve`` at ``base`` answers; RuntimeError if it ends or never does (a
+    shared machine under load, 1-min load 20 on 2 cores, takes minutes at times)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"tinhso serve ended: exit {process.returncode}")
+        try:
+            if httpx.get(f"{base}{READY_PATH}", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("tinhso serve did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server, killed if it has not ended within 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 def free_port() -> int:

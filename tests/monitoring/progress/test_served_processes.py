@@ -9,19 +9,22 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from bench.serving import stop, wait_until_ready
 
 from tests.conftest import TEST_SECRET
-from tests.portal.monitoring.support import AS_OF, PLAN, SOURCE, load_test_plan
+from tests.portal.monitoring.support import (
+    AS_OF,
+    PLAN,
+    load_test_plan,
+    record_revised_payment_share,
+)
 from tests.support.services import free_port
 from tinhso.core.config import Settings
-from tinhso.monitoring.schemas import ValueIn
-from tinhso.monitoring.values.service import Provenance, value_service
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -53,23 +56,10 @@ def serving(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"tinhso serve ended: {process.returncode}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail("tinhso serve did not start")
+        wait_until_ready(process, base, seconds=120)
         yield base, process
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        stop(process)
 
 
 def children(pid: int) -> list[int]:
@@ -92,6 +82,7 @@ def test_the_workers_setting_is_read_from_the_environment(
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts processes in /proc")
+@pytest.mark.usefixtures("sessions")  # the suite's database made (serve refuses one not upgraded)
 def test_serve_with_workers_runs_that_many_processes_on_one_port(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -119,18 +110,7 @@ def test_a_value_committed_shows_at_once_in_every_process_that_kept_the_figures(
             answer = httpx.get(f"{base}{path}", headers=official.headers, timeout=30)
             assert answer.status_code == 200, answer.text
             assert "45.5" in answer.text and "47.25" not in answer.text
-        item = ValueIn.model_validate(
-            {
-                "element_code": "kt_thanh_toan_pct",
-                "unit": {"unit_set": "legacy", "code": "24"},
-                "period": "2024",
-                "value": 47.25,
-                "source": "file",
-                "source_reference": SOURCE,
-            }
-        )
-        with sessions.begin() as session:  # written by neither process
-            value_service.record_many(session, [item], Provenance(entered_by_id=None))
+        record_revised_payment_share(sessions)  # written by neither process
         for base in (first, second):
             answer = httpx.get(f"{base}{path}", headers=official.headers, timeout=30)
             assert "47.25" in answer.text, base

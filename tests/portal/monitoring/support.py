@@ -143,3 +143,20 @@ def load_test_plan(sessions: sessionmaker[Session]) -> None:
                 for period, value in values.items()
             )
         value_service.record_many(session, items, Provenance(entered_by_id=None))
+
+
+def record_revised_payment_share(sessions: sessionmaker[Session]) -> None:
+    """A new 2024 value (47.25, achievement 94.5 %) for the test plan's cashless-payment
+    target, committed by none of the processes that may have kept the figures."""
+    item = ValueIn.model_validate(
+        {
+            "element_code": "kt_thanh_toan_pct",
+            "unit": {"unit_set": "legacy", "code": "24"},
+            "period": "2024",
+            "value": 47.25,
+            "source": "file",
+            "source_reference": SOURCE,
+        }
+    )
+    with sessions.begin() as session:
+        value_service.record_many(session, [item], Provenance(entered_by_id=None))

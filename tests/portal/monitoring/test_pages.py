@@ -18,6 +18,7 @@ from tests.portal.monitoring.support import (
     PLAN_NUMBER,
     SOURCE,
     load_test_plan,
+    record_revised_payment_share,
 )
 from tinhso.monitoring import repository
 from tinhso.monitoring.progress.service import progress_service
@@ -336,18 +337,7 @@ def test_the_overview_kept_for_everyone_shows_a_new_value_after_its_commit(
     hits = pages._OVERVIEWS.hits
     assert viewer.get(path).text.count("45,5") == first.count("45,5")
     assert pages._OVERVIEWS.hits == hits + 1  # kept, not built again
-    item = ValueIn.model_validate(
-        {
-            "element_code": "kt_thanh_toan_pct",
-            "unit": {"unit_set": "legacy", "code": "24"},
-            "period": "2024",
-            "value": 47.25,
-            "source": "file",
-            "source_reference": SOURCE,
-        }
-    )
-    with sessions.begin() as session:
-        value_service.record_many(session, [item], Provenance(entered_by_id=None))
+    record_revised_payment_share(sessions)
     after = viewer.get(path).text
     assert "47,25" in after  # the new value
     assert "94,5\u00a0%" in after  # its achievement: 47,25 / 50
