@@ -5,7 +5,8 @@ on `bench.serving`): for PostgreSQL (a private durable server) and SQLite, the p
 schema, units (``tinhso units import``), an official (``tinhso create-admin``), the catalogue,
 a plan and a dashboard through the API, the element values loaded (``COPY`` on PostgreSQL),
 the product's recompute (``tinhso monitoring snapshot`` + ``tinhso monitoring recompute``, which
-compute on a DuckDB copy) timed as a user runs it, then ``tinhso serve`` under ``--clients``
+compute on a DuckDB copy) timed as a user runs it, ``ANALYZE`` on PostgreSQL (what autovacuum
+does within a minute of those writes), then ``tinhso serve`` under ``--clients``
 (16) concurrent HTTP clients on the API endpoints and portal pages a dashboard uses: p50/p95/
 p99 and requests/s. ``--scale national`` (default): 34 provinces, 3,321 communes, 200
 indicators, 120 months (~80 M values) on PostgreSQL and the last 12 months (~8 M) on SQLite;

@@ -483,6 +483,22 @@ def recompute(env: dict[str, str], workdir: Path) -> dict[str, Any]:
     }
 
 
+def analyze(url: str) -> float | None:
+    """PostgreSQL: ``ANALYZE``, what autovacuum does within a minute or so of the load's and
+    the recompute's writes (the HTTP figures are then those of a settled database, not of its
+    first minute's plans made without statistics). SQLite has no autovacuum: None."""
+    engine = build_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return None
+        started = time.perf_counter()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))
+        return round(time.perf_counter() - started, 1)
+    finally:
+        engine.dispose()
+
+
 # -- HTTP -------------------------------------------------------------------------------------
 
 
@@ -683,6 +699,7 @@ def measure_database(
         print(f"  load {report['load']}", flush=True)
         report["recompute"] = recompute(env, workdir)
         print(f"  recompute {report['recompute']}", flush=True)
+        report["recompute"]["analyzed_s"] = analyze(url)
         targets = endpoints(chosen, data, provinces, options["requests"], options["seed"])
         workers = options.get("serve_workers", 1)
         with served(env, free_port(), workdir / "serve.log", workers) as base:
