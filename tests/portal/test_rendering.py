@@ -143,7 +143,7 @@ def test_a_chart_with_a_map_is_written_as_tojson_writes_it_its_geojson_encoded_o
 
 
 def test_a_map_given_as_json_text_is_put_in_as_it_is_escaped_for_the_page() -> None:
-    """A kept map's collection text (``UnitMap.collection_json``) goes in unparsed: the same
+    """A kept map's collection text (``UnitMap.collection_text``) goes in unparsed: the same
     JSON value as ``tojson`` of the parsed collection, as safe in a ``<script>`` element."""
     from tinhso.portal.rendering import JSONText  # noqa: PLC0415
 

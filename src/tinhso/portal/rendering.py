@@ -149,7 +149,7 @@ def _htmlsafe(text: str) -> str:
 
 
 class JSONText(str):
-    """JSON text already made (a kept map's ``UnitMap.collection_json``): ``chart_json`` puts
+    """JSON text already made (a kept map's ``UnitMap.collection_text``): ``chart_json`` puts
     it in as it is (escaped for the page), nothing parsed or encoded."""
 
     __slots__ = ()

@@ -317,7 +317,7 @@ def test_a_map_asked_again_is_the_kept_answer_until_a_value_or_a_boundary_change
     with sessions() as session:
         drawn = unit_map(session, catalogue_service.indicator(session, INDICATOR), "2025", "24")
     assert found["features"] == drawn.collection["features"]
-    assert json.loads(drawn.collection_text()) == drawn.collection
+    assert json.loads(drawn.collection_text) == drawn.collection
 
     _values(sessions, [(TAN_TIEN, "2025", 77)])
     by_code = {f["id"]: f for f in _map(client, viewer.headers, "2025")["features"]}

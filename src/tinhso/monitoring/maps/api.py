@@ -73,7 +73,7 @@ def indicator_map(
             separators=(",", ":"),
         )
         # the collection's own keys first, then the map's: one JSON object
-        return (f"{drawn.collection_text()[:-1]},{rest[1:]}".encode(),)
+        return (f"{drawn.collection_text[:-1]},{rest[1:]}".encode(),)
 
     body = MAPS.get(session, (found.id, indicator, period, parent), encode)[0]
     return Response(body, media_type="application/json")

@@ -209,14 +209,10 @@ class UnitMap:
         }
 
     @cached_property
-    def collection_json(self) -> str:
-        """:meth:`collection_text` made once for this map (kept maps are shared: the map page
-        writes it as it is, the geometries never parsed)."""
-        return self.collection_text()
-
     def collection_text(self) -> str:
         """:attr:`collection` as JSON text, the stored geometries' text put in as it is
-        (nothing parsed or encoded again: a province's 168 communes are ~100 KB)."""
+        (nothing parsed or encoded again: a province's 168 communes are ~100 KB); made once
+        for this map, which is kept and shared (the map page writes it as it is)."""
         features = ",".join(
             f'{{"type":"Feature","id":{_json(code)},"properties":{_json(properties)},'
             f'"geometry":{geometry if geometry is not None else "null"}}}'

@@ -154,7 +154,7 @@ def _chart(found: UnitMap | None, chosen: IndicatorOut | None, mode: str) -> dic
     return {
         "mode": mode,
         **map_texts(),
-        "geojson": JSONText(found.collection_json) if found else None,
+        "geojson": JSONText(found.collection_text) if found else None,
         "drill": found is not None and found.parent is None,
         "decimals": chosen.decimals if chosen else 2,
         "unit": localised(chosen.unit_of_measure, chosen.unit_of_measure_en) if chosen else "",
