@@ -10,7 +10,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 
 from tinhso.core import generations
 from tinhso.core.generations import GenerationCache
@@ -160,6 +160,38 @@ def test_a_kept_result_holds_until_a_commit_writes_what_it_is_made_of(
             "một",
         ]
     assert len(calls) == 2
+
+
+def test_the_generation_is_read_once_per_transaction_and_again_in_the_next(
+    sessions: sessionmaker[Session],
+) -> None:
+    cache = _cache_over_one_mail(sessions)
+    other: GenerationCache[list[str]] = GenerationCache((GROUP,))
+    calls: list[int] = []
+    statements: list[str] = []
+
+    def reads_of_generations(*arguments: object) -> None:
+        if str(arguments[2]).startswith("SELECT") and "core_generation" in str(arguments[2]):
+            statements.append(str(arguments[2]))
+
+    with sessions() as session:
+        engine = session.get_bind()
+        event.listen(engine, "before_cursor_execute", reads_of_generations)
+        try:
+            cache.get(session, "mails", lambda: _subjects(session, calls))
+            other.get(session, "mails", lambda: _subjects(session, calls))
+            assert len(statements) == 1  # two caches of one group: one read
+            with sessions.begin() as writer:  # another session commits a write
+                writer.add(_mail("hai"))
+            session.commit()  # the reader's next transaction reads the generation again
+            assert sorted(cache.get(session, "mails", lambda: _subjects(session, calls))) == [
+                "hai",
+                "một",
+            ]
+            assert len(statements) == 2
+        finally:
+            event.remove(engine, "before_cursor_execute", reads_of_generations)
+    assert len(calls) == 3
 
 
 def test_a_session_with_uncommitted_writes_neither_reads_nor_fills_the_cache(

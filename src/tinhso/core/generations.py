@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import ORMExecuteState, UOWTransaction
 
 _PENDING = "tinhso.generations.pending"
+_STAMPS = "tinhso.generations.stamps"  # the stamps read in the session's transaction
 _WATCHED: dict[str, str] = {}  # table name -> group
 
 
@@ -77,6 +78,7 @@ def advance(
 ) -> None:
     """Move each group on by one in the session's transaction (made at 1 on first use); with
     ``renew``, give it a new token too, as after a restore or a load outside the product."""
+    session.info.pop(_STAMPS, None)  # read again after this
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     for group in sorted(groups):
@@ -101,13 +103,26 @@ def read(session: Session, groups: tuple[str, ...]) -> Stamp | None:
     no groups: ``()``, without a read."""
     if not groups:
         return ()
+    # read once per transaction: a request that asks several caches of the same groups (a
+    # search's counts, page and facet index) reads them once; what it computes later in the
+    # transaction is at least as new as the stamp (a later commit elsewhere only makes the
+    # kept answer look older than it is, never newer)
+    kept: dict[tuple[str, ...], Stamp | None] = session.info.setdefault(_STAMPS, {})
+    if groups in kept:
+        return kept[groups]
     query = select(Generation.name, Generation.token, Generation.value).where(
         Generation.name.in_(groups)
     )
     rows = {name: (token, value) for name, token, value in session.execute(query)}
-    if len(rows) != len(groups):
-        return None
-    return tuple(rows[group] for group in groups)
+    stamp = tuple(rows[group] for group in groups) if len(rows) == len(groups) else None
+    kept[groups] = stamp
+    return stamp
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_stamps(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the transaction, not a savepoint
+        session.info.pop(_STAMPS, None)
 
 
 @event.listens_for(Session, "after_flush")

@@ -91,4 +91,4 @@ def test_allowed_units_queries_do_not_grow_with_the_tree(
     assert large[0].code == "24"
     assert {u.id for u in small} < {u.id for u in large}
     assert len(large) > 10 * len(small) / 2
-    assert many.count == few.count <= 3
+    assert many.count <= few.count <= 3  # (the generation is read once per transaction)
