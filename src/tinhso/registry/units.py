@@ -7,8 +7,9 @@ transaction, so a failed multi-step operation leaves nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Integer, case, literal_column, select, tuple_
@@ -52,6 +53,10 @@ _NODES: GenerationCache[dict[int, UnitNode]] = GenerationCache(
     (UNITS_GENERATION,), max_weight=200_000
 )
 _KEEP_NODES_FROM = 32
+# Every unit's name by code, per set, likewise (a search's unit facet names up to thousands).
+_NAMES_BY_CODE: GenerationCache[Mapping[str, str]] = GenerationCache(
+    (UNITS_GENERATION,), max_weight=100_000
+)
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,20 @@ class UnitService:
     def names(self, session: Session, ids: set[int]) -> dict[int, tuple[str, UnitSet]]:
         """Name and unit set of each unit id."""
         return repository.unit_names(session, ids)
+
+    def names_by_code(self, session: Session, unit_set: UnitSet) -> Mapping[str, str]:
+        """Code -> name of every unit of a set (codes are unique within a set), kept until a
+        commit writes the units; read-only."""
+
+        def read() -> Mapping[str, str]:
+            rows = session.execute(
+                select(AdministrativeUnit.code, AdministrativeUnit.name).where(
+                    AdministrativeUnit.unit_set == unit_set
+                )
+            )
+            return MappingProxyType({code: name for code, name in rows})
+
+        return _NAMES_BY_CODE.get(session, unit_set, read)
 
     def nodes(self, session: Session, ids: Iterable[int]) -> dict[int, UnitNode]:
         """Unit id -> unit, in one query per thousand ids; many units (a province's communes)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from tinhso.opendata.models import OpendataDataset, OpendataGroup, OpendataLicence, OpendataResource
 from tinhso.registry.organisations import organisation_service
@@ -25,7 +25,7 @@ def with_everything(query: Any) -> Any:
         selectinload(OpendataDataset.resources),
         selectinload(OpendataDataset.tags),
         selectinload(OpendataDataset.groups),
-        selectinload(OpendataDataset.licence),
+        joinedload(OpendataDataset.licence),  # one licence each: read with the datasets
     )
 
 

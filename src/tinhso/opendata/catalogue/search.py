@@ -45,6 +45,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
 from itertools import takewhile
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
@@ -417,11 +418,14 @@ def _sortable(value: Any) -> Any:
 def _ordered(name: str, counts: list[tuple[str, str, int]]) -> tuple[tuple[str, str, int], ...]:
     """A facet's counts in the order shown (most first, then by the name shown), except the
     publishers', whose name (the organisation's code) is read afresh on every search."""
-    if name == "unit":
-        return tuple(sorted(counts, key=lambda item: (-item[2], f"{item[0]}:{item[1]}")))
     if name == "organization":
         return tuple(counts)
-    return tuple(sorted(counts, key=lambda item: (-item[2], item[0])))
+    # by the name shown ("set:code" for units: set names never hold ":" nor start one
+    # another, so (set, code) orders as that text), then most first (a stable sort keeps
+    # that order among equal counts); itemgetter keys, as a broad search has thousands
+    ordered = sorted(counts, key=itemgetter(0, 1) if name == "unit" else itemgetter(0))
+    ordered.sort(key=itemgetter(2), reverse=True)
+    return tuple(ordered)
 
 
 def _facet(
