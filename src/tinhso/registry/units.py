@@ -180,7 +180,7 @@ class UnitService:
                     AdministrativeUnit.unit_set == unit_set
                 )
             )
-            return MappingProxyType({code: name for code, name in rows})
+            return MappingProxyType(dict(rows.all()))
 
         return _NAMES_BY_CODE.get(session, unit_set, read)
 
