@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from tinhso.monitoring.computation.effective_values import Tree
     from tinhso.monitoring.models import Indicator, Target
-    from tinhso.monitoring.progress.service import ProgressService
+    from tinhso.monitoring.progress.service import BasisName, ProgressService
     from tinhso.monitoring.schemas import Achievement
     from tinhso.registry.schemas import UnitRef
 
@@ -49,13 +49,28 @@ Observation = tuple[float, str, float]
 
 @dataclass(frozen=True)
 class RankedYear:
-    """The ranking of each period of a type in a year (every such period there)."""
+    """The ranking of each period of a type in a year (every such period there), as (unit id,
+    value, rank, basis) rows, and the ranked units' references and names: an answer's models
+    are made for the period asked only."""
 
-    by_period: dict[str, tuple[RankedUnit, ...]]
+    by_period: dict[str, tuple[tuple[int, float, int, BasisName], ...]]
+    units: dict[int, tuple[UnitRef, str]]
 
     def __len__(self) -> int:
         """The rows kept: what ``GenerationCache`` weighs."""
         return sum(len(rows) for rows in self.by_period.values())
+
+    def ranked(self, period: str) -> list[RankedUnit]:
+        return [
+            RankedUnit(
+                rank=rank,
+                unit=self.units[unit_id][0],
+                unit_name=self.units[unit_id][1],
+                value=value,
+                basis=basis,
+            )
+            for unit_id, value, rank, basis in self.by_period.get(period, ())
+        ]
 
 
 @dataclass(frozen=True)
@@ -148,20 +163,15 @@ def ranking(
         return RankedYear(
             {
                 code: tuple(
-                    RankedUnit(
-                        rank=row.rank,
-                        unit=refs[row.unit_id][0],
-                        unit_name=refs[row.unit_id][1],
-                        value=row.value,
-                        basis=service.basis_name(row.basis),
-                    )
+                    (row.unit_id, row.value, row.rank, service.basis_name(row.basis))
                     for row in rows
                 )
                 for code, rows in found.items()
-            }
+            },
+            {unit_id: (ref, name) for unit_id, (ref, name, _parent) in refs.items()},
         )
 
-    return list(RANKED_YEARS.get(session, key, compute).by_period.get(when.code, ()))
+    return RANKED_YEARS.get(session, key, compute).ranked(when.code)
 
 
 def unit_achievements(
