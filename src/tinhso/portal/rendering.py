@@ -251,8 +251,8 @@ def render(
     all_headers = {**SECURITY_HEADERS, **(headers or {}), "Vary": "Accept-Encoding, Cookie"}
     if len(body) >= _COMPRESS_FROM and _accepts_gzip(request):
         # Safe to compress: the only secret a page holds, its CSRF token, is masked afresh.
-        # Level 1 (nginx's default): a 120 KB page in ~1/3 of level 6's CPU (~10 % of a
-        # dashboard page's), a few per cent larger.
+        # Level 1 (nginx's default): a 120 KB page in 1.2 ms instead of 2.7-3.9 ms at level
+        # 6 (~10 % of a dashboard page's CPU), ~15 % larger.
         body = gzip.compress(body, compresslevel=1)
         all_headers["Content-Encoding"] = "gzip"
     return HTMLResponse(body, status_code=status_code, headers=all_headers)
