@@ -14,7 +14,9 @@ re-aggregated onto it.
 Every answer is kept in this process (``FIGURES``) until a commit writes the values, the
 catalogue, the plans or the unit trees (``core.generations``): a wall of screens asking the
 same figures every minute reads them computed once, and many requests asking the same missing
-figures at once wait for one computation instead of each starting its own.
+figures at once wait for one computation instead of each starting its own. A ranking and a
+unit's assessment against its target are kept for the asked period's whole year instead
+(``progress.year_figures``): another month of the same indicator is a lookup.
 """
 
 from __future__ import annotations
