@@ -91,7 +91,7 @@ def test_another_quarter_of_a_kept_year_follows_a_value_written(
         answer = client.get(
             f"{API}/indicators/households-fibre-rate/ranking",
             headers=viewer.headers,
-            params={"period": period, "tree": "legacy", "level": "district"},
+            params={"period": period, "tree": "legacy", "level": "district", "parent": "24"},
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["period"] == period
@@ -103,6 +103,16 @@ def test_another_quarter_of_a_kept_year_follows_a_value_written(
         assert ranking("2024-Q2") == [("222", 90.0, 1), ("213", 60.0, 2)]
     assert log.touching("data_value") == []
     assert ranking("2023-Q4") == []
+    # every district of the country: a period at a time, the same figures
+    answer = client.get(
+        f"{API}/indicators/households-fibre-rate/ranking",
+        headers=viewer.headers,
+        params={"period": "2024-Q2", "tree": "legacy", "level": "district"},
+    )
+    assert [(i["unit"]["code"], i["rank"]) for i in answer.json()["items"]] == [
+        ("222", 1),
+        ("213", 2),
+    ]
 
     _record(client, admin, [_value("households_fibre", "213", 95, "2024")])
     assert ranking("2024-Q3") == [("213", 95.0, 1), ("222", 90.0, 2)]

@@ -1,9 +1,10 @@
 """An indicator's figures for every period of a year, computed in one pass and kept.
 
 Most questions a map, a ranking page or a wall of screens asks are new ones: another month of
-an indicator someone looked at a moment ago. A ranking is therefore computed for every period
-of the asked type in the asked period's year, in one statement, and kept per (indicator, period
-type, year, tree, level, parent); the assessment against targets keeps what every period of a
+an indicator someone looked at a moment ago. A ranking over the provinces or a unit's children
+is therefore computed for every period of the asked type in the asked period's year, in one
+statement, and kept per (indicator, periods, tree, level, parent) (over every commune or
+district of the country, a period at a time: :func:`ranked_together`); the assessment against targets keeps what every period of a
 year is assessed with (the targets chosen per unit, the units' observations up to that year,
 the units' names) per (indicator, year, tree, units). Another period of the same year is then a
 lookup (for the assessment, a few lines of Python per unit), and the answers are those of the
@@ -134,6 +135,17 @@ def year_periods(period: Period) -> list[str]:
     return [part.code for part in Period(period.year, 0, PeriodType.YEAR).parts(period.type)]
 
 
+def ranked_together(when: Period, level: UnitLevel, parent: UnitRef | None) -> list[str]:
+    """The periods ranked in one pass with ``when``: its year's, over the provinces or a
+    unit's children (a province's communes: ~170 units x 12 months); ``when`` alone over
+    every commune or district of the country, where the SQL's cost grows with the periods
+    (12 months of 3,321 communes cost ~7 times one month) and another month of the same
+    indicator is seldom asked next."""
+    if parent is None and level is not UnitLevel.PROVINCE:
+        return [when.code]
+    return year_periods(when)
+
+
 def ranking(
     service: ProgressService,
     session: Session,
@@ -143,11 +155,13 @@ def ranking(
     level: UnitLevel,
     parent: UnitRef | None,
 ) -> list[RankedUnit]:
-    """Units ranked on the indicator for the period, from its year's rankings."""
+    """Units ranked on the indicator for the period, from its year's rankings (a period at a
+    time for every commune or district of the country: see :func:`ranked_together`)."""
     when = parse_period(period)
     unit_service.check_level(UnitSet(tree.value), level)
     parent_key = (UnitSet(parent.unit_set).value, parent.code) if parent is not None else None
-    key = (indicator.id, when.type.value, when.year, tree.value, level.value, parent_key)
+    periods = ranked_together(when, level, parent)
+    key = (indicator.id, tuple(periods), tree.value, level.value, parent_key)
 
     def compute() -> RankedYear:
         parent_id = service._unit_id(session, parent, "parent") if parent else None
@@ -155,7 +169,7 @@ def ranking(
             computation.sqlalchemy_runner(session),
             indicator_spec(indicator),
             element_specs(session),
-            year_periods(when),
+            periods,
             tree,
             UnitFilter(level=level, parent_id=parent_id),
         )
