@@ -365,7 +365,20 @@ class _Frame:
         )
 
 
+# What maps are drawn on, per parent (None: the provinces), kept until a commit writes the
+# units or the boundaries: at most the 34 provinces' communes and the country (~100 KB each).
+_FRAMES: GenerationCache[_Frame] = GenerationCache(
+    (UNITS_GENERATION, BOUNDARIES_GENERATION), max_weight=100
+)
+
+
 def _frame(session: Session, parent_code: str | None) -> _Frame:
+    """The frame of the maps over a parent's children (kept: another indicator or period over
+    the same units reads one generation instead of the units and their boundaries)."""
+    return _FRAMES.get(session, parent_code, lambda: _read_frame(session, parent_code))
+
+
+def _read_frame(session: Session, parent_code: str | None) -> _Frame:
     level = UnitLevel.COMMUNE if parent_code else UnitLevel.PROVINCE
     parent_name = None
     if parent_code:
