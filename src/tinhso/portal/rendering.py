@@ -192,6 +192,9 @@ def environment() -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # the templates ship with the package and change only with a new process: no stat of
+        # every template a page uses on each render (~5 % of a dashboard page's CPU)
+        auto_reload=False,
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
@@ -248,7 +251,9 @@ def render(
     all_headers = {**SECURITY_HEADERS, **(headers or {}), "Vary": "Accept-Encoding, Cookie"}
     if len(body) >= _COMPRESS_FROM and _accepts_gzip(request):
         # Safe to compress: the only secret a page holds, its CSRF token, is masked afresh.
-        body = gzip.compress(body, compresslevel=6)
+        # Level 1 (nginx's default): a 120 KB page in 1.2 ms instead of 2.7-3.9 ms at level
+        # 6 (~10 % of a dashboard page's CPU), ~15 % larger.
+        body = gzip.compress(body, compresslevel=1)
         all_headers["Content-Encoding"] = "gzip"
     return HTMLResponse(body, status_code=status_code, headers=all_headers)
 

@@ -317,6 +317,39 @@ def ranking(
     return [Ranked(int(r[0]), float(r[1]), int(r[2]), Basis(int(r[3]))) for r in rows]
 
 
+def rankings_by_period(
+    run: Runner,
+    indicator: IndicatorSpec,
+    catalogue: Sequence[ElementSpec],
+    periods: Sequence[str],
+    tree: Tree,
+    units: UnitFilter,
+) -> dict[str, list[Ranked]]:
+    """`ranking` of one indicator for each of several periods in one statement, by period
+    code (every period asked is there, empty without values); each as if ranked alone."""
+    codes = sorted({parse_period(period).code for period in periods})
+    found: dict[str, list[Ranked]] = {code: [] for code in codes}
+    built = indicator_query([indicator], catalogue, codes, tree, units)
+    if built is None:
+        return found
+    query, result = built
+    order = "DESC" if indicator.direction is Direction.HIGHER_BETTER else "ASC"
+    column = f"r.i{indicator.id}"
+    rows = run(
+        query.render(
+            f"SELECT r.period, r.unit_id, {column},"
+            f" RANK() OVER (PARTITION BY r.period ORDER BY {column} {order}), r.basis\n"
+            f"FROM {result} r WHERE {column} IS NOT NULL\n"
+            f"ORDER BY 1, 4, r.unit_id"
+        )
+    )
+    for row in rows:
+        found[str(row[0])].append(
+            Ranked(int(row[1]), float(row[2]), int(row[3]), Basis(int(row[4])))
+        )
+    return found
+
+
 def rankings(
     run: Runner,
     asked: Sequence[tuple[IndicatorSpec, str]],

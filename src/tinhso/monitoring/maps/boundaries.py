@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tinhso.monitoring.models import Indicator
-    from tinhso.monitoring.schemas import Achievement
+    from tinhso.monitoring.schemas import Achievement, RankedUnit
 
 SYNTHETIC = "synthetic"
 
@@ -293,22 +293,92 @@ def unit_map(
     period: str,
     parent_code: str | None,
 ) -> UnitMap:
-    """Each child unit as a feature with its value for the period (None without one)."""
-    return _MAPS.get(
-        session,
-        (indicator.id, period, parent_code),
-        lambda: unit_maps(session, [(indicator, period)], parent_code)[0],
-    )
+    """Each child unit as a feature with its value for the period (None without one); the
+    values and targets from what is kept for the period's whole year (``year_figures``), so
+    another month of the same indicator computes nothing again."""
+
+    def draw() -> UnitMap:
+        frame = _frame(session, parent_code)
+        ranked = progress_service.ranking(
+            session, indicator, period, Tree.CURRENT, frame.level, frame.parent_ref
+        )
+        achievements = progress_service.unit_achievements(
+            session, indicator, period, Tree.CURRENT, frame.everyone
+        )
+        return frame.drawn(ranked, achievements)
+
+    return _MAPS.get(session, (indicator.id, period, parent_code), draw)
 
 
-def unit_maps(
-    session: Session,
-    asked: Sequence[tuple[Indicator, str]],
-    parent_code: str | None,
-) -> list[UnitMap]:
-    """`unit_map` of several (indicator, period) over the same parent's children: the units,
-    their boundaries, the values and the targets read once for them all (not kept: the
-    dashboards keep their panels, :func:`unit_map` its maps)."""
+@dataclass(frozen=True)
+class _Frame:
+    """What a map over a parent's children is drawn on: the units, their names, boundaries
+    and centroids."""
+
+    level: UnitLevel
+    parent: tuple[str, str] | None  # (code, name)
+    ids: dict[str, int]  # code -> id
+    names: dict[int, str]
+    boundaries: dict[int, tuple[str, bool]]
+    centroids: dict[str, tuple[float, float]]
+
+    @property
+    def parent_ref(self) -> UnitRef | None:
+        return UnitRef(unit_set=UnitSet.CURRENT, code=self.parent[0]) if self.parent else None
+
+    @property
+    def everyone(self) -> frozenset[int]:
+        return frozenset(self.ids.values())
+
+    def drawn(self, ranked: list[RankedUnit], achievements: dict[int, Achievement]) -> UnitMap:
+        values = {row.unit.code: row.value for row in ranked}
+        units: list[tuple[str, dict[str, Any], str | None]] = []
+        for code, unit_id in sorted(self.ids.items()):
+            if unit_id in self.boundaries:
+                geometry: str | None = self.boundaries[unit_id][0]
+            elif code in self.centroids:
+                geometry = _json({"type": "Point", "coordinates": list(self.centroids[code])})
+            else:
+                geometry = None  # neither a boundary nor a centroid: in the table only
+            units.append(
+                (
+                    code,
+                    {
+                        "code": code,
+                        "name": self.names[unit_id],
+                        "value": values.get(code),
+                        "boundary": "polygon" if unit_id in self.boundaries else "point",
+                        **target_properties(achievements.get(unit_id)),
+                    },
+                    geometry,
+                )
+            )
+        return UnitMap(
+            units=units,
+            parent=self.parent,
+            level=self.level,
+            synthetic=any(synthetic for _geometry, synthetic in self.boundaries.values()),
+            without_boundary=sorted(
+                self.names[i] for i in self.ids.values() if i not in self.boundaries
+            ),
+            with_target=bool(achievements),
+        )
+
+
+# What maps are drawn on, per parent (None: the provinces), kept until a commit writes the
+# units or the boundaries: at most the 34 provinces' communes and the country (~100 KB each).
+_FRAMES: GenerationCache[_Frame] = GenerationCache(
+    (UNITS_GENERATION, BOUNDARIES_GENERATION), max_weight=100
+)
+
+
+def _frame(session: Session, parent_code: str | None) -> _Frame:
+    """The frame of the maps over a parent's children (kept: another indicator or period over
+    the same units reads one generation instead of the units and their boundaries)."""
+    return _FRAMES.get(session, parent_code, lambda: _read_frame(session, parent_code))
+
+
+def _read_frame(session: Session, parent_code: str | None) -> _Frame:
     level = UnitLevel.COMMUNE if parent_code else UnitLevel.PROVINCE
     parent_name = None
     if parent_code:
@@ -322,60 +392,45 @@ def unit_maps(
         parent_name = parent_unit.name
     ids = _unit_ids(session, level, parent_code)
     names = {node.id: node.name for node in unit_service.nodes(session, ids.values()).values()}
-    parent = UnitRef(unit_set=UnitSet.CURRENT, code=parent_code) if parent_code else None
+    boundaries = _stored_boundaries(session, tuple(sorted(ids.values())), overview=not parent_code)
+    return _Frame(
+        level=level,
+        parent=(parent_code, parent_name or parent_code) if parent_code else None,
+        ids=ids,
+        names=names,
+        boundaries=boundaries,
+        # A unit with no stored boundary is drawn at its centroid (vietnamadminunits has them).
+        centroids=_centroids(level, parent_code) if len(boundaries) < len(ids) else {},
+    )
+
+
+def unit_maps(
+    session: Session,
+    asked: Sequence[tuple[Indicator, str]],
+    parent_code: str | None,
+) -> list[UnitMap]:
+    """`unit_map` of several (indicator, period) over the same parent's children: the units,
+    their boundaries, the values and the targets read once for them all (not kept: the
+    dashboards keep their panels, :func:`unit_map` its maps)."""
+    frame = _frame(session, parent_code)
     rankings = progress_service.rankings(
         session,
         [
-            RankingAsked(indicator, period, Tree.CURRENT, level, parent)
+            RankingAsked(indicator, period, Tree.CURRENT, frame.level, frame.parent_ref)
             for indicator, period in asked
         ],
     )
-    everyone = frozenset(ids.values())
     targets = progress_service.unit_achievements_each(
         session,
         [
-            AchievementsAsked(indicator, period, Tree.CURRENT, everyone)
+            AchievementsAsked(indicator, period, Tree.CURRENT, frame.everyone)
             for indicator, period in asked
         ],
     )
-    boundaries = _stored_boundaries(session, tuple(sorted(ids.values())), overview=not parent_code)
-    # A unit with no stored boundary is drawn at its centroid (vietnamadminunits has them).
-    centroids = _centroids(level, parent_code) if len(boundaries) < len(ids) else {}
-    maps: list[UnitMap] = []
-    for ranked, achievements in zip(rankings, targets, strict=True):
-        values = {row.unit.code: row.value for row in ranked}
-        units: list[tuple[str, dict[str, Any], str | None]] = []
-        for code, unit_id in sorted(ids.items()):
-            if unit_id in boundaries:
-                geometry: str | None = boundaries[unit_id][0]
-            elif code in centroids:
-                geometry = _json({"type": "Point", "coordinates": list(centroids[code])})
-            else:
-                geometry = None  # neither a boundary nor a centroid: in the table only
-            units.append(
-                (
-                    code,
-                    {
-                        "code": code,
-                        "name": names[unit_id],
-                        "value": values.get(code),
-                        "boundary": "polygon" if unit_id in boundaries else "point",
-                        **target_properties(achievements.get(unit_id)),
-                    },
-                    geometry,
-                )
-            )
-        maps.append(
-            UnitMap(
-                units=units,
-                parent=(parent_code, parent_name or parent_code) if parent_code else None,
-                level=level,
-                synthetic=any(synthetic for _geometry, synthetic in boundaries.values()),
-                without_boundary=sorted(names[i] for c, i in ids.items() if i not in boundaries),
-                with_target=bool(achievements),
-            )
-        )
-    return maps
+    return [
+        frame.drawn(ranked, achievements)
+        for ranked, achievements in zip(rankings, targets, strict=True)
+    ]
 
 
 def unit_at(session: Session, longitude: float, latitude: float) -> int | None:

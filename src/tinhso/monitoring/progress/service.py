@@ -14,7 +14,9 @@ re-aggregated onto it.
 Every answer is kept in this process (``FIGURES``) until a commit writes the values, the
 catalogue, the plans or the unit trees (``core.generations``): a wall of screens asking the
 same figures every minute reads them computed once, and many requests asking the same missing
-figures at once wait for one computation instead of each starting its own.
+figures at once wait for one computation instead of each starting its own. A ranking and a
+unit's assessment against its target are kept for the asked period's whole year instead
+(``progress.year_figures``): another month of the same indicator is a lookup.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from tinhso.monitoring.models import (
     Target,
 )
 from tinhso.monitoring.periods import parse_period
+from tinhso.monitoring.progress import year_figures
 from tinhso.monitoring.progress.trajectory import (
     STATUS_TEXT,
     Goal,
@@ -57,6 +60,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Iterable, Sequence
 
     from sqlalchemy.orm import Session
+
+    from tinhso.monitoring.progress.year_figures import TargetTerms
 
 T = TypeVar("T")
 BasisName = Literal["recorded", "aggregated", "reaggregated", "recorded_over_legacy"]
@@ -185,6 +190,12 @@ def _chosen_targets(
 
 
 class ProgressService:
+    chosen_targets = staticmethod(_chosen_targets)
+
+    @staticmethod
+    def basis_name(basis: Basis) -> BasisName:
+        return _BASIS[basis]
+
     def _unit_refs(
         self, session: Session, ids: set[int]
     ) -> dict[int, tuple[UnitRef, str, int | None]]:
@@ -242,12 +253,9 @@ class ProgressService:
         level: UnitLevel,
         parent: UnitRef | None = None,
     ) -> list[RankedUnit]:
-        key = ("ranking", indicator.id, period, tree.value, level.value, _ref_key(parent))
-        return self._kept(
-            session,
-            key,
-            lambda: self._compute_ranking(session, indicator, period, tree, level, parent),
-        )
+        """Units ranked on the indicator for the period, computed with every other period of
+        its type in its year and kept with them (``year_figures``)."""
+        return year_figures.ranking(self, session, indicator, period, tree, level, parent)
 
     def plan_progress(
         self,
@@ -275,16 +283,11 @@ class ProgressService:
         unit_ids: Iterable[int],
     ) -> dict[int, Achievement]:
         """Each unit's value for a period against the indicator's target that applies to it
-        (see ``_compute_unit_achievements``)."""
-        wanted = frozenset(unit_ids)
-        found = self._kept(
-            session,
-            ("achievements", indicator.id, period, tree.value, wanted),
-            lambda: list(
-                self._compute_unit_achievements(session, indicator, period, tree, wanted).items()
-            ),
+        (see ``_compute_achievements_each``), from what the period's year is assessed with,
+        kept for every period of that year (``year_figures``)."""
+        return year_figures.unit_achievements(
+            self, session, indicator, period, tree, frozenset(unit_ids)
         )
-        return dict(found)
 
     def index(
         self,
@@ -441,38 +444,6 @@ class ProgressService:
         ]
         found.sort(key=lambda v: (v.period, v.unit.code))
         return found
-
-    def _compute_ranking(
-        self,
-        session: Session,
-        indicator: Indicator,
-        period: str,
-        tree: Tree,
-        level: UnitLevel,
-        parent: UnitRef | None,
-    ) -> list[RankedUnit]:
-        parse_period(period)
-        unit_service.check_level(UnitSet(tree.value), level)
-        parent_id = self._unit_id(session, parent, "parent") if parent else None
-        rows = computation.ranking(
-            computation.sqlalchemy_runner(session),
-            indicator_spec(indicator),
-            element_specs(session),
-            period,
-            tree,
-            UnitFilter(level=level, parent_id=parent_id),
-        )
-        refs = self._unit_refs(session, {row.unit_id for row in rows})
-        return [
-            RankedUnit(
-                rank=row.rank,
-                unit=refs[row.unit_id][0],
-                unit_name=refs[row.unit_id][1],
-                value=row.value,
-                basis=_BASIS[row.basis],
-            )
-            for row in rows
-        ]
 
     def _compute_values_each(
         self, session: Session, asked: Sequence[ValuesAsked]
@@ -667,7 +638,7 @@ class ProgressService:
                     results.append(
                         (
                             index,
-                            self._achievement(
+                            self.assessment(
                                 target,
                                 indicator,
                                 goal,
@@ -678,17 +649,6 @@ class ProgressService:
                         )
                     )
         return results
-
-    def _compute_unit_achievements(
-        self,
-        session: Session,
-        indicator: Indicator,
-        period: str,
-        tree: Tree,
-        unit_ids: Iterable[int],
-    ) -> dict[int, Achievement]:
-        asked = AchievementsAsked(indicator, period, tree, frozenset(unit_ids))
-        return {unit: found for _, unit, found in self._compute_achievements_each(session, [asked])}
 
     def _compute_achievements_each(
         self, session: Session, asked: Sequence[AchievementsAsked]
@@ -752,7 +712,7 @@ class ProgressService:
                 observations = points.get(unit_id, [])
                 own = [point for point in observations if point[1] == question.period]
                 earlier = [point for point in observations if point[0] < when.position]
-                achievement = self._achievement(
+                achievement = self.assessment(
                     target,
                     question.indicator,
                     goal_of(target, question.indicator.direction),
@@ -811,9 +771,9 @@ class ProgressService:
                     points.sort()
         return answers
 
-    def _achievement(
+    def assessment(
         self,
-        target: Target,
+        target: Target | TargetTerms,
         indicator: Indicator,
         goal: Goal,
         points: list[tuple[float, str, float]],
