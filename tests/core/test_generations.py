@@ -17,6 +17,8 @@ from tinhso.core.generations import GenerationCache
 from tinhso.core.models import CalendarDecidedDay, Generation, OutgoingMail
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session, sessionmaker
 
 GROUP = "test-days"
@@ -192,6 +194,51 @@ def test_the_generation_is_read_once_per_transaction_and_again_in_the_next(
         finally:
             event.remove(engine, "before_cursor_execute", reads_of_generations)
     assert len(calls) == 3
+
+
+def test_many_keys_read_the_kept_ones_and_compute_the_missing_together(
+    sessions: sessionmaker[Session],
+) -> None:
+    cache = _cache_over_one_mail(sessions)
+    asked: list[list[str]] = []
+
+    def by_letter(session: Session) -> Callable[[list[str]], dict[str, list[str]]]:
+        def subjects(letters: list[str]) -> dict[str, list[str]]:
+            asked.append(letters)
+            found = [row.subject for row in session.scalars(select(OutgoingMail))]
+            # "z" names nothing: it is left out, and asked again next time
+            return {
+                letter: [s for s in found if letter in s] for letter in letters if letter != "z"
+            }
+
+        return subjects
+
+    with sessions() as session:
+        assert cache.get_many(session, ["m", "t"], by_letter(session)) == {
+            "m": ["một"],
+            "t": ["một"],
+        }
+    with sessions() as session:
+        assert cache.get_many(session, ["t", "h", "z"], by_letter(session)) == {
+            "t": ["một"],
+            "h": [],
+        }
+    assert asked == [["m", "t"], ["h", "z"]]  # only the missing keys, together
+    with sessions.begin() as session:
+        session.add(_mail("hai"))
+    with sessions() as session:  # a commit wrote what they are made of: computed again
+        assert cache.get_many(session, ["h", "m"], by_letter(session)) == {
+            "h": ["hai"],
+            "m": ["một"],
+        }
+    assert asked[-1] == ["h", "m"]
+    with sessions() as writer:  # uncommitted writes: computed for that session alone
+        writer.add(_mail("ba"))
+        writer.flush()
+        assert cache.get_many(writer, ["b"], by_letter(writer)) == {"b": ["ba"]}
+        writer.rollback()
+    with sessions() as session:
+        assert cache.get_many(session, ["b"], by_letter(session)) == {"b": []}
 
 
 def test_a_session_with_uncommitted_writes_neither_reads_nor_fills_the_cache(

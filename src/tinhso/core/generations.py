@@ -28,7 +28,7 @@ import threading
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Sized
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -155,6 +155,7 @@ def _after_rollback(session: Session, previous: Any) -> None:
 
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 _CACHES: weakref.WeakSet[GenerationCache[Any]] = weakref.WeakSet()
 
 
@@ -231,6 +232,39 @@ class GenerationCache(Generic[T]):
             with self._lock:
                 self._computing.pop(full, None)
             mine.set()
+
+    def get_many(
+        self,
+        session: Session,
+        keys: Sequence[K],
+        compute: Callable[[list[K]], Mapping[K, T]],
+    ) -> dict[K, T]:
+        """The results of many keys (the rows of a page, say): those kept are read, the missing
+        ones computed together by one ``compute(missing keys)`` and kept. A key ``compute``
+        leaves out is left out of the answer too (nothing found for it). Not single-flight:
+        two requests missing the same rows at once both compute them."""
+        if not _SWITCH["keeping"] or pending(session) & set(self.groups):
+            return dict(compute(list(keys)))
+        stamp = read(session, self.groups)
+        if stamp is None:
+            return dict(compute(list(keys)))
+        found: dict[K, T] = {}
+        with self._lock:
+            for key in keys:
+                entry = self._entries.get((stamp, key))
+                if entry is not None:
+                    self._entries.move_to_end((stamp, key))
+                    found[key] = entry[0]
+            self.hits += len(found)
+            missing = [key for key in keys if key not in found]
+            self.misses += len(missing)
+        if missing:
+            computed = compute(missing)
+            for key in missing:
+                if key in computed:
+                    found[key] = computed[key]
+                    self._store((stamp, key), computed[key])
+        return found
 
     def _store(self, full: tuple[Stamp, Hashable], result: T) -> None:
         weight = max(1, len(result)) if isinstance(result, Sized) else 1

@@ -240,10 +240,10 @@ class OpendataListReview(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
-# What a search's count and facet counts are made of: a commit writing any of these moves the
-# generation on, and the counts kept by ``catalogue/search.py`` are computed again
-# (``core.generations``). Publishers' codes and names and the units' names are read afresh on
-# every search, never kept.
+# What a search's count, facet counts and results are made of: a commit writing any of these
+# moves the generation on, and what ``catalogue/search.py``, ``facets.py`` and ``packages.py``
+# keep is computed again (``core.generations``). Publishers' codes and names are read afresh on
+# every search, never kept; the units' names are the registry's, kept per its units generation.
 CATALOGUE_GENERATION = "opendata"
 watch(
     CATALOGUE_GENERATION,
@@ -251,6 +251,7 @@ watch(
     OpendataResource,
     OpendataTag,
     OpendataGroup,
+    OpendataLicence,
     opendata_dataset_tag,
     opendata_dataset_group,
 )

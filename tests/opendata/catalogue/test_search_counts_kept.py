@@ -25,7 +25,7 @@ from tinhso.opendata.catalogue.facets import FACET_INDEXES, FacetIndex, facet_in
 from tinhso.opendata.catalogue.packages import organisations_by_id
 from tinhso.opendata.catalogue.reference import load_reference
 from tinhso.opendata.catalogue.search import COUNTS, FACET_FIELDS, SearchQuery, search
-from tinhso.opendata.models import OpendataDataset
+from tinhso.opendata.models import OpendataDataset, OpendataLicence
 from tinhso.registry.organisations import organisation_service
 
 if TYPE_CHECKING:
@@ -334,3 +334,45 @@ def test_a_match_the_facet_values_do_not_know_is_never_counted_from_them(
         for name in names:
             tags[name] = tags.get(name, 0) + 1
     assert {value: times for value, _, times in everything["tags"]} == tags
+
+
+def test_the_results_are_kept_and_follow_the_dataset_its_licence_and_its_publisher(
+    publish: Any, sessions: sessionmaker[Session], statements: list[str]
+) -> None:
+    _many(publish)
+    with sessions() as session:
+        licence = session.scalars(select(OpendataLicence.id)).first()
+    assert licence is not None
+    changed = publish("Trường học có giấy phép", name="truong-hoc-gp", license_id=licence)
+    expected = _computed(sessions, "truong hoc")  # (computing everything empties the caches)
+    first = _search(sessions, "truong hoc")
+    assert first.results == expected.results
+    statements.clear()
+    # another page of the same search: its datasets were shown, so none is loaded again
+    again = _search(sessions, "truong hoc", rows=2, start=2)
+    assert again.results == first.results[2:4]
+    assert not any("opendata_resource" in statement for statement in statements)
+    _search(sessions, "truong hoc")  # kept, until the next write
+
+    def shown() -> dict[str, Any]:
+        found = _search(sessions, "truong hoc")
+        assert found.results == _computed(sessions, "truong hoc").results
+        _search(sessions, "truong hoc")  # kept again, until the next write
+        return next(item for item in found.results if item["id"] == changed)
+
+    with sessions.begin() as session:  # the dataset's title
+        dataset_service.patch(
+            session,
+            PLATFORM,
+            {"id": changed, "title": "Trường học đã đổi tên"},
+            organisations_by_id(session),
+        )
+    assert shown()["title"] == "Trường học đã đổi tên"
+    with sessions.begin() as session:  # its licence's title
+        kept_licence = session.get(OpendataLicence, licence)
+        assert kept_licence is not None
+        kept_licence.title_vi = "Giấy phép đã đổi tên"
+    assert shown()["license_title"] == "Giấy phép đã đổi tên"
+    with sessions.begin() as session:  # its publisher's name: not the catalogue's generation
+        organisation_service.get(session, PUBLISHER).name_vi = "Sở đã đổi tên"
+    assert shown()["organization"]["title"] == "Sở đã đổi tên"

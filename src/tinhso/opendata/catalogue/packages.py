@@ -5,13 +5,21 @@ Action API, the DCAT export and the portal answer with."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from tinhso.opendata.models import OpendataDataset, OpendataGroup, OpendataLicence, OpendataResource
+from tinhso.core.generations import GenerationCache
+from tinhso.opendata.models import (
+    CATALOGUE_GENERATION,
+    OpendataDataset,
+    OpendataGroup,
+    OpendataLicence,
+    OpendataResource,
+)
 from tinhso.registry.organisations import organisation_service
 
 if TYPE_CHECKING:
@@ -38,6 +46,53 @@ def load_datasets(session: Session, ids: list[str]) -> list[OpendataDataset]:
         )
     }
     return [found[dataset_id] for dataset_id in ids if dataset_id in found]
+
+
+@dataclass(frozen=True)
+class KeptPackage:
+    """A dataset's dictionary as kept between requests (read-only), with its publisher's id:
+    the publisher's part is filled in afresh on every answer."""
+
+    organisation_id: int
+    package: dict[str, Any]
+
+
+# Each dataset's dictionary (``package_dict``) per catalogue generation and site address, so
+# a page of results, or a dataset another search showed, is read without loading the
+# datasets (~3 KB each: at most ~60 MB per process).
+PACKAGES: GenerationCache[KeptPackage] = GenerationCache((CATALOGUE_GENERATION,), max_weight=20_000)
+
+
+def package_dicts(
+    session: Session, ids: list[str], organisations: Organisations, site_url: str = ""
+) -> list[dict[str, Any]]:
+    """The dictionaries of the datasets ``ids``, in that order (an id not found is left out):
+    those kept are used, the others loaded together and kept."""
+
+    def load(missing: list[tuple[str, str]]) -> dict[tuple[str, str], KeptPackage]:
+        datasets = load_datasets(session, [dataset_id for dataset_id, _ in missing])
+        return {
+            (dataset.id, site_url): KeptPackage(
+                dataset.organisation_id, package_dict(dataset, organisations, site_url)
+            )
+            for dataset in datasets
+        }
+
+    kept = PACKAGES.get_many(session, [(dataset_id, site_url) for dataset_id in ids], load)
+    found: list[dict[str, Any]] = []
+    for dataset_id in ids:
+        entry = kept.get((dataset_id, site_url))
+        if entry is None:
+            continue
+        organisation = organisations.get(entry.organisation_id)
+        found.append(
+            {
+                **entry.package,  # the same keys, in the same order, with the publisher's now
+                "owner_org": organisation.code if organisation else None,
+                "organization": organisation_dict(organisation) if organisation else None,
+            }
+        )
+    return found
 
 
 # -- CKAN representations ---------------------------------------------------------------------

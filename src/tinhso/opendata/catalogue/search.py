@@ -32,7 +32,8 @@ and titles. The count and facet counts are kept (``COUNTS``, a ``core.generation
 keyed by the words, the filters, the facets asked and the private datasets the reader sees)
 until a commit writes a dataset, resource, tag or theme, in this process or any other:
 another page or sort of the same search reads only its page, and a page asked before is
-kept too (``PAGES``).
+kept too (``PAGES``). Each result's dictionary is kept alike (``packages.PACKAGES``), its
+publisher filled in afresh: a dataset shown before is not loaded again.
 
 Private datasets are never counted, listed or faceted for a reader who is not a member of
 their organisation; with ``include_private`` (default off, as CKAN) members see theirs.
@@ -62,7 +63,7 @@ from tinhso.opendata.catalogue.matching import (
     full_text,
     fuzzy,
 )
-from tinhso.opendata.catalogue.packages import load_datasets, organisations_by_id, package_dict
+from tinhso.opendata.catalogue.packages import organisations_by_id, package_dicts
 from tinhso.opendata.models import (
     CATALOGUE_GENERATION,
     DatasetState,
@@ -308,19 +309,18 @@ def search(
         return tuple(counted(session, match_of(), conditions, (), page, count=False).page)
 
     ids = PAGES.get(session, (question, query.sort, query.start, query.rows), read_page)
-    datasets = load_datasets(session, list(ids))
+    results = package_dicts(session, list(ids), organisations, site_url)
     if corrected is not None:
-        best = datasets[0] if datasets and not query.start else None
+        best = results[0] if results and not query.start else None
         if best is None:  # not on this page: the first match
             first = (
                 _page_by_title(session, match_of(), conditions, keys, 0, 1)
                 if by_title
                 else counted(session, match_of(), conditions, (), Page(keys, 0, 1)).page
             )
-            best = load_datasets(session, first)[0]
-        used, written = corrected_words(words, [best.title_vi, best.notes_vi or ""])
+            best = package_dicts(session, first, organisations, site_url)[0]
+        used, written = corrected_words(words, [best["title"], best["notes"] or ""])
         corrected.update(used=used, used_written=written)
-    results = [package_dict(item, organisations, site_url) for item in datasets]
     counts = dict(kept.facets)
     facets = {
         name: _facet(session, name, counts[name], query, organisations)
