@@ -113,3 +113,19 @@ def create_fibre_catalogue(
     )
     assert response.status_code == 201, response.text
     assert response.json()["elements"] == ["households", "households_fibre"]
+
+
+def legacy_value(element: str, unit: str, value: float, period: str) -> dict[str, Any]:
+    """One element value of a legacy unit, as the values batch API takes it."""
+    return {
+        "element_code": element,
+        "unit": {"unit_set": "legacy", "code": unit},
+        "period": period,
+        "value": value,
+    }
+
+
+def record_values(client: TestClient, admin: Official, values: list[dict[str, Any]]) -> None:
+    """Values written through the API (``legacy_value``), refused loudly."""
+    answer = client.post(f"{API}/values/batch", headers=admin.headers, json={"values": values})
+    assert answer.status_code in {200, 201}, answer.text

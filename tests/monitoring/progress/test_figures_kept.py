@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.monitoring.support import API, create_fibre_catalogue
+from tests.monitoring.support import API, create_fibre_catalogue, legacy_value, record_values
 from tests.registry.queries import counted_queries
 from tinhso.monitoring.progress.api import ANSWERS
 from tinhso.monitoring.schemas import RankingPage
@@ -20,20 +20,6 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from tests.conftest import MakeOfficial, Official
-
-
-def _value(element: str, unit: str, value: float, period: str) -> dict[str, Any]:
-    return {
-        "element_code": element,
-        "unit": {"unit_set": "legacy", "code": unit},
-        "period": period,
-        "value": value,
-    }
-
-
-def _record(client: TestClient, admin: Official, values: list[dict[str, Any]]) -> None:
-    answer = client.post(f"{API}/values/batch", headers=admin.headers, json={"values": values})
-    assert answer.status_code in {200, 201}, answer.text
 
 
 def _target(client: TestClient, admin: Official, value: float) -> None:
@@ -68,10 +54,13 @@ def plan(client: TestClient, admin: Official, province_tree: dict[str, str]) -> 
     )
     assert answer.status_code == 201, answer.text
     _target(client, admin, 80)
-    _record(
+    record_values(
         client,
         admin,
-        [_value("households", "24", 1000, "2024"), _value("households_fibre", "24", 850, "2024")],
+        [
+            legacy_value("households", "24", 1000, "2024"),
+            legacy_value("households_fibre", "24", 850, "2024"),
+        ],
     )
 
 
@@ -97,10 +86,13 @@ def test_plan_progress_is_kept_until_a_value_or_a_target_changes(
     assert log.touching("plan_target") == []
 
     # a value of the target year: the next answer has it
-    _record(
+    record_values(
         client,
         admin,
-        [_value("households", "24", 1000, "2025"), _value("households_fibre", "24", 500, "2025")],
+        [
+            legacy_value("households", "24", 1000, "2025"),
+            legacy_value("households_fibre", "24", 500, "2025"),
+        ],
     )
     assert _progress(client, viewer) == [(50.0, "2025", 80.0, "not_achieved")]
 
@@ -119,14 +111,14 @@ def test_the_ranking_follows_a_changed_formula(
     client: TestClient, admin: Official, make_official: MakeOfficial, engine: Engine
 ) -> None:
     viewer = make_official(Role.VIEWER, "so-yte")
-    _record(
+    record_values(
         client,
         admin,
         [
-            _value("households", "222", 100, "2024"),
-            _value("households_fibre", "222", 90, "2024"),
-            _value("households", "213", 100, "2024"),
-            _value("households_fibre", "213", 60, "2024"),
+            legacy_value("households", "222", 100, "2024"),
+            legacy_value("households_fibre", "222", 90, "2024"),
+            legacy_value("households", "213", 100, "2024"),
+            legacy_value("households_fibre", "213", 60, "2024"),
         ],
     )
 
@@ -161,14 +153,14 @@ def test_rankings_and_plan_progress_asked_again_are_their_kept_bytes(
     page: asked again they are sent as they are (not encoded again), the same JSON the
     models give; another page is another answer; a value written moves them on."""
     viewer = make_official(Role.VIEWER, "so-yte")
-    _record(
+    record_values(
         client,
         admin,
         [
-            _value("households", "222", 100, "2024"),
-            _value("households_fibre", "222", 90, "2024"),
-            _value("households", "213", 100, "2024"),
-            _value("households_fibre", "213", 60, "2024"),
+            legacy_value("households", "222", 100, "2024"),
+            legacy_value("households_fibre", "222", 90, "2024"),
+            legacy_value("households", "213", 100, "2024"),
+            legacy_value("households_fibre", "213", 60, "2024"),
         ],
     )
     params = {"period": "2024", "tree": "legacy", "level": "district"}
@@ -190,7 +182,7 @@ def test_rankings_and_plan_progress_asked_again_are_their_kept_bytes(
     assert ANSWERS.hits == hits + 1
     assert progress["as_of_year"] is None and progress["total"] == 1
 
-    _record(client, admin, [_value("households_fibre", "213", 95, "2024")])
+    record_values(client, admin, [legacy_value("households_fibre", "213", 95, "2024")])
     moved = client.get(path, headers=viewer.headers, params=params).json()
     assert [(i["unit"]["code"], i["value"]) for i in moved["items"]] == [
         ("213", 95.0),

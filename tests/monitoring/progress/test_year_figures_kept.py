@@ -5,11 +5,11 @@ period of that year. On both databases."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.monitoring.support import API, create_fibre_catalogue
+from tests.monitoring.support import API, create_fibre_catalogue, legacy_value, record_values
 from tests.registry.queries import counted_queries
 from tinhso.monitoring.computation.effective_values import Tree
 from tinhso.monitoring.progress import year_figures
@@ -24,20 +24,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from tests.conftest import MakeOfficial, Official
-
-
-def _value(element: str, unit: str, value: float, period: str) -> dict[str, Any]:
-    return {
-        "element_code": element,
-        "unit": {"unit_set": "legacy", "code": unit},
-        "period": period,
-        "value": value,
-    }
-
-
-def _record(client: TestClient, admin: Official, values: list[dict[str, Any]]) -> None:
-    answer = client.post(f"{API}/values/batch", headers=admin.headers, json={"values": values})
-    assert answer.status_code in {200, 201}, answer.text
 
 
 @pytest.fixture
@@ -69,14 +55,14 @@ def fibre(client: TestClient, admin: Official, province_tree: dict[str, str]) ->
         },
     )
     assert answer.status_code == 201, answer.text
-    _record(
+    record_values(
         client,
         admin,
         [
-            _value("households", "222", 100, "2024"),
-            _value("households_fibre", "222", 90, "2024"),
-            _value("households", "213", 100, "2024"),
-            _value("households_fibre", "213", 60, "2024"),
+            legacy_value("households", "222", 100, "2024"),
+            legacy_value("households_fibre", "222", 90, "2024"),
+            legacy_value("households", "213", 100, "2024"),
+            legacy_value("households_fibre", "213", 60, "2024"),
         ],
     )
 
@@ -114,7 +100,7 @@ def test_another_quarter_of_a_kept_year_follows_a_value_written(
         ("213", 2),
     ]
 
-    _record(client, admin, [_value("households_fibre", "213", 95, "2024")])
+    record_values(client, admin, [legacy_value("households_fibre", "213", 95, "2024")])
     assert ranking("2024-Q3") == [("213", 95.0, 1), ("222", 90.0, 2)]
 
 
@@ -131,12 +117,12 @@ def test_another_period_of_a_kept_year_is_assessed_on_a_value_written(
             )
         return [(a.actual, a.actual_period, a.status) for a in found.values()]
 
-    _record(client, admin, [_value("households", "24", 1000, "2024")])
-    _record(client, admin, [_value("households_fibre", "24", 850, "2024")])
+    record_values(client, admin, [legacy_value("households", "24", 1000, "2024")])
+    record_values(client, admin, [legacy_value("households_fibre", "24", 850, "2024")])
     assert assessed("2024-Q1")[0][:2] == (None, None)  # the year's values are the year's
     misses = year_figures.ASSESSED_YEARS.misses
     assert assessed("2024") == [(85.0, "2024", "achieved")]
     assert year_figures.ASSESSED_YEARS.misses == misses  # kept with 2024-Q1's year
 
-    _record(client, admin, [_value("households_fibre", "24", 500, "2024")])
+    record_values(client, admin, [legacy_value("households_fibre", "24", 500, "2024")])
     assert assessed("2024") == [(50.0, "2024", "insufficient_data")]  # no baseline yet

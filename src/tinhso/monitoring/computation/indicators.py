@@ -301,20 +301,8 @@ def ranking(
     units: UnitFilter,
 ) -> list[Ranked]:
     """Units ranked on one indicator (best first; ties share a rank: 1, 1, 3)."""
-    built = indicator_query([indicator], catalogue, [period], tree, units)
-    if built is None:
-        return []
-    query, result = built
-    order = "DESC" if indicator.direction is Direction.HIGHER_BETTER else "ASC"
-    column = f"r.i{indicator.id}"
-    rows = run(
-        query.render(
-            f"SELECT r.unit_id, {column}, RANK() OVER (ORDER BY {column} {order}), r.basis\n"
-            f"FROM {result} r WHERE {column} IS NOT NULL\n"
-            f"ORDER BY 3, r.unit_id"
-        )
-    )
-    return [Ranked(int(r[0]), float(r[1]), int(r[2]), Basis(int(r[3]))) for r in rows]
+    code = parse_period(period).code
+    return rankings_by_period(run, indicator, catalogue, [code], tree, units)[code]
 
 
 def rankings_by_period(
